@@ -1,0 +1,1 @@
+"""The ``onnxbridge`` command line: a thin shell over the Python API (no logic lives here)."""

@@ -1,0 +1,43 @@
+"""The root command: it only wires the commands together (each lives in its own module)."""
+
+from __future__ import annotations
+
+import typer
+
+from onnxbridge import __version__
+from onnxbridge.cli import build, layers, run, schema, summary, view
+
+app = typer.Typer(
+    name="onnxbridge",
+    help="Build neural networks from a spec, keep them in ONNX, move them between PyTorch and TensorFlow "
+         "(every conversion verified), check them, and run them on your hardware.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"onnxbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                      callback=_version, is_eager=True)) -> None:
+    """onnxbridge command line."""
+
+
+app.command("build")(build.command)
+app.command("summary")(summary.command)
+app.command("layers")(layers.command)
+app.command("run")(run.command)
+app.command("schema")(schema.command)
+app.command("view")(view.command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,32 @@
+"""The layer and block catalogue as plain data (for ``onnxbridge layers`` and the browser builder)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from onnxbridge.spec.blocks import all_blocks
+from onnxbridge.spec.registry import all_layers
+
+
+def _params(model: type) -> list[dict[str, Any]]:
+    out = []
+    for name, f in model.model_fields.items():
+        required = f.default is PydanticUndefined and f.default_factory is None
+        out.append({"name": name, "required": required, "default": None if required else f.get_default(),
+                    "description": f.description or ""})
+    return out
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """Every layer type and built-in block: type, family, description, inputs, parameters."""
+    entries = []
+    for name, layer in all_layers().items():
+        entries.append({"type": name, "family": layer.family, "kind": "layer", "description": layer.describe(),
+                        "min_inputs": layer.min_inputs, "max_inputs": layer.max_inputs,
+                        "params": _params(layer.Params)})
+    for name, block in all_blocks().items():
+        entries.append({"type": name, "family": "block", "kind": "block", "description": block.description,
+                        "min_inputs": 1, "max_inputs": 1, "params": _params(block.Params)})
+    return entries

@@ -1,0 +1,15 @@
+"""The layer catalogue, one module per family; importing this package registers every layer."""
+
+from onnxbridge.spec.layers import (  # noqa: F401
+    activation,
+    attention,
+    conv,
+    embedding,
+    linear,
+    merge,
+    norm,
+    pool,
+    recurrent,
+    reshape,
+    upsample,
+)

@@ -1,0 +1,96 @@
+"""Lower a resolved plan to an ONNX model: layers to ONNX ops, block instances to local functions."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+from onnx import helper
+
+from onnxbridge.spec.builder import BLOCKS_DOMAIN, FunctionTable, GraphBuilder
+from onnxbridge.spec.plan import Plan, PlanNode, Ref, ShapeReport
+from onnxbridge.spec.schema import Spec
+from onnxbridge.spec.types import DTYPES, TensorInfo
+
+DEFAULT_OPSET = 18
+IR_VERSION = 8  # the IR that goes with opset 18; functions need IR >= 8
+PRODUCER = "onnxbridge"
+
+
+def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """The ONNX model for a fully inferred plan, with seeded weights as initializers."""
+    functions = FunctionTable()
+    b = GraphBuilder(opset=opset, seed=seed, functions=functions)
+    names: dict[Ref, str] = {(n, 0): n for n in plan.input_names}
+    outputs = spec.output_specs()
+    # a layer output that is a graph output takes the output's name directly (no Identity node)
+    wanted: dict[Ref, str] = {}
+    for o, ref in zip(outputs, plan.outputs):
+        if ref not in wanted and ref[0] not in plan.input_names:
+            wanted[ref] = o.name
+    _lower_scope(plan, b, names, wanted)
+    for o, ref in zip(outputs, plan.outputs):
+        if names[ref] != o.name:  # an input or a twice-used tensor passed straight out
+            b.node("Identity", [names[ref]], [o.name])
+    graph = helper.make_graph(
+        b.nodes, spec.name,
+        inputs=[_value_info(n, report.inputs[n]) for n in plan.input_names],
+        outputs=[_value_info(o.name, report.outputs[o.name]) for o in outputs],
+        initializer=b.initializers,
+        doc_string=spec.description or None,
+    )
+    opsets = [helper.make_opsetid("", opset)]
+    if functions.functions:
+        opsets.append(helper.make_opsetid(BLOCKS_DOMAIN, 1))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER, ir_version=IR_VERSION,
+                              functions=list(functions.functions.values()))
+    helper.set_model_props(model, {"onnxbridge.spec": json.dumps(spec.to_dict(), separators=(",", ":")),
+                                   "onnxbridge.seed": str(seed)})
+    return model
+
+
+def _value_info(name: str, info: TensorInfo | None) -> onnx.ValueInfoProto:
+    assert info is not None
+    return helper.make_tensor_value_info(name, DTYPES[info.dtype], list(info.shape))
+
+
+def _output_names(node: PlanNode, wanted: dict[Ref, str]) -> list[str]:
+    count = len(node.out_infos or [None])
+    return [wanted.get((node.id, i), node.id if i == 0 else f"{node.id}_{i}") for i in range(count)]
+
+
+def _lower_scope(plan: Plan, b: GraphBuilder, names: dict[Ref, str], wanted: dict[Ref, str]) -> None:
+    for node in plan.nodes:
+        inputs = [names[r] for r in node.inputs]
+        outputs = _output_names(node, wanted)
+        if node.block is not None:
+            _lower_block_instance(node, b, inputs, outputs)
+        else:
+            assert node.layer is not None
+            b.begin_layer(node.id)
+            node.layer.lower(node.params, b, inputs, node.in_infos, outputs)
+            b.end_layer()
+        for i, out in enumerate(outputs):
+            names[(node.id, i)] = out
+
+
+def _lower_block_instance(node: PlanNode, b: GraphBuilder, inputs: list[str], outputs: list[str]) -> None:
+    block = node.block
+    assert block is not None
+    fb = GraphBuilder(opset=b.opset, seed=b.seed, functions=b.functions, in_function=True)
+    names: dict[Ref, str] = {(n, 0): n for n in block.input_names}
+    formal_out = {ref: f"out_{i}" if ref[0] in block.input_names else None for i, ref in enumerate(block.outputs)}
+    _lower_scope(block, fb, names, {})
+    fn_outputs = []
+    for i, ref in enumerate(block.outputs):
+        if formal_out[ref]:  # an input passed straight through
+            fb.node("Identity", [names[ref]], [f"out_{i}"])
+            fn_outputs.append(f"out_{i}")
+        else:
+            fn_outputs.append(names[ref])
+    fn = fb.function_proto(node.type_name, list(block.input_names), fn_outputs, block.description)
+    fn_name = b.functions.add(node.type_name, fn)
+    weight_args = [b.add_initializer(f"{node.id}.{formal}", spec) for formal, spec in fb.weight_inputs]
+    b.begin_layer(node.id)
+    b.node(fn_name, inputs + weight_args, outputs, domain=BLOCKS_DOMAIN)
+    b.end_layer()

@@ -1,0 +1,424 @@
+"""Resolve a spec into a plan (every reference, type and parameter checked) and infer its shapes.
+
+``plan_spec`` walks the layers in dependency order and, for each one, validates its parameters, works
+out its output shapes and parameter count, and records everything lowering needs. It does not stop at
+the first problem: structural errors (unknown types, bad parameters, dangling references, cycles) are
+all collected, and shape errors are reported once each — layers downstream of a broken layer are marked
+"not inferred" instead of failing again.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from onnxbridge.errors import SpecError
+from onnxbridge.spec.blocks import BuiltinBlock, get_block
+from onnxbridge.spec.registry import LayerDef, LayerShapeError, Weight, all_layers, get_layer
+from onnxbridge.spec.schema import BlockSpec, LayerSpec, Spec
+from onnxbridge.spec.types import TensorInfo, format_shape
+
+Ref = tuple[str, int]  # (producer: layer id or scope input name, output index)
+MAX_BLOCK_DEPTH = 16
+
+
+@dataclass
+class PlanNode:
+    """One resolved layer or block instance."""
+
+    id: str
+    path: str
+    type_name: str
+    spec: LayerSpec
+    inputs: list[Ref]
+    layer: type[LayerDef] | None = None
+    params: Any = None
+    block: Plan | None = None
+    in_infos: list[TensorInfo] = field(default_factory=list)
+    out_infos: list[TensorInfo] | None = None
+    weights: dict[str, Weight] = field(default_factory=dict)
+
+    @property
+    def is_block(self) -> bool:
+        return self.block is not None or self.layer is None
+
+
+@dataclass
+class Plan:
+    """A resolved scope: the top-level network or the body of one block instance."""
+
+    name: str
+    input_names: list[str]
+    input_infos: list[TensorInfo]
+    nodes: list[PlanNode]
+    outputs: list[Ref]
+    description: str = ""
+
+
+@dataclass
+class LayerRow:
+    """One line of the per-layer summary."""
+
+    path: str
+    id: str
+    type: str
+    depth: int
+    outputs: list[TensorInfo] | None
+    params: int
+    status: str = "ok"  # ok | error | not inferred
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.path, "type": self.type, "depth": self.depth, "status": self.status,
+                "output_shapes": None if self.outputs is None else [list(o.shape) for o in self.outputs],
+                "output_dtypes": None if self.outputs is None else [o.dtype for o in self.outputs],
+                "params": self.params, "error": self.error}
+
+
+@dataclass
+class ShapeReport:
+    """Per-layer shapes and parameter counts, every shape error, and the graph outputs."""
+
+    name: str
+    rows: list[LayerRow] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    inputs: dict[str, TensorInfo] = field(default_factory=dict)
+    outputs: dict[str, TensorInfo | None] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows if r.depth == 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "ok": self.ok, "errors": self.errors, "total_params": self.total_params,
+            "inputs": {k: {"shape": list(v.shape), "dtype": v.dtype} for k, v in self.inputs.items()},
+            "outputs": {k: None if v is None else {"shape": list(v.shape), "dtype": v.dtype}
+                        for k, v in self.outputs.items()},
+            "layers": [r.to_dict() for r in self.rows],
+        }
+
+
+class _Context:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.structure_errors: list[str] = []
+        self.report = ShapeReport(spec.name)
+
+    def structural(self, where: str, message: str) -> None:
+        self.structure_errors.append(f"{where}: {message}")
+
+
+def plan_spec(spec: Spec) -> tuple[Plan, ShapeReport]:
+    """Resolve and shape-check ``spec``.
+
+    Raises :class:`SpecError` listing every structural problem; shape problems are returned in the
+    report (``report.errors``) so callers can show the partial table.
+    """
+    ctx = _Context(spec)
+    inputs = [TensorInfo(tuple(i.shape), i.dtype) for i in spec.inputs]
+    names = [i.name for i in spec.inputs]
+    if len(set(names)) != len(names):
+        ctx.structural("inputs", f"duplicate input names {sorted({n for n in names if names.count(n) > 1})}")
+    ctx.report.inputs = dict(zip(names, inputs))
+    outputs = spec.output_specs()
+    plan = _plan_scope(ctx, spec.name, spec.layers, names, inputs, [o.from_ for o in outputs], path="",
+                       depth=0, stack=())
+    for o in outputs:
+        if o.name in names:
+            ctx.structural(f"output {o.name}", "has the same name as an input; rename the output")
+    if len({o.name for o in outputs}) != len(outputs):
+        ctx.structural("outputs", "output names must be unique")
+    if ctx.structure_errors:
+        raise SpecError(_join(ctx.structure_errors), problems=ctx.structure_errors)
+    infos = {n: i for n, i in zip(names, inputs)}
+    by_id = {n.id: n for n in plan.nodes}
+    for o, ref in zip(outputs, plan.outputs):
+        ctx.report.outputs[o.name] = _info_of(ref, infos, by_id)
+    return plan, ctx.report
+
+
+def _join(errors: list[str]) -> str:
+    if len(errors) == 1:
+        return errors[0]
+    return f"{len(errors)} problems: " + "; ".join(errors)
+
+
+def _info_of(ref: Ref, inputs: dict[str, TensorInfo], by_id: dict[str, PlanNode]) -> TensorInfo | None:
+    producer, index = ref
+    if producer in inputs:
+        return inputs[producer]
+    node = by_id.get(producer)
+    if node is None or node.out_infos is None or index >= len(node.out_infos):
+        return None
+    return node.out_infos[index]
+
+
+def _parse_ref(text: str) -> Ref:
+    producer, _, index = text.partition(":")
+    return producer, int(index) if index else 0
+
+
+def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: list[str],
+                input_infos: list[TensorInfo], output_refs: list[str] | None, *, path: str, depth: int,
+                stack: tuple[str, ...]) -> Plan:
+    where_prefix = f"{path}/" if path else ""
+    # 1. ids
+    ids: dict[str, LayerSpec] = {}
+    for layer in layers:
+        if layer.id in ids:
+            ctx.structural(f"layer {where_prefix}{layer.id}", "the id is used twice; layer ids must be unique")
+        elif layer.id in input_names:
+            ctx.structural(f"layer {where_prefix}{layer.id}", "the id is also an input name; rename one of them")
+        ids[layer.id] = layer
+    known = list(input_names) + list(ids)
+
+    # 2. references (default: the previous layer, or the first input)
+    nodes: list[PlanNode] = []
+    previous: Ref = (input_names[0], 0)
+    for layer in layers:
+        where = f"layer {where_prefix}{layer.id} ({layer.type})"
+        refs = layer.input_refs
+        if refs is None:
+            resolved = [previous]
+        else:
+            resolved = []
+            for text in refs:
+                producer, index = _parse_ref(text)
+                if producer not in known:
+                    ctx.structural(where, f"input {text!r} does not name a layer or input{_did_you_mean(producer, known)}")
+                elif producer == layer.id:
+                    ctx.structural(where, "takes its own output as input (a cycle)")
+                resolved.append((producer, index))
+        nodes.append(PlanNode(layer.id, f"{where_prefix}{layer.id}", layer.type, layer, resolved))
+        previous = (layer.id, 0)
+
+    # 3. order (a reference to a later layer is fine as long as there is no cycle)
+    ordered = _topological(ctx, nodes, set(input_names), where_prefix)
+
+    # 4. outputs
+    refs_out = output_refs if output_refs is not None else [layers[-1].id]
+    outputs: list[Ref] = []
+    for text in refs_out:
+        producer, index = _parse_ref(text)
+        if producer not in known:
+            ctx.structural(f"output {text}", f"does not name a layer or input{_did_you_mean(producer, known)}")
+        outputs.append((producer, index))
+
+    # 5. types, parameters and shapes, in dependency order
+    infos: dict[str, TensorInfo] = dict(zip(input_names, input_infos))
+    by_id = {n.id: n for n in ordered}
+    for node in ordered:
+        _plan_node(ctx, node, infos, by_id, depth, stack)
+    return Plan(name, list(input_names), list(input_infos), ordered, outputs)
+
+
+def _topological(ctx: _Context, nodes: list[PlanNode], inputs: set[str], where_prefix: str) -> list[PlanNode]:
+    by_id = {n.id: n for n in nodes}
+    done: set[str] = set()
+    ordered: list[PlanNode] = []
+    visiting: list[str] = []
+    reported = False
+
+    def visit(node: PlanNode) -> None:
+        nonlocal reported
+        if node.id in done:
+            return
+        if node.id in visiting:
+            if not reported:
+                cycle = visiting[visiting.index(node.id):] + [node.id]
+                ctx.structural(f"layer {where_prefix}{node.id}",
+                               f"inputs form a cycle ({' -> '.join(cycle)}); a layer cannot depend on its own output")
+                reported = True
+            return
+        visiting.append(node.id)
+        for producer, _ in node.inputs:
+            if producer in by_id and producer not in inputs:
+                visit(by_id[producer])
+        visiting.pop()
+        done.add(node.id)
+        ordered.append(node)
+
+    for node in nodes:
+        visit(node)
+    return ordered
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_id: dict[str, PlanNode],
+               depth: int, stack: tuple[str, ...]) -> None:
+    where = f"layer {node.path} ({node.type_name})"
+    layer_def = get_layer(node.type_name)
+    user_block = ctx.spec.blocks.get(node.type_name)
+    builtin = get_block(node.type_name) if layer_def is None and user_block is None else None
+    row = LayerRow(node.path, node.id, node.type_name, depth, None, 0)
+    ctx.report.rows.append(row)
+
+    if layer_def is None and user_block is None and builtin is None:
+        options = list(all_layers()) + list(ctx.spec.blocks) + _builtin_names()
+        ctx.structural(where, f"unknown layer type {node.type_name!r}{_did_you_mean(node.type_name, options)}"
+                              " (run 'onnxbridge layers' for the list)")
+        row.status = "error"
+        return
+
+    # parameters are checked even when the inputs are broken, so every bad parameter is reported
+    if layer_def is not None:
+        node.layer = layer_def
+        node.params = _validate_params(ctx, where, layer_def.Params, node.spec.params)
+        if node.params is None:
+            row.status = "error"
+            return
+    else:
+        args = _validate_block_args(ctx, where, node.type_name, user_block, builtin, node.spec.params)
+        if args is None:
+            row.status = "error"
+            return
+        node.params = args
+
+    in_infos = [_info_of(ref, infos, by_id) for ref in node.inputs]
+    if any(i is None for i in in_infos):
+        row.status = "not inferred"
+        return
+    node.in_infos = list(in_infos)
+
+    if layer_def is not None:
+        count = len(in_infos)
+        if count < layer_def.min_inputs or (layer_def.max_inputs is not None and count > layer_def.max_inputs):
+            want = (f"{layer_def.min_inputs}" if layer_def.max_inputs == layer_def.min_inputs else
+                    f"at least {layer_def.min_inputs}" if layer_def.max_inputs is None else
+                    f"{layer_def.min_inputs} to {layer_def.max_inputs}")
+            ctx.structural(where, f"takes {want} input(s), got {count}; set 'input' to a list of {want} references")
+            row.status = "error"
+            return
+        try:
+            outs = layer_def.infer(node.params, list(in_infos))
+            node.weights = layer_def.weights(node.params, list(in_infos))
+        except LayerShapeError as exc:
+            _shape_error(ctx, row, where, in_infos, exc)
+            return
+        node.out_infos = list(outs)
+        row.outputs = node.out_infos
+        row.params = sum(w.size for w in node.weights.values() if w.trainable)
+        return
+
+    # a block instance: expand, then plan its body as a nested scope
+    if node.type_name in stack or len(stack) >= MAX_BLOCK_DEPTH:
+        ctx.structural(where, f"block {node.type_name!r} uses itself ({' -> '.join(stack + (node.type_name,))})")
+        row.status = "error"
+        return
+    try:
+        body = (builtin.build(node.params, list(in_infos)) if builtin is not None
+                else _substitute_block(user_block, node.params, where))
+    except LayerShapeError as exc:
+        _shape_error(ctx, row, where, in_infos, exc)
+        return
+    except SpecError as exc:
+        ctx.structure_errors.append(exc.message)
+        row.status = "error"
+        return
+    if len(body.inputs) != len(in_infos):
+        ctx.structural(where, f"block {node.type_name} takes {len(body.inputs)} input(s) {body.inputs}, got {len(in_infos)}")
+        row.status = "error"
+        return
+    errors_before = len(ctx.report.errors) + len(ctx.structure_errors)
+    sub = _plan_scope(ctx, node.type_name, body.layers, body.inputs, list(in_infos), body.outputs,
+                      path=node.path, depth=depth + 1, stack=stack + (node.type_name,))
+    sub.description = body.description or ""
+    node.block = sub
+    sub_infos = dict(zip(body.inputs, in_infos))
+    sub_by_id = {n.id: n for n in sub.nodes}
+    outs = [_info_of(ref, sub_infos, sub_by_id) for ref in sub.outputs]
+    row.params = sum(r.params for r in ctx.report.rows if r.path.startswith(node.path + "/") and r.depth == depth + 1)
+    if any(o is None for o in outs) or len(ctx.report.errors) + len(ctx.structure_errors) > errors_before:
+        row.status = "not inferred"
+        return
+    node.out_infos = list(outs)
+    row.outputs = node.out_infos
+
+
+def _shape_error(ctx: _Context, row: LayerRow, where: str, in_infos: list, exc: LayerShapeError) -> None:
+    shapes = " and ".join(format_shape(i.shape) for i in in_infos)
+    message = f"{where} got {shapes} but {exc.needs}"
+    if exc.suggestion:
+        message += f": {exc.suggestion}"
+    ctx.report.errors.append(message)
+    row.status = "error"
+    row.error = message
+
+
+def _builtin_names() -> list[str]:
+    from onnxbridge.spec.blocks import all_blocks
+
+    return list(all_blocks())
+
+
+def _validate_params(ctx: _Context, where: str, model: type, raw: dict[str, Any]) -> Any:
+    try:
+        return model(**raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            ctx.structural(where, _describe_param_error(err, model, raw))
+        return None
+
+
+def _describe_param_error(err: dict, model: type, raw: dict[str, Any]) -> str:
+    loc = err.get("loc") or ()
+    name = str(loc[0]) if loc else "?"
+    allowed = sorted(model.model_fields)
+    if err.get("type") == "extra_forbidden":
+        hint = _did_you_mean(name, allowed)
+        return (f"unknown parameter {name!r}{hint}" if hint else
+                f"unknown parameter {name!r} (allowed: {', '.join(allowed) or 'none'})")
+    if err.get("type") == "missing":
+        return f"missing required parameter {name!r}"
+    got = raw.get(name, err.get("input"))
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"parameter {name!r}: got {got!r}, {msg[0].lower() + msg[1:] if msg else 'invalid'}"
+
+
+def _validate_block_args(ctx: _Context, where: str, name: str, user: BlockSpec | None, builtin: BuiltinBlock | None,
+                         raw: dict[str, Any]) -> Any:
+    if builtin is not None:
+        return _validate_params(ctx, where, builtin.Params, raw)
+    assert user is not None
+    unknown = [k for k in raw if k not in user.params]
+    for k in unknown:
+        ctx.structural(where, f"unknown parameter {k!r} for block {name}{_did_you_mean(k, list(user.params))}"
+                              f" (block parameters: {', '.join(user.params) or 'none'})")
+    args = {**user.params, **raw}
+    missing = [k for k, v in args.items() if v is None]
+    for k in missing:
+        ctx.structural(where, f"missing required parameter {k!r} of block {name}")
+    return None if unknown or missing else args
+
+
+def _substitute_block(block: BlockSpec, args: dict[str, Any], where: str) -> BlockSpec:
+    """The block's layers with every ``$param`` value replaced by the instance's argument."""
+
+    def sub(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("$"):
+            key = value[1:]
+            if key not in args:
+                raise SpecError(f"{where}: the block refers to {value!r}, which is not one of its parameters "
+                                f"({', '.join(args) or 'none'})")
+            return args[key]
+        if isinstance(value, list):
+            return [sub(v) for v in value]
+        if isinstance(value, dict):
+            return {k: sub(v) for k, v in value.items()}
+        return value
+
+    layers = [LayerSpec.model_validate(sub(layer.model_dump(by_alias=True, exclude_none=True)))
+              for layer in block.layers]
+    return block.model_copy(update={"layers": layers})

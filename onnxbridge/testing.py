@@ -1,0 +1,288 @@
+"""Parity helpers: run onnxruntime and a converted model on the same inputs and compare every output.
+
+This is the single numeric oracle of onnxbridge: every conversion test and every CLI conversion uses it.
+
+Example::
+
+    from onnxbridge.testing import check_parity
+    report = check_parity(onnx_model, torch_module)     # random inputs made from the model's inputs
+    assert report.ok, report.summary()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
+DEFAULT_BATCH = 2
+DEFAULT_DIM = 5  # value for symbolic dims other than the batch (e.g. sequence length)
+
+
+@dataclass
+class OutputParity:
+    """How one output of a candidate compares with onnxruntime's."""
+
+    name: str
+    max_abs: float
+    max_rel: float
+    ok: bool
+    expected_shape: tuple[int, ...]
+    actual_shape: tuple[int, ...] | None
+    note: str = ""
+
+
+@dataclass
+class ParityReport:
+    """Per-output comparison; ``ok`` when every output is within ``atol + rtol * |expected|``."""
+
+    outputs: list[OutputParity] = field(default_factory=list)
+    atol: float = DEFAULT_ATOL
+    rtol: float = DEFAULT_RTOL
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outputs) and all(o.ok for o in self.outputs)
+
+    @property
+    def worst(self) -> OutputParity | None:
+        """The failing output with the largest error, or the largest error overall."""
+        if not self.outputs:
+            return None
+        failing = [o for o in self.outputs if not o.ok]
+        return max(failing or self.outputs, key=lambda o: (o.max_abs if np.isfinite(o.max_abs) else np.inf))
+
+    @property
+    def max_abs(self) -> float:
+        return max((o.max_abs for o in self.outputs), default=0.0)
+
+    def summary(self) -> str:
+        """One line: 'parity ok: max abs 3.1e-07 over 2 outputs' or which output broke and by how much."""
+        if not self.outputs:
+            return "parity not checked: no outputs"
+        w = self.worst
+        if self.ok:
+            return f"parity ok: max abs error {self.max_abs:.2e} over {len(self.outputs)} output(s) (atol {self.atol:g}, rtol {self.rtol:g})"
+        extra = f" ({w.note})" if w.note else ""
+        return (f"parity FAILED: output {w.name!r} max abs error {w.max_abs:.3g}, max rel {w.max_rel:.3g}"
+                f" (atol {self.atol:g}, rtol {self.rtol:g}){extra}")
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok, "atol": self.atol, "rtol": self.rtol,
+            "outputs": [
+                {"name": o.name, "max_abs": o.max_abs, "max_rel": o.max_rel, "ok": o.ok,
+                 "expected_shape": list(o.expected_shape),
+                 "actual_shape": None if o.actual_shape is None else list(o.actual_shape), "note": o.note}
+                for o in self.outputs
+            ],
+        }
+
+
+_NP_DTYPES = {
+    TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16,
+    TensorProto.INT64: np.int64, TensorProto.INT32: np.int32, TensorProto.INT8: np.int8,
+    TensorProto.UINT8: np.uint8, TensorProto.BOOL: np.bool_, TensorProto.INT16: np.int16,
+}
+
+
+def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """The real inputs of the graph (inputs that are not also initializers)."""
+    inits = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: Mapping[str, int] | None = None,
+                  shapes: Mapping[str, Sequence[int]] | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs for every graph input, made from its type and shape.
+
+    Symbolic dims: the first dim takes ``batch``; others take ``dims[name]`` or 5. Integer inputs that
+    index a constant table (Gather on an initializer, e.g. token ids into an embedding) stay in range.
+    ``shapes`` overrides whole shapes per input name.
+    """
+    rng = np.random.default_rng(seed)
+    dims = dict(dims or {})
+    shapes = dict(shapes or {})
+    bounds = _index_bounds(model)
+    feeds: dict[str, np.ndarray] = {}
+    for vi in graph_inputs(model):
+        tt = vi.type.tensor_type
+        dtype = _NP_DTYPES.get(tt.elem_type)
+        if dtype is None:
+            raise ValueError(f"input {vi.name!r}: cannot generate data of type "
+                             f"{TensorProto.DataType.Name(tt.elem_type)}")
+        if vi.name in shapes:
+            shape = tuple(int(d) for d in shapes[vi.name])
+        else:
+            shape = tuple(_concrete_dim(d, axis, batch, dims) for axis, d in enumerate(tt.shape.dim))
+        if np.issubdtype(dtype, np.floating):
+            data = rng.standard_normal(shape).astype(dtype)
+        elif dtype is np.bool_:
+            data = rng.integers(0, 2, shape).astype(np.bool_)
+        else:
+            high = bounds.get(vi.name, 10)
+            data = rng.integers(0, max(high, 1), shape).astype(dtype)
+        feeds[vi.name] = data
+    return feeds
+
+
+def _concrete_dim(d: onnx.TensorShapeProto.Dimension, axis: int, batch: int, dims: Mapping[str, int]) -> int:
+    if d.HasField("dim_value") and d.dim_value > 0:
+        return int(d.dim_value)
+    if d.dim_param in dims:
+        return int(dims[d.dim_param])
+    return batch if axis == 0 else DEFAULT_DIM
+
+
+def _index_bounds(model: onnx.ModelProto) -> dict[str, int]:
+    """For inputs used as Gather indices into a constant table: the table's size along the axis."""
+    inits = {i.name: i for i in model.graph.initializer}
+    bounds: dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type == "Gather" and len(node.input) == 2 and node.input[0] in inits:
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+            size = inits[node.input[0]].dims[axis]
+            bounds[node.input[1]] = min(bounds.get(node.input[1], size), size)
+    # indices often pass through a Cast first (tf2onnx); follow one Cast/Identity hop back to the input
+    producers = {o: n for n in model.graph.node for o in n.output}
+    for name, size in list(bounds.items()):
+        node = producers.get(name)
+        if node is not None and node.op_type in ("Cast", "Identity") and node.input:
+            bounds[node.input[0]] = min(bounds.get(node.input[0], size), size)
+    return bounds
+
+
+def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
+                    providers: Sequence[str] = ("CPUExecutionProvider",)) -> list[np.ndarray]:
+    """Run ``model`` in onnxruntime and return its outputs in graph order."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
+    names = [i.name for i in session.get_inputs()]
+    return session.run(None, {n: inputs[n] for n in names})
+
+
+def as_numpy(value: object) -> np.ndarray:
+    """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array."""
+    if hasattr(value, "detach"):  # torch.Tensor
+        return value.detach().cpu().numpy()
+    if hasattr(value, "numpy"):  # tf.Tensor / EagerTensor
+        return np.asarray(value.numpy())
+    return np.asarray(value)
+
+
+def _to_framework(candidate: object, arrays: list[np.ndarray]) -> list[object]:
+    """Convert numpy inputs to what the candidate accepts (torch tensors for torch modules)."""
+    module = type(candidate).__module__ or ""
+    is_torch = module.startswith("torch") or any(
+        c.__module__.startswith("torch.nn") for c in type(candidate).__mro__)
+    if is_torch:
+        import torch
+
+        device = next((p.device for p in candidate.parameters()), None) if hasattr(candidate, "parameters") else None
+        return [torch.from_numpy(np.ascontiguousarray(a)).to(device) if device else torch.from_numpy(np.ascontiguousarray(a))
+                for a in arrays]
+    return arrays
+
+
+def run_candidate(candidate: Callable, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Call a converted model positionally and return its outputs as numpy arrays."""
+    args = _to_framework(candidate, list(inputs))
+    if "torch" in type(candidate).__module__ or hasattr(candidate, "parameters"):
+        try:
+            import torch
+
+            with torch.no_grad():
+                result = candidate(*args)
+        except ImportError:
+            result = candidate(*args)
+    else:
+        result = candidate(*args)
+    if isinstance(result, dict):
+        result = list(result.values())
+    if not isinstance(result, (list, tuple)):
+        result = [result]
+    return [as_numpy(r) for r in result]
+
+
+def compare_outputs(expected: Sequence[np.ndarray], actual: Sequence[np.ndarray], names: Sequence[str], *,
+                    atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL) -> ParityReport:
+    """Compare two lists of outputs element-wise; shapes and dtypes kinds must match."""
+    report = ParityReport(atol=atol, rtol=rtol)
+    if len(actual) != len(expected):
+        report.outputs.append(OutputParity(
+            name="<outputs>", max_abs=float("inf"), max_rel=float("inf"), ok=False,
+            expected_shape=(len(expected),), actual_shape=(len(actual),),
+            note=f"expected {len(expected)} outputs, got {len(actual)}"))
+        return report
+    for name, e, a in zip(names, expected, actual):
+        e = np.asarray(e)
+        a = np.asarray(a)
+        if e.shape != a.shape:
+            report.outputs.append(OutputParity(name, float("inf"), float("inf"), False, e.shape, a.shape,
+                                               note=f"shape {list(a.shape)} instead of {list(e.shape)}"))
+            continue
+        if e.dtype == np.bool_ or a.dtype == np.bool_:
+            e, a = e.astype(np.int8), a.astype(np.int8)
+        e64, a64 = e.astype(np.float64), a.astype(np.float64)
+        both_nan = np.isnan(e64) & np.isnan(a64)
+        same_inf = np.isinf(e64) & (e64 == a64)
+        diff = np.where(both_nan | same_inf, 0.0, np.abs(e64 - a64))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        max_abs = float(diff.max()) if diff.size else 0.0
+        rel = diff / np.maximum(np.abs(e64), 1e-12)
+        max_rel = float(rel.max()) if rel.size else 0.0
+        ok = bool(np.all(diff <= atol + rtol * np.abs(np.where(np.isfinite(e64), e64, 0.0))))
+        report.outputs.append(OutputParity(name, max_abs, max_rel, ok, e.shape, a.shape))
+    return report
+
+
+def check_parity(model: onnx.ModelProto, candidate: Callable, *, inputs: Mapping[str, np.ndarray] | None = None,
+                 atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, seed: int = 0,
+                 batch: int = DEFAULT_BATCH, dims: Mapping[str, int] | None = None,
+                 input_transform: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
+                 output_transform: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None) -> ParityReport:
+    """Run ``model`` in onnxruntime and ``candidate`` on the same inputs; compare every output.
+
+    ``candidate`` is anything callable with the graph inputs positionally (a torch ``nn.Module``, a TF
+    module, a plain function). ``input_transform``/``output_transform`` adapt layouts (e.g. NHWC).
+    """
+    feeds = dict(inputs) if inputs is not None else random_inputs(model, batch=batch, dims=dims, seed=seed)
+    ordered = [feeds[i.name] for i in graph_inputs(model)]
+    expected = run_onnxruntime(model, feeds)
+    cand_inputs = input_transform(ordered) if input_transform else ordered
+    actual = run_candidate(candidate, cand_inputs)
+    if output_transform:
+        actual = output_transform(actual)
+    names = [o.name for o in model.graph.output]
+    return compare_outputs(expected, actual, names, atol=atol, rtol=rtol)
+
+
+def check_onnx_parity(reference: onnx.ModelProto, candidate: onnx.ModelProto, *,
+                      inputs: Mapping[str, np.ndarray] | None = None, atol: float = DEFAULT_ATOL,
+                      rtol: float = DEFAULT_RTOL, seed: int = 0, batch: int = DEFAULT_BATCH) -> ParityReport:
+    """Compare two ONNX models (e.g. before and after a repair, or a round trip) through onnxruntime."""
+    feeds = dict(inputs) if inputs is not None else random_inputs(reference, batch=batch, seed=seed)
+    expected = run_onnxruntime(reference, feeds)
+    cand_names = [i.name for i in graph_inputs(candidate)]
+    ref_names = [i.name for i in graph_inputs(reference)]
+    # a round trip may rename inputs: match by position when the names differ
+    cand_feeds = {c: feeds[r] for c, r in zip(cand_names, ref_names)} if set(cand_names) != set(ref_names) else feeds
+    actual = run_onnxruntime(candidate, cand_feeds)
+    names = [o.name for o in reference.graph.output]
+    return compare_outputs(expected, actual, names, atol=atol, rtol=rtol)
+
+
+def initializer_array(model: onnx.ModelProto, name: str) -> np.ndarray:
+    """The numpy value of an initializer, by name."""
+    for init in model.graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    raise KeyError(name)
