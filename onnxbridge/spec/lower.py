@@ -15,6 +15,7 @@ from onnxbridge.spec.types import DTYPES, TensorInfo
 DEFAULT_OPSET = 18
 IR_VERSION = 8  # the IR that goes with opset 18; functions need IR >= 8
 PRODUCER = "onnxbridge"
+DEVICES_PROP = "onnxbridge.devices"
 
 
 def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
@@ -28,7 +29,7 @@ def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, op
     for o, ref in zip(outputs, plan.outputs):
         if ref not in wanted and ref[0] not in plan.input_names:
             wanted[ref] = o.name
-    _lower_scope(plan, b, names, wanted)
+    devices = _lower_scope(plan, b, names, wanted)
     for o, ref in zip(outputs, plan.outputs):
         if names[ref] != o.name:  # an input or a twice-used tensor passed straight out
             b.node("Identity", [names[ref]], [o.name])
@@ -44,8 +45,11 @@ def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, op
         opsets.append(helper.make_opsetid(BLOCKS_DOMAIN, 1))
     model = helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER, ir_version=IR_VERSION,
                               functions=list(functions.functions.values()))
-    helper.set_model_props(model, {"onnxbridge.spec": json.dumps(spec.to_dict(), separators=(",", ":")),
-                                   "onnxbridge.seed": str(seed)})
+    props = {"onnxbridge.spec": json.dumps(spec.to_dict(), separators=(",", ":")), "onnxbridge.seed": str(seed)}
+    if devices:
+        # per-node placement for the framework code generators: {"node name": "cuda:1", ...}
+        props[DEVICES_PROP] = json.dumps(devices, separators=(",", ":"))
+    helper.set_model_props(model, props)
     return model
 
 
@@ -59,8 +63,11 @@ def _output_names(node: PlanNode, wanted: dict[Ref, str]) -> list[str]:
     return [wanted.get((node.id, i), node.id if i == 0 else f"{node.id}_{i}") for i in range(count)]
 
 
-def _lower_scope(plan: Plan, b: GraphBuilder, names: dict[Ref, str], wanted: dict[Ref, str]) -> None:
+def _lower_scope(plan: Plan, b: GraphBuilder, names: dict[Ref, str], wanted: dict[Ref, str]) -> dict[str, str]:
+    """Lower every node of ``plan``; returns {ONNX node name: device} for layers with a ``device``."""
+    devices: dict[str, str] = {}
     for node in plan.nodes:
+        first = len(b.nodes)
         inputs = [names[r] for r in node.inputs]
         outputs = _output_names(node, wanted)
         if node.block is not None:
@@ -72,6 +79,9 @@ def _lower_scope(plan: Plan, b: GraphBuilder, names: dict[Ref, str], wanted: dic
             b.end_layer()
         for i, out in enumerate(outputs):
             names[(node.id, i)] = out
+        if node.spec.device:
+            devices.update({n.name: node.spec.device for n in b.nodes[first:]})
+    return devices
 
 
 def _lower_block_instance(node: PlanNode, b: GraphBuilder, inputs: list[str], outputs: list[str]) -> None:

@@ -78,7 +78,9 @@ class LayerSpec(BaseModel):
         None,
         description="Input reference(s): a layer id, 'id:N' for its N-th output, or a graph input name. "
                     "Omit it to take the previous layer's output (or the first graph input).")
-    device: str | None = Field(None, description="Device placement hint such as 'cpu' or 'cuda:1'.")
+    device: str | None = Field(
+        None, pattern=r"^(cpu|cuda(:[0-9]+)?)$",
+        description="Where this layer runs in generated framework code: 'cpu', 'cuda' or 'cuda:N'.")
     description: str | None = Field(None, description="Free text shown in summaries.")
 
     @model_validator(mode="before")

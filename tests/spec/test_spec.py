@@ -173,3 +173,22 @@ def test_outputs_can_be_renamed_and_multiple():
     first, second, raw = run_onnxruntime(model, feeds)
     np.testing.assert_array_equal(raw, feeds["x"])
     np.testing.assert_allclose(first, np.maximum(feeds["x"], 0))
+
+
+def test_device_placement_is_recorded_per_node():
+    import json
+
+    spec = _spec([{"id": "a", "type": "Conv2d", "out_channels": 4, "kernel_size": 1, "device": "cuda:1"},
+                  {"id": "g", "type": "GELU", "device": "cpu"},
+                  {"id": "b", "type": "ConvBNAct", "out_channels": 4, "device": "cuda"},
+                  {"id": "c", "type": "ReLU"}])
+    model = build(spec)
+    props = {p.key: p.value for p in model.metadata_props}
+    devices = json.loads(props["onnxbridge.devices"])
+    assert devices["a"] == "cuda:1" and devices["b"] == "cuda" and "c" not in devices
+    assert {n for n, d in devices.items() if d == "cpu"} == {n.name for n in model.graph.node if n.name.startswith("g/")}
+
+
+def test_bad_device_is_rejected():
+    with pytest.raises(SpecError, match="device"):
+        build(_spec([{"id": "a", "type": "ReLU", "device": "gpu0"}]))
