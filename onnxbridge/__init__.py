@@ -26,6 +26,9 @@ _LAZY = {
     "load_model": ("onnxbridge.ir", "load_model"),
     "save_model": ("onnxbridge.ir", "save_model"),
     "OnnxBridgeError": ("onnxbridge.errors", "OnnxBridgeError"),
+    "check": ("onnxbridge.checks", "check"),
+    "repair": ("onnxbridge.checks", "repair"),
+    "diff": ("onnxbridge.checks", "diff"),
 }
 
 __all__ = ["__version__", *_LAZY]

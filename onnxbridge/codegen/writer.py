@@ -112,7 +112,7 @@ class NameScope:
         """Turn ``text`` into an identifier in ``snake`` (variables) or ``camel`` (classes) style."""
         words = [w for w in _NON_IDENT.split(_CAMEL.sub("_", str(text))) if w]
         if style == "camel":
-            out = "".join(w[:1].upper() + w[1:] for w in words)
+            out = "".join(w[:1].upper() + w[1:] for part in words for w in part.split("_") if w)
         else:
             out = "_".join(w.lower() for w in words)
         if not out:

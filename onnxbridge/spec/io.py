@@ -56,11 +56,13 @@ def spec_from_dict(data: Any, source: str = "<spec>") -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(f"{source}: {describe_validation_error(exc, data)}") from None
+        problems = validation_problems(exc, data)
+        message = problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)
+        raise SpecError(message, problems=problems).with_source(source) from None
 
 
-def describe_validation_error(exc: ValidationError, data: Any) -> str:
-    """One line per problem (joined), with a readable location such as ``layer conv1: ...``."""
+def validation_problems(exc: ValidationError, data: Any) -> list[str]:
+    """One line per problem, with a readable location such as ``layer [conv1].kernel_size: ...``."""
     messages = []
     for err in exc.errors():
         loc = _readable_loc(err.get("loc", ()), data)
@@ -72,9 +74,7 @@ def describe_validation_error(exc: ValidationError, data: Any) -> str:
         elif "input" in err and err.get("type") not in ("missing",) and not isinstance(err["input"], (dict, list)):
             msg = f"got {err['input']!r}: {msg}"
         messages.append(f"{loc}: {msg}" if loc else msg)
-    if len(messages) == 1:
-        return messages[0]
-    return f"{len(messages)} problems: " + "; ".join(messages)
+    return messages
 
 
 def _readable_loc(loc: tuple, data: Any) -> str:

@@ -52,12 +52,16 @@ class Weight:
 
 
 class LayerShapeError(Exception):
-    """Raised by a shape rule: what the layer needs, and a concrete suggestion."""
+    """Raised by a shape rule: what the layer needs, and a concrete suggestion.
 
-    def __init__(self, needs: str, suggestion: str | None = None):
+    ``code`` is the diagnostic code ``onnxbridge check`` reports it under (see docs/checks.md).
+    """
+
+    def __init__(self, needs: str, suggestion: str | None = None, *, code: str | None = None):
         super().__init__(needs)
         self.needs = needs
         self.suggestion = suggestion
+        self.code = code
 
 
 @dataclass(frozen=True)

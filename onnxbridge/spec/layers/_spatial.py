@@ -17,7 +17,7 @@ def spatial_rank_check(x: TensorInfo, n: int, type_name: str) -> None:
             suggestion = "add a channels dimension to the input (e.g. [batch, 1, ...])"
         elif x.rank == 2:
             suggestion = f"reshape the features to [batch, channels, {dims}] with a Reshape layer"
-        raise LayerShapeError(f"needs [batch, channels, {dims}] for {type_name}", suggestion)
+        raise LayerShapeError(f"needs [batch, channels, {dims}] for {type_name}", suggestion, code="OB506")
 
 
 def explicit_pads(padding: object, n: int) -> list[int]:
@@ -62,6 +62,6 @@ def conv_out(size: Dim, k: int, s: int, d: int, pad_begin: int, pad_end: int, *,
         raise LayerShapeError(
             f"needs each spatial dim >= {d * (k - 1) + 1 - pad_begin - pad_end} for a {what} of {k}"
             f"{f' with dilation {d}' if d > 1 else ''}, which is larger than the input",
-            f"use a smaller {what}_size, add padding, or remove a downsampling layer before it")
+            f"use a smaller {what}_size, add padding, or remove a downsampling layer before it", code="OB503")
     out = (math.ceil(span / s) if ceil else span // s) + 1
     return out

@@ -21,7 +21,8 @@ class _Activation(LayerDef):
     @classmethod
     def output(cls, p, x: TensorInfo) -> TensorInfo:
         if not x.dtype.startswith("float"):
-            raise LayerShapeError(f"needs floating-point input, not {x.dtype}", "insert an Embedding for token ids")
+            raise LayerShapeError(f"needs floating-point input, not {x.dtype}", "insert an Embedding for token ids",
+                                  code="OB507")
         return x
 
     @classmethod

@@ -25,7 +25,7 @@ class Embedding(LayerDef):
     def output(cls, p: EmbeddingParams, x: TensorInfo) -> TensorInfo:
         if not x.dtype.startswith("int"):
             raise LayerShapeError(f"needs integer token ids, not {x.dtype}",
-                                  "declare the input with dtype: int64")
+                                  "declare the input with dtype: int64", code="OB507")
         return TensorInfo((*x.shape, p.embedding_dim), "float32")
 
     @classmethod

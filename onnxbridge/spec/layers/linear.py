@@ -27,12 +27,12 @@ class Linear(LayerDef):
         if x.rank not in (2, 3):
             raise LayerShapeError("needs [batch, features] (or [batch, seq, features])",
                                   "insert a Flatten before it" if x.rank > 3 else
-                                  "give the input a batch dimension, e.g. [batch, features]")
+                                  "give the input a batch dimension, e.g. [batch, features]", code="OB501")
         if not is_static(x.shape[-1]):
             raise LayerShapeError("needs a fixed number of input features (last dimension)",
                                   f"make the last dimension a number instead of {x.shape[-1]!r}")
         if not x.dtype.startswith("float"):
-            raise LayerShapeError("needs floating-point input", "insert an Embedding for token ids")
+            raise LayerShapeError("needs floating-point input", "insert an Embedding for token ids", code="OB507")
         return x.with_shape((*x.shape[:-1], p.out_features))
 
     @classmethod

@@ -28,7 +28,7 @@ class _Elementwise(LayerDef):
     @classmethod
     def infer(cls, p, inputs: list[TensorInfo]) -> list[TensorInfo]:
         if len({i.dtype for i in inputs}) > 1:
-            raise LayerShapeError("needs inputs of one dtype", "cast the inputs to the same dtype")
+            raise LayerShapeError("needs inputs of one dtype", "cast the inputs to the same dtype", code="OB507")
         rank = max(i.rank for i in inputs)
         shape: list[Dim] = []
         padded = [(1,) * (rank - i.rank) + tuple(i.shape) for i in inputs]
@@ -40,7 +40,8 @@ class _Elementwise(LayerDef):
                 sizes = [s[axis] for s in padded]
                 hint = ("project the shortcut with a 1x1 Conv (or use a ResidualBlock, which does it)"
                         if axis == 1 and rank >= 3 else "make the shapes equal, e.g. with a Linear or Reshape")
-                raise LayerShapeError(f"needs equal (or broadcastable) shapes; dim {axis} differs: {sizes}", hint)
+                raise LayerShapeError(f"needs equal (or broadcastable) shapes; dim {axis} differs: {sizes}", hint,
+                                      code="OB502")
             shape.append(d)
         return [TensorInfo(tuple(shape), inputs[0].dtype)]
 

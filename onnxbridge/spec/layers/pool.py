@@ -49,7 +49,8 @@ class _Pool(LayerDef):
         for i, size in enumerate(x.shape[2:]):
             if isinstance(size, int) and size + pads[i] + pads[i + n] < k[i]:
                 raise LayerShapeError(f"shrinks spatial dim {i} ({size}) to zero with a window of {k[i]}",
-                                      "remove this pooling (or an earlier downsampling) or use a smaller kernel_size")
+                                      "remove this pooling (or an earlier downsampling) or use a smaller kernel_size",
+                                      code="OB504")
             spatial.append(conv_out(size, k[i], s[i], 1, pads[i], pads[i + n], ceil=p.ceil_mode, what="kernel"))
         return x.with_shape((x.shape[0], x.shape[1], *spatial))
 

@@ -42,9 +42,10 @@ class _Recurrent(LayerDef):
         if x.rank != 3:
             suggestion = ("flatten the spatial dims into a sequence first (e.g. Reshape to [seq, features])"
                           if x.rank > 3 else "add a sequence dimension (e.g. Reshape to [1, features])")
-            raise LayerShapeError(f"needs {layout}", suggestion)
+            raise LayerShapeError(f"needs {layout}", suggestion, code="OB505")
         if not x.dtype.startswith("float"):
-            raise LayerShapeError(f"needs floating-point features, not {x.dtype}", "insert an Embedding before it")
+            raise LayerShapeError(f"needs floating-point features, not {x.dtype}", "insert an Embedding before it",
+                                  code="OB507")
         if not is_static(x.shape[2]):
             raise LayerShapeError("needs a fixed number of features (last dim)")
         width = p.hidden_size * (2 if p.bidirectional else 1)
@@ -82,8 +83,9 @@ class _Recurrent(LayerDef):
             results = b.node(cls.onnx_op, args, n_out, hidden_size=p.hidden_size, direction=direction,
                              **cls._attrs(p))
             y, last_state = results[0], results[1]
-            # Y is [seq, D, batch, hidden]: make it [seq, batch, D*hidden] for the next layer / the output
-            seq = b.op("Reshape", b.op("Transpose", y, perm=[0, 2, 1, 3]), b.ints([0, 0, -1], "seq_shape"))
+            if layer < p.num_layers - 1 or p.return_sequences:
+                # Y is [seq, D, batch, hidden]: make it [seq, batch, D*hidden] for the next layer / the output
+                seq = b.op("Reshape", b.op("Transpose", y, perm=[0, 2, 1, 3]), b.ints([0, 0, -1], "seq_shape"))
         if p.return_sequences:
             if p.batch_first:
                 b.node("Transpose", [seq], outputs, perm=[1, 0, 2])

@@ -1,0 +1,458 @@
+"""Structure rules: the ONNX checker in plain words, ordering, cycles, names, dangling and dead values,
+and opset imports."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+
+import onnx
+
+from onnxbridge.checks.context import ModelContext, node_inputs
+from onnxbridge.checks.registry import Finding, rule
+from onnxbridge.checks.rules._util import agree, listing, plural
+
+# checker messages another rule explains better (with every occurrence, not just the first)
+_COVERED_ELSEWHERE = ("topologically sorted", "single static assignment", "No Op registered for",
+                      "No opset import for domain", "is not output of any previous nodes",
+                      "is used as output names multiple times", "is not an output of any node in graph")
+
+
+def checker_problems(ctx: ModelContext) -> tuple[str | None, list[tuple[int, str]], list[tuple[str, str]]]:
+    """The checker's verdict: its first message (None if the model passes), every node problem
+    ``(index, message)`` and every malformed initializer ``(name, message)``."""
+    if "_checker" in ctx.cache:
+        return ctx.cache["_checker"]
+    try:
+        onnx.checker.check_model(ctx.model, full_check=False)
+        ctx.cache["_checker"] = (None, [], [])
+        return ctx.cache["_checker"]
+    except Exception as exc:  # noqa: BLE001 - ValidationError, or protobuf errors for odd models
+        first = _one_line(exc)
+    cctx = onnx.checker.C.CheckerContext()
+    cctx.ir_version = ctx.model.ir_version
+    cctx.opset_imports = {d: v for d, v in ctx.opset_entries}
+    nodes: list[tuple[int, str]] = []
+    for i, node in enumerate(ctx.nodes):
+        if ctx.is_local_function(node) or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                                              for a in node.attribute):
+            continue  # function calls and subgraphs are covered by the whole-model message
+        try:
+            onnx.checker.check_node(node, cctx)
+        except Exception as exc:  # noqa: BLE001
+            message = _one_line(exc)
+            if not any(c in message for c in _COVERED_ELSEWHERE):
+                nodes.append((i, message))
+    tensors: list[tuple[str, str]] = []
+    for name, tensor in ctx.initializers.items():
+        try:
+            onnx.checker.check_tensor(tensor, cctx)
+        except Exception as exc:  # noqa: BLE001
+            tensors.append((name, _one_line(exc)))
+    ctx.cache["_checker"] = (first, nodes, tensors)
+    return ctx.cache["_checker"]
+
+
+@rule("OB100", family="structure", level="error")
+def onnx_checker(ctx: ModelContext) -> Iterator[Finding]:
+    """The ONNX checker's errors (bad attributes, wrong input counts, malformed tensors), every one of them."""
+    first, nodes, tensors = checker_problems(ctx)
+    if first is None:
+        return
+    for i, message in nodes:
+        node = ctx.nodes[i]
+        yield Finding(f"{ctx.describe(i)}: {_plain_node_error(message, node)}", nodes=(ctx.label(i),),
+                      suggestion=_node_suggestion(message, node, ctx.opset_for(node)))
+    for name, message in tensors:
+        yield Finding(f"initializer {name!r} is malformed: {message}", tensors=(name,),
+                      suggestion="re-export the model; the stored tensor data does not match its shape/type")
+    if not nodes and not tensors and not any(c in first for c in _COVERED_ELSEWHERE):
+        yield Finding(f"the ONNX checker rejects the model: {first}",
+                      suggestion="fix the problem named above; re-exporting from the source framework often does")
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    # drop the "==> Context: Bad node spec for node. Name: x OpType: y" tail onnx appends
+    return text.split("==> Context:")[0].strip()[:400]
+
+
+def _plain_node_error(message: str, node: onnx.NodeProto) -> str:
+    m = re.search(r"has (input|output) size (\d+) not in range \[min=(\d+), max=(\d+)\]", message)
+    if m:
+        kind, got, lo, hi = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+        want = f"exactly {lo}" if str(lo) == hi else f"{lo} to {hi}" if hi != "2147483647" else f"at least {lo}"
+        return f"has {plural(got, kind)} but {node.op_type} takes {want}"
+    m = re.search(r"Unrecognized attribute: (\S+) for operator (\S+)", message)
+    if m:
+        return f"has attribute {m.group(1)!r}, which {m.group(2)} does not define"
+    m = re.search(r"Required attribute '(\S+)' is missing", message)
+    if m:
+        return f"lacks the required attribute {m.group(1)!r}"
+    return message
+
+
+def _node_suggestion(message: str, node: onnx.NodeProto, opset: int | None) -> str:
+    doc = f"https://onnx.ai/onnx/operators/onnx__{node.op_type}.html"
+    if "Unrecognized attribute" in message:
+        return f"remove the attribute or check its spelling against {doc} (opset {opset})"
+    return f"compare the node with the operator's definition for opset {opset}: {doc}"
+
+
+@rule("OB101", family="structure", level="error", fix="topological-sort",
+      fix_description="reorder the nodes topologically (stable: independent nodes keep their order)")
+def not_sorted(ctx: ModelContext) -> Iterator[Finding]:
+    """Nodes must come after the nodes that produce their inputs (topological order)."""
+    cyclic = set(_cycle_nodes(ctx))
+    seen: set[str] = set(ctx.graph_inputs) | set(ctx.initializers) | ctx.sparse_initializers
+    late: list[tuple[int, str]] = []
+    for i, node in enumerate(ctx.nodes):
+        if i not in cyclic:
+            for name in node_inputs(node):
+                if name and name not in seen and name in ctx.producers:
+                    late.append((i, name))
+                    break
+        seen.update(node.output)
+    if not late:
+        return
+    i, name = late[0]
+    producer = ctx.producers[name][0]
+    yield Finding(
+        f"{plural(len(late), 'node')} {agree(len(late), 'reads', 'read')} a tensor before the node that produces it; first: {ctx.describe(i)} "
+        f"reads {name!r}, produced later by {ctx.describe(producer)}",
+        nodes=tuple(ctx.label(j) for j, _ in late), tensors=tuple(n for _, n in late),
+        suggestion="sort the nodes topologically (ONNX requires it; onnxruntime tolerates it, other tools do not)")
+
+
+def _cycle_nodes(ctx: ModelContext) -> list[int]:
+    return [i for comp in cycles_of(ctx) for i in comp]
+
+
+def cycles_of(ctx: ModelContext) -> list[list[int]]:
+    """Strongly connected components with a cycle (Tarjan, iterative), each in node order."""
+    if "_cycles" in ctx.cache:
+        return ctx.cache["_cycles"]
+    n = len(ctx.nodes)
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for i, node in enumerate(ctx.nodes):
+        for out in node.output:
+            for j in ctx.consumers.get(out, ()):
+                succ[i].append(j)
+    index = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    comps: list[list[int]] = []
+    counter = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, pos = work.pop()
+            if pos == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack[v] = True
+            recurse = False
+            for k in range(pos, len(succ[v])):
+                w = succ[v][k]
+                if index[w] == -1:
+                    work.append((v, k + 1))
+                    work.append((w, 0))
+                    recurse = True
+                    break
+                if on_stack[w]:
+                    low[v] = min(low[v], index[w])
+            if recurse:
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in succ[v]:
+                    comps.append(sorted(comp))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    ctx.cache["_cycles"] = comps
+    return comps
+
+
+@rule("OB102", family="structure", level="error")
+def cycles(ctx: ModelContext) -> Iterator[Finding]:
+    """The graph has a cycle: a node depends, through other nodes, on its own output."""
+    for comp in cycles_of(ctx):
+        path = " -> ".join(ctx.label(i) for i in comp[:8]) + (" -> ..." if len(comp) > 8 else "")
+        yield Finding(f"{plural(len(comp), 'node')} form a cycle ({path} -> {ctx.label(comp[0])}); "
+                      f"a graph cannot depend on its own output",
+                      nodes=tuple(ctx.label(i) for i in comp),
+                      suggestion="a loop must be written with the Loop or Scan operator; otherwise one of these "
+                                 "nodes reads the wrong tensor: re-export the model")
+
+
+@rule("OB103", family="structure", level="error")
+def defined_twice(ctx: ModelContext) -> Iterator[Finding]:
+    """A tensor name is defined more than once (ONNX graphs are in single static assignment form)."""
+    for name, producers in ctx.producers.items():
+        others = []
+        if name in ctx.graph_inputs:
+            others.append("a graph input")
+        if name in ctx.initializers:
+            others.append("an initializer")
+        if len(producers) > 1 or others:
+            what = ", ".join([ctx.describe(i) for i in producers] + others)
+            yield Finding(f"tensor {name!r} is defined {len(producers) + len(others)} times (by {what}); "
+                          f"consumers cannot tell which value they read",
+                          nodes=tuple(ctx.label(i) for i in producers), tensors=(name,),
+                          suggestion=f"rename all but one definition of {name!r} and point each consumer at the "
+                                     "value it really needs")
+
+
+@rule("OB104", family="structure", level="suggestion", fix="name-nodes",
+      fix_description="give every unnamed node a unique name")
+def unnamed_nodes(ctx: ModelContext) -> Iterator[Finding]:
+    """Nodes without a name (tools, error messages and generated code refer to nodes by name)."""
+    unnamed = [i for i, n in enumerate(ctx.nodes) if not n.name]
+    if unnamed:
+        yield Finding(f"{plural(len(unnamed), 'node')} {agree(len(unnamed), 'has', 'have')} no name ({listing(ctx.label(i) for i in unnamed)})",
+                      nodes=tuple(ctx.label(i) for i in unnamed),
+                      suggestion="name every node; error messages, profiles and generated code use the names")
+
+
+@rule("OB105", family="structure", level="warning", fix="name-nodes",
+      fix_description="rename duplicates so every node name is unique")
+def duplicate_node_names(ctx: ModelContext) -> Iterator[Finding]:
+    """Two or more nodes share a name."""
+    by_name: dict[str, list[int]] = {}
+    for i, n in enumerate(ctx.nodes):
+        if n.name:
+            by_name.setdefault(n.name, []).append(i)
+    for name, idx in by_name.items():
+        if len(idx) > 1:
+            ops = ", ".join(ctx.nodes[i].op_type for i in idx)
+            yield Finding(f"{len(idx)} nodes are named {name!r} ({ops}); tools that address nodes by name "
+                          "(profilers, converters, placement) will confuse them",
+                          nodes=(name,), suggestion="give each node a unique name")
+
+
+@rule("OB106", family="structure", level="error")
+def dangling_outputs(ctx: ModelContext) -> Iterator[Finding]:
+    """A graph output that no node produces (and that is not an input or initializer)."""
+    for out in ctx.graph_outputs:
+        if out.name not in ctx.producers and not ctx.is_defined_outside_nodes(out.name):
+            yield Finding(f"graph output {out.name!r} is not produced by any node",
+                          tensors=(out.name,),
+                          suggestion=f"remove output {out.name!r}, or rename it to the tensor that holds the "
+                                     "result (the exporter may have renamed it)")
+
+
+@rule("OB107", family="structure", level="error")
+def undefined_inputs(ctx: ModelContext) -> Iterator[Finding]:
+    """A node reads a tensor that nothing defines (no node, graph input or initializer)."""
+    for name, users in ctx.consumers.items():
+        if name not in ctx.producers and not ctx.is_defined_outside_nodes(name):
+            yield Finding(f"tensor {name!r} is read by {listing(ctx.describe(i) for i in users)} but nothing "
+                          "defines it", nodes=tuple(ctx.label(i) for i in users), tensors=(name,),
+                          suggestion=f"add {name!r} as a graph input or initializer, or point the node at an "
+                                     "existing tensor")
+
+
+def live_nodes(ctx: ModelContext) -> set[int]:
+    """Nodes whose results reach a graph output (backwards from the outputs)."""
+    if "_live" in ctx.cache:
+        return ctx.cache["_live"]
+    live: set[int] = set()
+    work = [p for o in ctx.output_names for p in ctx.producers.get(o, ())]
+    while work:
+        i = work.pop()
+        if i in live:
+            continue
+        live.add(i)
+        for name in node_inputs(ctx.nodes[i]):
+            work.extend(p for p in ctx.producers.get(name, ()) if p not in live)
+    ctx.cache["_live"] = live
+    return live
+
+
+@rule("OB108", family="structure", level="warning", fix="remove-unused",
+      fix_description="remove nodes (and initializers) that do not contribute to any output")
+def dead_nodes(ctx: ModelContext) -> Iterator[Finding]:
+    """Nodes whose results never reach a graph output (dead code: they still cost time to load and run)."""
+    live = live_nodes(ctx)
+    dead = [i for i in range(len(ctx.nodes)) if i not in live]
+    if dead:
+        ops = sorted({ctx.nodes[i].op_type for i in dead})
+        yield Finding(f"{plural(len(dead), 'node')} ({', '.join(ops)}) {agree(len(dead), 'does', 'do')} not contribute to any output: "
+                      f"{listing(ctx.label(i) for i in dead)}", nodes=tuple(ctx.label(i) for i in dead),
+                      suggestion="remove them, or add the missing graph output if one of them was meant to be one")
+
+
+@rule("OB109", family="structure", level="warning", fix="remove-unused",
+      fix_description="remove initializers nothing reads")
+def unused_initializers(ctx: ModelContext) -> Iterator[Finding]:
+    """Initializers no node reads (weights stored for nothing)."""
+    unused = [n for n in ctx.initializers if n not in ctx.consumers and n not in ctx.output_names
+              and n not in ctx.graph_inputs]
+    if unused:
+        size = sum(_nbytes(ctx.initializers[n]) for n in unused)
+        yield Finding(f"{plural(len(unused), 'initializer')} ({_human(size)}) {agree(len(unused), 'is', 'are')} not used by any node: "
+                      f"{listing(unused)}", tensors=tuple(unused), suggestion="remove them to shrink the file")
+
+
+@rule("OB110", family="structure", level="warning", fix="remove-unused-inputs",
+      fix_description="remove graph inputs nothing reads (callers no longer pass them)")
+def unused_inputs(ctx: ModelContext) -> Iterator[Finding]:
+    """Graph inputs no node reads: callers must feed data that is ignored."""
+    for vi in ctx.real_inputs:
+        if vi.name not in ctx.consumers and vi.name not in ctx.output_names:
+            yield Finding(f"graph input {vi.name!r} is not read by any node; callers must still feed it",
+                          tensors=(vi.name,),
+                          suggestion=f"remove input {vi.name!r}, or connect it to the node that should use it")
+
+
+@rule("OB111", family="structure", level="suggestion", fix="initializers-not-inputs",
+      fix_description="stop listing initializers as graph inputs (they become constants)")
+def initializers_as_inputs(ctx: ModelContext) -> Iterator[Finding]:
+    """Initializers also listed as graph inputs: callers may override them, so they are not constants."""
+    if ctx.model.ir_version < 4:
+        return  # before IR 4 every initializer had to be an input
+    both = [n for n in ctx.graph_inputs if n in ctx.initializers]
+    if both:
+        yield Finding(f"{plural(len(both), 'initializer')} {agree(len(both), 'is', 'are')} also graph inputs ({listing(both)}), so runtimes "
+                      "cannot treat them as constants (no constant folding, no BatchNorm fusion)",
+                      tensors=tuple(both),
+                      suggestion="remove them from the graph inputs unless callers really override the weights")
+
+
+# ---- opsets --------------------------------------------------------------------------------------------
+
+def _schema(op: str, version: int, domain: str) -> onnx.defs.OpSchema | None:
+    try:
+        return onnx.defs.get_schema(op, max_inclusive_version=version, domain=domain)
+    except onnx.defs.SchemaError:
+        return None
+
+
+@functools.cache
+def _first_versions() -> dict[tuple[str, str], int]:
+    first: dict[tuple[str, str], int] = {}
+    for s in onnx.defs.get_all_schemas_with_history():
+        key = (s.domain, s.name)
+        first[key] = min(first.get(key, s.since_version), s.since_version)
+    return first
+
+
+@functools.cache
+def _onnx_domains() -> frozenset[str]:
+    return frozenset(d for d, _ in _first_versions())
+
+
+def first_opset(op: str, domain: str = "") -> int | None:
+    """The first opset version that defines ``op``, or None when ONNX does not know it."""
+    return _first_versions().get((domain, op))
+
+
+def used_ops(ctx: ModelContext) -> Iterator[tuple[str, str, str]]:
+    """(domain, op type, node label) of every node in the graph and in local functions (not calls)."""
+    for i, node in enumerate(ctx.nodes):
+        if not ctx.is_local_function(node):
+            yield ("" if node.domain == "ai.onnx" else node.domain), node.op_type, ctx.label(i)
+    for f in ctx.model.functions:
+        for node in f.node:
+            if (node.domain, node.op_type) not in ctx.functions:
+                yield ("" if node.domain == "ai.onnx" else node.domain), node.op_type, f"{f.name}/{node.name or node.op_type}"
+
+
+@rule("OB112", family="structure", level="error", fix="raise-opset",
+      fix_description="raise the opset import to the first version that has every op (when no other op changes)")
+def op_not_in_opset(ctx: ModelContext) -> Iterator[Finding]:
+    """An op the imported opset version does not have (it was added later, or does not exist at all)."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for domain, op, label in used_ops(ctx):
+        version = ctx.opsets.get(domain)
+        if version is None or domain not in _onnx_domains():
+            continue  # missing imports are OB113; custom domains are not ONNX's to judge
+        if _schema(op, version, domain) is None:
+            missing.setdefault((domain, op), []).append(label)
+    for (domain, op), labels in sorted(missing.items()):
+        version = ctx.opsets[domain]
+        since = first_opset(op, domain)
+        dom = domain or "ai.onnx"
+        if since is None:
+            msg = f"{op} is not an operator of {dom} in any opset"
+            hint = f"replace {op} with standard operators, or put it in the custom domain that implements it"
+        else:
+            msg = f"{op} does not exist in {dom} opset {version}; it was added in opset {since}"
+            hint = (f"import {dom} opset {since} or later, or express {op} with older operators "
+                    f"(re-export with opset_version={since})")
+        yield Finding(f"{msg} (used by {listing(labels)})", nodes=tuple(labels), suggestion=hint,
+                      fixable=since is not None)
+
+
+@rule("OB113", family="structure", level="error", fix="add-opset-import",
+      fix_description="import the missing domains (the default domain at the newest opset of the "
+                                      "model's IR version)")
+def missing_opset_import(ctx: ModelContext) -> Iterator[Finding]:
+    """Nodes use a domain the model does not import."""
+    used: dict[str, list[str]] = {}
+    for domain, _op, label in used_ops(ctx):
+        if domain not in ctx.opsets:
+            used.setdefault(domain, []).append(label)
+    for (domain, _), _f in ctx.functions.items():
+        if domain not in ctx.opsets and any(n.domain == domain for n in ctx.nodes):
+            used.setdefault(domain, [])
+    for domain, labels in sorted(used.items()):
+        dom = domain or "ai.onnx (the default domain)"
+        yield Finding(f"the model uses {dom} but does not import it"
+                      + (f" (used by {listing(labels)})" if labels else ""),
+                      nodes=tuple(labels), suggestion=f"add an opset_import entry for {dom}")
+
+
+@rule("OB114", family="structure", level="warning")
+def mixed_opsets(ctx: ModelContext) -> Iterator[Finding]:
+    """A domain imported twice with different versions, or functions importing another version than the model."""
+    seen: dict[str, set[int]] = {}
+    for domain, version in ctx.opset_entries:
+        seen.setdefault(domain, set()).add(version)
+    for domain, versions in sorted(seen.items()):
+        if len(versions) > 1:
+            yield Finding(f"{domain or 'ai.onnx'} is imported {len(versions)} times with versions "
+                          f"{sorted(versions)}; which one applies is undefined",
+                          suggestion=f"keep a single import of {domain or 'ai.onnx'}")
+    for f in ctx.model.functions:
+        for o in f.opset_import:
+            domain = "" if o.domain == "ai.onnx" else o.domain
+            model_version = ctx.opsets.get(domain)
+            if model_version is not None and o.version != model_version:
+                yield Finding(f"function {f.name!r} imports {domain or 'ai.onnx'} opset {o.version} but the model "
+                              f"imports opset {model_version}; onnxruntime rejects mixed versions",
+                              nodes=(f.name,),
+                              suggestion=f"re-export so the function and the model use the same opset "
+                                         f"({model_version})")
+
+
+def _nbytes(t: onnx.TensorProto) -> int:
+    n = 1
+    for d in t.dims:
+        n *= d
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except Exception:  # noqa: BLE001
+        itemsize = 4
+    return n * itemsize
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

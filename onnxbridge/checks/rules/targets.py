@@ -1,0 +1,223 @@
+"""Target compatibility: ops the PyTorch / TensorFlow converters cannot handle, and nodes an onnxruntime
+execution provider cannot run — every one listed at once.
+
+The converters' own registries answer for them (imported lazily; a converter that is not installed or
+not written yet is reported as "not checked", never guessed). onnxruntime answers from its kernel
+registry (op, version range and element types per execution provider), confirmed on CPU by loading the
+model in a real session.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Iterator
+
+import onnx
+
+from onnxbridge.checks.context import ModelContext
+from onnxbridge.checks.registry import Finding, rule
+from onnxbridge.checks.rules._util import listing
+
+_FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
+
+
+def converter_registry(framework: str):
+    """The converter registry (an ``OpRegistry``) of ``onnxbridge.frameworks.<framework>``, all ops registered.
+
+    Raises ImportError (with the reason) when the converter or its framework is not available.
+    """
+    from onnxbridge.frameworks.registry import OpRegistry
+
+    package = f"onnxbridge.frameworks.{framework}"
+    try:
+        importlib.import_module(f"{package}.ops")  # importing the op families registers their converters
+    except ModuleNotFoundError as exc:
+        if exc.name and not exc.name.startswith(package):
+            raise ImportError(f"{exc.name} is not installed") from None
+        raise ImportError(f"onnxbridge has no {_FRAMEWORK_NAMES[framework]} converter") from None
+    for module_name in (f"{package}.registry", package, f"{package}.ops"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        found = [v for v in vars(module).values() if isinstance(v, OpRegistry)]
+        if found and found[0].keys():
+            return found[0]
+        if found:
+            raise ImportError(f"the {_FRAMEWORK_NAMES[framework]} converter has no op converters registered yet")
+    raise ImportError(f"onnxbridge has no {_FRAMEWORK_NAMES[framework]} converter registry")
+
+
+def _converter_findings(ctx: ModelContext, framework: str) -> Iterator[Finding]:
+    name = _FRAMEWORK_NAMES[framework]
+    try:
+        registry = converter_registry(framework)
+    except Exception as exc:  # noqa: BLE001 - any failure to import the converter means "not checked"
+        ctx.cache.setdefault("_not_checked", []).append((framework, f"the {name} converter is not available "
+                                                                      f"({exc})"))
+        return
+    nodes = list(ctx.nodes) + [n for f in ctx.model.functions for n in f.node]
+    missing = registry.missing(_walk(nodes), dict(ctx.opsets), set(ctx.functions))
+    for op, labels in sorted(missing.items()):
+        version = ctx.opsets.get(op.split("::")[0] if "::" in op else "", ctx.opsets.get(""))
+        yield Finding(f"the {name} converter cannot convert {op} (opset {version}): {listing(labels)}",
+                      nodes=tuple(labels),
+                      suggestion=f"replace {op} with supported ops before converting (docs/support-matrix.md "
+                                 f"lists them), or run this part in onnxruntime")
+
+
+def _walk(nodes):
+    from onnxbridge.frameworks.registry import _all_nodes
+
+    return _all_nodes(nodes)
+
+
+@rule("OB301", family="targets", level="error")
+def torch_converter(ctx: ModelContext) -> Iterator[Finding]:
+    """Ops the ONNX -> PyTorch converter has no rule for (checked with --target torch)."""
+    if "torch" in ctx.targets:
+        yield from _converter_findings(ctx, "torch")
+
+
+@rule("OB302", family="targets", level="error")
+def tensorflow_converter(ctx: ModelContext) -> Iterator[Finding]:
+    """Ops the ONNX -> TensorFlow converter has no rule for (checked with --target tensorflow)."""
+    if "tensorflow" in ctx.targets:
+        yield from _converter_findings(ctx, "tensorflow")
+
+
+# ---- onnxruntime ---------------------------------------------------------------------------------------
+
+@functools.cache
+def _kernels(provider: str) -> dict[tuple[str, str], list[tuple[int, int, dict[str, list[str]]]]]:
+    from onnxruntime.capi import onnxruntime_pybind11_state as ortc
+
+    table: dict[tuple[str, str], list[tuple[int, int, dict[str, list[str]]]]] = {}
+    for k in ortc.get_all_opkernel_def():
+        if k.provider == provider:
+            domain = "" if k.domain == "ai.onnx" else k.domain
+            start, end = k.version_range
+            table.setdefault((domain, k.op_name), []).append((start, end, dict(k.type_constraints)))
+    return table
+
+
+_ORT_TYPE_NAMES = {onnx.TensorProto.FLOAT: "float", onnx.TensorProto.DOUBLE: "double",
+                   onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.BFLOAT16: "bfloat16",
+                   onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT16: "int16",
+                   onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.UINT16: "uint16",
+                   onnx.TensorProto.UINT32: "uint32", onnx.TensorProto.UINT64: "uint64",
+                   onnx.TensorProto.BOOL: "bool", onnx.TensorProto.STRING: "string"}
+
+
+def _unsupported(ctx: ModelContext, provider: str) -> dict[str, list[str]]:
+    """``{"Relu(int64)": [node labels]}`` for nodes without a kernel in ``provider``."""
+    kernels = _kernels(provider)
+    found: dict[str, list[str]] = {}
+    for i, node in enumerate(ctx.nodes):
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        if ctx.is_local_function(node) or (node.op_type == "Constant" and not domain):
+            continue
+        version = ctx.opsets.get(domain)
+        if version is None:
+            continue
+        try:
+            schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=version, domain=domain)
+        except onnx.defs.SchemaError:
+            if (domain, node.op_type) not in kernels:
+                found.setdefault(f"{node.op_type}", []).append(ctx.label(i))
+            continue
+        candidates = [k for k in kernels.get((domain, node.op_type), []) if k[0] <= schema.since_version <= k[1]]
+        if not candidates:
+            if schema.has_function or schema.has_context_dependent_function:
+                continue  # onnxruntime expands it into its function body
+            found.setdefault(f"{node.op_type} (opset {schema.since_version})", []).append(ctx.label(i))
+            continue
+        bound = _bound_types(ctx, node, schema)
+        if any(_types_ok(bound, k[2]) for k in candidates):
+            continue
+        types = ", ".join(f"{p}={_ORT_TYPE_NAMES.get(t, t)}" for p, t in sorted(bound.items()))
+        found.setdefault(f"{node.op_type} with {types}", []).append(ctx.label(i))
+    return found
+
+
+def _bound_types(ctx: ModelContext, node: onnx.NodeProto, schema: onnx.defs.OpSchema) -> dict[str, int]:
+    bound: dict[str, int] = {}
+    for formals, actual in ((schema.inputs, node.input), (schema.outputs, node.output)):
+        for pos, name in enumerate(actual):
+            if not name or not formals:
+                continue
+            formal = formals[min(pos, len(formals) - 1)]
+            et = ctx.elem_type(name)
+            if et:
+                bound.setdefault(formal.type_str, et)
+    return bound
+
+
+def _types_ok(bound: dict[str, int], constraints: dict[str, list[str]]) -> bool:
+    for param, allowed in constraints.items():
+        et = bound.get(param)
+        if et is None:
+            continue
+        name = _ORT_TYPE_NAMES.get(et)
+        if name is None or not any(a in (f"tensor({name})", f"seq(tensor({name}))") for a in allowed):
+            return False
+    return True
+
+
+def _session_error(ctx: ModelContext, provider: str) -> str | None:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        ort.InferenceSession(ctx.model.SerializeToString(), opts, providers=[provider])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        return str(exc).strip().splitlines()[0][:400]
+    return None
+
+
+@rule("OB303", family="targets", level="error")
+def onnxruntime_cpu(ctx: ModelContext) -> Iterator[Finding]:
+    """Nodes onnxruntime's CPU execution provider has no kernel for (checked with --target cpu)."""
+    if "cpu" not in ctx.targets:
+        return
+    unsupported = _unsupported(ctx, "CPUExecutionProvider")
+    error = _session_error(ctx, "CPUExecutionProvider")
+    if error is None:
+        return  # the model loads: whatever the kernel table suggested, onnxruntime copes (e.g. by expansion)
+    for what, labels in sorted(unsupported.items()):
+        yield Finding(f"onnxruntime's CPU execution provider cannot run {what}: {listing(labels)}",
+                      nodes=tuple(labels),
+                      suggestion="cast to a supported element type around the node, or replace the op; "
+                                 "onnxruntime's OperatorKernels.md lists the supported types")
+    if not unsupported:
+        yield Finding(f"onnxruntime (CPU) cannot load the model: {error}",
+                      suggestion="fix the errors above first; if there are none, the message names the node")
+
+
+@rule("OB304", family="targets", level="warning")
+def onnxruntime_cuda(ctx: ModelContext) -> Iterator[Finding]:
+    """Nodes the CUDA execution provider has no kernel for: they fall back to the CPU (checked with --target cuda)."""
+    if "cuda" not in ctx.targets:
+        return
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        ctx.cache.setdefault("_not_checked", []).append(
+            ("cuda", "this onnxruntime has no CUDA execution provider (install onnxruntime-gpu on a machine with "
+                     "an NVIDIA GPU); CUDA support was not checked"))
+        return
+    for what, labels in sorted(_unsupported(ctx, "CUDAExecutionProvider").items()):
+        yield Finding(f"the CUDA execution provider has no kernel for {what}; these nodes run on the CPU, "
+                      f"with copies between devices: {listing(labels)}", nodes=tuple(labels),
+                      suggestion="replace the op or change its element type so the whole graph stays on the GPU")
+
+
+@rule("OB309", family="targets", level="warning")
+def target_not_checked(ctx: ModelContext) -> Iterator[Finding]:
+    """A requested target could not be checked (its converter or execution provider is not available here)."""
+    for target, reason in ctx.cache.get("_not_checked", []):
+        yield Finding(f"target {target!r} was not checked: {reason}",
+                      suggestion="install what is missing and check again")
