@@ -29,6 +29,8 @@ _LAZY = {
     "check": ("onnxbridge.checks", "check"),
     "repair": ("onnxbridge.checks", "repair"),
     "diff": ("onnxbridge.checks", "diff"),
+    "bench": ("onnxbridge.runtime.bench", "bench"),
+    "devices": ("onnxbridge.runtime.devices", "list_devices"),
 }
 
 __all__ = ["__version__", *_LAZY]

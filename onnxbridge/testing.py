@@ -163,7 +163,7 @@ def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = 4  # failures surface as exceptions; keep stderr for the user
     session = ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
     names = [i.name for i in session.get_inputs()]
     return session.run(None, {n: inputs[n] for n in names})

@@ -4,7 +4,7 @@ A rule only looks: it receives a context (an indexed ONNX model, or a planned sp
 :class:`Finding` objects; the engine stamps them with the rule's code, level and fix. Rules are grouped
 in families, one module per family under ``onnxbridge/checks/rules/``; codes are grouped the same way
 (``OB1xx`` structure, ``OB2xx`` shapes and types, ``OB3xx`` target compatibility, ``OB4xx`` hygiene
-and numerics, ``OB6xx`` spec).
+and numerics, ``OB5xx`` spec).
 
 Example::
 

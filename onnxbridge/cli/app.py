@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from onnxbridge import __version__
-from onnxbridge.cli import build, check, diff, layers, run, schema, summary, view
+from onnxbridge.cli import bench, build, check, devices, diff, layers, run, schema, summary, view
 
 app = typer.Typer(
     name="onnxbridge",
@@ -36,6 +36,8 @@ app.command("layers")(layers.command)
 app.command("run")(run.command)
 app.command("schema")(schema.command)
 app.command("view")(view.command)
+app.command("devices")(devices.command)
+app.command("bench")(bench.command)
 app.command("check")(check.command)
 app.command("diff")(diff.command)
 
