@@ -13,7 +13,7 @@ from onnxbridge.errors import OnnxBridgeError
 @reports_errors
 def command(
     spec: Path = typer.Argument(..., help="Network spec (.yaml, .yml or .json).", show_default=False),
-    output: Path = typer.Option(None, "-o", "--output", help="ONNX file to write [default: <spec name>.onnx]."),
+    output: Path = typer.Option(None, "-o", "--output", help="ONNX file to write (default: <spec name>.onnx in the current directory)."),
     seed: int = typer.Option(0, help="Seed for the weight initialisation."),
     opset: int = typer.Option(18, help="ONNX opset to target."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),

@@ -12,7 +12,7 @@ from onnxbridge.cli.common import console, reports_errors
 @reports_errors
 def command(
     model: Path = typer.Argument(..., help="An ONNX model, or a spec (built first).", show_default=False),
-    port: int = typer.Option(None, help="Port to serve on [default: a free one]."),
+    port: int = typer.Option(None, help="Port to serve on (default: a free one)."),
     host: str = typer.Option("localhost", help="Address to bind; the default keeps it private to this machine."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Only serve; do not open a browser."),
 ) -> None:
