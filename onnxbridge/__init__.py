@@ -22,7 +22,7 @@ _LAZY = {
     "Network": ("onnxbridge.spec", "Network"),
     "Spec": ("onnxbridge.spec", "Spec"),
     "summarize": ("onnxbridge.summary", "summarize"),
-    "convert": ("onnxbridge.convert", "convert"),
+    "convert": ("onnxbridge.conversion", "convert"),
     "load_model": ("onnxbridge.ir", "load_model"),
     "save_model": ("onnxbridge.ir", "save_model"),
     "OnnxBridgeError": ("onnxbridge.errors", "OnnxBridgeError"),

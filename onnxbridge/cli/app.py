@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from onnxbridge import __version__
-from onnxbridge.cli import bench, build, check, devices, diff, layers, run, schema, summary, view
+from onnxbridge.cli import bench, build, check, convert, devices, diff, layers, run, schema, summary, view
 
 app = typer.Typer(
     name="onnxbridge",
@@ -31,6 +31,7 @@ def root(version: bool = typer.Option(False, "--version", help="Print the versio
 
 
 app.command("build")(build.command)
+app.command("convert")(convert.command)
 app.command("summary")(summary.command)
 app.command("layers")(layers.command)
 app.command("run")(run.command)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -162,10 +163,20 @@ class SourceWriter:
         flat = " ".join(str(text).split())
         self._lines.append(f"{self._indent * self._level}# {flat}")
 
-    def docstring(self, text: str) -> None:
-        """Append a docstring (quoted with repr, so any text is safe)."""
+    def docstring(self, text: str, width: int = 100) -> None:
+        """Append a triple-quoted docstring, wrapped; text that could break out of the quotes is repr-quoted."""
         flat = " ".join(str(text).split())
-        self._lines.append(f"{self._indent * self._level}{lit(flat)}")
+        pad = self._indent * self._level
+        if not flat or '"' in flat or "\\" in flat:
+            self._lines.append(f"{pad}{lit(flat)}")
+            return
+        lines = textwrap.wrap(flat, width=max(width - len(pad), 40)) or [""]
+        if len(lines) == 1:
+            self._lines.append(f'{pad}"""{lines[0]}"""')
+            return
+        self._lines.append(f'{pad}"""{lines[0]}')
+        self._lines.extend(f"{pad}{line}" for line in lines[1:])
+        self._lines.append(f'{pad}"""')
 
     def blank(self, n: int = 1) -> None:
         self._lines.extend([""] * n)

@@ -115,6 +115,8 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
                     dest.unlink()
                 dest.mkdir(exist_ok=True)
             else:
+                # some writers (safetensors, mkstemp) create 0600 files; give outputs the usual permissions
+                os.chmod(item, 0o666 & ~_umask())
                 os.replace(item, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

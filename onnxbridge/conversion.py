@@ -160,3 +160,4 @@ def _tolerances(atol: float | None, rtol: float | None) -> dict[str, float]:
     from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL
 
     return {"atol": DEFAULT_ATOL if atol is None else atol, "rtol": DEFAULT_RTOL if rtol is None else rtol}
+

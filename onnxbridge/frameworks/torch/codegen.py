@@ -1,0 +1,786 @@
+"""ONNX -> readable PyTorch source (``model.py``) plus the state dict that goes with it.
+
+One ``nn.Module`` class per graph: the main graph and each block function (one class per distinct
+signature, named after the function). The constructor holds the modules (``nn.Conv2d``, ``nn.Linear``,
+``nn.LSTM`` ...) and constant tensors; ``forward`` follows the graph order with one statement per node
+and variables named after the values. Op converters live in ``ops/<family>.py`` and write through
+:class:`NodeCtx`; every fragment of source is built with :mod:`onnxbridge.codegen.writer`.
+
+Example::
+
+    gen = generate(onnx_model)
+    print(gen.source)            # model.py text
+    gen.state_dict               # {"conv1.weight": np.ndarray, ...}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto
+
+from onnxbridge.codegen.writer import Code, NameScope, SourceWriter, call, dotted, fmt, ident, join, lit
+from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.graph import (
+    NP_DTYPES,
+    BinOp,
+    Const,
+    Dim,
+    Elem,
+    FunctionKey,
+    GraphView,
+    ModelPlan,
+    NodeConversionError,
+    Placeholder,
+    SymShape,
+    TensorType,
+    class_hint,
+    is_generic_name,
+    layer_hint,
+    live_nodes,
+    node_attrs,
+    node_inputs,
+    plan_model,
+    value_hint,
+)
+from onnxbridge.frameworks.torch.registry import load_ops
+
+WEIGHTS_FILE = "model.safetensors"
+DEFAULT_DEVICE = "default"  # the device key of nodes the spec did not place (the CPU unless load() says)
+
+TORCH_DTYPES = {
+    TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", TensorProto.FLOAT16: "float16",
+    TensorProto.BFLOAT16: "bfloat16", TensorProto.INT64: "int64", TensorProto.INT32: "int32",
+    TensorProto.INT16: "int16", TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.BOOL: "bool",
+    TensorProto.UINT16: "uint16", TensorProto.UINT32: "uint32", TensorProto.UINT64: "uint64",
+}
+
+# names an nn.Module attribute must not take (methods and attributes of nn.Module)
+_MODULE_RESERVED = {
+    "forward", "training", "train", "eval", "parameters", "buffers", "children", "modules", "state_dict",
+    "load_state_dict", "to", "cuda", "cpu", "float", "half", "double", "bfloat16", "type", "apply", "zero_grad",
+    "register_buffer", "register_parameter", "register_module", "add_module", "get_submodule", "get_parameter",
+    "get_buffer", "named_parameters", "named_buffers", "named_children", "named_modules", "extra_repr",
+    "requires_grad_", "share_memory", "dump_patches", "call_super_init", "compile", "xpu", "ipu", "mtia",
+    "set_submodule", "set_extra_state", "get_extra_state", "to_empty", "register_forward_hook",
+    "register_forward_pre_hook", "register_full_backward_hook", "register_backward_hook", "T_destination",
+}
+# builtins used by generated code, and module-level names
+_VAR_RESERVED = {"self", "torch", "nn", "F", "os", "load", "tuple", "int", "float", "range", "len", "max", "min",
+                 "list", "sum", "slice", "bool", "super", "isinstance", "dict"}
+
+
+def api(name: str) -> Code:
+    """A fixed API name such as ``torch.relu`` (validated as a dotted identifier)."""
+    return dotted(*name.split("."))
+
+
+def fn(name: str, *args: Code, **kwargs: Code) -> Code:
+    """``name(args..., key=value)`` for a fixed API name."""
+    return call(api(name), *args, **kwargs)
+
+
+def dtype_code(elem: int | None) -> Code:
+    """``torch.float32`` for an ONNX element type."""
+    if elem not in TORCH_DTYPES:
+        raise OnnxBridgeError(f"ONNX element type {TensorProto.DataType.Name(elem or 0)} has no torch dtype")
+    return api(f"torch.{TORCH_DTYPES[elem]}")
+
+
+def scalar(value: Any) -> Code:
+    """A Python literal for a numpy scalar; float32 values get their shortest float32 spelling."""
+    v = np.asarray(value).reshape(-1)[0]
+    if isinstance(v, np.floating):
+        return lit(float(str(np.float32(v)))) if v.dtype == np.float32 else lit(float(v))
+    if isinstance(v, np.bool_):
+        return lit(bool(v))
+    return lit(int(v))
+
+
+def compact(values: list[int] | tuple[int, ...]) -> Code:
+    """``3`` when all values are equal, else ``(3, 5)`` — how people write kernel sizes."""
+    vals = [int(v) for v in values]
+    return lit(vals[0]) if vals and all(v == vals[0] for v in vals) else lit(tuple(vals))
+
+
+# --------------------------------------------------------------------------------------------------
+# state: where each weight of a class comes from
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class ParamRef:
+    """A weight as a converter sees it: a fixed array, or a block weight formal (per instance)."""
+
+    type: TensorType
+    array: np.ndarray | None = None
+    formal: str | None = None
+    name: str | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self.array is not None:
+            return tuple(self.array.shape)
+        assert self.type.static_shape is not None, f"weight {self.formal} has no static shape"
+        return self.type.static_shape
+
+    def value(self, env: dict[str, np.ndarray]) -> np.ndarray:
+        return self.array if self.array is not None else env[self.formal]  # type: ignore[index]
+
+
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class StateEntry:
+    key: str
+    ref: ParamRef
+    transform: Transform | None = None
+
+
+@dataclass
+class ChildEntry:
+    attr: str
+    key: FunctionKey
+    mapping: dict[str, ParamRef]
+
+
+@dataclass
+class ClassCode:
+    """One generated class: its source lines and where its state comes from."""
+
+    name: str
+    writer: SourceWriter
+    state: list[StateEntry] = field(default_factory=list)
+    children: list[ChildEntry] = field(default_factory=list)
+
+
+@dataclass
+class GeneratedModule:
+    """The generated ``model.py`` text, its main class name and its state dict (numpy arrays)."""
+
+    source: str
+    class_name: str
+    state_dict: dict[str, np.ndarray]
+
+
+# --------------------------------------------------------------------------------------------------
+# the per-node interface for op converters
+# --------------------------------------------------------------------------------------------------
+class NodeCtx:
+    """What an op converter sees: its node's inputs, attributes and types, and ways to write code."""
+
+    def __init__(self, builder: ClassBuilder, node: onnx.NodeProto):
+        self.b = builder
+        self.node = node
+        self.view = builder.view
+        self.attrs = node_attrs(node)
+        self._module_hint: str | None = None  # a module's output is named after the module
+
+    # -- reading the node --------------------------------------------------------------------
+    @property
+    def op(self) -> str:
+        return self.node.op_type
+
+    @property
+    def opset(self) -> int:
+        return self.view.opset
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.attrs.get(name, default)
+
+    def has(self, i: int) -> bool:
+        """Whether optional input ``i`` is given."""
+        return i < len(self.node.input) and self.node.input[i] != ""
+
+    def name(self, i: int) -> str:
+        return self.node.input[i]
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.node.input)
+
+    def type(self, i: int) -> TensorType:
+        return self.view.type(self.node.input[i])
+
+    def rank(self, i: int) -> int | None:
+        return self.type(i).rank
+
+    def elem(self, i: int) -> int | None:
+        return self.type(i).elem
+
+    def out_type(self, j: int = 0) -> TensorType:
+        return self.view.type(self.node.output[j])
+
+    def const(self, i: int) -> np.ndarray | None:
+        """Input ``i``'s value when it is known at conversion time."""
+        return self.view.const(self.node.input[i]) if self.has(i) else None
+
+    def ints(self, i: int) -> list[int] | None:
+        c = self.const(i)
+        return None if c is None else [int(v) for v in np.asarray(c).reshape(-1)]
+
+    def param(self, i: int) -> ParamRef | None:
+        """Input ``i`` as a weight (a constant, or a block weight), or None when it is computed."""
+        if not self.has(i):
+            return None
+        k = self.view.known.get(self.node.input[i])
+        if isinstance(k, Const):
+            return ParamRef(self.view.type(self.node.input[i]), array=k.array, name=k.name)
+        if isinstance(k, Placeholder):
+            return ParamRef(k.type, formal=k.formal, name=k.formal)
+        c = self.view.const(self.node.input[i])
+        if c is not None:
+            return ParamRef(self.type(i), array=c)
+        return None
+
+    def elems(self, i: int) -> tuple[Elem, ...] | None:
+        """Elements of a 1-D integer input known at conversion time (ints or symbolic sizes)."""
+        k = self.view.known.get(self.node.input[i]) if self.has(i) else None
+        if isinstance(k, SymShape):
+            return k.elems
+        c = self.const(i)
+        if c is not None and c.dtype.kind in "iu":
+            return tuple(int(v) for v in c.reshape(-1))
+        return None
+
+    def used(self, j: int) -> bool:
+        out = self.node.output[j] if j < len(self.node.output) else ""
+        return bool(out) and (bool(self.view.users(out)) or self.view.is_output(out))
+
+    # -- writing code -----------------------------------------------------------------------
+    def t(self, i: int) -> Code:
+        """Input ``i`` as a tensor expression."""
+        return self.b.tensor(self.node.input[i], self.node)
+
+    def operand(self, i: int, peer: int | None = None) -> Code:
+        """Input ``i`` as a Python scalar when that keeps ONNX semantics, else as a tensor."""
+        c = self.const(i)
+        if c is not None and c.size == 1 and peer is not None and c.dtype.kind in "fiub":
+            peer_type = self.type(peer)
+            same_kind = peer_type.elem is not None and np.dtype(NP_DTYPES.get(peer_type.elem, np.float32)).kind == \
+                c.dtype.kind
+            if same_kind and peer_type.rank is not None and c.ndim <= peer_type.rank \
+                    and not isinstance(self.view.known.get(self.node.input[peer]), (Const, SymShape)):
+                return scalar(c)
+        return self.t(i)
+
+    def elem_code(self, e: Elem) -> Code:
+        return self.b.elem(e)
+
+    def seq(self, i: int) -> Code:
+        """Input ``i`` (a 1-D integer tensor) as Python arguments, e.g. ``x.shape[0], -1``."""
+        elems = self.elems(i)
+        if elems is not None:
+            return join([self.b.elem(e) for e in elems]) if elems else Code("()")
+        return fmt("*{}.tolist()", self.t(i))
+
+    def out(self, j: int = 0, hint: str | None = None) -> Code:
+        """The variable that holds output ``j`` (named from ``hint`` or the value, on first use)."""
+        return self.b.var(self.node.output[j], self.node, hint or (self._module_hint if j == 0 else None))
+
+    def emit(self, expr: Code, j: int = 0) -> Code:
+        """``out_j = expr``."""
+        var = self.out(j)
+        self.b.body.line("{} = {}", var, expr)
+        return var
+
+    def alias(self, expr: Code, j: int = 0) -> None:
+        """Output ``j`` is ``expr`` itself (no statement), e.g. Identity."""
+        self.b.hold(self.node.output[j], expr)
+
+    def targets(self, count: int) -> Code:
+        """``a, _, c`` for a multi-output statement (``_`` for unused outputs)."""
+        parts = [self.out(j) if self.used(j) else Code("_") for j in range(count)]
+        return join(parts)
+
+    def line(self, template: str, *parts: Code) -> None:
+        self.b.body.line(template, *parts)
+
+    def temp(self, hint: str) -> Code:
+        """A fresh local variable."""
+        return self.b.vars.name(object(), hint)
+
+    def add_module(self, ctor: Code, params: dict[str, ParamRef | tuple[ParamRef, Transform] | np.ndarray],
+                   hint: str | None = None, weight: int | None = 1) -> Code:
+        """``self.<name> = ctor`` in the constructor, with its state entries; returns ``self.<name>``."""
+        wname = self.view.known.get(self.node.input[weight]) if weight is not None and self.has(weight) else None
+        wlabel = wname.name if isinstance(wname, Const) else (wname.formal if isinstance(wname, Placeholder) else None)
+        if wlabel and len(self.view.users(self.node.input[weight])) > 1:  # type: ignore[index]
+            wlabel = None  # a weight shared by several layers (deduplicated by the exporter) names none of them
+        attr = self.b.attrs.name(object(), hint or layer_hint(self.node, wlabel))
+        self.b.init.line("self.{} = {}", attr, ctor)
+        self._module_hint = str(attr)
+        self.b.place_attr(attr)
+        for pname, spec in params.items():
+            if isinstance(spec, np.ndarray):
+                spec = ParamRef(TensorType(None, spec.shape), array=spec)
+            ref, transform = spec if isinstance(spec, tuple) else (spec, None)
+            self.b.state.append(StateEntry(f"{attr}.{pname}", ref, transform))
+        return fmt("self.{}", attr)
+
+    def add_tensor(self, ref: ParamRef, hint: str, *, parameter: bool | None = None,
+                   transform: Transform | None = None, elem: int | None = None) -> Code:
+        """A constant tensor attribute (``nn.Parameter`` for weights, a buffer otherwise)."""
+        return self.b.add_tensor(ref, hint, parameter=parameter, transform=transform, elem=elem)
+
+    def dtype(self, elem: int | None) -> Code:
+        return dtype_code(elem)
+
+    def fail(self, reason: str) -> NodeConversionError:
+        return NodeConversionError(self.node, reason)
+
+    def device(self) -> Code:
+        """An expression for the device the module runs on."""
+        return self.b.device()
+
+
+# --------------------------------------------------------------------------------------------------
+# one class
+# --------------------------------------------------------------------------------------------------
+class ClassBuilder:
+    """Writes one ``nn.Module`` class for one :class:`GraphView`."""
+
+    def __init__(self, gen: Generator, view: GraphView, class_name: Code):
+        self.gen = gen
+        self.view = view
+        self.class_name = class_name
+        self.attrs = NameScope(reserved=_MODULE_RESERVED)
+        self.vars = NameScope(reserved=_VAR_RESERVED | gen.class_names_taken)
+        self.init = SourceWriter()
+        self.body = SourceWriter()
+        self.values: dict[str, Code] = {}
+        self.tensor_attrs: dict[str, Code] = {}
+        self.state: list[StateEntry] = []
+        self.children: list[ChildEntry] = []
+        self.absorbed: set[int] = set()
+        # per-layer devices (main graph only): node name -> device key; where each value / attribute lives
+        self.placement: dict[str, str] = {} if view.is_function else gen.placements
+        self.node_device: str | None = None
+        self.value_device: dict[str, str] = {}
+        self.attr_device: dict[str, str] = {}
+        self.args = [self.vars.name(i, value_hint(i, None)) for i in view.inputs]
+        self.values.update(zip(view.inputs, self.args))
+        # variables are reused once nothing reads them any more (``x = self.conv(x)``): besides reading like
+        # hand-written code, that frees each intermediate tensor as soon as it is dead
+        self.holders: dict[str, set[str]] = {str(a): {i} for a, i in zip(self.args, view.inputs)}
+        self.created: dict[str, int] = {str(a): n for n, a in enumerate(self.args)}
+        self.last_use: dict[str, float] = {}
+        self.index = -1
+        self.current: onnx.NodeProto | None = None
+        #: scales folded into a following attention call: value -> factor (see ops/attention.py)
+        self.prescales: dict[str, float] = {}
+
+    # -- values ------------------------------------------------------------------------------
+    def var(self, value: str, node: onnx.NodeProto | None, hint: str | None = None, *,
+            reuse: bool | None = None) -> Code:
+        """The variable holding ``value``; a new one, or (``reuse``, by default for the first output of the
+        node being converted) a variable of the current node's inputs that nothing reads afterwards."""
+        if value not in self.values:
+            if reuse is None:
+                reuse = node is not None and node is self.current and bool(node.output) and value == node.output[0]
+            code = self._reusable() if reuse else None
+            if code is None:
+                code = self.vars.name(value, hint or value_hint(value, node))
+                self.created[str(code)] = len(self.created)
+            self.values[value] = code
+            self.holders.setdefault(str(code), set()).add(value)
+        return self.values[value]
+
+    def hold(self, value: str, code: Code) -> None:
+        """``value`` is the same object as ``code`` (an alias): keep that variable alive while it is."""
+        self.values[value] = code
+        if str(code) in self.holders:
+            self.holders[str(code)].add(value)
+
+    def _reusable(self) -> Code | None:
+        if self.current is None:
+            return None
+        best: Code | None = None
+        for u in self.current.input:
+            code = self.values.get(u)
+            if code is None or str(code) not in self.holders:
+                continue  # constants, expressions
+            if all(self.last_use.get(h, float("inf")) <= self.index for h in self.holders[str(code)]) and (
+                    best is None or self.created[str(code)] < self.created[str(best)]):
+                best = code
+        return best
+
+    def _last_uses(self, nodes: list[onnx.NodeProto]) -> dict[str, float]:
+        """For each value, the position of the last node that reads it (or its sizes); outputs live on."""
+        last: dict[str, float] = {}
+        for i, node in enumerate(nodes):
+            for u in node_inputs(node):
+                last[u] = i
+                k = self.view.known.get(u)
+                if isinstance(k, SymShape):
+                    for r in k.refs():
+                        last[r] = i
+        for o in self.view.outputs:
+            last[o] = float("inf")
+            k = self.view.known.get(o)
+            if isinstance(k, SymShape):
+                for r in k.refs():
+                    last[r] = float("inf")
+        return last
+
+    def tensor(self, value: str, consumer: onnx.NodeProto | None = None) -> Code:
+        code = self._tensor(value, consumer)
+        if not self.placement or self.node_device is None:
+            return code
+        have = self.value_device.setdefault(value, DEFAULT_DEVICE if value in self.view.inputs else self.node_device)
+        if consumer is None or have == self.node_device:
+            return code
+        # the value lives on another device than the node using it: move it there (pipeline parallelism)
+        base = str(code) if str(code).isidentifier() else value_hint(value, self.view.producer.get(value))
+        hint = f"{base}_{self.node_device}"
+        moved = self.vars.name(object(), hint)
+        self.body.line("{} = {}.to(self.devices[{}])", moved, code, lit(self.node_device))
+        self.values[value] = moved
+        self.value_device[value] = self.node_device
+        return moved
+
+    def _tensor(self, value: str, consumer: onnx.NodeProto | None = None) -> Code:
+        if value in self.values:
+            return self.values[value]
+        k = self.view.known.get(value)
+        if isinstance(k, (Const, Placeholder)):
+            if value not in self.tensor_attrs:
+                ref = (ParamRef(k.type, formal=k.formal, name=k.formal) if isinstance(k, Placeholder)
+                       else ParamRef(self.view.type(value), array=k.array, name=k.name))
+                hint = value_hint(value, self.view.producer.get(value))
+                if hint in ("v", "constant") and consumer is not None:
+                    hint = f"{layer_hint(consumer)}_const"
+                self.tensor_attrs[value] = self.add_tensor(ref, hint)
+            return self.tensor_attrs[value]
+        if isinstance(k, SymShape):
+            items = join([self.elem(e) for e in k.elems])
+            data = items if k.scalar else fmt("[{}]", items)
+            expr = fn("torch.tensor", data, dtype=dtype_code(k.elem), device=self.device())
+            var = self.var(value, self.view.producer.get(value))
+            self.body.line("{} = {}", var, expr)
+            return var
+        raise OnnxBridgeError(f"value {value!r} is used before it is computed")
+
+    def add_tensor(self, ref: ParamRef, hint: str, *, parameter: bool | None = None,
+                   transform: Transform | None = None, elem: int | None = None) -> Code:
+        elem = elem or ref.type.elem or (_elem_of_array(ref.array) if ref.array is not None else None)
+        if parameter is None:
+            # weights with a real name (a state-dict key) stay trainable; exporter constants become buffers
+            parameter = elem in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16) \
+                and (ref.formal is not None or (ref.name is not None and not is_generic_name(ref.name)))
+        shape = ref.shape
+        if transform is not None and ref.array is not None:
+            shape = tuple(transform(ref.array).shape)
+        attr = self.attrs.name(object(), hint)
+        dtype_kw = {} if elem == TensorProto.FLOAT else {"dtype": dtype_code(elem)}
+        empty = fn("torch.empty", lit(tuple(int(d) for d in shape)), **dtype_kw)
+        if parameter:
+            self.init.line("self.{} = nn.Parameter({})", attr, empty)
+        else:
+            self.init.line("self.register_buffer({}, {})", lit(str(attr)), empty)
+        self.state.append(StateEntry(str(attr), ref, transform))
+        self.place_attr(attr)
+        return fmt("self.{}", attr)
+
+    def elem(self, e: Elem) -> Code:
+        if isinstance(e, int):
+            return lit(e)
+        if isinstance(e, Dim):
+            return fmt("{}.shape[{}]", self.tensor(e.value), lit(e.axis))
+        assert isinstance(e, BinOp)
+        if e.op in ("max", "min"):
+            return call(ident(e.op), self._operand(e.a), self._operand(e.b))
+        template = {"+": "{} + {}", "-": "{} - {}", "*": "{} * {}", "//": "{} // {}", "%": "{} % {}"}[e.op]
+        return fmt(template, self._operand(e.a), self._operand(e.b))
+
+    def _operand(self, e: Elem) -> Code:
+        code = self.elem(e)
+        return fmt("({})", code) if isinstance(e, BinOp) and e.op not in ("max", "min") else code
+
+    def device(self) -> Code:
+        if self.placement and self.node_device is not None:
+            return fmt("self.devices[{}]", lit(self.node_device))
+        if self.args:
+            return fmt("{}.device", self.args[0])
+        return Code("None")
+
+    # -- the class ---------------------------------------------------------------------------
+    @classmethod
+    def nested(cls, parent: ClassBuilder, view: GraphView) -> ClassBuilder:
+        """A builder for a subgraph (a Loop body) written inside ``parent``'s ``forward``: it shares the
+        class's modules, constants, state and variable names, and sees the values computed so far."""
+        sub = cls.__new__(cls)
+        sub.__dict__.update(parent.__dict__)
+        sub.view = view
+        sub.body = SourceWriter()
+        sub.values = dict(parent.values)
+        sub.absorbed = set()
+        sub.holders = {}  # only variables made inside the body may be reused there
+        sub.created = dict(parent.created)
+        sub.last_use, sub.index, sub.current = {}, -1, None
+        sub.prescales = {}
+        sub.placement, sub.node_device, sub.value_device = {}, None, {}
+        sub.args = []
+        return sub
+
+    def build(self) -> ClassCode:
+        self.convert()
+        self.index, self.current = len(self.view.nodes), None
+        outs = [self.tensor(o) for o in self.view.outputs]
+        self.body.line("return {}", join(outs) if outs else Code("None"))
+        return self._render()
+
+    def convert(self) -> None:
+        """Write the code of every live node, in graph order; raise every conversion problem at once."""
+        registry = load_ops()
+        errors: list[NodeConversionError] = []
+        nodes = live_nodes(self.view)
+        self.last_use = self._last_uses(nodes)
+        for index, node in enumerate(nodes):
+            if id(node) in self.absorbed:
+                continue
+            self.index, self.current = index, node
+            self._enter(node)
+            try:
+                if id(node) in self.view.calls:
+                    self._call(node)
+                    continue
+                domain = "" if node.domain in ("", "ai.onnx") else node.domain
+                converter = registry.lookup(node.op_type, self.view.opsets.get(domain, self.view.opset), domain)
+                if converter is None:
+                    raise NodeConversionError(node, "no torch converter for this op at this opset")
+                converter(NodeCtx(self, node))
+            except NodeConversionError as exc:
+                errors.append(exc)
+                for o in node.output:
+                    self.values.setdefault(o, Code("None"))
+            except Exception:
+                if not errors:
+                    raise
+                for o in node.output:  # a consequence of an earlier failure: report that one
+                    self.values.setdefault(o, Code("None"))
+        if errors:
+            raise ConversionErrors(errors)
+
+    def _enter(self, node: onnx.NodeProto) -> None:
+        """Start converting ``node``: with per-layer devices, its outputs live on its device."""
+        if self.placement:
+            self.node_device = self.placement.get(node.name, DEFAULT_DEVICE)
+            for o in node.output:
+                if o:
+                    self.value_device[o] = self.node_device
+
+    def place_attr(self, attr: Code) -> None:
+        """A module or tensor attribute made for the node being converted goes on that node's device."""
+        if self.placement and self.node_device is not None:
+            self.attr_device.setdefault(str(attr), self.node_device)
+
+    def _call(self, node: onnx.NodeProto) -> None:
+        key = self.view.calls[id(node)]
+        callee = self.gen.plan.functions[key]
+        formals = [s[0] for s in key.signature]
+        actual = {f: (node.input[i] if i < len(node.input) else "") for i, f in enumerate(formals)}
+        attr = self.attrs.name(object(), layer_hint(node))
+        self.init.line("self.{} = {}()", attr, self.gen.class_name(key))
+        self.place_attr(attr)
+        mapping: dict[str, ParamRef] = {}
+        for formal in callee.weights:
+            k = self.view.known[actual[formal]]
+            mapping[formal] = (ParamRef(k.type, formal=k.formal) if isinstance(k, Placeholder)
+                               else ParamRef(self.view.type(actual[formal]), array=k.array, name=k.name))  # type: ignore[union-attr]
+        self.children.append(ChildEntry(str(attr), key, mapping))
+        args = [self.tensor(actual[f], node) if actual[f] else Code("None") for f in callee.inputs]
+        outs = [self.var(o, node) if o else Code("_") for o in node.output]
+        self.body.line("{} = self.{}({})", join(outs), attr, join(args))
+
+    def _render(self) -> ClassCode:
+        w = SourceWriter()
+        with w.block("class {}(nn.Module)", self.class_name):
+            doc = self.view.doc or (f"Block {self.view.name!r}." if self.view.is_function
+                                    else f"Converted from the ONNX graph {self.view.name!r} (opset {self.view.opset}).")
+            w.docstring(doc)
+            w.blank()
+            if self.placement:
+                placed = {a: d for a, d in self.attr_device.items() if d != DEFAULT_DEVICE}
+                w.comment("where the layers run (from the spec); load() places them, forward() moves activations")
+                w.line("PLACEMENT = {}", lit(placed))
+                w.blank()
+            with w.block("def __init__(self)"):
+                w.line("super().__init__()")
+                if self.placement:
+                    keys = sorted({DEFAULT_DEVICE, *self.placement.values()})
+                    w.line("self.devices = {}", lit({k: "cpu" if k == DEFAULT_DEVICE else k for k in keys}))
+                w.extend(self.init)
+            w.blank()
+            with w.block("def forward({})", join([Code("self"), *self.args])):
+                w.extend(self.body)
+        return ClassCode(str(self.class_name), w, self.state, self.children)
+
+
+def _elem_of_array(array: np.ndarray) -> int | None:
+    try:
+        return int(onnx.helper.np_dtype_to_tensor_dtype(array.dtype))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class ConversionErrors(OnnxBridgeError):
+    """Several nodes could not be converted; every one is listed."""
+
+    def __init__(self, errors: list[NodeConversionError]):
+        self.errors = errors
+        listed = "; ".join(e.message for e in errors[:8]) + (" ..." if len(errors) > 8 else "")
+        super().__init__(f"{len(errors)} node(s) cannot be converted to torch: {listed}",
+                         hint="see docs/support-matrix.md for what is supported")
+
+
+# --------------------------------------------------------------------------------------------------
+# the module
+# --------------------------------------------------------------------------------------------------
+class Generator:
+    """Generates every class of one model and assembles ``model.py``."""
+
+    def __init__(self, plan: ModelPlan, class_name: str | None = None):
+        from onnxbridge.runtime.layer_devices import read_placements
+
+        self.plan = plan
+        self.placements = read_placements(plan.model)  # {node name: device} from the spec, often empty
+        self.classes = NameScope(reserved=("load", "torch", "nn", "F", "os"))
+        self.class_names_taken: set[str] = set()
+        self._names: dict[FunctionKey | str, Code] = {}
+        for key in plan.functions:
+            self.class_name(key)
+        self.main_name = self.classes.name("__main__", class_name or class_hint(plan.main.name), style="camel",
+                                           fallback="Model")
+        self.class_names_taken.add(str(self.main_name))
+
+    def class_name(self, key: FunctionKey) -> Code:
+        if key not in self._names:
+            self._names[key] = self.classes.name(key, self.plan.class_names[key], style="camel", fallback="Block")
+            self.class_names_taken.add(str(self._names[key]))
+        return self._names[key]
+
+    def generate(self) -> GeneratedModule:
+        codes: dict[FunctionKey | str, ClassCode] = {}
+        errors: list[NodeConversionError] = []
+        for key, view in reversed(list(self.plan.functions.items())):
+            try:
+                codes[key] = ClassBuilder(self, view, self.class_name(key)).build()
+            except ConversionErrors as exc:
+                errors.extend(exc.errors)
+        try:
+            codes["__main__"] = ClassBuilder(self, self.plan.main, self.main_name).build()
+        except ConversionErrors as exc:
+            errors.extend(exc.errors)
+        if errors:
+            raise ConversionErrors(errors)
+        state = _resolve_state(codes, "__main__", {})
+        source = self._render(codes)
+        return GeneratedModule(source, str(self.main_name), state)
+
+    def _render(self, codes: dict[FunctionKey | str, ClassCode]) -> str:
+        body = SourceWriter()
+        for code in codes.values():
+            body.blank(2)
+            body.extend(code.writer)
+        body.blank(2)
+        self._write_load(body)
+        text = body.render()
+        head = SourceWriter()
+        model = self.plan.model
+        head.docstring(f"{self.main_name}: PyTorch code generated by onnxbridge from the ONNX graph "
+                       f"{model.graph.name!r} (opset {self.plan.main.opset}). load() returns the model "
+                       f"with its weights from {WEIGHTS_FILE} beside this file; it needs only torch "
+                       "(and safetensors to read the weights).")
+        head.blank()
+        head.line("import os")
+        head.blank()
+        head.line("import torch")
+        if "F." in text:
+            head.line("import torch.nn.functional as F")
+        head.line("from torch import nn")
+        return head.render() + text
+
+    def _write_load(self, w: SourceWriter) -> None:
+        if self.placements:
+            self._write_placed_load(w)
+            return
+        with w.block("def load(weights=None, device={})", lit("cpu")):
+            w.docstring(f"Return {self.main_name} in eval mode with its weights: a path to a safetensors file "
+                        f"(default: {WEIGHTS_FILE} beside this file) or a state dict.")
+            w.line("if isinstance(weights, dict):")
+            w.line("    state = weights")
+            w.line("else:")
+            w.line("    from safetensors.torch import load_file")
+            w.blank()
+            w.line("    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {})",
+                   lit(WEIGHTS_FILE))
+            w.line("    state = load_file(path, device=str(device))")
+            w.line("with torch.device({}):", lit("meta"))
+            w.line("    model = {}()", self.main_name)
+            w.line("model.load_state_dict(state, assign=True)")
+            w.line("return model.to(device).eval()")
+
+    def _write_placed_load(self, w: SourceWriter) -> None:
+        """load() and place() for a model whose layers the spec put on devices."""
+        with w.block("def load(weights=None, device=None)"):
+            w.docstring(f"Return {self.main_name} in eval mode with its weights: a path to a safetensors file "
+                        f"(default: {WEIGHTS_FILE} beside this file) or a state dict. Each layer goes to the "
+                        "device the spec placed it on (the others to the CPU); device= puts the whole model "
+                        "on one device instead.")
+            w.line("if isinstance(weights, dict):")
+            w.line("    state = weights")
+            w.line("else:")
+            w.line("    from safetensors.torch import load_file")
+            w.blank()
+            w.line("    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {})",
+                   lit(WEIGHTS_FILE))
+            w.line("    state = load_file(path)")
+            w.line("with torch.device({}):", lit("meta"))
+            w.line("    model = {}()", self.main_name)
+            w.line("model.load_state_dict(state, assign=True)")
+            w.line("return place(model, device).eval()")
+        w.blank(2)
+        with w.block("def place(model, device=None)"):
+            w.docstring("Put each layer of model on its device (pipeline-style model parallelism), or, with "
+                        "device, the whole model on that one device.")
+            w.line("for key in model.devices:")
+            w.line("    model.devices[key] = device or ({} if key == {} else key)", lit("cpu"), lit(DEFAULT_DEVICE))
+            w.line("model.to(model.devices[{}])", lit(DEFAULT_DEVICE))
+            w.line("for name, key in model.PLACEMENT.items():")
+            w.line("    part = getattr(model, name)")
+            w.line("    if isinstance(part, nn.Module):")
+            w.line("        part.to(model.devices[key])")
+            w.line("    else:")
+            w.line("        part.data = part.data.to(model.devices[key])")
+            w.line("return model")
+
+
+def _resolve_state(codes: dict[FunctionKey | str, ClassCode], key: FunctionKey | str,
+                   env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    code = codes[key]
+    out: dict[str, np.ndarray] = {}
+    for entry in code.state:
+        value = entry.ref.value(env)
+        out[entry.key] = entry.transform(value) if entry.transform else value
+    for child in code.children:
+        child_env = {formal: ref.value(env) for formal, ref in child.mapping.items()}
+        for k, v in _resolve_state(codes, child.key, child_env).items():
+            out[f"{child.attr}.{k}"] = v
+    return out
+
+
+def generate(model: onnx.ModelProto, *, class_name: str | None = None) -> GeneratedModule:
+    """Generate ``model.py`` source and its state dict for ``model``.
+
+    Raises :class:`onnxbridge.errors.UnsupportedOpsError` listing every op without a converter, and
+    :class:`ConversionErrors` listing every node whose attributes torch cannot express.
+    """
+    registry = load_ops()
+    plan = plan_model(model)
+    registry.require_all(plan.model)
+    return Generator(plan, class_name).generate()
+

@@ -1,0 +1,283 @@
+"""Convolutions and pooling: Conv -> nn.Conv*d, ConvTranspose -> nn.ConvTranspose*d, pools -> F.*pool*d."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, fmt, join, lit
+from onnxbridge.frameworks.torch.codegen import NodeCtx, compact, fn
+from onnxbridge.frameworks.torch.registry import TORCH_OPS
+
+REG = TORCH_OPS.register
+
+
+def spatial_pads(ctx: NodeCtx, kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
+    """ONNX ``pads`` (begins then ends) for the spatial dims, resolving ``auto_pad``."""
+    nd = len(kernel)
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    if auto_pad in ("NOTSET", ""):
+        pads = [int(p) for p in ctx.attr("pads", [0] * 2 * nd)]
+        return pads if pads else [0] * 2 * nd
+    if auto_pad == "VALID":
+        return [0] * 2 * nd
+    shape = ctx.type(0).shape
+    begins, ends = [], []
+    for i in range(nd):
+        size = shape[2 + i] if shape is not None and len(shape) == nd + 2 else None
+        effective = (kernel[i] - 1) * dilations[i] + 1
+        if isinstance(size, int):
+            out = -(-size // strides[i])
+            total = max((out - 1) * strides[i] + effective - size, 0)
+        elif strides[i] == 1:
+            total = effective - 1
+        else:
+            raise ctx.fail(f"auto_pad={auto_pad} with stride {strides[i]} needs a static input size")
+        small, big = total // 2, total - total // 2
+        begins.append(small if auto_pad == "SAME_UPPER" else big)
+        ends.append(big if auto_pad == "SAME_UPPER" else small)
+    return begins + ends
+
+
+def torch_pad(pads: list[int]) -> Code:
+    """ONNX spatial pads (begins then ends) as an ``F.pad`` tuple (last dim first)."""
+    nd = len(pads) // 2
+    order = []
+    for i in reversed(range(nd)):
+        order += [pads[i], pads[i + nd]]
+    return lit(tuple(order))
+
+
+def _kernel_attrs(ctx: NodeCtx, kernel: list[int]) -> tuple[list[int], list[int]]:
+    nd = len(kernel)
+    strides = [int(s) for s in ctx.attr("strides", [1] * nd)] or [1] * nd
+    dilations = [int(d) for d in ctx.attr("dilations", [1] * nd)] or [1] * nd
+    return strides, dilations
+
+
+@REG("Conv")
+@REG("Conv", since=11)
+def conv(ctx: NodeCtx) -> None:
+    weight = ctx.param(1)
+    w_shape = weight.shape if weight is not None else ctx.type(1).static_shape
+    kernel = [int(k) for k in ctx.attr("kernel_shape", [])] or (list(w_shape[2:]) if w_shape else [])
+    nd = len(kernel)
+    if nd not in (1, 2, 3):
+        raise ctx.fail(f"{nd}-D convolution (torch has 1-D to 3-D)")
+    strides, dilations = _kernel_attrs(ctx, kernel)
+    pads = spatial_pads(ctx, kernel, strides, dilations)
+    groups = int(ctx.attr("group", 1))
+    x = ctx.t(0)
+    symmetric = pads[:nd] == pads[nd:]
+    if not symmetric:
+        x = fn("F.pad", x, torch_pad(pads))
+    padding = pads[:nd] if symmetric else [0] * nd
+    kwargs = {}
+    if any(s != 1 for s in strides):
+        kwargs["stride"] = compact(strides)
+    if any(padding):
+        kwargs["padding"] = compact(padding)
+    if any(d != 1 for d in dilations):
+        kwargs["dilation"] = compact(dilations)
+    if groups != 1:
+        kwargs["groups"] = lit(groups)
+    bias = ctx.param(2)
+    if weight is not None and (bias is not None or not ctx.has(2)):
+        if not ctx.has(2):
+            kwargs["bias"] = lit(False)
+        ctor = fn(f"nn.Conv{nd}d", lit(int(w_shape[1]) * groups), lit(int(w_shape[0])), compact(kernel), **kwargs)
+        params = {"weight": weight}
+        if bias is not None:
+            params["bias"] = bias
+        module = ctx.add_module(ctor, params)
+        ctx.emit(fmt("{}({})", module, x))
+        return
+    kwargs.pop("bias", None)
+    ctx.emit(fn(f"F.conv{nd}d", x, ctx.t(1), ctx.t(2) if ctx.has(2) else Code("None"), **kwargs))
+
+
+@REG("ConvTranspose")
+@REG("ConvTranspose", since=11)
+def conv_transpose(ctx: NodeCtx) -> None:
+    weight = ctx.param(1)
+    w_shape = weight.shape if weight is not None else ctx.type(1).static_shape
+    if w_shape is None:
+        raise ctx.fail("the weight shape must be known")
+    kernel = [int(k) for k in ctx.attr("kernel_shape", [])] or list(w_shape[2:])
+    nd = len(kernel)
+    if nd not in (1, 2, 3):
+        raise ctx.fail(f"{nd}-D transposed convolution (torch has 1-D to 3-D)")
+    strides, dilations = _kernel_attrs(ctx, kernel)
+    groups = int(ctx.attr("group", 1))
+    out_pad = [int(p) for p in ctx.attr("output_padding", [0] * nd)] or [0] * nd
+    pads = _transpose_pads(ctx, kernel, strides, dilations, out_pad)
+    padding = [min(pads[i], pads[i + nd]) for i in range(nd)]
+    crop = [(pads[i] - padding[i], pads[i + nd] - padding[i]) for i in range(nd)]
+    kwargs = {}
+    if any(s != 1 for s in strides):
+        kwargs["stride"] = compact(strides)
+    if any(padding):
+        kwargs["padding"] = compact(padding)
+    if any(out_pad):
+        kwargs["output_padding"] = compact(out_pad)
+    if groups != 1:
+        kwargs["groups"] = lit(groups)
+    bias = ctx.param(2)
+    if weight is not None and (bias is not None or not ctx.has(2)):
+        if not ctx.has(2):
+            kwargs["bias"] = lit(False)
+        if any(d != 1 for d in dilations):
+            kwargs["dilation"] = compact(dilations)
+        ctor = fn(f"nn.ConvTranspose{nd}d", lit(int(w_shape[0])), lit(int(w_shape[1]) * groups), compact(kernel),
+                  **kwargs)
+        params = {"weight": weight}
+        if bias is not None:
+            params["bias"] = bias
+        y = fmt("{}({})", ctx.add_module(ctor, params), ctx.t(0))
+    else:
+        kwargs.pop("bias", None)
+        if any(d != 1 for d in dilations):
+            kwargs["dilation"] = compact(dilations)
+        y = fn(f"F.conv_transpose{nd}d", ctx.t(0), ctx.t(1), ctx.t(2) if ctx.has(2) else Code("None"), **kwargs)
+    if any(b or e for b, e in crop):
+        index = [Code(":"), Code(":")] + [fmt("{}:{}", lit(b) if b else Code(""), lit(-e) if e else Code(""))
+                                          for b, e in crop]
+        y = fmt("{}[{}]", y, join(index))
+    ctx.emit(y)
+
+
+def _transpose_pads(ctx: NodeCtx, kernel: list[int], strides: list[int], dilations: list[int],
+                    out_pad: list[int]) -> list[int]:
+    nd = len(kernel)
+    output_shape = ctx.attr("output_shape")
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    if not output_shape and auto_pad in ("NOTSET", "", "VALID"):
+        pads = [int(p) for p in ctx.attr("pads", [0] * 2 * nd)] if auto_pad != "VALID" else []
+        return pads or [0] * 2 * nd
+    shape = ctx.type(0).shape
+    if shape is None or len(shape) != nd + 2 or not all(isinstance(d, int) for d in shape[2:]):
+        raise ctx.fail("output_shape/auto_pad needs a static input size")
+    sizes = [int(d) for d in shape[2:]]  # type: ignore[arg-type]
+    target = [int(v) for v in output_shape[-nd:]] if output_shape else [sizes[i] * strides[i] for i in range(nd)]
+    begins, ends = [], []
+    for i in range(nd):
+        total = strides[i] * (sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i]
+        if total < 0:
+            raise ctx.fail(f"output_shape {target} is larger than the transposed convolution produces")
+        if auto_pad == "SAME_UPPER":
+            begins.append(total // 2)
+            ends.append(total - total // 2)
+        else:
+            begins.append(total - total // 2)
+            ends.append(total // 2)
+    return begins + ends
+
+
+def _pool_common(ctx: NodeCtx) -> tuple[int, list[int], list[int], list[int], list[int], bool]:
+    kernel = [int(k) for k in ctx.attr("kernel_shape")]
+    nd = len(kernel)
+    if nd not in (1, 2, 3):
+        raise ctx.fail(f"{nd}-D pooling (torch has 1-D to 3-D)")
+    strides, dilations = _kernel_attrs(ctx, kernel)
+    pads = spatial_pads(ctx, kernel, strides, dilations)
+    return nd, kernel, strides, dilations, pads, bool(ctx.attr("ceil_mode", 0))
+
+
+def _pool_kwargs(kernel: list[int], strides: list[int], padding: list[int], ceil: bool,
+                 dilations: list[int] | None = None) -> dict[str, Code]:
+    kwargs: dict[str, Code] = {}
+    if strides != kernel:
+        kwargs["stride"] = compact(strides)
+    if any(padding):
+        kwargs["padding"] = compact(padding)
+    if dilations and any(d != 1 for d in dilations):
+        kwargs["dilation"] = compact(dilations)
+    if ceil:
+        kwargs["ceil_mode"] = lit(True)
+    return kwargs
+
+
+@REG("MaxPool")
+@REG("MaxPool", since=8)
+@REG("MaxPool", since=10)
+def max_pool(ctx: NodeCtx) -> None:
+    if len(ctx.node.output) > 1 and ctx.used(1):
+        raise ctx.fail("the Indices output has no torch equivalent (torch indexes per channel)")
+    nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
+    x = ctx.t(0)
+    limit = [((k - 1) * d + 1) // 2 for k, d in zip(kernel, dilations)]
+    if pads[:nd] == pads[nd:] and all(p <= m for p, m in zip(pads[:nd], limit)):
+        padding = pads[:nd]
+    else:
+        x = fn("F.pad", x, torch_pad(pads), value=lit(-math.inf))
+        padding = [0] * nd
+    ctx.emit(fn(f"F.max_pool{nd}d", x, compact(kernel), **_pool_kwargs(kernel, strides, padding, ceil, dilations)))
+
+
+@REG("AveragePool")
+@REG("AveragePool", since=7)
+@REG("AveragePool", since=10)
+@REG("AveragePool", since=19)
+def average_pool(ctx: NodeCtx) -> None:
+    nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
+    if any(d != 1 for d in dilations):
+        raise ctx.fail("dilated average pooling has no torch equivalent")
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    x = ctx.t(0)
+    name = f"F.avg_pool{nd}d"
+    if pads[:nd] == pads[nd:] and all(p <= k // 2 for p, k in zip(pads[:nd], kernel)):
+        kwargs = _pool_kwargs(kernel, strides, pads[:nd], ceil)
+        if any(pads) and not include_pad:
+            kwargs["count_include_pad"] = lit(False)
+        ctx.emit(fn(name, x, compact(kernel), **kwargs))
+        return
+    kwargs = _pool_kwargs(kernel, strides, [0] * nd, ceil)
+    padded = fn(name, fn("F.pad", x, torch_pad(pads)), compact(kernel), **kwargs)
+    if include_pad:
+        ctx.emit(padded)
+        return
+    # asymmetric padding that must not count: sum over the window divided by the number of real elements
+    ones = fn("torch.ones_like", fmt("{}[{}]", x, join([Code(":1"), Code(":1")])))
+    counts = fn(name, fn("F.pad", ones, torch_pad(pads)), compact(kernel), **kwargs)
+    ctx.emit(fmt("{} / {}", padded, counts))
+
+
+def _global(kind: str):
+    def convert(ctx: NodeCtx) -> None:
+        rank = ctx.rank(0)
+        x = ctx.t(0)
+        if rank in (3, 4, 5):
+            ctx.emit(fn(f"F.adaptive_{kind}_pool{rank - 2}d", x, lit(1)))
+        else:
+            method = "mean" if kind == "avg" else "amax"
+            ctx.emit(fmt("{}.{}(dim=tuple(range(2, {}.dim())), keepdim=True)", x, Code(method), x))
+
+    return convert
+
+
+REG("GlobalAveragePool")(_global("avg"))
+REG("GlobalMaxPool")(_global("max"))
+
+
+@REG("LpPool", since=11)
+@REG("LpPool", since=18)
+def lp_pool(ctx: NodeCtx) -> None:
+    nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
+    if any(d != 1 for d in dilations):
+        raise ctx.fail("dilated Lp pooling has no torch equivalent")
+    p = float(ctx.attr("p", 2))
+    x = ctx.t(0)
+    if not any(pads):
+        x_p = fmt("{}.abs().pow({})", x, lit(p))
+    else:
+        x_p = fn("F.pad", fmt("{}.abs().pow({})", x, lit(p)), torch_pad(pads))
+    pooled = fn(f"F.avg_pool{nd}d", x_p, compact(kernel), **_pool_kwargs(kernel, strides, [0] * nd, ceil))
+    ctx.emit(fmt("({} * {}).pow({})", pooled, lit(int(np.prod(kernel))), lit(1.0 / p)))
+
+
+@REG("GlobalLpPool", since=2)
+def global_lp_pool(ctx: NodeCtx) -> None:
+    x = ctx.t(0)
+    ctx.emit(fmt("torch.linalg.vector_norm({}, {}, dim=tuple(range(2, {}.dim())), keepdim=True)",
+                 x, lit(float(ctx.attr("p", 2))), x))

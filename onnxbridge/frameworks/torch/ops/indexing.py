@@ -1,0 +1,219 @@
+"""Indexing: Gather (-> nn.Embedding on a constant table), Slice, GatherElements/ND, Scatter*, TopK, NonZero."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, fmt, join, lit
+from onnxbridge.frameworks.graph import FLOAT_TYPES
+from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.registry import TORCH_OPS
+
+REG = TORCH_OPS.register
+
+_BIG = 2**31 - 1  # exporters write INT64_MAX / INT32_MAX for "to the end"
+
+
+def _subscript(ctx: NodeCtx, axis: int, index: Code, rank: int | None) -> list[Code]:
+    """Index parts that put ``index`` at ``axis`` (``[:, idx]`` or ``[..., idx, :]``)."""
+    if axis >= 0:
+        return [Code(":")] * axis + [index]
+    if rank is not None:
+        return [Code(":")] * (axis + rank) + [index]
+    return [Code("...")] + [index] + [Code(":")] * (-axis - 1)
+
+
+@REG("Gather")
+@REG("Gather", since=11)
+@REG("Gather", since=13)
+def gather(ctx: NodeCtx) -> None:
+    axis = int(ctx.attr("axis", 0))
+    table = ctx.param(0)
+    rank = ctx.rank(0)
+    idx_const = ctx.const(1)
+    if table is not None and idx_const is None and axis == 0 and len(table.shape) == 2 \
+            and ctx.elem(0) in FLOAT_TYPES:
+        num, dim = table.shape
+        module = ctx.add_module(fn("nn.Embedding", lit(int(num)), lit(int(dim))), {"weight": table}, weight=0)
+        ctx.emit(fmt("{}({})", module, ctx.t(1)))
+        return
+    x = ctx.t(0)
+    if idx_const is not None and idx_const.ndim == 0:
+        index = lit(int(idx_const))
+    elif idx_const is not None and idx_const.ndim == 1 and idx_const.size <= 16:
+        index = lit([int(v) for v in idx_const])
+    else:
+        index = ctx.t(1)
+    ctx.emit(fmt("{}[{}]", x, join(_subscript(ctx, axis, index, rank))))
+
+
+@REG("GatherElements", since=11)
+@REG("GatherElements", since=13)
+def gather_elements(ctx: NodeCtx) -> None:
+    ctx.emit(fn("torch.gather", ctx.t(0), lit(int(ctx.attr("axis", 0))), ctx.t(1)))
+
+
+@REG("GatherND", since=11)
+@REG("GatherND", since=12)
+@REG("GatherND", since=13)
+def gather_nd(ctx: NodeCtx) -> None:
+    if int(ctx.attr("batch_dims", 0)):
+        raise ctx.fail("batch_dims > 0 is not supported")
+    ctx.emit(fmt("{}[tuple({}.movedim(-1, 0))]", ctx.t(0), ctx.t(1)))
+
+
+@REG("ScatterElements", since=11)
+@REG("ScatterElements", since=13)
+@REG("ScatterElements", since=16)
+@REG("ScatterElements", since=18)
+def scatter_elements(ctx: NodeCtx) -> None:
+    axis = lit(int(ctx.attr("axis", 0)))
+    reduction = ctx.attr("reduction", "none")
+    x, idx, upd = ctx.t(0), ctx.t(1), ctx.t(2)
+    if reduction == "none":
+        ctx.emit(fmt("{}.scatter({}, {}, {})", x, axis, idx, upd))
+    elif reduction == "add":
+        ctx.emit(fmt("{}.scatter_add({}, {}, {})", x, axis, idx, upd))
+    else:
+        reduce = {"mul": "prod", "max": "amax", "min": "amin"}[reduction]
+        ctx.emit(fmt("{}.scatter_reduce({}, {}, {}, {})", x, axis, idx, upd, lit(reduce)))
+
+
+@REG("ScatterND", since=11)
+@REG("ScatterND", since=13)
+@REG("ScatterND", since=16)
+@REG("ScatterND", since=18)
+def scatter_nd(ctx: NodeCtx) -> None:
+    reduction = ctx.attr("reduction", "none")
+    if reduction not in ("none", "add"):
+        raise ctx.fail(f"reduction={reduction!r} has no torch index_put equivalent")
+    args = [fmt("tuple({}.movedim(-1, 0))", ctx.t(1)), ctx.t(2)]
+    if reduction == "add":
+        args.append(Code("accumulate=True"))
+    ctx.emit(fmt("{}.index_put({})", ctx.t(0), join(args)))
+
+
+@REG("Slice")
+@REG("Slice", since=10)
+@REG("Slice", since=13)
+def slice_(ctx: NodeCtx) -> None:
+    if ctx.opset < 10:
+        starts = [int(v) for v in ctx.attr("starts")]
+        ends = [int(v) for v in ctx.attr("ends")]
+        axes = [int(v) for v in ctx.attr("axes", range(len(starts)))]
+        steps = [1] * len(starts)
+        start_codes, end_codes = [lit(v) for v in starts], [lit(v) for v in ends]
+        start_vals, end_vals = list(starts), list(ends)
+    else:
+        start_vals, start_codes = _bounds(ctx, 1)
+        end_vals, end_codes = _bounds(ctx, 2)
+        n = len(start_codes)
+        axes = ctx.ints(3) if ctx.has(3) else list(range(n))
+        steps = ctx.ints(4) if ctx.has(4) else [1] * n
+        if axes is None or steps is None:
+            raise ctx.fail("axes and steps must be constants")
+    rank = ctx.rank(0)
+    shape = ctx.type(0).shape
+    if rank is not None:
+        axes = [a + rank if a < 0 else a for a in axes]
+    if any(a < 0 for a in axes) and not all(a < 0 for a in axes):
+        raise ctx.fail("mixed negative and positive axes need a known input rank")
+    x = ctx.t(0)
+    parts: dict[int, Code] = {}
+    post: list[tuple[int, Code]] = []
+    for a, s_code, e_code, s, e, step in zip(axes, start_codes, end_codes, start_vals, end_vals, steps):
+        dim = shape[a] if shape is not None and isinstance(shape[a], int) else None
+        if step > 0:
+            start = Code("") if s == 0 else s_code
+            end = Code("") if e is not None and (e >= _BIG or (dim is not None and e >= dim)) else e_code
+            parts[a] = fmt("{}:{}", start, end) if step == 1 else fmt("{}:{}:{}", start, end, lit(step))
+        elif step == -1 and s is not None and e is not None and (s == -1 or s >= _BIG or (dim is not None and s >= dim - 1)) \
+                and (e <= -_BIG or (dim is not None and e < -dim)):
+            post.append((a, fmt("flip({})", lit(a))))
+        elif dim is not None and s is not None and e is not None:
+            picked = list(range(dim))[slice(s, e, step)]
+            post.append((a, fmt("[{}]", join(_subscript(ctx, a, lit(picked), rank)))))
+        else:
+            raise ctx.fail("a negative step needs a static size and constant bounds")
+    if parts:
+        if all(a < 0 for a in parts):
+            order = sorted(parts)
+            index = [Code("...")] + [parts.get(a, Code(":")) for a in range(order[0], 0)]
+        else:
+            index = [parts.get(a, Code(":")) for a in range(max(parts) + 1)]
+        x = fmt("{}[{}]", x, join(index))
+    for _, op in post:
+        x = fmt("{}.{}", x, op) if str(op).startswith("flip") else fmt("{}{}", x, op)
+    ctx.emit(x)
+
+
+def _bounds(ctx: NodeCtx, i: int) -> tuple[list[int | None], list[Code]]:
+    elems = ctx.elems(i)
+    if elems is not None:
+        values = [e if isinstance(e, int) else None for e in elems]
+        return values, [ctx.elem_code(e) for e in elems]
+    t = ctx.t(i)
+    n = ctx.type(i).shape
+    if n is None or not isinstance(n[0], int):
+        raise ctx.fail("slice bounds of unknown length")
+    return [None] * n[0], [fmt("{}[{}]", t, lit(k)) for k in range(n[0])]
+
+
+@REG("TopK")
+@REG("TopK", since=10)
+@REG("TopK", since=11)
+def topk(ctx: NodeCtx) -> None:
+    if ctx.opset < 10:
+        k = lit(int(ctx.attr("k")))
+    else:
+        elems = ctx.elems(1)
+        k = ctx.elem_code(elems[0]) if elems else fmt("int({})", ctx.t(1))
+    kwargs = {"dim": lit(int(ctx.attr("axis", -1)))}
+    if not int(ctx.attr("largest", 1)):
+        kwargs["largest"] = lit(False)
+    if not int(ctx.attr("sorted", 1)):
+        kwargs["sorted"] = lit(False)
+    ctx.line("{} = {}", ctx.targets(2), fn("torch.topk", ctx.t(0), k, **kwargs))
+
+
+@REG("NonZero", since=9)
+@REG("NonZero", since=13)
+def nonzero(ctx: NodeCtx) -> None:
+    ctx.emit(fmt("torch.nonzero({}).t()", ctx.t(0)))
+
+
+
+@REG("OneHot", since=9)
+@REG("OneHot", since=11)
+def one_hot(ctx: NodeCtx) -> None:
+    depth = ctx.const(1)
+    values = ctx.const(2)
+    if depth is None or values is None:
+        raise ctx.fail("depth and values must be constants")
+    n = int(np.asarray(depth).reshape(-1)[0])
+    off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
+    # ONNX accepts indices in [-depth, depth): wrap them like Python does
+    hot = fmt("F.one_hot({}.long() % {}, {}).bool()", ctx.t(0), lit(n), lit(n))
+    y = fn("torch.where", hot, on, off)
+    axis = int(ctx.attr("axis", -1))
+    if axis != -1:
+        y = fmt("{}.movedim(-1, {})", y, lit(axis))
+    ctx.emit(y)
+
+
+@REG("ReverseSequence", since=10)
+def reverse_sequence(ctx: NodeCtx) -> None:
+    batch_axis, time_axis = int(ctx.attr("batch_axis", 1)), int(ctx.attr("time_axis", 0))
+    rank = ctx.rank(0)
+    if rank is None or {batch_axis, time_axis} != {0, 1}:
+        raise ctx.fail("needs a known rank with the batch and time axes first")
+    x, lens = ctx.t(0), ctx.t(1)
+    # position t of sequence b reads from lens[b] - 1 - t while t < lens[b], else stays put
+    steps = ctx.temp("steps")
+    ctx.line("{} = torch.arange({}.shape[{}], device={}.device)[:, None]", steps, x, lit(time_axis), x)
+    order = ctx.temp("order")
+    ctx.line("{} = torch.where({} < {}, {} - 1 - {}, {})", order, steps, lens, lens, steps, steps)
+    if time_axis == 1:
+        ctx.line("{} = {}.t()", order, order)
+    index = fmt("{}.reshape({}.shape + (1,) * {}).expand_as({})", order, order, lit(rank - 2), x)
+    ctx.emit(fn("torch.gather", x, lit(time_axis), index))

@@ -1,0 +1,71 @@
+"""The placement report, from onnxruntime's own profile.
+
+The CPU-only onnxruntime build here offers a second provider, Azure's, that runs none of these ops: every
+node falls back to the CPU provider, which is exactly the situation the report exists to reveal.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import onnxbridge
+from onnxbridge.runtime.placement import explain, parse_profile
+from onnxbridge.testing import random_inputs
+
+AZURE = "AzureExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+pytestmark = pytest.mark.skipif(AZURE not in __import__("onnxruntime").get_available_providers(),
+                                reason="needs a provider other than the CPU that runs none of the ops")
+
+
+@pytest.fixture(scope="module")
+def feeds(digits_model):
+    return random_inputs(digits_model, batch=2)
+
+
+def test_cpu_runs_everything(digits_model, feeds):
+    report = explain(digits_model.SerializeToString(), CPU, feeds, runs=3)
+    assert report.session_providers == [CPU] and report.runs == 3
+    assert report.nodes and all(n.provider == CPU for n in report.nodes)
+    assert report.fallback_nodes == [] and report.fallback_share == 0.0
+    assert "all on the CPU provider" in report.summary()
+    ops = {n.op_type for n in report.nodes}
+    assert {"Conv", "MaxPool"} <= ops  # the network's convolutions survive optimization (maybe fused)
+
+
+def test_fallbacks_are_found_grouped_and_costed(digits_model, feeds):
+    report = explain(digits_model.SerializeToString(), AZURE, feeds, runs=3)
+    assert report.session_providers == [AZURE, CPU]
+    assert len(report.fallback_nodes) == len(report.nodes) > 0
+    assert report.fallback_us == pytest.approx(report.total_us) and report.fallback_share == pytest.approx(1.0)
+    groups = report.by_op()
+    assert all(g.fallback and g.provider == CPU for g in groups)
+    assert sum(g.nodes for g in groups) == len(report.nodes)
+    assert sum(g.mean_us for g in groups) == pytest.approx(report.total_us)
+    assert [g.mean_us for g in groups] == sorted((g.mean_us for g in groups), reverse=True)
+    conv = next(g for g in groups if g.op_type == "Conv")
+    assert conv.nodes == 2  # conv1 and conv2, whatever onnxruntime renamed them to
+    assert f"{len(report.nodes)} fell back to cpu" in report.summary()
+    data = report.to_dict()
+    assert data["fallback_nodes"] == data["nodes"] and data["by_op"][0]["fallback"] is True
+
+
+def test_bench_explain_covers_every_provider(digits_model):
+    report = onnxbridge.bench(digits_model, providers=["cpu", "azure"], iterations=2, warmup=0, explain=True)
+    assert [p.provider for p in report.placement] == [CPU, AZURE]
+    assert report.to_dict()["placement"][1]["fallback_share"] == pytest.approx(1.0)
+
+
+def test_parse_profile_averages_runs_after_the_warmup():
+    def event(name, dur, provider=CPU, op="Conv"):
+        return {"cat": "Node", "name": f"{name}_kernel_time", "dur": dur,
+                "args": {"op_name": op, "provider": provider}}
+
+    events = [{"cat": "Session", "name": "model_run", "dur": 50},
+              event("a", 100), event("b", 7, "X", "Relu"), {"cat": "Node", "name": "a_fence_before", "dur": 1},
+              event("a", 10), event("b", 3, "X", "Relu"), event("a", 20), event("b", 5, "X", "Relu")]
+    nodes = {n.name: n for n in parse_profile(events, skip_runs=1)}
+    assert set(nodes) == {"a", "b"}
+    assert nodes["a"].mean_us == 15.0 and nodes["b"].mean_us == 4.0
+    assert nodes["b"].provider == "X" and nodes["b"].op_type == "Relu"
