@@ -149,7 +149,9 @@ def _has_cuda(framework: str) -> bool:
         import torch
 
         return bool(torch.cuda.is_available())
-    import tensorflow as tf
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    tf = import_tensorflow()
 
     return bool(tf.config.list_physical_devices("GPU"))
 
@@ -175,7 +177,9 @@ class _torch_threads:
 
 
 def _tf_threads(threads: int, notes: list[str]) -> None:
-    import tensorflow as tf
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    tf = import_tensorflow()
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -228,7 +232,9 @@ def _torch_runner(engine: str, module: Any, feeds: Mapping[str, np.ndarray], dev
 
 def _tf_runner(engine: str, module: Any, feeds: Mapping[str, np.ndarray], device: str, model: onnx.ModelProto):
     """(run, fetch, first_call) for a converted TensorFlow module wrapped in ``tf.function``."""
-    import tensorflow as tf
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    tf = import_tensorflow()
 
     from onnxbridge.testing import as_numpy
 

@@ -1,0 +1,325 @@
+"""Convolution and pooling on channels-last tensors: Conv -> ConvND / DepthwiseConv2D, ConvTranspose, pools."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from onnxbridge.codegen.writer import call, dotted, lit
+from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+
+def spatial_padding(ctx: NodeContext, kernel: list[int], strides: list[int], dilations: list[int],
+                    in_spatial: tuple, *, transposed: bool = False) -> tuple[str, list[tuple[int, int]]]:
+    """Resolve ONNX padding to ("same" | "valid", explicit (begin, end) pads per spatial dim to add first)."""
+    n = len(kernel)
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    pads = list(ctx.attr("pads", [0] * (2 * n)))
+    if auto_pad == "VALID":
+        return "valid", [(0, 0)] * n
+    if auto_pad == "SAME_UPPER":
+        return "same", [(0, 0)] * n
+    if auto_pad == "SAME_LOWER":
+        pads = []
+        begins, ends = [], []
+        for k, s, d, size in zip(kernel, strides, dilations, in_spatial):
+            if not isinstance(size, int):
+                ctx.fail("auto_pad SAME_LOWER needs static spatial sizes")
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            ends.append(total // 2)
+            begins.append(total - total // 2)
+        pads = begins + ends
+    begin, end = pads[:n], pads[n:]
+    if not any(pads):
+        return "valid", [(0, 0)] * n
+    if all(_same_pads(k, s, d, size) == (b, e) for k, s, d, size, b, e
+           in zip(kernel, strides, dilations, in_spatial, begin, end)):
+        return "same", [(0, 0)] * n
+    return "valid", list(zip(begin, end))
+
+
+def _same_pads(k: int, s: int, d: int, size) -> tuple[int, int] | None:
+    """The (begin, end) padding TensorFlow's "same" uses, or None when it depends on an unknown size."""
+    if s == 1:
+        total = (k - 1) * d
+    elif isinstance(size, int):
+        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+    else:
+        return None
+    return total // 2, total - total // 2
+
+
+def _tuple(values: list[int]) -> int | tuple[int, ...]:
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def pad_layer(ctx: NodeContext, x, pads: list[tuple[int, int]], hint: str):
+    """``layers.ZeroPaddingND`` for explicit pads (on a channels-last tensor)."""
+    n = len(pads)
+    value = pads[0] if n == 1 else tuple(pads)
+    return call(ctx.layer(f"ZeroPadding{n}D", hint=hint, padding=value), x)
+
+
+@TF_OPS.register("Conv")
+def conv(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    n = rank - 2
+    if n not in (1, 2, 3):
+        ctx.fail(f"{n}-D convolution is not supported")
+    w = ctx.const(1)
+    bias = ctx.const(2) if ctx.has(2) else None
+    if w is None or (ctx.has(2) and bias is None):
+        _conv_runtime(ctx, rank)
+        return
+    kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
+    strides = list(ctx.attr("strides", [1] * n))
+    dilations = list(ctx.attr("dilations", [1] * n))
+    group = int(ctx.attr("group", 1))
+    if any(s > 1 for s in strides) and any(d > 1 for d in dilations):
+        ctx.fail("strides and dilations both above 1 are not supported by Keras convolutions")
+    in_shape = ctx.shape(0)
+    padding, explicit = spatial_padding(ctx, kernel, strides, dilations, tuple(in_shape[2:]))
+    x = ctx.x_cl(0)
+    if any(b or e for b, e in explicit):
+        x = pad_layer(ctx, x, explicit, f"{ctx.name}_pad")
+    out_channels, in_per_group = w.shape[0], w.shape[1]
+    common = dict(strides=_tuple(strides) if any(s != 1 for s in strides) else None,
+                  padding=padding if padding != "valid" else None,
+                  dilation_rate=_tuple(dilations) if any(d != 1 for d in dilations) else None,
+                  use_bias=False if bias is None else None)
+    spatial_axes = tuple(range(2, rank))
+    if group > 1 and in_per_group == 1 and n in (1, 2) and out_channels % group == 0:
+        multiplier = out_channels // group
+        kern = w.reshape(group, multiplier, *w.shape[2:]).transpose(*[a for a in range(2, 2 + n)], 0, 1)
+        weights = [kern] + ([bias] if bias is not None else [])
+        layer = ctx.layer(f"DepthwiseConv{n}D", weights=weights, kernel_size=_tuple(kernel),
+                          depth_multiplier=multiplier if multiplier != 1 else None, **common)
+    else:
+        kern = np.transpose(w, (*spatial_axes, 1, 0))
+        weights = [kern] + ([bias] if bias is not None else [])
+        layer = ctx.layer(f"Conv{n}D", weights=weights, filters=int(out_channels), kernel_size=_tuple(kernel),
+                          groups=group if group != 1 else None, **common)
+    ctx.out(0, call(layer, x), L.channels_last(rank))
+
+
+def _conv_runtime(ctx: NodeContext, rank: int) -> None:
+    """A convolution whose weights are tensors computed in the graph: ``ops.conv`` on the fly."""
+    n = rank - 2
+    if int(ctx.attr("group", 1)) != 1:
+        ctx.fail("grouped convolution with run-time weights is not supported")
+    w_shape = ctx.shape(1)
+    kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
+    if not all(isinstance(k, int) for k in kernel):
+        ctx.fail("the kernel size must be static")
+    strides = list(ctx.attr("strides", [1] * n))
+    dilations = list(ctx.attr("dilations", [1] * n))
+    padding, explicit = spatial_padding(ctx, kernel, strides, dilations, tuple(ctx.shape(0)[2:]))
+    x = ctx.x_cl(0)
+    if any(b or e for b, e in explicit):
+        x = call(dotted("ops", "pad"), x, lit(((0, 0),) + tuple(explicit) + ((0, 0),)))
+    kern = call(dotted("ops", "transpose"), ctx.x(1), lit((*range(2, rank), 1, 0)))
+    y = call(dotted("ops", "conv"), x, kern, strides=lit(_tuple(strides)), padding=lit(padding),
+             data_format=lit("channels_last"), dilation_rate=lit(_tuple(dilations)))
+    if ctx.has(2):
+        y = call(dotted("ops", "add"), y, ctx.x(2))
+    ctx.out(0, y, L.channels_last(rank))
+
+
+@TF_OPS.register("ConvTranspose")
+def conv_transpose(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    n = rank - 2
+    if n not in (1, 2, 3):
+        ctx.fail(f"{n}-D transposed convolution is not supported")
+    w = ctx.const(1)
+    bias = ctx.const(2) if ctx.has(2) else None
+    if int(ctx.attr("group", 1)) != 1:
+        ctx.fail("grouped transposed convolution is not supported by Keras")
+    w_shape = w.shape if w is not None else ctx.shape(1)
+    kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
+    strides = list(ctx.attr("strides", [1] * n))
+    dilations = list(ctx.attr("dilations", [1] * n))
+    if any(d != 1 for d in dilations):
+        ctx.fail("dilated transposed convolution is not supported")
+    out_pad = list(ctx.attr("output_padding", [0] * n))
+    pads = list(ctx.attr("pads", [0] * (2 * n)))
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    in_shape = ctx.shape(0)
+    out_shape_attr = ctx.attr("output_shape")
+    if out_shape_attr is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        begins, ends = [], []
+        for axis in range(n):
+            size = in_shape[2 + axis]
+            if not isinstance(size, int):
+                ctx.fail("output_shape/auto_pad on transposed convolution needs static spatial sizes")
+            full = strides[axis] * (size - 1) + out_pad[axis] + kernel[axis]
+            target = out_shape_attr[axis] if out_shape_attr is not None else size * strides[axis]
+            total = full - target
+            if auto_pad == "SAME_UPPER":
+                begins.append(total // 2)
+                ends.append(total - total // 2)
+            else:  # SAME_LOWER, and an explicit output_shape without auto_pad, put the extra pad first
+                begins.append(total - total // 2)
+                ends.append(total // 2)
+        pads = begins + ends
+    if any(op >= s for op, s in zip(out_pad, strides)) and any(out_pad):
+        ctx.fail("output_padding must be smaller than the stride")
+    x = ctx.x_cl(0)
+    if w is None or (ctx.has(2) and bias is None):
+        # weights computed in the graph: the functional form
+        kern = call(dotted("ops", "transpose"), ctx.x(1), lit((*range(2, rank), 1, 0)))
+        layer = ctx.layer(str(ctx.helper("ConvTransposeOp")), module="", strides=_tuple(strides),
+                          output_padding=_tuple(out_pad) if any(out_pad) else None)
+        y = call(layer, x, kern)
+        if ctx.has(2):
+            y = call(dotted("ops", "add"), y, ctx.x(2))
+    else:
+        kern = np.transpose(w, (*range(2, rank), 1, 0))
+        weights = [kern] + ([bias] if bias is not None else [])
+        layer = ctx.layer(f"Conv{n}DTranspose", weights=weights, filters=int(w.shape[1]), kernel_size=_tuple(kernel),
+                          strides=_tuple(strides) if any(s != 1 for s in strides) else None,
+                          output_padding=_tuple(out_pad) if any(out_pad) else None,
+                          use_bias=False if bias is None else None)
+        y = call(layer, x)
+    crops = list(zip(pads[:n], pads[n:]))
+    if any(b or e for b, e in crops):
+        y = call(ctx.layer(f"Cropping{n}D", hint=f"{ctx.name}_crop",
+                            cropping=crops[0] if n == 1 else tuple(crops)), y)
+    ctx.out(0, y, L.channels_last(rank))
+
+
+# -- pooling ---------------------------------------------------------------------------------------------
+def _pool_geometry(ctx: NodeContext, *, explicit_pads: bool = False):
+    rank = ctx.rank(0)
+    n = rank - 2
+    if n not in (1, 2, 3):
+        ctx.fail(f"{n}-D pooling is not supported")
+    kernel = list(ctx.attr("kernel_shape"))
+    strides = list(ctx.attr("strides", [1] * n))
+    dilations = list(ctx.attr("dilations", [1] * n))
+    in_shape = ctx.shape(0)
+    spatial = tuple(in_shape[2:])
+    padding, explicit = spatial_padding(ctx, kernel, strides, dilations, spatial)
+    if padding == "same" and explicit_pads:
+        pads = [_same_pads(k, s, d, size) for k, s, d, size in zip(kernel, strides, dilations, spatial)]
+        if any(p is None for p in pads):
+            ctx.fail("same padding needs static spatial sizes here")
+        padding, explicit = "valid", pads
+    if ctx.attr("ceil_mode", 0):
+        # ceil mode adds windows at the end: take the output size from shape inference and pad to reach it
+        out = tuple(ctx.out_shape()[2:])
+        if padding != "same":
+            if not all(isinstance(d, int) for d in out + spatial):
+                ctx.fail("ceil_mode needs static spatial sizes")
+            explicit = [(b, max(e, (o - 1) * s + (k - 1) * d + 1 - size - b)) for (b, e), o, s, k, d, size
+                        in zip(explicit, out, strides, kernel, dilations, spatial)]
+    return rank, n, kernel, strides, dilations, padding, explicit
+
+
+def _pad_value(x, pads: list[tuple[int, int]], value: float):
+    widths = ((0, 0),) + tuple(pads) + ((0, 0),)
+    return call(dotted("ops", "pad"), x, lit(widths), constant_values=lit(value))
+
+
+@TF_OPS.register("MaxPool")
+def max_pool(node, ctx: NodeContext) -> None:
+    if ctx.wants_output(1):
+        ctx.fail("the Indices output of MaxPool is not supported")
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
+    x = ctx.x_cl(0)
+    if any(d != 1 for d in dilations):
+        if any(s != 1 for s in strides):
+            ctx.fail("dilated pooling with strides is not supported by TensorFlow")
+        padding, explicit = "valid", explicit if padding != "same" else [
+            _same_pads(k, 1, d, size) for k, d, size in zip(kernel, dilations, ctx.shape(0)[2:])]
+        if any(b or e for b, e in explicit):
+            x = _pad_value(x, explicit, -math.inf)
+        layer = ctx.layer(str(ctx.helper("MaxPoolDilated")), module="", pool_size=tuple(kernel),
+                          strides=tuple(strides), dilation_rate=tuple(dilations))
+        ctx.out(0, call(layer, x), L.channels_last(rank))
+        return
+    if any(b or e for b, e in explicit):
+        x = _pad_value(x, explicit, -math.inf)
+    layer = ctx.layer(f"MaxPooling{n}D", pool_size=_tuple(kernel), strides=_tuple(strides),
+                      padding=padding if padding != "valid" else None)
+    ctx.out(0, call(layer, x), L.channels_last(rank))
+
+
+@TF_OPS.register("AveragePool")
+def average_pool(node, ctx: NodeContext) -> None:
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad)
+    if any(d != 1 for d in dilations):
+        ctx.fail("dilated average pooling is not supported")
+    x = ctx.x_cl(0)
+    padded = any(b or e for b, e in explicit)
+    if padded and include_pad:
+        if ctx.attr("ceil_mode", 0):
+            ctx.fail("AveragePool with ceil_mode and count_include_pad is not supported")
+        x = _pad_value(x, explicit, 0.0)
+    elif padded:
+        # average over the real elements only: pool the zero-padded input and a zero-padded mask of ones
+        pool = dict(pool_size=lit(_tuple(kernel)), strides=lit(_tuple(strides)), padding=lit("valid"))
+        total = call(dotted("ops", "average_pool"), _pad_value(x, explicit, 0.0), **pool)
+        count = call(dotted("ops", "average_pool"),
+                     _pad_value(call(dotted("ops", "ones_like"), x), explicit, 0.0), **pool)
+        ctx.out(0, call(dotted("ops", "divide"), total, count), L.channels_last(rank))
+        return
+    layer = ctx.layer(f"AveragePooling{n}D", pool_size=_tuple(kernel), strides=_tuple(strides),
+                      padding=padding if padding != "valid" else None)
+    ctx.out(0, call(layer, x), L.channels_last(rank))
+
+
+def _global(kind: str):
+    def convert(node, ctx: NodeContext) -> None:
+        rank = ctx.rank(0)
+        n = rank - 2
+        if n not in (1, 2, 3):
+            ctx.fail(f"{n}-D global pooling is not supported")
+        layer = ctx.layer(f"Global{kind}Pooling{n}D", keepdims=True)
+        ctx.out(0, call(layer, ctx.x_cl(0)), L.channels_last(rank))
+
+    return convert
+
+
+TF_OPS.register("GlobalAveragePool")(_global("Average"))
+TF_OPS.register("GlobalMaxPool")(_global("Max"))
+
+
+def _lp_sum(ctx: NodeContext, x, p: int):
+    """|x|^p (the sum of it, pooled, gives the p-norm of each window)."""
+    a = call(dotted("ops", "abs"), x)
+    return a if p == 1 else call(dotted("ops", "power"), a, lit(float(p)))
+
+
+def _root(y, p: int):
+    return y if p == 1 else call(dotted("ops", "power"), y, lit(1.0 / p))
+
+
+@TF_OPS.register("LpPool", since=11)
+def lp_pool(node, ctx: NodeContext) -> None:
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
+    if any(d != 1 for d in dilations):
+        ctx.fail("dilated Lp pooling is not supported")
+    p = int(ctx.attr("p", 2))
+    x = _lp_sum(ctx, ctx.x_cl(0), p)
+    if any(b or e for b, e in explicit):
+        x = _pad_value(x, explicit, 0.0)
+    window = int(np.prod(kernel))
+    total = call(dotted("ops", "multiply"), call(dotted("ops", "average_pool"), x, pool_size=lit(_tuple(kernel)),
+                                                 strides=lit(_tuple(strides)), padding=lit("valid")),
+                 lit(float(window)))
+    ctx.out(0, _root(total, p), L.channels_last(rank))
+
+
+@TF_OPS.register("GlobalLpPool", since=2)
+def global_lp_pool(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    p = int(ctx.attr("p", 2))
+    total = call(dotted("ops", "sum"), _lp_sum(ctx, ctx.x_cl(0), p), axis=lit(tuple(range(1, rank - 1))),
+                 keepdims=lit(True))
+    ctx.out(0, _root(total, p), L.channels_last(rank))

@@ -1,0 +1,205 @@
+"""Element-wise math: unary functions, broadcasting binary ops, comparisons, logic, Where, Cast, Trilu, CumSum.
+
+All of these are layout-agnostic: they run on tensors in whatever layout they are stored in
+(channels-last inside a CNN), and broadcast constants are permuted to match at conversion time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext, dtype_name
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+_UNARY = {
+    "Abs": "abs", "Neg": "negative", "Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal",
+    "Floor": "floor", "Ceil": "ceil", "Round": "round", "Sign": "sign", "Sin": "sin", "Cos": "cos", "Tan": "tan",
+    "Asin": "arcsin", "Acos": "arccos", "Atan": "arctan", "Sinh": "sinh", "Cosh": "cosh", "Asinh": "arcsinh",
+    "Acosh": "arccosh", "Atanh": "arctanh", "Erf": "erf", "Not": "logical_not", "IsNaN": "isnan",
+}
+
+
+def _unary(fn: str):
+    def convert(node, ctx: NodeContext) -> None:
+        x, perm = ctx.x_any(0)
+        ctx.out(0, call(_ops(fn), x), perm)
+
+    convert.__name__ = f"convert_{fn}"
+    return convert
+
+
+for _op, _fn in _UNARY.items():
+    TF_OPS.register(_op)(_unary(_fn))
+
+
+@TF_OPS.register("IsInf", since=10)
+def is_inf(node, ctx: NodeContext) -> None:
+    x, perm = ctx.x_any(0)
+    pos, neg = ctx.attr("detect_positive", 1), ctx.attr("detect_negative", 1)
+    if pos and neg:
+        expr = call(_ops("isinf"), x)
+    elif pos:
+        expr = call(_ops("equal"), x, lit(float("inf")))
+    elif neg:
+        expr = call(_ops("equal"), x, lit(-float("inf")))
+    else:
+        expr = call(_ops("zeros_like"), x, dtype=lit("bool"))
+    ctx.out(0, expr, perm)
+
+
+_BINARY = {"Add": "add", "Sub": "subtract", "Mul": "multiply", "Equal": "equal", "Less": "less",
+           "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
+           "And": "logical_and", "Or": "logical_or", "Xor": "logical_xor"}
+_BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor"}
+
+
+def _binary(fn: str):
+    def convert(node, ctx: NodeContext) -> None:
+        (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+        ctx.out(0, call(_ops(fn), a, b), perm)
+
+    convert.__name__ = f"convert_{fn}"
+    return convert
+
+
+for _op, _fn in _BINARY.items():
+    TF_OPS.register(_op)(_binary(_fn))
+for _op, _fn in _BITWISE.items():
+    TF_OPS.register(_op, since=18)(_binary(_fn))
+TF_OPS.register("BitwiseNot", since=18)(_unary("bitwise_invert"))
+
+
+@TF_OPS.register("Div")
+def div(node, ctx: NodeContext) -> None:
+    (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+    integer = np.dtype(ctx.out_dtype()).kind in "iu"
+    if integer:
+        # ONNX integer division truncates toward zero (Python's // floors): divide the magnitudes
+        magnitude = call(_ops("floor_divide"), call(_ops("abs"), a), call(_ops("abs"), b))
+        ctx.out(0, call(_ops("multiply"), call(_ops("multiply"), call(_ops("sign"), a), call(_ops("sign"), b)),
+                        magnitude), perm)
+        return
+    ctx.out(0, call(_ops("divide"), a, b), perm)
+
+
+@TF_OPS.register("Pow")
+def pow_(node, ctx: NodeContext) -> None:
+    c = ctx.const(1)
+    if c is not None and c.size == 1 and not ctx.is_instance_const(1):
+        x, perm = ctx.x_any(0)
+        e = float(c.reshape(-1)[0])
+        if e == 2.0:
+            ctx.out(0, call(_ops("square"), x), perm)
+            return
+        if e == 0.5:
+            ctx.out(0, call(_ops("sqrt"), x), perm)
+            return
+        if e == 1.0:
+            ctx.alias(0, 0, keep_perm=True)
+            return
+        ctx.out(0, call(_ops("power"), x, lit(e if np.dtype(ctx.dtype(0)).kind == "f" else int(e))), perm)
+        return
+    (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+    if ctx.dtype(1) != ctx.dtype(0):
+        b = call(_ops("cast"), b, lit(ctx.dtype(0)))
+    ctx.out(0, call(_ops("power"), a, b), perm)
+
+
+@TF_OPS.register("Mod", since=10)
+def mod(node, ctx: NodeContext) -> None:
+    (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+    if ctx.attr("fmod", 0):
+        # C fmod: the sign of the dividend
+        expr = call(_ops("multiply"), call(_ops("sign"), a),
+                    call(_ops("mod"), call(_ops("abs"), a), call(_ops("abs"), b)))
+    else:
+        expr = call(_ops("mod"), a, b)
+    ctx.out(0, expr, perm)
+
+
+def _variadic(fn: str, mean: bool = False):
+    def convert(node, ctx: NodeContext) -> None:
+        idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
+        codes, perm = ctx.aligned(idx, ctx.out_rank())
+        expr = codes[0]
+        for c in codes[1:]:
+            expr = call(_ops(fn), expr, c)
+        if mean and len(codes) > 1:
+            expr = call(_ops("divide"), expr, lit(float(len(codes))))
+        ctx.out(0, expr, perm)
+
+    return convert
+
+
+TF_OPS.register("Max", since=8)(_variadic("maximum"))
+TF_OPS.register("Min", since=8)(_variadic("minimum"))
+TF_OPS.register("Sum", since=8)(_variadic("add"))
+TF_OPS.register("Mean", since=8)(_variadic("add", mean=True))
+
+
+@TF_OPS.register("Where", since=9)
+def where(node, ctx: NodeContext) -> None:
+    (c, a, b), perm = ctx.aligned([0, 1, 2], ctx.out_rank())
+    ctx.out(0, call(_ops("where"), c, a, b), perm)
+
+
+@TF_OPS.register("Cast", since=6)
+def cast(node, ctx: NodeContext) -> None:
+    to = dtype_name(ctx.attr("to"))
+    x, perm = ctx.x_any(0)
+    if ctx.dtype(0) == to:
+        ctx.alias(0, 0, keep_perm=True)
+        return
+    ctx.out(0, call(_ops("cast"), x, lit(to)), perm)
+
+
+@TF_OPS.register("CastLike", since=15)
+def cast_like(node, ctx: NodeContext) -> None:
+    to = ctx.dtype(1)
+    x, perm = ctx.x_any(0)
+    ctx.out(0, call(_ops("cast"), x, lit(to)), perm)
+
+
+@TF_OPS.register("Identity")
+def identity(node, ctx: NodeContext) -> None:
+    ctx.alias(0, 0, keep_perm=True)
+
+
+@TF_OPS.register("Dropout")
+def dropout(node, ctx: NodeContext) -> None:
+    ctx.alias(0, 0, keep_perm=True)
+    if ctx.wants_output(1):  # at inference nothing is dropped: the mask is all true
+        x, perm = ctx.x_any(0)
+        ctx.out(1, call(dotted("ops", "ones_like"), x, dtype=lit("bool")), perm)
+
+
+@TF_OPS.register("Trilu", since=14)
+def trilu(node, ctx: NodeContext) -> None:
+    k = ctx.ints(1)[0] if ctx.has(1) else 0
+    fn = "triu" if ctx.attr("upper", 1) else "tril"
+    ctx.out(0, call(_ops(fn), ctx.x(0), k=lit(int(k))))
+
+
+@TF_OPS.register("CumSum", since=11)
+def cumsum(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    axis = ctx.ints(1)
+    if axis is None:
+        ctx.fail("a run-time axis is not supported")
+    x, perm = ctx.x_any(0)
+    a = L.stored_axis(perm, ctx.axis(axis[0], rank))
+    reverse, exclusive = ctx.attr("reverse", 0), ctx.attr("exclusive", 0)
+    src = call(_ops("flip"), x, axis=lit(a)) if reverse else x
+    y = call(_ops("cumsum"), src, axis=lit(a))
+    if exclusive:
+        y = call(_ops("subtract"), y, src)
+    if reverse:
+        y = call(_ops("flip"), y, axis=lit(a))
+    ctx.out(0, y, perm)

@@ -1,0 +1,219 @@
+"""Indexing: Gather (constant tables become ``layers.Embedding``), Slice, TopK, OneHot, GatherND, Scatter*,
+NonZero, ReverseSequence."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks.graph import Dim
+from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext, item, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+INT64_MAX = 2**63 - 1
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+def _slice_bounds(start: int, end: int, step: int, dim) -> tuple[int | None, int | None]:
+    if isinstance(dim, int):
+        if step > 0:
+            s = min(max(start + dim if start < 0 else start, 0), dim)
+            e = min(max(end + dim if end < 0 else end, 0), dim)
+            return (s or None), (None if e >= dim else e)
+        s = min(max(start + dim if start < 0 else start, -1), dim - 1)
+        e = min(max(end + dim if end < 0 else end, -1), dim - 1)
+        return (None if s >= dim - 1 else s), (None if e < 0 else e)
+    big = 2**31 - 1
+    s = None if (step > 0 and start == 0) or (step < 0 and start >= big) else start
+    if step > 0:
+        e = None if end >= big else end
+    else:
+        e = None if end <= -big else end
+    return s, e
+
+
+def _emit_slice(ctx: NodeContext, starts, ends, axes, steps) -> None:
+    rank = ctx.rank(0)
+    shape = ctx.shape(0)
+    x, perm = ctx.x_any(0)
+    full = slice_code(None, None)
+    items = [full] * rank
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a = ctx.axis(a, rank)
+        if st == 0:
+            ctx.fail("slice step 0")
+        b, f = _slice_bounds(int(s), int(e), int(st), shape[a])
+        items[L.stored_axis(perm, a)] = slice_code(b, f, int(st))
+    while items and items[-1] == full:
+        items.pop()
+    if not items:
+        ctx.alias(0, 0, keep_perm=True)
+        return
+    ctx.out(0, subscript(x, items), perm)
+
+
+@TF_OPS.register("Slice", since=10)
+def slice_10(node, ctx: NodeContext) -> None:
+    starts, ends = ctx.dims(1), ctx.dims(2)
+    axes = ctx.ints(3) if ctx.has(3) else None
+    steps = ctx.ints(4) if ctx.has(4) else None
+    if starts is None or ends is None or (ctx.has(3) and axes is None) or (ctx.has(4) and steps is None):
+        ctx.fail("slice bounds computed at run time are not supported")
+    shape = ctx.shape(0)
+    axes = axes if axes is not None else list(range(len(starts)))
+    # an end equal to a run-time dim of the input itself means "to the end"
+    ends = [INT64_MAX if isinstance(e, Dim) and e.value == node.input[0] and
+            ctx.axis(a, len(shape)) == e.axis else e for e, a in zip(ends, axes)]
+    if any(not isinstance(v, int) for v in list(starts) + list(ends)):
+        ctx.fail("slice bounds computed at run time are not supported")
+    _emit_slice(ctx, starts, ends, axes, steps if steps is not None else [1] * len(starts))
+
+
+@TF_OPS.register("Slice")
+def slice_1(node, ctx: NodeContext) -> None:
+    starts, ends = ctx.attr("starts"), ctx.attr("ends")
+    axes = ctx.attr("axes", list(range(len(starts))))
+    _emit_slice(ctx, starts, ends, axes, [1] * len(starts))
+
+
+@TF_OPS.register("Gather")
+def gather(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", 0), rank)
+    table = ctx.const(0)
+    idx = ctx.const(1)
+    if table is not None and idx is None and axis == 0 and table.ndim == 2 and table.dtype.kind == "f" \
+            and table.size > 64:
+        layer = ctx.layer("Embedding", weights=[table], input_dim=int(table.shape[0]), output_dim=int(table.shape[1]))
+        ctx.out(0, call(layer, ctx.x(1)))
+        return
+    x, perm = ctx.x_any(0)
+    a = L.stored_axis(perm, axis)
+    full = slice_code(None, None)
+    if idx is not None:
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.ndim == 0:
+            # x[:, i] (a negative index counts from the end, as in ONNX)
+            _, out_perm = L.after_removing(perm, [axis])
+            ctx.out(0, subscript(x, [full] * a + [lit(int(idx))]), out_perm)
+            return
+        if idx.ndim == 1 and idx.size > 1 and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)) \
+                and (idx[0] >= 0 or idx[-1] < 0):
+            stop = int(idx[-1]) + 1
+            ctx.out(0, subscript(x, [full] * a + [slice_code(int(idx[0]), stop if stop != 0 else None)]), perm)
+            return
+        if (idx < 0).any():
+            dim = ctx.shape(0)[axis]
+            if not isinstance(dim, int):
+                ctx.fail("negative indices into a dim known only at run time")
+            idx = np.where(idx < 0, idx + dim, idx)
+        if idx.ndim == 1:
+            ctx.out(0, call(_ops("take"), x, ctx.constant(idx), axis=lit(a)), perm)
+            return
+    ctx.out(0, call(_ops("take"), ctx.x(0), ctx.x(1), axis=lit(axis)))
+
+
+@TF_OPS.register("GatherElements", since=11)
+def gather_elements(node, ctx: NodeContext) -> None:
+    axis = ctx.axis(ctx.attr("axis", 0), ctx.rank(0))
+    ctx.out(0, call(_ops("take_along_axis"), ctx.x(0), ctx.x(1), axis=lit(axis)))
+
+
+@TF_OPS.register("OneHot", since=9)
+def one_hot(node, ctx: NodeContext) -> None:
+    depth = ctx.ints(1)
+    values = ctx.const(2)
+    if depth is None or values is None:
+        ctx.fail("depth and values must be constants")
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", -1), rank + 1)
+    off, on = values.reshape(-1)[:2]
+    dtype = str(values.dtype)
+    expr = call(_ops("one_hot"), ctx.x(0), lit(int(depth[0])), axis=lit(axis if axis != rank else -1),
+                dtype=lit(dtype))
+    if not (off == 0 and on == 1):
+        expr = call(_ops("add"), call(_ops("multiply"), expr, lit((on - off).item())), lit(off.item()))
+    ctx.out(0, expr)
+
+
+@TF_OPS.register("TopK", since=10)
+def top_k(node, ctx: NodeContext) -> None:
+    k = ctx.ints(1)
+    if k is None:
+        ctx.fail("K computed at run time is not supported")
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", -1), rank)
+    largest = ctx.attr("largest", 1)
+    x = ctx.x(0)
+    swap = None
+    if axis != rank - 1:
+        swap = list(range(rank))
+        swap[axis], swap[-1] = swap[-1], swap[axis]
+        x = call(_ops("transpose"), x, lit(tuple(swap)))
+    if not largest:
+        x = call(_ops("negative"), x)
+    pair = ctx.scope.new_var(f"{node.output[0]}_topk")
+    ctx.define_raw(pair, call(_ops("top_k"), x, lit(int(k[0])), sorted=lit(bool(ctx.attr("sorted", 1)))))
+    values = item(pair, 0)
+    indices = call(_ops("cast"), item(pair, 1), lit("int64"))
+    if not largest:
+        values = call(_ops("negative"), values)
+    if swap is not None:
+        values = call(_ops("transpose"), values, lit(tuple(swap)))
+        indices = call(_ops("transpose"), indices, lit(tuple(swap)))
+    ctx.uses.add(pair)
+    ctx.out(0, values)
+    if ctx.wants_output(1):
+        ctx.out(1, indices)
+
+
+@TF_OPS.register("GatherND", since=11)
+def gather_nd(node, ctx: NodeContext) -> None:
+    layer = ctx.layer(str(ctx.helper("GatherND")), module="", batch_dims=int(ctx.attr("batch_dims", 0)) or None)
+    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))
+
+
+def _reduction(ctx: NodeContext) -> str:
+    reduction = ctx.attr("reduction", "none")
+    if reduction not in ("none", "add", "max", "min"):
+        ctx.fail(f"reduction {reduction!r} is not supported")
+    return reduction
+
+
+@TF_OPS.register("ScatterND", since=11)
+def scatter_nd(node, ctx: NodeContext) -> None:
+    reduction = _reduction(ctx)
+    layer = ctx.layer(str(ctx.helper("ScatterND")), module="", reduction=reduction if reduction != "none" else None)
+    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+
+
+@TF_OPS.register("ScatterElements", since=11)
+def scatter_elements(node, ctx: NodeContext) -> None:
+    reduction = _reduction(ctx)
+    axis = ctx.axis(ctx.attr("axis", 0), ctx.rank(0))
+    layer = ctx.layer(str(ctx.helper("ScatterElements")), module="", axis=axis,
+                      reduction=reduction if reduction != "none" else None)
+    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+
+
+@TF_OPS.register("NonZero", since=9)
+def non_zero(node, ctx: NodeContext) -> None:
+    ctx.out(0, call(ctx.layer(str(ctx.helper("NonZero")), module=""), ctx.x(0)))
+
+
+@TF_OPS.register("ReverseSequence", since=10)
+def reverse_sequence(node, ctx: NodeContext) -> None:
+    batch_axis, time_axis = int(ctx.attr("batch_axis", 1)), int(ctx.attr("time_axis", 0))
+    lengths = ctx.const(1)
+    steps = ctx.shape(0)[time_axis]
+    if lengths is not None and isinstance(steps, int) and np.all(lengths == steps):
+        # every sequence is full length (how tf2onnx writes go_backwards): a flip
+        x, perm = ctx.x_any(0)
+        ctx.out(0, call(_ops("flip"), x, axis=lit(L.stored_axis(perm, time_axis))), perm)
+        return
+    layer = ctx.layer(str(ctx.helper("ReverseSequence")), module="", time_axis=time_axis, batch_axis=batch_axis)
+    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))

@@ -1,0 +1,101 @@
+"""Matrix products: Gemm / MatMul with constant weights -> ``layers.Dense`` (bias Add fused), Einsum."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+def dense_input(ctx: NodeContext, kernel: np.ndarray) -> tuple[Code, np.ndarray, tuple | None]:
+    """Input 0 for a Dense layer: a flattened channels-last tensor keeps its order (rows of the kernel
+    are permuted instead of the activations); a tensor whose last axis stays last keeps its layout."""
+    v = ctx.value(0)
+    if v.feature_perm is not None and v.code is not None:
+        ctx.uses.add(v.code)
+        return v.code, kernel[v.feature_perm], None
+    rank = ctx.rank(0)
+    code, perm = ctx.x_any(0)
+    if perm[-1] == rank - 1:
+        return code, kernel, perm
+    return ctx.x(0), kernel, None
+
+
+def _bias_of(ctx: NodeContext, units: int) -> tuple[np.ndarray | None, object]:
+    """A constant bias [units] added right after this node (fused into Dense), and the Add node."""
+    add = ctx.sole_consumer(0)
+    if add is None or add.op_type != "Add" or add.domain not in ("", "ai.onnx"):
+        return None, None
+    other = add.input[1] if add.input[0] == ctx.node.output[0] else add.input[0]
+    v = ctx.scope.values.get(other)
+    if v is None or v.const is None:
+        return None, None
+    c = v.const
+    if c.size != units or c.shape[-1:] != (units,) or c.ndim > ctx.out_rank():
+        return None, None
+    return c.reshape(units), add
+
+
+@TF_OPS.register("Gemm")
+def gemm(node, ctx: NodeContext) -> None:
+    alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
+    trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
+    b = ctx.const(1)
+    c = ctx.const(2) if ctx.has(2) else None
+    if b is not None and not trans_a:
+        kernel = (b.T if trans_b else b) * np.float32(alpha) if alpha != 1.0 else (b.T if trans_b else b)
+        units = kernel.shape[1]
+        bias = None
+        if ctx.has(2):
+            if c is not None and c.size in (1, units) and (c.ndim < 2 or c.shape[0] == 1):
+                bias = np.broadcast_to(c.reshape(-1), (units,)) * np.float32(beta)
+        x, kernel, perm = dense_input(ctx, np.ascontiguousarray(kernel, dtype=np.float32))
+        weights = [kernel] + ([np.asarray(bias, dtype=np.float32)] if bias is not None else [])
+        layer = ctx.layer("Dense", weights=weights, units=int(units), use_bias=False if bias is None else None)
+        y = call(layer, x)
+        if ctx.has(2) and bias is None:
+            cc = ctx.x(2)
+            y = call(_ops("add"), y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)))
+        ctx.out(0, y)
+        return
+    a = ctx.x(0)
+    bb = ctx.x(1)
+    if trans_a:
+        a = call(_ops("transpose"), a)
+    if trans_b:
+        bb = call(_ops("transpose"), bb)
+    y = call(_ops("matmul"), a, bb)
+    if alpha != 1.0:
+        y = call(_ops("multiply"), y, lit(alpha))
+    if ctx.has(2):
+        cc = ctx.x(2)
+        y = call(_ops("add"), y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)))
+    ctx.out(0, y)
+
+
+@TF_OPS.register("MatMul")
+def matmul(node, ctx: NodeContext) -> None:
+    w = ctx.const(1)
+    if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f":
+        units = w.shape[1]
+        bias, add = _bias_of(ctx, units)
+        x, kernel, perm = dense_input(ctx, np.asarray(w))
+        weights = [kernel] + ([bias.astype(w.dtype)] if bias is not None else [])
+        layer = ctx.layer("Dense", weights=weights, units=int(units), use_bias=False if bias is None else None)
+        target = add.output[0] if add is not None else node.output[0]
+        ctx.define(target, call(layer, x), perm)
+        return
+    ctx.out(0, call(_ops("matmul"), ctx.x(0), ctx.x(1)))
+
+
+@TF_OPS.register("Einsum", since=12)
+def einsum(node, ctx: NodeContext) -> None:
+    equation = ctx.attr("equation").replace(" ", "")
+    args = [ctx.x(i) for i in range(ctx.n_inputs)]
+    ctx.out(0, call(_ops("einsum"), lit(equation), *args))

@@ -1,0 +1,146 @@
+"""Normalisation: BatchNormalization, LayerNormalization, Instance/GroupNormalization, LpNormalization, LRN."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+@TF_OPS.register("BatchNormalization")
+def batch_norm(node, ctx: NodeContext) -> None:
+    if ctx.attr("training_mode", 0) or ctx.n_outputs > 1:
+        ctx.fail("training-mode BatchNormalization is not supported (export the model in eval mode)")
+    rank = ctx.rank(0)
+    eps = float(ctx.attr("epsilon", 1e-5))
+    params = [ctx.const(i) for i in (1, 2, 3, 4)]
+    # channels-last keeps a CNN in one layout; a tensor that is not permuted yet is normalised in place
+    x, perm = ctx.x_any(0)
+    if rank >= 3 and L.is_identity(perm) and ctx.value(0).code is not None:
+        x, perm = ctx.x_cl(0), L.channels_last(rank)
+    axis = L.stored_axis(perm, 1) if rank > 1 else 0
+    if any(p is None for p in params):
+        # statistics computed at run time: the formula, broadcast along the channel axis
+        shape = [1] * rank
+        shape[axis] = -1
+        scale, bias, mean, var = (call(_ops("reshape"), ctx.x(i), lit(tuple(shape))) for i in (1, 2, 3, 4))
+        norm = call(_ops("divide"), call(_ops("subtract"), x, mean), call(_ops("sqrt"), call(_ops("add"), var, lit(eps))))
+        ctx.out(0, call(_ops("add"), call(_ops("multiply"), norm, scale), bias), perm)
+        return
+    gamma, beta, mean, var = (np.asarray(p, dtype=np.float32).reshape(-1) for p in params)
+    layer = ctx.layer("BatchNormalization", weights=[gamma, beta, mean, var],
+                      axis=axis if axis != rank - 1 else -1, epsilon=eps)
+    ctx.out(0, call(layer, x), perm)
+
+
+@TF_OPS.register("LayerNormalization", since=17)
+def layer_norm(node, ctx: NodeContext) -> None:
+    if ctx.wants_output(1) or ctx.wants_output(2):
+        ctx.fail("the Mean/InvStdDev outputs of LayerNormalization are not supported")
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", -1), rank)
+    eps = float(ctx.attr("epsilon", 1e-5))
+    x, perm = ctx.x_any(0)
+    logical_axes = list(range(axis, rank))
+    stored_axes = sorted(L.stored_axis(perm, a) for a in logical_axes)
+    shape = ctx.shape(0)
+    norm_shape = tuple(shape[a] for a in logical_axes)
+    scale, bias = ctx.const(1), ctx.const(2) if ctx.has(2) else None
+    if scale is None or (ctx.has(2) and bias is None) or not all(isinstance(d, int) for d in norm_shape):
+        # learnable parameters computed at run time: normalise, then scale and shift by broadcasting
+        mean = call(_ops("mean"), x, axis=lit(tuple(stored_axes)), keepdims=lit(True))
+        var = call(_ops("var"), x, axis=lit(tuple(stored_axes)), keepdims=lit(True))
+        normed = call(_ops("multiply"), call(_ops("subtract"), x, mean), call(_ops("rsqrt"), call(_ops("add"), var, lit(eps))))
+        (s,), _ = ctx.aligned([1], rank, perm=perm)
+        expr = call(_ops("multiply"), normed, s)
+        if ctx.has(2):
+            (b,), _ = ctx.aligned([2], rank, perm=perm)
+            expr = call(_ops("add"), expr, b)
+        ctx.out(0, expr, perm)
+        return
+    # parameters in the stored order of the normalised axes
+    sub_perm = [p - axis for p in perm if p >= axis]
+    gamma = np.transpose(np.broadcast_to(scale, norm_shape), sub_perm).astype(np.float32)
+    weights = [gamma]
+    if bias is not None:
+        weights.append(np.transpose(np.broadcast_to(bias, norm_shape), sub_perm).astype(np.float32))
+    single = stored_axes == [rank - 1]
+    layer = ctx.layer("LayerNormalization", weights=weights, axis=-1 if single else tuple(stored_axes),
+                      epsilon=eps, center=False if bias is None else None)
+    ctx.out(0, call(layer, x), perm)
+
+
+@TF_OPS.register("InstanceNormalization", since=6)
+def instance_norm(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    scale, bias = ctx.const(1), ctx.const(2)
+    if scale is None or bias is None:
+        ctx.fail("scale and bias computed at run time are not supported")
+    eps = float(ctx.attr("epsilon", 1e-5))
+    x, perm = ctx.x_cl(0), L.channels_last(rank)
+    layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
+                      groups=-1, axis=-1, epsilon=eps)
+    ctx.out(0, call(layer, x), perm)
+
+
+@TF_OPS.register("GroupNormalization", since=18)
+def group_norm_18(node, ctx: NodeContext) -> None:
+    _group_norm(ctx, per_group=ctx.opset < 21)
+
+
+@TF_OPS.register("GroupNormalization", since=21)
+def group_norm_21(node, ctx: NodeContext) -> None:
+    _group_norm(ctx, per_group=False)
+
+
+def _group_norm(ctx: NodeContext, per_group: bool) -> None:
+    rank = ctx.rank(0)
+    groups = int(ctx.attr("num_groups"))
+    scale, bias = ctx.const(1), ctx.const(2)
+    if scale is None or bias is None:
+        ctx.fail("scale and bias computed at run time are not supported")
+    channels = ctx.shape(0)[1]
+    if not isinstance(channels, int):
+        ctx.fail("the channel dim must be static")
+    if per_group:  # opset 18: one scale per group
+        scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
+    eps = float(ctx.attr("epsilon", 1e-5))
+    x, perm = ctx.x_cl(0), L.channels_last(rank)
+    layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
+                      groups=groups, axis=-1, epsilon=eps)
+    ctx.out(0, call(layer, x), perm)
+
+
+@TF_OPS.register("LpNormalization")
+def lp_norm(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", -1), rank)
+    p = int(ctx.attr("p", 2))
+    x, perm = ctx.x_any(0)
+    a = L.stored_axis(perm, axis)
+    if p == 2:
+        norm = call(_ops("sqrt"), call(_ops("sum"), call(_ops("square"), x), axis=lit(a), keepdims=lit(True)))
+    elif p == 1:
+        norm = call(_ops("sum"), call(_ops("abs"), x), axis=lit(a), keepdims=lit(True))
+    else:
+        ctx.fail(f"p={p} is not supported")
+    ctx.out(0, call(_ops("divide"), x, norm), perm)
+
+
+@TF_OPS.register("LRN")
+def lrn(node, ctx: NodeContext) -> None:
+    size = int(ctx.attr("size"))
+    if size % 2 == 0:
+        ctx.fail("an even LRN size is not supported (TensorFlow's window is symmetric)")
+    alpha, beta, bias = float(ctx.attr("alpha", 1e-4)), float(ctx.attr("beta", 0.75)), float(ctx.attr("bias", 1.0))
+    # ONNX scales alpha by the window size; TensorFlow does not
+    layer = ctx.layer(str(ctx.helper("LocalResponseNorm")), module="", radius=(size - 1) // 2, bias=bias,
+                      alpha=alpha / size, beta=beta)
+    ctx.out(0, call(layer, ctx.x_cl(0)), L.channels_last(ctx.rank(0)))

@@ -1,0 +1,150 @@
+"""Padding and resizing: Pad -> ``ops.pad``; Resize / Upsample -> ``layers.UpSampling2D`` / ``layers.Resizing``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext, listing, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+@TF_OPS.register("Pad", since=11)
+def pad_11(node, ctx: NodeContext) -> None:
+    pads = ctx.ints(1)
+    if pads is None:
+        ctx.fail("pads computed at run time are not supported")
+    value = ctx.const(2) if ctx.has(2) else None
+    if ctx.has(2) and value is None:
+        ctx.fail("a pad value computed at run time is not supported")
+    axes = ctx.ints(3) if ctx.has(3) else None
+    _pad(ctx, pads, 0.0 if value is None or value.size == 0 else value.reshape(-1)[0], ctx.attr("mode", "constant"),
+         axes)
+
+
+@TF_OPS.register("Pad", since=2)
+def pad_2(node, ctx: NodeContext) -> None:
+    _pad(ctx, ctx.attr("pads"), ctx.attr("value", 0.0), ctx.attr("mode", "constant"), None)
+
+
+def _pad(ctx: NodeContext, pads: list[int], value, mode: str, axes: list[int] | None) -> None:
+    rank = ctx.rank(0)
+    axes = [ctx.axis(a, rank) for a in axes] if axes is not None else list(range(rank))
+    n = len(axes)
+    widths = [(0, 0)] * rank
+    for k, a in enumerate(axes):
+        widths[a] = (int(pads[k]), int(pads[k + n]))
+    if any(b < 0 or e < 0 for b, e in widths):
+        ctx.fail("negative pads are not supported")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        ctx.fail(f"pad mode {mode!r} is not supported")
+    x, perm = ctx.x_any(0)
+    stored = tuple(widths[p] for p in perm)
+    if not any(b or e for b, e in stored):
+        ctx.alias(0, 0, keep_perm=True)
+        return
+    if mode in ("edge", "wrap"):
+        # TensorFlow pads only with constants or reflections: concatenate edge copies or wrapped slices
+        full = slice_code(None, None)
+        for a, (b, e) in enumerate(stored):
+            if not (b or e):
+                continue
+            head = [full] * a
+            parts = []
+            if mode == "edge":
+                if b:
+                    parts.append(call(_ops("repeat"), subscript(x, head + [slice_code(0, 1)]), lit(b), axis=lit(a)))
+                parts.append(x)
+                if e:
+                    parts.append(call(_ops("repeat"), subscript(x, head + [slice_code(-1, None)]), lit(e), axis=lit(a)))
+            else:
+                if b:
+                    parts.append(subscript(x, head + [slice_code(-b, None)]))
+                parts.append(x)
+                if e:
+                    parts.append(subscript(x, head + [slice_code(None, e)]))
+            x = call(_ops("concatenate"), listing(parts), axis=lit(a))
+        ctx.out(0, x, perm)
+        return
+    kwargs = {}
+    if mode == "reflect":
+        kwargs["mode"] = lit("reflect")
+    elif float(value) != 0.0:
+        kwargs["constant_values"] = lit(float(value) if np.dtype(ctx.dtype(0)).kind == "f" else int(value))
+    ctx.out(0, call(_ops("pad"), x, lit(stored), **kwargs), perm)
+
+
+def _emit(ctx: NodeContext, mode: str, coord: str, nearest_mode: str, scales: list[float] | None) -> None:
+    rank = ctx.rank(0)
+    if rank != 4:
+        ctx.fail(f"resizing a rank-{rank} tensor is not supported (only NCHW images)")
+    in_shape = ctx.shape(0)
+    out_shape = ctx.out_info().shape
+    if scales is None:
+        if out_shape is None or not all(isinstance(d, int) for d in out_shape[1:]) or \
+                not all(isinstance(d, int) for d in in_shape[1:]):
+            ctx.fail("the output size must be static")
+        scales = [1.0, out_shape[1] / in_shape[1], out_shape[2] / in_shape[2], out_shape[3] / in_shape[3]]
+    if scales[0] != 1 or scales[1] != 1:
+        ctx.fail("resizing the batch or channel axis is not supported")
+    integer = all(float(s).is_integer() and s >= 1 for s in scales[2:])
+    x = ctx.x_cl(0)
+    perm = L.channels_last(4)
+    if mode == "nearest":
+        exact = coord in ("half_pixel", "pytorch_half_pixel") or (coord == "asymmetric" and nearest_mode == "floor")
+        if not (integer and exact):
+            ctx.fail(f"nearest resizing with scales {scales[2:]} and {coord}/{nearest_mode} is not supported "
+                     "(integer upscaling only)")
+        size = tuple(int(s) for s in scales[2:])
+        ctx.out(0, call(ctx.layer("UpSampling2D", size=size, interpolation="nearest"), x), perm)
+        return
+    if mode == "linear":
+        if ctx.attr("antialias", 0) and any(s < 1 for s in scales[2:]):
+            ctx.fail("antialiased downscaling is not supported")
+        if coord in ("half_pixel", "pytorch_half_pixel"):
+            if integer:
+                size = tuple(int(s) for s in scales[2:])
+                ctx.out(0, call(ctx.layer("UpSampling2D", size=size, interpolation="bilinear"), x), perm)
+                return
+            if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
+                ctx.fail("the output size must be static")
+            layer = ctx.layer("Resizing", height=int(out_shape[2]), width=int(out_shape[3]), interpolation="bilinear")
+            ctx.out(0, call(layer, x), perm)
+            return
+        if coord in ("align_corners", "asymmetric"):
+            if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
+                ctx.fail("the output size must be static")
+            layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(int(out_shape[2]), int(out_shape[3])),
+                              align_corners=coord == "align_corners")
+            ctx.out(0, call(layer, x), perm)
+            return
+    ctx.fail(f"mode {mode!r} with coordinate_transformation_mode {coord!r} is not supported")
+
+
+@TF_OPS.register("Resize", since=11)
+def resize(node, ctx: NodeContext) -> None:
+    if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+        ctx.fail("axes / keep_aspect_ratio_policy are not supported")
+    scales = ctx.const(2) if ctx.has(2) else None
+    if scales is not None and scales.size == 0:
+        scales = None
+    if scales is None and ctx.has(3) and ctx.const(3) is None and ctx.dims(3) is None:
+        ctx.fail("sizes computed at run time are not supported")
+    if ctx.has(2) and scales is None and ctx.const(2) is None:
+        ctx.fail("scales computed at run time are not supported")
+    _emit(ctx, ctx.attr("mode", "nearest"), ctx.attr("coordinate_transformation_mode", "half_pixel"),
+          ctx.attr("nearest_mode", "round_prefer_floor"),
+          None if scales is None else [float(s) for s in np.asarray(scales).reshape(-1)])
+
+
+@TF_OPS.register("Upsample", since=9)
+def upsample(node, ctx: NodeContext) -> None:
+    scales = ctx.const(1)
+    if scales is None:
+        ctx.fail("scales computed at run time are not supported")
+    _emit(ctx, ctx.attr("mode", "nearest"), "asymmetric", "floor", [float(s) for s in scales.reshape(-1)])

@@ -1,0 +1,357 @@
+"""Shapes: Reshape, Flatten, Transpose, Squeeze/Unsqueeze, Concat, Split, Expand, Tile, Shape, Range ...
+
+Most of these are layout-aware: a Transpose only relabels the stored tensor, axes are remapped into the
+stored layout, and a Reshape runs on the stored tensor whenever the axes it merges are stored in order
+(a flattened channels-last feature map feeding a Dense layer keeps its order; the Dense rows are permuted).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks import graph as G
+from onnxbridge.frameworks.graph import Dim
+from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.tensorflow.codegen import NodeContext, dtype_name, listing, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+INT64_MAX = 2**63 - 1
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+# -- reshape ---------------------------------------------------------------------------------------------
+def _target_shape(ctx: NodeContext) -> tuple:
+    """The logical output shape of a Reshape/Flatten: what shape inference says, made sharper by the
+    shape input when that is known (a symbolic dim of shape inference may really be a fixed size)."""
+    out = ctx.out_info().shape
+    dims = ctx.dims(1) if ctx.node.op_type == "Reshape" else None
+    if dims is None:
+        if out is None:
+            ctx.fail("the output shape is unknown")
+        return out
+    in_shape = ctx.shape(0)
+    resolved: list = []
+    for k, d in enumerate(dims):
+        if isinstance(d, Dim):
+            shape = ctx.scope.info(d.value).shape
+            resolved.append(shape[d.axis] if shape and d.axis < len(shape) else None)
+        elif isinstance(d, int) and d == 0 and not ctx.attr("allowzero", 0):
+            resolved.append(in_shape[k])
+        elif isinstance(d, int) and d >= 0:
+            resolved.append(d)
+        else:
+            resolved.append(None)
+    if resolved.count(None) == 1 and all(isinstance(d, int) for d in in_shape) and \
+            all(isinstance(d, int) for d in resolved if d is not None):
+        known = int(np.prod([d for d in resolved if d is not None]))
+        if known:
+            resolved[resolved.index(None)] = int(np.prod(in_shape)) // known
+    if out is None or len(out) != len(resolved):
+        return tuple(resolved)
+    return tuple(r if r is not None and (isinstance(r, int) or not isinstance(o, int)) else o
+                 for o, r in zip(out, resolved))
+
+
+def emit_reshape(ctx: NodeContext, x: Code, stored_in: tuple, stored_out: tuple, perm) -> bool:
+    """Write ``x`` reshaped to ``stored_out`` (dims int or symbolic) as output 0 stored with ``perm``.
+
+    False when the target has several dims known only at run time (the caller computes it then).
+    """
+    unknown = [k for k, d in enumerate(stored_out) if not isinstance(d, int)]
+    if not unknown:
+        ctx.out(0, call(_ops("reshape"), x, lit(tuple(int(d) for d in stored_out))), perm)
+        return True
+    if len(unknown) == 1:
+        target = tuple(-1 if k == unknown[0] else int(d) for k, d in enumerate(stored_out))
+        ctx.out(0, call(_ops("reshape"), x, lit(target)), perm)
+        return True
+    if stored_in and unknown[0] == 0 and stored_out[0] is not None and stored_out[0] == stored_in[0] \
+            and len(unknown) == 2:
+        # the batch stays first: a Keras Reshape layer keeps it and infers one more dim
+        rest = tuple(-1 if not isinstance(d, int) else int(d) for d in stored_out[1:])
+        ctx.out(0, call(ctx.layer("Reshape", target_shape=rest), x), perm)
+        return True
+    return False
+
+
+def _dynamic_reshape(node, ctx: NodeContext) -> None:
+    """Reshape to a target only known at run time (a ``DynamicReshape`` helper on the ONNX layout)."""
+    x = ctx.x(0)
+    in_shape = ctx.shape(0)
+    copy_zeros = False
+    if node.op_type == "Flatten":
+        axis = ctx.axis(ctx.attr("axis", 1), len(in_shape))
+        first: object = 1
+        for k, d in enumerate(in_shape[:axis]):
+            first = G.sym_binop("*", first, d if isinstance(d, int) else Dim(node.input[0], k))
+        shape = ctx.scope.sym_code([first, -1], False, ctx.uses)
+    else:
+        dims = ctx.dims(1)
+        if dims is not None:
+            if not ctx.attr("allowzero", 0):
+                dims = [Dim(node.input[0], k) if isinstance(d, int) and d == 0 else d for k, d in enumerate(dims)]
+            shape = ctx.scope.sym_code(dims, False, ctx.uses)
+        else:
+            shape = ctx.x(1)
+            copy_zeros = not ctx.attr("allowzero", 0)
+    layer = ctx.layer(str(ctx.helper("DynamicReshape")), module="", copy_zeros=copy_zeros or None)
+    ctx.out(0, call(layer, x, shape))
+
+
+def _reshape(node, ctx: NodeContext) -> None:
+    in_shape = tuple(ctx.shape(0))
+    out_shape = tuple(_target_shape(ctx))
+    v = ctx.value(0)
+    if v.const is None and v.feature_perm is None and not L.is_identity(v.layout):
+        out_perm = L.reshape_in_layout(in_shape, out_shape, v.layout)
+        if out_perm is not None:
+            x, perm = ctx.x_any(0)
+            if emit_reshape(ctx, x, L.stored_shape(in_shape, perm), L.stored_shape(out_shape, out_perm), out_perm):
+                return
+        groups = L.reshape_groups(in_shape, out_shape)
+        consumers = ctx.scope.consumers.get(node.output[0], [])
+        flat = (len(out_shape) == 2 and v.layout[0] == 0 and groups is not None and groups[0] == ([0], [0])
+                and all(isinstance(d, int) for d in in_shape[1:]) and consumers
+                and node.output[0] not in ctx.scope.outputs
+                and all(c.op_type in ("Gemm", "MatMul") and c.input[0] == node.output[0] for c in consumers))
+        if flat:
+            # flatten the channels-last tensor as stored; the Dense layer after it takes its rows in this order
+            rest = in_shape[1:]
+            order = np.arange(int(np.prod(rest))).reshape(rest).transpose([p - 1 for p in v.layout[1:]]).reshape(-1)
+            x, _ = ctx.x_any(0)
+            ctx.out(0, call(_ops("reshape"), x, lit((-1, int(np.prod(rest))))), None, feature_perm=order)
+            return
+    if not emit_reshape(ctx, ctx.x(0), in_shape, out_shape, None):
+        _dynamic_reshape(node, ctx)
+
+
+TF_OPS.register("Reshape", since=5)(_reshape)
+TF_OPS.register("Flatten")(_reshape)
+
+
+@TF_OPS.register("Transpose")
+def transpose(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    onnx_perm = list(ctx.attr("perm", list(range(rank))[::-1]))
+    v = ctx.value(0)
+    if v.feature_perm is not None or v.code is None:
+        ctx.out(0, call(_ops("transpose"), ctx.x(0), lit(tuple(onnx_perm))))
+        return
+    # no code: the stored tensor stays, only its permutation changes
+    ctx.alias(0, 0, L.through_transpose(v.layout, onnx_perm))
+
+
+def _axes(ctx: NodeContext, since_input: int) -> list[int] | None:
+    if ctx.opset >= since_input:
+        if not ctx.has(1):
+            return None
+        axes = ctx.ints(1)
+        if axes is None:
+            ctx.fail("axes computed at run time are not supported")
+        return axes
+    return ctx.attr("axes")
+
+
+@TF_OPS.register("Squeeze")
+def squeeze(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    axes = _axes(ctx, 13)
+    if axes is None:
+        shape = ctx.shape(0)
+        if not all(isinstance(d, int) for d in shape):
+            ctx.fail("Squeeze without axes needs a static shape")
+        axes = [k for k, d in enumerate(shape) if d == 1]
+    axes = sorted(ctx.axis(a, rank) for a in axes)
+    if not axes:
+        ctx.alias(0, 0, keep_perm=True)
+        return
+    x, perm = ctx.x_any(0)
+    stored, out_perm = L.after_removing(perm, axes)
+    if ctx.scope.functional:
+        # x[:, 0]: Keras checks ops.squeeze against its own static shape, which can miss a size-1 dim that
+        # ONNX knows (after a slice of a run-time length, say); indexing needs no such proof
+        items = [slice_code(None, None)] * (max(stored) + 1)
+        for a in stored:
+            items[a] = lit(0)
+        ctx.out(0, subscript(x, items), out_perm)
+        return
+    ctx.out(0, call(_ops("squeeze"), x, axis=lit(tuple(stored) if len(stored) > 1 else stored[0])), out_perm)
+
+
+@TF_OPS.register("Unsqueeze")
+def unsqueeze(node, ctx: NodeContext) -> None:
+    axes = _axes(ctx, 13)
+    if axes is None:
+        ctx.fail("Unsqueeze needs axes")
+    out_rank = ctx.rank(0) + len(axes)
+    axes = sorted(ctx.axis(a, out_rank) for a in axes)
+    x, perm = ctx.x_any(0)
+    positions, out_perm = L.after_inserting(perm, axes)
+    for pos in positions:
+        x = call(_ops("expand_dims"), x, lit(pos))
+    ctx.out(0, x, out_perm)
+
+
+@TF_OPS.register("Concat", since=4)
+def concat(node, ctx: NodeContext) -> None:
+    rank = ctx.out_rank()
+    axis = ctx.axis(ctx.attr("axis"), rank)
+    idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
+    # empty inputs (a 0-sized constant) add nothing
+    idx = [i for i in idx if ctx.const(i) is None or ctx.const(i).size > 0]
+    if len(idx) == 1:
+        ctx.alias(0, idx[0], keep_perm=True)
+        return
+    codes, perm = ctx.aligned(idx, rank)
+    ctx.out(0, call(_ops("concatenate"), listing(codes), axis=lit(L.stored_axis(perm, axis))), perm)
+
+
+@TF_OPS.register("Split", since=2)
+def split(node, ctx: NodeContext) -> None:
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", 0), rank)
+    if ctx.opset >= 13:
+        sizes = ctx.ints(1) if ctx.has(1) else None
+        if ctx.has(1) and sizes is None:
+            ctx.fail("split sizes computed at run time are not supported")
+    else:
+        sizes = ctx.attr("split")
+    n = ctx.n_outputs if ctx.opset < 18 else int(ctx.attr("num_outputs", len(node.output)))
+    dim = ctx.shape(0)[axis]
+    if sizes is None:
+        if not isinstance(dim, int):
+            sections: Code = lit(n)
+        elif dim % n == 0:
+            sections = lit(n)
+        else:  # opset 18: the last chunk is smaller
+            chunk = -(-dim // n)
+            sections = lit([chunk * (k + 1) for k in range(n - 1)])
+    else:
+        sections = lit(list(np.cumsum(sizes)[:-1].tolist())) if len(set(sizes)) > 1 else lit(len(sizes))
+    x, perm = ctx.x_any(0)
+    expr = call(_ops("split"), x, sections, axis=lit(L.stored_axis(perm, axis)))
+    ctx.outs(expr, [perm] * len(node.output))
+
+
+@TF_OPS.register("Expand", since=8)
+def expand(node, ctx: NodeContext) -> None:
+    out_shape = ctx.out_info().shape
+    fill = ctx.fill(0)
+    if out_shape is None or not all(isinstance(d, int) for d in out_shape):
+        dims = ctx.dims(1)
+        in_shape = ctx.shape(0)
+        if dims is not None and len(dims) == len(in_shape) and all(
+                (isinstance(d, int) and (d == 1 or d == s)) or (isinstance(d, Dim) and d.value == node.input[0])
+                for d, s in zip(dims, in_shape)):
+            ctx.alias(0, 0, keep_perm=True)  # broadcasting to its own shape
+            return
+        # a shape known at run time (often a zero initial RNN state, which the RNN then skips)
+        shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(1)
+        layer = ctx.layer(str(ctx.helper("BroadcastTo")), module="")
+        ctx.out(0, call(layer, ctx.tensor_arg(0), shape), fill=fill)
+        return
+    x, perm = ctx.x_any(0)
+    if len(perm) != len(out_shape):
+        x, perm = ctx.x(0), L.identity(len(out_shape))
+    ctx.out(0, call(_ops("broadcast_to"), x, lit(L.stored_shape(tuple(out_shape), perm))), perm, fill=fill)
+
+
+@TF_OPS.register("Tile", since=6)
+def tile(node, ctx: NodeContext) -> None:
+    repeats = ctx.ints(1)
+    if repeats is None:
+        ctx.fail("repeats computed at run time are not supported")
+    x, perm = ctx.x_any(0)
+    ctx.out(0, call(_ops("tile"), x, lit(tuple(repeats[p] for p in perm))), perm)
+
+
+@TF_OPS.register("DepthToSpace", since=11)
+def depth_to_space(node, ctx: NodeContext) -> None:
+    b = int(ctx.attr("blocksize"))
+    n, c, h, w = ctx.shape(0)
+    if not all(isinstance(d, int) for d in (c, h, w)):
+        ctx.fail("DepthToSpace needs static channel and spatial sizes")
+    x = ctx.x_cl(0)
+    cc = c // (b * b)
+    if ctx.attr("mode", "DCR") == "DCR":
+        y = call(_ops("reshape"), x, lit((-1, h, w, b, b, cc)))
+        y = call(_ops("transpose"), y, lit((0, 1, 3, 2, 4, 5)))
+    else:
+        y = call(_ops("reshape"), x, lit((-1, h, w, cc, b, b)))
+        y = call(_ops("transpose"), y, lit((0, 1, 4, 2, 5, 3)))
+    ctx.out(0, call(_ops("reshape"), y, lit((-1, h * b, w * b, cc))), L.channels_last(4))
+
+
+@TF_OPS.register("SpaceToDepth")
+def space_to_depth(node, ctx: NodeContext) -> None:
+    b = int(ctx.attr("blocksize"))
+    n, c, h, w = ctx.shape(0)
+    if not all(isinstance(d, int) for d in (c, h, w)):
+        ctx.fail("SpaceToDepth needs static channel and spatial sizes")
+    x = ctx.x_cl(0)
+    y = call(_ops("reshape"), x, lit((-1, h // b, b, w // b, b, c)))
+    y = call(_ops("transpose"), y, lit((0, 1, 3, 2, 4, 5)))
+    ctx.out(0, call(_ops("reshape"), y, lit((-1, h // b, w // b, b * b * c))), L.channels_last(4))
+
+
+@TF_OPS.register("Size")
+def size(node, ctx: NodeContext) -> None:
+    shape = ctx.shape(0)
+    if not all(isinstance(d, int) for d in shape):
+        ctx.fail("Size of a tensor with run-time dims is not supported")
+    ctx.set_const(0, np.asarray(int(np.prod(shape)), dtype=np.int64))
+
+
+@TF_OPS.register("Shape")
+def shape_op(node, ctx: NodeContext) -> None:
+    # Shape is normally folded (static dims) or followed symbolically; reaching here means a rank is unknown
+    ctx.fail("the shape of this tensor is not known well enough to follow")
+
+
+@TF_OPS.register("ConstantOfShape", since=9)
+def constant_of_shape(node, ctx: NodeContext) -> None:
+    value = ctx.attr("value")
+    array = np.asarray(onnx_value(value)) if value is not None else np.asarray(0.0, dtype=np.float32)
+    dims = ctx.dims(0)
+    shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(0)
+    layer = ctx.layer(str(ctx.helper("Fill")), module="", value=array.item(), dtype=str(array.dtype))
+    # the fill value is kept too: a zero initial RNN state needs no code at all
+    ctx.out(0, call(layer, shape), fill=float(array))
+
+
+def onnx_value(tensor) -> float:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(tensor).reshape(-1)[0]
+
+
+@TF_OPS.register("Constant")
+def constant(node, ctx: NodeContext) -> None:
+    # constants are evaluated before conversion; one that is not (a sparse tensor) is not supported
+    ctx.fail("this kind of Constant is not supported")
+
+
+@TF_OPS.register("Range", since=11)
+def range_(node, ctx: NodeContext) -> None:
+    values = [ctx.const(i) for i in range(3)]
+    if all(v is not None for v in values):
+        start, limit, delta = (v.reshape(-1)[0] for v in values)
+        ctx.set_const(0, np.arange(start, limit, delta, dtype=values[0].dtype))
+        return
+    layer = ctx.layer(str(ctx.helper("Range")), module="")
+    # constants go in as arrays: a Keras layer only takes tensors positionally
+    args = [ctx.tensor_arg(i) for i in range(3)]
+    ctx.out(0, call(layer, *args))
+
+
+@TF_OPS.register("EyeLike", since=9)
+def eye_like(node, ctx: NodeContext) -> None:
+    shape = ctx.shape(0)
+    if not all(isinstance(d, int) for d in shape):
+        ctx.fail("EyeLike of a tensor with run-time dims is not supported")
+    dtype = dtype_name(ctx.attr("dtype")) if ctx.attr("dtype") is not None else ctx.dtype(0)
+    ctx.set_const(0, np.eye(shape[0], shape[1], k=int(ctx.attr("k", 0)), dtype=dtype))
