@@ -12,13 +12,15 @@ inference, which stops at the first error), and the spec planner alone (``plan_s
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import machine, timed  # noqa: E402
 
 
 def big_model(n_nodes: int, width: int = 16) -> onnx.ModelProto:
@@ -64,15 +66,6 @@ def _checker_first_error(model: onnx.ModelProto) -> None:
         pass
 
 
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10_000)
@@ -86,10 +79,10 @@ def main() -> None:
 
     model = big_model(args.nodes)
     check(model)  # warm up: imports, rule registry, schema caches
-    baseline = timed(lambda: onnx.checker.check_model(model, full_check=True), args.repeat)
-    ours = timed(lambda: check(model), args.repeat)
+    baseline = timed(lambda: onnx.checker.check_model(model, full_check=True), repeat=args.repeat)
+    ours = timed(lambda: check(model), repeat=args.repeat)
     report = check(model)
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    print(f"machine: {machine()}")
     print(f"model: {len(model.graph.node)} nodes, {len(model.graph.initializer)} initializers, "
           f"{len(report)} diagnostic(s)")
     print(f"  onnx.checker.check_model(full_check=True): {baseline * 1000:8.1f} ms  (baseline)")
@@ -105,8 +98,8 @@ def main() -> None:
     broken.graph.initializer[len(broken.graph.initializer) // 2].ClearField("raw_data")
     broken.graph.initializer[len(broken.graph.initializer) // 2].float_data[:] = [0.0] * (
         (width_of(model) + 1) * width_of(model))
-    base_broken = timed(lambda: _checker_first_error(broken), args.repeat)
-    ours_broken = timed(lambda: check(broken), args.repeat)
+    base_broken = timed(lambda: _checker_first_error(broken), repeat=args.repeat)
+    ours_broken = timed(lambda: check(broken), repeat=args.repeat)
     codes = check(broken).codes()
     print(f"broken model (same size, {', '.join(codes)}):")
     print(f"  onnx.checker.check_model(full_check=True): {base_broken * 1000:8.1f} ms  (baseline; stops at the first)")
@@ -116,8 +109,8 @@ def main() -> None:
     data = big_spec(args.layers)
     spec = spec_from_dict(data)
     check(data)
-    plan_time = timed(lambda: plan_spec(spec_from_dict(data)), args.repeat * 4)
-    spec_time = timed(lambda: check(data), args.repeat * 4)
+    plan_time = timed(lambda: plan_spec(spec_from_dict(data)), repeat=args.repeat * 4)
+    spec_time = timed(lambda: check(data), repeat=args.repeat * 4)
     print(f"spec: {len(data['layers'])} layers, {len(check(data))} diagnostic(s)")
     print(f"  spec planner alone (validate + plan_spec):  {plan_time * 1000:8.2f} ms  (baseline)")
     print(f"  onnxbridge check (spec rules):             {spec_time * 1000:8.2f} ms  "

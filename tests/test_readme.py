@@ -49,3 +49,13 @@ def test_python_snippet_runs(monkeypatch):
     namespace: dict = {}
     exec(compile(_blocks("python")[0], "README.md", "exec"), namespace)
     assert namespace["outputs"][0].shape == (4, 3)
+
+
+def test_convert_example_runs(tmp_path):
+    block = next(b for b in _blocks("bash") if "onnxbridge convert models/" in b)
+    line = next(line for line in block.splitlines() if line.startswith("onnxbridge convert models/"))
+    args = line.split("#")[0].split()[1:]
+    args[args.index("-o") + 1] = str(tmp_path / "out")
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "model.py").exists() and "parity" in r.stdout

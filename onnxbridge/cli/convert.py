@@ -35,7 +35,7 @@ def command(
     to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py) or "
                               "tensorflow (a directory with saved_model/ and model.py)."),
     output: Path = typer.Option(None, "-o", "--output", help="Where to write: an .onnx file for --to onnx, a "
-                                "directory for --to torch. Without it the conversion is only verified."),
+                                "directory for --to torch or --to tensorflow. Without it the conversion is only verified."),
     inputs: list[str] = typer.Option(None, "--input", help="Input of a PyTorch source, NAME:1x3x224x224[:dtype]; "
                                      "repeat per input. Dim 0 is exported symbolic unless --static-batch."),
     exporter: Exporter = typer.Option(Exporter.auto, help="torch.onnx exporter for PyTorch sources (auto: dynamo, "

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from onnxbridge.errors import MissingDependencyError, OnnxBridgeError
+from onnxbridge.testing import as_numpy
 
 if TYPE_CHECKING:
     from onnxbridge.runtime.bench import Measure
@@ -92,13 +93,15 @@ def _measure_device(engine: str, framework: str, value: Any, model: onnx.ModelPr
             memory, setup = _memory_watch(), 0.0
         try:
             with _torch_threads(threads if framework == "torch" else None):
-                run, fetch, first_call = make(engine, value, feeds, device, model)
+                run = make(engine, value, feeds, device, model)
                 if engine == "torch.compile" and i == 0:
                     if measure.progress:
                         measure.progress(f"torch.compile {device}: compiling", 0.0, 1.0)
-                    setup += first_call()  # compilation happens on the first call: report it as setup
+                    start = time.perf_counter()
+                    run()  # compilation happens on the first call: report it as setup
+                    setup += time.perf_counter() - start
                 times = measure(f"{engine} {device} batch {batch}", run)
-                outputs = fetch()
+                outputs = [as_numpy(o) for o in _as_list(run())]
         except Exception as exc:  # noqa: BLE001 - report any framework failure as a result row
             what = "torch.compile" if engine == "torch.compile" else f"{engine} run"
             result.error = f"{what} failed on {device} at batch {batch}: {_first_line(exc)}"
@@ -203,10 +206,8 @@ def _as_list(result: Any) -> list[Any]:
 
 
 def _torch_runner(engine: str, module: Any, feeds: Mapping[str, np.ndarray], device: str, model: onnx.ModelProto):
-    """(run, fetch, first_call) for a converted torch module, eager or compiled, on ``device``."""
+    """A no-argument ``run`` of a converted torch module, eager or compiled, on ``device``."""
     import torch
-
-    from onnxbridge.testing import as_numpy
 
     module = module.eval()  # converted for ``device`` already
     args = [torch.from_numpy(a).to(device) for a in _ordered(model, feeds)]
@@ -219,25 +220,14 @@ def _torch_runner(engine: str, module: Any, feeds: Mapping[str, np.ndarray], dev
         sync()
         return out
 
-    def fetch() -> list[np.ndarray]:
-        return [as_numpy(o) for o in _as_list(run())]
-
-    def first_call() -> float:
-        start = time.perf_counter()
-        run()
-        return time.perf_counter() - start
-
-    return run, fetch, first_call
+    return run
 
 
 def _tf_runner(engine: str, module: Any, feeds: Mapping[str, np.ndarray], device: str, model: onnx.ModelProto):
-    """(run, fetch, first_call) for a converted TensorFlow module wrapped in ``tf.function``."""
+    """A no-argument ``run`` of a converted TensorFlow module wrapped in ``tf.function``."""
     from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 
     tf = import_tensorflow()
-
-    from onnxbridge.testing import as_numpy
-
     tf_device = "/GPU:0" if device == "cuda" else "/CPU:0"
     with tf.device(tf_device):
         args = [tf.constant(a) for a in _ordered(model, feeds)]
@@ -250,12 +240,4 @@ def _tf_runner(engine: str, module: Any, feeds: Mapping[str, np.ndarray], device
         sync()
         return out
 
-    def fetch() -> list[np.ndarray]:
-        return [as_numpy(o) for o in _as_list(run())]
-
-    def first_call() -> float:
-        start = time.perf_counter()
-        run()
-        return time.perf_counter() - start
-
-    return run, fetch, first_call
+    return run

@@ -9,6 +9,7 @@ into an ONNX model and :func:`case_inputs` into its input arrays; the reference 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +165,17 @@ ORT_NO_LAYOUT = "onnxruntime does not run batch-first (layout=1) recurrent ops, 
 def xfail_reason(case: OpCase, framework: str) -> str | None:
     """Why ``case`` is expected to fail for ``framework`` (or for every framework), if it is."""
     return case.xfail.get(framework) or case.xfail.get("*")
+
+
+def sequence_first_variant(case: OpCase) -> OpCase:
+    """A batch-first (layout=1) recurrent case as the same op at layout=0: data inputs with dims 0 and 1 swapped.
+
+    onnxruntime cannot run layout=1, so the frameworks compare their batch-first conversion with this one.
+    """
+    attrs = {k: v for k, v in case.attrs.items() if k != "layout"}
+    swapped = tuple(dataclasses.replace(i, shape=(i.shape[1], i.shape[0], *i.shape[2:]))
+                    if not i.const and not i.absent else i for i in case.inputs)
+    return dataclasses.replace(case, attrs=attrs, inputs=swapped, xfail={})
 
 
 def _rnn(kind: str, dirs: int = 1, layout: int = 0, bias: bool = True, states: bool = False,

@@ -711,18 +711,21 @@ class Generator:
         with w.block("def load(weights=None, device={})", lit("cpu")):
             w.docstring(f"Return {self.main_name} in eval mode with its weights: a path to a safetensors file "
                         f"(default: {WEIGHTS_FILE} beside this file) or a state dict.")
-            w.line("if isinstance(weights, dict):")
-            w.line("    state = weights")
-            w.line("else:")
-            w.line("    from safetensors.torch import load_file")
-            w.blank()
-            w.line("    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {})",
-                   lit(WEIGHTS_FILE))
-            w.line("    state = load_file(path, device=str(device))")
-            w.line("with torch.device({}):", lit("meta"))
-            w.line("    model = {}()", self.main_name)
-            w.line("model.load_state_dict(state, assign=True)")
+            self._write_state_loading(w, "load_file(path, device=str(device))")
             w.line("return model.to(device).eval()")
+
+    def _write_state_loading(self, w: SourceWriter, load_call: str) -> None:
+        """The body shared by both load()s: read the state dict, build on 'meta', assign the weights."""
+        w.line("if isinstance(weights, dict):")
+        w.line("    state = weights")
+        w.line("else:")
+        w.line("    from safetensors.torch import load_file")
+        w.blank()
+        w.line("    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {})", lit(WEIGHTS_FILE))
+        w.line("    state = " + load_call)
+        w.line("with torch.device({}):", lit("meta"))
+        w.line("    model = {}()", self.main_name)
+        w.line("model.load_state_dict(state, assign=True)")
 
     def _write_placed_load(self, w: SourceWriter) -> None:
         """load() and place() for a model whose layers the spec put on devices."""
@@ -731,17 +734,7 @@ class Generator:
                         f"(default: {WEIGHTS_FILE} beside this file) or a state dict. Each layer goes to the "
                         "device the spec placed it on (the others to the CPU); device= puts the whole model "
                         "on one device instead.")
-            w.line("if isinstance(weights, dict):")
-            w.line("    state = weights")
-            w.line("else:")
-            w.line("    from safetensors.torch import load_file")
-            w.blank()
-            w.line("    path = weights or os.path.join(os.path.dirname(os.path.abspath(__file__)), {})",
-                   lit(WEIGHTS_FILE))
-            w.line("    state = load_file(path)")
-            w.line("with torch.device({}):", lit("meta"))
-            w.line("    model = {}()", self.main_name)
-            w.line("model.load_state_dict(state, assign=True)")
+            self._write_state_loading(w, "load_file(path)")
             w.line("return place(model, device).eval()")
         w.blank(2)
         with w.block("def place(model, device=None)"):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from tests.frameworks.op_cases import CASES, ORT_NO_LAYOUT, build_model, case_inputs, xfail_reason
+from tests.frameworks.op_cases import (
+    CASES,
+    ORT_NO_LAYOUT,
+    build_model,
+    case_inputs,
+    sequence_first_variant,
+    xfail_reason,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -41,10 +46,7 @@ def test_every_registered_op_has_a_case():
 @pytest.mark.parametrize("case", [c for c in CASES if c.xfail.get("*") == ORT_NO_LAYOUT], ids=lambda c: c.id)
 def test_batch_first_recurrent_matches_sequence_first(case):
     """onnxruntime cannot run layout=1; compare with the same op at layout=0 (which is checked against it)."""
-    seq_first = dataclasses.replace(case, attrs={k: v for k, v in case.attrs.items() if k != "layout"}, xfail={})
-    swapped = [dataclasses.replace(i, shape=(i.shape[1], i.shape[0], *i.shape[2:])) if not i.const and not i.absent
-               else i for i in case.inputs]
-    seq_first = dataclasses.replace(seq_first, inputs=tuple(swapped))
+    seq_first = sequence_first_variant(case)
     reference_model = build_model(seq_first)
     reference = export_from_onnx(reference_model, verify=False).value
     assert check_parity(reference_model, reference, inputs=case_inputs(seq_first)).ok
