@@ -27,6 +27,9 @@ def write_pt2(path: Path) -> None:
 
 
 def write_keras(path: Path) -> None:
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    import_tensorflow()  # quietly: TensorFlow prints start-up chatter on stderr otherwise
     import keras
 
     keras.utils.set_random_seed(0)
