@@ -47,7 +47,7 @@ from onnxbridge.frameworks.graph import (
     plan_model,
     value_hint,
 )
-from onnxbridge.frameworks.torch.registry import load_ops
+from onnxbridge.frameworks.torch.registry import load_ops, load_patterns
 
 WEIGHTS_FILE = "model.safetensors"
 DEFAULT_DEVICE = "default"  # the device key of nodes the spec did not place (the CPU unless load() says)
@@ -537,7 +537,7 @@ class ClassBuilder:
         """Write the code of every live node, in graph order; raise every conversion problem at once."""
         registry = load_ops()
         errors: list[NodeConversionError] = []
-        nodes = live_nodes(self.view)
+        nodes, patterns = self._match_patterns(live_nodes(self.view))
         self.last_use = self._last_uses(nodes)
         for index, node in enumerate(nodes):
             if id(node) in self.absorbed:
@@ -547,6 +547,9 @@ class ClassBuilder:
             try:
                 if id(node) in self.view.calls:
                     self._call(node)
+                    continue
+                if id(node) in patterns:
+                    patterns[id(node)](NodeCtx(self, node))
                     continue
                 domain = "" if node.domain in ("", "ai.onnx") else node.domain
                 converter = registry.lookup(node.op_type, self.view.opsets.get(domain, self.view.opset), domain)
@@ -564,6 +567,20 @@ class ClassBuilder:
                     self.values.setdefault(o, Code("None"))
         if errors:
             raise ConversionErrors(errors)
+
+    def _match_patterns(self, nodes: list[onnx.NodeProto]) -> tuple[list[onnx.NodeProto], dict[int, Callable]]:
+        """Replace each subgraph a pattern matches by one node at the place of its last node; returns the
+        node list and the writers of those nodes (by ``id``). Per-layer device placement keeps every node."""
+        writers: dict[int, Callable] = {}
+        if self.placement:
+            return nodes, writers
+        for pattern in load_patterns():
+            for match in pattern(self.view, nodes):
+                last = max(i for i, n in enumerate(nodes) if id(n) in match.ids)
+                nodes = [match.node if i == last else n for i, n in enumerate(nodes)
+                         if i == last or id(n) not in match.ids]
+                writers[id(match.node)] = match.emit
+        return nodes, writers
 
     def _enter(self, node: onnx.NodeProto) -> None:
         """Start converting ``node``: with per-layer devices, its outputs live on its device."""

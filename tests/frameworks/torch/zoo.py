@@ -172,6 +172,20 @@ class TransformerNet(nn.Module):
         return self.head(self.encoder(x).mean(dim=1))
 
 
+class PreNormTransformerNet(nn.Module):
+    """Pre-norm encoder layers with GELU and a non-default LayerNorm epsilon, and a final norm."""
+
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(32, 2, 48, dropout=0.0, activation="gelu", layer_norm_eps=1e-6,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(32), enable_nested_tensor=False)
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.head(self.encoder(x)[:, 0])
+
+
 @dataclass(frozen=True)
 class ZooModel:
     """A model factory and its example inputs (dim 0 of each input is the batch unless noted)."""
@@ -197,4 +211,5 @@ ZOO: dict[str, ZooModel] = {
     "text-cnn": ZooModel(TextCNN, lambda b: (torch.randint(0, 40, (b, 15)),)),
     "autoencoder": ZooModel(AutoEncoder, lambda b: (_randn(b, 1, 16, 16),)),
     "transformer": ZooModel(TransformerNet, lambda b: (_randn(b, 10, 32),)),
+    "transformer-prenorm": ZooModel(PreNormTransformerNet, lambda b: (_randn(b, 7, 32),)),
 }

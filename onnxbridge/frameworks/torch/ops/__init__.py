@@ -13,4 +13,5 @@ from onnxbridge.frameworks.torch.ops import (  # noqa: F401
     reduce,
     resize,
     shape,
+    transformer,
 )
