@@ -16,7 +16,7 @@ from typing import Any
 import onnx
 
 from onnxbridge.errors import OnnxBridgeError
-from onnxbridge.testing import ParityReport
+from onnxbridge.testing import ParityReport, is_torch_module
 
 TARGETS = ("onnx", "torch", "tensorflow")
 
@@ -63,11 +63,9 @@ def source_kind(source: Any) -> str:
             f"{path}: unknown model format {suffix or '(no extension)'!r}",
             hint="expected .onnx, .yaml/.json (spec), .pt2/.pt/file.py:Name (PyTorch), "
                  ".keras/.h5 or a SavedModel directory (TensorFlow)")
-    module = type(source).__module__ or ""
-    if module.startswith("torch") or any(c.__module__.startswith("torch.nn") for c in type(source).__mro__):
+    if is_torch_module(source):
         return "torch"
-    if module.startswith(("keras", "tensorflow", "tf_keras")) or any(
-            c.__module__.startswith(("keras", "tensorflow")) for c in type(source).__mro__):
+    if any((c.__module__ or "").startswith(("keras", "tensorflow", "tf_keras")) for c in type(source).__mro__):
         return "tensorflow"
     raise OnnxBridgeError(f"cannot convert a {type(source).__name__}",
                           hint="pass a file path, an onnx.ModelProto, a Spec, a torch.nn.Module or a Keras model")

@@ -178,33 +178,26 @@ def as_numpy(value: object) -> np.ndarray:
     return np.asarray(value)
 
 
-def _to_framework(candidate: object, arrays: list[np.ndarray]) -> list[object]:
-    """Convert numpy inputs to what the candidate accepts (torch tensors for torch modules)."""
-    module = type(candidate).__module__ or ""
-    is_torch = module.startswith("torch") or any(
-        c.__module__.startswith("torch.nn") for c in type(candidate).__mro__)
-    if is_torch:
-        import torch
-
-        device = next((p.device for p in candidate.parameters()), None) if hasattr(candidate, "parameters") else None
-        return [torch.from_numpy(np.ascontiguousarray(a)).to(device) if device else torch.from_numpy(np.ascontiguousarray(a))
-                for a in arrays]
-    return arrays
+def is_torch_module(obj: object) -> bool:
+    """True for ``torch.nn.Module`` instances (and other torch objects), checked without importing torch."""
+    return any((c.__module__ or "").startswith("torch") for c in type(obj).__mro__)
 
 
 def run_candidate(candidate: Callable, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Call a converted model positionally and return its outputs as numpy arrays."""
-    args = _to_framework(candidate, list(inputs))
-    if "torch" in type(candidate).__module__ or hasattr(candidate, "parameters"):
-        try:
-            import torch
+    """Call a converted model positionally and return its outputs as numpy arrays.
 
-            with torch.no_grad():
-                result = candidate(*args)
-        except ImportError:
+    A torch module gets torch tensors (on the device of its first parameter) and runs under no_grad;
+    anything else (a TF module, a plain function) gets the numpy arrays.
+    """
+    if is_torch_module(candidate):
+        import torch
+
+        device = next((p.device for p in candidate.parameters()), None) if hasattr(candidate, "parameters") else None
+        args = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in inputs]
+        with torch.no_grad():
             result = candidate(*args)
     else:
-        result = candidate(*args)
+        result = candidate(*inputs)
     if isinstance(result, dict):
         result = list(result.values())
     if not isinstance(result, (list, tuple)):

@@ -33,22 +33,27 @@ def _removable_dropout(node: ir.Node) -> bool:
     return True
 
 
-@fix_pass("remove-dropout", order=50)
-def remove_dropout(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
-    """Remove Dropout nodes that are no-ops (inference mode, mask unused)."""
+def _bypass_all(model: onnx.ModelProto, removable, what: str, refusal: str) -> tuple[onnx.ModelProto, str]:
+    """Bypass (and so remove) every node for which ``removable(node)`` holds; refuse when there is none."""
     removed = 0
 
     def edit(m: ir.Model) -> bool:
         nonlocal removed
         for node in list(m.graph):
-            if _removable_dropout(node) and bypass(node):
+            if removable(node) and bypass(node):
                 removed += 1
         return removed > 0
 
     out, _ = run_ir(model, edit)
     if not removed:
-        raise FixRefused("no Dropout node can be removed safely")
-    return out, f"removed {plural(removed, 'Dropout node')}"
+        raise FixRefused(refusal)
+    return out, f"removed {plural(removed, what)}"
+
+
+@fix_pass("remove-dropout", order=50)
+def remove_dropout(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
+    """Remove Dropout nodes that are no-ops (inference mode, mask unused)."""
+    return _bypass_all(model, _removable_dropout, "Dropout node", "no Dropout node can be removed safely")
 
 
 @fix_pass("remove-identity", order=55)
@@ -58,19 +63,8 @@ def remove_identity(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     onnx-ir's IdentityEliminationPass would also rename a tensor that is itself a graph output, losing
     that output, so the shared bypass helper (which keeps such nodes) does the work.
     """
-    removed = 0
-
-    def edit(m: ir.Model) -> bool:
-        nonlocal removed
-        for node in list(m.graph):
-            if node.op_type == "Identity" and node.domain == "" and len(node.inputs) == 1 and bypass(node):
-                removed += 1
-        return removed > 0
-
-    out, _ = run_ir(model, edit)
-    if not removed:
-        raise FixRefused("no Identity node can be removed")
-    return out, f"removed {plural(removed, 'Identity node')}"
+    return _bypass_all(model, lambda n: n.op_type == "Identity" and n.domain == "" and len(n.inputs) == 1,
+                       "Identity node", "no Identity node can be removed")
 
 
 @fix_pass("store-float32", order=60)

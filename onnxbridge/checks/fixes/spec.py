@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from onnxbridge.checks.fixes import FixRefused, fix_pass
-from onnxbridge.checks.rules._util import listing
+from onnxbridge.checks.rules._util import listing, unique_name
 
 
 @fix_pass("insert-flatten", order=300, scope="spec")
@@ -25,7 +25,7 @@ def insert_flatten(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     for layer_id in targets:
         index = next(i for i, layer in enumerate(layers) if layer["id"] == layer_id)
         layer = layers[index]
-        new_id = _unique(f"{layer_id}_flatten", taken)
+        new_id = unique_name(f"{layer_id}_flatten", taken)
         flatten: dict[str, Any] = {"id": new_id, "type": "Flatten"}
         for key in ("input", "inputs"):
             if key in layer:  # the Flatten takes over the Linear's explicit input
@@ -48,12 +48,3 @@ def remove_unused_layers(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     out = copy.deepcopy(data)
     out["layers"] = [layer for layer in out["layers"] if layer["id"] not in unused]
     return out, f"removed unused layer(s) {listing(sorted(unused))}"
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        k += 1
-        name = f"{base}_{k}"
-    taken.add(name)
-    return name

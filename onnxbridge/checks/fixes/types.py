@@ -8,7 +8,7 @@ from onnx import helper, numpy_helper
 
 from onnxbridge.checks.context import ModelContext, type_name
 from onnxbridge.checks.fixes import FixRefused, fix_pass
-from onnxbridge.checks.rules._util import listing
+from onnxbridge.checks.rules._util import listing, unique_name
 from onnxbridge.checks.rules.shapes import fixed_batch, type_mismatches
 
 BATCH_DIM = "batch"
@@ -50,8 +50,8 @@ def insert_cast(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
             for name, _ in info["wrong"]:
                 if name in convertible:
                     continue
-                cast_out = _unique(f"{name}_as_{type_name(info['expected'])}", taken)
-                cast_name = _unique(f"{node.name or node.op_type}_cast_{name}", taken)
+                cast_out = unique_name(f"{name}_as_{type_name(info['expected'])}", taken)
+                cast_name = unique_name(f"{node.name or node.op_type}_cast_{name}", taken)
                 new_nodes.append(helper.make_node("Cast", [name], [cast_out], name=cast_name, to=info["expected"]))
                 for pos, inp in enumerate(node.input):
                     if inp == name:
@@ -65,15 +65,6 @@ def insert_cast(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     del g.value_info[:]
     g.value_info.extend(keep)
     return out, "; ".join(done)
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        k += 1
-        name = f"{base}_{k}"
-    taken.add(name)
-    return name
 
 
 @fix_pass("symbolic-batch", order=100)

@@ -1,4 +1,4 @@
-"""Small wording helpers shared by the rule families."""
+"""Small wording and naming helpers shared by the rule families and the fixes."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def listing(items: Iterable[str], limit: int = MAX_LISTED) -> str:
 def agree(n: int, one: str, many: str) -> str:
     """The verb form for ``n`` things: ``agree(1, "is", "are")`` -> ``is``."""
     return one if n == 1 else many
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... — the first not in ``taken``, which it is then added to."""
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name

@@ -339,6 +339,15 @@ class ClassScope(Scope):
         self.attrs = NameScope(reserved={"name", "weights", "trainable", "dtype", "built", "call", "build",
                                          "input", "output", "losses", "path", "variables", "layers"})
 
+    def write_init(self, w: SourceWriter, live: list[Stmt]) -> None:
+        """``__init__`` of the generated layer class: the sublayers and constants of the ``live`` statements."""
+        with w.block("def __init__(self, **kwargs)"):
+            w.line("super().__init__(**kwargs)")
+            for s in live:
+                for template, parts in s.init:
+                    w.line(template, *parts)
+        w.blank()
+
     def layer_ref(self, cls, hint, kwargs, stmt_init):
         attr = self.attrs.name(object(), hint)
         kwargs = {**kwargs, "name": lit(str(attr))}
@@ -864,12 +873,7 @@ class Converter:
     def _block_class(self, view: GraphView, key, body: ClassScope, params: list[Code], returns: list[Code]):
         live = body.live_stmts({str(r) for r in returns})
         w = SourceWriter()
-        with w.block("def __init__(self, **kwargs)"):
-            w.line("super().__init__(**kwargs)")
-            for s in live:
-                for template, parts in s.init:
-                    w.line(template, *parts)
-        w.blank()
+        body.write_init(w, live)
         with w.block("def call({})", join([Code("self"), *params])):
             for s in live:
                 for template, parts in s.lines:

@@ -104,12 +104,7 @@ def loop(node, ctx: NodeContext) -> None:
 
     live = body.live_stmts({str(c) for c in outs})
     w = SourceWriter()
-    with w.block("def __init__(self, **kwargs)"):
-        w.line("super().__init__(**kwargs)")
-        for s in live:
-            for template, parts in s.init:
-                w.line(template, *parts)
-    w.blank()
+    body.write_init(w, live)
     with w.block("def call(self, {})", join(call_params)):
         with w.block("def step({})", join(step_params + scans)):
             # loop variables keep the static sizes ONNX knows (Keras layers in the body need them to build)
