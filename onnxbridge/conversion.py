@@ -82,6 +82,10 @@ def to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: dict[str, 
             verify: bool = True, **options: Any) -> ConversionResult:
     """Bring any source into ONNX. Framework imports are verified against the native model."""
     kind = source_kind(source)
+    trust = options.pop("trust", False)
+    if trust and kind != "tensorflow":
+        raise OnnxBridgeError("trust applies to TensorFlow sources (SavedModels and .keras archives)",
+                              hint="ONNX, spec and PyTorch files are never run as code, trusted or not")
     if kind == "onnx":
         from onnxbridge.ir import load_model
 
@@ -97,6 +101,8 @@ def to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: dict[str, 
         from onnxbridge.frameworks.torch.importer import import_to_onnx
     else:
         from onnxbridge.frameworks.tensorflow.importer import import_to_onnx
+
+        options["trust"] = trust
     return import_to_onnx(source, example_inputs=example_inputs, input_shapes=input_shapes, verify=verify,
                           **tol, **options)
 
@@ -127,7 +133,7 @@ def convert_with_report(source: Any, to: str, *, example_inputs: Any = None, out
     return result
 
 
-_IMPORT_OPTIONS = ("exporter", "opset", "dynamic_batch")
+_IMPORT_OPTIONS = ("exporter", "opset", "dynamic_batch", "trust")
 
 
 def convert(source: Any, to: str, *, example_inputs: Any = None, output: str | os.PathLike | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -74,7 +75,19 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _escape(text: str) -> str:
+# terminal control sequences (CSI/OSC/other escapes) and control characters other than tab and newline
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: object) -> str:
+    """``text`` safe to print: rich markup escaped, terminal control sequences removed.
+
+    Everything user-supplied (paths, node and layer names, messages that quote them) goes through this
+    before it reaches a console, so a file name like ``[red]x`` or one holding escape codes prints as is.
+    """
     from rich.markup import escape
 
-    return escape(str(text))
+    return escape(_CONTROL.sub("", str(text)))
+
+
+_escape = shown

@@ -49,6 +49,8 @@ def command(
     atol: float = typer.Option(None, help="Absolute tolerance of the parity checks (default 1e-4)."),
     rtol: float = typer.Option(None, help="Relative tolerance of the parity checks (default 1e-3)."),
     seed: int = typer.Option(0, help="Seed for the weights of a spec."),
+    trust: bool = typer.Option(False, "--trust", help="Run a SavedModel (or a .keras layer that loads one) even "
+                               "though its graph touches files, processes or the network. Only for models you trust."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Convert a model between ONNX, PyTorch and TensorFlow through ONNX, and check each hop numerically.
@@ -68,6 +70,8 @@ def command(
         options["opset"] = opset
     if static_batch:
         options["dynamic_batch"] = False
+    if trust:
+        options["trust"] = True
     if class_name:
         if to is not Target.torch:
             raise OnnxBridgeError("--class-name applies to --to torch")

@@ -23,7 +23,11 @@ PROTOBUF_LIMIT = 2**31 - 1
 
 
 def load_model(path: str | os.PathLike, *, load_external_data: bool = True) -> onnx.ModelProto:
-    """Read an ONNX file; raise :class:`ModelLoadError` with a one-line reason when it cannot be read."""
+    """Read an ONNX file; raise :class:`ModelLoadError` with a one-line reason when it cannot be read.
+
+    External-data files are checked before any is read (see :func:`external_data_files`), so a model can
+    only pull in files that lie beside it.
+    """
     p = Path(path)
     if not p.exists():
         raise ModelLoadError(f"{p}: no such file", hint="check the path")
@@ -32,7 +36,7 @@ def load_model(path: str | os.PathLike, *, load_external_data: bool = True) -> o
     if p.stat().st_size == 0:
         raise ModelLoadError(f"{p}: the file is empty", hint="re-export the model")
     try:
-        model = onnx.load(str(p), load_external_data=load_external_data)
+        model = onnx.load(str(p), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise ModelLoadError(
             f"{p}: not a readable ONNX model ({_first_line(exc) or 'protobuf parse failed'})",
@@ -43,7 +47,53 @@ def load_model(path: str | os.PathLike, *, load_external_data: bool = True) -> o
     if not model.graph.node and not model.graph.output and not model.opset_import:
         # protobuf happily parses many non-ONNX byte strings into an empty message
         raise ModelLoadError(f"{p}: does not contain an ONNX graph", hint="is this really an .onnx file?")
+    if load_external_data:
+        external_data_files(model, p)  # validates every location before anything is read
+        try:
+            onnx.load_external_data_for_model(model, str(p.parent))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"{p}: cannot read its external data ({_first_line(exc)})",
+                                 hint="keep the .data file(s) beside the model, as they were saved") from None
     return model
+
+
+def external_data_files(model: onnx.ModelProto, path: str | os.PathLike) -> list[Path]:
+    """The external-data files of ``model`` (loaded from ``path``), each checked to lie beside it.
+
+    A location must be a relative path inside the model's folder (no ``..``, no absolute path, no symlink
+    that leads out), name an existing file, and hold the bytes its tensors claim; anything else raises
+    :class:`ModelLoadError` naming the tensor.
+    """
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    p = Path(path)
+    base = p.parent.resolve()
+    files: dict[Path, int] = {}
+    for tensor in _get_all_tensors(model):
+        if not uses_external_data(tensor):
+            continue
+        info = {e.key: e.value for e in tensor.external_data}
+        location = info.get("location", "")
+        where = f"{p}: tensor {tensor.name!r} keeps its data in {location!r}"
+        relative = Path(location)
+        if not location or relative.is_absolute() or ".." in relative.parts or location.startswith(("/", "\\")):
+            raise ModelLoadError(f"{where}, which is not a file beside the model",
+                                 hint="external data must be a relative path inside the model's folder")
+        target = (base / relative).resolve()
+        if not target.is_relative_to(base):
+            raise ModelLoadError(f"{where}, which leads outside the model's folder (a symlink)",
+                                 hint="copy the data file next to the model instead of linking it")
+        if not target.is_file():
+            raise ModelLoadError(f"{where}, which does not exist", hint="keep the .data file(s) beside the model")
+        try:
+            end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+        except ValueError:
+            raise ModelLoadError(f"{where} with a malformed offset or length", hint="re-export the model") from None
+        if end > target.stat().st_size:
+            raise ModelLoadError(f"{where}, which is shorter than the tensor needs (truncated?)",
+                                 hint="copy the data file again")
+        files[target] = max(files.get(target, 0), end)
+    return list(files)
 
 
 def save_model(model: onnx.ModelProto, path: str | os.PathLike) -> Path:

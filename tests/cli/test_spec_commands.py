@@ -158,7 +158,7 @@ def test_view_serves_on_localhost(tmp_path):
             line = proc.stdout.readline()
             if "serving" in line and "http://" in line:
                 url = line[line.index("http://"):].split()[0]
-        assert url and url.startswith("http://localhost:"), url
+        assert url and url.startswith("http://127.0.0.1:"), url
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
     finally:

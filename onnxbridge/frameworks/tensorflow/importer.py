@@ -28,6 +28,7 @@ import onnx
 from onnxbridge.conversion import ConversionResult
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError
 from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+from onnxbridge.frameworks.tensorflow.safe_load import family_of, keras_archive_refs, side_effect_ops
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL, check_parity, random_inputs
 
 HOP = "TensorFlow -> ONNX"
@@ -40,15 +41,20 @@ def _tensorflow() -> Any:
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def load_tensorflow_source(source: Any) -> tuple[Any, str]:
-    """A live Keras model or SavedModel object for ``source`` and a label for messages."""
+def load_tensorflow_source(source: Any, *, trust: bool = False) -> tuple[Any, str]:
+    """A live Keras model or SavedModel object for ``source`` and a label for messages.
+
+    A SavedModel whose graph reaches outside the computation (files, processes, Python, the network) is
+    refused before anything in it runs, unless ``trust`` is set; so is a ``.keras`` archive with a layer that
+    loads such a program from a path.
+    """
     if not isinstance(source, (str, os.PathLike)):
         return source, type(source).__name__
     path = Path(source)
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file or directory", hint="check the path")
     if path.is_dir():
-        return _load_saved_model(path), str(path)
+        return _load_saved_model(path, trust), str(path)
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: the file is empty", hint="save the model again")
@@ -56,6 +62,10 @@ def load_tensorflow_source(source: Any) -> tuple[Any, str]:
         if not zipfile.is_zipfile(path):
             raise ModelLoadError(f"{path}: not a Keras archive (.keras files are zip archives)",
                                  hint="the file may be truncated; save it again with model.save()")
+        loaders = keras_archive_refs(path)
+        if loaders and not trust:
+            raise ModelLoadError(f"{path}: TFSMLayer layer(s) {', '.join(loaders)} load a SavedModel program from a path "
+                                 "when the archive is opened", hint=_TRUST_HINT)
         return _load_keras(path), str(path)
     if suffix == ".h5":
         with open(path, "rb") as f:
@@ -79,11 +89,17 @@ def _load_keras(path: Path) -> Any:
                                   "run as code)") from None
 
 
-def _load_saved_model(path: Path) -> Any:
-    if not (path / "saved_model.pb").exists() and not (path / "saved_model.pbtxt").exists():
+_TRUST_HINT = ("onnxbridge does not run what a model file carries; if you trust where it came from, pass --trust "
+               "(trust=True in Python)")
+
+
+def _load_saved_model(path: Path, trust: bool) -> Any:
+    if not (path / "saved_model.pb").exists():
         raise ModelLoadError(f"{path}: not a SavedModel directory (no saved_model.pb)",
                              hint="pass a SavedModel directory, a .keras or an .h5 file")
     tf = _tensorflow()
+    if not trust:
+        _refuse_side_effects(path)
     try:
         with _quiet():
             loaded = tf.saved_model.load(str(path))
@@ -96,6 +112,19 @@ def _load_saved_model(path: Path) -> Any:
                              hint="save it with tf.saved_model.save(obj, dir, signatures=...) or "
                                   "Keras model.export(dir)")
     return loaded
+
+
+def _refuse_side_effects(path: Path) -> None:
+    """Refuse a SavedModel whose functions touch files, processes, Python or the network (nothing runs)."""
+    try:
+        found = side_effect_ops(path)
+    except Exception as exc:  # noqa: BLE001 - a protobuf that does not parse
+        raise ModelLoadError(f"{path}: saved_model.pb is not a readable SavedModel ({_first_line(exc)})",
+                             hint="the directory may be incomplete or corrupt") from None
+    if found:
+        listed = "; ".join(f"{op} ({family_of(op)}) in {', '.join(where[:3])}" for op, where in sorted(found.items()))
+        raise ModelLoadError(f"{path}: the SavedModel's functions reach outside the computation, which would run "
+                             f"while converting: {listed}", hint=_TRUST_HINT)
 
 
 # -- the traced function and its input signature -----------------------------------------------------
@@ -209,13 +238,14 @@ def _as_list(example_inputs: Any) -> list[Any]:
 # -- conversion ---------------------------------------------------------------------------------------
 def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Mapping[str, Sequence] | None = None,
                    verify: bool = True, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
-                   opset: int | None = None, dynamic_batch: bool = True, seed: int = 0,
+                   opset: int | None = None, dynamic_batch: bool = True, seed: int = 0, trust: bool = False,
                    **options: Any) -> ConversionResult:
     """Convert a Keras model (live, ``.keras``, ``.h5``) or a SavedModel directory to ONNX, verified.
 
     The batch dim is symbolic (``batch``) unless ``dynamic_batch=False``; ``input_shapes`` overrides
     input shapes by input name; ``example_inputs`` (arrays) give the inputs of a subclassed model
-    and are the verification inputs. Keras layers run with ``training=False``.
+    and are the verification inputs. Keras layers run with ``training=False``. A SavedModel with ops that
+    touch files, processes, Python or the network is refused unless ``trust=True``.
     """
     unknown = sorted(k for k, v in options.items() if v not in (None, False))
     if unknown:
@@ -223,7 +253,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
     tf = _tensorflow()
     import tf2onnx
 
-    obj, label = load_tensorflow_source(source)
+    obj, label = load_tensorflow_source(source, trust=trust)
     if hasattr(obj, "layers") and hasattr(obj, "inputs"):
         traceable = _keras_traceable(obj, example_inputs, input_shapes, dynamic_batch)
     elif _signature_of_call(obj) is not None:

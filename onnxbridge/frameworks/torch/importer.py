@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import io
 import logging
+import pickle  # noqa: S403 - only for its error type; nothing is unpickled
 import re
 import warnings
 import zipfile
@@ -33,6 +34,7 @@ import onnx
 from onnxbridge.conversion import ConversionResult
 from onnxbridge.errors import MissingDependencyError, ModelLoadError, OnnxBridgeError
 from onnxbridge.frameworks.inputs import InputSpec, as_specs
+from onnxbridge.frameworks.torch.safe_load import UnpicklingRefused, no_unpickling
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_BATCH, DEFAULT_RTOL, check_parity
 
 HOP = "PyTorch -> ONNX"
@@ -75,9 +77,15 @@ def load_torch_source(source: Any) -> tuple[Any, str]:
         raise ModelLoadError(f"{path}: the file is empty")
     if path.suffix == ".pt2":
         try:
-            with _quiet():  # torch logs the failure with a traceback before raising it
+            with _quiet(), no_unpickling():  # torch logs the failure with a traceback before raising it
                 return torch.export.load(str(path)), text
         except Exception as exc:  # noqa: BLE001 - torch raises many kinds here
+            if _refused_unpickling(exc):
+                raise ModelLoadError(
+                    f"{path}: the archive holds pickled Python objects (sample inputs, weights or constants); "
+                    "onnxbridge does not unpickle files (that can run arbitrary code)",
+                    hint="save the program again with plain tensors as example inputs and weights, or load it "
+                         "yourself in code you trust and pass the module") from None
             raise ModelLoadError(f"{path}: not a loadable ExportedProgram ({_first_line(exc)})",
                                  hint="save it with torch.export.save(torch.export.export(model, args), path)") from None
     if path.suffix in (".pt", ".pth"):
@@ -95,6 +103,16 @@ def load_torch_source(source: Any) -> tuple[Any, str]:
                                  hint="save it with torch.jit.save(torch.jit.script(model), path)") from None
     raise OnnxBridgeError(f"{path}: unknown PyTorch file type {path.suffix!r}",
                           hint="expected .pt2 (ExportedProgram), .pt/.pth (TorchScript) or file.py:Name")
+
+
+def _refused_unpickling(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a refusal to unpickle objects."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (UnpicklingRefused, pickle.UnpicklingError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_pickle_archive(path: Path) -> bool:
