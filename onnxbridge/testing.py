@@ -105,29 +105,49 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
     index a constant table (Gather on an initializer, e.g. token ids into an embedding) stay in range.
     ``shapes`` overrides whole shapes per input name.
     """
+    from onnxbridge.errors import InputDataError
+    from onnxbridge.limits import check_memory
+    from onnxbridge.spec.lower import check_seed
+
+    check_seed(seed)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise InputDataError(f"batch {batch!r} is not a positive integer", hint="use a batch such as --batch 2")
     rng = np.random.default_rng(seed)
     dims = dict(dims or {})
     shapes = dict(shapes or {})
     bounds = _index_bounds(model)
-    feeds: dict[str, np.ndarray] = {}
+    planned: list[tuple[str, tuple[int, ...], type]] = []
     for vi in graph_inputs(model):
         tt = vi.type.tensor_type
         dtype = _NP_DTYPES.get(tt.elem_type)
         if dtype is None:
-            raise ValueError(f"input {vi.name!r}: cannot generate data of type "
-                             f"{TensorProto.DataType.Name(tt.elem_type)}")
+            raise InputDataError(f"input {vi.name!r}: cannot generate data of type "
+                                  f"{TensorProto.DataType.Name(tt.elem_type)}",
+                                 hint="give the inputs yourself (inputs={...})")
         if vi.name in shapes:
             shape = tuple(int(d) for d in shapes[vi.name])
         else:
             shape = tuple(_concrete_dim(d, axis, batch, dims) for axis, d in enumerate(tt.shape.dim))
+        if any(d < 0 for d in shape):
+            raise InputDataError(f"input {vi.name!r}: shape {list(shape)} has a negative dimension",
+                                 hint="fix the model's input shape")
+        planned.append((vi.name, shape, dtype))
+    # the arrays are drawn in float64 (or int64) before the cast: 8 bytes a value while one is drawn
+    sizes = {name: int(np.prod(shape, dtype=object)) for name, shape, _ in planned}
+    needed = sum(sizes[n] * np.dtype(t).itemsize for n, _, t in planned) + 8 * max(sizes.values(), default=0)
+    if needed:
+        shown = ", ".join(f"{n} {list(s)}" for n, s, _ in planned[:3]) + (", ..." if len(planned) > 3 else "")
+        check_memory(needed, f"making the random inputs ({shown})", hint="use a smaller --batch or smaller dimensions")
+    feeds: dict[str, np.ndarray] = {}
+    for vi_name, shape, dtype in planned:
         if np.issubdtype(dtype, np.floating):
             data = rng.standard_normal(shape).astype(dtype)
         elif dtype is np.bool_:
             data = rng.integers(0, 2, shape).astype(np.bool_)
         else:
-            high = bounds.get(vi.name, 10)
+            high = bounds.get(vi_name, 10)
             data = rng.integers(0, max(high, 1), shape).astype(dtype)
-        feeds[vi.name] = data
+        feeds[vi_name] = data
     return feeds
 
 
@@ -193,7 +213,8 @@ def run_candidate(candidate: Callable, inputs: Sequence[np.ndarray]) -> list[np.
         import torch
 
         device = next((p.device for p in candidate.parameters()), None) if hasattr(candidate, "parameters") else None
-        args = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in inputs]
+        # np.ascontiguousarray would turn a 0-d array into shape [1]; np.require keeps the shape
+        args = [torch.from_numpy(np.require(a, requirements="C")).to(device) for a in inputs]
         with torch.no_grad():
             result = candidate(*args)
     else:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import OutputFormat, console, print_json, report_shape_errors, reports_errors
+from onnxbridge.cli.common import (
+    OutputFormat,
+    console,
+    print_json,
+    report_shape_errors,
+    reports_errors,
+    shown,
+)
 from onnxbridge.errors import OnnxBridgeError
 
 
@@ -22,12 +29,17 @@ def command(
     import onnx
 
     from onnxbridge.ir import save_model
+    from onnxbridge.ir.io import check_writable, fits_in_protobuf
     from onnxbridge.spec import build
+    from onnxbridge.spec.lower import check_opset, check_seed
     from onnxbridge.summary import summarize_spec
 
     out = output or Path(spec.stem + ".onnx")
     if out.suffix.lower() != ".onnx":
         raise OnnxBridgeError(f"{out}: the output should end in .onnx")
+    check_seed(seed)
+    check_opset(opset)
+    check_writable(out)
     if spec.exists() and out.exists() and out.resolve() == spec.resolve():
         raise OnnxBridgeError(f"{out}: refusing to overwrite the input spec", hint="choose another -o")
     summary = summarize_spec(spec)
@@ -40,11 +52,15 @@ def command(
             print_json({**summary.to_dict(), "output": None})
         report_shape_errors(spec, summary.errors)
     model = build(spec, seed=seed, opset=opset)
-    onnx.checker.check_model(model, full_check=True)
+    small = fits_in_protobuf(model)
+    if small:
+        onnx.checker.check_model(model, full_check=True)
     save_model(model, out)
+    if not small:  # the checker reads models over 2 GB from their files
+        onnx.checker.check_model(str(out), full_check=True)
     if fmt is OutputFormat.json:
         print_json({**summary.to_dict(), "output": str(out), "seed": seed, "opset": opset})
     else:
         size = out.stat().st_size
-        console.print(f"wrote [bold]{out}[/] ({size / 1024:,.1f} KiB, opset {opset}, seed {seed}; "
+        console.print(f"wrote [bold]{shown(out)}[/] ({size / 1024:,.1f} KiB, opset {opset}, seed {seed}; "
                       "passes onnx.checker full check)")

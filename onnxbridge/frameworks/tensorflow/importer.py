@@ -41,6 +41,18 @@ def _tensorflow() -> Any:
 
 
 # -- loading -----------------------------------------------------------------------------------------
+def check_source_path(source: Any) -> None:
+    """The checks on a file source that need no TensorFlow (missing, empty), so a mistyped path is
+    reported at once instead of after importing TensorFlow."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    path = Path(source)
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such file or directory", hint="check the path")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ModelLoadError(f"{path}: the file is empty", hint="save the model again")
+
+
 def load_tensorflow_source(source: Any, *, trust: bool = False) -> tuple[Any, str]:
     """A live Keras model or SavedModel object for ``source`` and a label for messages.
 
@@ -50,14 +62,11 @@ def load_tensorflow_source(source: Any, *, trust: bool = False) -> tuple[Any, st
     """
     if not isinstance(source, (str, os.PathLike)):
         return source, type(source).__name__
+    check_source_path(source)
     path = Path(source)
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file or directory", hint="check the path")
     if path.is_dir():
         return _load_saved_model(path, trust), str(path)
     suffix = path.suffix.lower()
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"{path}: the file is empty", hint="save the model again")
     if suffix == ".keras":
         if not zipfile.is_zipfile(path):
             raise ModelLoadError(f"{path}: not a Keras archive (.keras files are zip archives)",
@@ -250,6 +259,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
     unknown = sorted(k for k, v in options.items() if v not in (None, False))
     if unknown:
         raise OnnxBridgeError(f"option(s) {', '.join(unknown)} do not apply to TensorFlow sources")
+    check_source_path(source)
     tf = _tensorflow()
     import tf2onnx
 
