@@ -121,8 +121,9 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
         tt = vi.type.tensor_type
         dtype = _NP_DTYPES.get(tt.elem_type)
         if dtype is None:
+            known = tt.elem_type in TensorProto.DataType.values()
             raise InputDataError(f"input {vi.name!r}: cannot generate data of type "
-                                  f"{TensorProto.DataType.Name(tt.elem_type)}",
+                                 f"{TensorProto.DataType.Name(tt.elem_type) if known else tt.elem_type}",
                                  hint="give the inputs yourself (inputs={...})")
         if vi.name in shapes:
             shape = tuple(int(d) for d in shapes[vi.name])
@@ -166,7 +167,10 @@ def _index_bounds(model: onnx.ModelProto) -> dict[str, int]:
     for node in model.graph.node:
         if node.op_type == "Gather" and len(node.input) == 2 and node.input[0] in inits:
             axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-            size = inits[node.input[0]].dims[axis]
+            table = inits[node.input[0]].dims
+            if not -len(table) <= axis < len(table):  # an invalid model: onnxruntime will say so
+                continue
+            size = table[axis]
             bounds[node.input[1]] = min(bounds.get(node.input[1], size), size)
     # indices often pass through a Cast first (tf2onnx); follow one Cast/Identity hop back to the input
     producers = {o: n for n in model.graph.node for o in n.output}
@@ -184,9 +188,52 @@ def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 4  # failures surface as exceptions; keep stderr for the user
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
+    session = onnxruntime_session(model, opts, providers=providers)
     names = [i.name for i in session.get_inputs()]
     return session.run(None, {n: inputs[n] for n in names})
+
+
+def onnxruntime_session(model: onnx.ModelProto, options: object = None, *,
+                        providers: Sequence[str] = ("CPUExecutionProvider",)) -> object:
+    """An ``onnxruntime.InferenceSession`` for ``model``, also for models over protobuf's 2 GiB limit.
+
+    A large model's weights are written once to a temporary external-data file for onnxruntime to read,
+    and put back into ``model`` afterwards (so it is unchanged, and never held twice).
+    """
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from onnxbridge.ir.io import fits_in_protobuf
+
+    if fits_in_protobuf(model):
+        return ort.InferenceSession(model.SerializeToString(), options, providers=list(providers))
+    moved: list[tuple[onnx.TensorProto, bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="onnxbridge-ort-") as tmp:
+        folder = Path(tmp)
+        try:
+            with open(folder / "weights.data", "wb") as f:
+                for tensor in model.graph.initializer:
+                    if len(tensor.raw_data) < 1024:
+                        continue
+                    data = tensor.raw_data
+                    offset = f.tell()
+                    f.write(data)
+                    moved.append((tensor, data))
+                    tensor.ClearField("raw_data")
+                    tensor.data_location = TensorProto.EXTERNAL
+                    for key, value in (("location", "weights.data"), ("offset", str(offset)),
+                                       ("length", str(len(data)))):
+                        entry = tensor.external_data.add()
+                        entry.key, entry.value = key, value
+            (folder / "model.onnx").write_bytes(model.SerializeToString())
+            return ort.InferenceSession(str(folder / "model.onnx"), options, providers=list(providers))
+        finally:
+            for tensor, data in moved:
+                del tensor.external_data[:]
+                tensor.data_location = TensorProto.DEFAULT
+                tensor.raw_data = data
 
 
 def as_numpy(value: object) -> np.ndarray:

@@ -51,16 +51,15 @@ def command(
     from onnxbridge.runtime.bench import bench
 
     if plot is not None:
+        from onnxbridge.ir.io import check_writable
         from onnxbridge.runtime.plot import check_plot_target
 
+        check_writable(plot)
         if plot.exists() and plot.resolve() == model.resolve():
             from onnxbridge.errors import OnnxBridgeError
 
             raise OnnxBridgeError(f"{plot}: refusing to overwrite the input model", hint="choose another --plot")
         check_plot_target(plot)
-        from onnxbridge.ir.io import check_writable
-
-        check_writable(plot)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console,
                   transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("starting", total=1)

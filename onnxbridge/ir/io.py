@@ -49,6 +49,7 @@ def load_model(path: str | os.PathLike, *, load_external_data: bool = True) -> o
     if not model.graph.node and not model.graph.output and not model.opset_import:
         # protobuf happily parses many non-ONNX byte strings into an empty message
         raise ModelLoadError(f"{p}: does not contain an ONNX graph", hint="is this really an .onnx file?")
+    _check_element_types(model, p)
     # every location is checked even when the data is not read now: whoever reads it later (onnx, the
     # checks, the viewer) then reads only files that lie beside the model
     external_data_files(model, p)
@@ -59,6 +60,27 @@ def load_model(path: str | os.PathLike, *, load_external_data: bool = True) -> o
             raise ModelLoadError(f"{p}: cannot read its external data ({_first_line(exc)})",
                                  hint="keep the .data file(s) beside the model, as they were saved") from None
     return model
+
+
+def _check_element_types(model: onnx.ModelProto, p: Path) -> None:
+    """Refuse element types ONNX does not define (a corrupt or hand-edited file): every later step would
+    fail on them in its own way."""
+    known = set(onnx.TensorProto.DataType.values())
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        typed = [("input", v.name, v.type.tensor_type.elem_type) for v in graph.input]
+        typed += [("output", v.name, v.type.tensor_type.elem_type) for v in graph.output]
+        typed += [("value", v.name, v.type.tensor_type.elem_type) for v in graph.value_info]
+        typed += [("initializer", t.name, t.data_type) for t in graph.initializer]
+        for what, name, elem in typed:
+            if elem not in known:
+                raise ModelLoadError(f"{p}: {what} {name!r} has element type {elem}, which ONNX does not define",
+                                     hint="the file is corrupt or hand-edited; re-export the model")
+        for node in graph.node:
+            for attr in node.attribute:
+                graphs.extend([attr.g] if attr.HasField("g") else [])
+                graphs.extend(attr.graphs)
 
 
 def external_data_files(model: onnx.ModelProto, path: str | os.PathLike) -> list[Path]:
@@ -139,13 +161,13 @@ def atomic_write(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator
     one :class:`OutputError` naming ``path``, and nothing is left behind (see :func:`writing`).
     """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise OnnxBridgeError(f"{target}: already exists", hint="choose another output or pass --force")
-    if target.is_dir():
-        raise OnnxBridgeError(f"{target}: is a directory, expected a file path")
     tmp: Path | None = None
     try:
         with writing(target):
+            if target.exists() and not overwrite:
+                raise OnnxBridgeError(f"{target}: already exists", hint="choose another output or pass --force")
+            if target.is_dir():
+                raise OnnxBridgeError(f"{target}: is a directory, expected a file path")
             _make_parent(target)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{_short(target.name)}.", suffix=".tmp", dir=target.parent)
             os.close(fd)
@@ -166,11 +188,12 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
     are never deleted. Failures to write become one :class:`OutputError` naming ``path``.
     """
     target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise OnnxBridgeError(f"{target}: exists and is not a directory", hint="choose another output directory")
     tmp: Path | None = None
     try:
         with writing(target):
+            if target.exists() and not target.is_dir():
+                raise OnnxBridgeError(f"{target}: exists and is not a directory",
+                                      hint="choose another output directory")
             _make_parent(target)
             tmp = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.", suffix=".tmp", dir=target.parent))
             yield tmp
@@ -208,7 +231,7 @@ _WRITE_ERRORS = {
 _OS_ERROR_TEXT = re.compile(r"\(os error (\d+)\)")
 
 
-def output_error(exc: BaseException, path: str | os.PathLike) -> OutputError | None:
+def output_error(exc: BaseException, path: str | os.PathLike, *, any_file: bool = False) -> OutputError | None:
     """The one-line error for a failure to write ``path``, or None when ``exc`` is not such a failure.
 
     Understands ``OSError`` and the exceptions of writers that wrap an OS error in their own type
@@ -216,7 +239,8 @@ def output_error(exc: BaseException, path: str | os.PathLike) -> OutputError | N
     left on the device (nothing was written)``.
     """
     code = exc.errno if isinstance(exc, OSError) else None
-    if isinstance(exc, OSError) and exc.filename is not None and not _is_part_of(exc.filename, Path(path)):
+    if (isinstance(exc, OSError) and exc.filename is not None and not any_file
+            and not _is_part_of(exc.filename, Path(path))):
         return None  # about another file (an input read inside the block): not a failure to write ``path``
     if code is None:
         match = _OS_ERROR_TEXT.search(str(exc))
@@ -253,7 +277,7 @@ def check_writable(path: str | os.PathLike) -> None:
     parent that is a file. Nothing is left behind.
     """
     target = Path(path)
-    with writing(target):
+    try:
         for part in target.parts:
             if len(os.fsencode(part)) > 255:
                 raise OSError(errno.ENAMETOOLONG, "File name too long", str(target))
@@ -268,6 +292,11 @@ def check_writable(path: str | os.PathLike) -> None:
         finally:
             os.close(fd)
             os.unlink(probe)
+    except OSError as exc:
+        error = output_error(exc, target, any_file=True)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _is_part_of(filename: str | bytes | int, target: Path) -> bool:

@@ -84,6 +84,8 @@ def document_size(data: Any, source: str = "<spec>") -> int:
     :class:`onnxbridge.errors.LimitError` for documents over the size or nesting limits, and
     :class:`SpecError` for a document that contains itself (a recursive YAML alias).
     """
+    if not isinstance(data, (dict, list, tuple)):
+        return _scalar_size(data)
     max_bytes, max_depth = limit("max_spec_bytes"), limit("max_spec_depth")
     measured: dict[int, tuple[int, int]] = {}  # id -> (bytes, depth) of containers already measured
     open_: set[int] = set()
@@ -119,7 +121,7 @@ def document_size(data: Any, source: str = "<spec>") -> int:
             for part in (item if isinstance(obj, dict) else (item,)):
                 if isinstance(part, (dict, list, tuple)) and id(part) not in measured:
                     stack.append((part, False))
-    return measured[id(data)][0] if isinstance(data, (dict, list, tuple)) else _scalar_size(data)
+    return measured[id(data)][0]
 
 
 def check_document(data: Any, source: str = "<spec>") -> None:

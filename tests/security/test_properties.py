@@ -1,0 +1,173 @@
+"""Property-based tests: random valid networks from the layer registry, and random mutations of valid
+ONNX files and specs.
+
+- Every drawn network builds, passes the ONNX checker and onnxbridge's full checker (every rule, every
+  target), runs on onnxruntime, and converts to PyTorch and to TensorFlow with parity.
+- Every mutated model or spec, fed to the command line, ends in success, a finding (exit 1) or one clear
+  error (exit 2): never a traceback, a crash or a hang, and never a half-written output.
+
+The examples are deterministic (the ``ci`` profile in conftest.py); ``HYPOTHESIS_PROFILE=thorough``
+fuzzes for longer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from onnxbridge.spec import build, infer_shapes
+from tests.conftest import MODELS
+from tests.security.cli_worker import CliWorker
+from tests.security.strategies import mutated_models, mutated_specs, networks
+
+BASE_SPECS = ["mlp", "digits_cnn", "lstm_text", "resnet_mini", "gru_tagger", "transformer_tiny"]
+
+
+@functools.cache
+def _spec_data(name: str) -> dict:
+    return yaml.safe_load((MODELS / f"{name}.yaml").read_text())
+
+
+@functools.cache
+def _model_bytes(name: str) -> bytes:
+    return build(MODELS / f"{name}.yaml").SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def cli():
+    with CliWorker() as worker:
+        yield worker
+
+
+# -- random valid networks ---------------------------------------------------------------------------------
+def _concrete(shape: list, batch: int = 2) -> list[int]:
+    return [batch if d == "batch" else 5 if isinstance(d, str) else d for d in shape]
+
+
+@settings(max_examples=50)
+@given(networks())
+def test_random_networks_build_and_pass_every_check(spec):
+    from onnxbridge.checks import check
+    from onnxbridge.testing import random_inputs, run_onnxruntime
+
+    report = infer_shapes(spec)
+    assert report.ok, report.errors
+    model = build(spec, seed=0)
+    onnx.checker.check_model(model, full_check=True)
+    for source in (spec, model):
+        result = check(source, targets=["torch", "tensorflow", "cpu"], options={"strict_rules": True})
+        assert not result.errors, [(d.code, d.message) for d in result.errors]
+        assert not any("could not run" in n for n in result.notes), result.notes
+    # the shape rules must give exactly what onnxruntime computes, on concrete inputs
+    concrete = {**spec, "inputs": [{**i, "shape": _concrete(i["shape"])} for i in spec["inputs"]]}
+    expected = infer_shapes(concrete).outputs[spec["layers"][-1]["id"]]
+    cmodel = build(concrete, seed=0)
+    outputs = run_onnxruntime(cmodel, random_inputs(cmodel, seed=1))
+    assert list(outputs[0].shape) == list(expected.shape)
+    assert np.all(np.isfinite(outputs[0]))
+
+
+def _converts(spec: dict, target: str) -> None:
+    from onnxbridge.conversion import convert_with_report
+
+    model = build(spec, seed=0)
+    result = convert_with_report(model, target)
+    assert result.checks, "nothing was verified"
+    for hop, parity in result.checks:
+        assert parity.ok, f"{hop}: {parity.summary()}\nspec: {json.dumps(spec)}"
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+@settings(max_examples=25)
+@given(networks())
+def test_random_networks_convert_to_torch_with_parity(spec):
+    pytest.importorskip("torch")
+    _converts(spec, "torch")
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+@settings(max_examples=25)
+@given(networks())
+def test_random_networks_convert_to_tensorflow_with_parity(spec):
+    pytest.importorskip("tensorflow")
+    _converts(spec, "tensorflow")
+
+
+# -- mutated ONNX files ------------------------------------------------------------------------------------
+def _assert_clean(result, output: Path | None = None) -> None:
+    assert result.clean, result.describe()
+    if output is not None and result.code != 0:
+        assert not output.exists(), f"{result.args}: failed (exit {result.code}) but wrote {output}"
+    if output is not None:
+        leftovers = [p.name for p in output.parent.iterdir() if p.name.endswith(".tmp")]
+        assert not leftovers, leftovers
+
+
+@settings(max_examples=50)
+@given(st.sampled_from(BASE_SPECS).flatmap(lambda name: mutated_models(_model_bytes(name))))
+def test_mutated_onnx_models_end_cleanly(cli, tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("mutant")
+    model, out = folder / "mutant.onnx", folder / "out.onnx"
+    model.write_bytes(data)
+    for args in (["summary", model], ["check", model], ["run", model], ["convert", model, "--to", "onnx", "-o", out],
+                 ["diff", model, model]):
+        _assert_clean(cli.run(args), out if "-o" in args else None)
+
+
+@pytest.mark.slow
+@settings(max_examples=25)
+@given(st.sampled_from(["mlp", "digits_cnn", "lstm_text"]).flatmap(lambda name: mutated_models(_model_bytes(name))),
+       st.sampled_from(["torch", "tensorflow"]))
+def test_mutated_onnx_models_convert_cleanly(cli, tmp_path_factory, data, target):
+    pytest.importorskip(target)
+    folder = tmp_path_factory.mktemp("mutant")
+    model, out = folder / "mutant.onnx", folder / "out"
+    model.write_bytes(data)
+    _assert_clean(cli.run(["convert", model, "--to", target, "-o", out], timeout=300))
+    if not (out / "model.py").exists():
+        assert not out.exists() or not any(out.iterdir())
+
+
+# -- mutated specs -----------------------------------------------------------------------------------------
+def _write_spec(folder: Path, data: object, as_json: bool) -> Path:
+    path = folder / ("mutant.json" if as_json else "mutant.yaml")
+    if as_json:
+        path.write_text(json.dumps(data, allow_nan=True), encoding="utf-8")
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@settings(max_examples=50)
+@given(st.sampled_from(BASE_SPECS).flatmap(lambda name: mutated_specs(_spec_data(name))), st.booleans())
+def test_mutated_specs_end_cleanly(cli, tmp_path_factory, data, as_json):
+    folder = tmp_path_factory.mktemp("mutant")
+    spec, out = _write_spec(folder, data, as_json), folder / "out.onnx"
+    for args in (["summary", spec], ["build", spec, "-o", out], ["check", spec], ["run", spec]):
+        _assert_clean(cli.run(args), out if "-o" in args else None)
+
+
+@settings(max_examples=25)
+@given(st.sampled_from(BASE_SPECS), st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(
+    ["", "[", "]", "{", "}", ":", "-", "&a", "*a", "!!python/object:os.system", "\t", "\n  ", "'", "\"", "#",
+     "1e999", "\x00", "\x1b[2J", "<<: *a", "? "])), min_size=1, max_size=4))
+def test_spec_text_mutations_end_cleanly(cli, tmp_path_factory, name, edits):
+    text = (MODELS / f"{name}.yaml").read_text()
+    for at, insert in edits:
+        at %= len(text)
+        text = text[:at] + insert + text[at + (1 if insert == "" else 0):]
+    folder = tmp_path_factory.mktemp("mutant")
+    spec = folder / "mutant.yaml"
+    spec.write_text(text, encoding="utf-8")
+    for args in (["summary", spec], ["check", spec]):
+        _assert_clean(cli.run(args))
