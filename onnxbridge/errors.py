@@ -83,6 +83,10 @@ class InputDataError(OnnxBridgeError, ValueError):
     batch that is not a positive integer). A ``ValueError`` too, for callers that catch that."""
 
 
+class RuntimeRefusedError(OnnxBridgeError):
+    """onnxruntime cannot load or run a model (it is invalid, or uses what onnxruntime lacks)."""
+
+
 class OutputError(OnnxBridgeError):
     """An output cannot be written (no space, no permission, read-only, a name too long); nothing was written."""
 

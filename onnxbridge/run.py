@@ -63,6 +63,8 @@ def run_model(source: str | os.PathLike | onnx.ModelProto, *, batch: int = 2, se
     options.log_severity_level = 4  # its failures become our one-line error; keep its log off stderr
     try:
         session = onnxruntime_session(model, options)
+    except OnnxBridgeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for invalid models
         raise OnnxBridgeError(f"onnxruntime cannot load the model: {str(exc).splitlines()[0][:300]}",
                               hint="run 'onnxbridge check' on it") from None

@@ -190,7 +190,10 @@ def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
     opts.log_severity_level = 4  # failures surface as exceptions; keep stderr for the user
     session = onnxruntime_session(model, opts, providers=providers)
     names = [i.name for i in session.get_inputs()]
-    return session.run(None, {n: inputs[n] for n in names})
+    try:
+        return session.run(None, {n: inputs[n] for n in names})
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+        raise _refused("run", exc) from None
 
 
 def onnxruntime_session(model: onnx.ModelProto, options: object = None, *,
@@ -198,17 +201,29 @@ def onnxruntime_session(model: onnx.ModelProto, options: object = None, *,
     """An ``onnxruntime.InferenceSession`` for ``model``, also for models over protobuf's 2 GiB limit.
 
     A large model's weights are written once to a temporary external-data file for onnxruntime to read,
-    and put back into ``model`` afterwards (so it is unchanged, and never held twice).
+    and put back into ``model`` afterwards (so it is unchanged, and never held twice). A model onnxruntime
+    refuses raises :class:`onnxbridge.errors.RuntimeRefusedError` with its reason.
     """
     import tempfile
     from pathlib import Path
 
     import onnxruntime as ort
 
+    from onnxbridge.errors import RuntimeRefusedError
     from onnxbridge.ir.io import fits_in_protobuf
+    from onnxbridge.ir.opsets import missing_ops
 
+    missing = missing_ops(model)
+    if missing:  # onnxruntime would crash on one inside a function: refuse them all here
+        where, op, opset, since = missing[0]
+        has = f"it exists from opset {since}" if since else "ONNX does not define it"
+        raise RuntimeRefusedError(f"{where} uses {op}, which opset {opset} does not have ({has})",
+                                  hint="run 'onnxbridge check --fix' on it, or raise the model's opset")
     if fits_in_protobuf(model):
-        return ort.InferenceSession(model.SerializeToString(), options, providers=list(providers))
+        try:
+            return ort.InferenceSession(model.SerializeToString(), options, providers=list(providers))
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise _refused("load", exc) from None
     moved: list[tuple[onnx.TensorProto, bytes]] = []
     with tempfile.TemporaryDirectory(prefix="onnxbridge-ort-") as tmp:
         folder = Path(tmp)
@@ -228,12 +243,23 @@ def onnxruntime_session(model: onnx.ModelProto, options: object = None, *,
                         entry = tensor.external_data.add()
                         entry.key, entry.value = key, value
             (folder / "model.onnx").write_bytes(model.SerializeToString())
-            return ort.InferenceSession(str(folder / "model.onnx"), options, providers=list(providers))
+            try:
+                return ort.InferenceSession(str(folder / "model.onnx"), options, providers=list(providers))
+            except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+                raise _refused("load", exc) from None
         finally:
             for tensor, data in moved:
                 del tensor.external_data[:]
                 tensor.data_location = TensorProto.DEFAULT
                 tensor.raw_data = data
+
+
+def _refused(what: str, exc: BaseException) -> Exception:
+    from onnxbridge.errors import RuntimeRefusedError
+
+    text = str(exc).strip().splitlines()
+    return RuntimeRefusedError(f"onnxruntime cannot {what} the model: {text[0][:300] if text else type(exc).__name__}",
+                               hint="run 'onnxbridge check' on it")
 
 
 def as_numpy(value: object) -> np.ndarray:

@@ -105,16 +105,25 @@ def external_data_files(model: onnx.ModelProto, path: str | os.PathLike) -> list
         if not location or relative.is_absolute() or ".." in relative.parts or location.startswith(("/", "\\")):
             raise ModelLoadError(f"{where}, which is not a file beside the model",
                                  hint="external data must be a relative path inside the model's folder")
-        target = (base / relative).resolve()
-        if not target.is_relative_to(base):
+        try:
+            target = (base / relative).resolve()
+            inside = target.is_relative_to(base)
+            exists = inside and target.is_file()
+        except OSError as exc:  # a name too long, a symlink loop
+            raise ModelLoadError(f"{where}, which cannot be opened ({exc.strerror or exc})",
+                                 hint="external data must be a file beside the model") from None
+        if not inside:
             raise ModelLoadError(f"{where}, which leads outside the model's folder (a symlink)",
                                  hint="copy the data file next to the model instead of linking it")
-        if not target.is_file():
+        if not exists:
             raise ModelLoadError(f"{where}, which does not exist", hint="keep the .data file(s) beside the model")
         try:
-            end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+            offset, length = int(info.get("offset", 0) or 0), int(info.get("length", 0) or 0)
         except ValueError:
-            raise ModelLoadError(f"{where} with a malformed offset or length", hint="re-export the model") from None
+            offset = length = -1
+        if offset < 0 or length < 0:
+            raise ModelLoadError(f"{where} with a malformed offset or length", hint="re-export the model")
+        end = offset + length
         if end > target.stat().st_size:
             raise ModelLoadError(f"{where}, which is shorter than the tensor needs (truncated?)",
                                  hint="copy the data file again")

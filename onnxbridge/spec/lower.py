@@ -114,31 +114,19 @@ def check_ops_exist(model: onnx.ModelProto, opset: int) -> None:
 
     onnxruntime can crash (not raise) on such a model, so it must never get that far.
     """
-    callers: dict[str, list[str]] = {}
-    for node in model.graph.node:
-        if node.domain == BLOCKS_DOMAIN:
-            callers.setdefault(node.op_type, []).append(node.name)
-    places = [(node, f"layer {node.name}") for node in model.graph.node]
-    for fn in model.functions:
-        used_by = ", ".join(callers.get(fn.name, [])[:3]) or "no layer"
-        places += [(node, f"block {fn.name} (used by {used_by})") for node in fn.node]
-    problems: dict[str, str] = {}
-    for node, where in places:
-        if node.domain not in ("", "ai.onnx") or node.op_type in problems:
-            continue
-        try:
-            onnx.defs.get_schema(node.op_type, max_inclusive_version=opset, domain="")
-        except onnx.defs.SchemaError:
-            since = _first_version(node.op_type)
-            problems[node.op_type] = (f"{where} uses {node.op_type}, which ONNX has from opset {since} on, "
-                                      f"not in opset {opset}")
+    from onnxbridge.ir.opsets import missing_ops
+
+    problems: dict[str, str] = {}  # one line per op: where it is first used
+    for where, op, _, since in missing_ops(model):
+        where = where.replace("node ", "layer ", 1).replace("function ", "block ", 1)  # the spec's words
+        problems.setdefault(op, f"{where} uses {op}, which ONNX has from opset {since} on, not in opset {opset}")
     if problems:
-        newest = max(_first_version(op) for op in problems)
+        from onnxbridge.ir.opsets import first_version
+
+        newest = max(first_version(op) for op in problems)
         lines = list(problems.values())
         raise SpecError(lines[0] if len(lines) == 1 else f"{len(lines)} problems: " + "; ".join(lines),
-                        problems=lines, hint=f"build with --opset {newest} or newer (the default, {DEFAULT_OPSET}, "
-                                             "when that is new enough)" if newest <= DEFAULT_OPSET else
-                        f"build with --opset {newest} or newer")
+                        problems=lines, hint=f"build with --opset {newest} or newer")
     from onnxbridge.ir.io import fits_in_protobuf
 
     if not fits_in_protobuf(model):  # the checker takes such models only from a file
@@ -149,12 +137,6 @@ def check_ops_exist(model: onnx.ModelProto, opset: int) -> None:
         first = str(exc).strip().splitlines()[0][:300]
         raise SpecError(f"the spec cannot be written in opset {opset}: {first}",
                         hint=f"build with --opset {DEFAULT_OPSET} (the default)") from None
-
-
-def _first_version(op_type: str) -> int:
-    versions = [s.since_version for s in onnx.defs.get_all_schemas_with_history()
-                if s.name == op_type and s.domain in ("", "ai.onnx")]
-    return min(versions, default=0)
 
 
 def _value_info(name: str, info: TensorInfo | None) -> onnx.ValueInfoProto:

@@ -450,7 +450,7 @@ def test_the_check_hint_names_a_command_that_exists(tmp_path):
     (["convert", MODELS / "mlp.yaml", "--to", "onnx", "--seed", "-1"], ["seed -1"]),
     (["build", MODELS / "mlp.yaml", "--opset", "5"], ["opset 5 is not supported", "13 to"]),
     (["build", MODELS / "mlp.yaml", "--opset", "99"], ["opset 99 is not supported"]),
-    (["build", MODELS / "transformer_tiny.yaml", "--opset", "13"], ["LayerNormalization", "opset 17", "--opset 17"]),
+    (["build", MODELS / "transformer_tiny.yaml", "--opset", "13"], ["LayerNormalization", "opset 17", "--opset 17 or newer"]),
     (["build", MODELS / "mlp.yaml", "--opset", "abc"], ["--opset", "valid integer"]),
     (["run", MODELS / "mlp.yaml", "--batch", "0"], ["batch"]),
     (["run", MODELS / "mlp.yaml", "--batch", "-3"], ["batch"]),
