@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from onnxbridge.spec import build, infer_shapes
@@ -52,7 +52,7 @@ def _concrete(shape: list, batch: int = 2) -> list[int]:
     return [batch if d == "batch" else 5 if isinstance(d, str) else d for d in shape]
 
 
-@settings(max_examples=50)
+@settings(max_examples=2 * settings.default.max_examples)  # cheap: twice the profile's
 @given(networks())
 def test_random_networks_build_and_pass_every_check(spec):
     from onnxbridge.checks import check
@@ -87,20 +87,71 @@ def _converts(spec: dict, target: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.torch
-@settings(max_examples=25)
 @given(networks())
 def test_random_networks_convert_to_torch_with_parity(spec):
     pytest.importorskip("torch")
     _converts(spec, "torch")
 
 
+def _tf_unsupported(spec: dict) -> bool:
+    """Layers the TensorFlow converter refuses (documented in docs/support-matrix.md); see the xfail below."""
+    def refused(layer: dict, rank: int) -> bool:
+        if layer["type"].startswith("AvgPool"):
+            return bool(layer.get("ceil_mode")) and layer.get("count_include_pad", True)
+        return layer["type"] == "Upsample" and rank != 4
+
+    report = infer_shapes(spec)
+    ranks = {r.id: len(r.outputs[0].shape) for r in report.rows if r.outputs and r.depth == 0}
+    ranks["x"] = len(spec["inputs"][0]["shape"])
+    previous = "x"
+    for layer in spec["layers"]:
+        source = layer.get("input", previous)
+        if refused(layer, ranks[source if isinstance(source, str) else source[0]]):
+            return True
+        previous = layer["id"]
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.tensorflow
-@settings(max_examples=25)
 @given(networks())
 def test_random_networks_convert_to_tensorflow_with_parity(spec):
     pytest.importorskip("tensorflow")
+    assume(not _tf_unsupported(spec))
     _converts(spec, "tensorflow")
+
+
+@pytest.mark.tensorflow
+@pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: Resize of a rank-3 tensor (Upsample of a 1-D signal) "
+                   "has no TensorFlow converter (ConversionError), although it is a registered layer example")
+def test_upsample_1d_converts_to_tensorflow():
+    pytest.importorskip("tensorflow")
+    _converts({"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", 2, 5], "dtype": "float32"}],
+               "layers": [{"id": "l0", "type": "Upsample"}]}, "tensorflow")
+
+
+@pytest.mark.xfail(strict=True, reason="spec/layers/reshape.py: a Reshape to [4, 4, 4] of [batch, seq, 3] is "
+                   "accepted although no value of seq gives 64 elements (3 does not divide 64); it fails only when run")
+def test_reshape_that_no_symbolic_dim_satisfies_is_refused():
+    from onnxbridge.errors import OnnxBridgeError
+
+    spec = {"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", "seq", 3], "dtype": "float32"}],
+            "layers": [{"id": "l0", "type": "Reshape", "shape": [4, 4, 4]}]}
+    try:
+        report = infer_shapes(spec)
+    except OnnxBridgeError:
+        return
+    assert not report.ok, "accepted"
+
+
+@pytest.mark.tensorflow
+@pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: AveragePool with ceil_mode=1 and count_include_pad=1 "
+                   "has no TensorFlow converter (ConversionError), although the spec and onnxruntime accept it")
+def test_avgpool_ceil_mode_converts_to_tensorflow():
+    pytest.importorskip("tensorflow")
+    _converts({"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", "seq", 4], "dtype": "float32"}],
+               "layers": [{"id": "l0", "type": "AvgPool1d", "kernel_size": 3, "stride": 2, "ceil_mode": True}]},
+              "tensorflow")
 
 
 # -- mutated ONNX files ------------------------------------------------------------------------------------
@@ -113,7 +164,7 @@ def _assert_clean(result, output: Path | None = None) -> None:
         assert not leftovers, leftovers
 
 
-@settings(max_examples=50)
+@settings(max_examples=2 * settings.default.max_examples)  # cheap: twice the profile's
 @given(st.sampled_from(BASE_SPECS).flatmap(lambda name: mutated_models(_model_bytes(name))))
 def test_mutated_onnx_models_end_cleanly(cli, tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("mutant")
@@ -127,7 +178,6 @@ def test_mutated_onnx_models_end_cleanly(cli, tmp_path_factory, data):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="the converters in onnxbridge/frameworks/ crash on invalid models instead "
                    "of refusing them: see test_converters_on_models_the_fuzzer_found for each exact input")
-@settings(max_examples=25)
 @given(st.sampled_from(["mlp", "digits_cnn", "lstm_text", "resnet_mini", "gru_tagger", "transformer_tiny"])
        .flatmap(lambda name: mutated_models(_model_bytes(name))), st.sampled_from(["torch", "tensorflow"]))
 def test_mutated_onnx_models_convert_cleanly(cli, tmp_path_factory, data, target):
@@ -150,7 +200,7 @@ def _write_spec(folder: Path, data: object, as_json: bool) -> Path:
     return path
 
 
-@settings(max_examples=50)
+@settings(max_examples=2 * settings.default.max_examples)  # cheap: twice the profile's
 @given(st.sampled_from(BASE_SPECS).flatmap(lambda name: mutated_specs(_spec_data(name))), st.booleans())
 def test_mutated_specs_end_cleanly(cli, tmp_path_factory, data, as_json):
     folder = tmp_path_factory.mktemp("mutant")
@@ -159,7 +209,6 @@ def test_mutated_specs_end_cleanly(cli, tmp_path_factory, data, as_json):
         _assert_clean(cli.run(args), out if "-o" in args else None)
 
 
-@settings(max_examples=25)
 @given(st.sampled_from(BASE_SPECS), st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(
     ["", "[", "]", "{", "}", ":", "-", "&a", "*a", "!!python/object:os.system", "\t", "\n  ", "'", "\"", "#",
      "1e999", "\x00", "\x1b[2J", "<<: *a", "? "])), min_size=1, max_size=4))
