@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 from benchlib import machine  # noqa: E402
 
 import onnxbridge  # noqa: E402
-from onnxbridge.runtime.bench import Measure, create_session, session_runner  # noqa: E402
+from onnxbridge.runtime.measure import Measure  # noqa: E402
 from onnxbridge.runtime.providers import CPU  # noqa: E402
+from onnxbridge.runtime.session import create_session, session_runner  # noqa: E402
 from onnxbridge.testing import random_inputs  # noqa: E402
 from tests.runtime.conftest import slow_model  # noqa: E402
 

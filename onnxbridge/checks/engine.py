@@ -14,24 +14,36 @@ from onnxbridge.checks.registry import all_rules, expand_codes
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-TARGETS = ("torch", "tensorflow", "cpu", "cuda")
+#: onnxruntime execution providers a model can be checked against (the frameworks come from their bridges)
+PROVIDER_TARGETS = ("cpu", "cuda")
 
 
-def normalize_targets(targets: Any) -> list[str]:
+def targets() -> tuple[str, ...]:
+    """Every check target: each framework bridge's name, then the execution providers."""
+    from onnxbridge.frameworks.bridges import names
+
+    return (*names(), *PROVIDER_TARGETS)
+
+
+def normalize_targets(targets_: Any) -> list[str]:
     """``"torch,cpu"`` or ``["torch", "cpu"]`` -> ``["torch", "cpu"]``; unknown names are an error."""
-    if targets is None:
+    from onnxbridge.frameworks.bridges import find_bridge
+
+    if targets_ is None:
         return []
-    items = [targets] if isinstance(targets, str) else list(targets)
+    items = [targets_] if isinstance(targets_, str) else list(targets_)
+    known = targets()
     out: list[str] = []
     for item in items:
         for part in str(item).split(","):
             part = part.strip().lower()
             if not part:
                 continue
-            if part == "tf":
-                part = "tensorflow"
-            if part not in TARGETS:
-                raise OnnxBridgeError(f"unknown target {part!r}", hint=f"choose from {', '.join(TARGETS)}")
+            bridge = find_bridge(part)
+            if bridge is not None:
+                part = bridge.name
+            if part not in known:
+                raise OnnxBridgeError(f"unknown target {part!r}", hint=f"choose from {', '.join(known)}")
             if part not in out:
                 out.append(part)
     return out

@@ -52,7 +52,7 @@ def test_gpus_agree_with_nvidia_smi_or_torch():
 
 def test_listing_without_torch_does_not_import_it():
     code = ("import sys\nfrom onnxbridge.runtime.devices import list_devices\n"
-            "r = list_devices(use_torch=False)\nassert 'torch' not in sys.modules\nprint(r.cpu.logical_cores)")
+            "r = list_devices(use_frameworks=False)\nassert 'torch' not in sys.modules\nprint(r.cpu.logical_cores)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) == os.cpu_count()

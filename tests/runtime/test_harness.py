@@ -11,8 +11,9 @@ from __future__ import annotations
 import statistics
 import time
 
-from onnxbridge.runtime.bench import Measure, create_session, session_runner
+from onnxbridge.runtime.measure import Measure
 from onnxbridge.runtime.providers import CPU
+from onnxbridge.runtime.session import create_session, session_runner
 from onnxbridge.testing import random_inputs
 from tests.runtime.conftest import slow_model
 
