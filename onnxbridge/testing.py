@@ -178,26 +178,17 @@ def as_numpy(value: object) -> np.ndarray:
     return np.asarray(value)
 
 
-def is_torch_module(obj: object) -> bool:
-    """True for ``torch.nn.Module`` instances (and other torch objects), checked without importing torch."""
-    return any((c.__module__ or "").startswith("torch") for c in type(obj).__mro__)
-
-
 def run_candidate(candidate: Callable, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Call a converted model positionally and return its outputs as numpy arrays.
 
-    A torch module gets torch tensors (on the device of its first parameter) and runs under no_grad;
-    anything else (a TF module, a plain function) gets the numpy arrays.
+    A framework's model is called through its bridge (:meth:`Bridge.call
+    <onnxbridge.frameworks.base.Bridge.call>`: a torch module gets torch tensors on its device, under
+    no_grad); anything else (a plain function) gets the numpy arrays.
     """
-    if is_torch_module(candidate):
-        import torch
+    from onnxbridge.frameworks.bridges import bridge_of
 
-        device = next((p.device for p in candidate.parameters()), None) if hasattr(candidate, "parameters") else None
-        args = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in inputs]
-        with torch.no_grad():
-            result = candidate(*args)
-    else:
-        result = candidate(*inputs)
+    bridge = bridge_of(candidate)
+    result = bridge.call(candidate, inputs) if bridge is not None else candidate(*inputs)
     if isinstance(result, dict):
         result = list(result.values())
     if not isinstance(result, (list, tuple)):

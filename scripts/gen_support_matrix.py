@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Generate docs/support-matrix.md: every ONNX op with a converter, and the opset each framework supports it from.
 
-Reads the op registries (``onnxbridge/frameworks/<fw>/registry.py`` after importing ``<fw>/ops``); a
-framework whose registry does not exist yet gets an empty column. ``--check`` exits 1 when the file on
-disk differs from what the registries say (the test suite runs it).
+One column per registered framework bridge (``onnxbridge.frameworks.bridges``), read from the bridge's op
+registry. ``--check`` exits 1 when the file on disk differs from what the registries say (the test suite
+runs it).
 
     python scripts/gen_support_matrix.py          # rewrite docs/support-matrix.md
     python scripts/gen_support_matrix.py --check  # fail if it is stale
@@ -12,39 +12,36 @@ disk differs from what the registries say (the test suite runs it).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from onnxbridge.frameworks.bridges import bridges, find_bridge  # noqa: E402
 from onnxbridge.frameworks.registry import OpRegistry  # noqa: E402
 
 DOC = ROOT / "docs" / "support-matrix.md"
-FRAMEWORKS = {"PyTorch": "torch", "TensorFlow": "tensorflow"}
 
 
-def load_registry(package: str) -> OpRegistry | None:
-    """The filled registry of ``onnxbridge.frameworks.<package>``, or None if it does not exist (yet)."""
-    base = f"onnxbridge.frameworks.{package}"
-    try:
-        importlib.import_module(f"{base}.ops")
-        module = importlib.import_module(f"{base}.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(base):
-            return None
-        raise
-    found = [v for v in vars(module).values() if isinstance(v, OpRegistry)]
-    return found[0] if found else None
+def load_registry(name: str) -> OpRegistry | None:
+    """The filled op registry of the bridge called ``name`` ("torch"), or None when there is no such bridge."""
+    bridge = find_bridge(name)
+    return None if bridge is None else bridge.op_registry()
+
+
+def registries() -> dict[str, OpRegistry]:
+    """Every bridge's filled op registry, by the bridge's display name (the column header)."""
+    return {b.display_name: b.op_registry() for b in bridges()}
 
 
 def render() -> str:
     """The Markdown text of the support matrix."""
-    registries = {label: load_registry(pkg) for label, pkg in FRAMEWORKS.items()}
+    filled = registries()
+    frameworks = list(filled)
     versions: dict[tuple[str, str], dict[str, list[int]]] = {}
-    for label, registry in registries.items():
-        for key in registry.keys() if registry is not None else []:
+    for label, registry in filled.items():
+        for key in registry.keys():
             versions.setdefault((key.domain, key.op_type), {}).setdefault(label, []).append(key.since)
     lines = [
         "# Op support matrix",
@@ -58,14 +55,14 @@ def render() -> str:
         "Ops inside ONNX local functions of the `onnxbridge.blocks` domain (spec blocks) are converted like any",
         "other; other local functions are inlined first.",
         "",
-        "| op | " + " | ".join(FRAMEWORKS) + " |",
-        "|---|" + "---|" * len(FRAMEWORKS),
+        "| op | " + " | ".join(frameworks) + " |",
+        "|---|" + "---|" * len(frameworks),
     ]
     for (domain, op), cells in sorted(versions.items(), key=lambda kv: (kv[0][0], kv[0][1].lower())):
         name = f"{domain}::{op}" if domain else op
-        row = [", ".join(str(v) for v in sorted(cells[label])) if label in cells else "—" for label in FRAMEWORKS]
+        row = [", ".join(str(v) for v in sorted(cells[label])) if label in cells else "—" for label in frameworks]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
-    counts = ", ".join(f"{label}: {len(reg.op_types()) if reg else 0} ops" for label, reg in registries.items())
+    counts = ", ".join(f"{label}: {len(reg.op_types())} ops" for label, reg in filled.items())
     lines += ["", f"Totals — {counts}.", ""]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import onnx
@@ -34,6 +35,10 @@ class InferenceProblem:
 @dataclass
 class ModelContext:
     """An ONNX model plus the indexes the rules share. Build it with :meth:`from_model`."""
+
+    #: the rules that look at it (``@rule(..., scope="onnx")``) and what their messages call it
+    scope: ClassVar[str] = "onnx"
+    subject: ClassVar[str] = "model"
 
     model: onnx.ModelProto
     targets: tuple[str, ...] = ()

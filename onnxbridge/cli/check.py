@@ -17,12 +17,20 @@ class CheckFormat(str, Enum):
     json = "json"
 
 
+def _targets() -> list[str]:
+    """The check targets (``onnxbridge.checks.engine.targets()``), without importing the checks for ``--help``:
+    every framework bridge, then onnxruntime's CPU and CUDA providers."""
+    from onnxbridge.frameworks.bridges import names
+
+    return [*names(), "cpu", "cuda"]
+
+
 @reports_errors
 def command(
     model: Path = typer.Argument(None, help="An ONNX model (.onnx) or a spec (.yaml/.yml/.json).",
                                  show_default=False),
     target: list[str] = typer.Option(None, "--target", "-t",
-                                     help="Also check compatibility with: torch, tensorflow, cpu, cuda "
+                                     help=f"Also check compatibility with: {', '.join(_targets())} "
                                           "(repeat or comma-separate)."),
     select: list[str] = typer.Option(None, "--select", help="Only these codes (e.g. OB101,OB2 or a family)."),
     ignore: list[str] = typer.Option(None, "--ignore", help="Leave out these codes."),

@@ -12,11 +12,11 @@ from onnx_ir.passes.common import (
 )
 from onnx_ir.passes.common.naming import SimpleNameGenerator
 
+from onnxbridge.checks.analysis import cycles_of, first_opset, used_ops
 from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.fixes import FixRefused, fix_pass
 from onnxbridge.checks.fixes._ir import run_ir
 from onnxbridge.checks.rules._util import listing, plural
-from onnxbridge.checks.rules.structure import cycles_of, first_opset, used_ops
 
 
 @fix_pass("add-opset-import", order=10)

@@ -3,55 +3,23 @@ and opset imports."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 
 import onnx
 
+from onnxbridge.checks.analysis import (
+    COVERED_ELSEWHERE,
+    checker_problems,
+    cycles_of,
+    first_opset,
+    live_nodes,
+    onnx_domains,
+    used_ops,
+)
 from onnxbridge.checks.context import ModelContext, node_inputs
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import agree, listing, plural
-
-# checker messages another rule explains better (with every occurrence, not just the first)
-_COVERED_ELSEWHERE = ("topologically sorted", "single static assignment", "No Op registered for",
-                      "No opset import for domain", "is not output of any previous nodes",
-                      "is used as output names multiple times", "is not an output of any node in graph")
-
-
-def checker_problems(ctx: ModelContext) -> tuple[str | None, list[tuple[int, str]], list[tuple[str, str]]]:
-    """The checker's verdict: its first message (None if the model passes), every node problem
-    ``(index, message)`` and every malformed initializer ``(name, message)``."""
-    if "_checker" in ctx.cache:
-        return ctx.cache["_checker"]
-    try:
-        onnx.checker.check_model(ctx.model, full_check=False)
-        ctx.cache["_checker"] = (None, [], [])
-        return ctx.cache["_checker"]
-    except Exception as exc:  # noqa: BLE001 - ValidationError, or protobuf errors for odd models
-        first = _one_line(exc)
-    cctx = onnx.checker.C.CheckerContext()
-    cctx.ir_version = ctx.model.ir_version
-    cctx.opset_imports = {d: v for d, v in ctx.opset_entries}
-    nodes: list[tuple[int, str]] = []
-    for i, node in enumerate(ctx.nodes):
-        if ctx.is_local_function(node) or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-                                              for a in node.attribute):
-            continue  # function calls and subgraphs are covered by the whole-model message
-        try:
-            onnx.checker.check_node(node, cctx)
-        except Exception as exc:  # noqa: BLE001
-            message = _one_line(exc)
-            if not any(c in message for c in _COVERED_ELSEWHERE):
-                nodes.append((i, message))
-    tensors: list[tuple[str, str]] = []
-    for name, tensor in ctx.initializers.items():
-        try:
-            onnx.checker.check_tensor(tensor, cctx)
-        except Exception as exc:  # noqa: BLE001
-            tensors.append((name, _one_line(exc)))
-    ctx.cache["_checker"] = (first, nodes, tensors)
-    return ctx.cache["_checker"]
 
 
 @rule("OB100", family="structure", level="error")
@@ -67,16 +35,9 @@ def onnx_checker(ctx: ModelContext) -> Iterator[Finding]:
     for name, message in tensors:
         yield Finding(f"initializer {name!r} is malformed: {message}", tensors=(name,),
                       suggestion="re-export the model; the stored tensor data does not match its shape/type")
-    if not nodes and not tensors and not any(c in first for c in _COVERED_ELSEWHERE):
+    if not nodes and not tensors and not any(c in first for c in COVERED_ELSEWHERE):
         yield Finding(f"the ONNX checker rejects the model: {first}",
                       suggestion="fix the problem named above; re-exporting from the source framework often does")
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    # drop the "==> Context: Bad node spec for node. Name: x OpType: y" tail onnx appends
-    return text.split("==> Context:")[0].strip()[:400]
 
 
 def _plain_node_error(message: str, node: onnx.NodeProto) -> str:
@@ -128,62 +89,6 @@ def not_sorted(ctx: ModelContext) -> Iterator[Finding]:
 
 def _cycle_nodes(ctx: ModelContext) -> list[int]:
     return [i for comp in cycles_of(ctx) for i in comp]
-
-
-def cycles_of(ctx: ModelContext) -> list[list[int]]:
-    """Strongly connected components with a cycle (Tarjan, iterative), each in node order."""
-    if "_cycles" in ctx.cache:
-        return ctx.cache["_cycles"]
-    n = len(ctx.nodes)
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for i, node in enumerate(ctx.nodes):
-        for out in node.output:
-            for j in ctx.consumers.get(out, ()):
-                succ[i].append(j)
-    index = [-1] * n
-    low = [0] * n
-    on_stack = [False] * n
-    stack: list[int] = []
-    comps: list[list[int]] = []
-    counter = 0
-    for root in range(n):
-        if index[root] != -1:
-            continue
-        work = [(root, 0)]
-        while work:
-            v, pos = work.pop()
-            if pos == 0:
-                index[v] = low[v] = counter
-                counter += 1
-                stack.append(v)
-                on_stack[v] = True
-            recurse = False
-            for k in range(pos, len(succ[v])):
-                w = succ[v][k]
-                if index[w] == -1:
-                    work.append((v, k + 1))
-                    work.append((w, 0))
-                    recurse = True
-                    break
-                if on_stack[w]:
-                    low[v] = min(low[v], index[w])
-            if recurse:
-                continue
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = False
-                    comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1 or v in succ[v]:
-                    comps.append(sorted(comp))
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-    ctx.cache["_cycles"] = comps
-    return comps
 
 
 @rule("OB102", family="structure", level="error")
@@ -265,23 +170,6 @@ def undefined_inputs(ctx: ModelContext) -> Iterator[Finding]:
                                      "existing tensor")
 
 
-def live_nodes(ctx: ModelContext) -> set[int]:
-    """Nodes whose results reach a graph output (backwards from the outputs)."""
-    if "_live" in ctx.cache:
-        return ctx.cache["_live"]
-    live: set[int] = set()
-    work = [p for o in ctx.output_names for p in ctx.producers.get(o, ())]
-    while work:
-        i = work.pop()
-        if i in live:
-            continue
-        live.add(i)
-        for name in node_inputs(ctx.nodes[i]):
-            work.extend(p for p in ctx.producers.get(name, ()) if p not in live)
-    ctx.cache["_live"] = live
-    return live
-
-
 @rule("OB108", family="structure", level="warning", fix="remove-unused",
       fix_description="remove nodes (and initializers) that do not contribute to any output")
 def dead_nodes(ctx: ModelContext) -> Iterator[Finding]:
@@ -341,36 +229,6 @@ def _schema(op: str, version: int, domain: str) -> onnx.defs.OpSchema | None:
         return None
 
 
-@functools.cache
-def _first_versions() -> dict[tuple[str, str], int]:
-    first: dict[tuple[str, str], int] = {}
-    for s in onnx.defs.get_all_schemas_with_history():
-        key = (s.domain, s.name)
-        first[key] = min(first.get(key, s.since_version), s.since_version)
-    return first
-
-
-@functools.cache
-def _onnx_domains() -> frozenset[str]:
-    return frozenset(d for d, _ in _first_versions())
-
-
-def first_opset(op: str, domain: str = "") -> int | None:
-    """The first opset version that defines ``op``, or None when ONNX does not know it."""
-    return _first_versions().get((domain, op))
-
-
-def used_ops(ctx: ModelContext) -> Iterator[tuple[str, str, str]]:
-    """(domain, op type, node label) of every node in the graph and in local functions (not calls)."""
-    for i, node in enumerate(ctx.nodes):
-        if not ctx.is_local_function(node):
-            yield ("" if node.domain == "ai.onnx" else node.domain), node.op_type, ctx.label(i)
-    for f in ctx.model.functions:
-        for node in f.node:
-            if (node.domain, node.op_type) not in ctx.functions:
-                yield ("" if node.domain == "ai.onnx" else node.domain), node.op_type, f"{f.name}/{node.name or node.op_type}"
-
-
 @rule("OB112", family="structure", level="error", fix="raise-opset",
       fix_description="raise the opset import to the first version that has every op (when no other op changes)")
 def op_not_in_opset(ctx: ModelContext) -> Iterator[Finding]:
@@ -378,7 +236,7 @@ def op_not_in_opset(ctx: ModelContext) -> Iterator[Finding]:
     missing: dict[tuple[str, str], list[str]] = {}
     for domain, op, label in used_ops(ctx):
         version = ctx.opsets.get(domain)
-        if version is None or domain not in _onnx_domains():
+        if version is None or domain not in onnx_domains():
             continue  # missing imports are OB113; custom domains are not ONNX's to judge
         if _schema(op, version, domain) is None:
             missing.setdefault((domain, op), []).append(label)

@@ -1,8 +1,8 @@
-"""Target compatibility: ops the PyTorch / TensorFlow converters cannot handle, and nodes an onnxruntime
-execution provider cannot run — every one listed at once.
+"""Target compatibility: ops a framework bridge's converter cannot handle (one rule per bridge), and nodes an
+onnxruntime execution provider cannot run — every one listed at once.
 
-The converters' own registries answer for them (imported lazily; a converter that is not installed or
-not written yet is reported as "not checked", never guessed). onnxruntime answers from its kernel
+The converters' own registries answer for them (through the bridges, loaded lazily; a converter that is not
+installed or not written yet is reported as "not checked", never guessed). onnxruntime answers from its kernel
 registry (op, version range and element types per execution provider), confirmed on CPU by loading the
 model in a real session.
 """
@@ -10,58 +10,47 @@ model in a real session.
 from __future__ import annotations
 
 import functools
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import onnx
 
 from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import listing
+from onnxbridge.frameworks.base import Bridge
+from onnxbridge.frameworks.bridges import bridges, get_bridge
+from onnxbridge.frameworks.registry import OpRegistry
 
-_FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
-
-def converter_registry(framework: str):
-    """The converter registry (an ``OpRegistry``) of ``onnxbridge.frameworks.<framework>``, all ops registered.
+def converter_registry(framework: str) -> OpRegistry:
+    """The converter registry of the bridge called ``framework``, every op registered.
 
     Raises ImportError (with the reason) when the converter or its framework is not available.
     """
-    from onnxbridge.frameworks.registry import OpRegistry
-
-    package = f"onnxbridge.frameworks.{framework}"
+    bridge = get_bridge(framework)
     try:
-        importlib.import_module(f"{package}.ops")  # importing the op families registers their converters
+        registry = bridge.op_registry()
     except ModuleNotFoundError as exc:
-        if exc.name and not exc.name.startswith(package):
+        if exc.name and not exc.name.startswith("onnxbridge"):
             raise ImportError(f"{exc.name} is not installed") from None
-        raise ImportError(f"onnxbridge has no {_FRAMEWORK_NAMES[framework]} converter") from None
-    for module_name in (f"{package}.registry", package, f"{package}.ops"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        found = [v for v in vars(module).values() if isinstance(v, OpRegistry)]
-        if found and found[0].keys():
-            return found[0]
-        if found:
-            raise ImportError(f"the {_FRAMEWORK_NAMES[framework]} converter has no op converters registered yet")
-    raise ImportError(f"onnxbridge has no {_FRAMEWORK_NAMES[framework]} converter registry")
+        raise ImportError(f"onnxbridge has no {bridge.display_name} converter") from None
+    if not registry.keys():
+        raise ImportError(f"the {bridge.display_name} converter has no op converters registered yet")
+    return registry
 
 
-def _converter_findings(ctx: ModelContext, framework: str) -> Iterator[Finding]:
-    name = _FRAMEWORK_NAMES[framework]
+def _converter_findings(ctx: ModelContext, bridge: Bridge) -> Iterator[Finding]:
     try:
-        registry = converter_registry(framework)
+        registry = converter_registry(bridge.name)
     except Exception as exc:  # noqa: BLE001 - any failure to import the converter means "not checked"
-        ctx.cache.setdefault("_not_checked", []).append((framework, f"the {name} converter is not available "
-                                                                      f"({exc})"))
+        ctx.cache.setdefault("_not_checked", []).append(
+            (bridge.name, f"the {bridge.display_name} converter is not available ({exc})"))
         return
     nodes = list(ctx.nodes) + [n for f in ctx.model.functions for n in f.node]
     missing = registry.missing(_walk(nodes), dict(ctx.opsets), set(ctx.functions))
     for op, labels in sorted(missing.items()):
         version = ctx.opsets.get(op.split("::")[0] if "::" in op else "", ctx.opsets.get(""))
-        yield Finding(f"the {name} converter cannot convert {op} (opset {version}): {listing(labels)}",
+        yield Finding(f"the {bridge.display_name} converter cannot convert {op} (opset {version}): {listing(labels)}",
                       nodes=tuple(labels),
                       suggestion=f"replace {op} with supported ops before converting (docs/support-matrix.md "
                                  f"lists them), or run this part in onnxruntime")
@@ -73,18 +62,20 @@ def _walk(nodes):
     return _all_nodes(nodes)
 
 
-@rule("OB301", family="targets", level="error")
-def torch_converter(ctx: ModelContext) -> Iterator[Finding]:
-    """Ops the ONNX -> PyTorch converter has no rule for (checked with --target torch)."""
-    if "torch" in ctx.targets:
-        yield from _converter_findings(ctx, "torch")
+def _converter_rule(bridge: Bridge) -> Callable[[ModelContext], Iterator[Finding]]:
+    def rule_fn(ctx: ModelContext) -> Iterator[Finding]:
+        if bridge.name in ctx.targets:
+            yield from _converter_findings(ctx, bridge)
+
+    rule_fn.__name__ = rule_fn.__qualname__ = f"{bridge.name}_converter"
+    rule_fn.__doc__ = (f"Ops the ONNX -> {bridge.display_name} converter has no rule for "
+                       f"(checked with --target {bridge.name}).")
+    return rule_fn
 
 
-@rule("OB302", family="targets", level="error")
-def tensorflow_converter(ctx: ModelContext) -> Iterator[Finding]:
-    """Ops the ONNX -> TensorFlow converter has no rule for (checked with --target tensorflow)."""
-    if "tensorflow" in ctx.targets:
-        yield from _converter_findings(ctx, "tensorflow")
+# one rule per framework bridge (OB301 PyTorch, OB302 TensorFlow): its code is the bridge's ``check_code``
+for _bridge in bridges():
+    rule(_bridge.check_code, family="targets", level="error")(_converter_rule(_bridge))
 
 
 # ---- onnxruntime ---------------------------------------------------------------------------------------
