@@ -126,8 +126,8 @@ def _softmax(api_name: str):
             ctx.emit(fn(api_name, ctx.t(0), lit(int(ctx.attr("axis", -1)))))
             return
         axis = int(ctx.attr("axis", 1))
-        if rank is not None and axis < 0:
-            axis += rank
+        if rank is not None:
+            axis = ctx.axis(axis, rank)
         x = ctx.t(0)
         if rank is not None and axis == rank - 1:
             ctx.emit(fn(api_name, x, lit(-1)))

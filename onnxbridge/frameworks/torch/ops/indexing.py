@@ -102,7 +102,7 @@ def slice_(ctx: TorchContext) -> None:
     rank = ctx.type(0).rank
     shape = ctx.type(0).shape
     if rank is not None:
-        axes = [a + rank if a < 0 else a for a in axes]
+        axes = [ctx.axis(a, rank) for a in axes]
     if any(a < 0 for a in axes) and not all(a < 0 for a in axes):
         ctx.fail("mixed negative and positive axes need a known input rank")
     x = ctx.t(0)

@@ -66,7 +66,7 @@ def layer_norm(ctx: TorchContext) -> None:
     axis = int(ctx.attr("axis", -1))
     if shape is None:
         ctx.fail("the input rank must be known")
-    axis = axis + len(shape) if axis < 0 else axis
+    axis = ctx.axis(axis, len(shape))
     normalized = shape[axis:]
     if not all(isinstance(d, int) for d in normalized):
         ctx.fail("the normalised dims must have static sizes")

@@ -75,7 +75,7 @@ def reduce_prod(ctx: TorchContext) -> None:
             ctx.fail("the input rank must be known")
         axes = list(range(rank))
     rank = ctx.type(0).rank
-    norm = sorted({a + rank if a < 0 and rank is not None else a for a in axes}, reverse=True)
+    norm = sorted({ctx.axis(a, rank) if rank is not None else a for a in axes}, reverse=True)
     # torch.prod reduces one dim at a time: go from the last axis so the others keep their index
     for a in norm:
         x = fn("torch.prod", x, lit(a), keepdim=lit(keep))

@@ -37,7 +37,7 @@ def pad(ctx: TorchContext) -> None:
                 ctx.fail("padding selected axes needs a known input rank")
             full = [0] * (2 * rank)
             for k, a in enumerate(axes):
-                a = a + rank if a < 0 else a
+                a = ctx.axis(a, rank)
                 full[a], full[a + rank] = pads[k], pads[k + len(axes)]
             pads = full
     kwargs: dict[str, Code] = {}
@@ -82,7 +82,7 @@ def resize(ctx: TorchContext) -> None:
     scales = ctx.const(2) if ctx.has(2) else None
     scales = scales if scales is not None and scales.size else None
     sizes = ctx.elems(3) if ctx.has(3) else None
-    axes = [int(a) + rank if int(a) < 0 else int(a) for a in ctx.attr("axes", range(rank))]
+    axes = [ctx.axis(int(a), rank) for a in ctx.attr("axes", range(rank))]
     dims = ctx.type(0).shape
     kwargs: dict[str, Code] = {}
     factors: list[float] | None = None

@@ -148,7 +148,7 @@ def unsqueeze(ctx: TorchContext) -> None:
     if any(a < 0 for a in axes):
         if rank is None:
             ctx.fail("negative axes need a known input rank")
-        axes = [a + rank + len(axes) if a < 0 else a for a in axes]
+        axes = [ctx.axis(a, rank + len(axes)) for a in axes]
     for a in sorted(axes):
         x = fmt("{}.unsqueeze({})", x, lit(a))
     ctx.emit(x)
