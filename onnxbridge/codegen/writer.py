@@ -188,6 +188,7 @@ class SourceWriter:
         self._lines.append(f'{pad}"""')
 
     def blank(self, n: int = 1) -> None:
+        """Append ``n`` empty lines."""
         self._lines.extend([""] * n)
 
     @contextmanager

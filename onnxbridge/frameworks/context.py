@@ -13,7 +13,8 @@ Reading (same names, same meanings everywhere):
   ``output_name(j)``, ``used(j)``, ``readers(value)``, ``sole_reader(j)``, ``is_output(value)``;
 - types: ``type(i)`` / ``out_type(j)`` (may be unknown), ``elem(i)``, ``rank(i)``, ``shape(i)``,
   ``out_rank(j)``, ``out_shape(j)`` (fail when unknown);
-- values known now: ``const(i)``, ``ints(i)``, ``elems(i)`` (ints and run-time sizes of a shape-like input);
+- values known now: ``const(i)``, ``ints(i)``, ``elems(i)`` (ints and run-time sizes of a shape-like input),
+  and ``const_of(value)`` / ``elems_of(value)`` for any tensor by name;
 - ONNX rules: ``axis(axis, rank)``, ``spatial_pads(kernel, strides, dilations)``,
   ``transposed_pads(kernel, strides, dilations, output_padding)``;
 - ``fail(reason)`` raises :class:`NodeConversionError` naming the node (it never returns);
@@ -248,6 +249,10 @@ class ConverterContext:
         """Input ``i``'s value when it is known at conversion time (a constant or folded arithmetic)."""
         return self._const(self.node.input[i]) if self.has(i) else None
 
+    def const_of(self, value: str) -> np.ndarray | None:
+        """Any tensor's value (``value`` by name, e.g. an input of a node to fuse) when it is known now."""
+        return self._const(value) if value else None
+
     def ints(self, i: int) -> list[int] | None:
         """Input ``i``'s known value as a flat list of ints, or None."""
         c = self.const(i)
@@ -256,12 +261,16 @@ class ConverterContext:
     def elems(self, i: int) -> list[Elem] | None:
         """The elements of a shape-like integer input known at conversion time: ints, and run-time sizes
         (:class:`~onnxbridge.ir.symbolic.Dim`, :class:`~onnxbridge.ir.symbolic.BinOp`); None otherwise."""
-        if not self.has(i):
+        return self.elems_of(self.node.input[i]) if self.has(i) else None
+
+    def elems_of(self, value: str) -> list[Elem] | None:
+        """:meth:`elems` of any tensor, by name."""
+        if not value:
             return None
-        sym = self._symbolic(self.node.input[i])
+        sym = self._symbolic(value)
         if sym is not None:
             return list(sym)
-        c = self.const(i)
+        c = self._const(value)
         if c is not None and c.dtype.kind in "iu":
             return [int(v) for v in c.reshape(-1)]
         return None

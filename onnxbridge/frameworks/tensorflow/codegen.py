@@ -97,13 +97,16 @@ class Scope:
 
     @property
     def opset(self) -> int:
+        """The version of the default ONNX domain this body imports."""
         return self.opsets.get("", self.opsets.get("ai.onnx", 18))
 
     def is_live(self, node: onnx.NodeProto) -> bool:
+        """Whether ``node`` writes code (its outputs are needed and not known)."""
         return id(node) in self.live
 
     # naming
     def new_var(self, hint: str) -> Code:
+        """A fresh local variable named after ``hint`` (a tensor name, suffixes dropped)."""
         text = hint
         for suffix in ("_output_0", ":0"):
             if text.endswith(suffix):
@@ -126,9 +129,11 @@ class Scope:
 
     # code pieces that differ between the functional body and a class body
     def layer_ref(self, cls: Code, hint: str, kwargs: dict[str, Code], stmt_init: list) -> tuple[Code, tuple[str, ...]]:
+        """A layer instance for the body: created inline, or an attribute made in ``__init__``."""
         raise NotImplementedError
 
     def constant_ref(self, array: np.ndarray, hint: str, instance: bool, stmt: Stmt) -> Code:
+        """A large constant: read from ``params``, or a non-trainable weight of the class."""
         raise NotImplementedError
 
     # materialising values
@@ -229,6 +234,7 @@ class Scope:
         return call(dotted("ops", "stack"), listing(parts))
 
     def constant_code(self, array: np.ndarray, hint: str, instance: bool, uses: set[str]) -> Code:
+        """Code for a constant: a literal when small, else stored (see :meth:`constant_ref`)."""
         if not instance and (array.size <= INLINE_LIMIT or array.dtype.kind in "iub" and array.size <= 64):
             return np_literal(array)
         stmt = Stmt([], set(), set())
@@ -242,6 +248,7 @@ class Scope:
         return code
 
     def emit(self, stmt: Stmt) -> None:
+        """Append a statement to the body."""
         self.stmts.append(stmt)
 
     def live_stmts(self, roots: set[str]) -> list[Stmt]:
@@ -260,11 +267,13 @@ class FunctionalScope(Scope):
     """The body of ``build_model``: layers are created inline, constants come from ``params``."""
 
     def layer_ref(self, cls, hint, kwargs, stmt_init):
+        """``layers.X(..., name=...)`` inline in ``build_model``."""
         name = self.converter.layer_names.name(object(), hint)
         kwargs = {**kwargs, "name": lit(str(name))}
         return call(cls, **kwargs), (str(name),)
 
     def constant_ref(self, array, hint, instance, stmt):
+        """``params[key]``: the constant is stored with the weights."""
         key = self.converter.constant_key(hint, array)
         stmt.constants[key] = array
         var = self.new_var(f"{hint}_value")
@@ -292,12 +301,14 @@ class ClassScope(Scope):
         w.blank()
 
     def layer_ref(self, cls, hint, kwargs, stmt_init):
+        """``self.<attr>``, created in ``__init__``."""
         attr = self.attrs.name(object(), hint)
         kwargs = {**kwargs, "name": lit(str(attr))}
         stmt_init.append(("self.{} = {}", (attr, call(cls, **kwargs))))
         return fmt("self.{}", attr), (str(attr),)
 
     def constant_ref(self, array, hint, instance, stmt):
+        """``self.<attr>``: a non-trainable weight of the class, filled per instance."""
         attr = self.attrs.name(object(), hint)
         stmt.init.append(("self.{} = self.add_weight(name={}, shape={}, dtype={}, initializer={}, trainable=False)",
                           (attr, lit(str(attr)), lit(tuple(int(d) for d in array.shape)), lit(str(array.dtype)),
@@ -350,6 +361,7 @@ class Converter:
         self.transposes = 0
 
     def constant_key(self, hint: str, array: np.ndarray) -> str:
+        """The key a constant is stored under in ``params`` (and the weights file)."""
         return f"constants/{self._const_keys.name(object(), hint)}"
 
     # -- converting the nodes of one scope --
@@ -428,6 +440,7 @@ class Converter:
 
     # -- block functions --
     def call_function(self, scope: Scope, node: onnx.NodeProto) -> None:
+        """Write a block function call: its class (made once per body), then the call."""
         key = scope.view.calls[id(node)]
         template = self.plan.functions[key]
         formals = [sig[0] for sig in key.signature]
@@ -522,6 +535,7 @@ class Converter:
 
     # -- the whole model --
     def run(self) -> Generated:
+        """Convert the whole model: inputs, every node, outputs; the rendered module."""
         view = self.plan.main
         scope = FunctionalScope(self, view)
         g = self.model.graph

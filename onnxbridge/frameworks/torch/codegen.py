@@ -73,6 +73,8 @@ _VAR_RESERVED = {"self", "torch", "nn", "F", "os", "load", "tuple", "int", "floa
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class ChildEntry:
+    """A block instance in a class: its attribute, the function signature it runs, where its weights come from."""
+
     attr: str
     key: FunctionKey
     mapping: dict[str, ParamRef]
@@ -187,6 +189,7 @@ class ClassBuilder:
         return last
 
     def tensor(self, value: str, consumer: onnx.NodeProto | None = None) -> Code:
+        """``value`` as a tensor expression (a variable, a constant attribute, or shape arithmetic), on the consumer's device."""
         code = self._tensor(value, consumer)
         if not self.placement or self.node_device is None:
             return code
@@ -226,6 +229,7 @@ class ClassBuilder:
 
     def add_tensor(self, ref: ParamRef, hint: str, *, parameter: bool | None = None,
                    transform: Transform | None = None, elem: int | None = None) -> Code:
+        """A constant tensor attribute (``nn.Parameter`` for named float weights, a buffer otherwise)."""
         elem = elem or ref.type.elem or (elem_of(ref.array) if ref.array is not None else None)
         if parameter is None:
             # weights with a real name (a state-dict key) stay trainable; exporter constants become buffers
@@ -246,6 +250,7 @@ class ClassBuilder:
         return fmt("self.{}", attr)
 
     def elem(self, e: Elem) -> Code:
+        """One size as code: an int, ``x.shape[k]``, or arithmetic on them."""
         if isinstance(e, int):
             return lit(e)
         if isinstance(e, Dim):
@@ -261,6 +266,7 @@ class ClassBuilder:
         return fmt("({})", code) if isinstance(e, BinOp) and e.op not in ("max", "min") else code
 
     def device(self) -> Code:
+        """An expression for the device the current node runs on."""
         if self.placement and self.node_device is not None:
             return fmt("self.devices[{}]", lit(self.node_device))
         if self.args:
@@ -287,6 +293,7 @@ class ClassBuilder:
         return sub
 
     def build(self) -> ClassCode:
+        """Convert the view and render its class."""
         self.convert()
         self.index, self.current = len(self.view.nodes), None
         outs = [self.tensor(o) for o in self.view.outputs]
@@ -413,12 +420,14 @@ class Generator:
         self.class_names_taken.add(str(self.main_name))
 
     def class_name(self, key: FunctionKey) -> Code:
+        """The class name of a block function signature (unique in the module)."""
         if key not in self._names:
             self._names[key] = self.classes.name(key, self.plan.class_names[key], style="camel", fallback="Block")
             self.class_names_taken.add(str(self._names[key]))
         return self._names[key]
 
     def generate(self) -> GeneratedModule:
+        """Every class, the module text and the state dict; raise every conversion problem at once."""
         codes: dict[FunctionKey | str, ClassCode] = {}
         errors: list[NodeConversionError] = []
         for key, view in reversed(list(self.plan.functions.items())):

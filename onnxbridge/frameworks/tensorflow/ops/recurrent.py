@@ -197,7 +197,7 @@ def _last_step_only(ctx: TensorFlowContext, batch_first: bool):
         axis = next((a.i for a in take.attribute if a.name == "axis"), 0)
         index = _const_ints(ctx, take.input[1])
         if axis == time_axis and index is not None and len(index) == 1 and index[0] in last and \
-                ctx.scope.values[take.input[1]].const.ndim == 0:
+                ctx.const_of(take.input[1]).ndim == 0:
             return squeeze, take, False
     if take.op_type == "Slice" and take.input[0] == squeeze.output[0] and len(take.input) >= 4:
         starts, ends, axes_ = (_const_ints(ctx, take.input[k]) for k in (1, 2, 3))
@@ -209,10 +209,8 @@ def _last_step_only(ctx: TensorFlowContext, batch_first: bool):
 
 
 def _const_ints(ctx: TensorFlowContext, name: str) -> list[int] | None:
-    v = ctx.scope.values.get(name)
-    if v is None or v.const is None:
-        return None
-    return [int(x) for x in np.asarray(v.const).reshape(-1)]
+    c = ctx.const_of(name)
+    return None if c is None else [int(x) for x in np.asarray(c).reshape(-1)]
 
 
 TF_OPS.register("LSTM", since=7)(_recurrent("LSTM"))

@@ -17,7 +17,7 @@ from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.nodes import node_attrs
-from onnxbridge.ir.symbolic import Dim, SymShape
+from onnxbridge.ir.symbolic import Dim
 
 REG = TORCH_OPS.register
 
@@ -172,7 +172,7 @@ def _direct_consumer(ctx: TorchContext, dirs: int, layout: int, hidden: int) -> 
     if user.op_type == "Squeeze" and dirs == 1:
         axes = node_attrs(user).get("axes")
         if axes is None and len(user.input) > 1:
-            axes = ctx.view.const(user.input[1])
+            axes = ctx.const_of(user.input[1])
         want = 2 if layout else 1
         if axes is not None and [int(a) for a in np.asarray(axes).reshape(-1)] in ([want], [want - 4]):
             return [user]
@@ -195,10 +195,7 @@ def _only_user(ctx: TorchContext, value: str) -> onnx.NodeProto | None:
 
 def _flattens_directions(ctx: TorchContext, reshape: onnx.NodeProto, same_axes: list[dict[str, int]], width: int) -> bool:
     """Whether a Reshape's target is ``[seq, batch, dirs * hidden]`` (its first two dims unchanged)."""
-    k = ctx.view.known.get(reshape.input[1])
-    target = k.elems if isinstance(k, SymShape) else (
-        tuple(int(v) for v in ctx.view.const(reshape.input[1]).reshape(-1))
-        if ctx.view.const(reshape.input[1]) is not None else None)
+    target = ctx.elems_of(reshape.input[1])
     if target is None or len(target) != 3 or target[2] not in (-1, width):
         return False
     x_dims = ctx.view.dims(ctx.input_name(0)) or [None, None]
