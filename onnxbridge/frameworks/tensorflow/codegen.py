@@ -95,11 +95,6 @@ class Scope:
         self.absorbed: set[int] = set()  # nodes (by id) a converter did the work of (fusions)
         self.current: onnx.NodeProto | None = None  # the node being converted
 
-    @property
-    def opset(self) -> int:
-        """The version of the default ONNX domain this body imports."""
-        return self.opsets.get("", self.opsets.get("ai.onnx", 18))
-
     def is_live(self, node: onnx.NodeProto) -> bool:
         """Whether ``node`` writes code (its outputs are needed and not known)."""
         return id(node) in self.live

@@ -16,7 +16,7 @@ def _ops(name: str) -> Code:
 
 @TF_OPS.register("BatchNormalization")
 def batch_norm(ctx: TensorFlowContext) -> None:
-    if ctx.attr("training_mode", 0) or ctx.n_outputs > 1:
+    if ctx.attr("training_mode", 0) or any(ctx.has_output(j) for j in range(1, ctx.n_outputs)):
         ctx.fail("training-mode BatchNormalization is not supported (export the model in eval mode)")
     rank = ctx.rank(0)
     eps = float(ctx.attr("epsilon", 1e-5))
