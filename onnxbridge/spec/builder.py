@@ -14,10 +14,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from onnxbridge.ir.conventions import BLOCKS_DOMAIN
 from onnxbridge.spec.init import init_weight
 from onnxbridge.spec.registry import Weight
-
-BLOCKS_DOMAIN = "onnxbridge.blocks"
 
 
 @dataclass

@@ -7,7 +7,8 @@ import json
 import onnx
 from onnx import helper
 
-from onnxbridge.spec.builder import BLOCKS_DOMAIN, FunctionTable, GraphBuilder
+from onnxbridge.ir.conventions import BLOCKS_DOMAIN
+from onnxbridge.spec.builder import FunctionTable, GraphBuilder
 from onnxbridge.spec.plan import Plan, PlanNode, Ref, ShapeReport
 from onnxbridge.spec.schema import Spec
 from onnxbridge.spec.types import DTYPES, TensorInfo

@@ -5,25 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-import numpy as np
-from onnx import TensorProto
+from onnxbridge.ir.dtypes import ELEMENT_TYPES, elem_named
 
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
 
-DTYPES: dict[str, int] = {
-    "float32": TensorProto.FLOAT,
-    "float16": TensorProto.FLOAT16,
-    "float64": TensorProto.DOUBLE,
-    "int64": TensorProto.INT64,
-    "int32": TensorProto.INT32,
-    "bool": TensorProto.BOOL,
-}
-NUMPY_DTYPES: dict[str, type] = {
-    "float32": np.float32, "float16": np.float16, "float64": np.float64,
-    "int64": np.int64, "int32": np.int32, "bool": np.bool_,
-}
-FLOAT_DTYPES = ("float32", "float16", "float64")
+# the element types a spec tensor may have (schema.DType), looked up in the one table in onnxbridge.ir.dtypes
+_SPEC_ELEMS = [ELEMENT_TYPES[elem_named(name) or 0]
+               for name in ("float32", "float16", "float64", "int64", "int32", "bool")]
+DTYPES: dict[str, int] = {t.name: t.elem for t in _SPEC_ELEMS}
+NUMPY_DTYPES: dict[str, type] = {t.name: t.numpy for t in _SPEC_ELEMS if t.numpy is not None}
+FLOAT_DTYPES = tuple(t.name for t in _SPEC_ELEMS if t.kind == "float")
 
 
 @dataclass(frozen=True)

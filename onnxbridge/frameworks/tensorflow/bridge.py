@@ -55,9 +55,9 @@ class TensorFlowBridge(Bridge):
         return export_from_onnx(model, **options)
 
     def op_registry(self) -> OpRegistry:
-        from onnxbridge.frameworks.tensorflow.registry import load_converters
+        from onnxbridge.frameworks.tensorflow.registry import load_ops
 
-        return load_converters()
+        return load_ops()
 
     def require(self) -> None:
         super().require()

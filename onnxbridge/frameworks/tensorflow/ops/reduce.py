@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 
 
@@ -12,7 +12,7 @@ def _ops(name: str) -> Code:
     return dotted("ops", name)
 
 
-def _reduce_axes(ctx: NodeContext, axes_as_input: bool) -> list[int] | None:
+def _reduce_axes(ctx: TensorFlowContext, axes_as_input: bool) -> list[int] | None:
     rank = ctx.rank(0)
     if axes_as_input:
         axes = ctx.ints(1) if ctx.has(1) else None
@@ -33,10 +33,10 @@ _REDUCE = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "Reduce
 
 
 def _reduce(kind: str, axes_as_input: bool):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
         axes = _reduce_axes(ctx, axes_as_input)
         if axes is None:
-            ctx.alias(0, 0, keep_perm=True)
+            ctx.alias(0, keep_perm=True)
             return
         keep = bool(ctx.attr("keepdims", 1))
         x, perm = ctx.x_any(0)
@@ -53,7 +53,7 @@ def _reduce(kind: str, axes_as_input: bool):
         else:  # logsum
             y = call(_ops("log"), call(_ops("sum"), x, **kw))
         out_perm = perm if keep else L.after_removing(perm, axes)[1]
-        ctx.out(0, y, out_perm)
+        ctx.emit(y, perm=out_perm)
 
     return convert
 
@@ -66,7 +66,7 @@ for _op, _kind in _REDUCE.items():
 
 
 def _arg(fn: str):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
         rank = ctx.rank(0)
         axis = ctx.axis(ctx.attr("axis", 0), rank)
         keep = bool(ctx.attr("keepdims", 1))
@@ -82,7 +82,7 @@ def _arg(fn: str):
         else:
             y = call(_ops(fn), x, axis=lit(a), keepdims=lit(keep))
         out_perm = perm if keep else L.after_removing(perm, [axis])[1]
-        ctx.out(0, call(_ops("cast"), y, lit("int64")), out_perm)
+        ctx.emit(call(_ops("cast"), y, lit("int64")), perm=out_perm)
 
     return convert
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from onnxbridge.codegen.writer import fmt, lit
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn
+from onnxbridge.frameworks.torch.context import TorchContext, fn
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
 REG = TORCH_OPS.register
@@ -22,14 +22,14 @@ _REDUCE = {
 }
 
 
-def _axes(ctx: NodeCtx, input_since: int) -> list[int] | None:
+def _axes(ctx: TorchContext, input_since: int) -> list[int] | None:
     """The reduced axes ([] = all), raising when they are only known at run time."""
     if ctx.opset >= input_since:
         if not ctx.has(1):
             return []
         axes = ctx.ints(1)
         if axes is None:
-            raise ctx.fail("the axes must be constants")
+            ctx.fail("the axes must be constants")
         return axes
     return [int(a) for a in ctx.attr("axes", [])]
 
@@ -37,7 +37,7 @@ def _axes(ctx: NodeCtx, input_since: int) -> list[int] | None:
 def _reduce(op: str):
     template, input_since = _REDUCE[op]
 
-    def convert(ctx: NodeCtx) -> None:
+    def convert(ctx: TorchContext) -> None:
         axes = _axes(ctx, input_since)
         keep = bool(ctx.attr("keepdims", 1))
         x = ctx.t(0)
@@ -45,7 +45,7 @@ def _reduce(op: str):
             if int(ctx.attr("noop_with_empty_axes", 0)):
                 ctx.alias(x)
                 return
-            rank = ctx.rank(0)
+            rank = ctx.type(0).rank
             dims = lit(tuple(range(rank))) if rank is not None else fmt("tuple(range({}.dim()))", x)
         else:
             dims = lit(tuple(axes)) if len(axes) > 1 else lit(axes[0])
@@ -54,8 +54,7 @@ def _reduce(op: str):
             return
         ctx.emit(fmt(template, x, dims, lit(keep)))
 
-    REG(op, since=1)(convert)
-    REG(op, since=input_since)(convert)
+    REG(op)(convert)
 
 
 for _op in _REDUCE:
@@ -63,8 +62,7 @@ for _op in _REDUCE:
 
 
 @REG("ReduceProd")
-@REG("ReduceProd", since=18)
-def reduce_prod(ctx: NodeCtx) -> None:
+def reduce_prod(ctx: TorchContext) -> None:
     axes = _axes(ctx, 18)
     keep = bool(ctx.attr("keepdims", 1))
     x = ctx.t(0)
@@ -72,12 +70,12 @@ def reduce_prod(ctx: NodeCtx) -> None:
         if int(ctx.attr("noop_with_empty_axes", 0)):
             ctx.alias(x)
             return
-        rank = ctx.rank(0)
+        rank = ctx.type(0).rank
         if rank is None:
-            raise ctx.fail("the input rank must be known")
+            ctx.fail("the input rank must be known")
         axes = list(range(rank))
-    rank = ctx.rank(0)
-    norm = sorted({a + rank if a < 0 and rank is not None else a for a in axes}, reverse=True)
+    rank = ctx.type(0).rank
+    norm = sorted({ctx.axis(a, rank) if rank is not None else a for a in axes}, reverse=True)
     # torch.prod reduces one dim at a time: go from the last axis so the others keep their index
     for a in norm:
         x = fn("torch.prod", x, lit(a), keepdim=lit(keep))
@@ -85,7 +83,7 @@ def reduce_prod(ctx: NodeCtx) -> None:
 
 
 def _arg(op: str, api_name: str):
-    def convert(ctx: NodeCtx) -> None:
+    def convert(ctx: TorchContext) -> None:
         axis = int(ctx.attr("axis", 0))
         keep = bool(ctx.attr("keepdims", 1))
         x = ctx.t(0)
@@ -96,8 +94,7 @@ def _arg(op: str, api_name: str):
         else:
             ctx.emit(fn(api_name, x, dim=lit(axis), keepdim=lit(keep)))
 
-    REG(op, since=1)(convert)
-    REG(op, since=12)(convert)
+    REG(op)(convert)
 
 
 _arg("ArgMax", "torch.argmax")

@@ -14,8 +14,10 @@ import numpy as np
 import onnx
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.graph import Const, GraphView, node_attrs
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
+from onnxbridge.ir.nodes import node_attrs
+from onnxbridge.ir.symbolic import Const
+from onnxbridge.ir.view import GraphView
 
 
 @dataclass
@@ -95,17 +97,17 @@ def prescale_of(view: GraphView, mul: onnx.NodeProto) -> float | None:
     return None
 
 
-def emit_attention(ctx: NodeCtx, match: Attention) -> None:
+def emit_attention(ctx: TorchContext, match: Attention) -> None:
     """``out = F.scaled_dot_product_attention(q, k.transpose(-2, -1), v, ...)`` for a matched chain."""
-    q, kt, v = ctx.t(0), ctx.t(1), ctx.b.tensor(match.output.input[1], match.output)
+    q, kt, v = ctx.t(0), ctx.t(1), ctx.tensor(match.output.input[1], match.output)
     scale = match.scale
     for name in ctx.node.input[:2]:
-        scale *= ctx.b.prescales.get(name, 1.0)
+        scale *= ctx.prescales.get(name, 1.0)
     kwargs: dict[str, Code] = {}
     if match.mask is not None:
-        kwargs["attn_mask"] = ctx.b.tensor(match.mask, match.nodes[0])
+        kwargs["attn_mask"] = ctx.tensor(match.mask, match.nodes[0])
     kwargs["scale"] = scalar(np.float32(scale)) if scale != 1.0 else lit(1.0)
     for node in match.nodes:
-        ctx.b.absorbed.add(id(node))
-    out = ctx.b.var(match.output.output[0], match.output, reuse=True)
-    ctx.line("{} = {}", out, fn("F.scaled_dot_product_attention", q, fmt("{}.transpose(-2, -1)", kt), v, **kwargs))
+        ctx.absorb(node)
+    ctx.define(match.output.output[0],
+               fn("F.scaled_dot_product_attention", q, fmt("{}.transpose(-2, -1)", kt), v, **kwargs))
