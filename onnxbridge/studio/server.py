@@ -59,6 +59,24 @@ def accepted_hosts(host: str, port: int) -> set[str]:
     return {h.lower() for h in hosts}
 
 
+def settle_heap() -> None:
+    """Import what the live analysis uses, run it once, then freeze the heap for the garbage collector.
+
+    Each analysis of a big spec allocates (and frees) hundreds of thousands of small objects, so Python's
+    collector runs often; a full collection walks every object alive, most of them the modules just
+    imported, and was the whole tail of the analyze latency (p95 about 4x p50 on a 500-layer spec).
+    Frozen objects are never walked again.
+    """
+    import gc
+
+    from onnxbridge.spec.analysis import analyse_spec
+
+    analyse_spec({"inputs": [{"name": "x", "shape": ["batch", 4]}],
+                  "layers": [{"id": "fc", "type": "Linear", "out_features": 2}]})
+    gc.collect()
+    gc.freeze()
+
+
 class StudioServer:
     """The studio on one workspace, served on ``host:port`` (port 0: a free one) with a fresh token."""
 
@@ -126,6 +144,7 @@ class StudioServer:
         """Serve until Ctrl-C or SIGTERM (in the main thread), then stop the viewers; ``on_started()`` is
         called once the server accepts connections."""
         self.bind()
+        settle_heap()
         self._server = self._uvicorn()
         stop_requested: list[int] = []
 
