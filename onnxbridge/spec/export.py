@@ -48,7 +48,7 @@ def generate_code(spec: Any, target: str, *, seed: int = 0, class_name: str | No
     """
     if target not in CODE_TARGETS:
         raise OnnxBridgeError(f"unknown code target {target!r}", hint=f"choose one of: {', '.join(CODE_TARGETS)}")
-    model = _build(spec, seed=seed, base_dir=base_dir)
+    model = build_spec(spec, seed=seed, base_dir=base_dir)
     if target == "torch":
         from onnxbridge.frameworks.torch.codegen import generate
 
@@ -74,7 +74,7 @@ def export_spec(spec: Any, target: str, output: str | os.PathLike, *, seed: int 
 
     if target not in TARGETS:
         raise OnnxBridgeError(f"unknown export target {target!r}", hint=f"choose one of: {', '.join(TARGETS)}")
-    model = _build(spec, seed=seed, base_dir=base_dir)
+    model = build_spec(spec, seed=seed, base_dir=base_dir)
     result = convert_with_report(model, target, output=output, seed=seed, **options)
     result.notes.insert(0, "built from the spec")
     return result
@@ -93,7 +93,8 @@ def conversion_to_dict(result: Any, *, relative_to: str | os.PathLike | None = N
                        for hop, report in result.checks]}
 
 
-def _build(spec: Any, *, seed: int, base_dir: str | os.PathLike | None) -> Any:
+def build_spec(spec: Any, *, seed: int = 0, base_dir: str | os.PathLike | None = None) -> Any:
+    """``spec`` built to ONNX (its ``weights:`` file looked up in ``base_dir`` when it is plain data)."""
     from onnxbridge.spec import build
 
     del base_dir  # reserved for spec-relative files (weights); plain data names none yet

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import mimetypes
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onnxbridge.errors import OnnxBridgeError
@@ -62,6 +64,8 @@ def _finite(value: Any) -> Any:
 # -- request bodies ------------------------------------------------------------------------------------
 class SpecBody(BaseModel):
     spec: dict[str, Any]
+    #: the document's workspace path, when it has one: its folder is where ``weights:`` is looked up
+    path: str | None = None
 
 
 class FixBody(SpecBody):
@@ -100,7 +104,7 @@ class SessionBody(BaseModel):
 
 class NetronBody(BaseModel):
     spec: dict[str, Any] | None = None
-    path: str | None = None
+    path: str | None = None  # with spec: the document's path (for its weights); alone: the file to show
 
 
 def create_app(state: StudioState) -> FastAPI:
@@ -141,24 +145,22 @@ def create_app(state: StudioState) -> FastAPI:
     def code(body: CodeBody) -> Response:
         from onnxbridge.spec.export import generate_code
 
-        return Json(generate_code(body.spec, body.target, base_dir=ws.root).to_dict())
+        return Json(generate_code(body.spec, body.target, base_dir=ws.base_dir(body.path)).to_dict())
 
     @app.post("/api/export")
     def export(body: ExportBody) -> Response:
         from onnxbridge.spec.export import conversion_to_dict, export_spec
 
         target = ws.export_path(body.name, body.target)
-        result = export_spec(body.spec, body.target, target, base_dir=ws.root)
+        result = export_spec(body.spec, body.target, target, base_dir=ws.base_dir(body.path))
         return Json({**conversion_to_dict(result, relative_to=ws.root), "download": ws.relative(target)})
 
     @app.get("/api/download")
     def download(path: str) -> Response:
-        name, content = ws.download(path)
-        disposition = {"Content-Disposition": _attachment(name)}
-        if isinstance(content, Path):
-            return FileResponse(content, headers=disposition,
-                                media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
-        return Response(content, media_type="application/zip", headers=disposition)
+        name, file, temporary = ws.download(path)
+        return FileResponse(file, headers={"Content-Disposition": _attachment(name)},
+                            media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                            background=BackgroundTask(os.unlink, file) if temporary else None)
 
     @app.get("/api/files")
     def files() -> Response:
@@ -188,10 +190,11 @@ def create_app(state: StudioState) -> FastAPI:
 
     @app.post("/api/netron")
     def netron(body: NetronBody) -> Response:
-        if (body.spec is None) == (body.path is None):
-            raise StudioHTTPError("give either 'spec' or 'path'")
+        if body.spec is None and body.path is None:
+            raise StudioHTTPError("give 'spec' (the document) or 'path' (a workspace file)")
         if body.spec is not None:
-            return Json({"url": state.viewers.open_spec(body.spec, str(body.spec.get("name") or "network"))})
+            name = str(body.spec.get("name") or "network")
+            return Json({"url": state.viewers.open_spec(body.spec, name, base_dir=ws.base_dir(body.path))})
         return Json({"url": state.viewers.open_model(ws.existing(body.path))})
 
     _front_end(app, state.static_dir)

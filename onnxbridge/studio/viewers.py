@@ -26,16 +26,18 @@ class Viewers:
 
         return self._start(ModelServer(path, host=self.host), None)
 
-    def open_spec(self, spec: Any, name: str = "network") -> str:
-        """Build ``spec`` (plain data or :class:`Spec`) and serve the model; returns the viewer's URL."""
+    def open_spec(self, spec: Any, name: str = "network", *, base_dir: Path | None = None) -> str:
+        """Build ``spec`` (plain data or :class:`Spec`; its ``weights:`` relative to ``base_dir``) and serve
+        the model; returns the viewer's URL."""
         from onnxbridge.ir import save_model
-        from onnxbridge.spec import build
+        from onnxbridge.spec.export import build_spec
         from onnxbridge.view import ModelServer
 
-        model = build(spec)
+        model = build_spec(spec, base_dir=base_dir)
         temp = Path(tempfile.mkdtemp(prefix="onnxbridge-studio-view-"))
         try:
-            path = save_model(model, temp / f"{name}.onnx")
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:64] or "network"
+            path = save_model(model, temp / f"{safe}.onnx")
             return self._start(ModelServer(path, host=self.host), temp)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)

@@ -18,7 +18,6 @@ Layout::
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -280,19 +279,32 @@ class Workspace:
                 shutil.copyfileobj(stream, out, 1024 * 1024)
         return self.relative(target)
 
-    def download(self, relative: str) -> tuple[str, bytes | Path]:
-        """A file to send: (file name, its path) for a file; (name.zip, zip bytes) for a folder."""
+    def download(self, relative: str) -> tuple[str, Path, bool]:
+        """A file to send: ``(name, path, temporary)``. A folder is zipped into a temporary file (symlinks
+        that lead out of the workspace left out), which the caller removes after sending."""
+        import tempfile
+
         target = self.existing(relative)
         if target.is_file():
-            return target.name, target
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for item in sorted(target.rglob("*")):
-                if item.is_symlink() and not item.resolve().is_relative_to(self.root):
-                    continue
-                if item.is_file():
-                    archive.write(item, Path(target.name) / item.relative_to(target))
-        return f"{target.name}.zip", buffer.getvalue()
+            return target.name, target, False
+        fd, name = tempfile.mkstemp(prefix="onnxbridge-studio-", suffix=".zip")
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as archive:
+                for item in sorted(target.rglob("*")):
+                    if item.is_symlink() and not item.resolve().is_relative_to(self.root):
+                        continue
+                    if item.is_file():
+                        archive.write(item, Path(target.name) / item.relative_to(target))
+        except BaseException:
+            os.unlink(name)
+            raise
+        return f"{target.name}.zip", Path(name), True
+
+    def base_dir(self, document: str | None) -> Path:
+        """The folder a document's relative files (its ``weights:``) are looked up in: the folder of its
+        workspace path, or the workspace itself."""
+        return self.path(document).parent if document else self.root
 
 
 def spec_text(spec: dict[str, Any], *, json_format: bool = False) -> str:

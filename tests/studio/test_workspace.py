@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import tempfile
+import time
 import zipfile
+from pathlib import Path
 
 import yaml
 
@@ -126,6 +129,14 @@ def test_download_a_file_and_a_folder(studio):
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     assert sorted(names) == ["pkg/inner/w.bin", "pkg/model.py"]
+    deadline = time.monotonic() + 10  # the temporary zip is removed once sent
+    while _temporary_zips() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _temporary_zips()
+
+
+def _temporary_zips():
+    return list(Path(tempfile.gettempdir()).glob("onnxbridge-studio-*.zip"))
 
 
 def test_initial_file(start_studio, tmp_path):
