@@ -280,19 +280,25 @@ class Workspace:
         return self.relative(target)
 
     def download(self, relative: str) -> tuple[str, Path, bool]:
-        """A file to send: ``(name, path, temporary)``. A folder is zipped into a temporary file (symlinks
-        that lead out of the workspace left out), which the caller removes after sending."""
+        """A file to send: ``(name, path, temporary)``. A folder is zipped into a temporary file under
+        ``.onnxbridge-studio/downloads/`` (symlinks that lead out of the workspace, and the studio's own
+        folder, left out), which the caller removes after sending."""
         import tempfile
 
         target = self.existing(relative)
         if target.is_file():
             return target.name, target, False
-        fd, name = tempfile.mkstemp(prefix="onnxbridge-studio-", suffix=".zip")
+        scratch = self.root / STATE_DIR / "downloads"
+        scratch.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".zip", dir=scratch)
         os.close(fd)
+        state = self.root / STATE_DIR
         try:
             with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as archive:
                 for item in sorted(target.rglob("*")):
                     if item.is_symlink() and not item.resolve().is_relative_to(self.root):
+                        continue
+                    if item == state or state in item.parents:
                         continue
                     if item.is_file():
                         archive.write(item, Path(target.name) / item.relative_to(target))

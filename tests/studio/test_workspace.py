@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import tempfile
 import time
 import zipfile
-from pathlib import Path
 
 import yaml
 
@@ -130,13 +128,12 @@ def test_download_a_file_and_a_folder(studio):
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     assert sorted(names) == ["pkg/inner/w.bin", "pkg/model.py"]
     deadline = time.monotonic() + 10  # the temporary zip is removed once sent
-    while _temporary_zips() and time.monotonic() < deadline:
+    scratch = studio.workspace / ".onnxbridge-studio" / "downloads"
+    while list(scratch.glob("*.zip")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _temporary_zips()
-
-
-def _temporary_zips():
-    return list(Path(tempfile.gettempdir()).glob("onnxbridge-studio-*.zip"))
+    assert not list(scratch.glob("*.zip"))
+    whole = zipfile.ZipFile(io.BytesIO(studio.get("/api/download", params={"path": "."}).content)).namelist()
+    assert "ws/digits_cnn.yaml" in whole and not any(".onnxbridge-studio" in n for n in whole)
 
 
 def test_initial_file(start_studio, tmp_path):
