@@ -22,8 +22,8 @@ __all__ = ["ConversionResult", "ParityError", "convert", "convert_with_report", 
 
 
 def targets() -> tuple[str, ...]:
-    """What ``convert`` can produce: ``("onnx", "torch", "tensorflow")`` (onnx, then every bridge)."""
-    return ("onnx", *names())
+    """What ``convert`` can produce: ``("onnx", "torch", "tensorflow", "spec")`` (onnx, every bridge, spec)."""
+    return ("onnx", *names(), "spec")
 
 
 def source_kind(source: Any) -> str:
@@ -109,8 +109,13 @@ def convert_with_report(source: Any, to: str, *, example_inputs: Any = None, out
 
             hub.files.append(save_model(hub.onnx_model, output))
         return hub
-    result = get_bridge(to).export_from_onnx(hub.onnx_model, output_dir=output, verify=verify,
-                                             **_tolerances(atol, rtol), **export_options)
+    if to == "spec":  # ONNX -> spec (lift), with the weights beside it
+        from onnxbridge.spec.lift.convert import lift_result
+
+        result = lift_result(hub.onnx_model, output=output, verify=verify, **_tolerances(atol, rtol))
+    else:
+        result = get_bridge(to).export_from_onnx(hub.onnx_model, output_dir=output, verify=verify,
+                                                 **_tolerances(atol, rtol), **export_options)
     result.checks[:0] = hub.checks
     result.notes[:0] = hub.notes
     return result
@@ -118,12 +123,13 @@ def convert_with_report(source: Any, to: str, *, example_inputs: Any = None, out
 
 def convert(source: Any, to: str, *, example_inputs: Any = None, output: str | os.PathLike | None = None,
             **options: Any) -> Any:
-    """Convert ``source`` to ``to`` ("onnx" or a bridge: "torch", "tensorflow") and return the live result.
+    """Convert ``source`` to ``to`` ("onnx", a bridge: "torch", "tensorflow", or "spec") and return the result.
 
     ``source`` is a path (``.onnx``, spec ``.yaml``/``.json``, ``.pt2``, TorchScript ``.pt``,
     ``file.py:ClassOrFactory``, ``.keras``, ``.h5``, a SavedModel directory) or a live object
     (``onnx.ModelProto``, :class:`Spec`, ``torch.nn.Module``, a Keras model). The result is an
-    ``onnx.ModelProto``, a ``torch.nn.Module`` in eval mode, or a callable ``tf.Module``; converted models
+    ``onnx.ModelProto``, a ``torch.nn.Module`` in eval mode, a callable ``tf.Module``, or a :class:`Spec`
+    holding the model's weights (``output=net.yaml`` writes it and ``net.safetensors``); converted models
     take inputs positionally in the ONNX graph's input order and return one tensor or a tuple.
     With ``output=DIR`` the artifacts are written too. Every hop is verified numerically; a
     :class:`ParityError` is raised (after writing) when outputs differ beyond tolerance.

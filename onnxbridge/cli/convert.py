@@ -15,10 +15,10 @@ def _targets() -> list[str]:
     """``onnxbridge.conversion.targets()``, without importing the conversion machinery for ``--help``."""
     from onnxbridge.frameworks.bridges import names
 
-    return ["onnx", *names()]
+    return ["onnx", *names(), "spec"]
 
 
-#: What ``convert`` produces: onnx, or a framework bridge's name.
+#: What ``convert`` produces: onnx, a framework bridge's name, or a spec (lifted from ONNX).
 Target = Enum("Target", {name: name for name in _targets()}, type=str)
 
 
@@ -35,10 +35,12 @@ def command(
     source: str = typer.Argument(..., show_default=False,
                                  help="Model to convert: .onnx, a spec (.yaml/.json), .pt2, TorchScript .pt, "
                                       "file.py:ClassOrFactory, .keras, .h5 or a SavedModel directory."),
-    to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py) or "
-                              "tensorflow (a directory with saved_model/ and model.py)."),
+    to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py), "
+                              "tensorflow (a directory with saved_model/ and model.py) or spec (an editable spec "
+                              "with the model's weights)."),
     output: Path = typer.Option(None, "-o", "--output", help="Where to write: an .onnx file for --to onnx, a "
-                                "directory for --to torch or --to tensorflow. Without it the conversion is only verified."),
+                                "directory for --to torch or --to tensorflow, a .yaml/.json file for --to spec (its "
+                                "weights go beside it as .safetensors). Without it the conversion is only verified."),
     inputs: list[str] = typer.Option(None, "--input", help="Input of a PyTorch source, NAME:1x3x224x224[:dtype]; "
                                      "repeat per input. Dim 0 is exported symbolic unless --static-batch."),
     exporter: Exporter = typer.Option(Exporter.auto, help="torch.onnx exporter for PyTorch sources (auto: dynamo, "
@@ -115,7 +117,7 @@ def _refuse_overwriting_source(source: str, output: Path | None) -> None:
         return
     src = Path(source.split(":")[0] if source.count(":") == 1 and source.split(":")[0].endswith(".py") else source)
     written = dict.fromkeys(name for b in bridges() for name in b.output_files)
-    targets = [output, *(output / name for name in written)]
+    targets = [output, *(output / name for name in written), output.with_name(output.stem + ".safetensors")]
     if src.exists() and any(t.exists() and t.resolve() == src.resolve() for t in targets):
         raise OnnxBridgeError(f"{output}: refusing to overwrite the input {src}", hint="choose another -o")
 

@@ -133,6 +133,10 @@ class Bridge:
         """The registry of ONNX-op converters of the exporter, every op family registered."""
         raise NotImplementedError
 
+    def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        """The ``model.py`` source its exporter writes for ``model`` and the main class's name (nothing runs)."""
+        raise NotImplementedError
+
     # -- running --------------------------------------------------------------------------------------
     def installed(self) -> bool:
         """Whether the framework can be imported here (looked up, not imported)."""

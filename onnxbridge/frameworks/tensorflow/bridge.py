@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.base import Bridge, ConversionResult
 
 if TYPE_CHECKING:
@@ -58,6 +59,14 @@ class TensorFlowBridge(Bridge):
         from onnxbridge.frameworks.tensorflow.registry import load_ops
 
         return load_ops()
+
+    def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        if options.get("class_name") is not None:
+            raise OnnxBridgeError("class_name applies to the torch target")
+        from onnxbridge.frameworks.tensorflow.codegen import generate
+
+        generated = generate(model)
+        return generated.source, generated.class_name
 
     def require(self) -> None:
         super().require()

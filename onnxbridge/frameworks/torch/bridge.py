@@ -56,6 +56,12 @@ class TorchBridge(Bridge):
 
         return load_ops()
 
+    def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        from onnxbridge.frameworks.torch.codegen import generate
+
+        generated = generate(model, class_name=options.get("class_name"))
+        return generated.source, generated.class_name
+
     def call(self, obj: Any, inputs: Sequence[np.ndarray]) -> Any:
         """Torch tensors (on the device of the module's first parameter) in, under ``no_grad``."""
         import numpy as np
