@@ -50,7 +50,7 @@ def _sequence_out(scope: Scope, y: str, directions: int) -> tuple[list[onnx.Node
     """Y [seq, D, batch, H] -> [seq, batch, D*H]: Transpose + Reshape, or Squeeze(1) for one direction."""
     t = _follow(scope, y, "Transpose", perm=[0, 2, 1, 3])
     if t is not None:
-        r = _follow(scope, t.output[0], "Reshape", shape=[0, 0, -1])
+        r = _follow(scope, t.output[0], "Reshape", shape=[0, 0, -1]) or _static_merge(scope, t.output[0], y)
         if r is not None:
             return [t, r], r.output[0]
     if directions == 1:
@@ -58,6 +58,17 @@ def _sequence_out(scope: Scope, y: str, directions: int) -> tuple[list[onnx.Node
         if s is not None:
             return [s], s.output[0]
     return None
+
+
+def _static_merge(scope: Scope, value: str, y: str) -> onnx.NodeProto | None:
+    """A Reshape of [seq, batch, D, H] to the fixed sizes [seq, batch, D*H] (exporters that know them)."""
+    user = scope.only_user(value)
+    shape = scope.shape(y)
+    if user is None or user.op_type != "Reshape" or shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    c = scope.const(scope.inp(user, 1))
+    seq, d, batch, hidden = shape
+    return user if c is not None and c.reshape(-1).tolist() == [seq, batch, d * hidden] else None
 
 
 def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodeProto], str] | None:
@@ -71,6 +82,10 @@ def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodePro
         user = scope.only_user(h)
         if user is not None and user.op_type == "Squeeze" and _ints(scope, user, "axes", 1) in ([0], [-3]):
             return [user], user.output[0]
+        if user is not None and user.op_type == "Gather" and int(attr(user, "axis", 0)) == 0:
+            index = scope.const(scope.inp(user, 1))  # h[-1] (or h[0]): the only direction's state
+            if index is not None and index.ndim == 0 and int(index) in (0, -1):
+                return [user], user.output[0]
     return None
 
 
