@@ -61,14 +61,24 @@ def _sequence_out(scope: Scope, y: str, directions: int) -> tuple[list[onnx.Node
 
 
 def _static_merge(scope: Scope, value: str, y: str) -> onnx.NodeProto | None:
-    """A Reshape of [seq, batch, D, H] to the fixed sizes [seq, batch, D*H] (exporters that know them)."""
+    """A Reshape of [seq, batch, D, H] to [seq, batch, D*H] written with sizes (exporters that baked the
+    example's sizes into it: on every input the original accepts, it is the same as [0, 0, -1])."""
     user = scope.only_user(value)
     shape = scope.shape(y)
-    if user is None or user.op_type != "Reshape" or shape is None or not all(isinstance(d, int) for d in shape):
+    if user is None or user.op_type != "Reshape" or shape is None:
         return None
     c = scope.const(scope.inp(user, 1))
+    if c is None or c.size != 3 or (int(attr(user, "allowzero", 0)) and 0 in c.reshape(-1).tolist()):
+        return None
     seq, d, batch, hidden = shape
-    return user if c is not None and c.reshape(-1).tolist() == [seq, batch, d * hidden] else None
+    a, b, width = (int(v) for v in c.reshape(-1))
+    if not isinstance(d, int) or not isinstance(hidden, int) or width not in (d * hidden, -1):
+        return None
+
+    def fits(size, dim) -> bool:
+        return size == 0 or (size > 0 and (dim == size or not isinstance(dim, int)))
+
+    return user if fits(a, seq) and fits(b, batch) else None
 
 
 def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodeProto], str] | None:
