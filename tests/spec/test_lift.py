@@ -92,6 +92,30 @@ def test_layer_ids_and_wiring_come_back():
     assert [(o.name, o.from_) for o in spec.output_specs()] == [("logits", "fc2")]
 
 
+@pytest.mark.parametrize("layers", [
+    [{"id": "attn", "type": "MultiHeadAttention", "num_heads": 2, "causal": True}],
+    [{"id": "attn", "type": "MultiHeadAttention", "input": ["q", "kv"], "num_heads": 4, "bias": False}],
+    [{"id": "attn", "type": "MultiHeadAttention", "input": ["q", "kv", "v"], "num_heads": 1}],
+], ids=["self-causal", "cross-no-bias", "query-key-value"])
+def test_attention_comes_back_as_one_layer(layers):
+    spec = {"name": "attention", "inputs": [{"name": "q", "shape": ["batch", 6, 8]}, {"name": "kv", "shape": ["batch", 5, 8]},
+                                            {"name": "v", "shape": ["batch", 5, 8]}], "layers": layers}
+    model = strip_metadata(build(spec, seed=2))
+    lifted = lift(model)
+    assert [lay.model_dump(exclude_none=True) for lay in lifted.layers] == layers
+    assert check_onnx_parity(model, build(lifted), **TIGHT).ok
+
+
+def test_lifted_specs_match_the_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    from onnxbridge.spec.jsonschema import spec_json_schema
+
+    schema = spec_json_schema()
+    for model in (strip_metadata(build(MODELS / "resnet_mini.yaml")), onnx.load(BROKEN / "converter_unsupported.onnx"),
+                  build_model(next(c for c in CASES if c.op == "Loop"))):
+        jsonschema.validate(lift(model).to_dict(), schema)
+
+
 def test_lift_from_a_path_and_the_package_root(tmp_path):
     path = tmp_path / "m.onnx"
     onnx.save(build(MODELS / "mlp.yaml"), path)

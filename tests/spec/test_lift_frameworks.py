@@ -16,18 +16,18 @@ TORCH_EXPECT = {
     "resnet": {"Conv2d", "ReLU", "Add", "GlobalAvgPool", "Flatten", "Linear"},
     "depthwise": {"Conv2d", "GlobalAvgPool", "Linear"},
     "mlp": {"Linear", "LayerNorm", "GELU", "SiLU", "Softmax"},
-    "lstm": {"Linear"},
+    "lstm": {"LSTM", "Linear"},
     "bilstm-states": set(),
     "gru-bidirectional": set(),
     "gru-batch-first": {"Linear"},
-    "embedding-lstm": {"Embedding", "Linear"},
+    "embedding-lstm": {"Embedding", "LSTM", "Linear"},
     "text-cnn": {"Embedding", "Conv1d", "ReLU", "Linear"},
     "autoencoder": {"Conv2d", "ConvTranspose2d", "ReLU", "Sigmoid"},
     "transformer": {"MultiHeadAttention", "LayerNorm", "Linear", "Add", "ReLU"},
     "transformer-prenorm": {"MultiHeadAttention", "LayerNorm", "Linear", "Add", "GELU"},
 }
 # whole exports with no generic layer left
-TORCH_ALL_NATURAL = {"resnet", "mlp", "autoencoder"}
+TORCH_ALL_NATURAL = {"resnet", "mlp", "autoencoder", "embedding-lstm"}
 
 
 def _torch_cases():
@@ -58,6 +58,24 @@ def test_torch_export_lifts(name, exporter):
     assert report.ok, report.summary()
     if name.startswith("transformer"):
         assert lifted.layer_types["MultiHeadAttention"] == 2  # nn.MultiheadAttention, one per encoder layer
+
+
+@pytest.mark.torch
+def test_torch_layer_norm_written_out_before_opset_17():
+    """Before opset 17 there is no LayerNormalization: exporters write it out, and lift finds it again."""
+    torch = pytest.importorskip("torch")
+    from onnxbridge.frameworks.torch.importer import import_to_onnx
+    from tests.frameworks.torch.zoo import ZOO
+
+    torch.manual_seed(0)
+    entry = ZOO["mlp"]
+    model = import_to_onnx(entry.build().eval(), example_inputs=entry.inputs(2), exporter="torchscript", opset=14,
+                           verify=False).onnx_model
+    assert "LayerNormalization" not in {n.op_type for n in model.graph.node}
+    lifted = lift_model(model)
+    assert lifted.layer_types == {"Linear": 3, "LayerNorm": 1, "GELU": 1, "SiLU": 1, "Softmax": 1}
+    assert lifted.spec.opset == 14
+    assert check_onnx_parity(model, build(lifted.spec), **TIGHT).ok
 
 
 KERAS_EXPECT = {

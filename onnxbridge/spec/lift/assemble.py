@@ -63,13 +63,24 @@ def order_drafts(scope: Scope, drafts: list[Draft]) -> list[Draft]:
     return out
 
 
-def assemble(scope: Scope, drafts: list[Draft], inputs: dict[str, str], namer: Namer) -> Assembled:
-    """Spec layers for ``drafts``; ``inputs`` maps the scope's input values to their spec names."""
+def assemble(scope: Scope, drafts: list[Draft], inputs: dict[str, str], namer: Namer,
+             output_names: dict[str, str] | None = None) -> Assembled:
+    """Spec layers for ``drafts``; ``inputs`` maps the scope's input values to their spec names.
+
+    ``output_names`` maps graph output values to their names: a layer whose name would be the name of
+    the output it produces keeps it.
+    """
     ordered = order_drafts(scope, drafts)
     hints = [d.hint or hint_for(d.nodes) or d.type.lower() for d in ordered]
     namer.learn_prefix(hints)
+    claims = output_names or {}
     for d, hint in zip(ordered, hints):
-        d.id = namer.name(hint, fallback=d.type.lower())
+        own = claims.get(d.outputs[0]) if d.outputs else None
+        if own is not None and own in {claims.get(o) for o in d.outputs[1:]}:
+            own = None
+        d.id = namer.name(hint, fallback=d.type.lower(), allowed=own)
+        if own is not None and d.id == own:
+            claims = {k: v for k, v in claims.items() if v != own}
     refs: dict[str, str] = {scope.canon(v): name for v, name in inputs.items()}
     for d in ordered:
         for k, o in enumerate(d.outputs):

@@ -211,8 +211,11 @@ def _build_spec(ctx: _Context, main: Scope, drafts: list[Draft], name: str | Non
         if d.block is not None:
             d.type, d.params = ctx.blocks.bodies[d.block.key].name, dict(ctx.blocks.bodies[d.block.key].args)
     layer_namer = Namer(list(inputs.values()) + output_names)
+    own = {}
+    for o, oname in zip(g.output, output_names):
+        own.setdefault(main.canon(o.name), oname)
     try:
-        result = assemble(main, drafts, inputs, layer_namer)
+        result = assemble(main, drafts, inputs, layer_namer, own)
     except UnwiredValue as exc:
         raise LiftError(f"value {exc.value!r} is read but never computed (not an input, initializer or "
                         "node output)", hint="the model is not valid ONNX; run 'onnxbridge check' on it") from None
@@ -238,7 +241,9 @@ def _build_spec(ctx: _Context, main: Scope, drafts: list[Draft], name: str | Non
     if blocks:
         data["blocks"] = blocks
     data["layers"] = result.layers
-    data["outputs"] = outputs
+    last = result.layers[-1]["id"] if result.layers else None
+    if outputs != [{"name": last, "from": last}]:  # else the default: the last layer, named after it
+        data["outputs"] = outputs
     weights: dict[str, np.ndarray] = {}
     for d in result.order:
         if d.block is not None:

@@ -91,15 +91,23 @@ class Namer:
         if len(first) == 1:
             self.prefix = [next(iter(first))]
 
-    def name(self, hint: str, fallback: str = "layer") -> str:
-        parts = [p for p in hint.split("/") if p]
-        if self.prefix and parts[:len(self.prefix)] == self.prefix and len(parts) > len(self.prefix):
-            parts = parts[len(self.prefix):]
-            if self.prefix[-1].endswith("_1") and parts[0].endswith("_1") and len(parts[0]) > 2:
-                parts[0] = parts[0][:-2]  # Keras names every layer scope <name>_1 inside the model's <model>_1
-        base = identifier("_".join(parts).replace(".", "_"), fallback)
+    def name(self, hint: str, fallback: str = "layer", allowed: str | None = None) -> str:
+        """A fresh identifier from ``hint``; ``allowed`` may be taken already and still be given (a layer
+        named after the graph output it produces)."""
+        base = self.base(hint, fallback)
+        if base == allowed:
+            self.taken.add(base)
+            return base
         candidate, n = base, 2
         while candidate in self.taken:
             candidate, n = f"{base}_{n}", n + 1
         self.taken.add(candidate)
         return candidate
+
+    def base(self, hint: str, fallback: str = "layer") -> str:
+        parts = [p for p in hint.split("/") if p]
+        if self.prefix and parts[:len(self.prefix)] == self.prefix and len(parts) > len(self.prefix):
+            parts = parts[len(self.prefix):]
+            if self.prefix[-1].endswith("_1") and parts[0].endswith("_1") and len(parts[0]) > 2:
+                parts[0] = parts[0][:-2]  # Keras names every layer scope <name>_1 inside the model's <model>_1
+        return identifier("_".join(parts).replace(".", "_"), fallback)

@@ -50,7 +50,7 @@ def _sequence_out(scope: Scope, y: str, directions: int) -> tuple[list[onnx.Node
     """Y [seq, D, batch, H] -> [seq, batch, D*H]: Transpose + Reshape, or Squeeze(1) for one direction."""
     t = _follow(scope, y, "Transpose", perm=[0, 2, 1, 3])
     if t is not None:
-        r = _follow(scope, t.output[0], "Reshape", shape=[0, 0, -1])
+        r = _follow(scope, t.output[0], "Reshape", shape=[0, 0, -1]) or _static_merge(scope, t.output[0], y)
         if r is not None:
             return [t, r], r.output[0]
     if directions == 1:
@@ -58,6 +58,27 @@ def _sequence_out(scope: Scope, y: str, directions: int) -> tuple[list[onnx.Node
         if s is not None:
             return [s], s.output[0]
     return None
+
+
+def _static_merge(scope: Scope, value: str, y: str) -> onnx.NodeProto | None:
+    """A Reshape of [seq, batch, D, H] to [seq, batch, D*H] written with sizes (exporters that baked the
+    example's sizes into it: on every input the original accepts, it is the same as [0, 0, -1])."""
+    user = scope.only_user(value)
+    shape = scope.shape(y)
+    if user is None or user.op_type != "Reshape" or shape is None:
+        return None
+    c = scope.const(scope.inp(user, 1))
+    if c is None or c.size != 3 or (int(attr(user, "allowzero", 0)) and 0 in c.reshape(-1).tolist()):
+        return None
+    seq, d, batch, hidden = shape
+    a, b, width = (int(v) for v in c.reshape(-1))
+    if not isinstance(d, int) or not isinstance(hidden, int) or width not in (d * hidden, -1):
+        return None
+
+    def fits(size, dim) -> bool:
+        return size == 0 or (size > 0 and (dim == size or not isinstance(dim, int)))
+
+    return user if fits(a, seq) and fits(b, batch) else None
 
 
 def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodeProto], str] | None:
@@ -71,6 +92,10 @@ def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodePro
         user = scope.only_user(h)
         if user is not None and user.op_type == "Squeeze" and _ints(scope, user, "axes", 1) in ([0], [-3]):
             return [user], user.output[0]
+        if user is not None and user.op_type == "Gather" and int(attr(user, "axis", 0)) == 0:
+            index = scope.const(scope.inp(user, 1))  # h[-1] (or h[0]): the only direction's state
+            if index is not None and index.ndim == 0 and int(index) in (0, -1):
+                return [user], user.output[0]
     return None
 
 
