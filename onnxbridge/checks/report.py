@@ -66,6 +66,8 @@ def _repair_lines(report: Report, color: bool) -> list[str]:
         lines.append(f"verification: {_esc(r.parity_note, color)}")
     if r.output:
         lines.append(f"wrote {_esc(r.output, color)}")
+    if r.not_written:
+        lines.append(_esc(r.not_written, color))
     return lines
 
 
