@@ -17,7 +17,8 @@ from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.fixes import FixRefused, fix_pass
 from onnxbridge.checks.rules._util import listing, plural
 
-_NO_ADAPTER = re.compile(r"No Adapter (?:From|To) Version \$?(\d+) for (\w+)")
+# "No Adapter For And", "No Adapter From Version $16 for LayerNormalization"
+_NO_ADAPTER = re.compile(r"No Adapter (?:(?:From|To) Version \$?\d+ )?For (\w+)", re.IGNORECASE)
 
 
 @fix_pass("add-opset-import", order=10)
@@ -120,9 +121,9 @@ def _convert(model: onnx.ModelProto, too_new: set[str], old: int, new: int) -> o
     except Exception as exc:  # noqa: BLE001 - the converter raises RuntimeError/ValidationError/...
         m = _NO_ADAPTER.search(str(exc))
         if m:
-            raise FixRefused(f"onnx.version_converter cannot convert {m.group(2)} from opset {m.group(1)} on "
-                             f"(it has no adapter for it); {m.group(2)} blocks the conversion from {old} to "
-                             f"{new}") from None
+            op = m.group(1)
+            raise FixRefused(f"onnx.version_converter has no adapter for {op} ({_step(op, old, new)}): {op} blocks "
+                             f"the conversion from opset {old} to {new}; re-export the model at opset {new}") from None
         first = str(exc).strip().splitlines()
         raise FixRefused(f"onnx.version_converter cannot convert opset {old} to {new}: "
                          f"{first[0][:200] if first else type(exc).__name__}") from None
@@ -145,6 +146,17 @@ def _convert(model: onnx.ModelProto, too_new: set[str], old: int, new: int) -> o
         raise FixRefused(f"the model converted to opset {new} does not pass the ONNX checker "
                          f"({str(exc).strip().splitlines()[0][:200]})") from None
     return out
+
+
+def _step(op: str, old: int, new: int) -> str:
+    """``And 1 -> 7``: the op's definition at the old opset and the next one on the way to the new."""
+    try:
+        before = onnx.defs.get_schema(op, max_inclusive_version=old).since_version
+        later = sorted({s.since_version for s in onnx.defs.get_all_schemas_with_history()
+                        if s.name == op and s.domain == "" and before < s.since_version <= new})
+    except onnx.defs.SchemaError:
+        return f"opset {old} -> {new}"
+    return f"{op} {before} -> {later[0]}" if later else f"{op} {before}"
 
 
 def _all_nodes(graph: onnx.GraphProto):
