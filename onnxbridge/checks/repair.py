@@ -33,7 +33,7 @@ from onnxbridge.checks.engine import (
 )
 from onnxbridge.checks.fixes import FixPass, FixRefused, all_fixes
 from onnxbridge.checks.registry import all_rules, expand_codes
-from onnxbridge.checks.verify import RunFailed, compare_models, compare_named, evaluate, make_inputs
+from onnxbridge.checks.verify import RunFailed, compare_models, compare_named, evaluate, make_inputs, run
 
 MAX_ROUNDS = 3
 
@@ -177,7 +177,7 @@ class _ModelVerifier:
         except RunFailed:
             self.expected = None
         self.changes_outputs = {r.fix: r.changes_outputs for r in all_rules().values() if r.fix}
-        self.strict = strict
+        self.strict, self.seed = strict, seed
 
     def apply(self, fp: FixPass, model: onnx.ModelProto, codes: list[str]) -> Step:
         changes_outputs = self.changes_outputs.get(fp.id, False)
@@ -197,11 +197,13 @@ class _ModelVerifier:
             return refuse(f"the result would not pass the ONNX checker ({_checker_error(fixed)})")
         if self.expected is not None:
             try:
-                outputs, via = evaluate(fixed, self.feeds)
+                if self.in_ort:
+                    outputs, via = dict(zip([o.name for o in fixed.graph.output], run(fixed, self.feeds))), ""
+                else:
+                    outputs, via = evaluate(fixed, self.feeds)
             except RunFailed as exc:
-                return refuse(f"the result {exc}")
-            if self.in_ort and via:
-                return refuse(f"the result does not run in onnxruntime any more ({via})")
+                return refuse(f"the result does not run in onnxruntime any more ({exc})" if self.in_ort else
+                              f"the result {exc}")
             if not changes_outputs:
                 report, _ = compare_named(self.expected, outputs, [o.name for o in model.graph.output],
                                           [o.name for o in fixed.graph.output])
@@ -210,7 +212,7 @@ class _ModelVerifier:
             self.expected, self.in_ort = outputs, not via
         else:  # the model did not run before: see whether it does now, to verify later fixes
             try:
-                self.feeds = make_inputs(fixed)
+                self.feeds = make_inputs(fixed, seed=self.seed)
                 self.expected, via = evaluate(fixed, self.feeds)
                 self.in_ort = not via
             except RunFailed:
