@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import onnx
 
-from onnxbridge.checks.context import ModelContext, node_inputs
+from onnxbridge.checks.context import ModelContext
+from onnxbridge.ir.nodes import node_inputs
 
 if TYPE_CHECKING:
     from onnxbridge.checks.spec import SpecContext

@@ -20,9 +20,10 @@ from onnxbridge.checks.analysis import (
     unproduced_outputs,
     used_ops,
 )
-from onnxbridge.checks.context import ModelContext, node_inputs
+from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import agree, listing, plural
+from onnxbridge.ir.nodes import node_inputs
 
 
 @rule("OB100", family="structure", level="error")

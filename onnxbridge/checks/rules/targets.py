@@ -20,6 +20,7 @@ from onnxbridge.checks.rules._util import listing
 from onnxbridge.frameworks.base import Bridge
 from onnxbridge.frameworks.bridges import bridges, get_bridge
 from onnxbridge.frameworks.registry import OpRegistry
+from onnxbridge.ir.dtypes import onnx_type_name
 
 
 def converter_registry(framework: str) -> OpRegistry:
@@ -57,9 +58,9 @@ def _converter_findings(ctx: ModelContext, bridge: Bridge) -> Iterator[Finding]:
 
 
 def _walk(nodes):
-    from onnxbridge.frameworks.registry import _all_nodes
+    from onnxbridge.ir.nodes import walk_nodes
 
-    return _all_nodes(nodes)
+    return walk_nodes(nodes)
 
 
 def _converter_rule(bridge: Bridge) -> Callable[[ModelContext], Iterator[Finding]]:
@@ -93,12 +94,11 @@ def _kernels(provider: str) -> dict[tuple[str, str], list[tuple[int, int, dict[s
     return table
 
 
-_ORT_TYPE_NAMES = {onnx.TensorProto.FLOAT: "float", onnx.TensorProto.DOUBLE: "double",
-                   onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.BFLOAT16: "bfloat16",
-                   onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT16: "int16",
-                   onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.UINT16: "uint16",
-                   onnx.TensorProto.UINT32: "uint32", onnx.TensorProto.UINT64: "uint64",
-                   onnx.TensorProto.BOOL: "bool", onnx.TensorProto.STRING: "string"}
+def _ort_type_name(elem: int) -> str:
+    """onnxruntime's spelling of an element type in kernel constraints (``tensor(float)``'s ``float``)."""
+    return onnx_type_name(elem).lower()
+
+
 
 
 def _unsupported(ctx: ModelContext, provider: str) -> dict[str, tuple[list[str], str]]:
@@ -134,7 +134,7 @@ def _unsupported(ctx: ModelContext, provider: str) -> dict[str, tuple[list[str],
         bound = _bound_types(ctx, node, schema)
         if any(_types_ok(bound, k[2]) for k in candidates):
             continue
-        types = ", ".join(f"{p}={_ORT_TYPE_NAMES.get(t, t)}" for p, t in sorted(bound.items()))
+        types = ", ".join(f"{p}={_ort_type_name(t)}" for p, t in sorted(bound.items()))
         add(f"{op} with {types}", "types", ctx.label(i))
     return found
 
@@ -170,7 +170,7 @@ def _types_ok(bound: dict[str, int], constraints: dict[str, list[str]]) -> bool:
         et = bound.get(param)
         if et is None:
             continue
-        name = _ORT_TYPE_NAMES.get(et)
+        name = _ort_type_name(et) if et else None
         if name is None or not any(a in (f"tensor({name})", f"seq(tensor({name}))") for a in allowed):
             return False
     return True
