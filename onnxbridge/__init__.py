@@ -31,6 +31,7 @@ _LAZY = {
     "diff": ("onnxbridge.checks", "diff"),
     "bench": ("onnxbridge.runtime.bench", "bench"),
     "devices": ("onnxbridge.runtime.devices", "list_devices"),
+    "train": ("onnxbridge.train.api", "train"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from onnxbridge.train.dataspec import DataSpec
+
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(:[0-9]+)?$"
 DType = Literal["float32", "float16", "float64", "int64", "int32", "bool"]
@@ -142,6 +144,7 @@ class Spec(_Doc):
         None, description="Graph outputs: layer ids, or {name, from} objects. Default: the last layer.")
     blocks: dict[str, BlockSpec] = Field(default_factory=dict,
                                          description="User-defined blocks, by name (used as a layer type).")
+    data: DataSpec | None = Field(None, description="Training data for `onnxbridge train` (see docs/train.md).")
 
     @field_validator("blocks")
     @classmethod

@@ -174,6 +174,13 @@ def identity(node, ctx: NodeContext) -> None:
 
 @TF_OPS.register("Dropout")
 def dropout(node, ctx: NodeContext) -> None:
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not ctx.wants_output(1) and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # a Keras Dropout layer is the identity at inference and drops under fit(), so the generated
+        # model trains like the network it came from
+        x, perm = ctx.x_any(0)
+        ctx.out(0, call(ctx.layer("Dropout", rate=float(np.float32(ratio))), x), perm)
+        return
     ctx.alias(0, 0, keep_perm=True)
     if ctx.wants_output(1):  # at inference nothing is dropped: the mask is all true
         x, perm = ctx.x_any(0)

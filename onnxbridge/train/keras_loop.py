@@ -1,0 +1,303 @@
+"""Training in TensorFlow: the Keras model our converter generates, ``compile`` and ``fit`` under a
+``tf.distribute`` strategy.
+
+The model is the functional Keras model of the generated ``model.py`` (built inside the strategy's scope,
+so its variables are mirrored). The data is a ``tf.data.Dataset`` of the same index batches
+:meth:`TrainData.epoch_batches` gives the PyTorch loop, each process taking its slice of every global
+batch (``distribute_datasets_from_function``). Strategies:
+
+* several workers (``--workers host:port,...`` or a ``TF_CONFIG`` set by a cluster): ``MultiWorkerMirroredStrategy``;
+* several local GPUs: ``MirroredStrategy``; otherwise the default strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.train.checkpoint import latest_checkpoint, save_checkpoint
+from onnxbridge.train.run import Run
+from onnxbridge.train.torch_loop import weights_digest
+
+EVAL_BATCH = 512
+
+
+def tf_config_from(workers: list[str], index: int) -> dict[str, Any]:
+    """The ``TF_CONFIG`` of worker ``index`` in a cluster of ``workers`` (worker 0 is the chief)."""
+    return {"cluster": {"worker": list(workers)}, "task": {"type": "worker", "index": index}}
+
+
+def cluster_from_env() -> tuple[int, int] | None:
+    """(worker index, number of workers) from ``TF_CONFIG``, or None when it is not set."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+        workers = config["cluster"].get("worker", [])
+        chief = config["cluster"].get("chief", [])
+        task = config["task"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise OnnxBridgeError("TF_CONFIG is not valid JSON with cluster and task",
+                              hint='e.g. {"cluster": {"worker": ["h1:2222", "h2:2222"]}, '
+                                   '"task": {"type": "worker", "index": 0}}') from None
+    # with a separate chief task, the chief is rank 0 and the workers follow
+    rank = int(task.get("index", 0)) + (len(chief) if task.get("type") == "worker" else 0)
+    return rank, len(workers) + len(chief)
+
+
+def _select_devices(tf: Any, device: str) -> list[Any]:
+    """Make only the requested devices visible (before TensorFlow starts using them); the GPUs left."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "cpu":
+        tf.config.set_visible_devices([], "GPU")
+        return []
+    if device.startswith("cuda"):
+        if not gpus:
+            raise OnnxBridgeError(f"--device {device}: TensorFlow sees no GPU here", hint="use --device cpu")
+        if ":" in device:
+            index = int(device.split(":")[1])
+            if index >= len(gpus):
+                raise OnnxBridgeError(f"--device {device}: TensorFlow sees {len(gpus)} GPU(s)")
+            tf.config.set_visible_devices([gpus[index]], "GPU")
+            return [gpus[index]]
+    return gpus
+
+
+def make_strategy(run: Run) -> Any:
+    """The strategy for this process; sets ``run.rank`` / ``run.world`` / ``run.device``."""
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    opts = run.options
+    if opts.workers:
+        os.environ["TF_CONFIG"] = json.dumps(tf_config_from(opts.workers, opts.worker_index))
+    cluster = cluster_from_env()
+    tf = import_tensorflow()
+    gpus = _select_devices(tf, opts.device)
+    run.device = f"{len(gpus)} GPU(s)" if gpus else "cpu"
+    if cluster is not None and cluster[1] > 1:
+        run.rank, run.world = cluster
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.NCCL if gpus else
+            tf.distribute.experimental.CommunicationImplementation.RING, timeout_seconds=None)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    if len(gpus) > 1:
+        run.world = 1
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def build_keras_model(onnx_model: Any) -> Any:
+    """The converter's Keras model (checked against onnxruntime), with training-time settings."""
+    from onnxbridge.conversion import ParityError
+    from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
+
+    result = export_from_onnx(onnx_model)
+    for hop, report in result.checks:
+        if not report.ok:
+            raise ParityError(f"{hop}: {report.summary()}")
+    model = result.value.keras_model
+    momentum = {n.name: a.f for n in onnx_model.graph.node if n.op_type == "BatchNormalization"
+                for a in n.attribute if a.name == "momentum"}
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization" and layer.name in momentum:
+            layer.momentum = momentum[layer.name]  # the same running-average rate as in PyTorch
+    return model
+
+
+def _optimizer(keras: Any, name: str, lr: float) -> Any:
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01)  # torch.optim.AdamW's default
+    # epsilon as in torch.optim.Adam (Keras defaults to 1e-7)
+    return keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+
+
+def _loss_and_metric(keras: Any, objective: Any) -> tuple[Any, Any]:
+    logits = objective.form == "logits"
+    if objective.kind == "regression":
+        return keras.losses.MeanSquaredError(), keras.metrics.MeanAbsoluteError(name="mae")
+    if objective.kind == "binary":
+        return (keras.losses.BinaryCrossentropy(from_logits=logits),
+                keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if logits else 0.5))
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+
+
+def make_datasets(run: Run, strategy: Any, first_epoch: int) -> tuple[Any, Any]:
+    """(training dataset from ``first_epoch`` on, validation dataset): the epoch batches of
+    :class:`TrainData`, each process taking its slice of every global batch."""
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    tf = import_tensorflow()
+    data, opts = run.data, run.options
+    epochs = range(first_epoch, opts.epochs)
+    steps = run.steps_per_epoch
+    if epochs:
+        order = np.stack([np.stack(data.epoch_batches(e, opts.batch_size)) for e in epochs])
+    else:
+        order = np.zeros((0, steps, opts.batch_size), dtype=np.int64)
+    inputs = [tf.constant(x) for x in data.x_train]
+    target = tf.constant(data.y_train)
+
+    def pack(xs: list[Any], y: Any) -> tuple[Any, Any]:
+        return (xs[0] if len(xs) == 1 else tuple(xs)), y
+
+    def batches(pipeline: int, pipelines: int) -> Any:
+        share = opts.batch_size // pipelines
+        mine = order[:, :, pipeline * share:(pipeline + 1) * share].reshape(-1, share)
+        ds = tf.data.Dataset.from_tensor_slices(mine)
+        ds = ds.map(lambda idx: pack([tf.gather(x, idx) for x in inputs], tf.gather(target, idx)),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    val = None
+    if data.n_val:
+        val = tf.data.Dataset.from_tensor_slices(pack([x for x in data.x_val], data.y_val)).batch(EVAL_BATCH)
+        shard = tf.data.Options()
+        shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        val = val.with_options(shard)
+    if run.world == 1 and strategy.num_replicas_in_sync == 1:
+        return batches(0, 1), val
+
+    def per_worker(context: Any) -> Any:
+        return batches(context.input_pipeline_id, context.num_input_pipelines)
+
+    return strategy.distribute_datasets_from_function(per_worker), val
+
+
+def _keras() -> Any:
+    import keras
+
+    return keras
+
+
+class _EpochCallback:
+    """Builds the Keras callback that times epochs, reports, checks early stopping and checkpoints."""
+
+    @staticmethod
+    def make(run: Run, keras: Any, save: Any) -> Any:
+        objective_metric = run.objective.metric
+
+        class EpochReport(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                run.reporter.start_epoch(epoch)
+                self.began = time.perf_counter()
+                self.train_seconds = None
+
+            def on_test_begin(self, logs: Any = None) -> None:
+                if self.train_seconds is None:
+                    self.train_seconds = time.perf_counter() - self.began
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                logs = dict(logs or {})
+                elapsed = self.train_seconds if self.train_seconds is not None else time.perf_counter() - self.began
+                seen = run.steps_per_epoch * run.options.batch_size
+                record = {"epoch": epoch + 1, "loss": float(logs["loss"]),
+                          objective_metric: float(logs[objective_metric])}
+                if "val_loss" in logs:
+                    record["val_loss"] = float(logs["val_loss"])
+                    record[f"val_{objective_metric}"] = float(logs[f"val_{objective_metric}"])
+                record["samples_per_s"] = seen / elapsed if elapsed > 0 else 0.0
+                record["seconds"] = round(elapsed, 4)
+                if run.end_epoch(record):
+                    self.model.stop_training = True
+                save(epoch + 1)
+
+        if run.reporter is not None and run.reporter.live:
+            class LiveEpochReport(EpochReport):
+                def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                    run.reporter.step()
+
+            return LiveEpochReport()
+        return EpochReport()
+
+
+def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
+    """Train ``run`` with Keras ``fit`` in this process (one worker of a multi-worker run when
+    ``TF_CONFIG`` / ``--workers`` say so); return the trained variables and the model."""
+    opts = run.options
+    strategy = make_strategy(run)
+    keras = _keras()
+    keras.utils.set_random_seed(opts.seed)
+    policy = keras.config.dtype_policy()
+    if opts.amp:
+        keras.config.set_dtype_policy("mixed_float16" if run.device != "cpu" else "mixed_bfloat16")
+    try:
+        with strategy.scope():
+            model = build_keras_model(run.onnx_model)
+            loss, metric = _loss_and_metric(keras, run.objective)
+            optimizer = _optimizer(keras, opts.optimizer, opts.lr)
+            model.compile(optimizer=optimizer, loss=loss, metrics=[metric], jit_compile=False)
+            if resume is not None:
+                ckpt = latest_checkpoint(resume)
+                run.restore(ckpt.state, ckpt.epoch)
+                optimizer.build(model.trainable_variables)
+                _assign(model.variables, ckpt.model, "model")
+                _assign(optimizer.variables, ckpt.optimizer, "optimizer")
+        train_ds, val_ds = make_datasets(run, strategy, run.start_epoch)
+        reporter = run.make_reporter()
+
+        def save(epoch: int) -> None:
+            if run.chief:
+                save_checkpoint(run.run_dir, epoch=epoch, state=run.state(),
+                                model=_values(model.variables), optimizer=_values(optimizer.variables))
+
+        try:
+            if run.start_epoch < opts.epochs:
+                model.fit(train_ds, epochs=opts.epochs, initial_epoch=run.start_epoch,
+                          steps_per_epoch=run.steps_per_epoch, validation_data=val_ds, verbose=0, shuffle=False,
+                          callbacks=[_EpochCallback.make(run, keras, save)])
+        finally:
+            reporter.close()
+        state = _values(model.weights)
+        if run.world > 1:
+            run.extra["replicas"] = _replica_digests(strategy, state, run)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    return {"state": state, "module": model}
+
+
+def _values(variables: list[Any]) -> dict[str, np.ndarray]:
+    """Variables by path, as numpy (the names in the checkpoint)."""
+    out: dict[str, np.ndarray] = {}
+    for k, v in enumerate(variables):
+        key = v.path if v.path not in out else f"{v.path}#{k}"
+        out[key] = np.asarray(v.numpy())
+    return out
+
+
+def _assign(variables: list[Any], saved: dict[str, np.ndarray], what: str) -> None:
+    names = list(_values(variables))
+    missing = [n for n in names if n not in saved]
+    if missing:
+        raise OnnxBridgeError(f"--resume: the checkpoint's {what} state lacks {', '.join(missing[:3])}",
+                              hint="resume with the same network and options")
+    for name, v in zip(names, variables):
+        v.assign(saved[name])
+
+
+def predict(model: Any, inputs: list[np.ndarray]) -> np.ndarray:
+    """The trained model's outputs on ``inputs`` (inference mode)."""
+    out = model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _replica_digests(strategy: Any, state: dict[str, np.ndarray], run: Run) -> list[dict[str, Any]]:
+    """Every worker's weights digest, all-gathered through the strategy's collectives."""
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    tf = import_tensorflow()
+    mine = tf.constant([list(bytes.fromhex(weights_digest(state)))], dtype=tf.int32)
+
+    def gather() -> Any:
+        return tf.distribute.get_replica_context().all_gather(mine, axis=0)
+
+    result = strategy.experimental_local_results(strategy.run(gather))[0].numpy()
+    return [{"rank": r, "sha256": bytes(int(b) for b in row).hex()} for r, row in enumerate(result)]
