@@ -44,7 +44,8 @@ class Checkpoint:
 def _save_tensors(arrays: dict[str, np.ndarray], path: Path) -> None:
     from safetensors.numpy import save_file
 
-    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path))
+    # np.ascontiguousarray would turn 0-d arrays (step counters) into 1-d ones
+    save_file({k: np.array(v, order="C", copy=True) for k, v in arrays.items()}, str(path))
 
 
 def _load_tensors(path: Path) -> dict[str, np.ndarray]:

@@ -247,7 +247,8 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
         def save(epoch: int) -> None:
             if run.chief:
                 save_checkpoint(run.run_dir, epoch=epoch, state=run.state(),
-                                model=_values(model.variables), optimizer=_values(optimizer.variables))
+                                model=_values(model.variables, ordered=True),
+                                optimizer=_values(optimizer.variables, ordered=True))
 
         try:
             if run.start_epoch < opts.epochs:
@@ -264,23 +265,27 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
     return {"state": state, "module": model}
 
 
-def _values(variables: list[Any]) -> dict[str, np.ndarray]:
-    """Variables by path, as numpy (the names in the checkpoint)."""
+def _values(variables: list[Any], *, ordered: bool = False) -> dict[str, np.ndarray]:
+    """Variables as numpy by path; ``ordered`` prefixes each with its position, which is what identifies a
+    variable again after the model is rebuilt (Keras numbers some paths per process, e.g. seed generators)."""
     out: dict[str, np.ndarray] = {}
     for k, v in enumerate(variables):
-        key = v.path if v.path not in out else f"{v.path}#{k}"
+        key = f"{k:05d}:{v.path}" if ordered else (v.path if v.path not in out else f"{v.path}#{k}")
         out[key] = np.asarray(v.numpy())
     return out
 
 
 def _assign(variables: list[Any], saved: dict[str, np.ndarray], what: str) -> None:
-    names = list(_values(variables))
-    missing = [n for n in names if n not in saved]
-    if missing:
-        raise OnnxBridgeError(f"--resume: the checkpoint's {what} state lacks {', '.join(missing[:3])}",
-                              hint="resume with the same network and options")
-    for name, v in zip(names, variables):
-        v.assign(saved[name])
+    by_position = {int(key.split(":", 1)[0]): value for key, value in saved.items()}
+    for k, v in enumerate(variables):
+        value = by_position.get(k)
+        if value is None or tuple(value.shape) != tuple(v.shape):
+            raise OnnxBridgeError(f"--resume: the checkpoint's {what} state does not match variable {v.path!r}",
+                                  hint="resume with the same network and options")
+        v.assign(value)
+    if len(by_position) != len(variables):
+        raise OnnxBridgeError(f"--resume: the checkpoint holds {len(by_position)} {what} variables, the model "
+                              f"{len(variables)}", hint="resume with the same network and options")
 
 
 def predict(model: Any, inputs: list[np.ndarray]) -> np.ndarray:
