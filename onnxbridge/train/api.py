@@ -36,6 +36,8 @@ class TrainResult:
     metrics: dict[str, Any]
     onnx_path: Path | None = None
     launched: list[str] = field(default_factory=list)
+    #: "single" (trained here), "worker" (one rank of a distributed run), "launcher" (started the workers)
+    role: str = "single"
 
     @property
     def final(self) -> dict[str, Any]:
@@ -163,7 +165,9 @@ def train(network: Any, *, output: str | os.PathLike | None = None, resume: str 
         onnx_path = Path(run_dir) / run.extra["onnx"]["path"]
     run.finish()
     _leave_group(opts)
-    return TrainResult(Path(run_dir), run.summary(), onnx_path)
+    if not run.chief:
+        return TrainResult(Path(run_dir), {}, None, role="worker")
+    return TrainResult(Path(run_dir), run.summary(), onnx_path, role="worker" if run.world > 1 else "single")
 
 
 def _run_dir(output: Any, resume: Any) -> str:
@@ -208,10 +212,10 @@ def _launch(network: Any, run_dir: str, opts: TrainOptions, resume: bool) -> Tra
         run_tf_workers(str(network), run_dir, opts, resume=resume)
     metrics_path = Path(run_dir) / METRICS_FILE
     if opts.framework == "torch" and opts.node_rank != 0:
-        return TrainResult(Path(run_dir), {}, None)  # node 0 writes the files
+        return TrainResult(Path(run_dir), {}, None, role="launcher")  # node 0 writes the files
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     onnx_path = Path(run_dir) / metrics["onnx"]["path"] if metrics.get("onnx") else None
-    return TrainResult(Path(run_dir), metrics, onnx_path)
+    return TrainResult(Path(run_dir), metrics, onnx_path, role="launcher")
 
 
 def _early_rank(run: Run) -> None:

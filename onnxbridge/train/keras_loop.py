@@ -130,9 +130,9 @@ def _loss_and_metric(keras: Any, objective: Any) -> tuple[Any, Any]:
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
 
 
-def make_datasets(run: Run, strategy: Any, first_epoch: int) -> tuple[Any, Any]:
-    """(training dataset from ``first_epoch`` on, validation dataset): the epoch batches of
-    :class:`TrainData`, each process taking its slice of every global batch."""
+def make_datasets(run: Run, first_epoch: int) -> tuple[Any, Any]:
+    """(training dataset from ``first_epoch`` on, validation dataset): the global batches of
+    :meth:`TrainData.epoch_batches`, as index batches gathered from the arrays."""
     from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 
     tf = import_tensorflow()
@@ -149,27 +149,19 @@ def make_datasets(run: Run, strategy: Any, first_epoch: int) -> tuple[Any, Any]:
     def pack(xs: list[Any], y: Any) -> tuple[Any, Any]:
         return (xs[0] if len(xs) == 1 else tuple(xs)), y
 
-    def batches(pipeline: int, pipelines: int) -> Any:
-        share = opts.batch_size // pipelines
-        mine = order[:, :, pipeline * share:(pipeline + 1) * share].reshape(-1, share)
-        ds = tf.data.Dataset.from_tensor_slices(mine)
-        ds = ds.map(lambda idx: pack([tf.gather(x, idx) for x in inputs], tf.gather(target, idx)),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.prefetch(tf.data.AUTOTUNE)
-
+    shard = tf.data.Options()
+    # under a strategy, Keras splits every global batch into per-replica batches and DATA sharding gives
+    # worker w the w-th share of each: the global batches stay those of a single process
+    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = tf.data.Dataset.from_tensor_slices(order.reshape(-1, opts.batch_size))
+    ds = ds.map(lambda idx: pack([tf.gather(x, idx) for x in inputs], tf.gather(target, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    train = ds.prefetch(tf.data.AUTOTUNE).with_options(shard)
     val = None
     if data.n_val:
         val = tf.data.Dataset.from_tensor_slices(pack([x for x in data.x_val], data.y_val)).batch(EVAL_BATCH)
-        shard = tf.data.Options()
-        shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         val = val.with_options(shard)
-    if run.world == 1 and strategy.num_replicas_in_sync == 1:
-        return batches(0, 1), val
-
-    def per_worker(context: Any) -> Any:
-        return batches(context.input_pipeline_id, context.num_input_pipelines)
-
-    return strategy.distribute_datasets_from_function(per_worker), val
+    return train, val
 
 
 def _keras() -> Any:
@@ -241,7 +233,7 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
                 optimizer.build(model.trainable_variables)
                 _assign(model.variables, ckpt.model, "model")
                 _assign(optimizer.variables, ckpt.optimizer, "optimizer")
-        train_ds, val_ds = make_datasets(run, strategy, run.start_epoch)
+        train_ds, val_ds = make_datasets(run, run.start_epoch)
         reporter = run.make_reporter()
 
         def save(epoch: int) -> None:
@@ -251,10 +243,14 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
                                 optimizer=_values(optimizer.variables, ordered=True))
 
         try:
-            if run.start_epoch < opts.epochs:
+            callback = _EpochCallback.make(run, keras, save)
+            if run.start_epoch < opts.epochs and run.world > 1:
+                with strategy.scope():
+                    _multi_worker_epochs(run, model, optimizer, strategy, train_ds, val_ds, callback)
+            elif run.start_epoch < opts.epochs:
                 model.fit(train_ds, epochs=opts.epochs, initial_epoch=run.start_epoch,
                           steps_per_epoch=run.steps_per_epoch, validation_data=val_ds, verbose=0, shuffle=False,
-                          callbacks=[_EpochCallback.make(run, keras, save)])
+                          callbacks=[callback])
         finally:
             reporter.close()
         state = _values(model.weights)
@@ -263,6 +259,120 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
     finally:
         keras.config.set_dtype_policy(policy)
     return {"state": state, "module": model}
+
+
+def _multi_worker_epochs(run: Run, model: Any, optimizer: Any, strategy: Any, train_ds: Any, val_ds: Any,
+                         callback: Any) -> None:
+    """The epochs of a multi-worker run: the custom training loop of TensorFlow's multi-worker guide.
+
+    Keras 3.15's ``fit`` cannot run under ``MultiWorkerMirroredStrategy`` (it reduces its scalar logs with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on scalars), so the steps ``fit`` would take are
+    written out: ``strategy.run`` of a gradient step on every global batch, the loss averaged over the
+    global batch (``tf.nn.compute_average_loss``), the optimizer's ``apply_gradients`` summing the replicas'
+    gradients. The callback sees the same events and logs as under ``fit``.
+    """
+    from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+    tf = import_tensorflow()
+    keras = _keras()
+    objective, opts = run.objective, run.options
+    per_sample = _per_sample_loss(keras, objective)
+    metric = objective.metric
+
+    def sample_mean(values: Any) -> Any:
+        return tf.reduce_mean(values, axis=list(range(1, values.shape.rank))) if values.shape.rank > 1 else values
+
+    def train_step(x: Any, y: Any) -> tuple[Any, Any]:
+        with tf.GradientTape() as tape:
+            pred = model(x, training=True)
+            losses = sample_mean(per_sample(y, pred))
+            loss = tf.nn.compute_average_loss(losses, global_batch_size=opts.batch_size)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, tf.reduce_sum(_score(tf, objective, y, pred))
+
+    def test_step(x: Any, y: Any) -> tuple[Any, Any, Any]:
+        pred = model(x, training=False)
+        losses = sample_mean(per_sample(y, pred))
+        return tf.reduce_sum(losses), tf.reduce_sum(_score(tf, objective, y, pred)), tf.cast(tf.shape(losses)[0],
+                                                                                            tf.float32)
+
+    @tf.function
+    def distributed_train(iterator: Any, steps: Any) -> Any:
+        # several steps per call, as fit's steps_per_execution: one Python round trip per chunk
+        loss_sum, score_sum = tf.constant(0.0), tf.constant(0.0)
+        for _ in tf.range(steps):
+            loss, score = strategy.run(train_step, args=next(iterator))
+            loss_sum += strategy.reduce("SUM", loss, axis=None)
+            score_sum += strategy.reduce("SUM", score, axis=None)
+        return loss_sum, score_sum
+
+    stats = [v for v in model.non_trainable_variables if v.dtype.startswith("float")]
+
+    @tf.function
+    def mean_stats() -> Any:
+        local = strategy.run(lambda: [tf.identity(v.value) for v in stats])
+        return [strategy.reduce("MEAN", value, axis=None) for value in local]
+
+    @tf.function
+    def distributed_test(batch: Any) -> Any:
+        return tuple(strategy.reduce("SUM", v, axis=None) for v in strategy.run(test_step, args=batch))
+
+    callback.set_model(model)
+    model.stop_training = False
+    iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+    seen = run.steps_per_epoch * opts.batch_size
+    live = run.reporter is not None and run.reporter.live
+    chunk = max(1, run.steps_per_epoch // 20) if live else run.steps_per_epoch
+    for epoch in range(run.start_epoch, opts.epochs):
+        callback.on_epoch_begin(epoch)
+        loss_sum = score_sum = 0.0
+        done = 0
+        while done < run.steps_per_epoch:
+            steps = min(chunk, run.steps_per_epoch - done)
+            loss, score = distributed_train(iterator, tf.constant(steps))
+            loss_sum += float(loss)
+            score_sum += float(score)
+            done += steps
+            callback.on_train_batch_end(done)
+            if run.reporter is not None:
+                run.reporter.step(steps - 1)
+        # BatchNorm statistics: each worker kept its own; all take their mean (the parameters are equal)
+        for v, value in zip(stats, mean_stats() if stats else []):
+            v.assign(value)
+        logs = {"loss": loss_sum / run.steps_per_epoch, metric: score_sum / seen}
+        if val_ds is not None:
+            callback.on_test_begin()
+            totals = np.zeros(3)
+            for batch in strategy.experimental_distribute_dataset(val_ds):
+                totals += [float(v) for v in distributed_test(batch)]
+            logs.update({"val_loss": totals[0] / totals[2], f"val_{metric}": totals[1] / totals[2]})
+        callback.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+
+
+def _per_sample_loss(keras: Any, objective: Any) -> Any:
+    logits = objective.form == "logits"
+    if objective.kind == "regression":
+        return keras.losses.MeanSquaredError(reduction=None)
+    if objective.kind == "binary":
+        return keras.losses.BinaryCrossentropy(from_logits=logits, reduction=None)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=logits, reduction=None)
+
+
+def _score(tf: Any, objective: Any, y: Any, pred: Any) -> Any:
+    """Per-sample accuracy (or absolute error), like the Keras metrics ``fit`` uses."""
+    pred = tf.cast(pred, tf.float32)
+    if objective.kind == "regression":
+        err = tf.abs(pred - tf.cast(y, tf.float32))
+        return tf.reduce_mean(tf.reshape(err, [tf.shape(err)[0], -1]), axis=1)
+    if objective.kind == "binary":
+        threshold = 0.5 if objective.form == "probs" else 0.0
+        hits = tf.cast(tf.equal(tf.cast(pred > threshold, y.dtype), y), tf.float32)
+    else:
+        hits = tf.cast(tf.equal(tf.argmax(pred, axis=-1, output_type=y.dtype), y), tf.float32)
+    return tf.reduce_mean(tf.reshape(hits, [tf.shape(hits)[0], -1]), axis=1)
 
 
 def _values(variables: list[Any], *, ordered: bool = False) -> dict[str, np.ndarray]:

@@ -264,9 +264,14 @@ def train_torch(run: Run, *, resume: Any = None) -> dict[str, Any]:
                 import torch.distributed as dist
 
                 dist.all_reduce(totals)
-                # DDP keeps the parameters equal; the BatchNorm statistics are rank 0's, as DDP does it
+                # DDP keeps the parameters equal; each rank's BatchNorm statistics saw its own share of
+                # the batches: all ranks take their mean (as the TensorFlow workers do)
                 for buffer in module.buffers():
-                    dist.broadcast(buffer, 0)
+                    if buffer.is_floating_point():
+                        dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
+                        buffer /= run.world
+                    else:
+                        dist.broadcast(buffer, 0)
             record = {"epoch": epoch + 1, "loss": float(totals[0] / totals[2])}
             record[run.objective.metric] = float(totals[1] / totals[2])
             record.update(evaluate(module, run, loss_fn, in_device, out_device))
