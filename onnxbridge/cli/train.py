@@ -84,11 +84,13 @@ def command(
             console.print(f"  {shown(f)}")
         return
     if not result.metrics:
-        return  # a node other than 0: node 0 reports
+        return  # not the reporting process: rank 0 (the chief) reports
     if fmt is OutputFormat.json:
-        print_json(result.metrics)
+        if result.role != "worker":
+            print_json(result.metrics)
         return
-    _print_summary(result)
+    if result.role != "launcher":  # a local launch: rank 0 has printed it already
+        _print_summary(result)
 
 
 def _print_summary(result) -> None:

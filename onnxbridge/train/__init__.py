@@ -11,6 +11,8 @@ Nothing heavy is imported until it is used (the spec schema imports :mod:`.datas
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 _LAZY = {
@@ -31,3 +33,16 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'onnxbridge.train' has no attribute {name!r}")
+
+
+class _CallablePackage(types.ModuleType):
+    """``onnxbridge.train`` names both this package and the function: importing a submodule makes the
+    attribute the package, so the package calls the function, and ``onnxbridge.train(...)`` always works."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from onnxbridge.train.api import train
+
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

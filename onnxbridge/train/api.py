@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,8 @@ def train(network: Any, *, output: str | os.PathLike | None = None, resume: str 
     _early_rank(run)
     if run.chief:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        write_json(Path(run_dir) / OPTIONS_FILE, {"network": net.path or net.name, **opts.to_dict()})
+        write_json(Path(run_dir) / OPTIONS_FILE, {"network": net.path or net.name, "argv": sys.argv[1:],
+                                                  **opts.to_dict()})
         write_json(Path(run_dir) / DATA_FILE, data.describe())
     if opts.framework == "torch":
         from onnxbridge.train.torch_loop import train_torch as loop

@@ -135,12 +135,12 @@ def load_data(spec: DataSpec, io: ModelIO, *, seed: int = 0, base_dir: str | Pat
     if n == 0:
         raise DataError(f"data {raw.source}: the target {raw.target_name!r} is empty", hint="the data set has no "
                                                                                              "samples")
-    features = _match_inputs(raw, spec, io)
+    features, keys = _match_inputs(raw, spec, io)
     for name, x in features.items():
         if len(x) != n:
-            raise DataError(f"data {raw.source}: array for input {name!r} has {len(x)} samples but the target "
-                            f"{raw.target_name!r} has {n}", hint="every array needs one row per sample")
-        _check_finite(raw.source, name, x)
+            raise DataError(f"data {raw.source}: array {keys[name]!r} for input {name!r} has {len(x)} samples but "
+                            f"the target {raw.target_name!r} has {n}", hint="every array needs one row per sample")
+        _check_finite(raw.source, f"array {keys[name]!r} for input {name!r}", x)
     task, y, classes = _targets(raw, spec, io, loss)
     train_idx, val_idx = _split(n, spec.split, seed, y if task == "classification" else None)
     if len(train_idx) == 0:
@@ -168,7 +168,7 @@ def _image_geometry(io: ModelIO) -> tuple[tuple[int, int] | None, int | None]:
     return None, None
 
 
-def _match_inputs(raw: RawData, spec: DataSpec, io: ModelIO) -> dict[str, np.ndarray]:
+def _match_inputs(raw: RawData, spec: DataSpec, io: ModelIO) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     arrays = raw.arrays
     mapping = dict(spec.inputs or {})
     unknown = sorted(set(mapping) - {i.name for i in io.inputs})
@@ -176,6 +176,7 @@ def _match_inputs(raw: RawData, spec: DataSpec, io: ModelIO) -> dict[str, np.nda
         raise DataError(f"data {raw.source}: inputs: names {', '.join(unknown)}, which the network does not have; "
                         f"its inputs are {', '.join(i.name for i in io.inputs)}")
     out: dict[str, np.ndarray] = {}
+    keys: dict[str, str] = {}
     for info in io.inputs:
         key = mapping.get(info.name)
         if key is None:
@@ -191,7 +192,8 @@ def _match_inputs(raw: RawData, spec: DataSpec, io: ModelIO) -> dict[str, np.nda
             raise DataError(f"data {raw.source}: no array {key!r} for input {info.name!r}; the data holds "
                             f"{', '.join(sorted(arrays))}")
         out[info.name] = _fit_shape(raw.source, key, arrays[key], info)
-    return out
+        keys[info.name] = key
+    return out, keys
 
 
 def _fit_shape(source: str, key: str, x: np.ndarray, info: TensorInfo) -> np.ndarray:
@@ -233,7 +235,7 @@ def _check_finite(source: str, name: str, x: np.ndarray) -> None:
     if bad.any():
         rows = np.flatnonzero(bad)
         kind = "NaN" if np.isnan(x[rows[0]]).any() else "inf"
-        raise DataError(f"data {source}: the array for input {name!r} has {kind} values in {len(rows)} sample(s) "
+        raise DataError(f"data {source}: the {name} has {kind} values in {len(rows)} sample(s) "
                         f"(first: sample {int(rows[0])})", hint="drop or impute those samples before training")
 
 

@@ -134,6 +134,7 @@ def run_torchrun(network: str, run_dir: str, options: TrainOptions, *, resume: b
     """Run this node's torchrun (all its processes) and wait; :class:`LaunchError` when a process fails."""
     check_master(options)
     cmd = torchrun_command(network, run_dir, options, resume=resume, python=sys.executable)
+    _announce(cmd)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(_threads(options.nproc)))}
     code = _run(cmd, env)
     if code != 0:
@@ -162,6 +163,7 @@ def run_tf_workers(network: str, run_dir: str, options: TrainOptions, *, resume:
             cmd = [sys.executable, "-m", "onnxbridge", "train", network, *worker.cli_args(distributed=True),
                    "-o", run_dir] + (["--resume", run_dir] if resume else [])
             quiet = index > 0
+            _announce(cmd)
             procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL if quiet else None,
                                           stderr=subprocess.PIPE if quiet else None, text=True,
                                           start_new_session=True))
@@ -196,6 +198,13 @@ def _wait_all(procs: list[subprocess.Popen]) -> tuple[int, int, str] | None:
         if not running:
             return None
         time.sleep(0.2)
+
+
+def _announce(cmd: list[str]) -> None:
+    """Print the command a launch runs (the same one the launch files hold)."""
+    from onnxbridge.cli.common import err_console, shown
+
+    err_console.print(f"launch: {shown(shell_line(cmd))}", highlight=False, soft_wrap=True)
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> int:

@@ -71,8 +71,8 @@ def _bundled(name: str) -> RawData:
 
 
 def _missing(source: str, path: Path, what: str) -> DataError:
-    return DataError(f"data {source}: {path}: no such {what}", hint="check the path (relative paths start at "
-                                                                    "the spec's folder)")
+    return DataError(f"data {source}: {path}: no such {what}", hint="check the path (relative paths in a spec's "
+                                                                    "data section start at the spec's folder)")
 
 
 def _npz(source: str, path: Path, target: str | None) -> RawData:
