@@ -92,8 +92,12 @@ def make_strategy(run: Run) -> Any:
     return tf.distribute.get_strategy()
 
 
-def build_keras_model(onnx_model: Any) -> Any:
-    """The converter's Keras model (checked against onnxruntime), with training-time settings."""
+def build_keras_model(onnx_model: Any, *, mixed_policy: str | None = None) -> Any:
+    """The converter's Keras model (checked against onnxruntime), with training-time settings.
+
+    With ``mixed_policy`` (``mixed_bfloat16`` / ``mixed_float16``) the conversion is checked in float32
+    first, then the model is built again under that dtype policy (layers take it when they are made).
+    """
     from onnxbridge.conversion import ParityError
     from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
 
@@ -102,6 +106,9 @@ def build_keras_model(onnx_model: Any) -> Any:
         if not report.ok:
             raise ParityError(f"{hop}: {report.summary()}")
     model = result.value.keras_model
+    if mixed_policy is not None:
+        _keras().config.set_dtype_policy(mixed_policy)
+        model = export_from_onnx(onnx_model, verify=False).value.keras_model
     momentum = {n.name: a.f for n in onnx_model.graph.node if n.op_type == "BatchNormalization"
                 for a in n.attribute if a.name == "momentum"}
     for layer in model.layers:
@@ -219,11 +226,10 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
     keras = _keras()
     keras.utils.set_random_seed(opts.seed)
     policy = keras.config.dtype_policy()
-    if opts.amp:
-        keras.config.set_dtype_policy("mixed_float16" if run.device != "cpu" else "mixed_bfloat16")
+    mixed = ("mixed_float16" if run.device != "cpu" else "mixed_bfloat16") if opts.amp else None
     try:
         with strategy.scope():
-            model = build_keras_model(run.onnx_model)
+            model = build_keras_model(run.onnx_model, mixed_policy=mixed)
             loss, metric = _loss_and_metric(keras, run.objective)
             optimizer = _optimizer(keras, opts.optimizer, opts.lr)
             model.compile(optimizer=optimizer, loss=loss, metrics=[metric], jit_compile=False)
@@ -258,6 +264,13 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
             run.extra["replicas"] = _replica_digests(strategy, state, run)
     finally:
         keras.config.set_dtype_policy(policy)
+    if mixed is not None:
+        # mixed precision trains float32 weights: a float32 copy of the model exports and runs anywhere
+        from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
+
+        plain = export_from_onnx(run.onnx_model, verify=False).value.keras_model
+        plain.set_weights(model.get_weights())
+        model = plain
     return {"state": state, "module": model}
 
 

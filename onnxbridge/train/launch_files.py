@@ -56,8 +56,9 @@ def write_launch_files(directory: str | os.PathLike, network: str, run_dir: str,
     with atomic_output_dir(target) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
-            if name.endswith((".sh", ".sbatch")):
-                os.chmod(tmp / name, 0o755)
+    for name in files:
+        if name.endswith((".sh", ".sbatch")):
+            os.chmod(target / name, 0o755)  # scripts are run directly
     return [target / name for name in files]
 
 

@@ -141,7 +141,8 @@ class TrainOptions:
             value, base = getattr(self, f.name), getattr(default, f.name)
             if f.name == "framework" or (f.name in launch and not distributed):
                 continue
-            if value == base or value is None:
+            explicit = f.name == "worker_index" and self.workers  # each worker names its index, 0 too
+            if (value == base and not explicit) or value is None:
                 continue
             flag = "--" + f.name.replace("_", "-")
             if isinstance(value, bool):
