@@ -80,10 +80,14 @@ def test_node_zero_must_host_the_master(tmp_path):
 @pytest.mark.slow
 @pytest.mark.torch
 def test_cli_trains_and_reports(tmp_path):
-    r = run_cli("train", MODELS / "wine_mlp.yaml", "--epochs", "3", "-o", tmp_path / "run", "--format", "json")
+    r = run_cli("train", MODELS / "wine_mlp.yaml", "--epochs", "3", "-o", tmp_path / "run", "--format", "json",
+                "--export-to", "tensorflow")
     assert r.returncode == 0, r.stderr
     import json
 
     m = json.loads(r.stdout)
     assert m["epochs_run"] == 3 and m["network"] == "wine_mlp" and m["onnx"]["path"] == "model.onnx"
+    other = m["onnx"]["export_to"]
+    assert other["framework"] == "tensorflow" and all(c["ok"] for c in other["checks"].values())
+    assert (tmp_path / "run" / "tensorflow" / "model.py").is_file()
     assert "epoch 3/3" not in r.stdout  # per-epoch lines go to stderr, the data to stdout

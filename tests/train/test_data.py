@@ -147,3 +147,13 @@ def test_object_arrays_are_never_unpickled(tmp_path, digits_io):
 def test_bad_source_names_are_refused_by_the_schema():
     with pytest.raises(ValueError, match="must be one of digits"):
         DataSpec(source="mnist")
+
+
+def test_the_spec_carries_a_data_section():
+    from onnxbridge.spec import Spec, load_spec
+
+    spec = load_spec(MODELS / "wine_mlp.yaml")
+    assert spec.data is not None and spec.data.source == "wine" and spec.data.split == 0.25
+    assert "data" in Spec.model_json_schema()["properties"]
+    with pytest.raises(ValueError, match="split"):
+        Spec.model_validate({**spec.to_dict(), "data": {"source": "wine", "split": 1.5}})
