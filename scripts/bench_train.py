@@ -11,7 +11,7 @@ from ``models/digits_cnn.yaml``) is trained on the same digits arrays:
 The first epoch (start-up, tracing) is left out; runs alternate (ours, baseline, ours, ...) and the median
 epoch is reported. The target is ours / baseline >= 0.90. Usage::
 
-    python scripts/bench_train.py [--epochs 6] [--repeat 3] [--batch 32,128] [--markdown]
+    python scripts/bench_train.py [--epochs 6] [--repeat 3] [--batch 32,128] [--threads 1] [--markdown]
 """
 
 from __future__ import annotations
@@ -121,8 +121,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", default="32,128")
     parser.add_argument("--frameworks", default="torch,tensorflow")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads for both sides (0: torch's default); 1 steadies the figures "
+                             "on a busy shared machine")
     parser.add_argument("--markdown", action="store_true", help="print the table for docs/benchmarks.md")
     args = parser.parse_args()
+    if args.threads and "torch" in args.frameworks:
+        import torch
+
+        torch.set_num_threads(args.threads)
     rows = [measure(fw, int(b), args.epochs, args.repeat)
             for fw in args.frameworks.split(",") for b in args.batch.split(",")]
     names = {"torch": ("PyTorch", "hand-written PyTorch loop"), "tensorflow": ("TensorFlow", "plain Keras fit")}

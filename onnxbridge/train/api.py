@@ -243,5 +243,4 @@ def _leave_group(opts: TrainOptions) -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+        dist.destroy_process_group()  # rank 0 may still be exporting: torchrun waits for every process

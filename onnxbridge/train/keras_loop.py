@@ -55,7 +55,12 @@ def _select_devices(tf: Any, device: str) -> list[Any]:
     """Make only the requested devices visible (before TensorFlow starts using them); the GPUs left."""
     gpus = tf.config.list_physical_devices("GPU")
     if device == "cpu":
-        tf.config.set_visible_devices([], "GPU")
+        if gpus:  # hiding them is only possible before TensorFlow first uses a device
+            try:
+                tf.config.set_visible_devices([], "GPU")
+            except RuntimeError:
+                raise OnnxBridgeError("--device cpu: TensorFlow has already started on the GPU in this process",
+                                      hint="choose the device in a new process") from None
         return []
     if device.startswith("cuda"):
         if not gpus:

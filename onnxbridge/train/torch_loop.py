@@ -54,8 +54,10 @@ def init_distributed(device: str, timeout: float) -> dict[str, int] | None:
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        # torchrun's rendezvous already waited --connect-timeout for the other nodes; this timeout bounds
+        # each collective, which may wait for rank 0 writing a checkpoint on a slow disk
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo",
-                                timeout=timedelta(seconds=max(timeout, 30.0)))
+                                timeout=timedelta(seconds=max(timeout, 1800.0)))
     return env
 
 
