@@ -26,6 +26,10 @@ RUN_FILES = {"checkpoints", "curves.png", "data.json", "metrics.json", "model.on
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    # one intra-op thread per process: on a busy 2-core machine torch's default threads slow down manyfold
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     """Run directories by name, trained on first use."""
     made: dict[str, object] = {}
     root = tmp_path_factory.mktemp("runs")
@@ -33,9 +37,12 @@ def runs(tmp_path_factory):
     def get(name: str, *args: str):
         if name not in made:
             out = root / name
-            r = run_cli("train", SPEC, "--data", "digits", "-o", out, *args)
+            made[name] = None  # a failed run fails once, not again in every test that needs it
+            r = run_cli("train", SPEC, "--data", "digits", "-o", out, *args, timeout=1500)
             assert r.returncode == 0, r.stderr[-3000:]
             made[name] = (out, json.loads((out / "metrics.json").read_text()), r)
+        if made[name] is None:
+            pytest.fail(f"the {name} run failed earlier")
         return made[name]
 
     return get
