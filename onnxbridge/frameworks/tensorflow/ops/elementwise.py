@@ -174,6 +174,13 @@ def identity(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Dropout")
 def dropout(ctx: TensorFlowContext) -> None:
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not ctx.has_output(1) and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # a Keras Dropout layer is the identity at inference and drops under fit(), so the generated
+        # model trains like the network it came from
+        x, perm = ctx.x_any(0)
+        ctx.emit(call(ctx.layer("Dropout", rate=float(np.float32(ratio))), x), 0, perm=perm)
+        return
     ctx.alias(0, keep_perm=True)
     if ctx.has_output(1):  # at inference nothing is dropped: the mask is all true
         x, perm = ctx.x_any(0)
