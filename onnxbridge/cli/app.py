@@ -6,6 +6,7 @@ import typer
 
 from onnxbridge import __version__
 from onnxbridge.cli import bench, build, check, convert, devices, diff, layers, run, schema, summary, view
+from onnxbridge.cli.studio import command as studio_command
 
 app = typer.Typer(
     name="onnxbridge",
@@ -41,6 +42,7 @@ app.command("devices")(devices.command)
 app.command("bench")(bench.command)
 app.command("check")(check.command)
 app.command("diff")(diff.command)
+app.command("studio")(studio_command)
 
 
 def main() -> None:

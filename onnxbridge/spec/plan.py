@@ -122,6 +122,18 @@ def plan_spec(spec: Spec) -> tuple[Plan, ShapeReport]:
     Raises :class:`SpecError` listing every structural problem; shape problems are returned in the
     report (``report.errors``) so callers can show the partial table.
     """
+    plan, report, structure = plan_spec_partial(spec)
+    if structure:
+        raise SpecError(_join(structure), problems=structure)
+    return plan, report
+
+
+def plan_spec_partial(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
+    """Like :func:`plan_spec`, but returns the structural problems instead of raising.
+
+    The report then still has a row per layer: the layers at fault are ``error``, those downstream of
+    them ``not inferred``, and the rest have their shapes (what an editor shows while a spec is drawn).
+    """
     ctx = _Context(spec)
     inputs = [TensorInfo(tuple(i.shape), i.dtype) for i in spec.inputs]
     names = [i.name for i in spec.inputs]
@@ -136,13 +148,11 @@ def plan_spec(spec: Spec) -> tuple[Plan, ShapeReport]:
             ctx.structural(f"output {o.name}", "has the same name as an input; rename the output")
     if len({o.name for o in outputs}) != len(outputs):
         ctx.structural("outputs", "output names must be unique")
-    if ctx.structure_errors:
-        raise SpecError(_join(ctx.structure_errors), problems=ctx.structure_errors)
     infos = {n: i for n, i in zip(names, inputs)}
     by_id = {n.id: n for n in plan.nodes}
     for o, ref in zip(outputs, plan.outputs):
         ctx.report.outputs[o.name] = _info_of(ref, infos, by_id)
-    return plan, ctx.report
+    return plan, ctx.report, list(ctx.structure_errors)
 
 
 def _join(errors: list[str]) -> str:
