@@ -184,17 +184,18 @@ describe("copy and paste", () => {
 
 describe("replacing the spec", () => {
   it("keeps positions and places a new layer between its neighbours", () => {
-    const positions = { "": { "input:image": { x: 0, y: 0 }, conv1: { x: 300, y: 0 }, fc: { x: 600, y: 0 } } };
+    const positions = { "": { "input:image": { x: 0, y: 0 }, conv1: { x: 0, y: 120 }, fc: { x: 0, y: 360 }, "output:fc": { x: 0, y: 480 } } };
     const before: Spec = {
       inputs: [{ name: "image", shape: ["batch", 1, 8, 8] }],
       layers: [{ id: "conv1", type: "Conv2d", out_channels: 4, kernel_size: 3 }, { id: "fc", type: "Linear", out_features: 10 }],
     };
     const fixed: Spec = { ...before, layers: [before.layers[0], { id: "flatten", type: "Flatten" }, before.layers[1]] };
     const d = replaceSpec(fixed)({ spec: before, positions });
-    expect(d.positions[""].conv1).toEqual({ x: 300, y: 0 });
-    expect(d.positions[""].flatten.x).toBe(450);
-    expect(d.positions[""].flatten.y).toBeGreaterThan(0); // moved clear of the straight line
-    expect(d.positions[""]["output:fc"]).toBeDefined();
+    expect(d.positions[""].conv1).toEqual({ x: 0, y: 120 });
+    expect(d.positions[""].flatten).toEqual({ x: 0, y: 240 });
+    // a second insertion at the same spot moves clear of the first
+    const again = replaceSpec({ ...fixed, layers: [...fixed.layers.slice(0, 2), { id: "d", type: "Dropout" }, fixed.layers[2]] })(d);
+    expect(again.positions[""].d.x).toBeGreaterThan(0);
   });
 
   it("places every node of a spec with no positions without overlaps", () => {
@@ -203,5 +204,15 @@ describe("replacing the spec", () => {
     expect(points).toHaveLength(13);
     const keys = new Set(points.map((p) => `${p.x},${p.y}`));
     expect(keys.size).toBe(13);
+  });
+});
+
+describe("inserting after a layer", () => {
+  it("puts the new layer between a layer and its only consumer", () => {
+    const doc: DocState = { spec: digits, positions: {} };
+    const d = addLayer({ id: "bn2", type: "BatchNorm2d", position: { x: 0, y: 0 }, after: { source: "conv2", handle: 0 }, insert: true }, "")(doc);
+    expect(d.spec.layers.map((l) => l.id).slice(3, 6)).toEqual(["conv2", "bn2", "relu2"]);
+    expect(d.spec.layers.every((l) => l.input === undefined && l.inputs === undefined)).toBe(true);
+    expect(d.spec.outputs).toEqual(digits.outputs);
   });
 });

@@ -20,11 +20,14 @@ import {
   specToGraph,
 } from "./graph";
 import type { DocState, Positions, XY } from "./history";
-import { type InputSpec, type LayerSpec, type Spec, IDENT, idStem, parseRef, uniqueId } from "./spec";
+import { quickLayout } from "./layout";
+import { type BlockSpec, type InputSpec, type LayerSpec, type Spec, IDENT, idStem, parseRef, uniqueId } from "./spec";
 
 export const NODE_WIDTH = 200;
-export const NODE_HEIGHT = 72;
-const GAP_X = 80;
+export const NODE_HEIGHT = 64;
+export const IO_HEIGHT = 52;
+const GAP_X = 48;
+const GAP_Y = 64;
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -85,6 +88,8 @@ export interface NewLayer {
   position: XY;
   /** Connect the new layer's first input to this output. */
   after?: { source: string; handle: number };
+  /** With `after`: when that output feeds exactly one input, the new layer goes in between. */
+  insert?: boolean;
 }
 
 /** Add a layer (unconnected unless `after` is given: an unconnected layer is written `inputs: []`). */
@@ -94,6 +99,15 @@ export function addLayer(layer: NewLayer, scope: string): (doc: DocState) => Doc
       const spec: LayerSpec = { id: layer.id, type: layer.type, inputs: [], ...(layer.params ?? {}) };
       const node: GraphNode = { id: layer.id, kind: "layer", layer: spec, origRefs: [] };
       const edges = [...g.edges];
+      if (layer.after && layer.insert) {
+        const src = layer.after;
+        const consumers = edges.filter((e) => e.source === src.source && e.sourceHandle === src.handle);
+        if (consumers.length === 1) {
+          const c = consumers[0];
+          edges.splice(edges.indexOf(c), 1, { id: edgeId(layer.id, 0, c.target, c.targetHandle), source: layer.id,
+                                              sourceHandle: 0, target: c.target, targetHandle: c.targetHandle });
+        }
+      }
       if (layer.after) {
         edges.push({ id: edgeId(layer.after.source, layer.after.handle, layer.id, 0), source: layer.after.source,
                      sourceHandle: layer.after.handle, target: layer.id, targetHandle: 0 });
@@ -115,9 +129,8 @@ export function addInput(input: InputSpec, position: XY, scope: string): (doc: D
     let spec: Spec;
     if (blockName === null) {
       spec = { ...doc.spec, inputs: [...(doc.spec.inputs ?? []), input] };
-      if (!("inputs" in doc.spec)) spec = { inputs: spec.inputs, ...doc.spec };
     } else {
-      const block = doc.spec.blocks![blockName];
+      const block: BlockSpec = doc.spec.blocks![blockName];
       const names = [...(block.inputs ?? ["x"]), input.name];
       spec = { ...doc.spec, blocks: { ...doc.spec.blocks, [blockName]: { ...block, inputs: names } } };
     }
@@ -520,8 +533,9 @@ export function allScopes(spec: Spec): string[] {
 }
 
 /**
- * Positions for every node of a scope: the given ones where present, and for the others a place beside
- * their producer (between producer and consumer when both are placed), clear of the nodes already there.
+ * Positions for every node of a scope: the given ones where present, and for the others a place below
+ * their producer (beside the straight line between producer and consumer when both are placed), clear of
+ * the nodes already there. A scope with no positions at all gets the quick layered layout.
  */
 export function placeMissing(spec: Spec, scope: string, given: Record<string, XY>): Record<string, XY> {
   let graph: Graph;
@@ -534,15 +548,16 @@ export function placeMissing(spec: Spec, scope: string, given: Record<string, XY
   for (const n of graph.nodes) if (given[n.id]) out[n.id] = given[n.id];
   const missing = graph.nodes.filter((n) => !out[n.id]);
   if (!missing.length) return out;
-  const occupied = (p: XY) => Object.values(out).some((q) => Math.abs(q.x - p.x) < NODE_WIDTH * 0.9 && Math.abs(q.y - p.y) < NODE_HEIGHT * 1.2);
+  if (missing.length === graph.nodes.length) return quickLayout(graph, nodeSize);
+  const occupied = (p: XY) => Object.values(out).some((q) => Math.abs(q.x - p.x) < NODE_WIDTH + 20 && Math.abs(q.y - p.y) < NODE_HEIGHT + 16);
   const free = (p: XY) => {
     let q = { ...p };
-    for (let i = 0; i < 50 && occupied(q); i++) q = { x: q.x, y: q.y + NODE_HEIGHT + 30 };
+    for (let i = 0; i < 50 && occupied(q); i++) q = { x: q.x + NODE_WIDTH + GAP_X, y: q.y };
     return q;
   };
   const all = Object.values(out);
   const maxY = all.length ? Math.max(...all.map((p) => p.y)) : 0;
-  let spare = { x: all.length ? Math.min(...all.map((p) => p.x)) : 0, y: all.length ? maxY + NODE_HEIGHT * 2 : 0 };
+  let spare = { x: all.length ? Math.max(...all.map((p) => p.x)) + NODE_WIDTH + GAP_X : 0, y: all.length ? Math.min(...all.map((p) => p.y)) : maxY };
   for (let pass = 0; pass < 3; pass++) {
     for (const n of missing) {
       if (out[n.id]) continue;
@@ -550,18 +565,23 @@ export function placeMissing(spec: Spec, scope: string, given: Record<string, XY
       const consumer = graph.edges.find((e) => e.source === n.id && out[e.target]);
       if (producer && consumer) {
         const a = out[producer.source], b = out[consumer.target];
-        out[n.id] = free({ x: Math.round((a.x + b.x) / 2), y: Math.round((a.y + b.y) / 2) + (Math.abs(a.y - b.y) < 10 ? NODE_HEIGHT + 30 : 0) });
+        out[n.id] = free({ x: Math.round((a.x + b.x) / 2), y: Math.round((a.y + b.y) / 2) });
       } else if (producer) {
         const a = out[producer.source];
-        out[n.id] = free({ x: a.x + NODE_WIDTH + GAP_X, y: a.y });
+        out[n.id] = free({ x: a.x, y: a.y + NODE_HEIGHT + GAP_Y });
       } else if (consumer && pass > 0) {
         const b = out[consumer.target];
-        out[n.id] = free({ x: b.x - NODE_WIDTH - GAP_X, y: b.y });
+        out[n.id] = free({ x: b.x, y: b.y - NODE_HEIGHT - GAP_Y });
       } else if (pass === 2) {
         out[n.id] = free(spare);
-        spare = { x: spare.x + NODE_WIDTH + GAP_X, y: spare.y };
+        spare = { x: spare.x, y: spare.y + NODE_HEIGHT + GAP_Y };
       }
     }
   }
   return out;
+}
+
+/** The size the layout assumes for a node. */
+export function nodeSize(id: string): { width: number; height: number } {
+  return { width: NODE_WIDTH, height: id.startsWith("input:") || id.startsWith("output:") ? IO_HEIGHT : NODE_HEIGHT };
 }

@@ -263,7 +263,7 @@ export function stableTopologicalOrder(graph: Graph): GraphNode[] {
   return out;
 }
 
-function refText(graph: Graph, e: GraphEdge, nodes: Map<string, GraphNode>): string {
+function refText(e: GraphEdge, nodes: Map<string, GraphNode>): string {
   const src = nodes.get(e.source);
   if (src?.kind === "input") return src.input!.name;
   return formatRef(e.source, e.sourceHandle);
@@ -275,7 +275,7 @@ export function slotRefs(graph: Graph, nodeId: string, nodes?: Map<string, Graph
   const node = byId.get(nodeId);
   const slots: [number, string][] = graph.edges
     .filter((e) => e.target === nodeId)
-    .map((e) => [e.targetHandle, refText(graph, e, byId)]);
+    .map((e) => [e.targetHandle, refText(e, byId)]);
   for (const [slot, ref] of Object.entries(node?.unresolved ?? {})) slots.push([Number(slot), ref]);
   slots.sort((a, b) => a[0] - b[0]);
   return slots.map((s) => s[1]);
