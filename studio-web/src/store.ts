@@ -97,6 +97,12 @@ export function emptySpec(): Spec {
 
 const SESSION_SCHEMA = "onnxbridge.studio/1";
 
+/** Width over height of the canvas on screen (what a layout should fill). */
+function canvasAspect(): number {
+  const el = typeof document === "undefined" ? null : document.querySelector("[data-testid=canvas]");
+  return el && el.clientHeight > 0 ? el.clientWidth / el.clientHeight : 1.6;
+}
+
 interface SessionState {
   schema: string;
   spec: Spec;
@@ -310,8 +316,9 @@ export class Studio {
     const graph = specToGraph(spec, scope);
     this.set({ busy: "Laying out..." });
     try {
-      const map = graph.nodes.length > 300 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize);
+      const map = graph.nodes.length > 300 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, canvasAspect());
       this.exec("Auto-layout", cmd.setPositions(map, scope));
+      this.set({ fitTick: this.state.fitTick + 1 });
     } catch (err) {
       this.fail("layout failed", err);
     } finally {
@@ -325,7 +332,7 @@ export class Studio {
     for (const scope of cmd.allScopes(spec)) {
       try {
         const graph = specToGraph(spec, scope);
-        positions[scope] = graph.nodes.length > 150 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize);
+        positions[scope] = graph.nodes.length > 150 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, canvasAspect());
       } catch {
         positions[scope] = cmd.placeMissing(spec, scope, {});
       }

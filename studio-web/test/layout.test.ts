@@ -9,13 +9,37 @@ import type { Spec } from "../src/model/spec";
 const MODELS = join(__dirname, "..", "..", "models");
 
 describe("layout", () => {
-  it("puts a chain top to bottom, in order, without overlaps", async () => {
+  it("puts a chain top to bottom, in order, in one column on a tall canvas", async () => {
     const spec = parse(readFileSync(join(MODELS, "digits_cnn.yaml"), "utf8")) as Spec;
     const g = specToGraph(spec);
-    const pos = await layoutGraph(g, () => ({ width: 200, height: 64 }));
+    const pos = await layoutGraph(g, () => ({ width: 200, height: 64 }), 0.05);
     const ids = g.nodes.map((n) => n.id);
     expect(Object.keys(pos).sort()).toEqual([...ids].sort());
-    for (let i = 1; i < ids.length; i++) expect(pos[ids[i]].y).toBeGreaterThanOrEqual(pos[ids[i - 1]].y + 64);
+    for (let i = 1; i < ids.length; i++) {
+      expect(pos[ids[i]].y).toBeGreaterThanOrEqual(pos[ids[i - 1]].y + 64);
+      expect(pos[ids[i]].x).toBe(pos[ids[0]].x);
+    }
+  });
+
+  it("wraps a long chain into side-by-side columns on a wide canvas, without overlaps", async () => {
+    const spec = parse(readFileSync(join(MODELS, "digits_cnn.yaml"), "utf8")) as Spec;
+    const g = specToGraph(spec);
+    const pos = await layoutGraph(g, () => ({ width: 200, height: 64 }), 1.6);
+    const columns = new Set(Object.values(pos).map((p) => p.x));
+    expect(columns.size).toBeGreaterThan(1);
+    const points = Object.values(pos);
+    for (let i = 0; i < points.length; i++) {
+      for (let j = i + 1; j < points.length; j++) {
+        const overlap = Math.abs(points[i].x - points[j].x) < 200 && Math.abs(points[i].y - points[j].y) < 64;
+        expect(overlap).toBe(false);
+      }
+    }
+    // reading order: down each column, then the next column to the right
+    const ids = g.nodes.map((n) => n.id);
+    for (let i = 1; i < ids.length; i++) {
+      const a = pos[ids[i - 1]], b = pos[ids[i]];
+      expect(b.x > a.x || (b.x === a.x && b.y > a.y)).toBe(true);
+    }
   });
 
   it("lays out a 500-layer network", async () => {

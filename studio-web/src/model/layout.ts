@@ -47,10 +47,17 @@ export const LAYOUT_OPTIONS: Record<string, string> = {
   "elk.layered.nodePlacement.bk.fixedAlignment": "BALANCED",
   "elk.layered.considerModelOrder.strategy": "NODES_AND_EDGES",
   "elk.layered.crossingMinimization.forceNodeModelOrder": "false",
+  // a long network is cut where one edge crosses and its parts stand side by side, to fit the canvas
+  "elk.layered.wrapping.strategy": "SINGLE_EDGE",
+  "elk.layered.wrapping.additionalEdgeSpacing": "24",
+  "elk.layered.spacing.edgeEdgeBetweenLayers": "16",
 };
 
-/** Positions (top-left corners) for every node of `graph`, given each node's size. */
-export async function layoutGraph(graph: Graph, sizeOf: (id: string) => Size): Promise<Record<string, XY>> {
+/**
+ * Positions (top-left corners) for every node of `graph`, given each node's size; `aspect` is the width
+ * over the height of the canvas it should fit (a long chain wraps into columns).
+ */
+export async function layoutGraph(graph: Graph, sizeOf: (id: string) => Size, aspect = 1.6): Promise<Record<string, XY>> {
   const inSlots = new Map<string, number>();
   const outSlots = new Map<string, number>();
   for (const e of graph.edges) {
@@ -77,7 +84,8 @@ export async function layoutGraph(graph: Graph, sizeOf: (id: string) => Size): P
     sources: [`${e.source}::out${e.sourceHandle}`],
     targets: [`${e.target}::in${e.targetHandle}`],
   }));
-  const result = await (await engine()).layout({ id: "root", layoutOptions: LAYOUT_OPTIONS, children, edges });
+  const layoutOptions = { ...LAYOUT_OPTIONS, "elk.aspectRatio": String(Math.max(0.05, Math.min(4, aspect))) };
+  const result = await (await engine()).layout({ id: "root", layoutOptions, children, edges });
   const out: Record<string, XY> = {};
   for (const c of result.children ?? []) out[c.id] = { x: Math.round(c.x ?? 0), y: Math.round(c.y ?? 0) };
   return out;

@@ -214,7 +214,7 @@ export function Canvas() {
       const w = el.clientWidth, h = el.clientHeight;
       const whole = Math.min((w - 2 * pad) / Math.max(b.width, 1), (h - 2 * pad) / Math.max(b.height, 1), 1.1);
       if (whole >= 0.7) {
-        void flow.fitView({ padding: 0.12, maxZoom: 1.1, duration: 0 });
+        void flow.fitView({ padding: 0.2, maxZoom: 1.1, duration: 0 });
         return;
       }
       const zoom = Math.max(0.3, Math.min(0.9, (w - 2 * pad) / Math.max(b.width, 1)));
@@ -362,7 +362,7 @@ export function Canvas() {
         proOptions={{ hideAttribution: true }}
         colorMode="dark"
         fitView
-        fitViewOptions={{ padding: 0.12, maxZoom: 1.1 }}
+        fitViewOptions={{ padding: 0.2, maxZoom: 1.1 }}
       >
         <Background variant={BackgroundVariant.Dots} gap={24} size={1.2} />
         <MiniMap pannable zoomable nodeStrokeWidth={2} nodeClassName={(n) => `mini-${(n.data as LayerNodeData).view?.status?.replace(" ", "-") ?? n.type}`} />

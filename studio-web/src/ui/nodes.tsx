@@ -3,7 +3,7 @@
  * what they show changes, so an edit re-renders the nodes it touched and nothing else.
  */
 
-import { BaseEdge, type EdgeProps, Handle, type Node, type NodeProps, Position, getBezierPath } from "@xyflow/react";
+import { BaseEdge, type EdgeProps, Handle, type Node, type NodeProps, Position, getBezierPath, getSmoothStepPath } from "@xyflow/react";
 import { memo } from "react";
 import type { Issue, NodeView } from "../model/analysis";
 import { type Dim, type LayerSpec, formatShape, layerParams } from "../model/spec";
@@ -172,7 +172,17 @@ const CHAR = 6.6; // width of one character of the 11px monospace label font
 
 function ShapeEdgeImpl(props: EdgeProps) {
   const { sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data, selected, markerEnd } = props;
-  const [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
+  // an edge going back up (a long network wrapped into columns) runs around the nodes, through the gap
+  // between the columns, with its shape just under the producer where there is room
+  const wraps = targetY < sourceY - 10;
+  let path: string, labelX: number, labelY: number;
+  if (wraps) {
+    [path] = getSmoothStepPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, borderRadius: 10, offset: 18 });
+    labelX = sourceX;
+    labelY = sourceY + 30;
+  } else {
+    [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
+  }
   const d = data as ShapeEdgeData | undefined;
   const text = d?.shape ? formatShape(d.shape) : d?.known === false ? "" : "?";
   const w = text.length * CHAR + 12;
