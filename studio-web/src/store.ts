@@ -97,10 +97,10 @@ export function emptySpec(): Spec {
 
 const SESSION_SCHEMA = "onnxbridge.studio/1";
 
-/** Width over height of the canvas on screen (what a layout should fill). */
-function canvasAspect(): number {
+/** Width over height of the canvas on screen (what a layout should fill), and its height. */
+function canvasShape(): [number, number] {
   const el = typeof document === "undefined" ? null : document.querySelector("[data-testid=canvas]");
-  return el && el.clientHeight > 0 ? el.clientWidth / el.clientHeight : 1.6;
+  return el && el.clientHeight > 0 ? [el.clientWidth / el.clientHeight, el.clientHeight] : [1.6, 600];
 }
 
 interface SessionState {
@@ -316,7 +316,7 @@ export class Studio {
     const graph = specToGraph(spec, scope);
     this.set({ busy: "Laying out..." });
     try {
-      const map = graph.nodes.length > 300 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, canvasAspect());
+      const map = graph.nodes.length > 300 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, ...canvasShape());
       this.exec("Auto-layout", cmd.setPositions(map, scope));
       this.set({ fitTick: this.state.fitTick + 1 });
     } catch (err) {
@@ -332,7 +332,7 @@ export class Studio {
     for (const scope of cmd.allScopes(spec)) {
       try {
         const graph = specToGraph(spec, scope);
-        positions[scope] = graph.nodes.length > 150 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, canvasAspect());
+        positions[scope] = graph.nodes.length > 150 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, ...canvasShape());
       } catch {
         positions[scope] = cmd.placeMissing(spec, scope, {});
       }
@@ -375,9 +375,21 @@ export class Studio {
       if (after !== null && sel.length === 1 && !sel[0].startsWith("output:")) link = { source: sel[0], handle: 0 };
     }
     const at = positions[scope] ?? {};
-    const place = position ?? (link && at[link.source] ? { x: at[link.source].x, y: at[link.source].y + cmd.NODE_HEIGHT + 64 } : { x: 0, y: 0 });
+    // dropped on a free spot it stays there; else (or added by keyboard) it goes into the chain
+    let place = position;
+    let room = false;
+    if (!place || cmd.overlaps(at, place)) {
+      const chained = link ? cmd.insertionPlace(this.stack.doc, scope, link.source, link.handle) : null;
+      if (chained) {
+        place = chained;
+        room = true;
+      } else {
+        place = place ?? { x: 0, y: 0 };
+        while (cmd.overlaps(at, place)) place = { x: place.x + cmd.NODE_WIDTH + 48, y: place.y };
+      }
+    }
     const params = this.requiredDefaults(type);
-    this.exec(`Add ${type} ${id}`, cmd.addLayer({ id, type, params, position: place, after: link ?? undefined, insert: true }, scope));
+    this.exec(`Add ${type} ${id}`, cmd.addLayer({ id, type, params, position: place, after: link ?? undefined, insert: true, makeRoom: room }, scope));
     this.select([id]);
     return id;
   }

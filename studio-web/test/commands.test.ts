@@ -183,19 +183,22 @@ describe("copy and paste", () => {
 });
 
 describe("replacing the spec", () => {
-  it("keeps positions and places a new layer between its neighbours", () => {
-    const positions = { "": { "input:image": { x: 0, y: 0 }, conv1: { x: 0, y: 120 }, fc: { x: 0, y: 360 }, "output:fc": { x: 0, y: 480 } } };
+  it("keeps positions and puts a new layer into the column of the edge it was inserted into", () => {
+    const positions = { "": { "input:image": { x: 0, y: 0 }, conv1: { x: 0, y: 128 }, fc: { x: 0, y: 256 }, "output:fc": { x: 0, y: 384 }, side: { x: 400, y: 256 } } };
     const before: Spec = {
       inputs: [{ name: "image", shape: ["batch", 1, 8, 8] }],
-      layers: [{ id: "conv1", type: "Conv2d", out_channels: 4, kernel_size: 3 }, { id: "fc", type: "Linear", out_features: 10 }],
+      layers: [{ id: "conv1", type: "Conv2d", out_channels: 4, kernel_size: 3 }, { id: "fc", type: "Linear", out_features: 10 },
+               { id: "side", type: "ReLU", input: "conv1" }],
+      outputs: ["fc"],
     };
-    const fixed: Spec = { ...before, layers: [before.layers[0], { id: "flatten", type: "Flatten" }, before.layers[1]] };
+    const fixed: Spec = { ...before, layers: [before.layers[0], { id: "flatten", type: "Flatten" }, ...before.layers.slice(1)] };
+    fixed.layers[2] = { ...fixed.layers[2] };
     const d = replaceSpec(fixed)({ spec: before, positions });
-    expect(d.positions[""].conv1).toEqual({ x: 0, y: 120 });
-    expect(d.positions[""].flatten).toEqual({ x: 0, y: 240 });
-    // a second insertion at the same spot moves clear of the first
-    const again = replaceSpec({ ...fixed, layers: [...fixed.layers.slice(0, 2), { id: "d", type: "Dropout" }, fixed.layers[2]] })(d);
-    expect(again.positions[""].d.x).toBeGreaterThan(0);
+    expect(d.positions[""].conv1).toEqual({ x: 0, y: 128 });
+    expect(d.positions[""].flatten).toEqual({ x: 0, y: 256 });
+    expect(d.positions[""].fc).toEqual({ x: 0, y: 384 });
+    expect(d.positions[""]["output:fc"]).toEqual({ x: 0, y: 512 });
+    expect(d.positions[""].side).toEqual({ x: 400, y: 256 }); // another column: untouched
   });
 
   it("places every node of a spec with no positions without overlaps", () => {

@@ -24,7 +24,7 @@ describe("layout", () => {
   it("wraps a long chain into side-by-side columns on a wide canvas, without overlaps", async () => {
     const spec = parse(readFileSync(join(MODELS, "digits_cnn.yaml"), "utf8")) as Spec;
     const g = specToGraph(spec);
-    const pos = await layoutGraph(g, () => ({ width: 200, height: 64 }), 1.6);
+    const pos = await layoutGraph(g, () => ({ width: 200, height: 64 }), 1.6, 560);
     const columns = new Set(Object.values(pos).map((p) => p.x));
     expect(columns.size).toBeGreaterThan(1);
     const points = Object.values(pos);
@@ -40,6 +40,12 @@ describe("layout", () => {
       const a = pos[ids[i - 1]], b = pos[ids[i]];
       expect(b.x > a.x || (b.x === a.x && b.y > a.y)).toBe(true);
     }
+  });
+
+  it("does not wrap what fits the canvas", async () => {
+    const spec = parse(readFileSync(join(MODELS, "digits_cnn.yaml"), "utf8")) as Spec;
+    const pos = await layoutGraph(specToGraph(spec), () => ({ width: 200, height: 64 }), 1.6, 2000);
+    expect(new Set(Object.values(pos).map((p) => p.x)).size).toBe(1);
   });
 
   it("lays out a 500-layer network", async () => {

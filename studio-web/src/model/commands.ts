@@ -90,6 +90,8 @@ export interface NewLayer {
   after?: { source: string; handle: number };
   /** With `after`: when that output feeds exactly one input, the new layer goes in between. */
   insert?: boolean;
+  /** Move the nodes at and below `position` in its column down one row to make room. */
+  makeRoom?: boolean;
 }
 
 /** Add a layer (unconnected unless `after` is given: an unconnected layer is written `inputs: []`). */
@@ -117,9 +119,26 @@ export function addLayer(layer: NewLayer, scope: string): (doc: DocState) => Doc
       nodes.splice(lastLayer < 0 ? g.nodes.filter((n) => n.kind === "input").length : lastLayer + 1, 0, node);
       return { ...g, nodes, edges };
     });
-    const map = { ...(doc.positions[scope] ?? {}), [layer.id]: layer.position };
+    const map = { ...(doc.positions[scope] ?? {}) };
+    if (layer.makeRoom) makeRoom(map, layer.position);
+    map[layer.id] = layer.position;
     return { spec: next.spec, positions: setScopePositions(doc.positions, scope, map) };
   };
+}
+
+/** Whether a node put at `p` would overlap a node of `positions`. */
+export function overlaps(positions: Record<string, XY>, p: XY): boolean {
+  return Object.values(positions).some((q) => Math.abs(q.x - p.x) < NODE_WIDTH && Math.abs(q.y - p.y) < NODE_HEIGHT);
+}
+
+/** Where a layer inserted after `source` goes: its consumer's place (which moves down), else below it. */
+export function insertionPlace(doc: DocState, scope: string, source: string, handle: number): XY | null {
+  const at = doc.positions[scope] ?? {};
+  const g = specToGraph(doc.spec, scope);
+  const consumers = g.edges.filter((e) => e.source === source && e.sourceHandle === handle);
+  if (consumers.length === 1 && at[consumers[0].target]) return { ...at[consumers[0].target] };
+  if (at[source]) return { x: at[source].x, y: at[source].y + NODE_HEIGHT + GAP_Y };
+  return null;
 }
 
 /** Add a graph input (network) or block input. */
@@ -564,11 +583,16 @@ export function placeMissing(spec: Spec, scope: string, given: Record<string, XY
       const producer = graph.edges.find((e) => e.target === n.id && out[e.source]);
       const consumer = graph.edges.find((e) => e.source === n.id && out[e.target]);
       if (producer && consumer) {
-        const a = out[producer.source], b = out[consumer.target];
-        out[n.id] = free({ x: Math.round((a.x + b.x) / 2), y: Math.round((a.y + b.y) / 2) });
+        // inserted into an edge: it takes the consumer's place, and the consumer's column moves down
+        const b = out[consumer.target];
+        const at = { ...b };
+        makeRoom(out, at);
+        out[n.id] = at;
       } else if (producer) {
         const a = out[producer.source];
-        out[n.id] = free({ x: a.x, y: a.y + NODE_HEIGHT + GAP_Y });
+        const at = { x: a.x, y: a.y + NODE_HEIGHT + GAP_Y };
+        makeRoom(out, at);
+        out[n.id] = at;
       } else if (consumer && pass > 0) {
         const b = out[consumer.target];
         out[n.id] = free({ x: b.x, y: b.y - NODE_HEIGHT - GAP_Y });
@@ -579,6 +603,15 @@ export function placeMissing(spec: Spec, scope: string, given: Record<string, XY
     }
   }
   return out;
+}
+
+/** Move the nodes at or below `at` in its column down by one row, so that a node fits at `at`. */
+function makeRoom(positions: Record<string, XY>, at: XY): void {
+  const column = Object.values(positions).filter((p) => Math.abs(p.x - at.x) < NODE_WIDTH / 2 && p.y > at.y - NODE_HEIGHT);
+  if (!column.some((p) => Math.abs(p.y - at.y) < NODE_HEIGHT + 16)) return;
+  for (const [id, p] of Object.entries(positions)) {
+    if (Math.abs(p.x - at.x) < NODE_WIDTH / 2 && p.y > at.y - NODE_HEIGHT) positions[id] = { x: p.x, y: p.y + NODE_HEIGHT + GAP_Y };
+  }
 }
 
 /** The size the layout assumes for a node. */

@@ -57,7 +57,8 @@ export const LAYOUT_OPTIONS: Record<string, string> = {
  * Positions (top-left corners) for every node of `graph`, given each node's size; `aspect` is the width
  * over the height of the canvas it should fit (a long chain wraps into columns).
  */
-export async function layoutGraph(graph: Graph, sizeOf: (id: string) => Size, aspect = 1.6): Promise<Record<string, XY>> {
+export async function layoutGraph(graph: Graph, sizeOf: (id: string) => Size, aspect = 1.6,
+                                  height = 720): Promise<Record<string, XY>> {
   const inSlots = new Map<string, number>();
   const outSlots = new Map<string, number>();
   for (const e of graph.edges) {
@@ -84,7 +85,11 @@ export async function layoutGraph(graph: Graph, sizeOf: (id: string) => Size, as
     sources: [`${e.source}::out${e.sourceHandle}`],
     targets: [`${e.target}::in${e.targetHandle}`],
   }));
-  const layoutOptions = { ...LAYOUT_OPTIONS, "elk.aspectRatio": String(Math.max(0.05, Math.min(4, aspect))) };
+  // wrap only what would not fit the canvas's height as one column of layers
+  const rows = depthCount(graph);
+  const tall = rows * (Math.max(...graph.nodes.map((n) => sizeOf(n.id).height), 0) + 64) > height * 1.15;
+  const layoutOptions: Record<string, string> = { ...LAYOUT_OPTIONS, "elk.aspectRatio": String(Math.max(0.05, Math.min(4, aspect))) };
+  if (!tall) layoutOptions["elk.layered.wrapping.strategy"] = "OFF";
   const result = await (await engine()).layout({ id: "root", layoutOptions, children, edges });
   const out: Record<string, XY> = {};
   for (const c of result.children ?? []) out[c.id] = { x: Math.round(c.x ?? 0), y: Math.round(c.y ?? 0) };
@@ -144,4 +149,26 @@ export function quickLayout(graph: Graph, sizeOf: (id: string) => Size, gap = { 
     y += height + gap.y;
   }
   return out;
+}
+
+/** How many layers deep the graph is (its longest path, in nodes). */
+export function depthCount(graph: Graph): number {
+  const preds = new Map<string, string[]>(graph.nodes.map((n) => [n.id, []]));
+  for (const e of graph.edges) preds.get(e.target)?.push(e.source);
+  const depth = new Map<string, number>();
+  const visiting = new Set<string>();
+  const of = (id: string): number => {
+    const d = depth.get(id);
+    if (d !== undefined) return d;
+    if (visiting.has(id)) return 0;
+    visiting.add(id);
+    let best = 0;
+    for (const p of preds.get(id) ?? []) best = Math.max(best, of(p) + 1);
+    visiting.delete(id);
+    depth.set(id, best);
+    return best;
+  };
+  let max = 0;
+  for (const n of graph.nodes) max = Math.max(max, of(n.id) + 1);
+  return max;
 }

@@ -153,6 +153,9 @@ function ExportPanel() {
             {exported.files.map((f) => <span key={f} className="chip mono">{f}</span>)}
             <button className="btn primary" data-testid="export-download" onClick={() => void studio.download(exported.download)}>Download</button>
           </div>
+          {exported.checks.length === 0 ? (
+            <p className="muted small">Built from the spec: the ONNX model is the reference every other export is checked against.</p>
+          ) : (
           <table className="table" data-testid="parity-table">
             <thead><tr><th>check</th><th>result</th><th className="num">max |Δ|</th><th>summary</th></tr></thead>
             <tbody>
@@ -166,6 +169,7 @@ function ExportPanel() {
               ))}
             </tbody>
           </table>
+          )}
           {exported.notes.map((n, i) => <p key={i} className="muted small">{n}</p>)}
         </div>
       )}
