@@ -17,7 +17,15 @@ from pydantic import ValidationError
 
 from onnxbridge.errors import SpecError
 from onnxbridge.spec.blocks import BuiltinBlock, get_block
-from onnxbridge.spec.registry import LayerDef, LayerShapeError, Weight, all_layers, get_layer
+from onnxbridge.spec.registry import (
+    DEFAULT_OPSET,
+    LayerDef,
+    LayerShapeError,
+    Weight,
+    all_layers,
+    get_layer,
+    targeting_opset,
+)
 from onnxbridge.spec.schema import BlockSpec, LayerSpec, Spec
 from onnxbridge.spec.types import TensorInfo, format_shape
 
@@ -116,24 +124,29 @@ class _Context:
         self.structure_errors.append(f"{where}: {message}")
 
 
-def plan_spec(spec: Spec) -> tuple[Plan, ShapeReport]:
-    """Resolve and shape-check ``spec``.
+def plan_spec(spec: Spec, *, opset: int | None = None) -> tuple[Plan, ShapeReport]:
+    """Resolve and shape-check ``spec`` (for ``opset``, default the spec's own, else 18).
 
     Raises :class:`SpecError` listing every structural problem; shape problems are returned in the
     report (``report.errors``) so callers can show the partial table.
     """
-    plan, report, structure = plan_spec_partial(spec)
+    plan, report, structure = plan_spec_partial(spec, opset=opset)
     if structure:
         raise SpecError(_join(structure), problems=structure)
     return plan, report
 
 
-def plan_spec_partial(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
+def plan_spec_partial(spec: Spec, *, opset: int | None = None) -> tuple[Plan, ShapeReport, list[str]]:
     """Like :func:`plan_spec`, but returns the structural problems instead of raising.
 
     The report then still has a row per layer: the layers at fault are ``error``, those downstream of
     them ``not inferred``, and the rest have their shapes (what an editor shows while a spec is drawn).
     """
+    with targeting_opset(opset or spec.opset or DEFAULT_OPSET):
+        return _plan_spec(spec)
+
+
+def _plan_spec(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
     ctx = _Context(spec)
     inputs = [TensorInfo(tuple(i.shape), i.dtype) for i in spec.inputs]
     names = [i.name for i in spec.inputs]
@@ -192,11 +205,14 @@ def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: 
 
     # 2. references (default: the previous layer, or the first input)
     nodes: list[PlanNode] = []
-    previous: Ref = (input_names[0], 0)
+    previous: Ref | None = (input_names[0], 0) if input_names else None
     for layer in layers:
         where = f"layer {where_prefix}{layer.id} ({layer.type})"
         refs = layer.input_refs
-        if refs is None:
+        if refs is None and previous is None:
+            ctx.structural(where, "has no input to take (the network has no inputs); set 'input'")
+            resolved = []
+        elif refs is None:
             resolved = [previous]
         else:
             resolved = []

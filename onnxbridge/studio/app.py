@@ -45,9 +45,9 @@ class Json(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         try:
-            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            text = json.dumps(content, allow_nan=False, separators=(",", ":"))
         except ValueError:
-            text = json.dumps(_finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            text = json.dumps(_finite(content), allow_nan=False, separators=(",", ":"))
         return text.encode("utf-8")
 
 
