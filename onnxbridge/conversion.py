@@ -18,7 +18,7 @@ import onnx
 from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.testing import ParityReport, is_torch_module
 
-TARGETS = ("onnx", "torch", "tensorflow")
+TARGETS = ("onnx", "torch", "tensorflow", "spec")
 
 
 @dataclass
@@ -122,6 +122,13 @@ def convert_with_report(source: Any, to: str, *, example_inputs: Any = None, out
 
             hub.files.append(save_model(hub.onnx_model, output))
         return hub
+    if to == "spec":  # ONNX -> spec (lift), with the weights beside it
+        from onnxbridge.spec.lift.convert import lift_result
+
+        result = lift_result(hub.onnx_model, output=output, verify=verify, **_tolerances(atol, rtol))
+        result.checks[:0] = hub.checks
+        result.notes[:0] = hub.notes
+        return result
     if to == "torch":
         from onnxbridge.frameworks.torch.exporter import export_from_onnx
     else:
@@ -138,12 +145,13 @@ _IMPORT_OPTIONS = ("exporter", "opset", "dynamic_batch", "trust")
 
 def convert(source: Any, to: str, *, example_inputs: Any = None, output: str | os.PathLike | None = None,
             **options: Any) -> Any:
-    """Convert ``source`` to ``to`` ("onnx", "torch" or "tensorflow") and return the live result.
+    """Convert ``source`` to ``to`` ("onnx", "torch", "tensorflow" or "spec") and return the live result.
 
     ``source`` is a path (``.onnx``, spec ``.yaml``/``.json``, ``.pt2``, TorchScript ``.pt``,
     ``file.py:ClassOrFactory``, ``.keras``, ``.h5``, a SavedModel directory) or a live object
     (``onnx.ModelProto``, :class:`Spec`, ``torch.nn.Module``, a Keras model). The result is an
-    ``onnx.ModelProto``, a ``torch.nn.Module`` in eval mode, or a callable ``tf.Module``; converted models
+    ``onnx.ModelProto``, a ``torch.nn.Module`` in eval mode, a callable ``tf.Module``, or a :class:`Spec`
+    holding the model's weights (``output=net.yaml`` writes it and ``net.safetensors``); converted models
     take inputs positionally in the ONNX graph's input order and return one tensor or a tuple.
     With ``output=DIR`` the artifacts are written too. Every hop is verified numerically; a
     :class:`ParityError` is raised (after writing) when outputs differ beyond tolerance.

@@ -15,14 +15,15 @@ def command(
     spec: Path = typer.Argument(..., help="Network spec (.yaml, .yml or .json).", show_default=False),
     output: Path = typer.Option(None, "-o", "--output", help="ONNX file to write (default: <spec name>.onnx in the current directory)."),
     seed: int = typer.Option(0, help="Seed for the weight initialisation."),
-    opset: int = typer.Option(18, help="ONNX opset to target."),
+    opset: int = typer.Option(None, help="ONNX opset to target (default: the spec's 'opset', else 18)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Validate a spec, infer every layer's shape, and write it as an ONNX model with seeded weights."""
     import onnx
+    from rich.markup import escape
 
     from onnxbridge.ir import save_model
-    from onnxbridge.spec import build
+    from onnxbridge.spec import build_with_report
     from onnxbridge.summary import summarize_spec
 
     out = output or Path(spec.stem + ".onnx")
@@ -39,12 +40,17 @@ def command(
         if fmt is OutputFormat.json:
             print_json({**summary.to_dict(), "output": None})
         report_shape_errors(spec, summary.errors)
-    model = build(spec, seed=seed, opset=opset)
+    built = build_with_report(spec, seed=seed, opset=opset)
+    model = built.model
+    opset = next(o.version for o in model.opset_import if o.domain == "")
     onnx.checker.check_model(model, full_check=True)
     save_model(model, out)
     if fmt is OutputFormat.json:
-        print_json({**summary.to_dict(), "output": str(out), "seed": seed, "opset": opset})
+        print_json({**summary.to_dict(), "output": str(out), "seed": seed, "opset": opset,
+                    "weights": built.weights.to_dict() if built.weights.used_stored else None})
     else:
         size = out.stat().st_size
-        console.print(f"wrote [bold]{out}[/] ({size / 1024:,.1f} KiB, opset {opset}, seed {seed}; "
+        for note in built.notes:  # which weights came from the spec's weights file
+            console.print(f"[dim]note:[/] {escape(note)}")
+        console.print(f"wrote [bold]{escape(str(out))}[/] ({size / 1024:,.1f} KiB, opset {opset}, seed {seed}; "
                       "passes onnx.checker full check)")

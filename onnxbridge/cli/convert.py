@@ -17,6 +17,7 @@ class Target(str, Enum):
     onnx = "onnx"
     torch = "torch"
     tensorflow = "tensorflow"
+    spec = "spec"
 
 
 class Exporter(str, Enum):
@@ -32,10 +33,12 @@ def command(
     source: str = typer.Argument(..., show_default=False,
                                  help="Model to convert: .onnx, a spec (.yaml/.json), .pt2, TorchScript .pt, "
                                       "file.py:ClassOrFactory, .keras, .h5 or a SavedModel directory."),
-    to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py) or "
-                              "tensorflow (a directory with saved_model/ and model.py)."),
+    to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py), "
+                              "tensorflow (a directory with saved_model/ and model.py) or spec (an editable spec "
+                              "with the model's weights)."),
     output: Path = typer.Option(None, "-o", "--output", help="Where to write: an .onnx file for --to onnx, a "
-                                "directory for --to torch or --to tensorflow. Without it the conversion is only verified."),
+                                "directory for --to torch or --to tensorflow, a .yaml/.json file for --to spec (its "
+                                "weights go beside it as .safetensors). Without it the conversion is only verified."),
     inputs: list[str] = typer.Option(None, "--input", help="Input of a PyTorch source, NAME:1x3x224x224[:dtype]; "
                                      "repeat per input. Dim 0 is exported symbolic unless --static-batch."),
     exporter: Exporter = typer.Option(Exporter.auto, help="torch.onnx exporter for PyTorch sources (auto: dynamo, "
@@ -103,7 +106,7 @@ def _refuse_overwriting_source(source: str, output: Path | None) -> None:
         return
     src = Path(source.split(":")[0] if source.count(":") == 1 and source.split(":")[0].endswith(".py") else source)
     targets = [output, output / "model.py", output / "model.safetensors", output / "model.weights.npz",
-               output / "saved_model"]
+               output / "saved_model", output.with_name(output.stem + ".safetensors")]
     if src.exists() and any(t.exists() and t.resolve() == src.resolve() for t in targets):
         raise OnnxBridgeError(f"{output}: refusing to overwrite the input {src}", hint="choose another -o")
 

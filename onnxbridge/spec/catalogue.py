@@ -14,7 +14,7 @@ def _params(model: type) -> list[dict[str, Any]]:
     out = []
     for name, f in model.model_fields.items():
         required = f.default is PydanticUndefined and f.default_factory is None
-        out.append({"name": name, "required": required, "default": None if required else f.get_default(),
+        out.append({"name": name, "required": required, "default": None if required else f.get_default(call_default_factory=True),
                     "description": f.description or ""})
     return out
 

@@ -74,9 +74,11 @@ def export_spec(spec: Any, target: str, output: str | os.PathLike, *, seed: int 
 
     if target not in TARGETS:
         raise OnnxBridgeError(f"unknown export target {target!r}", hint=f"choose one of: {', '.join(TARGETS)}")
-    model = build_spec(spec, seed=seed, base_dir=base_dir)
-    result = convert_with_report(model, target, output=output, seed=seed, **options)
-    result.notes.insert(0, "built from the spec")
+    from onnxbridge.spec import build_with_report
+
+    built = build_with_report(spec, seed=seed, base_dir=base_dir)
+    result = convert_with_report(built.model, target, output=output, seed=seed, **options)
+    result.notes[:0] = ["built from the spec", *built.notes]
     return result
 
 
@@ -97,5 +99,4 @@ def build_spec(spec: Any, *, seed: int = 0, base_dir: str | os.PathLike | None =
     """``spec`` built to ONNX (its ``weights:`` file looked up in ``base_dir`` when it is plain data)."""
     from onnxbridge.spec import build
 
-    del base_dir  # reserved for spec-relative files (weights); plain data names none yet
-    return build(spec, seed=seed)
+    return build(spec, seed=seed, base_dir=base_dir)

@@ -78,6 +78,10 @@ class ExtractBody(SpecBody):
     name: str
 
 
+class InlineBody(SpecBody):
+    layer: str
+
+
 class CodeBody(SpecBody):
     target: Literal["torch", "tensorflow"]
 
@@ -137,9 +141,15 @@ def create_app(state: StudioState) -> FastAPI:
 
     @app.post("/api/blocks/extract")
     def extract(body: ExtractBody) -> Response:
-        from onnxbridge.spec.edit import extract_block
+        from onnxbridge.spec.document import extract_block
 
-        return Json({"spec": extract_block(body.spec, body.layers, body.name)})
+        return Json(extract_block(body.spec, body.layers, body.name, base_dir=ws.base_dir(body.path)).to_dict())
+
+    @app.post("/api/blocks/inline")
+    def inline(body: InlineBody) -> Response:
+        from onnxbridge.spec.document import inline_block
+
+        return Json(inline_block(body.spec, body.layer, base_dir=ws.base_dir(body.path)).to_dict())
 
     @app.post("/api/code")
     def code(body: CodeBody) -> Response:

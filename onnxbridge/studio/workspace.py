@@ -211,19 +211,22 @@ class Workspace:
             raise StudioHTTPError(f"{relative}: not a spec or a model the studio can open",
                                   hint="open a .yaml/.json spec, an .onnx, .pt2, .keras or .h5 file, or a "
                                        "SavedModel folder")
-        from onnxbridge.spec.importing import import_as_spec
+        from onnxbridge.spec.document import open_model
 
-        spec_path = self._free_name(target.parent, target.name.split(".")[0] or "model", ".yaml")
-        weights = self._free_name(target.parent, spec_path.stem, ".weights.safetensors")
-        opened = import_as_spec(target, weights, weights_ref=weights.name)
+        spec_path = self._free_spec_name(target.parent, target.name.split(".")[0] or "model")
+        weights = spec_path.with_suffix(".safetensors")
+        opened = open_model(target, weights)
+        notes = list(opened.notes) + [f"{hop}: {report.summary()}" for hop, report in opened.checks]
         return {"spec": opened.spec, "path": self.relative(spec_path), "version": None, "kind": kind,
-                "source": self.relative(target), "weights": self.relative(weights), "notes": opened.notes}
+                "source": self.relative(target), "ok": opened.ok,
+                "weights": None if opened.weights is None else self.relative(opened.weights), "notes": notes}
 
-    def _free_name(self, folder: Path, stem: str, suffix: str) -> Path:
-        candidate, n = folder / f"{stem}{suffix}", 1
-        while candidate.exists():
+    def _free_spec_name(self, folder: Path, stem: str) -> Path:
+        """``folder/STEM.yaml`` (or ``STEM-2.yaml``, ...) such that neither it nor its weights file exists."""
+        candidate, n = folder / f"{stem}.yaml", 1
+        while candidate.exists() or candidate.with_suffix(".safetensors").exists():
             n += 1
-            candidate = folder / f"{stem}-{n}{suffix}"
+            candidate = folder / f"{stem}-{n}.yaml"
         return self.path(self.relative(candidate))
 
     # -- exports -------------------------------------------------------------------------------------
