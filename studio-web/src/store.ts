@@ -178,8 +178,8 @@ export class Studio {
 
   toast(kind: Toast["kind"], text: string, hint?: string | null): void {
     const t: Toast = { id: ++this.toastSeq, kind, text, hint };
-    this.set({ toasts: [...this.state.toasts.slice(-3), t] });
-    setTimeout(() => this.dismiss(t.id), kind === "error" ? 9000 : 4000);
+    this.set({ toasts: [...this.state.toasts.slice(-2), t] });
+    setTimeout(() => this.dismiss(t.id), kind === "error" ? 9000 : 3500);
   }
 
   dismiss(id: number): void {
@@ -581,7 +581,7 @@ export class Studio {
                                      source: opened.source ?? opened.path, notes: opened.notes ?? [] });
       this.set({ dialog: null });
       this.toast("ok", opened.kind === "spec" ? `Opened ${opened.path}` : `Imported ${opened.source ?? path} (${opened.kind}); weights in ${opened.weights ?? "the workspace"}; save to keep the spec as ${opened.path}`);
-      for (const note of opened.notes ?? []) this.toast("info", note);
+
     } catch (err) {
       this.fail(`cannot open ${path}`, err);
     } finally {

@@ -50,6 +50,10 @@ describe("fields from the JSON Schema", () => {
     const inBlock = Object.fromEntries(layerFields(schema, "Conv2d", true)!.map((f) => [f.name, f]));
     expect(parseField("$channels", inBlock.out_channels, schema, true)).toEqual({ ok: true, value: "$channels" });
     expect(validate("$channels", inBlock.out_channels.schema!, schema)).toBeNull();
+    // defaults and widgets are the layer's own
+    expect(inBlock.bias).toMatchObject({ widget: "checkbox", default: true });
+    expect(inBlock.stride).toMatchObject({ hasDefault: true, default: 1 });
+    expect(parseField("0", inBlock.out_channels, schema, true)).toMatchObject({ ok: false });
   });
 
   it("describes schemas in words", () => {

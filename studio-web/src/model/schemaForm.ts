@@ -54,13 +54,22 @@ function typesOf(s: JsonSchema): string[] {
 
 /** The form fields of a layer type (its parameters), or null when the schema does not know the type. */
 export function layerFields(schema: Root, type: string, inBlock = false): FieldDesc[] | null {
-  const def = schema.$defs?.[`${inBlock ? "BlockLayer" : "Layer"}_${type}`] ?? schema.$defs?.[`Layer_${type}`];
+  const def = schema.$defs?.[`Layer_${type}`];
   if (!def || !def.properties) return null;
+  // inside a block a value may also be a "$name" reference: validate against the block variant, while
+  // widgets, defaults and descriptions come from the layer's own definition
+  const blockDef = inBlock ? schema.$defs?.[`BlockLayer_${type}`] : undefined;
   const required = new Set(def.required ?? []);
   const fields: FieldDesc[] = [];
   for (const [name, prop] of Object.entries(def.properties)) {
     if ((RESERVED_KEYS as readonly string[]).includes(name)) continue;
-    fields.push(fieldOf(name, prop, required.has(name), schema));
+    const field = fieldOf(name, prop, required.has(name), schema);
+    const referable = blockDef?.properties?.[name];
+    if (referable) {
+      field.schema = referable;
+      if (field.widget === "number") field.widget = "text";
+    }
+    fields.push(field);
   }
   return fields;
 }

@@ -14,6 +14,15 @@ function SummaryPanel() {
   const roundTrip = useStudio((s) => s.roundTripMs);
   const layers = useStudio((s) => s.doc.spec.layers.length);
   const summary = analysis?.summary;
+  const notes = useStudio((s) => s.file.notes);
+  const source = useStudio((s) => s.file.source);
+  const kind = useStudio((s) => s.file.kind);
+  const imported = notes.length > 0 && kind !== "spec" ? (
+    <details className="notes" data-testid="import-notes" open>
+      <summary>Imported from <span className="mono">{source}</span> ({kind}): {notes.length} note{notes.length > 1 ? "s" : ""}</summary>
+      <ul>{notes.map((n, i) => <li key={i}>{n}</li>)}</ul>
+    </details>
+  ) : null;
   if (error) return <div className="panel-body"><p className="error-text">The check could not run: {error}</p></div>;
   if (!summary) {
     return (
@@ -24,6 +33,7 @@ function SummaryPanel() {
   }
   return (
     <div className="panel-body summary" data-testid="summary">
+      {imported}
       <div className="summary-head">
         <span>total parameters <b data-testid="total-params">{summary.total_params.toLocaleString()}</b></span>
         {Object.entries(summary.inputs).map(([k, v]) => <span key={k} className="mono">{k} {formatShape(v.shape)}</span>)}

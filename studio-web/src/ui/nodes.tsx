@@ -57,6 +57,12 @@ const SHORT: Record<string, string> = {
 
 export function paramSummary(layer: LayerSpec): string {
   const parts: string[] = [];
+  if (layer.type === "Op") {
+    // an ONNX op kept as a generic layer: what it does is its op type (the title) and attributes
+    const attrs = (layer.attributes ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(attrs)) parts.push(`${k} ${Array.isArray(v) ? v.join("×") : typeof v === "object" ? "{…}" : String(v)}`);
+    return parts.join(" · ");
+  }
   for (const [k, v] of Object.entries(layerParams(layer))) {
     const text = Array.isArray(v) ? v.join("×") : typeof v === "object" && v !== null ? "{…}" : String(v);
     parts.push(`${SHORT[k] ?? k} ${text}`);
@@ -121,8 +127,9 @@ function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
         />
       ))}
       <div className="node-head">
-        <span className="node-type">{layer.type}</span>
+        <span className="node-type">{layer.type === "Op" && typeof layer.op_type === "string" ? layer.op_type : layer.type}</span>
         {data.isBlock && <span className="node-tag" title="a block: double-click to open it">block</span>}
+        {layer.type === "Op" && <span className="node-tag op" title="an ONNX operator kept as it is (generic Op layer)">onnx op</span>}
         <span className="node-params" data-testid="node-params" title="trainable parameters">
           {view?.params !== null && view?.params !== undefined ? formatCount(view.params) : ""}
         </span>
