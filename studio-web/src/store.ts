@@ -88,6 +88,8 @@ export interface StudioState {
   flash: string[];
   /** Bumped when the canvas should fit the view (another document). */
   fitTick: number;
+  /** elkjs is laying out a document just opened (drawn meanwhile with the quick layout). */
+  layingOut: boolean;
 }
 
 /** A new, empty document: no input, no layer, an explicit (empty) output list. */
@@ -124,6 +126,8 @@ export class Studio {
   private listeners = new Set<Listener>();
   private analyzeTimer: ReturnType<typeof setTimeout> | null = null;
   private analyzeSeq = 0;
+  /** The spec being checked right now (a second request for it would only wait for the same answer). */
+  private inFlight: Spec | null = null;
   private sessionTimer: ReturnType<typeof setTimeout> | null = null;
   private toastSeq = 0;
   private entries = new Map<string, CatalogueEntry>();
@@ -140,7 +144,7 @@ export class Studio {
       analyzing: false, analysisError: null, roundTripMs: null,
       file: { path: null, version: null, kind: null, source: null, notes: [] }, savedSpec: null, toasts: [], authError: null,
       panel: "summary", code: { torch: null, tensorflow: null, spec: null, loading: false, error: null },
-      exported: null, exporting: null, dialog: null, busy: null, session: "idle", flash: [], fitTick: 0,
+      exported: null, exporting: null, dialog: null, busy: null, session: "idle", flash: [], fitTick: 0, layingOut: false,
     };
     this.stack.subscribe(() => this.onDocChanged());
   }
@@ -202,11 +206,11 @@ export class Studio {
     setToken(takeToken());
     onAuthError((message) => this.set({ authError: message }));
     try {
-      const catalogue = await api.catalogue();
+      // all at once: the catalogue is the biggest answer, the session may be big too
+      const [catalogue, initial, session] = await Promise.all([api.catalogue(), api.initial(), api.getSession()]);
       for (const e of catalogue.layers) this.entries.set(e.type, e);
       this.set({ catalogue });
       // the session wins unless the server was started on another file than the session's
-      const [initial, session] = await Promise.all([api.initial(), api.getSession()]);
       const state = session?.state as SessionState | null;
       const valid = !!state && state.schema === SESSION_SCHEMA && !!state.spec;
       const sameFile = valid && (!initial.path || initial.path === state!.source || initial.path === state!.path);
@@ -326,20 +330,36 @@ export class Studio {
     }
   }
 
-  /** A document from outside (opened, uploaded, new): laid out, with a fresh history. */
+  /**
+   * A document from outside (opened, uploaded, new), with a fresh history. It is drawn at once with the
+   * quick layout; elkjs's layout replaces it when it arrives, unless the document was touched meanwhile.
+   */
   async load(spec: Spec, file: FileInfo): Promise<void> {
     const positions: Positions = {};
-    for (const scope of cmd.allScopes(spec)) {
-      try {
-        const graph = specToGraph(spec, scope);
-        positions[scope] = graph.nodes.length > 150 ? quickLayout(graph, cmd.nodeSize) : await layoutGraph(graph, cmd.nodeSize, ...canvasShape());
-      } catch {
-        positions[scope] = cmd.placeMissing(spec, scope, {});
-      }
-    }
+    for (const scope of cmd.allScopes(spec)) positions[scope] = cmd.placeMissing(spec, scope, {});
     this.stack.reset({ spec, positions }, null);
+    void this.refineLayout(this.stack.doc);
     this.set({ file, savedSpec: file.version ? spec : null, scope: NETWORK_SCOPE, selection: [], exported: null, fitTick: this.state.fitTick + 1,
                analysis: null, analysisFor: null, code: { torch: null, tensorflow: null, spec: null, loading: false, error: null } });
+  }
+
+  private async refineLayout(drawn: DocState): Promise<void> {
+    const better: Positions = {};
+    this.set({ layingOut: true });
+    try {
+      for (const scope of cmd.allScopes(drawn.spec)) {
+        const graph = specToGraph(drawn.spec, scope);
+        if (graph.nodes.length > 150) return; // elk takes seconds there; the quick layout stays
+        better[scope] = await layoutGraph(graph, cmd.nodeSize, ...canvasShape());
+      }
+      if (this.stack.doc !== drawn) return; // the user moved on: keep what they see
+      this.stack.reset({ spec: drawn.spec, positions: better }, null);
+      this.set({ fitTick: this.state.fitTick + 1 });
+    } catch {
+      // no better layout: the quick one stays
+    } finally {
+      this.set({ layingOut: false });
+    }
   }
 
   newDocument(): void {
@@ -477,26 +497,32 @@ export class Studio {
   /** Send the document's spec (without the layers not wired up yet) to /api/analyze. */
   async analyze(): Promise<void> {
     const spec = this.stack.doc.spec;
-    if (!this.state.catalogue || spec === this.state.analysisFor) return;
+    if (!this.state.catalogue || spec === this.state.analysisFor || spec === this.inFlight) return;
     const prepared = prepareForAnalysis(spec, this.minInputs);
     if (prepared.spec === null) {
       this.set({ analysis: null, analysisFor: spec, prepared, analyzing: false, analysisError: null });
       return;
     }
     const seq = ++this.analyzeSeq;
+    this.inFlight = spec;
     this.set({ analyzing: true });
     const t0 = performance.now();
     try {
       const analysis = await api.analyze(prepared.spec);
       const ms = performance.now() - t0;
-      if (seq !== this.analyzeSeq) return; // a newer edit is being checked
+      if (seq !== this.analyzeSeq) {
+        if (this.inFlight === spec) this.inFlight = null;
+        return; // a newer edit is being checked
+      }
       this.timings.roundTrip.push(ms);
       this.timings.server.push(analysis.elapsed_ms);
       this.set({ analysis, analysisFor: spec, prepared, analyzing: false, analysisError: null, roundTripMs: ms });
     } catch (err) {
+      if (this.inFlight === spec) this.inFlight = null;
       if (seq !== this.analyzeSeq) return;
       this.set({ analyzing: false, analysisError: err instanceof Error ? err.message : String(err), analysisFor: spec });
     }
+    if (this.inFlight === spec) this.inFlight = null;
     if (this.stack.doc.spec !== spec) this.scheduleAnalysis(0);
   }
 

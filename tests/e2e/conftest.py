@@ -159,7 +159,14 @@ def open_page(context, url: str):
     page.on("pageerror", lambda e: context.errors.append(str(e)))
     page.goto(url)
     page.wait_for_selector("[data-testid=app][data-ready=true]")
+    settled(page)
     return page
+
+
+def settled(page) -> None:
+    """Wait until a document just opened has its final layout (elkjs runs after the first drawing)."""
+    page.wait_for_function("() => !window.__studio.get().layingOut")
+    page.wait_for_timeout(150)  # the view fits the new positions
 
 
 # -- driving the page -----------------------------------------------------------------------------------

@@ -22,14 +22,18 @@ def test_linear_after_conv_error_and_fix(start_studio, browser, workspace, shots
     assert page.get_by_test_id("layer-node").count() == 1
 
     # a Linear dropped on an empty spot (nothing selected: it stays unconnected), then wired by dragging
-    page.get_by_test_id("canvas").click(position={"x": 600, "y": 450})
-    drop_from_palette(page, "Linear", 600, 430)
+    canvas = page.get_by_test_id("canvas").bounding_box()
+    conv = node(page, "conv1").bounding_box()
+    spot = {"x": conv["x"] - canvas["x"] - 140, "y": conv["y"] - canvas["y"] + 20}  # left of conv1, free
+    page.get_by_test_id("canvas").click(position=spot)
+    drop_from_palette(page, "Linear", spot["x"], spot["y"])
     page.get_by_test_id("layer-id").fill("fc")
     page.get_by_test_id("param-out_features").fill("10")
     wait_checked(page)
     assert node(page, "fc").get_attribute("data-status") == "unconnected"
     shots(page, "unconnected")
     drag_connect(page, node(page, "conv1").get_by_test_id("handle-out-0"), node(page, "fc").get_by_test_id("handle-in-0"))
+    wait_checked(page)  # the node shows its new state (and size) before its output is dragged from
     output = page.locator('[data-testid=output-node][data-id="logits"]')
     drag_connect(page, node(page, "fc").get_by_test_id("handle-out-0"), output.get_by_test_id("handle-in-0"))
     wait_checked(page)

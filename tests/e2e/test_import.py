@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from onnxbridge.testing import compare_outputs
-from tests.e2e.conftest import doc_spec, drop_from_palette, node, open_page, wait_checked
+from tests.e2e.conftest import doc_spec, drop_from_palette, node, open_page, settled, wait_checked
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
@@ -63,6 +63,7 @@ def test_open_pt2_replace_the_head_export_to_keras(start_studio, browser, worksp
     # upload the .pt2: it is imported, checked against the model and lifted to layers, weights beside it
     page.get_by_test_id("upload-input").set_input_files(str(pt2))
     page.wait_for_function("() => window.__studio.get().file.kind === 'torch'", timeout=300_000)
+    settled(page)
     wait_checked(page)
     shots(page, "imported")
     spec = doc_spec(page)
@@ -132,6 +133,7 @@ def test_open_pt2_replace_the_head_export_to_keras(start_studio, browser, worksp
     page.get_by_test_id("open").click()
     page.locator(f'[data-testid=file-row][data-path="{saved_path}"]').click()
     page.wait_for_selector("[data-testid=open-dialog]", state="detached")
+    settled(page)
     wait_checked(page)
     assert node(page, "head").count() == 1
     shots(page, "reopened")

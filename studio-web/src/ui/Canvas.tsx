@@ -42,6 +42,10 @@ function builtinSpec(type: string): Spec | null {
 
 type Cached<T> = { deps: unknown[]; value: T };
 
+function sameArray<T>(a: T[], b: T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 function sameDeps(a: unknown[], b: unknown[]): boolean {
   return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }
@@ -112,6 +116,8 @@ export function Canvas() {
   const [overlay, setOverlay] = useState<Record<string, XY> | null>(null);
   const [selectedEdges, setSelectedEdges] = useState<string[]>([]);
   const [cacheNode, pruneNodes] = useCache<Node>();
+  const lastNodes = useRef<Node[]>([]);
+  const lastEdges = useRef<Edge[]>([]);
   const [cacheEdge, pruneEdges] = useCache<Edge>();
   const selected = useMemo(() => new Set(selection), [selection]);
   const flashing = useMemo(() => new Set(flash), [flash]);
@@ -175,7 +181,7 @@ export function Canvas() {
       }
     }
     pruneNodes(seen);
-    return out;
+    return sameArray(lastNodes.current, out) ? lastNodes.current : (lastNodes.current = out);
   }, [graph, positions, overlay, views, selected, flashing, devices, ioShapes, analysis, scope, readOnly, doc.spec.blocks, cacheNode, pruneNodes, measureTick]);
 
   const edgeSel = useMemo(() => new Set(selectedEdges), [selectedEdges]);
@@ -199,7 +205,7 @@ export function Canvas() {
       }), seen);
     });
     pruneEdges(seen);
-    return out;
+    return sameArray(lastEdges.current, out) ? lastEdges.current : (lastEdges.current = out);
   }, [graph, analysis, views, ioShapes, edgeSel, readOnly, cacheEdge, pruneEdges]);
 
   const box = useRef<HTMLDivElement>(null);

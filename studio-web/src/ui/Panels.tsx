@@ -1,11 +1,48 @@
 /** The bottom panel: summary (parameters, per-layer table), issues, generated code, and exports. */
 
-import { useEffect, useMemo, useState } from "react";
-import type { Target } from "../api";
-import { type Issue, nodeViews } from "../model/analysis";
-import { specToGraph } from "../model/graph";
+import { useEffect, useMemo, useRef, useState } from "react";
+import type { LayerRow, Target } from "../api";
+import type { Issue } from "../model/analysis";
 import { formatShape } from "../model/spec";
 import { type Panel, studio, useStudio } from "../store";
+
+const ROW = 22;
+
+/** The per-layer table, drawing only the rows in view (a network can have thousands of layers). */
+function LayerTable({ rows }: { rows: LayerRow[] }) {
+  const [top, setTop] = useState(0);
+  const [height, setHeight] = useState(400);
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const first = Math.max(0, Math.floor(top / ROW) - 8);
+  const last = Math.min(rows.length, Math.ceil((top + height) / ROW) + 8);
+  return (
+    <div className="table-box" ref={box} onScroll={(e) => setTop((e.target as HTMLDivElement).scrollTop)}>
+      <table className="table" data-testid="layer-table">
+        <thead><tr><th>layer</th><th>type</th><th>output shape</th><th className="num">params</th><th>status</th></tr></thead>
+        <tbody>
+          {first > 0 && <tr style={{ height: first * ROW }} />}
+          {rows.slice(first, last).map((r) => (
+            <tr key={r.id} className={`st-${r.status.replace(" ", "-")}`} onClick={() => studio.select([r.id.split("/")[0]])}>
+              <td className="mono" style={{ paddingLeft: 8 + r.depth * 16 }}>{r.id.split("/").pop()}</td>
+              <td>{r.type}</td>
+              <td className="mono">{r.output_shapes ? r.output_shapes.map((s) => formatShape(s)).join(" ") : "—"}</td>
+              <td className="num mono">{r.params.toLocaleString()}</td>
+              <td>{r.status}</td>
+            </tr>
+          ))}
+          {last < rows.length && <tr style={{ height: (rows.length - last) * ROW }} />}
+        </tbody>
+      </table>
+    </div>
+  );
+}
 
 function SummaryPanel() {
   const analysis = useStudio((s) => s.analysis);
@@ -41,20 +78,7 @@ function SummaryPanel() {
         {Object.entries(summary.outputs).map(([k, v]) => <span key={k} className="mono">{k} {v ? formatShape(v.shape) : "not inferred"}</span>)}
         <span className="muted push-right">{summary.ok ? "shapes ok" : `${summary.errors.length} shape error(s)`} · checked in {roundTrip?.toFixed(0)} ms (server {analysis?.elapsed_ms.toFixed(1)} ms)</span>
       </div>
-      <table className="table" data-testid="layer-table">
-        <thead><tr><th>layer</th><th>type</th><th>output shape</th><th className="num">params</th><th>status</th></tr></thead>
-        <tbody>
-          {summary.layers.map((r) => (
-            <tr key={r.id} className={`st-${r.status.replace(" ", "-")}`} onClick={() => studio.select([r.id.split("/")[0]])}>
-              <td className="mono" style={{ paddingLeft: 8 + r.depth * 16 }}>{r.id.split("/").pop()}</td>
-              <td>{r.type}</td>
-              <td className="mono">{r.output_shapes ? r.output_shapes.map((s) => formatShape(s)).join(" ") : "—"}</td>
-              <td className="num mono">{r.params.toLocaleString()}</td>
-              <td>{r.status}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <LayerTable rows={summary.layers} />
     </div>
   );
 }
@@ -66,22 +90,19 @@ interface Row extends Issue {
 function useIssues(): Row[] {
   const analysis = useStudio((s) => s.analysis);
   const prepared = useStudio((s) => s.prepared);
-  const spec = useStudio((s) => s.doc.spec);
   return useMemo(() => {
     const rows: Row[] = [];
     for (const d of analysis?.diagnostics ?? []) rows.push({ ...d, where: d.layers, fix: d.fix });
     for (const s of analysis?.structure ?? []) {
       if (!rows.some((r) => r.message === s.message)) rows.push({ level: "error", code: "structure", message: s.message, suggestion: null, fix: null, layers: s.layers, where: s.layers });
     }
-    try {
-      const views = nodeViews(null, prepared, "", specToGraph(spec));
-      for (const [id, v] of views) for (const i of v.issues) if (i.code === "unconnected") rows.push({ ...i, message: `${id}: not connected`, where: [id] });
-    } catch {
-      // a document the graph cannot read shows only the checker's findings
+    for (const id of prepared?.unconnected ?? []) {
+      rows.push({ level: "warning", code: "unconnected", message: `${id}: not connected`, where: [id], fix: null, layers: [id],
+                  suggestion: "drag from the output (bottom) of a layer to this layer's input (top)" });
     }
     const rank = { error: 0, warning: 1, suggestion: 2 };
     return rows.sort((a, b) => rank[a.level] - rank[b.level]);
-  }, [analysis, prepared, spec]);
+  }, [analysis, prepared]);
 }
 
 export function issueCount(rows: Row[]): { errors: number; warnings: number } {

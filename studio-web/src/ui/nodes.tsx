@@ -3,7 +3,10 @@
  * what they show changes, so an edit re-renders the nodes it touched and nothing else.
  */
 
-import { BaseEdge, type EdgeProps, Handle, type Node, type NodeProps, Position, getBezierPath, getSmoothStepPath } from "@xyflow/react";
+import {
+  BaseEdge, type EdgeProps, Handle, type Node, type NodeProps, Position, type ReactFlowState, getBezierPath, getSmoothStepPath,
+  useStore,
+} from "@xyflow/react";
 import { memo } from "react";
 import type { Issue, NodeView } from "../model/analysis";
 import { type Dim, type LayerSpec, formatShape, layerParams } from "../model/spec";
@@ -99,10 +102,17 @@ function IssueBox({ issue, readOnly }: { issue: Issue; readOnly: boolean }) {
   );
 }
 
+/** Below this zoom the nodes and edges draw only what can still be read (and mount faster). */
+export const DETAIL_ZOOM = 0.45;
+const zoomedOut = (s: ReactFlowState) => s.transform[2] < DETAIL_ZOOM;
+
 function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
   const { layer, view, family } = data;
+  const far = useStore(zoomedOut);
   const status = view?.status ?? "pending";
-  const shownIssues = (view?.issues ?? []).filter((i) => i.level !== "suggestion" || !!i.fix).slice(0, 2);
+  // the most serious issue on the node itself (the rest in the inspector and the Issues tab)
+  const issues = (view?.issues ?? []).filter((i) => i.level !== "suggestion" || !!i.fix);
+  const shownIssues = issues.slice(0, 1);
   const summary = paramSummary(layer);
   return (
     <div
@@ -138,9 +148,10 @@ function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
         <span className="node-id" data-testid="node-id">{layer.id}</span>
         {layer.device && <span className="node-devtext" style={{ color: data.deviceColor ?? undefined }}>{layer.device}</span>}
       </div>
-      {summary && <div className="node-args" title={summary}>{summary}</div>}
+      {!far && summary && <div className="node-args" title={summary}>{summary}</div>}
       {status === "not inferred" && <div className="node-note" data-testid="not-inferred">not inferred</div>}
-      {shownIssues.map((issue, i) => <IssueBox key={i} issue={issue} readOnly={data.readOnly} />)}
+      {!far && shownIssues.map((issue, i) => <IssueBox key={i} issue={issue} readOnly={data.readOnly} />)}
+      {!far && issues.length > 1 && <div className="node-more">+{issues.length - 1} more (see the inspector)</div>}
       {Array.from({ length: Math.max(1, data.outSlots) }, (_, i) => (
         <Handle
           key={`out${i}`}
@@ -179,6 +190,7 @@ const CHAR = 6.6; // width of one character of the 11px monospace label font
 
 function ShapeEdgeImpl(props: EdgeProps) {
   const { sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data, selected, markerEnd } = props;
+  const far = useStore(zoomedOut);
   // an edge going back up (a long network wrapped into columns) runs around the nodes, through the gap
   // between the columns, with its shape just under the producer where there is room
   const wraps = targetY < sourceY - 10;
@@ -196,7 +208,7 @@ function ShapeEdgeImpl(props: EdgeProps) {
   return (
     <>
       <BaseEdge path={path} markerEnd={markerEnd} className={`${selected ? "selected " : ""}${d?.shape ? "" : "unknown"}`} />
-      {text && (
+      {text && !far && (
         <g transform={`translate(${labelX} ${labelY})`} className={`edge-label${d?.shape ? "" : " unknown"}`} data-testid="edge-shape">
           <rect x={-w / 2} y={-9} width={w} height={18} rx={9} />
           <text x={0} y={0} dy="0.35em" textAnchor="middle">{text}</text>
