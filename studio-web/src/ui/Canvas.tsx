@@ -7,8 +7,8 @@
  */
 
 import {
-  Background, BackgroundVariant, type Connection, Controls, type Edge, type EdgeChange, MiniMap, type Node,
-  type NodeChange, ReactFlow, getNodesBounds, useReactFlow,
+  type Connection, Controls, type Edge, type EdgeChange, type Node,
+  type NodeChange, Position, ReactFlow, type ReactFlowState, getNodesBounds, useReactFlow, useStore,
 } from "@xyflow/react";
 import { type DragEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { type NodeView, edgeShape, inputShapes, nodeViews } from "../model/analysis";
@@ -18,7 +18,8 @@ import type { XY } from "../model/history";
 import { quickLayout } from "../model/layout";
 import type { Spec } from "../model/spec";
 import { studio, useStudio } from "../store";
-import { type IONodeData, type LayerNodeData, type ShapeEdgeData, edgeTypes, nodeTypes } from "./nodes";
+import { Overview } from "./MiniMap";
+import { HANDLE_SPREAD, type IONodeData, type LayerNodeData, type ShapeEdgeData, edgeTypes, nodeTypes } from "./nodes";
 
 export const LAYER_MIME = "application/x-onnxbridge-layer";
 
@@ -48,6 +49,35 @@ function sameArray<T>(a: T[], b: T[]): boolean {
 
 function sameDeps(a: unknown[], b: unknown[]): boolean {
   return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+}
+
+/**
+ * The size and handles a node will have, for React Flow before it has measured it: with them, nodes out of
+ * view are not rendered just to be measured (hundreds of layers open fast). Once measured, the real
+ * size and handle places replace these.
+ */
+function estimated(ins: number, outs: number, height: number) {
+  const at = (i: number, n: number) => (n <= 1 ? cmd.NODE_WIDTH / 2 : 100 - HANDLE_SPREAD / 2 + (HANDLE_SPREAD * i) / (n - 1));
+  const handles = [];
+  for (let i = 0; i < ins; i++) handles.push({ id: `in${i}`, type: "target" as const, position: Position.Top, x: at(i, ins) - 5, y: -5, width: 10, height: 10 });
+  for (let i = 0; i < Math.max(outs, 0); i++) handles.push({ id: `out${i}`, type: "source" as const, position: Position.Bottom, x: at(i, outs) - 5, y: height - 5, width: 10, height: 10 });
+  return { initialWidth: cmd.NODE_WIDTH, initialHeight: height, handles };
+}
+
+const GRID = 24;
+const gridStyle = (s: ReactFlowState) => {
+  const [x, y, zoom] = s.transform;
+  const gap = GRID * zoom;
+  return `${x % gap}px ${y % gap}px/${gap}px ${gap}px`;
+};
+
+/**
+ * The dot grid behind the nodes, as one CSS background that follows the view: much cheaper to repaint
+ * while panning and zooming than an SVG pattern.
+ */
+function DotGrid() {
+  const background = useStore(gridStyle);
+  return <div className="dot-grid" style={{ background: `radial-gradient(circle, #2f3647 1.2px, transparent 1.5px) ${background}` }} />;
 }
 
 /** A per-id cache of flow objects: the same object back while its dependencies are the same. */
@@ -157,6 +187,7 @@ export function Canvas() {
           position,
           selected: isSel,
           measured: m,
+          ...(m ? {} : estimated(inSlots + (openSlot ? 1 : 0), outSlots, cmd.NODE_HEIGHT)),
           data: { layer, family, isBlock: userBlock || entry?.kind === "block", view, inSlots, openSlot, outSlots,
                   deviceColor: colour, flash: isFlash, readOnly } satisfies LayerNodeData,
         }), seen));
@@ -176,6 +207,7 @@ export function Canvas() {
           position,
           selected: isSel,
           measured: m,
+          ...(m ? {} : estimated(n.kind === "output" ? 1 : 0, n.kind === "input" ? 1 : 0, cmd.IO_HEIGHT)),
           data: { kind: n.kind as "input" | "output", name, shape, dtype, readOnly } satisfies IONodeData,
         }), seen));
       }
@@ -370,8 +402,8 @@ export function Canvas() {
         fitView
         fitViewOptions={{ padding: 0.2, maxZoom: 1.1 }}
       >
-        <Background variant={BackgroundVariant.Dots} gap={24} size={1.2} />
-        <MiniMap pannable zoomable nodeStrokeWidth={2} nodeClassName={(n) => `mini-${(n.data as LayerNodeData).view?.status?.replace(" ", "-") ?? n.type}`} />
+        <DotGrid />
+        <Overview nodes={nodes} />
         <Controls showInteractive={false} />
       </ReactFlow>
       {nodes.length === 0 && (

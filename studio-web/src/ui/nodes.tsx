@@ -42,7 +42,7 @@ export interface ShapeEdgeData extends Record<string, unknown> {
   known: boolean;
 }
 
-const HANDLE_SPREAD = 150;
+export const HANDLE_SPREAD = 150;
 
 function handleLeft(i: number, n: number): string {
   if (n <= 1) return "50%";
