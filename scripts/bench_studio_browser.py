@@ -147,9 +147,36 @@ def first_render(context, url: str, layers: int) -> dict[str, float]:
     return out | {"page": page}
 
 
+def idle(page) -> None:
+    page.wait_for_timeout(2000)
+
+
+def pan(page) -> None:
+    """The wheel scrolls the canvas: down, then back up, for 2 s."""
+    end = time.monotonic() + 2.0
+    step = 0
+    while time.monotonic() < end:
+        page.mouse.wheel(0, 60 if (step // 30) % 2 == 0 else -60)
+        step += 1
+        page.wait_for_timeout(16)
+
+
+def zoom(page) -> None:
+    """Ctrl + wheel zooms: out, then in, for 2 s."""
+    page.keyboard.down("Control")
+    end = time.monotonic() + 2.0
+    step = 0
+    while time.monotonic() < end:
+        page.mouse.wheel(0, 40 if (step // 20) % 2 == 0 else -40)
+        step += 1
+        page.wait_for_timeout(16)
+    page.keyboard.up("Control")
+
+
 def frames(page, action) -> list[float]:
+    """Frame intervals (ms) of a requestAnimationFrame loop while ``action(page)`` runs."""
     page.evaluate(FRAMES_START)
-    action()
+    action(page)
     page.evaluate("() => { window.__framesOn = false; }")
     return page.evaluate("() => window.__frames.slice(2)")
 
@@ -199,27 +226,6 @@ def main() -> None:
                         results["ui"], results["bare"], results["server"] = ui, bare, server
                         box = page.get_by_test_id("canvas").bounding_box()
                         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-
-                        def idle() -> None:
-                            page.wait_for_timeout(2000)
-
-                        def pan() -> None:
-                            end = time.monotonic() + 2.0
-                            step = 0
-                            while time.monotonic() < end:  # the wheel scrolls the canvas: down, then back up
-                                page.mouse.wheel(0, 60 if (step // 30) % 2 == 0 else -60)
-                                step += 1
-                                page.wait_for_timeout(16)
-
-                        def zoom() -> None:
-                            page.keyboard.down("Control")
-                            end = time.monotonic() + 2.0
-                            step = 0
-                            while time.monotonic() < end:  # zoom: Ctrl + wheel, out then in
-                                page.mouse.wheel(0, 40 if (step // 20) % 2 == 0 else -40)
-                                step += 1
-                                page.wait_for_timeout(16)
-                            page.keyboard.up("Control")
 
                         results["idle"] = frames(page, idle)
                         results["pan"] = frames(page, pan)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import copy_model, doc_spec, drop_from_palette, edge_labels, node, open_page, wait_checked
+from tests.e2e.conftest import (
+    copy_model,
+    doc_spec,
+    drop_from_palette,
+    edge_labels,
+    node,
+    open_page,
+    wait_checked,
+)
 
 
 def instances(page):

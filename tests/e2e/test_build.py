@@ -110,4 +110,19 @@ def test_build_digits_cnn_from_an_empty_canvas(start_studio, browser, workspace,
     assert saved["inputs"] == original["inputs"] and saved["outputs"] == original["outputs"]
     assert saved == doc_spec(page)
     assert graph_signature(build(saved)) == graph_signature(build(original))
+
+    # a device per layer, shown as a colour on the node; copy and paste; each one step of the history
+    node(page, "fc1").click()
+    page.get_by_test_id("layer-device").select_option("cpu")
+    assert node(page, "fc1").locator(".node-device").count() == 1
+    assert doc_spec(page)["layers"][7]["device"] == "cpu"
+    node(page, "relu3").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    assert node(page, "relu3_1").count() == 1
+    shots(page, "device-and-paste")
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+z")
+    assert node(page, "relu3_1").count() == 0 and node(page, "fc1").locator(".node-device").count() == 0
+    assert doc_spec(page) == saved
     assert not browser.errors

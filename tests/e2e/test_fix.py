@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import yaml
 
-from tests.e2e.conftest import (doc_spec, drag_connect, drop_from_palette, edge_labels, node, open_page, wait_checked)
+from tests.e2e.conftest import (
+    doc_spec,
+    drag_connect,
+    drop_from_palette,
+    edge_labels,
+    node,
+    open_page,
+    wait_checked,
+)
 
 CONV_ONLY = {
     "name": "conv_only",

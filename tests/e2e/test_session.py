@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import copy_model, doc_spec, drop_from_palette, node, open_page, wait_autosaved, wait_checked
+from tests.e2e.conftest import (
+    copy_model,
+    doc_spec,
+    drop_from_palette,
+    node,
+    open_page,
+    wait_autosaved,
+    wait_checked,
+)
 
 
 def test_reload_and_restart_keep_the_network_and_its_history(start_studio, browser, workspace, shots):
