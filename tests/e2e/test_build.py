@@ -111,6 +111,22 @@ def test_build_digits_cnn_from_an_empty_canvas(start_studio, browser, workspace,
     assert saved == doc_spec(page)
     assert graph_signature(build(saved)) == graph_signature(build(original))
 
+    # a file changed on disk since it was opened is not overwritten without asking
+    (workspace / "built.yaml").write_text((workspace / "built.yaml").read_text() + "# edited elsewhere\n")
+    page.get_by_test_id("network-description").fill("digits, drawn by hand")
+    page.keyboard.press("Control+s")
+    page.get_by_test_id("confirm-dialog").wait_for()
+    assert "changed" in page.get_by_test_id("confirm-dialog").inner_text()
+    shots(page, "changed-on-disk")
+    page.get_by_test_id("confirm-cancel").click()
+    assert "edited elsewhere" in (workspace / "built.yaml").read_text()
+    page.keyboard.press("Control+s")
+    page.get_by_test_id("confirm-ok").click()
+    page.wait_for_function("() => !window.__studio.isDirty()")
+    assert "edited elsewhere" not in (workspace / "built.yaml").read_text()
+    saved = yaml.safe_load((workspace / "built.yaml").read_text())
+    assert saved["description"] == "digits, drawn by hand"
+
     # a device per layer, shown as a colour on the node; copy and paste; each one step of the history
     node(page, "fc1").click()
     page.get_by_test_id("layer-device").select_option("cpu")

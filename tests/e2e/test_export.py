@@ -4,6 +4,7 @@ onnxruntime on the exported ONNX model."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import zipfile
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import onnx
 import pytest
 
 from onnxbridge.testing import check_parity
-from tests.e2e.conftest import copy_model, open_page, wait_checked
+from tests.e2e.conftest import copy_model, open_page, sync_api, wait_checked
 
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
@@ -59,6 +60,19 @@ def test_code_tab_and_exports_run_against_onnxruntime(start_studio, browser, wor
     keras_text = page.get_by_test_id("code-tensorflow-source").inner_text()
     assert "import keras" in keras_text and "def load(" in keras_text
     shots(page, "code-keras")
+
+    # the built model in netron, in a tab of its own
+    with browser.expect_page() as viewer_info:
+        page.get_by_test_id("netron").click()
+    viewer = viewer_info.value
+    viewer.wait_for_url("http://127.0.0.1:*/**", timeout=120_000)
+    viewer.get_by_text("Accept").click(timeout=120_000)  # netron's own first-run notice
+    viewer.wait_for_selector("svg g.node", timeout=120_000)  # netron drew the model's graph
+    assert viewer.url.startswith("http://127.0.0.1:") and viewer.url != page.url
+    sync_api.expect(viewer).to_have_title(re.compile("digits_cnn"), timeout=60_000)
+    assert viewer.locator("svg g.node").count() >= 11
+    shots(viewer, "netron")
+    viewer.close()
 
     # the exports, each verified by the server, downloaded as the browser saves them
     page.get_by_test_id("tab-export").click()
