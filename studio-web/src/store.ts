@@ -408,16 +408,10 @@ export class Studio {
         while (cmd.overlaps(at, place)) place = { x: place.x + cmd.NODE_WIDTH + 48, y: place.y };
       }
     }
-    const params = this.requiredDefaults(type);
-    this.exec(`Add ${type} ${id}`, cmd.addLayer({ id, type, params, position: place, after: link ?? undefined, insert: true, makeRoom: room }, scope));
+    // no parameters yet: required ones show as errors in the form until they are typed
+    this.exec(`Add ${type} ${id}`, cmd.addLayer({ id, type, position: place, after: link ?? undefined, insert: true, makeRoom: room }, scope));
     this.select([id]);
     return id;
-  }
-
-  /** Parameters a new layer starts with: none; required ones show up as errors in the form until typed. */
-  private requiredDefaults(type: string): Record<string, unknown> {
-    void type;
-    return {};
   }
 
   addInput(position: XY | null): string {

@@ -33,6 +33,7 @@ describe("fields from the JSON Schema", () => {
     expect(parseField("[3,5]", byName.kernel_size, schema)).toEqual({ ok: true, value: [3, 5] });
     expect(parseField("same", byName.padding, schema)).toEqual({ ok: true, value: "same" });
     expect(parseField("", byName.stride, schema)).toEqual({ ok: true, value: undefined });
+    expect(parseField('{"allowzero": 1}', { ...byName.stride, schema: { type: "object" } }, schema)).toEqual({ ok: true, value: { allowzero: 1 } });
   });
 
   it("says what is wrong at once", () => {

@@ -145,7 +145,13 @@ function scalar(text: string): unknown {
 function readings(text: string): unknown[] {
   const t = text.trim();
   const out: unknown[] = [];
-  if (t.startsWith("[") && t.endsWith("]")) {
+  if (t.startsWith("{") && t.endsWith("}")) {
+    try {
+      out.push(JSON.parse(t)); // an object (an ONNX op's attributes, say) is written as JSON
+    } catch {
+      // not JSON: only the plain text reading is left
+    }
+  } else if (t.startsWith("[") && t.endsWith("]")) {
     try {
       out.push(JSON.parse(t));
     } catch {
