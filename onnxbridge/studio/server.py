@@ -92,6 +92,7 @@ class StudioServer:
         self.port = port
         self.token = token or new_token()
         self.workspace = Workspace(workspace)
+        self.workspace.clean_scratch()
         if initial is not None:
             self.workspace.existing(initial)
         self.state = StudioState(self.workspace, initial, static_dir if static_dir is not None else bundle_dir(),

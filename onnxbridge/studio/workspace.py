@@ -310,6 +310,12 @@ class Workspace:
             raise
         return f"{target.name}.zip", Path(name), True
 
+    def clean_scratch(self) -> None:
+        """Remove zips a download left behind (a client that went away before the file was sent)."""
+        import shutil
+
+        shutil.rmtree(self.root / STATE_DIR / "downloads", ignore_errors=True)
+
     def base_dir(self, document: str | None) -> Path:
         """The folder a document's relative files (its ``weights:``) are looked up in: the folder of its
         workspace path, or the workspace itself."""
