@@ -300,6 +300,7 @@ export class Studio {
   ensurePositions(): void {
     const { spec, positions } = this.stack.doc;
     const scope = this.state.scope;
+    if (scope.startsWith("builtin:")) return; // a built-in block is not part of the document
     let graph;
     try {
       graph = specToGraph(spec, scope);

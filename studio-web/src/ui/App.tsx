@@ -81,6 +81,8 @@ function Toolbar() {
   const scope = useStudio((s) => s.scope);
   const name = useStudio((s) => s.doc.spec.name);
   const uploadRef = useRef<HTMLInputElement>(null);
+  // rev and savedSpec are read so that the toolbar re-renders when either changes: that is when the
+  // unsaved-changes mark can change
   void rev;
   void savedSpec;
   const dirty = studio.isDirty();
