@@ -30,6 +30,17 @@ class ResizeBilinear(keras.layers.Layer):
         return tf.compat.v1.image.resize_bilinear(x, self.size, align_corners=self.align_corners,
                                                   half_pixel_centers=False)
 '''),
+    "UnsignedDivide": _lines('''
+class UnsignedDivide(keras.layers.Layer):
+    """Division (or the remainder) of unsigned integers (Keras would compute uint64 as uint32)."""
+
+    def __init__(self, remainder=False, **kwargs):
+        super().__init__(**kwargs)
+        self.remainder = remainder
+
+    def call(self, a, b):
+        return tf.math.floormod(a, b) if self.remainder else tf.math.floordiv(a, b)
+'''),
     "ShapeOf": _lines('''
 class ShapeOf(keras.layers.Layer):
     """The run-time shape of a tensor as int64, its axes read in ``order``."""

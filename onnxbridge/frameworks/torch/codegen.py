@@ -42,7 +42,7 @@ from onnxbridge.frameworks.torch.context import (
 )
 from onnxbridge.frameworks.torch.helpers import HELPERS
 from onnxbridge.frameworks.torch.registry import load_ops, load_patterns
-from onnxbridge.frameworks.torch.widening import widening_for
+from onnxbridge.frameworks.widening import widening_for
 from onnxbridge.ir.dtypes import elem_of
 from onnxbridge.ir.liveness import live_nodes
 from onnxbridge.ir.naming import class_hint, is_generic_name, layer_hint, value_hint
@@ -53,6 +53,8 @@ from onnxbridge.ir.view import GraphView
 
 WEIGHTS_FILE = "model.safetensors"
 HELPER_NAMES = frozenset(HELPERS)
+# torch stores these but has (almost) no arithmetic kernels for them: such nodes compute in int64
+UNSIGNED_WITHOUT_KERNELS = frozenset({TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64})
 DEFAULT_DEVICE = "default"  # the device key of nodes the spec did not place (the CPU unless load() says)
 
 # names an nn.Module attribute must not take (methods and attributes of nn.Module)
@@ -329,7 +331,7 @@ class ClassBuilder:
             if id(node) in self.view.calls:
                 self._call(node)
                 return
-            plan = widening_for(node, self.view)
+            plan = widening_for(node, self.view, UNSIGNED_WITHOUT_KERNELS)
             ctx = TorchContext(self, node, plan if not isinstance(plan, str) else None)
             converter = patterns.get(id(node)) or lookup_converter(registry, node, self.view.opsets)
             if converter is None:

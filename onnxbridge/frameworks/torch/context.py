@@ -24,6 +24,7 @@ import onnx
 from onnxbridge.codegen.writer import Code, SourceWriter, call, dotted, fmt, ident, join, lit
 from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.context import ConverterContext
+from onnxbridge.frameworks.widening import SIGN_BIT
 from onnxbridge.ir.dtypes import NP_DTYPES, SUB_BYTE_INT_TYPES, dtype_name, onnx_type_name
 from onnxbridge.ir.naming import layer_hint
 from onnxbridge.ir.symbolic import Const, Elem, Placeholder, SymShape
@@ -32,7 +33,7 @@ from onnxbridge.ir.view import GraphView
 
 if TYPE_CHECKING:
     from onnxbridge.frameworks.torch.codegen import ClassBuilder
-    from onnxbridge.frameworks.torch.widening import Widening
+    from onnxbridge.frameworks.widening import Wide, Widening
 
 # torch has a dtype of the same name for every ONNX element type except these (its int4/uint4/float4 dtypes
 # are placeholders without kernels, not even a copy)
@@ -79,6 +80,25 @@ def scalar(value: Any) -> Code:
     if isinstance(v, np.bool_):
         return lit(bool(v))
     return lit(int(v))
+
+
+def _wide_code(wide: Wide, expr: Code) -> Code:
+    """A narrow tensor of a widened node as the int64 one it computes with (see ``frameworks/widening.py``)."""
+    if wide.how == "convert":
+        return fmt("{}.to(torch.int64)", expr)
+    if wide.how == "view":
+        return fmt("{}.view(torch.int64)", expr)
+    return fmt("({}.view(torch.int64) ^ {})", expr, lit(SIGN_BIT))
+
+
+def _narrow_code(wide: Wide, expr: Code) -> Code:
+    """A widened node's int64 result back in its narrow type."""
+    narrow = dtype_code(wide.narrow)
+    if wide.how == "convert":
+        return fmt("{}.to({})", expr, narrow)
+    if wide.how == "view":
+        return fmt("{}.view({})", expr, narrow)
+    return fmt("({} ^ {}).view({})", expr, lit(SIGN_BIT), narrow)
 
 
 def compact(values: list[int] | tuple[int, ...]) -> Code:
@@ -161,7 +181,7 @@ class TorchContext(ConverterContext):
             code = self.b.values.get(name)
             if code is None or not self.used(j):
                 continue
-            back = wide.back(code, dtype_code(wide.narrow))
+            back = _narrow_code(wide, code)
             if str(code).isidentifier() and str(code) in self.b.holders:
                 self.line("{} = {}", code, back)
             else:  # an alias of an expression: the narrow result gets its own variable
@@ -194,7 +214,7 @@ class TorchContext(ConverterContext):
         """Input ``i`` as a tensor expression."""
         code = self.b.tensor(self.node.input[i], self.node)
         wide = self.widening.inputs.get(i) if self.widening else None
-        return wide.code(code) if wide is not None else code
+        return _wide_code(wide, code) if wide is not None else code
 
     def tensor(self, name: str, consumer: onnx.NodeProto | None = None) -> Code:
         """Any value computed so far (``name``) as a tensor expression, read by ``consumer`` (this node)."""

@@ -9,7 +9,7 @@ from onnxbridge.codegen.writer import Code, fmt, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.ops._attention import prescale_of
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
-from onnxbridge.frameworks.torch.widening import SIGN_BIT
+from onnxbridge.frameworks.widening import SIGN_BIT
 from onnxbridge.ir.dtypes import FLOAT_TYPES, INT_TYPES
 
 REG = TORCH_OPS.register
