@@ -259,6 +259,17 @@ def _params_cases() -> list[OpCase]:
         OpCase("Max", (_U64_A, _U64_B), label="uint64-full-range"),
         OpCase("Mul", (_U64_A, _U64_B), label="uint64-wraps"),
         OpCase("Concat", (_U64_A, _U64_B), {"axis": 0}, label="uint64"),
+        # reductions over axes known at run time
+        OpCase("ReduceSum", (X3, In((2,), "int64", "value", value=[0, -1])), label="runtime-axes"),
+        OpCase("ReduceMax", (X3, In((1,), "int64", "value", value=[1])), {"keepdims": 0},
+               label="runtime-axes-drop"),
+        OpCase("ReduceProd", (X3, In((2,), "int64", "value", value=[2, 0])), label="runtime-axes"),
+        OpCase("ReduceL2", (X3, In(("n",), "int64", "value", value=[])), label="runtime-empty-axes-all"),
+        OpCase("ReduceMean", (X3, In(("n",), "int64", "value", value=[])), {"noop_with_empty_axes": 1},
+               label="runtime-empty-axes-noop"),
+        OpCase("ReduceLogSumExp", (In((2, 4), "float64"), In((1,), "int64", "value", value=[-1])),
+               label="runtime-axes-float64"),
+        OpCase("ReduceMin", (In((2, 0, 3)), C([1])), label="empty-set"),
     ]
 
 

@@ -17,6 +17,43 @@ def _lines(text: str) -> Callable[[], list[str]]:
 
 
 HELPERS: dict[str, Callable[[], list[str]]] = {
+    "onnx_reduce": _lines('''
+def onnx_reduce(x, axes, op, keepdims=True, noop_with_empty_axes=False):
+    """An ONNX reduction (op: sum, mean, max, min, prod, l1, l2, sum_square, log_sum, log_sum_exp) over
+    axes known at run time: all axes when none are given, unless noop_with_empty_axes. The max or min of
+    nothing is the lowest or highest value of the type, as in ONNX.
+    """
+    rank = x.dim()
+    dims = sorted({int(a) % rank for a in axes}) if rank else []
+    if not dims:
+        if noop_with_empty_axes:
+            return x
+        dims = list(range(rank))
+    if op in ("max", "min") and any(x.shape[d] == 0 for d in dims):
+        if x.dtype == torch.bool:
+            low, high = False, True
+        elif x.dtype.is_floating_point:
+            low, high = -float("inf"), float("inf")
+        else:
+            low, high = torch.iinfo(x.dtype).min, torch.iinfo(x.dtype).max
+        shape = [1 if d in dims else n for d, n in enumerate(x.shape)]
+        y = torch.full(shape, low if op == "max" else high, dtype=x.dtype, device=x.device)
+        return y if keepdims else y.reshape([n for d, n in enumerate(shape) if d not in dims])
+    if op == "prod":
+        for d in reversed(dims):
+            x = torch.prod(x, d, keepdim=keepdims)
+        return x
+    if op == "l2":
+        return torch.linalg.vector_norm(x, 2.0, dim=dims, keepdim=keepdims).to(x.dtype)
+    if op == "log_sum_exp":
+        return torch.logsumexp(x, dim=dims, keepdim=keepdims)
+    if op in ("max", "min"):
+        return (torch.amax if op == "max" else torch.amin)(x, dim=dims, keepdim=keepdims)
+    if op == "mean":
+        return torch.mean(x, dim=dims, keepdim=keepdims)
+    y = torch.sum(x.abs() if op == "l1" else x * x if op == "sum_square" else x, dim=dims, keepdim=keepdims)
+    return torch.log(y) if op == "log_sum" else y
+'''),
     "onnx_pad": _lines('''
 def onnx_pad(x, pads, mode="constant", value=0.0, axes=None):
     """ONNX Pad: pads lists the amounts before every axis, then after every axis (of axes only, when
