@@ -512,4 +512,10 @@ CASES: list[OpCase] = [
            label="linear-asymmetric",
            xfail={"torch": "asymmetric linear resizing has no F.interpolate equivalent"}),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # additions whose second operand looks like a bias vector along an inner axis (Keras would add it along
+    # the last axis, whose size is the same)
+    OpCase("Add", (In((3, 4, 4)), In((1, 4, 1))), label="vector-inner-axis"),
+    OpCase("Add", (In((3, 4, 4)), In((4, 1))), label="vector-inner-axis-lower-rank"),
+    OpCase("Sum", (In((3, 4, 4)), In((1, 4, 1)), In((4, 1))), label="vector-inner-axes"),
+    OpCase("Gemm", (In((3, 4)), In((4, 3)), In((3, 1))), label="column-bias"),
 ]
