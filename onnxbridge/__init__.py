@@ -7,6 +7,7 @@ The public API (heavy frameworks are imported only when a function needs them)::
     model = onnxbridge.build("models/digits_cnn.yaml")          # spec -> onnx.ModelProto
     report = onnxbridge.infer_shapes("models/digits_cnn.yaml")  # per-layer shapes, all errors
     module = onnxbridge.convert(model, "torch")                 # ONNX -> torch.nn.Module (verified)
+    spec = onnxbridge.lift("model.onnx")                        # ONNX -> spec, with the model's weights
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "build": ("onnxbridge.spec", "build"),
+    "lift": ("onnxbridge.spec.lift", "lift"),
     "infer_shapes": ("onnxbridge.spec", "infer_shapes"),
     "load_spec": ("onnxbridge.spec", "load_spec"),
     "Network": ("onnxbridge.spec", "Network"),
@@ -31,6 +33,7 @@ _LAZY = {
     "diff": ("onnxbridge.checks", "diff"),
     "bench": ("onnxbridge.runtime.bench", "bench"),
     "devices": ("onnxbridge.runtime.devices", "list_devices"),
+    "train": ("onnxbridge.training.api", "train"),
 }
 
 __all__ = ["__version__", *_LAZY]

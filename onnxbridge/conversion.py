@@ -9,36 +9,25 @@ every path goes through ONNX, and every hop is checked with :mod:`onnxbridge.tes
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import onnx
 
 from onnxbridge.errors import OnnxBridgeError
-from onnxbridge.testing import ParityReport, is_torch_module
+from onnxbridge.frameworks.base import ConversionResult, ParityError
+from onnxbridge.frameworks.bridges import bridge_of, bridges, get_bridge, names
 
-TARGETS = ("onnx", "torch", "tensorflow")
+__all__ = ["ConversionResult", "ParityError", "convert", "convert_with_report", "source_kind", "targets", "to_onnx"]
 
 
-@dataclass
-class ConversionResult:
-    """What a conversion produced: the live object, the ONNX hub model, files written, parity checks."""
-
-    target: str
-    value: Any
-    onnx_model: onnx.ModelProto
-    files: list[Path] = field(default_factory=list)
-    checks: list[tuple[str, ParityReport]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for _, r in self.checks)
+def targets() -> tuple[str, ...]:
+    """What ``convert`` can produce: ``("onnx", "torch", "tensorflow", "spec")`` (onnx, every bridge, spec)."""
+    return ("onnx", *names(), "spec")
 
 
 def source_kind(source: Any) -> str:
-    """Classify a source: 'onnx', 'spec', 'torch' or 'tensorflow' (raises for anything else)."""
+    """Classify a source: 'onnx', 'spec' or a bridge's name ('torch', 'tensorflow'); raises for anything else."""
     if isinstance(source, onnx.ModelProto):
         return "onnx"
     from onnxbridge.spec import Spec
@@ -53,28 +42,21 @@ def source_kind(source: Any) -> str:
             return "onnx"
         if suffix in (".yaml", ".yml", ".json"):
             return "spec"
-        if suffix in (".pt2", ".pt", ".pth", ".py"):
-            return "torch"
-        if suffix in (".keras", ".h5") or (path.is_dir() and (path / "saved_model.pb").exists()):
-            return "tensorflow"
+        for bridge in bridges():
+            if bridge.recognises(path):
+                return bridge.name
         if not path.exists():
             raise OnnxBridgeError(f"{path}: no such file", hint="check the path")
+        formats = ", ".join(f"{b.source_formats} ({b.display_name})" for b in bridges())
         raise OnnxBridgeError(
             f"{path}: unknown model format {suffix or '(no extension)'!r}",
-            hint="expected .onnx, .yaml/.json (spec), .pt2/.pt/file.py:Name (PyTorch), "
-                 ".keras/.h5 or a SavedModel directory (TensorFlow)")
-    if is_torch_module(source):
-        return "torch"
-    if any((c.__module__ or "").startswith(("keras", "tensorflow", "tf_keras")) for c in type(source).__mro__):
-        return "tensorflow"
+            hint=f"expected .onnx, .yaml/.json (spec), {formats}")
+    bridge = bridge_of(source)
+    if bridge is not None:
+        return bridge.name
+    objects = " or ".join(b.live_objects for b in bridges())
     raise OnnxBridgeError(f"cannot convert a {type(source).__name__}",
-                          hint="pass a file path, an onnx.ModelProto, a Spec, a torch.nn.Module or a Keras model")
-
-
-class ParityError(OnnxBridgeError):
-    """A conversion ran but its outputs differ from onnxruntime's beyond tolerance (exit code 1)."""
-
-    exit_code = 1
+                          hint=f"pass a file path, an onnx.ModelProto, a Spec, {objects}")
 
 
 def to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: dict[str, tuple] | None = None,
@@ -83,9 +65,9 @@ def to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: dict[str, 
     """Bring any source into ONNX. Framework imports are verified against the native model."""
     kind = source_kind(source)
     trust = options.pop("trust", False)
-    if trust and kind != "tensorflow":
-        raise OnnxBridgeError("trust applies to TensorFlow sources (SavedModels and .keras archives)",
-                              hint="ONNX, spec and PyTorch files are never run as code, trusted or not")
+    bridge = get_bridge(kind) if kind not in ("onnx", "spec") else None
+    if trust and (bridge is None or bridge.trusted_sources is None):
+        raise _trust_error()
     if kind == "onnx":
         from onnxbridge.ir import load_model
 
@@ -96,54 +78,58 @@ def to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: dict[str, 
 
         model = build(source, seed=seed)
         return ConversionResult("onnx", model, model, notes=["built from the spec"])
-    tol = _tolerances(atol, rtol)
-    if kind == "torch":
-        from onnxbridge.frameworks.torch.importer import import_to_onnx
-    else:
-        from onnxbridge.frameworks.tensorflow.importer import import_to_onnx
-
+    assert bridge is not None
+    if bridge.trusted_sources is not None:
         options["trust"] = trust
-    return import_to_onnx(source, example_inputs=example_inputs, input_shapes=input_shapes, verify=verify,
-                          **tol, **options)
+    return bridge.import_to_onnx(source, example_inputs=example_inputs, input_shapes=input_shapes, verify=verify,
+                                 **_tolerances(atol, rtol), **options)
+
+
+def _trust_error() -> OnnxBridgeError:
+    trusting = [b for b in bridges() if b.trusted_sources is not None]
+    others = ["ONNX", "spec"] + [b.display_name for b in bridges() if b.trusted_sources is None]
+    applies = "; ".join(f"{b.display_name} sources ({b.trusted_sources})" for b in trusting)
+    return OnnxBridgeError(f"trust applies to {applies}",
+                           hint=f"{', '.join(others[:-1])} and {others[-1]} files are never run as code, trusted or not")
 
 
 def convert_with_report(source: Any, to: str, *, example_inputs: Any = None, output: str | os.PathLike | None = None,
                         input_shapes: dict[str, tuple] | None = None, verify: bool = True, seed: int = 0,
                         atol: float | None = None, rtol: float | None = None, **options: Any) -> ConversionResult:
     """Like :func:`convert`, but returns every hop's parity report and the files written."""
-    if to not in TARGETS:
-        raise OnnxBridgeError(f"unknown target {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
+    if to not in targets():
+        raise OnnxBridgeError(f"unknown target {to!r}", hint=f"choose one of: {', '.join(targets())}")
+    import_options = _import_options()
     hub = to_onnx(source, example_inputs=example_inputs, input_shapes=input_shapes, seed=seed, atol=atol,
-                  rtol=rtol, verify=verify, **{k: v for k, v in options.items() if k in _IMPORT_OPTIONS})
-    export_options = {k: v for k, v in options.items() if k not in _IMPORT_OPTIONS}
+                  rtol=rtol, verify=verify, **{k: v for k, v in options.items() if k in import_options})
+    export_options = {k: v for k, v in options.items() if k not in import_options}
     if to == "onnx":
         if output is not None:
             from onnxbridge.ir import save_model
 
             hub.files.append(save_model(hub.onnx_model, output))
         return hub
-    if to == "torch":
-        from onnxbridge.frameworks.torch.exporter import export_from_onnx
+    if to == "spec":  # ONNX -> spec (lift), with the weights beside it
+        from onnxbridge.spec.lift.convert import lift_result
+
+        result = lift_result(hub.onnx_model, output=output, verify=verify, **_tolerances(atol, rtol))
     else:
-        from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
-    result = export_from_onnx(hub.onnx_model, output_dir=output, verify=verify, **_tolerances(atol, rtol),
-                              **export_options)
+        result = get_bridge(to).export_from_onnx(hub.onnx_model, output_dir=output, verify=verify,
+                                                 **_tolerances(atol, rtol), **export_options)
     result.checks[:0] = hub.checks
     result.notes[:0] = hub.notes
     return result
 
 
-_IMPORT_OPTIONS = ("exporter", "opset", "dynamic_batch", "trust")
-
-
 def convert(source: Any, to: str, *, example_inputs: Any = None, output: str | os.PathLike | None = None,
             **options: Any) -> Any:
-    """Convert ``source`` to ``to`` ("onnx", "torch" or "tensorflow") and return the live result.
+    """Convert ``source`` to ``to`` ("onnx", a bridge: "torch", "tensorflow", or "spec") and return the result.
 
     ``source`` is a path (``.onnx``, spec ``.yaml``/``.json``, ``.pt2``, TorchScript ``.pt``,
     ``file.py:ClassOrFactory``, ``.keras``, ``.h5``, a SavedModel directory) or a live object
     (``onnx.ModelProto``, :class:`Spec`, ``torch.nn.Module``, a Keras model). The result is an
-    ``onnx.ModelProto``, a ``torch.nn.Module`` in eval mode, or a callable ``tf.Module``; converted models
+    ``onnx.ModelProto``, a ``torch.nn.Module`` in eval mode, a callable ``tf.Module``, or a :class:`Spec`
+    holding the model's weights (``output=net.yaml`` writes it and ``net.safetensors``); converted models
     take inputs positionally in the ONNX graph's input order and return one tensor or a tuple.
     With ``output=DIR`` the artifacts are written too. Every hop is verified numerically; a
     :class:`ParityError` is raised (after writing) when outputs differ beyond tolerance.
@@ -158,6 +144,11 @@ def convert(source: Any, to: str, *, example_inputs: Any = None, output: str | o
             raise ParityError(f"{hop}: {report.summary()}", hint="the converted model's outputs differ; "
                               "please report the model")
     return result.value
+
+
+def _import_options() -> set[str]:
+    """Options that belong to the import hop (the rest go to the exporter): any bridge's import options."""
+    return {option for b in bridges() for option in b.import_options}
 
 
 def _tolerances(atol: float | None, rtol: float | None) -> dict[str, float]:

@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from onnxbridge.ir.dtypes import numpy_dtype
+
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
 DEFAULT_BATCH = 2
@@ -84,11 +86,10 @@ class ParityReport:
         }
 
 
-_NP_DTYPES = {
-    TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16,
-    TensorProto.INT64: np.int64, TensorProto.INT32: np.int32, TensorProto.INT8: np.int8,
-    TensorProto.UINT8: np.uint8, TensorProto.BOOL: np.bool_, TensorProto.INT16: np.int16,
-}
+def _random_dtype(elem: int) -> type | None:
+    """The numpy type random inputs of an element type are made in (None: not one we make)."""
+    dtype = numpy_dtype(elem)
+    return dtype.type if dtype is not None and dtype.kind in "fiub" and dtype.itemsize <= 8 else None
 
 
 def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -119,7 +120,7 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
     planned: list[tuple[str, tuple[int, ...], type]] = []
     for vi in graph_inputs(model):
         tt = vi.type.tensor_type
-        dtype = _NP_DTYPES.get(tt.elem_type)
+        dtype = _random_dtype(tt.elem_type)
         if dtype is None:
             known = tt.elem_type in TensorProto.DataType.values()
             raise InputDataError(f"input {vi.name!r}: cannot generate data of type "
@@ -265,33 +266,25 @@ def _refused(what: str, exc: BaseException) -> Exception:
 def as_numpy(value: object) -> np.ndarray:
     """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array."""
     if hasattr(value, "detach"):  # torch.Tensor
-        return value.detach().cpu().numpy()
+        from onnxbridge.frameworks.torch.arrays import numpy_from_tensor
+
+        return numpy_from_tensor(value)
     if hasattr(value, "numpy"):  # tf.Tensor / EagerTensor
         return np.asarray(value.numpy())
     return np.asarray(value)
 
 
-def is_torch_module(obj: object) -> bool:
-    """True for ``torch.nn.Module`` instances (and other torch objects), checked without importing torch."""
-    return any((c.__module__ or "").startswith("torch") for c in type(obj).__mro__)
-
-
 def run_candidate(candidate: Callable, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Call a converted model positionally and return its outputs as numpy arrays.
 
-    A torch module gets torch tensors (on the device of its first parameter) and runs under no_grad;
-    anything else (a TF module, a plain function) gets the numpy arrays.
+    A framework's model is called through its bridge (:meth:`Bridge.call
+    <onnxbridge.frameworks.base.Bridge.call>`: a torch module gets torch tensors on its device, under
+    no_grad); anything else (a plain function) gets the numpy arrays.
     """
-    if is_torch_module(candidate):
-        import torch
+    from onnxbridge.frameworks.bridges import bridge_of
 
-        device = next((p.device for p in candidate.parameters()), None) if hasattr(candidate, "parameters") else None
-        # np.ascontiguousarray would turn a 0-d array into shape [1]; np.require keeps the shape
-        args = [torch.from_numpy(np.require(a, requirements="C")).to(device) for a in inputs]
-        with torch.no_grad():
-            result = candidate(*args)
-    else:
-        result = candidate(*inputs)
+    bridge = bridge_of(candidate)
+    result = bridge.call(candidate, inputs) if bridge is not None else candidate(*inputs)
     if isinstance(result, dict):
         result = list(result.values())
     if not isinstance(result, (list, tuple)):

@@ -9,7 +9,10 @@ over the rounds; the ratios are medians of the per-round ratios, so a burst of l
 - harness: onnxbridge's measuring loop (with a live progress callback) over the same session and inputs;
 - bench(): the whole public entry point, ``onnxbridge.bench(...)``, with its own session.
 
-    python scripts/bench_harness.py [--rounds 40] [--iterations 25] [--markdown]
+The target is checked here, not in the test suite (tests never assert on time): with ``--check`` the script
+exits 1 when a model's harness / plain ratio falls outside 0.9-1.1.
+
+    python scripts/bench_harness.py [--rounds 40] [--iterations 25] [--markdown] [--check]
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ sys.path.insert(0, str(ROOT))
 from benchlib import machine  # noqa: E402
 
 import onnxbridge  # noqa: E402
-from onnxbridge.runtime.bench import Measure, create_session, session_runner  # noqa: E402
+from onnxbridge.runtime.measure import Measure  # noqa: E402
 from onnxbridge.runtime.providers import CPU  # noqa: E402
+from onnxbridge.runtime.session import create_session, session_runner  # noqa: E402
 from onnxbridge.testing import random_inputs  # noqa: E402
 from tests.runtime.conftest import slow_model  # noqa: E402
 
+TARGET = (0.9, 1.1)  # harness p50 / plain loop p50: within 10%
 MODELS = [("digits_cnn (spec)", "models/digits_cnn.yaml", 8), ("tabular_mlp (spec)", "models/mlp.yaml", 32),
           ("transformer_tiny (spec)", "models/transformer_tiny.yaml", 8),
           ("MatMul chain 512x8", None, 32)]
@@ -45,11 +50,12 @@ def plain(session, feeds, n: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--iterations", type=int, default=25)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the harness misses the 10%% target")
     args = parser.parse_args()
     rows = []
     for label, path, batch in MODELS:
@@ -87,5 +93,13 @@ def main() -> None:
             print(f"{label:26s} batch {batch:3d}: plain {base * 1e3:8.4f} ms  harness {harness * 1e3:8.4f} ms "
                   f"({h_ratio:.3f})  bench() {whole * 1e3:8.4f} ms ({w_ratio:.3f})")
 
+    missed = [(label, h_ratio) for label, _, _, _, h_ratio, _, _ in rows if not TARGET[0] <= h_ratio <= TARGET[1]]
+    for label, ratio in missed:
+        print(f"target missed: {label}: harness / plain = {ratio:.3f} (want {TARGET[0]}-{TARGET[1]})")
+    if not missed:
+        print(f"target met: harness / plain within {TARGET[0]}-{TARGET[1]} for every model")
+    return 1 if args.check and missed else 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

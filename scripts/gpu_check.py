@@ -144,8 +144,8 @@ def main() -> int:
             rows, placement = data["results"], data["placement"]
         else:
             # no onnxruntime-gpu here: PyTorch still runs on CUDA through the benchmark's own runner
-            from onnxbridge.runtime.bench import Measure
             from onnxbridge.runtime.compare import run_native
+            from onnxbridge.runtime.measure import Measure
             from onnxbridge.testing import compare_outputs, random_inputs, run_onnxruntime
 
             hub = onnxbridge.build(spec)

@@ -1,4 +1,10 @@
-"""``check``: load a model or a spec, run every rule, and collect the diagnostics into a Report."""
+"""The rule engine: load a model or a spec, run every rule of its scope, collect the diagnostics into a Report.
+
+One loop serves both scopes: :func:`run_rules` runs every rule registered for a context's scope
+(``ModelContext``: "onnx", ``SpecContext``: "spec"); a rule that crashes becomes a note and never hides
+the others. :func:`diagnose` adds what a scope needs besides its own rules: a valid spec checked against
+targets is lowered, and the target rules run on the model it becomes.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +17,40 @@ import onnx
 from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.diagnostic import Diagnostic, Report
 from onnxbridge.checks.registry import all_rules, expand_codes
+from onnxbridge.checks.spec import SpecContext, spec_context
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-TARGETS = ("torch", "tensorflow", "cpu", "cuda")
+#: onnxruntime execution providers a model can be checked against (the frameworks come from their bridges)
+PROVIDER_TARGETS = ("cpu", "cuda")
 
 
-def normalize_targets(targets: Any) -> list[str]:
+def targets() -> tuple[str, ...]:
+    """Every check target: each framework bridge's name, then the execution providers."""
+    from onnxbridge.frameworks.bridges import names
+
+    return (*names(), *PROVIDER_TARGETS)
+
+
+def normalize_targets(targets_: Any) -> list[str]:
     """``"torch,cpu"`` or ``["torch", "cpu"]`` -> ``["torch", "cpu"]``; unknown names are an error."""
-    if targets is None:
+    from onnxbridge.frameworks.bridges import find_bridge
+
+    if targets_ is None:
         return []
-    items = [targets] if isinstance(targets, str) else list(targets)
+    items = [targets_] if isinstance(targets_, str) else list(targets_)
+    known = targets()
     out: list[str] = []
     for item in items:
         for part in str(item).split(","):
             part = part.strip().lower()
             if not part:
                 continue
-            if part == "tf":
-                part = "tensorflow"
-            if part not in TARGETS:
-                raise OnnxBridgeError(f"unknown target {part!r}", hint=f"choose from {', '.join(TARGETS)}")
+            bridge = find_bridge(part)
+            if bridge is not None:
+                part = bridge.name
+            if part not in known:
+                raise OnnxBridgeError(f"unknown target {part!r}", hint=f"choose from {', '.join(known)}")
             if part not in out:
                 out.append(part)
     return out
@@ -64,9 +83,10 @@ def check(model_or_spec: Any, *, targets: Any = None, select: Any = None, ignore
     """Check an ONNX model or a network spec and return every diagnostic at once.
 
     ``model_or_spec`` is an ``onnx.ModelProto``, a path to an ``.onnx`` file, or a spec (a ``Spec``, a
-    dict, or a ``.yaml``/``.json`` path). ``targets`` adds target-compatibility rules (``torch``,
-    ``tensorflow``, ``cpu``, ``cuda``). ``select``/``ignore`` keep or drop codes (``"OB101,OB2"``:
-    a prefix selects a group). Bad input (unreadable, empty, not ONNX) raises an ``OnnxBridgeError``.
+    dict, or a ``.yaml``/``.json`` path). ``targets`` adds target-compatibility rules (a framework bridge:
+    ``torch``, ``tensorflow``; an execution provider: ``cpu``, ``cuda``). ``select``/``ignore`` keep or drop
+    codes (``"OB101,OB2"``: a prefix selects a group). Bad input (unreadable, empty, not ONNX) raises an
+    ``OnnxBridgeError``.
 
     Example::
 
@@ -76,24 +96,57 @@ def check(model_or_spec: Any, *, targets: Any = None, select: Any = None, ignore
     """
     target_list = normalize_targets(targets)
     selected, ignored = expand_codes(select), expand_codes(ignore)
-    opts = dict(options or {})
-    source = None
-    if isinstance(model_or_spec, onnx.ModelProto):
-        diagnostics, notes = run_onnx_rules(model_or_spec, target_list, opts)
-        kind = "onnx"
-    elif isinstance(model_or_spec, (str, os.PathLike)) and not is_spec_path(model_or_spec):
-        source = str(model_or_spec)
-        model, facts = load_onnx_for_check(model_or_spec)
-        diagnostics, notes = run_onnx_rules(model, target_list, {**facts, **opts})
-        kind = "onnx"
-    else:
-        from onnxbridge.checks.spec import run_spec_rules
-
-        source = str(model_or_spec) if isinstance(model_or_spec, (str, os.PathLike)) else None
-        diagnostics, notes = run_spec_rules(model_or_spec, target_list, opts)
-        kind = "spec"
-    report = Report(diagnostics, source=source, kind=kind, targets=target_list, notes=notes)
+    ctx, source = load_context(model_or_spec, target_list, dict(options or {}))
+    diagnostics, notes = diagnose(ctx)
+    report = Report(diagnostics, source=source, kind=ctx.scope, targets=target_list, notes=notes)
     return _filtered(report, selected, ignored)
+
+
+def load_context(model_or_spec: Any, targets: list[str], options: dict[str, Any]
+                 ) -> tuple[ModelContext | SpecContext, str | None]:
+    """The context rules look at (an indexed model, or a planned spec) and the file it came from, if any."""
+    if isinstance(model_or_spec, onnx.ModelProto):
+        return ModelContext.from_model(model_or_spec, targets=tuple(targets), options=options), None
+    if isinstance(model_or_spec, (str, os.PathLike)) and not is_spec_path(model_or_spec):
+        model, facts = load_onnx_for_check(model_or_spec)
+        ctx = ModelContext.from_model(model, targets=tuple(targets), options={**facts, **options})
+        return ctx, str(model_or_spec)
+    ctx = spec_context(model_or_spec, targets=tuple(targets), options=options)
+    return ctx, str(model_or_spec) if isinstance(model_or_spec, (str, os.PathLike)) else None
+
+
+def run_rules(ctx: ModelContext | SpecContext, scope: str, *, families: set[str] | None = None
+              ) -> tuple[list[Diagnostic], list[str]]:
+    """Run every rule registered for ``scope`` ("onnx" or "spec") on ``ctx`` (only those of ``families``,
+    when given). A rule that crashes is noted (or re-raised with ``options["strict_rules"]``), never hides
+    the others."""
+    diagnostics: list[Diagnostic] = []
+    notes: list[str] = []
+    for code, r in all_rules().items():
+        if r.scope != scope or (families is not None and r.family not in families):
+            continue
+        try:
+            diagnostics.extend(r.diagnostic(f) for f in r.func(ctx))
+        except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
+            if ctx.options.get("strict_rules"):
+                raise
+            notes.append(f"rule {code} ({r.name}) could not run on this {ctx.subject}: {type(exc).__name__}: {exc}")
+    return diagnostics, notes
+
+
+def diagnose(ctx: ModelContext | SpecContext) -> tuple[list[Diagnostic], list[str]]:
+    """Every diagnostic for ``ctx``: the rules of its scope, and for a valid spec with targets, the target
+    rules on the model the spec lowers to (compatibility is a property of the ONNX graph)."""
+    diagnostics, notes = run_rules(ctx, ctx.scope)
+    if isinstance(ctx, SpecContext) and ctx.targets and ctx.is_valid:
+        from onnxbridge.spec.lower import lower_plan
+
+        model = lower_plan(ctx.spec, ctx.plan, ctx.shapes)
+        lowered = ModelContext.from_model(model, targets=ctx.targets, options=dict(ctx.options))
+        found, more = run_rules(lowered, lowered.scope)
+        diagnostics += [d for d in found if d.family == "targets"]
+        notes += more
+    return diagnostics, notes
 
 
 def filter_report(report: Report, select: Any = None, ignore: Any = None) -> Report:
@@ -106,21 +159,3 @@ def _filtered(report: Report, selected: set[str] | None, ignored: set[str] | Non
                           and (ignored is None or d.code not in ignored)]
     report.sort()
     return report
-
-
-def run_onnx_rules(model: onnx.ModelProto, targets: list[str], options: dict[str, Any]
-                   ) -> tuple[list[Diagnostic], list[str]]:
-    """Run every ONNX-scope rule on ``model``; a rule that crashes is noted, never hides the others."""
-    ctx = ModelContext.from_model(model, targets=tuple(targets), options=options)
-    diagnostics: list[Diagnostic] = []
-    notes: list[str] = []
-    for code, r in all_rules().items():
-        if r.scope != "onnx":
-            continue
-        try:
-            diagnostics.extend(r.diagnostic(f) for f in r.func(ctx))
-        except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
-            if options.get("strict_rules"):
-                raise
-            notes.append(f"rule {code} ({r.name}) could not run on this model: {type(exc).__name__}: {exc}")
-    return diagnostics, notes

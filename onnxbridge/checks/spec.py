@@ -1,9 +1,10 @@
-"""Checking and repairing network specs, in layer terms.
+"""What spec rules look at: a spec document planned once, with every problem the planner found, in layer terms.
 
 The spec's own planner (``onnxbridge.spec.plan.plan_spec``) resolves references and infers every
-layer's shape, reporting every problem; this module turns its findings into diagnostics with stable
-codes (layer shape rules raise ``LayerShapeError(..., code=...)``), runs the spec rules, and applies
-spec fixes — edits of the spec document — re-checking after each.
+layer's shape, reporting every problem; :func:`analyse` keeps its findings with stable codes (layer shape
+rules raise ``LayerShapeError(..., code=...)``) for the spec rules (``rules/spec.py``) and the spec fixes
+(``fixes/spec.py``). The rules run in :mod:`onnxbridge.checks.engine`, the fixes in
+:mod:`onnxbridge.checks.repair`, exactly as for ONNX models.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from onnxbridge.checks.diagnostic import AppliedFix, Diagnostic, RepairSummary, Report
-from onnxbridge.checks.registry import all_rules, expand_codes
 from onnxbridge.errors import SpecError
 
 # "layer conv1 (Conv2d): ..." / "layer block1/conv1 (Conv2d) got ..."
@@ -40,6 +39,10 @@ class LayerProblem:
 class SpecContext:
     """What spec rules look at: the document, its plan and shape report, and every problem found."""
 
+    #: the rules that look at it (``@rule(..., scope="spec")``) and what their messages call it
+    scope: ClassVar[str] = "spec"
+    subject: ClassVar[str] = "spec"
+
     data: dict[str, Any] | None
     spec: Any = None
     plan: Any = None
@@ -48,6 +51,18 @@ class SpecContext:
     layer_problems: list[LayerProblem] = field(default_factory=list)
     targets: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
+
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the spec resolved and every layer's shape was inferred (it can be lowered to ONNX)."""
+        return self.spec is not None and not self.structure and not self.layer_problems
+
+
+def spec_context(source: Any, *, targets: tuple[str, ...] = (), options: dict | None = None) -> SpecContext:
+    """Read and analyse a spec (a path, a ``Spec``, plain data, a ``Network``) for the spec rules."""
+    data, _ = read_spec_document(source)
+    return analyse(data, targets=targets, options=options)
 
 
 def read_spec_document(source: Any) -> tuple[dict[str, Any], str | None]:
@@ -146,71 +161,3 @@ def _layer_problems(ctx: SpecContext) -> list[LayerProblem]:
 def layer_of(problem: str) -> tuple[str, ...]:
     m = _LAYER_PREFIX.match(problem)
     return (m.group(1),) if m else ()
-
-
-def run_spec_rules(source: Any, targets: list[str], options: dict[str, Any]) -> tuple[list[Diagnostic], list[str]]:
-    """Every spec-scope rule on ``source`` (and, for a valid spec with targets, the target rules)."""
-    data, _ = read_spec_document(source)
-    ctx = analyse(data, targets=tuple(targets), options=options)
-    return diagnose(ctx)
-
-
-def diagnose(ctx: SpecContext) -> tuple[list[Diagnostic], list[str]]:
-    diagnostics: list[Diagnostic] = []
-    notes: list[str] = []
-    for code, r in all_rules().items():
-        if r.scope != "spec":
-            continue
-        try:
-            diagnostics.extend(r.diagnostic(f) for f in r.func(ctx))
-        except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
-            if ctx.options.get("strict_rules"):
-                raise
-            notes.append(f"rule {code} ({r.name}) could not run on this spec: {type(exc).__name__}: {exc}")
-    if ctx.targets and ctx.spec is not None and not ctx.structure and not ctx.layer_problems:
-        from onnxbridge.checks.engine import run_onnx_rules
-        from onnxbridge.spec.lower import lower_plan
-
-        model = lower_plan(ctx.spec, ctx.plan, ctx.shapes)
-        found, more = run_onnx_rules(model, list(ctx.targets), dict(ctx.options))
-        diagnostics += [d for d in found if d.family == "targets"]
-        notes += more
-    return diagnostics, notes
-
-
-def repair_spec(source: Any, *, select: Any = None, ignore: Any = None, targets: Any = None
-                ) -> tuple[dict[str, Any], Report]:
-    """Apply spec fixes (document edits), re-checking after each; returns the new spec data and its report."""
-    from onnxbridge.checks.engine import filter_report, normalize_targets
-    from onnxbridge.checks.fixes import FixRefused, all_fixes
-
-    target_list = normalize_targets(targets)
-    data, path = read_spec_document(source)
-    wanted = (expand_codes(select) or set(all_rules())) - (expand_codes(ignore) or set())
-    ctx = analyse(data, targets=tuple(target_list))
-    before, _ = diagnose(ctx)
-    summary = RepairSummary(before=sorted(before, key=lambda d: (d.level.rank, d.code)))
-    current, diags = data, before
-    refused: set[str] = set()
-    passes = {k: v for k, v in all_fixes().items() if v.scope == "spec"}
-    for _ in range(3):
-        ids = {d.fix.id for d in diags if d.fix is not None and d.code in wanted} - refused
-        if not ids:
-            break
-        for fp in passes.values():
-            if fp.id not in ids:
-                continue
-            codes = sorted({d.code for d in diags if d.fix is not None and d.fix.id == fp.id})
-            try:
-                current, description = fp.func(current)
-                summary.fixes.append(AppliedFix(fp.id, codes, description))
-            except FixRefused as exc:
-                refused.add(fp.id)
-                summary.fixes.append(AppliedFix(fp.id, codes, fp.summary, applied=False, reason=str(exc)))
-        diags, _ = diagnose(analyse(current, targets=tuple(target_list)))
-    after, notes = diagnose(analyse(current, targets=tuple(target_list)))
-    summary.fixed = sorted({d.code for d in before} - {d.code for d in after})
-    summary.parity_note = "spec fixes edit layers; the repaired spec was re-checked (it has no weights to compare)"
-    report = filter_report(Report(after, source=path, kind="spec", targets=target_list, notes=notes), select, ignore)
-    report.repair = summary
-    return current, report

@@ -20,6 +20,13 @@ class OptLevel(str, Enum):
     all = "all"
 
 
+def _engines() -> list[str]:
+    """The framework bridges' native engines (without importing the benchmark for ``--help``)."""
+    from onnxbridge.frameworks.bridges import engines
+
+    return list(engines())
+
+
 @reports_errors
 def command(
     model: Path = typer.Argument(..., help="An ONNX model, or a spec (built first).", show_default=False),
@@ -34,7 +41,7 @@ def command(
     seconds: float = typer.Option(None, help="Measure each configuration this long (default: 1 s, at least 10 runs)."),
     opt_level: OptLevel = typer.Option(OptLevel.all, "--opt-level", help="onnxruntime graph optimizations."),
     compare: list[str] = typer.Option([], "--compare", "-c",
-                                      help="Also run natively: torch, torch.compile, tensorflow (comma list)."),
+                                      help=f"Also run natively: {', '.join(_engines())} (comma list)."),
     explain: bool = typer.Option(False, "--explain", help="Show which nodes ran on which provider."),
     plot: Path = typer.Option(None, "--plot", help="Write a PNG bar chart of the latencies."),
     seed: int = typer.Option(0, help="Seed for the inputs (and the weights of a spec)."),

@@ -22,7 +22,7 @@ def command(
     spec: Path = typer.Argument(..., help="Network spec (.yaml, .yml or .json).", show_default=False),
     output: Path = typer.Option(None, "-o", "--output", help="ONNX file to write (default: <spec name>.onnx in the current directory)."),
     seed: int = typer.Option(0, help="Seed for the weight initialisation."),
-    opset: int = typer.Option(18, help="ONNX opset to target."),
+    opset: int = typer.Option(None, help="ONNX opset to target (default: the spec's 'opset', else 18)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Validate a spec, infer every layer's shape, and write it as an ONNX model with seeded weights."""
@@ -30,7 +30,7 @@ def command(
 
     from onnxbridge.ir import save_model
     from onnxbridge.ir.io import check_writable, fits_in_protobuf
-    from onnxbridge.spec import build
+    from onnxbridge.spec import build_with_report
     from onnxbridge.spec.lower import check_opset, check_seed
     from onnxbridge.summary import summarize_spec
 
@@ -38,7 +38,8 @@ def command(
     if out.suffix.lower() != ".onnx":
         raise OnnxBridgeError(f"{out}: the output should end in .onnx")
     check_seed(seed)
-    check_opset(opset)
+    if opset is not None:  # else the spec's own, checked when it is built
+        check_opset(opset)
     check_writable(out)
     if spec.exists() and out.exists() and out.resolve() == spec.resolve():
         raise OnnxBridgeError(f"{out}: refusing to overwrite the input spec", hint="choose another -o")
@@ -51,7 +52,9 @@ def command(
         if fmt is OutputFormat.json:
             print_json({**summary.to_dict(), "output": None})
         report_shape_errors(spec, summary.errors)
-    model = build(spec, seed=seed, opset=opset)
+    built = build_with_report(spec, seed=seed, opset=opset)
+    model = built.model
+    opset = next(o.version for o in model.opset_import if o.domain == "")
     small = fits_in_protobuf(model)
     if small:
         onnx.checker.check_model(model, full_check=True)
@@ -59,8 +62,11 @@ def command(
     if not small:  # the checker reads models over 2 GB from their files
         onnx.checker.check_model(str(out), full_check=True)
     if fmt is OutputFormat.json:
-        print_json({**summary.to_dict(), "output": str(out), "seed": seed, "opset": opset})
+        print_json({**summary.to_dict(), "output": str(out), "seed": seed, "opset": opset,
+                    "weights": built.weights.to_dict() if built.weights.used_stored else None})
     else:
         size = out.stat().st_size
+        for note in built.notes:  # which weights came from the spec's weights file
+            console.print(f"[dim]note:[/] {shown(note)}")
         console.print(f"wrote [bold]{shown(out)}[/] ({size / 1024:,.1f} KiB, opset {opset}, seed {seed}; "
                       "passes onnx.checker full check)")

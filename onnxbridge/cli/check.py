@@ -17,18 +17,26 @@ class CheckFormat(str, Enum):
     json = "json"
 
 
+def _targets() -> list[str]:
+    """The check targets (``onnxbridge.checks.engine.targets()``), without importing the checks for ``--help``:
+    every framework bridge, then onnxruntime's CPU and CUDA providers."""
+    from onnxbridge.frameworks.bridges import names
+
+    return [*names(), "cpu", "cuda"]
+
+
 @reports_errors
 def command(
     model: Path = typer.Argument(None, help="An ONNX model (.onnx) or a spec (.yaml/.yml/.json).",
                                  show_default=False),
     target: list[str] = typer.Option(None, "--target", "-t",
-                                     help="Also check compatibility with: torch, tensorflow, cpu, cuda "
+                                     help=f"Also check compatibility with: {', '.join(_targets())} "
                                           "(repeat or comma-separate)."),
     select: list[str] = typer.Option(None, "--select", help="Only these codes (e.g. OB101,OB2 or a family)."),
     ignore: list[str] = typer.Option(None, "--ignore", help="Leave out these codes."),
     fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text or json."),
     fix: bool = typer.Option(False, "--fix", help="Apply the automatic fixes, check again and compare outputs."),
-    output: Path = typer.Option(None, "-o", "--output", help="Where --fix writes the repaired model or spec."),
+    output: Path = typer.Option(None, "-o", "--output", help="Where --fix writes the repaired model or spec (only if the repair made it better)."),
     in_place: bool = typer.Option(False, "--in-place", help="Let --fix overwrite the input file."),
     seed: int = typer.Option(0, help="Seed of the random inputs used to compare outputs."),
     list_rules: bool = typer.Option(False, "--list-rules", help="List every rule code and exit."),

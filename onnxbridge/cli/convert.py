@@ -11,12 +11,15 @@ from onnxbridge.cli.common import OutputFormat, console, fail, print_json, repor
 from onnxbridge.errors import OnnxBridgeError
 
 
-class Target(str, Enum):
-    """What ``convert`` produces."""
+def _targets() -> list[str]:
+    """``onnxbridge.conversion.targets()``, without importing the conversion machinery for ``--help``."""
+    from onnxbridge.frameworks.bridges import names
 
-    onnx = "onnx"
-    torch = "torch"
-    tensorflow = "tensorflow"
+    return ["onnx", *names(), "spec"]
+
+
+#: What ``convert`` produces: onnx, a framework bridge's name, or a spec (lifted from ONNX).
+Target = Enum("Target", {name: name for name in _targets()}, type=str)
 
 
 class Exporter(str, Enum):
@@ -32,10 +35,12 @@ def command(
     source: str = typer.Argument(..., show_default=False,
                                  help="Model to convert: .onnx, a spec (.yaml/.json), .pt2, TorchScript .pt, "
                                       "file.py:ClassOrFactory, .keras, .h5 or a SavedModel directory."),
-    to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py) or "
-                              "tensorflow (a directory with saved_model/ and model.py)."),
+    to: Target = typer.Option(..., "--to", help="Target: onnx (a file), torch (a directory with model.py), "
+                              "tensorflow (a directory with saved_model/ and model.py) or spec (an editable spec "
+                              "with the model's weights)."),
     output: Path = typer.Option(None, "-o", "--output", help="Where to write: an .onnx file for --to onnx, a "
-                                "directory for --to torch or --to tensorflow. Without it the conversion is only verified."),
+                                "directory for --to torch or --to tensorflow, a .yaml/.json file for --to spec (its "
+                                "weights go beside it as .safetensors). Without it the conversion is only verified."),
     inputs: list[str] = typer.Option(None, "--input", help="Input of a PyTorch source, NAME:1x3x224x224[:dtype]; "
                                      "repeat per input. Dim 0 is exported symbolic unless --static-batch."),
     exporter: Exporter = typer.Option(Exporter.auto, help="torch.onnx exporter for PyTorch sources (auto: dynamo, "
@@ -79,12 +84,10 @@ def command(
     if trust:
         options["trust"] = True
     if class_name:
-        if to is not Target.torch:
-            raise OnnxBridgeError("--class-name applies to --to torch")
+        _require_export_option(to.value, "class_name", "--class-name")
         options["class_name"] = class_name
     if channels_last:
-        if to is not Target.tensorflow:
-            raise OnnxBridgeError("--channels-last applies to --to tensorflow")
+        _require_export_option(to.value, "channels_last", "--channels-last")
         options["channels_last"] = True
     if device is not None:
         if to is not Target.torch:
@@ -111,12 +114,23 @@ def command(
                   ("the files were kept for inspection" if result.files else "nothing was written"))
 
 
+def _require_export_option(target: str, option: str, flag: str) -> None:
+    """An option only some bridges' exporters take: a clear error for the others (and for ``--to onnx``)."""
+    from onnxbridge.frameworks.bridges import bridges
+
+    takers = [b.name for b in bridges() if option in b.export_options]
+    if target not in takers:
+        raise OnnxBridgeError(f"{flag} applies to --to {' or --to '.join(takers)}")
+
+
 def _refuse_overwriting_source(source: str, output: Path | None) -> None:
+    from onnxbridge.frameworks.bridges import bridges
+
     if output is None:
         return
     src = Path(source.split(":")[0] if source.count(":") == 1 and source.split(":")[0].endswith(".py") else source)
-    targets = [output, output / "model.py", output / "model.safetensors", output / "model.weights.npz",
-               output / "saved_model"]
+    written = dict.fromkeys(name for b in bridges() for name in b.output_files)
+    targets = [output, *(output / name for name in written), output.with_name(output.stem + ".safetensors")]
     if src.exists() and any(t.exists() and t.resolve() == src.resolve() for t in targets):
         raise OnnxBridgeError(f"{output}: refusing to overwrite the input {src}", hint="choose another -o")
 

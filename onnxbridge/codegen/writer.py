@@ -5,6 +5,10 @@ layer ids go through :class:`NameScope` (which turns any string into a fresh, va
 :func:`ident` (which rejects anything that is not one); values go through :func:`lit`. Templates
 passed to :meth:`SourceWriter.line` are written by us; their ``{}`` holes only accept :class:`Code`.
 
+Identifiers that start with two underscores are refused everywhere (``__class__``, ``__import__``,
+``__builtins__``, and ``self.__x``, which Python mangles into another name), and :class:`NameScope` never
+hands out a name with a leading underscore (``_modules`` and ``_parameters`` are ``nn.Module`` internals).
+
 Example::
 
     w = SourceWriter()
@@ -28,9 +32,12 @@ class Code(str):
 
 
 def ident(name: str) -> Code:
-    """Return ``name`` as code, after checking it is a valid, non-keyword Python identifier."""
+    """Return ``name`` as code, after checking it is a valid, non-keyword Python identifier that does not
+    start with ``__`` (dunder names and mangled private names)."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"not a valid Python identifier: {name!r}")
+    if name.startswith("__"):
+        raise ValueError(f"identifiers starting with '__' are not written: {name!r}")
     return Code(name)
 
 
@@ -116,6 +123,7 @@ class NameScope:
             out = "".join(w[:1].upper() + w[1:] for part in words for w in part.split("_") if w)
         else:
             out = "_".join(w.lower() for w in words)
+        out = out.lstrip("_")  # no private, dunder or mangled names (``_modules``, ``__class__``)
         if not out:
             out = fallback
         if out[0].isdigit():
@@ -159,15 +167,16 @@ class SourceWriter:
         self._lines.append(f"{self._indent * self._level}{text}" if text else "")
 
     def comment(self, text: str) -> None:
-        """Append a ``#`` comment; the text is flattened to one line so it cannot escape the comment."""
-        flat = " ".join(str(text).split())
+        """Append a ``#`` comment; the text is flattened to one printable line so it cannot escape the comment."""
+        flat = "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))
         self._lines.append(f"{self._indent * self._level}# {flat}")
 
     def docstring(self, text: str, width: int = 100) -> None:
-        """Append a triple-quoted docstring, wrapped; text that could break out of the quotes is repr-quoted."""
+        """Append a triple-quoted docstring, wrapped; text that could break out of the quotes (or is not
+        printable, such as a NUL) is repr-quoted."""
         flat = " ".join(str(text).split())
         pad = self._indent * self._level
-        if not flat or '"' in flat or "\\" in flat:
+        if not flat or '"' in flat or "\\" in flat or not flat.isprintable():
             self._lines.append(f"{pad}{lit(flat)}")
             return
         lines = textwrap.wrap(flat, width=max(width - len(pad), 40)) or [""]
@@ -179,6 +188,7 @@ class SourceWriter:
         self._lines.append(f'{pad}"""')
 
     def blank(self, n: int = 1) -> None:
+        """Append ``n`` empty lines."""
         self._lines.extend([""] * n)
 
     @contextmanager

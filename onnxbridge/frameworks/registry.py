@@ -1,33 +1,60 @@
 """Opset-aware registries of ONNX-op converters, one per target framework.
 
-A converter is registered for an op and the opset version where the op last changed in a way that
-matters to it (``since``). For a node in a model with opset ``v`` the registry asks ONNX which schema
-version applies (``onnx.defs.get_schema(op, max_inclusive_version=v)``) and picks the converter with
-the greatest ``since`` not above it.
+The ``since`` convention (one rule, here): a converter is registered at the ONNX schema version where the
+op last changed in a way the converter handles, and it is valid from there on. ``since`` must be a version
+at which the op's schema changed (``onnx.defs.get_schema(op, max_inclusive_version=since).since_version ==
+since``); left out, it is the op's first version. A converter is registered once per op (a second
+registration of the same function would say nothing), and registering the same (domain, op, since) twice
+is an error. For a node in a model with opset ``v`` the registry asks ONNX which schema version applies
+(``onnx.defs.get_schema(op, max_inclusive_version=v)``) and picks the converter with the greatest
+``since`` not above it; :meth:`OpRegistry.valid_from` is the first opset with a converter, and the support
+matrix (``scripts/gen_support_matrix.py``) lists each registered ``since``.
 
 Example::
 
     TORCH_OPS = OpRegistry("torch")
 
-    @TORCH_OPS.register("Relu")
-    def relu(node, ctx): ...
+    @TORCH_OPS.register("Relu")                # valid from Relu's first version
+    def relu(ctx): ...
+
+    @TORCH_OPS.register("Softmax", since=13)   # Softmax-13: one axis instead of "flatten to 2-D"
+    def softmax(ctx): ...
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import onnx
 
 from onnxbridge.errors import UnsupportedOpsError
+from onnxbridge.ir.conventions import normalise_domain, opsets_of
+from onnxbridge.ir.nodes import walk_nodes
 
 
 @dataclass(frozen=True)
 class OpKey:
+    """One registration: the converter of ``domain::op_type`` valid from opset ``since``."""
+
     domain: str
     op_type: str
     since: int
+
+
+def schema_versions(op_type: str, domain: str = "") -> tuple[int, ...]:
+    """The opset versions at which ONNX changed ``op_type``'s schema, oldest first (empty when ONNX has
+    no schema for it, e.g. an op of a custom domain)."""
+    return _schema_index().get((domain, op_type), ())
+
+
+@lru_cache(maxsize=1)
+def _schema_index() -> dict[tuple[str, str], tuple[int, ...]]:
+    index: dict[tuple[str, str], set[int]] = {}
+    for schema in onnx.defs.get_all_schemas_with_history():
+        index.setdefault((schema.domain, schema.name), set()).add(schema.since_version)
+    return {key: tuple(sorted(v)) for key, v in index.items()}
 
 
 class OpRegistry:
@@ -37,14 +64,26 @@ class OpRegistry:
         self.framework = framework
         self._converters: dict[tuple[str, str], dict[int, Callable]] = {}
 
-    def register(self, op_type: str, *, since: int = 1, domain: str = "") -> Callable[[Callable], Callable]:
-        """Decorator: register a converter; registering the same (domain, op, since) twice is an error."""
+    def register(self, op_type: str, *, since: int | None = None, domain: str = "") -> Callable[[Callable], Callable]:
+        """Decorator: register a converter of ``op_type`` valid from schema version ``since`` (default: the
+        op's first version). ``since`` must be a version where the op changed; registering the same
+        (domain, op, since) twice, or the same function twice for one op, is an error."""
+        label = f"{domain or 'ai.onnx'}::{op_type}"
+        known = schema_versions(op_type, domain)
+        if since is None:
+            since = known[0] if known else 1
+        elif known and since not in known:
+            raise ValueError(f"{self.framework}: {label} has no schema version {since} (it changed at "
+                             f"{', '.join(map(str, known))}): register the converter at the version it handles")
 
         def decorate(fn: Callable) -> Callable:
             versions = self._converters.setdefault((domain, op_type), {})
             if since in versions:
-                raise ValueError(f"{self.framework}: converter for {domain or 'ai.onnx'}::{op_type} "
-                                 f"since opset {since} is already registered ({versions[since].__module__})")
+                raise ValueError(f"{self.framework}: converter for {label} since opset {since} is already "
+                                 f"registered ({versions[since].__module__})")
+            if any(f is fn for f in versions.values()):
+                raise ValueError(f"{self.framework}: {fn.__qualname__} is already registered for {label}: "
+                                 "register a converter once, at the first version it handles")
             versions[since] = fn
             return fn
 
@@ -64,7 +103,13 @@ class OpRegistry:
         return versions[max(usable)] if usable else None
 
     def supports(self, op_type: str, opset: int, domain: str = "") -> bool:
+        """Whether a node of ``op_type`` in a model importing ``domain`` at ``opset`` has a converter."""
         return self.lookup(op_type, opset, domain) is not None
+
+    def valid_from(self, op_type: str, domain: str = "") -> int | None:
+        """The first opset at which ``op_type`` has a converter (its lowest ``since``), or None."""
+        versions = self._converters.get((domain, op_type))
+        return min(versions) if versions else None
 
     def keys(self) -> list[OpKey]:
         """Every registered (domain, op, since), sorted — the support matrix is generated from this."""
@@ -72,6 +117,7 @@ class OpRegistry:
                       key=lambda k: (k.domain, k.op_type, k.since))
 
     def op_types(self) -> set[str]:
+        """Every op type with a converter."""
         return {op for (_, op) in self._converters}
 
     def missing(self, nodes: Iterable[onnx.NodeProto], opsets: dict[str, int],
@@ -81,7 +127,7 @@ class OpRegistry:
         for node in nodes:
             if (node.domain, node.op_type) in local_functions:
                 continue
-            domain = "" if node.domain in ("", "ai.onnx") else node.domain
+            domain = normalise_domain(node.domain)
             if not self.supports(node.op_type, opsets.get(domain, opsets.get("", 1)), domain):
                 label = node.op_type if not domain else f"{domain}::{node.op_type}"
                 missing.setdefault(label, []).append(node.name or f"<unnamed {node.op_type}>")
@@ -89,21 +135,13 @@ class OpRegistry:
 
     def require_all(self, model: onnx.ModelProto) -> None:
         """Raise :class:`UnsupportedOpsError` listing every op in ``model`` without a converter."""
-        opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
+        opsets = opsets_of(model)
         functions = {(f.domain, f.name) for f in model.functions}
         nodes = list(model.graph.node) + [n for f in model.functions for n in f.node]
-        missing = self.missing(_all_nodes(nodes), opsets, functions)
+        missing = self.missing(walk_nodes(nodes), opsets, functions)
         if missing:
             raise UnsupportedOpsError(self.framework, missing)
 
 
-def _all_nodes(nodes: Iterable[onnx.NodeProto]) -> Iterable[onnx.NodeProto]:
-    """Nodes including those inside If/Loop/Scan subgraphs."""
-    for node in nodes:
-        yield node
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _all_nodes(attr.g.node)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for g in attr.graphs:
-                    yield from _all_nodes(g.node)
+# the checks' target rules read this name; onnxbridge.ir.nodes.walk_nodes is the one to use
+_all_nodes = walk_nodes

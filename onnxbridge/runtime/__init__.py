@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 # the function ``bench`` is exported as ``onnxbridge.bench``; here the name stays the module's
-from onnxbridge.runtime.bench import BenchReport, BenchResult, Latency
 from onnxbridge.runtime.devices import DeviceReport, list_devices
 from onnxbridge.runtime.providers import available_providers, resolve_provider, resolve_providers
+from onnxbridge.runtime.results import BenchReport, BenchResult, Latency
 
 __all__ = ["BenchReport", "BenchResult", "DeviceReport", "Latency", "available_providers",
            "list_devices", "resolve_provider", "resolve_providers"]

@@ -1,7 +1,8 @@
 """What hardware and software this machine offers: CPU, GPUs, onnxruntime providers, frameworks.
 
-Nothing heavy is imported unless needed: GPUs come from ``nvidia-smi`` when it is on the PATH, else from
-PyTorch (only when it is installed); framework versions come from the installed package metadata.
+Nothing heavy is imported unless needed: GPUs come from ``nvidia-smi`` when it is on the PATH, else from a
+framework's bridge that can list them (PyTorch, only when it is installed); framework versions come from the
+installed package metadata.
 
 Example::
 
@@ -19,18 +20,24 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-# (display name, distribution names to try): the first installed distribution gives the version
-FRAMEWORKS = (
+# (display name, distribution names to try): the first installed distribution gives the version. The
+# frameworks' own packages come from their bridges, between the core packages and the optional ones.
+CORE_PACKAGES = (
     ("onnx", ("onnx",)),
     ("onnxruntime", ("onnxruntime", "onnxruntime-gpu")),
     ("onnx-ir", ("onnx-ir",)),
     ("onnxscript", ("onnxscript",)),
-    ("torch", ("torch",)),
-    ("tensorflow", ("tensorflow", "tensorflow-cpu", "tf-nightly")),
-    ("keras", ("keras",)),
-    ("tf2onnx", ("tf2onnx",)),
+)
+OPTIONAL_PACKAGES = (
     ("matplotlib", ("matplotlib",)),
 )
+
+
+def packages() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every package :func:`installed_frameworks` reports, in order."""
+    from onnxbridge.frameworks.bridges import bridges
+
+    return CORE_PACKAGES + tuple(p for b in bridges() for p in b.packages) + OPTIONAL_PACKAGES
 
 
 @dataclass
@@ -51,7 +58,7 @@ class GpuInfo:
     index: int
     name: str
     memory_bytes: int | None
-    source: str  # "nvidia-smi" or "torch"
+    source: str  # "nvidia-smi" or the name of the framework bridge that listed it ("torch")
     driver: str | None = None
     capability: str | None = None
 
@@ -99,24 +106,24 @@ class DeviceReport:
         }
 
 
-def list_devices(*, use_torch: bool = True) -> DeviceReport:
-    """Describe this machine: CPU, GPUs (nvidia-smi, else PyTorch if installed), onnxruntime, frameworks.
+def list_devices(*, use_frameworks: bool = True) -> DeviceReport:
+    """Describe this machine: CPU, GPUs (nvidia-smi, else an installed framework that can list them, such
+    as PyTorch), onnxruntime, frameworks.
 
-    ``use_torch=False`` never imports PyTorch (GPUs then come only from nvidia-smi).
+    ``use_frameworks=False`` never imports a framework (GPUs then come only from nvidia-smi).
     """
     notes: list[str] = []
     frameworks = installed_frameworks()
     gpus = nvidia_smi_gpus()
     if gpus is None:
-        gpus = []
-        versions = {f.name: f.version for f in frameworks}
-        if use_torch and versions.get("torch"):
-            gpus = torch_gpus()
-            if not gpus:
-                notes.append("PyTorch sees no CUDA device" + (
-                    " (it is a CPU-only build)" if "+cpu" in (versions["torch"] or "") else ""))
+        gpus, found = [], None
+        if use_frameworks:
+            found = framework_gpus()
+        if found is None:
+            notes.append("no nvidia-smi on the PATH and no framework was asked: GPUs unknown")
         else:
-            notes.append("no nvidia-smi on the PATH and PyTorch is not consulted: GPUs unknown")
+            gpus, more = found
+            notes.extend(more)
     return DeviceReport(cpu=cpu_info(), gpus=gpus, onnxruntime=runtime_info(), frameworks=frameworks,
                         notes=notes)
 
@@ -162,7 +169,7 @@ def runtime_info() -> RuntimeInfo:
 def installed_frameworks() -> list[FrameworkInfo]:
     """Versions of the frameworks onnxbridge works with, from package metadata (nothing is imported)."""
     found = []
-    for name, dists in FRAMEWORKS:
+    for name, dists in packages():
         version = None
         for dist in dists:
             try:
@@ -198,20 +205,23 @@ def nvidia_smi_gpus(timeout: float = 10.0) -> list[GpuInfo] | None:
     return gpus
 
 
-def torch_gpus() -> list[GpuInfo]:
-    """CUDA devices PyTorch can see (imports torch)."""
-    try:
-        import torch
-    except ImportError:
-        return []
-    if not torch.cuda.is_available():
-        return []
-    gpus = []
-    for i in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(i)
-        gpus.append(GpuInfo(index=i, name=props.name, memory_bytes=int(props.total_memory), source="torch",
-                            capability=f"{props.major}.{props.minor}"))
-    return gpus
+def framework_gpus() -> tuple[list[GpuInfo], list[str]] | None:
+    """GPUs from the first installed framework that lists them (imports it), with its notes; None when
+    no framework was asked."""
+    from onnxbridge.frameworks.bridges import bridges
+
+    for bridge in bridges():
+        if not bridge.installed():
+            continue
+        try:
+            found = bridge.list_gpus()
+        except ImportError:  # installed but broken: as good as absent
+            continue
+        if found is not None:
+            gpus, notes = found
+            return [GpuInfo(index=g.index, name=g.name, memory_bytes=g.memory_bytes, source=bridge.name,
+                            capability=g.capability) for g in gpus], list(notes)
+    return None
 
 
 def process_gpu_memory(pid: int | None = None) -> int | None:

@@ -5,17 +5,19 @@ The spec's lowering stores the placement in the model's metadata, ``metadata_pro
 JSON ``{"onnx node name": "cuda:1", ...}``. Generated PyTorch code places each part on its device and
 moves activations between devices (pipeline-style model parallelism).
 
+Whether those devices exist is each framework's question (:meth:`Bridge.check_devices
+<onnxbridge.frameworks.base.Bridge.check_devices>`).
+
 Example::
 
     placements = read_placements(model)        # {"conv1": "cuda:0", "fc": "cuda:1"}
-    check_available(placements)                 # OnnxBridgeError on a machine without those devices
+    check_device_name("gpu0")                   # OnnxBridgeError: not one of 'cpu', 'cuda', 'cuda:N'
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 
 import onnx
 
@@ -53,41 +55,3 @@ def check_device_name(device: object, *, where: str = "device") -> str:
     if not isinstance(device, str) or not DEVICE_PATTERN.match(text):
         raise OnnxBridgeError(f"{where}: device {device!r} is not one of 'cpu', 'cuda', 'cuda:N'")
     return text
-
-
-def check_available(placements: Mapping[str, str] | str, *, framework: str = "torch") -> None:
-    """Raise a clear :class:`OnnxBridgeError` when a placement names a device PyTorch cannot use here.
-
-    ``placements`` is {node: device} or one whole-model device.
-    """
-    by_device: dict[str, list[str]] = {}
-    if isinstance(placements, str):
-        by_device[check_device_name(placements)] = []
-    else:
-        for node, device in placements.items():
-            by_device.setdefault(device, []).append(node)
-    cuda = {d: nodes for d, nodes in by_device.items() if d.startswith("cuda")}
-    if not cuda or framework != "torch":
-        return
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    missing = {d: nodes for d, nodes in sorted(cuda.items())
-               if (int(d.split(":")[1]) if ":" in d else 0) >= count}
-    if not missing:
-        return
-    have = (f"this machine has {count} CUDA device(s)" if count
-            else f"PyTorch sees no CUDA device here (torch {torch.__version__})")
-    if isinstance(placements, str):
-        what = f"the model is to run on {placements}"
-    else:
-        what = "; ".join(f"{_listed(nodes)} {'is' if len(nodes) == 1 else 'are'} placed on {device}"
-                         for device, nodes in missing.items())
-    raise OnnxBridgeError(f"{what}, but {have}",
-                          hint="run it on a machine with that GPU, or put the whole model on the CPU "
-                               "with device='cpu' (--device cpu)")
-
-
-def _listed(nodes: list[str]) -> str:
-    shown = ", ".join(repr(n) for n in nodes[:4]) + (", ..." if len(nodes) > 4 else "")
-    return f"layer node{'s' if len(nodes) > 1 else ''} {shown}"

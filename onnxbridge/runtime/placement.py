@@ -3,8 +3,7 @@
 onnxruntime assigns every node of the (optimized) graph to one provider; nodes the preferred provider
 has no kernel for fall back to ``CPUExecutionProvider``, with copies between device and host around them.
 That assignment, and the time each node took, are read from onnxruntime's own profile
-(``SessionOptions.enable_profiling``): one trace event per node and run whose ``args.provider`` names
-the provider that ran it.
+(:mod:`onnxbridge.runtime.profile`).
 
 Example::
 
@@ -19,27 +18,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from onnxbridge.runtime.profile import NodePlacement, parse_profile
 from onnxbridge.runtime.providers import CPU, short_name
+from onnxbridge.runtime.session import create_session
 
-KERNEL_SUFFIX = "_kernel_time"
 COPY_OPS = ("MemcpyToHost", "MemcpyFromHost")
-
-
-@dataclass
-class NodePlacement:
-    """One node of the optimized graph: where it ran and its mean kernel time per run (microseconds)."""
-
-    name: str
-    op_type: str
-    provider: str
-    mean_us: float
-
 
 @dataclass
 class OpPlacement:
@@ -125,8 +114,6 @@ class PlacementReport:
 def explain(model_bytes: bytes, provider: str, feeds: Mapping[str, np.ndarray], *, runs: int = 10,
             threads: int | None = None, opt_level: str = "all") -> PlacementReport:
     """Profile a session preferring ``provider``: one warm-up run (dropped from the figures), then ``runs``."""
-    from onnxbridge.runtime.bench import create_session
-
     with tempfile.TemporaryDirectory(prefix="onnxbridge-profile-") as tmp:
         session = create_session(model_bytes, provider, threads=threads, opt_level=opt_level,
                                  profile_prefix=os.path.join(tmp, "profile"))
@@ -138,26 +125,3 @@ def explain(model_bytes: bytes, provider: str, feeds: Mapping[str, np.ndarray], 
             events = json.load(f)
     return PlacementReport(provider=provider, session_providers=list(session.get_providers()), runs=runs,
                            nodes=parse_profile(events, skip_runs=1))
-
-
-def parse_profile(events: Sequence[Mapping[str, Any]], *, skip_runs: int = 0) -> list[NodePlacement]:
-    """Node placements from an onnxruntime profile trace (a list of Chrome trace events).
-
-    Each node has one ``<name>_kernel_time`` event per run with ``args.op_name`` and ``args.provider``;
-    the first ``skip_runs`` events of each node (warm-up runs) are dropped, the rest averaged.
-    """
-    per_node: dict[str, list[float]] = {}
-    info: dict[str, tuple[str, str]] = {}
-    for e in events:
-        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith(KERNEL_SUFFIX):
-            continue
-        args = e.get("args") or {}
-        name = str(e["name"])[: -len(KERNEL_SUFFIX)]
-        info.setdefault(name, (str(args.get("op_name", "?")), str(args.get("provider", "?"))))
-        per_node.setdefault(name, []).append(float(e.get("dur", 0.0)))
-    nodes = []
-    for name, durations in per_node.items():
-        kept = durations[skip_runs:] or durations
-        op_type, provider = info[name]
-        nodes.append(NodePlacement(name, op_type, provider, float(np.mean(kept))))
-    return nodes

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from onnxbridge.errors import MissingDependencyError, OnnxBridgeError
 
 if TYPE_CHECKING:
-    from onnxbridge.runtime.bench import BenchReport
+    from onnxbridge.runtime.results import BenchReport
 
 
 @dataclass

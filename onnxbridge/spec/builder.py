@@ -14,10 +14,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from onnxbridge.ir.conventions import BLOCKS_DOMAIN
 from onnxbridge.spec.init import init_weight
 from onnxbridge.spec.registry import Weight
-
-BLOCKS_DOMAIN = "onnxbridge.blocks"
+from onnxbridge.spec.types import NUMPY_DTYPES
+from onnxbridge.spec.weights import WeightStore
 
 
 @dataclass
@@ -25,6 +26,8 @@ class FunctionTable:
     """Block functions of one model, shared by all builders; equal bodies are written once."""
 
     functions: dict[str, onnx.FunctionProto] = field(default_factory=dict)
+    #: operator domains other than the default one that nodes use, with their versions
+    domains: dict[str, int] = field(default_factory=dict)
 
     def add(self, name: str, fn: onnx.FunctionProto) -> str:
         """Register ``fn`` under ``name`` (or ``name_2``... when a different body already has it)."""
@@ -50,12 +53,16 @@ class GraphBuilder:
     """Collects nodes, initializers (or function weight inputs) and constants while lowering."""
 
     def __init__(self, *, opset: int, seed: int, functions: FunctionTable, in_function: bool = False,
-                 weight_prefix: str = ""):
+                 weight_prefix: str = "", store: WeightStore | None = None):
         self.opset = opset
         self.seed = seed
         self.functions = functions
         self.in_function = in_function
         self.weight_prefix = weight_prefix
+        #: stored weights (a spec's weights file) used where their shapes fit
+        self.store = store if store is not None else WeightStore(None)
+        #: domains this builder's nodes use (a function imports them too)
+        self.domains: dict[str, int] = {}
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         #: in a function: (formal input name, weight spec) for each weight, in order
@@ -110,8 +117,7 @@ class GraphBuilder:
             self._names.add(name)
             return name
         full = f"{self.weight_prefix}{name}"
-        value = init_weight(spec, full, self.seed)
-        self.initializers.append(numpy_helper.from_array(value, full))
+        self.initializers.append(numpy_helper.from_array(self._value(spec, full), full))
         self._names.add(full)
         return full
 
@@ -120,9 +126,24 @@ class GraphBuilder:
         if self.in_function:
             self.weight_inputs.append((full_name, spec))
             return full_name
-        value = init_weight(spec, f"{self.weight_prefix}{full_name}", self.seed)
-        self.initializers.append(numpy_helper.from_array(value, f"{self.weight_prefix}{full_name}"))
-        return f"{self.weight_prefix}{full_name}"
+        full = f"{self.weight_prefix}{full_name}"
+        self.initializers.append(numpy_helper.from_array(self._value(spec, full), full))
+        return full
+
+    def _value(self, spec: Weight, full: str) -> np.ndarray:
+        dtype = NUMPY_DTYPES.get(spec.dtype, np.float32)
+        stored = self.store.take(full, spec.shape, dtype)
+        if stored is not None:
+            return stored
+        self.store.initialised(full)
+        return init_weight(spec, full, self.seed)
+
+    def use_domain(self, domain: str, version: int) -> None:
+        """Record that a node uses operator ``domain`` at ``version`` (for the opset imports)."""
+        if domain in ("", "ai.onnx"):
+            return
+        self.domains[domain] = version
+        self.functions.domains.setdefault(domain, version)
 
     def const(self, value: np.ndarray | list | int | float, hint: str = "const", dtype: type | None = None) -> str:
         """A constant tensor (an initializer in the main graph, a Constant node in a function)."""
@@ -137,13 +158,26 @@ class GraphBuilder:
             self.initializers.append(tensor)
         return name
 
+    def const_tensor(self, tensor: onnx.TensorProto, hint: str = "const") -> str:
+        """A constant given as an ONNX tensor (any element type), like :meth:`const`."""
+        name = self.fresh(hint)
+        t = onnx.TensorProto()
+        t.CopyFrom(tensor)
+        t.name = name
+        if self.in_function:
+            self.nodes.append(helper.make_node("Constant", [], [name], name=self.fresh(f"{hint}_Constant"), value=t))
+        else:
+            self.initializers.append(t)
+        return name
+
     def ints(self, values: list[int] | tuple[int, ...], hint: str = "shape") -> str:
         """A 1-D int64 constant (shapes, axes, pads)."""
         return self.const(np.asarray(list(values), dtype=np.int64), hint)
 
     def function_proto(self, name: str, inputs: list[str], outputs: list[str], doc: str = "") -> onnx.FunctionProto:
         """This builder's nodes as an ONNX local function (weights appended to its inputs)."""
+        imports = [helper.make_opsetid("", self.opset), helper.make_opsetid(BLOCKS_DOMAIN, 1)]
+        imports += [helper.make_opsetid(d, v) for d, v in sorted(self.domains.items()) if d != BLOCKS_DOMAIN]
         return helper.make_function(
             BLOCKS_DOMAIN, name, inputs + [w for w, _ in self.weight_inputs], outputs, self.nodes,
-            opset_imports=[helper.make_opsetid("", self.opset), helper.make_opsetid(BLOCKS_DOMAIN, 1)],
-            doc_string=doc or None)
+            opset_imports=imports, doc_string=doc or None)

@@ -14,7 +14,7 @@ def _params(model: type) -> list[dict[str, Any]]:
     out = []
     for name, f in model.model_fields.items():
         required = f.default is PydanticUndefined and f.default_factory is None
-        out.append({"name": name, "required": required, "default": None if required else f.get_default(),
+        out.append({"name": name, "required": required, "default": None if required else f.get_default(call_default_factory=True),
                     "description": f.description or ""})
     return out
 
@@ -30,3 +30,19 @@ def catalogue() -> list[dict[str, Any]]:
         entries.append({"type": name, "family": "block", "kind": "block", "description": block.description,
                         "min_inputs": 1, "max_inputs": 1, "params": _params(block.Params)})
     return entries
+
+
+def device_names() -> list[str]:
+    """The devices a layer can be placed on here: ``cpu`` and ``cuda:N`` for each GPU nvidia-smi lists."""
+    from onnxbridge.runtime.devices import list_devices
+
+    return ["cpu", *(f"cuda:{gpu.index}" for gpu in list_devices(use_frameworks=False).gpus)]
+
+
+def editor_catalogue() -> dict[str, Any]:
+    """What a visual editor needs to offer every layer: the catalogue, the spec's JSON Schema (a form per
+    layer type in ``$defs["Layer_<Type>"]``), the devices of this machine, and the version."""
+    from onnxbridge import __version__
+    from onnxbridge.spec.jsonschema import spec_json_schema
+
+    return {"version": __version__, "layers": catalogue(), "schema": spec_json_schema(), "devices": device_names()}

@@ -11,12 +11,16 @@ import zlib
 import numpy as np
 
 from onnxbridge.spec.registry import Weight
+from onnxbridge.spec.types import NUMPY_DTYPES
 
 
-def init_weight(weight: Weight, full_name: str, seed: int, dtype: type = np.float32) -> np.ndarray:
+def init_weight(weight: Weight, full_name: str, seed: int, dtype: type | None = None) -> np.ndarray:
     """Values for ``weight`` (named ``full_name`` in the model) under ``seed``."""
     rng = np.random.default_rng([seed, zlib.crc32(full_name.encode())])
     shape = weight.shape
+    dtype = dtype or NUMPY_DTYPES.get(weight.dtype, np.float32)
+    if np.dtype(dtype).kind not in "fc":  # integer and boolean tensors have no random scheme
+        return np.zeros(shape, dtype) if weight.init != "ones" else np.ones(shape, dtype)
     if weight.init == "zeros":
         return np.zeros(shape, dtype)
     if weight.init == "ones":

@@ -37,7 +37,103 @@ def load_spec(path: str | os.PathLike) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{p}: cannot read the file ({exc})") from None
     data = parse_spec_text(text, str(p), json_format=p.suffix.lower() == ".json")
-    return spec_from_dict(data, source=str(p))
+    spec = spec_from_dict(data, source=str(p))
+    spec._base_dir = str(p.resolve().parent)  # 'weights:' is relative to the spec file
+    return spec
+
+
+def spec_to_yaml(data: Spec | dict[str, Any]) -> str:
+    """A spec as readable YAML: block style at the top, one flow-style line per layer (as in models/)."""
+    if isinstance(data, Spec):
+        data = data.to_dict()
+    return yaml.dump(_order(data), Dumper=_SpecDumper, sort_keys=False, width=120, allow_unicode=True)
+
+
+def save_spec(spec: Spec | dict[str, Any], path: str | os.PathLike, *, weights: Any = None) -> list[Path]:
+    """Write ``spec`` as YAML (or JSON for ``.json``), and its weights beside it, each atomically.
+
+    The weights are ``weights`` (a mapping of arrays) or the ones a lifted spec holds in memory; they
+    go to ``<stem>.safetensors`` next to the spec, and the written spec names that file in ``weights:``.
+    Returns the files written (weights first: a spec never names a file that is not there yet).
+
+    Example::
+
+        spec = onnxbridge.lift("model.onnx")
+        save_spec(spec, "net.yaml")          # net.yaml + net.safetensors
+    """
+    from onnxbridge.ir.io import atomic_write
+    from onnxbridge.spec.weights import save_weights, weights_file
+
+    p = Path(path)
+    if p.suffix.lower() not in SPEC_SUFFIXES:
+        raise SpecError(f"{p}: a spec file ends in .yaml, .yml or .json")
+    if isinstance(spec, Spec):
+        weights = spec._weights if weights is None else weights
+        data = spec.to_dict()
+    else:
+        data = dict(spec)
+    written: list[Path] = []
+    if weights is not None:
+        target = weights_file(p)
+        written.append(save_weights(weights, target))
+        data["weights"] = target.name
+    text = json.dumps(data, indent=2) + "\n" if p.suffix.lower() == ".json" else spec_to_yaml(data)
+    with atomic_write(p) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    written.append(p)
+    if isinstance(spec, Spec):
+        spec.weights = data.get("weights", spec.weights)
+        spec._base_dir = str(p.resolve().parent)
+    return written
+
+
+_TOP_ORDER = ("name", "description", "opset", "weights", "inputs", "blocks", "layers", "outputs")
+
+
+def _order(data: dict[str, Any]) -> dict[str, Any]:
+    ordered = {k: data[k] for k in _TOP_ORDER if k in data}
+    ordered.update({k: v for k, v in data.items() if k not in ordered})
+    if not ordered.get("blocks", True):
+        del ordered["blocks"]
+    for block in (ordered.get("blocks") or {}).values():
+        if isinstance(block, dict) and block.get("params") == {}:
+            del block["params"]
+    return ordered
+
+
+class _Flow(dict):
+    """A mapping written on one line."""
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """Safe YAML with the spec's layout (see :func:`spec_to_yaml`)."""
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", dict(data), flow_style=True)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
+    items = {}
+    for key, value in data.items():
+        if key == "layers" and isinstance(value, list):
+            value = [_Flow(v) if isinstance(v, dict) else v for v in value]
+        elif key in ("inputs", "outputs") and isinstance(value, list):
+            value = [_Flow(v) if isinstance(v, dict) else v for v in value]
+        items[key] = value
+    return dumper.represent_mapping("tag:yaml.org,2002:map", items, flow_style=False)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    # short lists of scalars (shapes, kernel sizes) stay on one line
+    flow = all(not isinstance(v, (dict, list)) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_SpecDumper.add_representer(_Flow, _represent_flow)
+_SpecDumper.add_representer(dict, _represent_dict)
+_SpecDumper.add_representer(list, _represent_list)
+_SpecDumper.add_representer(tuple, _represent_list)
 
 
 def parse_spec_text(text: str, source: str = "<spec>", *, json_format: bool = False) -> Any:

@@ -9,12 +9,16 @@ import onnx
 from onnx import helper
 
 from onnxbridge.errors import OnnxBridgeError, SpecError
-from onnxbridge.spec.builder import BLOCKS_DOMAIN, FunctionTable, GraphBuilder
+from onnxbridge.ir.conventions import BLOCKS_DOMAIN
+from onnxbridge.spec.builder import FunctionTable, GraphBuilder
 from onnxbridge.spec.plan import Plan, PlanNode, Ref, ShapeReport
+from onnxbridge.spec.registry import DEFAULT_OPSET, targeting_opset
 from onnxbridge.spec.schema import Spec
-from onnxbridge.spec.types import DTYPES, TensorInfo
+from onnxbridge.spec.types import TensorInfo, elem_type
+from onnxbridge.spec.weights import WeightStore
 
-DEFAULT_OPSET = 18
+__all__ = ["DEFAULT_OPSET", "IR_VERSION", "MAX_SEED", "MIN_OPSET", "check_opset", "check_ops_exist", "check_seed",
+           "lower_plan"]
 # the lowerings emit opset-13 forms at the oldest (axes of Squeeze/Unsqueeze/ReduceSum as inputs,
 # Dropout's ratio as an input); newer ops (LayerNormalization: 17) are checked per model
 MIN_OPSET = 13
@@ -24,16 +28,23 @@ PRODUCER = "onnxbridge"
 DEVICES_PROP = "onnxbridge.devices"
 
 
-def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
-    """The ONNX model for a fully inferred plan, with seeded weights as initializers.
+def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, opset: int = DEFAULT_OPSET,
+               store: WeightStore | None = None) -> onnx.ModelProto:
+    """The ONNX model for a fully inferred plan: stored weights where ``store`` has them, else seeded ones.
 
     Raises :class:`SpecError` for an opset the spec cannot be written in (too old for an op it uses, newer
     than onnx or onnxruntime know) and :class:`OnnxBridgeError` for a seed numpy cannot take.
     """
     check_seed(seed)
-    check_opset(opset)
+    check_opset(opset, oldest=1 if _only_onnx_ops(plan) else MIN_OPSET)
+    with targeting_opset(opset):
+        return _lower(spec, plan, report, seed, opset, store)
+
+
+def _lower(spec: Spec, plan: Plan, report: ShapeReport, seed: int, opset: int,
+           store: WeightStore | None) -> onnx.ModelProto:
     functions = FunctionTable()
-    b = GraphBuilder(opset=opset, seed=seed, functions=functions)
+    b = GraphBuilder(opset=opset, seed=seed, functions=functions, store=store)
     names: dict[Ref, str] = {(n, 0): n for n in plan.input_names}
     outputs = spec.output_specs()
     # a layer output that is a graph output takes the output's name directly (no Identity node)
@@ -55,7 +66,10 @@ def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, op
     opsets = [helper.make_opsetid("", opset)]
     if functions.functions:
         opsets.append(helper.make_opsetid(BLOCKS_DOMAIN, 1))
-    model = helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER, ir_version=IR_VERSION,
+    opsets += [helper.make_opsetid(d, v) for d, v in sorted(functions.domains.items()) if d != BLOCKS_DOMAIN]
+    ir_version = IR_VERSION if opset <= 18 else max(IR_VERSION, onnx.helper.find_min_ir_version_for(
+        [helper.make_opsetid("", opset)], ignore_unknown=True))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER, ir_version=ir_version,
                               functions=list(functions.functions.values()))
     props = {"onnxbridge.spec": json.dumps(spec.to_dict(), separators=(",", ":")), "onnxbridge.seed": str(seed)}
     if devices:
@@ -75,11 +89,15 @@ def check_seed(seed: object) -> int:
     return seed
 
 
-def check_opset(opset: object) -> int:
-    """``opset`` when onnx, onnxruntime and the lowerings all support it; otherwise a clear error."""
+def check_opset(opset: object, *, oldest: int = MIN_OPSET) -> int:
+    """``opset`` when onnx, onnxruntime and the lowerings all support it; otherwise a clear error.
+
+    ``oldest`` is :data:`MIN_OPSET` for the layers' own lowerings; a spec of ``Op`` layers only (a model
+    lifted as it stands) may keep any opset, its ops being checked against it by :func:`check_ops_exist`.
+    """
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
-        raise SpecError(f"opset {opset!r} is not supported: specs build to opsets {MIN_OPSET} to {newest} "
+    if isinstance(opset, bool) or not isinstance(opset, int) or not oldest <= opset <= newest:
+        raise SpecError(f"opset {opset!r} is not supported: specs build to opsets {oldest} to {newest} "
                         f"(onnx {onnx.__version__})", hint=f"use --opset {DEFAULT_OPSET} (the default)")
     if opset > DEFAULT_OPSET and not _runtime_runs(opset):
         import onnxruntime
@@ -139,23 +157,37 @@ def check_ops_exist(model: onnx.ModelProto, opset: int) -> None:
                         hint=f"build with --opset {DEFAULT_OPSET} (the default)") from None
 
 
+def _only_onnx_ops(plan: Plan) -> bool:
+    """Whether every layer, in blocks too, is an ``Op`` layer: an ONNX operator as it stands."""
+    return all(_only_onnx_ops(n.block) if n.block is not None else n.type_name == "Op" for n in plan.nodes)
+
+
 def _value_info(name: str, info: TensorInfo | None) -> onnx.ValueInfoProto:
     assert info is not None
-    return helper.make_tensor_value_info(name, DTYPES[info.dtype], list(info.shape))
+    return helper.make_tensor_value_info(name, elem_type(info.dtype), list(info.shape))
 
 
-def _output_names(node: PlanNode, wanted: dict[Ref, str]) -> list[str]:
+def _output_names(node: PlanNode, wanted: dict[Ref, str], taken: set[str]) -> list[str]:
     count = len(node.out_infos or [None])
-    return [wanted.get((node.id, i), node.id if i == 0 else f"{node.id}_{i}") for i in range(count)]
+    names = []
+    for i in range(count):
+        name = wanted.get((node.id, i))
+        if name is None:
+            name = node.id if i == 0 else f"{node.id}_{i}"
+            while i and name in taken:  # another layer is called "<id>_<i>"
+                name += "_"
+        names.append(name)
+    return names
 
 
 def _lower_scope(plan: Plan, b: GraphBuilder, names: dict[Ref, str], wanted: dict[Ref, str]) -> dict[str, str]:
     """Lower every node of ``plan``; returns {ONNX node name: device} for layers with a ``device``."""
     devices: dict[str, str] = {}
+    taken = {n.id for n in plan.nodes} | set(plan.input_names) | set(wanted.values())
     for node in plan.nodes:
         first = len(b.nodes)
         inputs = [names[r] for r in node.inputs]
-        outputs = _output_names(node, wanted)
+        outputs = _output_names(node, wanted, taken)
         if node.block is not None:
             _lower_block_instance(node, b, inputs, outputs)
         else:
@@ -173,7 +205,7 @@ def _lower_scope(plan: Plan, b: GraphBuilder, names: dict[Ref, str], wanted: dic
 def _lower_block_instance(node: PlanNode, b: GraphBuilder, inputs: list[str], outputs: list[str]) -> None:
     block = node.block
     assert block is not None
-    fb = GraphBuilder(opset=b.opset, seed=b.seed, functions=b.functions, in_function=True)
+    fb = GraphBuilder(opset=b.opset, seed=b.seed, functions=b.functions, in_function=True, store=b.store)
     names: dict[Ref, str] = {(n, 0): n for n in block.input_names}
     formal_out = {ref: f"out_{i}" if ref[0] in block.input_names else None for i, ref in enumerate(block.outputs)}
     _lower_scope(block, fb, names, {})

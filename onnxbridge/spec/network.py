@@ -80,6 +80,6 @@ class Network:
 
     def build(self, *, seed: int = 0) -> onnx.ModelProto:
         """Validate, infer shapes and lower to ONNX."""
-        from onnxbridge.spec import build
+        from onnxbridge.spec.pipeline import build
 
         return build(self.spec, seed=seed)

@@ -18,7 +18,15 @@ from pydantic import ValidationError
 from onnxbridge.errors import SpecError
 from onnxbridge.limits import check_memory, exceeded, format_bytes, limit
 from onnxbridge.spec.blocks import BuiltinBlock, get_block
-from onnxbridge.spec.registry import LayerDef, LayerShapeError, Weight, all_layers, get_layer
+from onnxbridge.spec.registry import (
+    DEFAULT_OPSET,
+    LayerDef,
+    LayerShapeError,
+    Weight,
+    all_layers,
+    get_layer,
+    targeting_opset,
+)
 from onnxbridge.spec.schema import BlockSpec, LayerSpec, Spec
 from onnxbridge.spec.types import TensorInfo, format_shape
 
@@ -125,12 +133,29 @@ class _Context:
         self.structure_errors.append(f"{where}: {message}")
 
 
-def plan_spec(spec: Spec) -> tuple[Plan, ShapeReport]:
-    """Resolve and shape-check ``spec``.
+def plan_spec(spec: Spec, *, opset: int | None = None) -> tuple[Plan, ShapeReport]:
+    """Resolve and shape-check ``spec`` (for ``opset``, default the spec's own, else 18).
 
     Raises :class:`SpecError` listing every structural problem; shape problems are returned in the
     report (``report.errors``) so callers can show the partial table.
     """
+    plan, report, structure = plan_spec_partial(spec, opset=opset)
+    if structure:
+        raise SpecError(_join(structure), problems=structure)
+    return plan, report
+
+
+def plan_spec_partial(spec: Spec, *, opset: int | None = None) -> tuple[Plan, ShapeReport, list[str]]:
+    """Like :func:`plan_spec`, but returns the structural problems instead of raising.
+
+    The report then still has a row per layer: the layers at fault are ``error``, those downstream of
+    them ``not inferred``, and the rest have their shapes (what an editor shows while a spec is drawn).
+    """
+    with targeting_opset(opset or spec.opset or DEFAULT_OPSET):
+        return _plan_spec(spec)
+
+
+def _plan_spec(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
     ctx = _Context(spec)
     total = expanded_layer_count(spec)
     if total > ctx.max_layers:
@@ -151,14 +176,13 @@ def plan_spec(spec: Spec) -> tuple[Plan, ShapeReport]:
             ctx.structural(f"output {o.name}", "has the same name as an input; rename the output")
     if len({o.name for o in outputs}) != len(outputs):
         ctx.structural("outputs", "output names must be unique")
-    if ctx.structure_errors:
-        raise SpecError(_join(ctx.structure_errors), problems=ctx.structure_errors)
-    _check_planned_memory(ctx)
+    if not ctx.structure_errors:  # a spec at fault is reported as such first
+        _check_planned_memory(ctx)
     infos = {n: i for n, i in zip(names, inputs)}
     by_id = {n.id: n for n in plan.nodes}
     for o, ref in zip(outputs, plan.outputs):
         ctx.report.outputs[o.name] = _info_of(ref, infos, by_id)
-    return plan, ctx.report
+    return plan, ctx.report, list(ctx.structure_errors)
 
 
 def expanded_layer_count(spec: Spec) -> int:
@@ -257,11 +281,14 @@ def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: 
 
     # 2. references (default: the previous layer, or the first input)
     nodes: list[PlanNode] = []
-    previous: Ref = (input_names[0], 0)
+    previous: Ref | None = (input_names[0], 0) if input_names else None
     for layer in layers:
         where = f"layer {where_prefix}{layer.id} ({layer.type})"
         refs = layer.input_refs
-        if refs is None:
+        if refs is None and previous is None:
+            ctx.structural(where, "has no input to take (the network has no inputs); set 'input'")
+            resolved = []
+        elif refs is None:
             resolved = [previous]
         else:
             resolved = []

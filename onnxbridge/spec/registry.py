@@ -19,6 +19,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,6 +38,7 @@ class Weight:
 
     ``init`` is one of: ``uniform`` (U(-bound, bound)), ``normal`` (N(0, std)), ``zeros``, ``ones``,
     ``xavier_uniform``. ``trainable=False`` marks buffers such as BatchNorm running statistics.
+    ``dtype`` is a spec dtype name (integer weights, e.g. lookup tables of lifted models, start at zero).
     """
 
     shape: tuple[int, ...]
@@ -42,6 +46,7 @@ class Weight:
     bound: float = 0.0
     std: float = 1.0
     trainable: bool = True
+    dtype: str = "float32"
 
     @property
     def size(self) -> int:
@@ -115,6 +120,24 @@ class LayerDef:
 
 
 _LAYERS: dict[str, type[LayerDef]] = {}
+
+DEFAULT_OPSET = 18
+_OPSET: ContextVar[int] = ContextVar("onnxbridge_spec_opset", default=DEFAULT_OPSET)
+
+
+def current_opset() -> int:
+    """The ONNX opset the spec being planned or lowered targets (for layers whose shapes depend on it)."""
+    return _OPSET.get()
+
+
+@contextmanager
+def targeting_opset(opset: int) -> Iterator[None]:
+    """Plan or lower layers for ``opset`` inside the block."""
+    token = _OPSET.set(opset)
+    try:
+        yield
+    finally:
+        _OPSET.reset(token)
 
 
 def register_layer(cls: type[LayerDef]) -> type[LayerDef]:

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from onnxbridge.spec.data import DataSpec
 
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(:[0-9]+)?$"
-DType = Literal["float32", "float16", "float64", "int64", "int32", "bool"]
+DType = Literal["float32", "float16", "float64", "int64", "int32", "bool", "int16", "int8", "uint8", "uint16",
+                "uint32", "uint64"]
 RESERVED_KEYS = ("id", "type", "input", "inputs", "device", "description")
 MAX_DIM = 2**63 - 1  # ONNX dims are int64
 
@@ -41,8 +44,8 @@ class InputSpec(_Doc):
 
     name: str = Field(pattern=IDENT_PATTERN, description="Input name (a Python-style identifier).")
     shape: list[int | str] = Field(
-        min_length=1,
-        description="Dimensions, channels-first (NCHW). Integers, or names for symbolic dims such as 'batch'.")
+        description="Dimensions, channels-first (NCHW). Integers, or names for symbolic dims such as 'batch' "
+                    "([] for a scalar).")
     dtype: DType = Field("float32", description="Element type; token ids use int64.")
     description: str | None = Field(None, description="Free text shown in summaries.")
 
@@ -139,12 +142,34 @@ class Spec(_Doc):
 
     name: str = Field("network", pattern=IDENT_PATTERN, description="Network name; names the ONNX graph.")
     description: str | None = Field(None, description="What the network is for.")
-    inputs: list[InputSpec] = Field(min_length=1, description="Graph inputs, channels-first.")
+    inputs: list[InputSpec] = Field(description="Graph inputs, channels-first (a lifted model may have none).")
     layers: list[LayerSpec] = Field(min_length=1, description="Layers in order; see LayerSpec.")
     outputs: list[OutputSpec | str] | None = Field(
         None, description="Graph outputs: layer ids, or {name, from} objects. Default: the last layer.")
     blocks: dict[str, BlockSpec] = Field(default_factory=dict,
                                          description="User-defined blocks, by name (used as a layer type).")
+    weights: str | None = Field(
+        None, description="Trained weights: a .safetensors file beside the spec (a relative path), keyed "
+                          "'<layer id>.<param>'. Build uses the ones whose shapes fit and initialises the rest.")
+    opset: int | None = Field(None, ge=1, le=30,
+                              description="ONNX opset to build at (default 18); lifted models keep theirs.")
+    # weights held in memory (a lifted model, before it is saved) and the folder 'weights' is relative to
+    _weights: dict[str, Any] | None = PrivateAttr(None)
+    _base_dir: str | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        # the document decides; where it was read from (and weights held in memory) does not
+        return isinstance(other, Spec) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, like every pydantic model)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_path(cls, path: str | None) -> str | None:
+        from onnxbridge.spec.weights import check_weights_path
+
+        return None if path is None else check_weights_path(path)
+    data: DataSpec | None = Field(None, description="Training data for `onnxbridge train` (see docs/train.md).")
 
     @field_validator("blocks")
     @classmethod

@@ -5,25 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-import numpy as np
-from onnx import TensorProto
+from onnxbridge.ir.dtypes import ELEMENT_TYPES, elem_named, onnx_type_name
+from onnxbridge.ir.dtypes import dtype_name as ir_dtype_name
 
 Dim = Union[int, str]
 Shape = tuple[Dim, ...]
 
-DTYPES: dict[str, int] = {
-    "float32": TensorProto.FLOAT,
-    "float16": TensorProto.FLOAT16,
-    "float64": TensorProto.DOUBLE,
-    "int64": TensorProto.INT64,
-    "int32": TensorProto.INT32,
-    "bool": TensorProto.BOOL,
-}
-NUMPY_DTYPES: dict[str, type] = {
-    "float32": np.float32, "float16": np.float16, "float64": np.float64,
-    "int64": np.int64, "int32": np.int32, "bool": np.bool_,
-}
-FLOAT_DTYPES = ("float32", "float16", "float64")
+# the element types a spec tensor may have (schema.DType) and those imported models use (quantised weights,
+# masks, byte images), looked up in the one table in onnxbridge.ir.dtypes
+_SPEC_ELEMS = [ELEMENT_TYPES[elem_named(name) or 0]
+               for name in ("float32", "float16", "float64", "int64", "int32", "bool",
+                            "int16", "int8", "uint8", "uint16", "uint32", "uint64")]
+DTYPES: dict[str, int] = {t.name: t.elem for t in _SPEC_ELEMS}
+NUMPY_DTYPES: dict[str, type] = {t.name: t.numpy for t in _SPEC_ELEMS if t.numpy is not None}
+#: ONNX element type -> spec dtype name
+DTYPE_NAMES: dict[int, str] = {v: k for k, v in DTYPES.items()}
+FLOAT_DTYPES = tuple(t.name for t in _SPEC_ELEMS if t.kind == "float")
 
 
 @dataclass(frozen=True)
@@ -69,3 +66,16 @@ def numel(shape: Shape) -> Dim:
     for d in shape:
         out = dim_mul(out, d)
     return out
+
+
+def elem_type(dtype: str) -> int:
+    """The ONNX element type of a dtype name (``float32``, ``bfloat16``, ``string`` ...)."""
+    elem = DTYPES.get(dtype) or elem_named(dtype)
+    if elem is None:
+        raise ValueError(f"unknown element type {dtype!r}")
+    return elem
+
+
+def dtype_name(elem: int) -> str:
+    """The dtype name of an ONNX element type (the spec's names, else ONNX's in lower case)."""
+    return DTYPE_NAMES.get(elem) or ir_dtype_name(elem) or onnx_type_name(elem).lower()

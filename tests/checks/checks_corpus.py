@@ -26,8 +26,10 @@ def expected_codes(entry: dict) -> list[str]:
     execution provider is missing is reported as OB309 instead of its own findings."""
     import onnxruntime as ort
 
+    from onnxbridge.frameworks.bridges import bridges
+
     codes = list(entry["expect"])
-    for target, code in (("torch", "OB301"), ("tensorflow", "OB302"), ("cuda", "OB304")):
+    for target, code in [(b.name, b.check_code) for b in bridges()] + [("cuda", "OB304")]:
         if target not in entry.get("targets", []):
             continue
         available = ("CUDAExecutionProvider" in ort.get_available_providers() if target == "cuda"

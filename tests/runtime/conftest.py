@@ -7,7 +7,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from onnxbridge.frameworks.torch.bridge import TorchBridge
 from tests.conftest import MODELS
+
+_CONVERT_FOR_RUNS = TorchBridge.native_model
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,19 @@ def slow_model(size: int = 256, depth: int = 8) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", size])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", size])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+
+
+def off_by_one(bridge: TorchBridge, model: onnx.ModelProto, device: str):
+    """``TorchBridge.native_model`` giving a wrong answer on purpose: the model converted correctly, then 1
+    added to its output (patch it in to see a wrong native result flagged)."""
+    import torch
+
+    class OffByOne(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: torch.Tensor) -> torch.Tensor:
+            return self.inner(*args) + 1.0
+
+    return OffByOne(_CONVERT_FOR_RUNS(bridge, model, device))

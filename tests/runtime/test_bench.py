@@ -8,7 +8,8 @@ import pytest
 
 import onnxbridge
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError, SpecError
-from onnxbridge.runtime.bench import BenchReport, parse_batches, resolve_inputs
+from onnxbridge.runtime.feeds import parse_batches, resolve_inputs
+from onnxbridge.runtime.results import BenchReport
 from tests.conftest import MODELS
 from tests.runtime.conftest import fixed_batch_model
 

@@ -12,7 +12,8 @@ import pytest
 import onnxbridge
 from onnxbridge.conversion import convert
 from onnxbridge.errors import OnnxBridgeError
-from onnxbridge.runtime.layer_devices import check_available, read_placements
+from onnxbridge.frameworks.torch.devices import check_available
+from onnxbridge.runtime.layer_devices import read_placements
 from onnxbridge.spec.lower import DEVICES_PROP
 from onnxbridge.testing import check_parity
 

@@ -34,8 +34,8 @@ def test_png_opens_and_has_one_bar_per_configuration(report, tmp_path):
 def test_wrong_outputs_are_marked_and_failed_configurations_left_out(report, tmp_path):
     import copy
 
-    from onnxbridge.runtime.bench import BenchResult
     from onnxbridge.runtime.plot import plot_report
+    from onnxbridge.runtime.results import BenchResult
 
     bad = copy.deepcopy(report)
     r = bad.results[1]

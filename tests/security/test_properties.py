@@ -144,6 +144,21 @@ def test_reshape_that_no_symbolic_dim_satisfies_is_refused():
     assert not report.ok, "accepted"
 
 
+@pytest.mark.xfail(strict=True, reason="spec/layers/generic.py: an Op layer's shapes are inferred with "
+                   "strict_mode=False, so a Mul of [batch, 2] by a [6] constant is accepted; only the checker refuses it")
+def test_op_layer_whose_operands_do_not_broadcast_is_refused():
+    from onnxbridge.errors import OnnxBridgeError
+
+    spec = {"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", 2], "dtype": "float32"}],
+            "layers": [{"id": "l0", "type": "Op", "op_type": "Mul", "operands": [0, "scale"],
+                        "constants": {"scale": {"dtype": "float32", "shape": [6]}}}]}
+    try:
+        report = infer_shapes(spec)
+    except OnnxBridgeError:
+        return
+    assert not report.ok, "accepted"
+
+
 @pytest.mark.tensorflow
 @pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: AveragePool with ceil_mode=1 and count_include_pad=1 "
                    "has no TensorFlow converter (ConversionError), although the spec and onnxruntime accept it")

@@ -8,16 +8,11 @@ import onnx
 import onnx_ir as ir
 from onnx_ir.passes.common import DeduplicateInitializersPass, RemoveUnusedNodesPass
 
+from onnxbridge.checks.analysis import EXTERNAL_MARKER, FOLD_OUTPUT_LIMIT, batchnorm_fusions, float64_via_cast
 from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.fixes import FixRefused, fix_pass
 from onnxbridge.checks.fixes._ir import bypass, quiet, read, run_ir
 from onnxbridge.checks.rules._util import plural
-from onnxbridge.checks.rules.hygiene import (
-    EXTERNAL_MARKER,
-    FOLD_OUTPUT_LIMIT,
-    batchnorm_fusions,
-    float64_via_cast,
-)
 
 
 def _removable_dropout(node: ir.Node) -> bool:

@@ -39,7 +39,7 @@ def insert_flatten(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
 @fix_pass("remove-unused-layers", order=310, scope="spec")
 def remove_unused_layers(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Delete top-level layers whose output nothing reads."""
-    from onnxbridge.checks.rules.spec import unused_layers
+    from onnxbridge.checks.analysis import unused_layers
     from onnxbridge.checks.spec import analyse
 
     unused = set(unused_layers(analyse(data)))

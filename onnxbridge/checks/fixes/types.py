@@ -6,10 +6,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from onnxbridge.checks.analysis import fixed_batch, type_mismatches
 from onnxbridge.checks.context import ModelContext, type_name
 from onnxbridge.checks.fixes import FixRefused, fix_pass
 from onnxbridge.checks.rules._util import listing, unique_name
-from onnxbridge.checks.rules.shapes import fixed_batch, type_mismatches
 
 BATCH_DIM = "batch"
 

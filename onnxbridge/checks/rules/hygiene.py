@@ -10,17 +10,20 @@ from collections.abc import Iterator
 import numpy as np
 import onnx
 
+from onnxbridge.checks.analysis import (
+    EXTERNAL_MARKER,
+    FOLD_OUTPUT_LIMIT,
+    batchnorm_fusions,
+    float64_via_cast,
+    type_mismatches,
+)
 from onnxbridge.checks.context import FLOAT_TYPES, ModelContext
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import agree, listing, plural
-from onnxbridge.checks.rules.shapes import type_mismatches
 from onnxbridge.ir.io import PROTOBUF_LIMIT
-
-EXTERNAL_MARKER = "onnxbridge.save_external_data"  # set by the external-data fix
 
 _NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
                      "Bernoulli", "Dropout"}
-FOLD_OUTPUT_LIMIT = 1 << 20  # elements: folding bigger results would bloat the file
 MIN_DUPLICATE_SIZE = 16  # elements: smaller duplicated initializers are not worth a diagnostic
 _ARITHMETIC = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Add", "Sub", "Mul", "Div", "BatchNormalization",
                "InstanceNormalization", "LayerNormalization", "Einsum", "Gather", "LSTM", "GRU", "RNN", "PRelu"}
@@ -50,13 +53,6 @@ def non_finite_weights(ctx: ModelContext) -> Iterator[Finding]:
                           "be NaN or inf", tensors=(name,), nodes=tuple(users),
                           suggestion="retrain or reload the weights from the last good checkpoint; if the export "
                                      "overflowed (float16), export in float32")
-
-
-def float64_via_cast(ctx: ModelContext, name: str) -> bool:
-    users = ctx.consumers.get(name, ())
-    return bool(users) and all(
-        ctx.nodes[i].op_type == "Cast" and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT
-                                               for a in ctx.nodes[i].attribute) for i in users)
 
 
 @rule("OB402", family="hygiene", level="warning", fix="store-float32",
@@ -206,32 +202,6 @@ def foldable_constants(ctx: ModelContext) -> Iterator[Finding]:
         yield Finding(f"{plural(len(found), 'node')} ({', '.join(ops)}) {agree(len(found), 'computes', 'compute')} only on constants and can be "
                       f"folded: {listing(ctx.label(i) for i in found)}", nodes=tuple(ctx.label(i) for i in found),
                       suggestion="fold them ahead of time (onnxbridge check --fix, or onnxscript's optimizer)")
-
-
-def batchnorm_fusions(ctx: ModelContext) -> list[tuple[int, int]]:
-    """(producer, batchnorm) pairs where an inference BatchNormalization can fold into a Conv/Gemm."""
-    pairs = []
-    for i, node in enumerate(ctx.nodes):
-        if node.op_type != "BatchNormalization" or node.domain not in ("", "ai.onnx") or len(node.input) < 5:
-            continue
-        if any(a.name == "training_mode" and a.i for a in node.attribute) or \
-                sum(1 for o in node.output if o) > 1:
-            continue
-        if not all(ctx.is_constant_value(n) for n in node.input[1:5]):
-            continue
-        producers = ctx.producers.get(node.input[0], [])
-        if len(producers) != 1:
-            continue
-        p = producers[0]
-        prev = ctx.nodes[p]
-        if prev.op_type not in ("Conv", "ConvTranspose", "Gemm") or prev.domain not in ("", "ai.onnx"):
-            continue
-        if len(ctx.consumers.get(node.input[0], [])) != 1 or node.input[0] in ctx.output_names:
-            continue
-        if not all(ctx.is_constant_value(n) for n in prev.input[1:] if n):
-            continue
-        pairs.append((p, i))
-    return pairs
 
 
 @rule("OB407", family="hygiene", level="suggestion", fix="fuse-batchnorm",

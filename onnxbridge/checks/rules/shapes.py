@@ -3,13 +3,12 @@ mismatches with the cast to insert, and hard-coded batch dimensions."""
 
 from __future__ import annotations
 
-import functools
 import re
-from collections import Counter
 from collections.abc import Iterator
 
 import onnx
 
+from onnxbridge.checks.analysis import checker_problems, fixed_batch, type_mismatches
 from onnxbridge.checks.context import FLOAT_TYPES, ModelContext, type_name
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import listing
@@ -29,8 +28,6 @@ def shape_inference(ctx: ModelContext) -> Iterator[Finding]:
     by_name: dict[str, list[int]] = {}
     for i, n in enumerate(ctx.nodes):
         by_name.setdefault(n.name, []).append(i)
-    from onnxbridge.checks.rules.structure import checker_problems
-
     # nodes another rule already explains (type mismatches, checker errors) are not reported twice
     mismatched = {ctx.label(i) for i, _ in type_mismatches(ctx)} | {ctx.label(i) for i, _ in checker_problems(ctx)[1]}
     for p in ctx.inference_problems:
@@ -97,67 +94,6 @@ def _lower_first(text: str) -> str:
 
 # ---- types ---------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=4096)
-def _formal_types(op: str, domain: str, version: int) -> tuple[tuple[str, ...], bool, frozenset[str]] | None:
-    """The type-parameter name of each formal input, whether the last is variadic, and the parameters."""
-    try:
-        schema = onnx.defs.get_schema(op, max_inclusive_version=version, domain=domain)
-    except onnx.defs.SchemaError:
-        return None
-    params = frozenset(c.type_param_str for c in schema.type_constraints)
-    variadic = bool(schema.inputs) and schema.inputs[-1].option == onnx.defs.OpSchema.FormalParameterOption.Variadic
-    return tuple(p.type_str for p in schema.inputs), variadic, params
-
-
-def type_mismatches(ctx: ModelContext) -> list[tuple[int, dict]]:
-    """Nodes whose inputs bound to one type parameter have different element types.
-
-    Each item is ``(node index, {"expected": elem type, "wrong": [(input name, elem type)]})``.
-    """
-    if "_mismatch" in ctx.cache:
-        return ctx.cache["_mismatch"]
-    found: list[tuple[int, dict]] = []
-    for i, node in enumerate(ctx.nodes):
-        if ctx.is_local_function(node) or len(node.input) < 2:
-            continue
-        version = ctx.opset_for(node)
-        formal = _formal_types(node.op_type, "" if node.domain == "ai.onnx" else node.domain, version or 0) \
-            if version else None
-        if formal is None:
-            continue
-        types, variadic, params = formal
-        groups: dict[str, list[tuple[str, int]]] = {}
-        for pos, name in enumerate(node.input):
-            if not name:
-                continue
-            if pos < len(types):
-                tparam = types[pos]
-            elif variadic and types:
-                tparam = types[-1]
-            else:
-                continue
-            et = ctx.elem_type(name)
-            if tparam in params and et:
-                groups.setdefault(tparam, []).append((name, et))
-        for members in groups.values():
-            if len({et for _, et in members}) < 2:
-                continue
-            expected = _expected_type(ctx, members)
-            wrong = [(n, et) for n, et in members if et != expected]
-            found.append((i, {"expected": expected, "wrong": wrong}))
-            break
-    ctx.cache["_mismatch"] = found
-    return found
-
-
-def _expected_type(ctx: ModelContext, members: list[tuple[str, int]]) -> int:
-    # data flowing through the graph decides; constants (weights, biases) are the ones to convert
-    dynamic = [et for n, et in members if not ctx.is_constant(n)]
-    pool = dynamic or [et for _, et in members]
-    if ctx.float_precision in pool:
-        return ctx.float_precision  # the model's own precision wins a tie
-    return Counter(pool).most_common(1)[0][0]
-
 
 @rule("OB201", family="shapes", level="error", fix="insert-cast",
       fix_description="convert constant operands to the expected type, or insert a Cast before the node")
@@ -182,28 +118,6 @@ def operand_types(ctx: ModelContext) -> Iterator[Finding]:
 
 
 # ---- batch ---------------------------------------------------------------------------------------------
-
-def fixed_batch(ctx: ModelContext) -> int | None:
-    """The batch size hard-coded in dimension 0 of every real input (rank >= 2), or None."""
-    values = set()
-    for vi in ctx.real_inputs:
-        dims = vi.type.tensor_type.shape.dim
-        if not vi.type.tensor_type.HasField("shape") or len(dims) < 2:
-            return None
-        d = dims[0]
-        if not d.HasField("dim_value"):
-            return None
-        values.add(d.dim_value)
-    if len(values) != 1:
-        return None
-    batch = values.pop()
-    # outputs must carry the same leading dim (a model that reduces over the batch is not batched)
-    for o in ctx.graph_outputs:
-        dims = o.type.tensor_type.shape.dim
-        if o.type.tensor_type.HasField("shape") and dims and dims[0].HasField("dim_value") \
-                and dims[0].dim_value != batch:
-            return None
-    return batch
 
 
 @rule("OB202", family="shapes", level="warning", fix="symbolic-batch", changes_outputs=False,

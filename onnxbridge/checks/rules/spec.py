@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from onnxbridge.checks.analysis import unused_layers
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.spec import SpecContext, layer_of
 
@@ -85,15 +86,6 @@ def layer_dtype(ctx: SpecContext) -> Iterator[Finding]:
 def other_layer_problem(ctx: SpecContext) -> Iterator[Finding]:
     """Any other layer shape problem (the message says what the layer needs)."""
     yield from _layer_findings(ctx, "OB509", "change the layer's parameters or its input to match")
-
-
-def unused_layers(ctx: SpecContext) -> list[str]:
-    """Top-level layers whose output nothing reads (not another layer, not a graph output)."""
-    if ctx.plan is None:
-        return []
-    used = {producer for node in ctx.plan.nodes for producer, _ in node.inputs}
-    used |= {producer for producer, _ in ctx.plan.outputs}
-    return [node.id for node in ctx.plan.nodes if node.id not in used]
 
 
 @rule("OB520", family="spec", level="warning", scope="spec", fix="remove-unused-layers",

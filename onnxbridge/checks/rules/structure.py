@@ -3,55 +3,27 @@ and opset imports."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 
 import onnx
 
-from onnxbridge.checks.context import ModelContext, node_inputs
+from onnxbridge.checks.analysis import (
+    COVERED_ELSEWHERE,
+    checker_problems,
+    cycles_of,
+    dead_cycles,
+    foreign_ops,
+    live_nodes,
+    ops_missing_from_opset,
+    redefinitions,
+    unproduced_outputs,
+    used_ops,
+)
+from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import agree, listing, plural
-
-# checker messages another rule explains better (with every occurrence, not just the first)
-_COVERED_ELSEWHERE = ("topologically sorted", "single static assignment", "No Op registered for",
-                      "No opset import for domain", "is not output of any previous nodes",
-                      "is used as output names multiple times", "is not an output of any node in graph")
-
-
-def checker_problems(ctx: ModelContext) -> tuple[str | None, list[tuple[int, str]], list[tuple[str, str]]]:
-    """The checker's verdict: its first message (None if the model passes), every node problem
-    ``(index, message)`` and every malformed initializer ``(name, message)``."""
-    if "_checker" in ctx.cache:
-        return ctx.cache["_checker"]
-    try:
-        onnx.checker.check_model(ctx.model, full_check=False)
-        ctx.cache["_checker"] = (None, [], [])
-        return ctx.cache["_checker"]
-    except Exception as exc:  # noqa: BLE001 - ValidationError, or protobuf errors for odd models
-        first = _one_line(exc)
-    cctx = onnx.checker.C.CheckerContext()
-    cctx.ir_version = ctx.model.ir_version
-    cctx.opset_imports = {d: v for d, v in ctx.opset_entries}
-    nodes: list[tuple[int, str]] = []
-    for i, node in enumerate(ctx.nodes):
-        if ctx.is_local_function(node) or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-                                              for a in node.attribute):
-            continue  # function calls and subgraphs are covered by the whole-model message
-        try:
-            onnx.checker.check_node(node, cctx)
-        except Exception as exc:  # noqa: BLE001
-            message = _one_line(exc)
-            if not any(c in message for c in _COVERED_ELSEWHERE):
-                nodes.append((i, message))
-    tensors: list[tuple[str, str]] = []
-    for name, tensor in ctx.initializers.items():
-        try:
-            onnx.checker.check_tensor(tensor, cctx)
-        except Exception as exc:  # noqa: BLE001
-            tensors.append((name, _one_line(exc)))
-    ctx.cache["_checker"] = (first, nodes, tensors)
-    return ctx.cache["_checker"]
+from onnxbridge.ir.nodes import node_inputs
 
 
 @rule("OB100", family="structure", level="error")
@@ -67,16 +39,9 @@ def onnx_checker(ctx: ModelContext) -> Iterator[Finding]:
     for name, message in tensors:
         yield Finding(f"initializer {name!r} is malformed: {message}", tensors=(name,),
                       suggestion="re-export the model; the stored tensor data does not match its shape/type")
-    if not nodes and not tensors and not any(c in first for c in _COVERED_ELSEWHERE):
+    if not nodes and not tensors and not any(c in first for c in COVERED_ELSEWHERE):
         yield Finding(f"the ONNX checker rejects the model: {first}",
                       suggestion="fix the problem named above; re-exporting from the source framework often does")
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    # drop the "==> Context: Bad node spec for node. Name: x OpType: y" tail onnx appends
-    return text.split("==> Context:")[0].strip()[:400]
 
 
 def _plain_node_error(message: str, node: onnx.NodeProto) -> str:
@@ -130,90 +95,46 @@ def _cycle_nodes(ctx: ModelContext) -> list[int]:
     return [i for comp in cycles_of(ctx) for i in comp]
 
 
-def cycles_of(ctx: ModelContext) -> list[list[int]]:
-    """Strongly connected components with a cycle (Tarjan, iterative), each in node order."""
-    if "_cycles" in ctx.cache:
-        return ctx.cache["_cycles"]
-    n = len(ctx.nodes)
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for i, node in enumerate(ctx.nodes):
-        for out in node.output:
-            for j in ctx.consumers.get(out, ()):
-                succ[i].append(j)
-    index = [-1] * n
-    low = [0] * n
-    on_stack = [False] * n
-    stack: list[int] = []
-    comps: list[list[int]] = []
-    counter = 0
-    for root in range(n):
-        if index[root] != -1:
-            continue
-        work = [(root, 0)]
-        while work:
-            v, pos = work.pop()
-            if pos == 0:
-                index[v] = low[v] = counter
-                counter += 1
-                stack.append(v)
-                on_stack[v] = True
-            recurse = False
-            for k in range(pos, len(succ[v])):
-                w = succ[v][k]
-                if index[w] == -1:
-                    work.append((v, k + 1))
-                    work.append((w, 0))
-                    recurse = True
-                    break
-                if on_stack[w]:
-                    low[v] = min(low[v], index[w])
-            if recurse:
-                continue
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = False
-                    comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1 or v in succ[v]:
-                    comps.append(sorted(comp))
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-    ctx.cache["_cycles"] = comps
-    return comps
-
-
-@rule("OB102", family="structure", level="error")
+@rule("OB102", family="structure", level="error", fix="remove-unused",
+      fix_description="remove the cycle: none of its nodes reaches a graph output")
 def cycles(ctx: ModelContext) -> Iterator[Finding]:
     """The graph has a cycle: a node depends, through other nodes, on its own output."""
+    dead = {tuple(comp) for comp in dead_cycles(ctx)}
     for comp in cycles_of(ctx):
         path = " -> ".join(ctx.label(i) for i in comp[:8]) + (" -> ..." if len(comp) > 8 else "")
+        nodes = tuple(ctx.label(i) for i in comp)
+        if tuple(comp) in dead:
+            yield Finding(f"{plural(len(comp), 'node')} form a cycle ({path} -> {ctx.label(comp[0])}) that feeds no "
+                          "graph output; a graph cannot depend on its own output", nodes=nodes,
+                          suggestion="remove these nodes: nothing the model computes depends on them")
+            continue
         yield Finding(f"{plural(len(comp), 'node')} form a cycle ({path} -> {ctx.label(comp[0])}); "
-                      f"a graph cannot depend on its own output",
-                      nodes=tuple(ctx.label(i) for i in comp),
+                      f"a graph cannot depend on its own output", nodes=nodes, fixable=False,
                       suggestion="a loop must be written with the Loop or Scan operator; otherwise one of these "
                                  "nodes reads the wrong tensor: re-export the model")
 
 
-@rule("OB103", family="structure", level="error")
+@rule("OB103", family="structure", level="error", fix="rename-definitions",
+      fix_description="give each definition its own name; each consumer reads the definition just before it "
+                      "in node order")
 def defined_twice(ctx: ModelContext) -> Iterator[Finding]:
     """A tensor name is defined more than once (ONNX graphs are in single static assignment form)."""
-    for name, producers in ctx.producers.items():
-        others = []
-        if name in ctx.graph_inputs:
-            others.append("a graph input")
-        if name in ctx.initializers:
-            others.append("an initializer")
-        if len(producers) > 1 or others:
-            what = ", ".join([ctx.describe(i) for i in producers] + others)
-            yield Finding(f"tensor {name!r} is defined {len(producers) + len(others)} times (by {what}); "
-                          f"consumers cannot tell which value they read",
-                          nodes=tuple(ctx.label(i) for i in producers), tensors=(name,),
-                          suggestion=f"rename all but one definition of {name!r} and point each consumer at the "
-                                     "value it really needs")
+    for plan in redefinitions(ctx):
+        producers = ctx.producers[plan.name]
+        if plan.refusal:
+            fix, suggestion = None, (f"rename all but one definition of {plan.name!r} and point each consumer at "
+                                     f"the value it really needs (node order does not settle it: {plan.refusal})")
+        else:
+            renamed = ", ".join(f"{'the initializer' if w is None else ctx.label(w)!r} -> {n!r}"
+                                for w, n in plan.renames)
+            fix = f"rename {renamed}; each consumer reads the definition just before it in node order"
+            suggestion = (f"rename all but one definition of {plan.name!r}; read in node order (as ONNX's "
+                          f"reference evaluator runs it) that means {renamed}")
+        yield Finding(f"tensor {plan.name!r} is defined {len(plan.definitions)} times (by "
+                      f"{', '.join(plan.definitions)}); consumers cannot tell which value they read, and "
+                      "onnxruntime refuses the model",
+                      nodes=tuple(ctx.label(i) for i in producers), tensors=(plan.name,), suggestion=suggestion,
+                      fix=fix, fixable=plan.refusal is None)
 
 
 @rule("OB104", family="structure", level="suggestion", fix="name-nodes",
@@ -243,15 +164,29 @@ def duplicate_node_names(ctx: ModelContext) -> Iterator[Finding]:
                           nodes=(name,), suggestion="give each node a unique name")
 
 
-@rule("OB106", family="structure", level="error")
+@rule("OB106", family="structure", level="error", fix="reconnect-outputs",
+      fix_description="rename the one unread tensor of the output's type and shape to the output's name, or "
+                      "remove the output")
 def dangling_outputs(ctx: ModelContext) -> Iterator[Finding]:
     """A graph output that no node produces (and that is not an input or initializer)."""
-    for out in ctx.graph_outputs:
-        if out.name not in ctx.producers and not ctx.is_defined_outside_nodes(out.name):
-            yield Finding(f"graph output {out.name!r} is not produced by any node",
-                          tensors=(out.name,),
-                          suggestion=f"remove output {out.name!r}, or rename it to the tensor that holds the "
-                                     "result (the exporter may have renamed it)")
+    for d in unproduced_outputs(ctx):
+        message = f"graph output {d.name!r} ({d.type_text}) is not produced by any node"
+        if d.tensor:
+            producer = ctx.producers[d.tensor][0]
+            yield Finding(f"{message}; {ctx.describe(producer)} computes {d.tensor!r}, the only tensor of that type "
+                          "and shape nothing reads (the exporter may have renamed it)",
+                          tensors=(d.name, d.tensor), nodes=(ctx.label(producer),),
+                          suggestion=f"rename {d.tensor!r} to {d.name!r}",
+                          fix=f"rename tensor {d.tensor!r} to {d.name!r} (checked: same values)")
+            continue
+        why = ("no unread tensor has its type and shape" if not d.matches else
+               f"{len(d.matches)} unread tensors have its type and shape ({listing(d.matches)}), so which one is "
+               "meant is unclear" if len(d.matches) > 1 else
+               f"the one unread tensor of its type and shape ({d.matches[0]!r}) also fits another output")
+        yield Finding(f"{message}; {why}", tensors=(d.name, *d.matches),
+                      suggestion=f"remove output {d.name!r}, or rename the tensor that holds the result to "
+                                 f"{d.name!r} (the exporter may have renamed it)",
+                      fix=f"remove graph output {d.name!r} (callers no longer get it)")
 
 
 @rule("OB107", family="structure", level="error")
@@ -263,23 +198,6 @@ def undefined_inputs(ctx: ModelContext) -> Iterator[Finding]:
                           "defines it", nodes=tuple(ctx.label(i) for i in users), tensors=(name,),
                           suggestion=f"add {name!r} as a graph input or initializer, or point the node at an "
                                      "existing tensor")
-
-
-def live_nodes(ctx: ModelContext) -> set[int]:
-    """Nodes whose results reach a graph output (backwards from the outputs)."""
-    if "_live" in ctx.cache:
-        return ctx.cache["_live"]
-    live: set[int] = set()
-    work = [p for o in ctx.output_names for p in ctx.producers.get(o, ())]
-    while work:
-        i = work.pop()
-        if i in live:
-            continue
-        live.add(i)
-        for name in node_inputs(ctx.nodes[i]):
-            work.extend(p for p in ctx.producers.get(name, ()) if p not in live)
-    ctx.cache["_live"] = live
-    return live
 
 
 @rule("OB108", family="structure", level="warning", fix="remove-unused",
@@ -334,67 +252,29 @@ def initializers_as_inputs(ctx: ModelContext) -> Iterator[Finding]:
 
 # ---- opsets --------------------------------------------------------------------------------------------
 
-def _schema(op: str, version: int, domain: str) -> onnx.defs.OpSchema | None:
-    try:
-        return onnx.defs.get_schema(op, max_inclusive_version=version, domain=domain)
-    except onnx.defs.SchemaError:
-        return None
-
-
-@functools.cache
-def _first_versions() -> dict[tuple[str, str], int]:
-    first: dict[tuple[str, str], int] = {}
-    for s in onnx.defs.get_all_schemas_with_history():
-        key = (s.domain, s.name)
-        first[key] = min(first.get(key, s.since_version), s.since_version)
-    return first
-
-
-@functools.cache
-def _onnx_domains() -> frozenset[str]:
-    return frozenset(d for d, _ in _first_versions())
-
-
-def first_opset(op: str, domain: str = "") -> int | None:
-    """The first opset version that defines ``op``, or None when ONNX does not know it."""
-    return _first_versions().get((domain, op))
-
-
-def used_ops(ctx: ModelContext) -> Iterator[tuple[str, str, str]]:
-    """(domain, op type, node label) of every node in the graph and in local functions (not calls)."""
-    for i, node in enumerate(ctx.nodes):
-        if not ctx.is_local_function(node):
-            yield ("" if node.domain == "ai.onnx" else node.domain), node.op_type, ctx.label(i)
-    for f in ctx.model.functions:
-        for node in f.node:
-            if (node.domain, node.op_type) not in ctx.functions:
-                yield ("" if node.domain == "ai.onnx" else node.domain), node.op_type, f"{f.name}/{node.name or node.op_type}"
-
-
 @rule("OB112", family="structure", level="error", fix="raise-opset",
-      fix_description="raise the opset import to the first version that has every op (when no other op changes)")
+      fix_description="convert the model to the first opset that has every op (onnx.version_converter), kept "
+                      "only if the outputs stay the same")
 def op_not_in_opset(ctx: ModelContext) -> Iterator[Finding]:
     """An op the imported opset version does not have (it was added later, or does not exist at all)."""
-    missing: dict[tuple[str, str], list[str]] = {}
+    missing = ops_missing_from_opset(ctx)
+    labels: dict[tuple[str, str], list[str]] = {}
     for domain, op, label in used_ops(ctx):
-        version = ctx.opsets.get(domain)
-        if version is None or domain not in _onnx_domains():
-            continue  # missing imports are OB113; custom domains are not ONNX's to judge
-        if _schema(op, version, domain) is None:
-            missing.setdefault((domain, op), []).append(label)
-    for (domain, op), labels in sorted(missing.items()):
+        if (domain, op) in missing:
+            labels.setdefault((domain, op), []).append(label)
+    for (domain, op), since in sorted(missing.items()):
         version = ctx.opsets[domain]
-        since = first_opset(op, domain)
         dom = domain or "ai.onnx"
         if since is None:
             msg = f"{op} is not an operator of {dom} in any opset"
             hint = f"replace {op} with standard operators, or put it in the custom domain that implements it"
         else:
             msg = f"{op} does not exist in {dom} opset {version}; it was added in opset {since}"
-            hint = (f"import {dom} opset {since} or later, or express {op} with older operators "
+            hint = (f"import {dom} opset {since} or later, converting the other ops "
+                    f"(onnx.version_converter), or express {op} with older operators "
                     f"(re-export with opset_version={since})")
-        yield Finding(f"{msg} (used by {listing(labels)})", nodes=tuple(labels), suggestion=hint,
-                      fixable=since is not None)
+        yield Finding(f"{msg} (used by {listing(labels[(domain, op)])})", nodes=tuple(labels[(domain, op)]),
+                      suggestion=hint, fixable=since is not None and domain == "")
 
 
 @rule("OB113", family="structure", level="error", fix="add-opset-import",
@@ -414,6 +294,21 @@ def missing_opset_import(ctx: ModelContext) -> Iterator[Finding]:
         yield Finding(f"the model uses {dom} but does not import it"
                       + (f" (used by {listing(labels)})" if labels else ""),
                       nodes=tuple(labels), suggestion=f"add an opset_import entry for {dom}")
+
+
+@rule("OB115", family="structure", level="error")
+def unknown_domain_ops(ctx: ModelContext) -> Iterator[Finding]:
+    """Ops from a domain that is not ONNX's, defined by no local function and implemented by no onnxruntime
+    kernel: nothing here can run, shape-check or convert them."""
+    for (domain, op), labels in sorted(foreign_ops(ctx).items()):
+        yield Finding(f"{op} from domain {domain!r} is defined by neither ONNX, a local function of the model, nor "
+                      f"onnxruntime (used by {listing(labels)}); onnxruntime cannot load the model without the "
+                      "library that implements it, shape inference cannot see past it, and the converters "
+                      "cannot convert it", nodes=tuple(labels),
+                      suggestion=f"load the custom-op library that implements {domain}::{op} "
+                                 "(onnxruntime: SessionOptions.register_custom_ops_library), ship it in the model as "
+                                 "a local function, or replace it with standard ONNX operators")
+
 
 
 @rule("OB114", family="structure", level="warning")

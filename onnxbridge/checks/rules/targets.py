@@ -1,8 +1,8 @@
-"""Target compatibility: ops the PyTorch / TensorFlow converters cannot handle, and nodes an onnxruntime
-execution provider cannot run — every one listed at once.
+"""Target compatibility: ops a framework bridge's converter cannot handle (one rule per bridge), and nodes an
+onnxruntime execution provider cannot run — every one listed at once.
 
-The converters' own registries answer for them (imported lazily; a converter that is not installed or
-not written yet is reported as "not checked", never guessed). onnxruntime answers from its kernel
+The converters' own registries answer for them (through the bridges, loaded lazily; a converter that is not
+installed or not written yet is reported as "not checked", never guessed). onnxruntime answers from its kernel
 registry (op, version range and element types per execution provider), confirmed on CPU by loading the
 model in a real session.
 """
@@ -10,81 +10,73 @@ model in a real session.
 from __future__ import annotations
 
 import functools
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import onnx
 
 from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import listing
+from onnxbridge.frameworks.base import Bridge
+from onnxbridge.frameworks.bridges import bridges, get_bridge
+from onnxbridge.frameworks.registry import OpRegistry
+from onnxbridge.ir.dtypes import onnx_type_name
 
-_FRAMEWORK_NAMES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
-
-def converter_registry(framework: str):
-    """The converter registry (an ``OpRegistry``) of ``onnxbridge.frameworks.<framework>``, all ops registered.
+def converter_registry(framework: str) -> OpRegistry:
+    """The converter registry of the bridge called ``framework``, every op registered.
 
     Raises ImportError (with the reason) when the converter or its framework is not available.
     """
-    from onnxbridge.frameworks.registry import OpRegistry
-
-    package = f"onnxbridge.frameworks.{framework}"
+    bridge = get_bridge(framework)
     try:
-        importlib.import_module(f"{package}.ops")  # importing the op families registers their converters
+        registry = bridge.op_registry()
     except ModuleNotFoundError as exc:
-        if exc.name and not exc.name.startswith(package):
+        if exc.name and not exc.name.startswith("onnxbridge"):
             raise ImportError(f"{exc.name} is not installed") from None
-        raise ImportError(f"onnxbridge has no {_FRAMEWORK_NAMES[framework]} converter") from None
-    for module_name in (f"{package}.registry", package, f"{package}.ops"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        found = [v for v in vars(module).values() if isinstance(v, OpRegistry)]
-        if found and found[0].keys():
-            return found[0]
-        if found:
-            raise ImportError(f"the {_FRAMEWORK_NAMES[framework]} converter has no op converters registered yet")
-    raise ImportError(f"onnxbridge has no {_FRAMEWORK_NAMES[framework]} converter registry")
+        raise ImportError(f"onnxbridge has no {bridge.display_name} converter") from None
+    if not registry.keys():
+        raise ImportError(f"the {bridge.display_name} converter has no op converters registered yet")
+    return registry
 
 
-def _converter_findings(ctx: ModelContext, framework: str) -> Iterator[Finding]:
-    name = _FRAMEWORK_NAMES[framework]
+def _converter_findings(ctx: ModelContext, bridge: Bridge) -> Iterator[Finding]:
     try:
-        registry = converter_registry(framework)
+        registry = converter_registry(bridge.name)
     except Exception as exc:  # noqa: BLE001 - any failure to import the converter means "not checked"
-        ctx.cache.setdefault("_not_checked", []).append((framework, f"the {name} converter is not available "
-                                                                      f"({exc})"))
+        ctx.cache.setdefault("_not_checked", []).append(
+            (bridge.name, f"the {bridge.display_name} converter is not available ({exc})"))
         return
     nodes = list(ctx.nodes) + [n for f in ctx.model.functions for n in f.node]
     missing = registry.missing(_walk(nodes), dict(ctx.opsets), set(ctx.functions))
     for op, labels in sorted(missing.items()):
         version = ctx.opsets.get(op.split("::")[0] if "::" in op else "", ctx.opsets.get(""))
-        yield Finding(f"the {name} converter cannot convert {op} (opset {version}): {listing(labels)}",
+        yield Finding(f"the {bridge.display_name} converter cannot convert {op} (opset {version}): {listing(labels)}",
                       nodes=tuple(labels),
                       suggestion=f"replace {op} with supported ops before converting (docs/support-matrix.md "
                                  f"lists them), or run this part in onnxruntime")
 
 
 def _walk(nodes):
-    from onnxbridge.frameworks.registry import _all_nodes
+    from onnxbridge.ir.nodes import walk_nodes
 
-    return _all_nodes(nodes)
-
-
-@rule("OB301", family="targets", level="error")
-def torch_converter(ctx: ModelContext) -> Iterator[Finding]:
-    """Ops the ONNX -> PyTorch converter has no rule for (checked with --target torch)."""
-    if "torch" in ctx.targets:
-        yield from _converter_findings(ctx, "torch")
+    return walk_nodes(nodes)
 
 
-@rule("OB302", family="targets", level="error")
-def tensorflow_converter(ctx: ModelContext) -> Iterator[Finding]:
-    """Ops the ONNX -> TensorFlow converter has no rule for (checked with --target tensorflow)."""
-    if "tensorflow" in ctx.targets:
-        yield from _converter_findings(ctx, "tensorflow")
+def _converter_rule(bridge: Bridge) -> Callable[[ModelContext], Iterator[Finding]]:
+    def rule_fn(ctx: ModelContext) -> Iterator[Finding]:
+        if bridge.name in ctx.targets:
+            yield from _converter_findings(ctx, bridge)
+
+    rule_fn.__name__ = rule_fn.__qualname__ = f"{bridge.name}_converter"
+    rule_fn.__doc__ = (f"Ops the ONNX -> {bridge.display_name} converter has no rule for "
+                       f"(checked with --target {bridge.name}).")
+    return rule_fn
+
+
+# one rule per framework bridge (OB301 PyTorch, OB302 TensorFlow): its code is the bridge's ``check_code``
+for _bridge in bridges():
+    rule(_bridge.check_code, family="targets", level="error")(_converter_rule(_bridge))
 
 
 # ---- onnxruntime ---------------------------------------------------------------------------------------
@@ -102,18 +94,22 @@ def _kernels(provider: str) -> dict[tuple[str, str], list[tuple[int, int, dict[s
     return table
 
 
-_ORT_TYPE_NAMES = {onnx.TensorProto.FLOAT: "float", onnx.TensorProto.DOUBLE: "double",
-                   onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.BFLOAT16: "bfloat16",
-                   onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT16: "int16",
-                   onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.UINT16: "uint16",
-                   onnx.TensorProto.UINT32: "uint32", onnx.TensorProto.UINT64: "uint64",
-                   onnx.TensorProto.BOOL: "bool", onnx.TensorProto.STRING: "string"}
+def _ort_type_name(elem: int) -> str:
+    """onnxruntime's spelling of an element type in kernel constraints (``tensor(float)``'s ``float``)."""
+    return onnx_type_name(elem).lower()
 
 
-def _unsupported(ctx: ModelContext, provider: str) -> dict[str, list[str]]:
-    """``{"Relu(int64)": [node labels]}`` for nodes without a kernel in ``provider``."""
+
+
+def _unsupported(ctx: ModelContext, provider: str) -> dict[str, tuple[list[str], str]]:
+    """``{"Relu with T=int64": ([node labels], why)}`` for nodes without a kernel in ``provider``; ``why`` is
+    ``"op"`` (no kernel for the op at all), ``"version"`` (none for this opset version) or ``"types"``."""
     kernels = _kernels(provider)
-    found: dict[str, list[str]] = {}
+    found: dict[str, tuple[list[str], str]] = {}
+
+    def add(what: str, why: str, label: str) -> None:
+        found.setdefault(what, ([], why))[0].append(label)
+
     for i, node in enumerate(ctx.nodes):
         domain = "" if node.domain == "ai.onnx" else node.domain
         if ctx.is_local_function(node) or (node.op_type == "Constant" and not domain):
@@ -121,24 +117,39 @@ def _unsupported(ctx: ModelContext, provider: str) -> dict[str, list[str]]:
         version = ctx.opsets.get(domain)
         if version is None:
             continue
+        op = f"{domain}::{node.op_type}" if domain else node.op_type
         try:
             schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=version, domain=domain)
         except onnx.defs.SchemaError:
             if (domain, node.op_type) not in kernels:
-                found.setdefault(f"{node.op_type}", []).append(ctx.label(i))
+                add(op, "op", ctx.label(i))
             continue
         candidates = [k for k in kernels.get((domain, node.op_type), []) if k[0] <= schema.since_version <= k[1]]
         if not candidates:
             if schema.has_function or schema.has_context_dependent_function:
                 continue  # onnxruntime expands it into its function body
-            found.setdefault(f"{node.op_type} (opset {schema.since_version})", []).append(ctx.label(i))
+            why = "version" if (domain, node.op_type) in kernels else "op"
+            add(f"{op} (opset {schema.since_version})", why, ctx.label(i))
             continue
         bound = _bound_types(ctx, node, schema)
         if any(_types_ok(bound, k[2]) for k in candidates):
             continue
-        types = ", ".join(f"{p}={_ORT_TYPE_NAMES.get(t, t)}" for p, t in sorted(bound.items()))
-        found.setdefault(f"{node.op_type} with {types}", []).append(ctx.label(i))
+        types = ", ".join(f"{p}={_ort_type_name(t)}" for p, t in sorted(bound.items()))
+        add(f"{op} with {types}", "types", ctx.label(i))
     return found
+
+
+def _kernel_advice(what: str, why: str, provider: str) -> str:
+    """What to do about a node ``provider`` has no kernel for, by the reason it has none."""
+    if why == "types":
+        return ("cast to a supported element type around the node, or replace the op; onnxruntime's "
+                "OperatorKernels.md lists the supported types")
+    if why == "version":
+        return (f"onnxruntime's {provider} has this op, but not as defined in this opset: convert the model to an "
+                "opset it supports (onnx.version_converter) or replace the op")
+    op = what.split(" ")[0]
+    return (f"onnxruntime has no kernel for {op} at all: load the custom-op library that implements it "
+            "(SessionOptions.register_custom_ops_library), or replace it with standard ONNX operators")
 
 
 def _bound_types(ctx: ModelContext, node: onnx.NodeProto, schema: onnx.defs.OpSchema) -> dict[str, int]:
@@ -159,7 +170,7 @@ def _types_ok(bound: dict[str, int], constraints: dict[str, list[str]]) -> bool:
         et = bound.get(param)
         if et is None:
             continue
-        name = _ORT_TYPE_NAMES.get(et)
+        name = _ort_type_name(et) if et else None
         if name is None or not any(a in (f"tensor({name})", f"seq(tensor({name}))") for a in allowed):
             return False
     return True
@@ -187,11 +198,9 @@ def onnxruntime_cpu(ctx: ModelContext) -> Iterator[Finding]:
     error = _session_error(ctx, "CPUExecutionProvider")
     if error is None:
         return  # the model loads: whatever the kernel table suggested, onnxruntime copes (e.g. by expansion)
-    for what, labels in sorted(unsupported.items()):
+    for what, (labels, why) in sorted(unsupported.items()):
         yield Finding(f"onnxruntime's CPU execution provider cannot run {what}: {listing(labels)}",
-                      nodes=tuple(labels),
-                      suggestion="cast to a supported element type around the node, or replace the op; "
-                                 "onnxruntime's OperatorKernels.md lists the supported types")
+                      nodes=tuple(labels), suggestion=_kernel_advice(what, why, "CPU execution provider"))
     if not unsupported:
         yield Finding(f"onnxruntime (CPU) cannot load the model: {error}",
                       suggestion="fix the errors above first; if there are none, the message names the node")
@@ -209,10 +218,12 @@ def onnxruntime_cuda(ctx: ModelContext) -> Iterator[Finding]:
             ("cuda", "this onnxruntime has no CUDA execution provider (install onnxruntime-gpu on a machine with "
                      "an NVIDIA GPU); CUDA support was not checked"))
         return
-    for what, labels in sorted(_unsupported(ctx, "CUDAExecutionProvider").items()):
+    for what, (labels, why) in sorted(_unsupported(ctx, "CUDAExecutionProvider").items()):
+        advice = ("change the element type or replace the op so the whole graph stays on the GPU" if why == "types"
+                  else "replace the op (or convert to an opset the CUDA provider supports) so the whole graph "
+                       "stays on the GPU")
         yield Finding(f"the CUDA execution provider has no kernel for {what}; these nodes run on the CPU, "
-                      f"with copies between devices: {listing(labels)}", nodes=tuple(labels),
-                      suggestion="replace the op or change its element type so the whole graph stays on the GPU")
+                      f"with copies between devices: {listing(labels)}", nodes=tuple(labels), suggestion=advice)
 
 
 @rule("OB309", family="targets", level="warning")

@@ -13,7 +13,7 @@ The generated module has:
 The exporter builds the live object from this same source, so the file and the live object cannot drift.
 
 Internally the graph is converted to channels-last (see :mod:`.layout`); each op converter in
-``ops/<family>.py`` asks the :class:`NodeContext` for its inputs in the layout it needs and writes code
+``ops/<family>.py`` asks the :class:`~.context.TensorFlowContext` for its inputs in the layout it needs and writes code
 through :mod:`onnxbridge.codegen.writer`, never by pasting model strings.
 """
 
@@ -21,127 +21,61 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 import onnx
-from onnx import helper
 
 from onnxbridge.codegen.writer import Code, NameScope, SourceWriter, call, dotted, fmt, ident, join, lit
 from onnxbridge.errors import OnnxBridgeError
-from onnxbridge.frameworks import graph as G
-from onnxbridge.frameworks.graph import Const, Elem, GraphView, Placeholder, TensorType
+from onnxbridge.frameworks.context import (
+    ConversionError,
+    NodeConversionError,
+    convert_nodes,
+    lookup_converter,
+)
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.registry import load_converters
+from onnxbridge.frameworks.tensorflow.context import (
+    INLINE_LIMIT,
+    Stmt,
+    TensorFlowContext,
+    Value,
+    dtype_name,
+    item,
+    listing,
+    np_literal,
+)
+from onnxbridge.frameworks.tensorflow.registry import load_ops
+from onnxbridge.frameworks.widening import widening_for
+from onnxbridge.ir.folding import fold_node
+from onnxbridge.ir.liveness import live_nodes
+from onnxbridge.ir.naming import class_hint, layer_hint
+from onnxbridge.ir.nodes import node_attrs
+from onnxbridge.ir.plan import ModelPlan, plan_model
+from onnxbridge.ir.symbolic import BinOp, Const, Dim, Elem, Placeholder, SymShape
+from onnxbridge.ir.types import TensorType
+from onnxbridge.ir.view import GraphView
 
 WEIGHTS_FILE = "model.weights.npz"
-INLINE_LIMIT = 16  # constants with at most this many elements are written as literals
+# Keras promotes uint64 to uint32 in every op that combines types: such nodes compute on the int64 bits
+UNSIGNED_NARROWED = frozenset({onnx.TensorProto.UINT64})
 
-NP_DTYPE_NAMES = {
-    onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64", onnx.TensorProto.FLOAT16: "float16",
-    onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT16: "int16",
-    onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.BOOL: "bool",
-    onnx.TensorProto.BFLOAT16: "bfloat16",
-}
+# module-level names and the builtins generated code calls (a local of that name would shadow them)
 _MODULE_NAMES = ("keras", "layers", "ops", "np", "tf", "Path", "params", "self", "WEIGHTS_FILE",
-                 "build_model", "load", "kwargs", "super")
-
-
-class NodeError(Exception):
-    """A node that cannot be converted (collected, then reported together)."""
-
-
-class ConversionError(OnnxBridgeError):
-    """Some nodes of the model cannot be converted to TensorFlow; every one is listed."""
-
-    def __init__(self, problems: list[tuple[str, str, str]]):
-        self.problems = problems
-        listed = "; ".join(f"{name} ({op}): {why}" for name, op, why in problems[:8])
-        more = f"; and {len(problems) - 8} more" if len(problems) > 8 else ""
-        super().__init__(f"{len(problems)} node(s) cannot be converted to TensorFlow: {listed}{more}",
-                         hint="see docs/support-matrix.md for what is supported")
-
-
-def dtype_name(elem_type: int | None) -> str:
-    if elem_type is None:
-        return "float32"
-    if elem_type not in NP_DTYPE_NAMES:
-        raise NodeError(f"element type {onnx.TensorProto.DataType.Name(elem_type)} is not supported")
-    return NP_DTYPE_NAMES[elem_type]
-
-
-# -- values and statements ---------------------------------------------------------------------------
-@dataclass
-class Value:
-    """What the converter holds for one ONNX tensor."""
-
-    name: str
-    rank: int | None
-    code: Code | None = None          # the variable (or expression) holding the stored tensor
-    perm: L.Perm | None = None        # stored = transpose(logical, perm); None = as in ONNX
-    const: np.ndarray | None = None   # known value
-    instance: bool = False            # a constant that differs between instances of a block class
-    sym: list[Elem] | None = None     # value of a small int tensor computed from run-time dims
-    fill: float | None = None         # every element has this value
-    feature_perm: np.ndarray | None = None  # [N, F] with features stored in this order (flattened NHWC)
-
-    @property
-    def layout(self) -> L.Perm:
-        return self.perm if self.perm is not None else L.identity(self.rank or 0)
-
-
-@dataclass
-class Stmt:
-    """One statement of generated code, with what it defines and uses (for dead-code removal)."""
-
-    lines: list[tuple[str, tuple[Code, ...]]]
-    defines: set[str]
-    uses: set[str]
-    init: list[tuple[str, tuple[Code, ...]]] = field(default_factory=list)
-    weights: list[tuple[tuple[str, ...], str, list[np.ndarray]]] = field(default_factory=list)
-    constants: dict[str, np.ndarray] = field(default_factory=dict)
-    keep: bool = False
-
-
-def listing(codes: Sequence[Code]) -> Code:
-    """``[a, b, c]`` from code fragments."""
-    return fmt("[{}]", join(list(codes))) if codes else Code("[]")
-
-
-def item(x: Code, index: int) -> Code:
-    """``x[index]`` for an integer index."""
-    return fmt("{}[{}]", x, lit(int(index)))
-
-
-def slice_code(start: int | None, stop: int | None, step: int = 1) -> Code:
-    """``start:stop:step`` (parts left out when None/1), for use inside :func:`subscript`."""
-    text = f"{'' if start is None else lit(int(start))}:{'' if stop is None else lit(int(stop))}"
-    return Code(text + (f":{lit(int(step))}" if step != 1 else ""))
-
-
-def subscript(x: Code, items: Sequence[Code]) -> Code:
-    """``x[i0, i1, ...]`` from :func:`slice_code` / :func:`lit` fragments (always a tuple key, which
-    Keras symbolic tensors need)."""
-    return fmt("{}[{},]", x, join(list(items))) if len(items) == 1 else fmt("{}[{}]", x, join(list(items)))
-
-
-def _short_float(value: float) -> float:
-    """The shortest decimal that is the same float32 (ONNX float attributes are float32)."""
-    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
-
-
-def _py(value: Any) -> Code:
-    return value if isinstance(value, Code) else lit(value)
-
-
-def np_literal(array: np.ndarray, *, scalar: bool = True) -> Code:
-    """``np.array([...], dtype='float32')`` for a small array, or a plain number for a float scalar
-    (unless ``scalar=False``)."""
-    array = np.asarray(array)
-    if scalar and array.ndim == 0 and array.dtype.kind == "f":
-        return lit(float(array))
-    values = array.tolist()
-    return call(dotted("np", "array"), lit(values), dtype=lit(str(array.dtype)))
+                 "build_model", "load", "kwargs", "super", "float", "int", "bool", "tuple", "list", "dict", "range",
+                 "len", "str", "isinstance")
+# attributes a keras.layers.Layer has (a sublayer attribute of that name would replace them)
+LAYER_RESERVED = frozenset({
+    "activity_regularizer", "add_loss", "add_metric", "add_variable", "add_weight", "autocast", "build",
+    "build_from_config", "built", "call", "call_signature_parameters", "compute_dtype", "compute_mask",
+    "compute_output_shape", "compute_output_spec", "count_params", "dtype", "dtype_policy", "from_config",
+    "get_build_config", "get_config", "get_weights", "input", "input_dtype", "input_spec", "layers",
+    "load_own_variables", "losses", "metrics", "metrics_variables", "name", "non_trainable_variables",
+    "non_trainable_weights", "output", "path", "quantization_mode", "quantize", "quantized_build",
+    "quantized_call", "rematerialized_call", "save_own_variables", "set_weights", "stateless_call",
+    "supports_jit", "supports_masking", "symbolic_call", "trainable", "trainable_variables", "trainable_weights",
+    "variable_dtype", "variables", "weights",
+})
 
 
 # -- scopes ------------------------------------------------------------------------------------------
@@ -161,16 +95,16 @@ class Scope:
         self.live: set[int] = set()
         self.stmts: list[Stmt] = []
         self._views: dict[tuple[int, L.Perm], Value] = {}
-
-    @property
-    def opset(self) -> int:
-        return self.opsets.get("", self.opsets.get("ai.onnx", 18))
+        self.absorbed: set[int] = set()  # nodes (by id) a converter did the work of (fusions)
+        self.current: onnx.NodeProto | None = None  # the node being converted
 
     def is_live(self, node: onnx.NodeProto) -> bool:
+        """Whether ``node`` writes code (its outputs are needed and not known)."""
         return id(node) in self.live
 
     # naming
     def new_var(self, hint: str) -> Code:
+        """A fresh local variable named after ``hint`` (a tensor name, suffixes dropped)."""
         text = hint
         for suffix in ("_output_0", ":0"):
             if text.endswith(suffix):
@@ -178,13 +112,26 @@ class Scope:
         return self.vars.name(object(), text or "v")
 
     def info(self, name: str) -> TensorType:
+        """What is known of tensor ``name``'s type."""
         return self.view.type(name)
+
+    def nested(self, view: GraphView) -> ClassScope:
+        """A class body for a subgraph of this one (a Loop body)."""
+        return ClassScope(self.converter, view)
+
+    def fail(self, reason: str) -> NoReturn:
+        """Stop converting the current node (raise :class:`NodeConversionError` naming it)."""
+        if self.current is None:
+            raise NodeConversionError(self.view.name or "graph", reason, "graph")
+        raise NodeConversionError(self.current, reason)
 
     # code pieces that differ between the functional body and a class body
     def layer_ref(self, cls: Code, hint: str, kwargs: dict[str, Code], stmt_init: list) -> tuple[Code, tuple[str, ...]]:
+        """A layer instance for the body: created inline, or an attribute made in ``__init__``."""
         raise NotImplementedError
 
     def constant_ref(self, array: np.ndarray, hint: str, instance: bool, stmt: Stmt) -> Code:
+        """A large constant: read from ``params``, or a non-trainable weight of the class."""
         raise NotImplementedError
 
     # materialising values
@@ -211,7 +158,7 @@ class Scope:
             uses.add(self._views[key].code)
             return self._views[key].code
         if value.code is None:
-            raise NodeError(f"tensor {value.name!r} has no value (a previous node failed)")
+            self.fail(f"tensor {value.name!r} has no value (a previous node failed)")
         if value.feature_perm is not None:
             key = (id(value), ("features",))
             if key not in self._views:
@@ -252,10 +199,10 @@ class Scope:
         if key not in self._views:
             value = self.values[tensor]
             if value.code is None:
-                raise NodeError(f"the shape of {tensor!r} is needed at run time but it has no value")
+                self.fail(f"the shape of {tensor!r} is needed at run time but it has no value")
             rank = value.rank if value.rank is not None else self.info(tensor).rank
             if rank is None:
-                raise NodeError(f"the rank of {tensor!r} is unknown")
+                self.fail(f"the rank of {tensor!r} is unknown")
             order = [L.stored_axis(value.layout, a) for a in range(rank)] if value.perm else list(range(rank))
             self.converter.helpers.add("ShapeOf")
             var = self.new_var(f"{tensor}_shape")
@@ -269,13 +216,13 @@ class Scope:
         """One run-time size (int, :class:`Dim` or :class:`BinOp`) as an int64 scalar expression."""
         if isinstance(elem, (int, np.integer)):
             return np_literal(np.asarray(int(elem), dtype=np.int64))
-        if isinstance(elem, G.Dim):
+        if isinstance(elem, Dim):
             return item(self.shape_code(elem.value, uses), elem.axis)
-        if isinstance(elem, G.BinOp):
+        if isinstance(elem, BinOp):
             fn = {"+": "add", "-": "subtract", "*": "multiply", "//": "floor_divide", "%": "mod",
                   "max": "maximum", "min": "minimum"}[elem.op]
             return call(dotted("ops", fn), self.elem_code(elem.a, uses), self.elem_code(elem.b, uses))
-        raise NodeError(f"cannot compute {elem!r} at run time")
+        self.fail(f"cannot compute {elem!r} at run time")
 
     def sym_code(self, elems: Sequence[Elem], scalar: bool, uses: set[str]) -> Code:
         """A shape vector (or scalar) whose items are only known at run time."""
@@ -285,6 +232,7 @@ class Scope:
         return call(dotted("ops", "stack"), listing(parts))
 
     def constant_code(self, array: np.ndarray, hint: str, instance: bool, uses: set[str]) -> Code:
+        """Code for a constant: a literal when small, else stored (see :meth:`constant_ref`)."""
         if not instance and (array.size <= INLINE_LIMIT or array.dtype.kind in "iub" and array.size <= 64):
             return np_literal(array)
         stmt = Stmt([], set(), set())
@@ -298,6 +246,7 @@ class Scope:
         return code
 
     def emit(self, stmt: Stmt) -> None:
+        """Append a statement to the body."""
         self.stmts.append(stmt)
 
     def live_stmts(self, roots: set[str]) -> list[Stmt]:
@@ -316,11 +265,13 @@ class FunctionalScope(Scope):
     """The body of ``build_model``: layers are created inline, constants come from ``params``."""
 
     def layer_ref(self, cls, hint, kwargs, stmt_init):
+        """``layers.X(..., name=...)`` inline in ``build_model``."""
         name = self.converter.layer_names.name(object(), hint)
         kwargs = {**kwargs, "name": lit(str(name))}
         return call(cls, **kwargs), (str(name),)
 
     def constant_ref(self, array, hint, instance, stmt):
+        """``params[key]``: the constant is stored with the weights."""
         key = self.converter.constant_key(hint, array)
         stmt.constants[key] = array
         var = self.new_var(f"{hint}_value")
@@ -336,8 +287,7 @@ class ClassScope(Scope):
 
     def __init__(self, converter, view):
         super().__init__(converter, view)
-        self.attrs = NameScope(reserved={"name", "weights", "trainable", "dtype", "built", "call", "build",
-                                         "input", "output", "losses", "path", "variables", "layers"})
+        self.attrs = NameScope(reserved=LAYER_RESERVED)
 
     def write_init(self, w: SourceWriter, live: list[Stmt]) -> None:
         """``__init__`` of the generated layer class: the sublayers and constants of the ``live`` statements."""
@@ -349,12 +299,14 @@ class ClassScope(Scope):
         w.blank()
 
     def layer_ref(self, cls, hint, kwargs, stmt_init):
+        """``self.<attr>``, created in ``__init__``."""
         attr = self.attrs.name(object(), hint)
         kwargs = {**kwargs, "name": lit(str(attr))}
         stmt_init.append(("self.{} = {}", (attr, call(cls, **kwargs))))
         return fmt("self.{}", attr), (str(attr),)
 
     def constant_ref(self, array, hint, instance, stmt):
+        """``self.<attr>``: a non-trainable weight of the class, filled per instance."""
         attr = self.attrs.name(object(), hint)
         stmt.init.append(("self.{} = self.add_weight(name={}, shape={}, dtype={}, initializer={}, trainable=False)",
                           (attr, lit(str(attr)), lit(tuple(int(d) for d in array.shape)), lit(str(array.dtype)),
@@ -363,325 +315,6 @@ class ClassScope(Scope):
         ref = fmt("self.{}", attr)
         stmt.defines.add(ref)
         return ref
-
-
-# -- the per-node API used by op converters -----------------------------------------------------------
-class NodeContext:
-    """What an op converter sees: the node's inputs (in the layout it asks for), attributes, and emitters."""
-
-    def __init__(self, scope: Scope, node: onnx.NodeProto):
-        self.scope = scope
-        self.node = node
-        self.uses: set[str] = set()
-        self._init: list = []
-        self._weights: list = []
-        self._emitted = False
-        self._attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-    # -- attributes and static facts --
-    @property
-    def name(self) -> str:
-        return self.node.name or f"{self.node.op_type}_{self.node.output[0]}"
-
-    @property
-    def opset(self) -> int:
-        return self.scope.opset
-
-    def attr(self, name: str, default: Any = None) -> Any:
-        """An attribute as a plain value (strings decoded; float32 floats in their shortest form, so the
-        source reads ``1e-05`` rather than ``9.999999747378752e-06``)."""
-        if name not in self._attrs:
-            return default
-        value = self._attrs[name]
-        if isinstance(value, bytes):
-            return value.decode()
-        if isinstance(value, float):
-            return _short_float(value)
-        if isinstance(value, list) and value and isinstance(value[0], bytes):
-            return [v.decode() for v in value]
-        if isinstance(value, list) and value and isinstance(value[0], float):
-            return [_short_float(v) for v in value]
-        return value
-
-    def has(self, i: int) -> bool:
-        return i < len(self.node.input) and bool(self.node.input[i])
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.node.input)
-
-    @property
-    def n_outputs(self) -> int:
-        return sum(1 for o in self.node.output if o)
-
-    def wants_output(self, i: int) -> bool:
-        return i < len(self.node.output) and bool(self.node.output[i])
-
-    def value(self, i: int) -> Value:
-        try:
-            return self.scope.values[self.node.input[i]]
-        except (KeyError, IndexError):
-            raise NodeError(f"input {i} is missing") from None
-
-    def info(self, i: int) -> TensorType:
-        return self.scope.info(self.node.input[i])
-
-    def out_info(self, i: int = 0) -> TensorType:
-        return self.scope.info(self.node.output[i])
-
-    def rank(self, i: int) -> int:
-        r = self.value(i).rank
-        if r is None:
-            r = self.info(i).rank
-        if r is None:
-            raise NodeError(f"the rank of input {self.node.input[i]!r} is unknown")
-        return r
-
-    def out_rank(self, i: int = 0) -> int:
-        r = self.out_info(i).rank
-        if r is None:
-            raise NodeError(f"the rank of output {self.node.output[i]!r} is unknown (shape inference failed)")
-        return r
-
-    def shape(self, i: int) -> tuple:
-        s = self.info(i).shape
-        if s is None:
-            c = self.const(i)
-            if c is not None:
-                return c.shape
-            raise NodeError(f"the shape of input {self.node.input[i]!r} is unknown")
-        return s
-
-    def out_shape(self, i: int = 0) -> tuple:
-        s = self.out_info(i).shape
-        if s is None:
-            raise NodeError(f"the shape of output {self.node.output[i]!r} is unknown (shape inference failed)")
-        return s
-
-    def dtype(self, i: int) -> str:
-        c = self.const(i)
-        if c is not None:
-            return str(c.dtype)
-        return dtype_name(self.info(i).elem)
-
-    def out_dtype(self, i: int = 0) -> str:
-        return dtype_name(self.out_info(i).elem)
-
-    def const(self, i: int) -> np.ndarray | None:
-        if not self.has(i):
-            return None
-        v = self.scope.values.get(self.node.input[i])
-        if v is None:
-            return None
-        if v.const is not None:
-            return v.const
-        if v.sym is not None and all(isinstance(d, int) for d in v.sym):
-            return np.asarray(v.sym, dtype=np.int64)
-        return None
-
-    def is_instance_const(self, i: int) -> bool:
-        return self.value(i).instance
-
-    def ints(self, i: int) -> list[int] | None:
-        c = self.const(i)
-        return None if c is None else [int(v) for v in np.asarray(c).reshape(-1)]
-
-    def dims(self, i: int) -> list[Elem] | None:
-        """A shape-like input as ints and run-time sizes (:class:`Dim`, :class:`BinOp`), or None."""
-        if not self.has(i):
-            return None
-        v = self.value(i)
-        if v.sym is not None:
-            return list(v.sym)
-        c = self.const(i)
-        return None if c is None else [int(d) for d in np.asarray(c).reshape(-1)]
-
-    def fill(self, i: int) -> float | None:
-        if not self.has(i):
-            return None
-        v = self.value(i)
-        if v.fill is not None:
-            return v.fill
-        if v.const is not None and v.const.size and np.all(v.const == v.const.reshape(-1)[0]):
-            return float(v.const.reshape(-1)[0])
-        return None
-
-    def perm(self, i: int) -> L.Perm:
-        v = self.value(i)
-        return v.layout if v.rank is not None else L.identity(self.rank(i))
-
-    def axis(self, axis: int, rank: int) -> int:
-        if not -rank <= axis < max(rank, 1):
-            raise NodeError(f"axis {axis} is out of range for rank {rank}")
-        return axis + rank if axis < 0 else axis
-
-    # -- inputs as code --
-    def x(self, i: int, perm: Sequence[int] | None = None) -> Code:
-        """Input ``i`` as code, stored with ``perm`` (default: exactly as ONNX sees it)."""
-        v = self.value(i)
-        if v.rank is None:
-            v.rank = self.info(i).rank
-            if v.rank is None and perm is not None:
-                v.rank = len(perm)
-        return self.scope.view_code(v, tuple(perm) if perm is not None else None, self.uses)
-
-    def tensor_arg(self, i: int) -> Code:
-        """Input ``i`` as a positional argument of a layer call: constants become arrays (Keras layers take
-        only tensors or arrays positionally), everything else as :meth:`x`."""
-        c = self.const(i)
-        if c is not None and c.size <= INLINE_LIMIT and not self.value(i).instance:
-            return np_literal(c, scalar=False)
-        return self.x(i)
-
-    def x_cl(self, i: int) -> Code:
-        """Input ``i`` stored channels-last (NWC/NHWC/NDHWC)."""
-        return self.x(i, L.channels_last(self.rank(i)))
-
-    def x_any(self, i: int) -> tuple[Code, L.Perm]:
-        """Input ``i`` in whatever layout it already has, with that layout."""
-        v = self.value(i)
-        if v.const is not None or v.sym is not None or v.feature_perm is not None:
-            return self.x(i), L.identity(self.rank(i))
-        return self.x(i, v.layout), v.layout
-
-    def aligned(self, indices: Sequence[int], out_rank: int | None = None,
-                perm: Sequence[int] | None = None) -> tuple[list[Code], L.Perm]:
-        """Inputs of a broadcasting element-wise op, all in one layout (the first permuted input's).
-
-        ``perm`` forces the layout (for inputs combined with an already converted tensor).
-        """
-        rank = out_rank if out_rank is not None else max(self.rank(i) for i in indices)
-        if perm is not None:
-            perm = tuple(perm) if not L.is_identity(perm) else None
-        for i in indices if perm is None else ():
-            v = self.value(i)
-            if v.const is None and v.sym is None and v.feature_perm is None and v.rank == rank \
-                    and not L.is_identity(v.layout):
-                perm = v.layout
-                break
-        if perm is None:
-            return [self.x(i) for i in indices], L.identity(rank)
-        codes = []
-        for i in indices:
-            v = self.value(i)
-            r = self.rank(i)
-            if v.const is not None:
-                c = v.const.reshape((1,) * (rank - v.const.ndim) + v.const.shape) if v.const.ndim else v.const
-                codes.append(self.scope.constant_code(np.transpose(c, perm) if c.ndim else c, v.name, v.instance,
-                                                      self.uses))
-            elif r == rank:
-                codes.append(self.x(i, perm))
-            elif all(d == 1 for d in self.shape(i)):
-                codes.append(self.x(i))
-            else:  # lower rank: make it full rank, then store it like the others
-                lifted = call(dotted("ops", "reshape"), self.x(i), lit(tuple([1] * (rank - r)) + tuple(
-                    -1 if not isinstance(d, int) else d for d in self.shape(i))))
-                codes.append(call(dotted("ops", "transpose"), lifted, lit(perm)))
-        return codes, perm
-
-    # -- emitting --
-    def layer(self, cls: str, *, hint: str | None = None, weights: Sequence[np.ndarray] = (), module: str = "layers",
-              **kwargs: Any) -> Code:
-        """A Keras layer for this node (``layers.<cls>(..., name=<node name>)``); returns the callable."""
-        args = {k: _py(v) for k, v in kwargs.items() if v is not None}
-        fn = dotted(module, cls) if module else ident(cls)
-        if hint is None:
-            # the exporter's module path first: weights deduplicated by an optimizer may carry another
-            # layer's name
-            path = G.module_path(self.node)
-            weight = self.node.input[1] if len(self.node.input) > 1 else None
-            hint = ".".join(path) if path else G.layer_hint(self.node, weight)
-        ref, accessor = self.scope.layer_ref(fn, hint, args, self._init)
-        self._last_accessor = accessor
-        if weights:
-            self._weights.append((accessor, "layer", [np.asarray(w) for w in weights]))
-        return ref
-
-    def constant(self, array: np.ndarray, hint: str | None = None) -> Code:
-        """A constant tensor (a literal when small, else stored with the weights)."""
-        instance = any(self.scope.values[n].instance for n in self.node.input if n in self.scope.values)
-        return self.scope.constant_code(np.asarray(array), hint or self.node.output[0], instance, self.uses)
-
-    def helper(self, name: str) -> Code:
-        """A helper layer class written into the generated module (see ``ops/helpers.py``)."""
-        self.scope.converter.helpers.add(name)
-        return ident(name)
-
-    def _stmt(self, lines: list, defines: set[str]) -> None:
-        stmt = Stmt(lines, defines, set(self.uses), init=list(self._init), weights=list(self._weights))
-        self._init.clear()
-        self._weights.clear()
-        self.scope.emit(stmt)
-        self._emitted = True
-
-    def out(self, i: int, expr: Code, perm: Sequence[int] | None = None, **extra: Any) -> Code:
-        """Assign output ``i`` (stored with ``perm``) to a new variable named after the tensor."""
-        return self.define(self.node.output[i], expr, perm, **extra)
-
-    def define_raw(self, targets: Code | Sequence[Code], expr: Code) -> None:
-        """``targets = expr`` for intermediate variables (not ONNX tensors), e.g. a tuple to unpack."""
-        targets = [targets] if isinstance(targets, Code) else list(targets)
-        text = join(targets) if targets else Code("_")
-        self._stmt([("{} = {}", (text, expr))], set(targets))
-
-    def define(self, name: str, expr: Code, perm: Sequence[int] | None = None, **extra: Any) -> Code:
-        """Assign tensor ``name`` (an output of this node, or of a node fused into it)."""
-        var = self.scope.new_var(G.value_hint(name, self.node))
-        self._stmt([("{} = {}", (var, expr))], {var})
-        rank = self.scope.info(name).rank
-        if rank is None and perm is not None:
-            rank = len(perm)
-        value = Value(name, rank, code=var, perm=None if perm is None or L.is_identity(perm) else tuple(perm))
-        for k, v in extra.items():
-            setattr(value, k, v)
-        self.scope.values[name] = value
-        return var
-
-    def outs(self, expr: Code, perms: Sequence[Sequence[int] | None]) -> list[Code]:
-        """Unpack a tuple-valued expression into the node's outputs (unused ones get ``_``)."""
-        names = list(self.node.output) + [""] * (len(perms) - len(self.node.output))
-        targets = []
-        for name in names[: len(perms)]:
-            targets.append(self.scope.new_var(G.value_hint(name, self.node)) if name else Code("_"))
-        self._stmt([("{} = {}", (join(targets), expr))], {t for t in targets if t != "_"})
-        for name, var, perm in zip(names, targets, perms):
-            if name:
-                rank = self.scope.info(name).rank
-                if rank is None and perm is not None:
-                    rank = len(perm)
-                self.scope.values[name] = Value(name, rank, code=var,
-                                                perm=None if perm is None or L.is_identity(perm) else tuple(perm))
-        return targets
-
-    def alias(self, i: int, source: int | Value, perm: Sequence[int] | None = None, *, keep_perm: bool = False) -> None:
-        """Output ``i`` is input ``source`` (or a value) seen with another permutation: no code."""
-        v = self.value(source) if isinstance(source, int) else source
-        name = self.node.output[i]
-        new = Value(name, self.out_info(i).rank, code=v.code, const=v.const, instance=v.instance, sym=v.sym,
-                    fill=v.fill, feature_perm=v.feature_perm)
-        if new.rank is None:
-            new.rank = v.rank
-        if keep_perm:
-            new.perm = v.perm
-        elif perm is not None and not L.is_identity(perm):
-            new.perm = tuple(perm)
-        self.scope.values[name] = new
-
-    def set_const(self, i: int, array: np.ndarray) -> None:
-        name = self.node.output[i]
-        instance = any(self.scope.values[n].instance for n in self.node.input if n in self.scope.values)
-        self.scope.values[name] = Value(name, np.ndim(array), const=np.asarray(array), instance=instance)
-
-    def sole_consumer(self, i: int = 0) -> onnx.NodeProto | None:
-        """The only node reading output ``i`` (None if several, none, or it is a graph/function output)."""
-        name = self.node.output[i]
-        users = self.scope.consumers.get(name, [])
-        if len(users) != 1 or name in self.scope.outputs:
-            return None
-        return users[0]
-
-    def fail(self, message: str) -> NoReturn:
-        raise NodeError(message)
 
 
 # -- the driver ----------------------------------------------------------------------------------------
@@ -714,7 +347,7 @@ class Converter:
         self.plan = plan_with_shapes(model)
         self.model = self.plan.model
         self.channels_last = channels_last
-        self.registry = load_converters()
+        self.registry = load_ops()
         self.helpers: set[str] = set()
         self.classes: dict[tuple[str, str], list[_BlockClass]] = {}
         self.class_order: list[_BlockClass] = []
@@ -722,59 +355,57 @@ class Converter:
         self.layer_names = NameScope()
         self.module_names: set[str] = set()
         self._const_keys = NameScope()
-        self.errors: list[tuple[str, str, str]] = []
+        self.errors: list[NodeConversionError] = []
         self.transposes = 0
 
     def constant_key(self, hint: str, array: np.ndarray) -> str:
+        """The key a constant is stored under in ``params`` (and the weights file)."""
         return f"constants/{self._const_keys.name(object(), hint)}"
 
     # -- converting the nodes of one scope --
     def convert_nodes(self, scope: Scope) -> None:
+        """Convert the live nodes of ``scope``'s view in graph order, recording every failure in ``errors``."""
         view = scope.view
-        scope.live = {id(n) for n in G.live_nodes(view)}
+        scope.live = {id(n) for n in live_nodes(view)}
         scope.consumers = {k: [n for n in v if id(n) in scope.live] for k, v in view.consumers.items()}
         scope.outputs = set(view.outputs)
-        for node in view.nodes:
+
+        def step(node: onnx.NodeProto) -> None:
+            scope.current = node
             if id(node) not in scope.live:
                 self._known_outputs(scope, node)
-                continue  # nothing needs its outputs computed (unused, or known constants)
-            if all(o in scope.values for o in node.output if o) and any(node.output):
-                continue  # already produced by the node it was fused into
+                return  # nothing needs its outputs computed (unused, or known constants)
+            if id(node) in scope.absorbed or (all(o in scope.values for o in node.output if o) and any(node.output)):
+                return  # already produced by the node it was fused into
             inputs = [scope.values.get(n) if n else None for n in node.input]
-            if any(v is None for n, v in zip(node.input, inputs) if n):
-                missing = [n for n, v in zip(node.input, inputs) if n and v is None]
-                self._record(node, f"input {missing[0]!r} is not produced by any earlier node")
-                self._mark_broken(scope, node)
-                continue
+            missing = [n for n, v in zip(node.input, inputs) if n and v is None]
+            if missing:
+                scope.fail(f"input {missing[0]!r} is not produced by any earlier node")
             if any(v is not None and v.code is None and v.const is None and v.sym is None and v.fill is None
                    for v in inputs):
                 self._mark_broken(scope, node)  # downstream of a failed node: reported once, upstream
-                continue
+                return
             if id(node) in view.calls:
-                try:
-                    self.call_function(scope, node)
-                except NodeError as exc:
-                    self._record(node, str(exc))
-                    self._mark_broken(scope, node)
-                continue
+                self.call_function(scope, node)
+                return
             if self._fold(scope, node, inputs):
-                continue
-            domain = "" if node.domain in ("", "ai.onnx") else node.domain
-            fn = self.registry.lookup(node.op_type, scope.opsets.get(domain, scope.opset), domain)
-            if fn is None:
-                self._record(node, "no converter for this op")
-                self._mark_broken(scope, node)
-                continue
-            ctx = NodeContext(scope, node)
-            try:
-                fn(node, ctx)
-            except NodeError as exc:
-                self._record(node, str(exc))
-                self._mark_broken(scope, node)
+                return
+            plan = widening_for(node, view, UNSIGNED_NARROWED, every_op=True)
+            ctx = TensorFlowContext(scope, node, plan if not isinstance(plan, str) else None)
+            converter = lookup_converter(self.registry, node, scope.opsets)
+            if converter is None:
+                ctx.fail("no converter for this op")
+            if isinstance(plan, str):
+                ctx.fail(plan)
+            converter(ctx)
+            ctx.narrow_outputs()
             for o in node.output:  # constants a converter computed feed later folding
                 v = scope.values.get(o)
                 if o and v is not None and v.const is not None:
                     view.known[o] = Const(v.const)
+
+        convert_nodes(view.nodes, step, lambda node: self._mark_broken(scope, node), self.errors)
+        scope.current = None
 
     @staticmethod
     def _known_outputs(scope: Scope, node: onnx.NodeProto) -> None:
@@ -786,9 +417,6 @@ class Converter:
             elif k is not None and not isinstance(k, Placeholder):
                 scope.values[name] = Value(name, 0 if k.scalar else 1, sym=list(k.elems))
 
-    def _record(self, node: onnx.NodeProto, why: str) -> None:
-        self.errors.append((node.name or node.output[0], node.op_type, why))
-
     @staticmethod
     def _mark_broken(scope: Scope, node: onnx.NodeProto) -> None:
         for o in node.output:
@@ -797,8 +425,8 @@ class Converter:
 
     @staticmethod
     def _fold(scope: Scope, node: onnx.NodeProto, inputs: list[Value | None]) -> bool:
-        """Constants and shape arithmetic are known now (see :func:`graph.fold_node`): no code for them."""
-        G.fold_node(node, scope.view)
+        """Constants and shape arithmetic are known now (see :func:`onnxbridge.ir.folding.fold_node`): no code for them."""
+        fold_node(node, scope.view)
         outs = [o for o in node.output if o]
         known = [scope.view.known.get(o) for o in outs]
         if not outs or any(k is None or isinstance(k, Placeholder) for k in known):
@@ -814,6 +442,7 @@ class Converter:
 
     # -- block functions --
     def call_function(self, scope: Scope, node: onnx.NodeProto) -> None:
+        """Write a block function call: its class (made once per body), then the call."""
         key = scope.view.calls[id(node)]
         template = self.plan.functions[key]
         formals = [sig[0] for sig in key.signature]
@@ -824,11 +453,11 @@ class Converter:
                          doc=template.doc, is_function=True)
         view.calls = dict(template.calls)
         body = ClassScope(self, view)
-        ctx = NodeContext(scope, node)
+        ctx = TensorFlowContext(scope, node)
         for formal in template.weights:
             v = scope.values.get(actual[formal])
             if v is None or v.const is None:
-                raise NodeError(f"weight {formal!r} of block {template.name!r} is not a constant")
+                ctx.fail(f"weight {formal!r} of block {template.name!r} is not a constant")
             view.known[formal] = Const(v.const)
             body.values[formal] = Value(formal, v.const.ndim, const=v.const, instance=True)
         params: list[Code] = []
@@ -836,7 +465,7 @@ class Converter:
         for formal in template.inputs:
             name = actual[formal]
             if not name:
-                raise NodeError(f"input {formal!r} of block {template.name!r} is missing")
+                ctx.fail(f"input {formal!r} of block {template.name!r} is missing")
             pname = body.vars.name(("input", formal), formal)
             params.append(pname)
             i = list(node.input).index(name)
@@ -849,24 +478,27 @@ class Converter:
         before = len(self.errors)
         self.convert_nodes(body)
         if len(self.errors) > before:
-            raise NodeError(f"block {template.name!r} could not be converted (see the nodes above)")
+            ctx.fail(f"block {template.name!r} could not be converted (see the nodes above)")
         returns: list[Code] = []
         out_perms: list[L.Perm | None] = []
         for o in template.outputs:
             v = body.values[o]
-            if v.code is None or v.feature_perm is not None:
-                returns.append(body.view_code(v, None))
-                out_perms.append(None)
-            else:
-                returns.append(body.view_code(v, v.layout))
-                out_perms.append(v.layout)
+            try:
+                if v.code is None or v.feature_perm is not None:
+                    returns.append(body.view_code(v, None))
+                    out_perms.append(None)
+                else:
+                    returns.append(body.view_code(v, v.layout))
+                    out_perms.append(v.layout)
+            except NodeConversionError as exc:
+                ctx.fail(f"block {template.name!r}: {exc.reason}")
         cls_name, accessor_weights = self._block_class(template, key, body, params, returns)
-        layer_call = ctx.layer(cls_name, module="", hint=G.layer_hint(node))
+        layer_call = ctx.layer(cls_name, module="", hint=layer_hint(node))
         for accessor, kind, arrays in accessor_weights:
             ctx._weights.append(((*ctx._last_accessor, *accessor), kind, arrays))
         expr = call(layer_call, *args)
         if len(template.outputs) == 1:
-            ctx.out(0, expr, perm=out_perms[0])
+            ctx.emit(expr, perm=out_perms[0])
         else:
             ctx.outs(expr, out_perms)
 
@@ -880,7 +512,7 @@ class Converter:
                     w.line(template, *parts)
             w.line("return {}", join(returns) if returns else Code("None"))
         doc = (view.doc or "").strip() or f"Block {key.name}."
-        name = self.add_class((key.domain, key.name), G.class_hint(key.name, "Block"),
+        name = self.add_class((key.domain, key.name), class_hint(key.name, "Block"),
                               f"{doc} (ONNX function {key.domain}.{key.name})", w)
         weights = [wt for s in live for wt in s.weights]
         return name, weights
@@ -905,6 +537,7 @@ class Converter:
 
     # -- the whole model --
     def run(self) -> Generated:
+        """Convert the whole model: inputs, every node, outputs; the rendered module."""
         view = self.plan.main
         scope = FunctionalScope(self, view)
         g = self.model.graph
@@ -925,7 +558,11 @@ class Converter:
             dims = tuple(d if isinstance(d, int) else None for d in stored)
             var = scope.vars.name(("input", name), name)
             layer_name = self.layer_names.name(("input", name), name)
-            dtype = dtype_name(t.elem)
+            try:
+                dtype = dtype_name(t.elem)
+            except ValueError as exc:
+                raise OnnxBridgeError(f"graph input {name!r}: {exc} by the TensorFlow bridge",
+                                      hint="cast the input to a supported type before exporting") from None
             scope.emit(Stmt([("{} = keras.Input(batch_shape={}, dtype={}, name={})",
                               (var, lit(dims), lit(dtype), lit(str(layer_name))))], {var}, set(), keep=True))
             scope.values[name] = Value(name, rank, code=var, perm=perm)
@@ -933,24 +570,23 @@ class Converter:
             signature.append((var, dims, dtype))
         self.convert_nodes(scope)
         if self.errors:
-            raise ConversionError(self.errors)
+            raise ConversionError(TensorFlowContext.framework, self.errors)
         outputs: list[Code] = []
         for name in view.outputs:
             v = scope.values.get(name)
             if v is None:
-                raise ConversionError([(name, "output", "no node produces this graph output")])
+                self._fail_output(name, "no node produces this graph output")
             if v.rank is None:
                 v.rank = view.type(name).rank
             perm = L.channels_last(v.rank) if self.channels_last and v.rank in (4, 5) else None
             if v.const is not None or v.fill is not None and v.code is None:
                 if not input_vars:
-                    raise ConversionError([(name, "output", "the graph has no inputs; a Keras model needs at "
-                                                            "least one")])
+                    self._fail_output(name, "the graph has no inputs; a Keras model needs at least one")
                 # a constant output still has to come out of a layer fed by an input
                 self.helpers.add("ConstantLike")
                 array = v.const if v.const is not None else None
                 if array is None:
-                    raise ConversionError([(name, "output", "a constant of a run-time shape cannot be an output")])
+                    self._fail_output(name, "a constant of a run-time shape cannot be an output")
                 used: set[str] = set()
                 const = scope.constant_code(np.asarray(array), name, False, used)
                 var = scope.new_var(name)
@@ -960,18 +596,22 @@ class Converter:
                 continue
             try:
                 outputs.append(scope.view_code(v, perm))
-            except NodeError as exc:
-                raise ConversionError([(name, "output", str(exc))]) from None
+            except NodeConversionError as exc:
+                self._fail_output(name, exc.reason)
         live = scope.live_stmts({str(c) for c in outputs} | {str(c) for c in input_vars})
         return self._render(scope, live, input_vars, signature, outputs)
 
+    @staticmethod
+    def _fail_output(name: str, reason: str) -> NoReturn:
+        raise ConversionError(TensorFlowContext.framework, [NodeConversionError(name, reason, "output")]) from None
+
     # -- rendering --
     def _render(self, scope, live, input_vars, signature, outputs) -> Generated:
-        from onnxbridge.frameworks.tensorflow.ops.helpers import HELPERS
+        from onnxbridge.frameworks.tensorflow.helpers import HELPERS
 
         model = self.model
         g = model.graph
-        graph_name = G.class_hint(g.name, "model")
+        graph_name = class_hint(g.name, "model")
         class_name = self.class_names.name(("wrapper",), graph_name, style="camel", fallback="Model")
         if str(class_name) in {c.name for c in self.class_order} or str(class_name) in HELPERS:
             class_name = self.class_names.name(("wrapper2",), f"{graph_name}_model", style="camel")
@@ -1057,15 +697,15 @@ class Converter:
                          [str(v) for v in input_vars], out_names, self.channels_last, self.transposes)
 
 
-def plan_with_shapes(model: onnx.ModelProto, rounds: int = 3) -> G.ModelPlan:
-    """:func:`graph.plan_model`, plus the shapes ONNX inference misses behind computed reshapes.
+def plan_with_shapes(model: onnx.ModelProto, rounds: int = 3) -> ModelPlan:
+    """:func:`onnxbridge.ir.plan.plan_model`, plus the shapes ONNX inference misses behind computed reshapes.
 
     ONNX shape inference gives up after a Reshape whose target is computed from run-time sizes
     (``Shape -> Gather -> Concat``); the folded shape arithmetic knows its rank and most dims. Those
     shapes are written into the model's value_info and inference runs again, so every later tensor
     has a rank (the layout logic needs ranks).
     """
-    plan = G.plan_model(model)
+    plan = plan_model(model)
     for _ in range(rounds):
         view = plan.main
         added = []
@@ -1077,14 +717,14 @@ def plan_with_shapes(model: onnx.ModelProto, rounds: int = 3) -> G.ModelPlan:
                 continue
             shape_input = node.input[0] if node.op_type == "ConstantOfShape" else node.input[1]
             k = view.known.get(shape_input)
-            elems = list(k.elems) if isinstance(k, G.SymShape) else (
+            elems = list(k.elems) if isinstance(k, SymShape) else (
                 [int(v) for v in k.array.reshape(-1)] if isinstance(k, Const) else None)
             if elems is None or node.op_type == "Expand":
                 continue
             dims = _dims_of(elems, view, node, out)
             elem = view.type(node.input[0]).elem if node.op_type != "ConstantOfShape" else None
             if elem is None:
-                value = G.node_attrs(node).get("value")
+                value = node_attrs(node).get("value")
                 elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype) if value is not None else onnx.TensorProto.FLOAT
             added.append(onnx.helper.make_tensor_value_info(out, elem, dims))
         if not added:
@@ -1095,19 +735,19 @@ def plan_with_shapes(model: onnx.ModelProto, rounds: int = 3) -> G.ModelPlan:
         kept = [vi for vi in model.graph.value_info if vi.name not in known]
         del model.graph.value_info[:]
         model.graph.value_info.extend(kept + added)
-        plan = G.plan_model(model)
+        plan = plan_model(model)
     return plan
 
 
 def _dims_of(elems: list, view: GraphView, node: onnx.NodeProto, out: str) -> list:
     """Reshape target elements as ONNX dims (ints or symbol names), resolving 0 and -1 when possible."""
     src = view.type(node.input[0]).shape if node.op_type == "Reshape" else None
-    allowzero = G.node_attrs(node).get("allowzero", 0)
+    allowzero = node_attrs(node).get("allowzero", 0)
     dims: list = []
     for k, e in enumerate(elems):
         if isinstance(e, int) and e == 0 and src is not None and not allowzero and k < len(src):
             e = src[k]
-        if isinstance(e, G.Dim):
+        if isinstance(e, Dim):
             shape = view.type(e.value).shape
             e = shape[e.axis] if shape and e.axis < len(shape) else None
         if isinstance(e, int) and e >= 0:
@@ -1128,7 +768,8 @@ def generate(model: onnx.ModelProto, *, channels_last: bool = False) -> Generate
     """Keras source for ``model`` plus the weights the exporter assigns.
 
     Raises :class:`UnsupportedOpsError` listing every op without a converter, and
-    :class:`ConversionError` listing every node whose attributes Keras cannot express.
+    :class:`~onnxbridge.frameworks.context.ConversionError` listing every node whose attributes Keras
+    cannot express.
     """
     converter = Converter(model, channels_last=channels_last)
     converter.registry.require_all(converter.model)

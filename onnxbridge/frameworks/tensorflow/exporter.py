@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnxbridge.conversion import ConversionResult
 from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.base import ConversionResult
 from onnxbridge.frameworks.tensorflow.codegen import WEIGHTS_FILE, Generated, generate
 from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 from onnxbridge.ir.io import atomic_output_dir

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnxbridge.conversion import ConversionResult
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError
+from onnxbridge.frameworks.base import ConversionResult
 from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 from onnxbridge.frameworks.tensorflow.safe_load import family_of, keras_archive_refs, side_effect_ops
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL, check_parity, random_inputs

@@ -25,6 +25,7 @@ def identity(rank: int) -> Perm:
 
 
 def is_identity(perm: Sequence[int]) -> bool:
+    """Whether ``perm`` leaves every axis in place."""
     return all(i == p for i, p in enumerate(perm))
 
 
@@ -36,6 +37,7 @@ def channels_last(rank: int) -> Perm:
 
 
 def inverse(perm: Sequence[int]) -> Perm:
+    """The permutation that undoes ``perm``."""
     inv = [0] * len(perm)
     for k, p in enumerate(perm):
         inv[p] = k
@@ -58,6 +60,7 @@ def stored_axis(perm: Sequence[int], axis: int) -> int:
 
 
 def stored_shape(shape: Sequence, perm: Sequence[int]) -> tuple:
+    """The shape of the stored tensor: the logical ``shape`` permuted by ``perm``."""
     return tuple(shape[p] for p in perm)
 
 

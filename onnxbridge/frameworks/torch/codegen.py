@@ -4,7 +4,8 @@ One ``nn.Module`` class per graph: the main graph and each block function (one c
 signature, named after the function). The constructor holds the modules (``nn.Conv2d``, ``nn.Linear``,
 ``nn.LSTM`` ...) and constant tensors; ``forward`` follows the graph order with one statement per node
 and variables named after the values. Op converters live in ``ops/<family>.py`` and write through
-:class:`NodeCtx`; every fragment of source is built with :mod:`onnxbridge.codegen.writer`.
+:class:`~onnxbridge.frameworks.torch.context.TorchContext`; every fragment of source is built with
+:mod:`onnxbridge.codegen.writer`.
 
 Example::
 
@@ -17,50 +18,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto
 
-from onnxbridge.codegen.writer import Code, NameScope, SourceWriter, call, dotted, fmt, ident, join, lit
+from onnxbridge.codegen.writer import Code, NameScope, SourceWriter, call, fmt, ident, join, lit
 from onnxbridge.errors import OnnxBridgeError
-from onnxbridge.frameworks.graph import (
-    NP_DTYPES,
-    BinOp,
-    Const,
-    Dim,
-    Elem,
-    FunctionKey,
-    GraphView,
-    ModelPlan,
+from onnxbridge.frameworks.context import (
+    ConversionError,
     NodeConversionError,
-    Placeholder,
-    SymShape,
-    TensorType,
-    class_hint,
-    is_generic_name,
-    layer_hint,
-    live_nodes,
-    node_attrs,
-    node_inputs,
-    plan_model,
-    value_hint,
+    convert_nodes,
+    lookup_converter,
 )
+from onnxbridge.frameworks.torch.context import (
+    ParamRef,
+    StateEntry,
+    TorchContext,
+    Transform,
+    dtype_code,
+    fn,
+    missing_dtype,
+)
+from onnxbridge.frameworks.torch.helpers import HELPERS
 from onnxbridge.frameworks.torch.registry import load_ops, load_patterns
+from onnxbridge.frameworks.widening import widening_for
+from onnxbridge.ir.dtypes import elem_of
+from onnxbridge.ir.liveness import live_nodes
+from onnxbridge.ir.naming import class_hint, is_generic_name, layer_hint, value_hint
+from onnxbridge.ir.nodes import node_inputs
+from onnxbridge.ir.plan import FunctionKey, ModelPlan, plan_model
+from onnxbridge.ir.symbolic import BinOp, Const, Dim, Elem, Placeholder, SymShape
+from onnxbridge.ir.view import GraphView
 
 WEIGHTS_FILE = "model.safetensors"
+HELPER_NAMES = frozenset(HELPERS)
+# torch stores these but has (almost) no arithmetic kernels for them: such nodes compute in int64
+UNSIGNED_WITHOUT_KERNELS = frozenset({TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64})
 DEFAULT_DEVICE = "default"  # the device key of nodes the spec did not place (the CPU unless load() says)
 
-TORCH_DTYPES = {
-    TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64", TensorProto.FLOAT16: "float16",
-    TensorProto.BFLOAT16: "bfloat16", TensorProto.INT64: "int64", TensorProto.INT32: "int32",
-    TensorProto.INT16: "int16", TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.BOOL: "bool",
-    TensorProto.UINT16: "uint16", TensorProto.UINT32: "uint32", TensorProto.UINT64: "uint64",
-}
-
 # names an nn.Module attribute must not take (methods and attributes of nn.Module)
-_MODULE_RESERVED = {
+MODULE_RESERVED = frozenset({
     "forward", "training", "train", "eval", "parameters", "buffers", "children", "modules", "state_dict",
     "load_state_dict", "to", "cuda", "cpu", "float", "half", "double", "bfloat16", "type", "apply", "zero_grad",
     "register_buffer", "register_parameter", "register_module", "add_module", "get_submodule", "get_parameter",
@@ -68,80 +66,21 @@ _MODULE_RESERVED = {
     "requires_grad_", "share_memory", "dump_patches", "call_super_init", "compile", "xpu", "ipu", "mtia",
     "set_submodule", "set_extra_state", "get_extra_state", "to_empty", "register_forward_hook",
     "register_forward_pre_hook", "register_full_backward_hook", "register_backward_hook", "T_destination",
-}
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook",
+})
 # builtins used by generated code, and module-level names
 _VAR_RESERVED = {"self", "torch", "nn", "F", "os", "load", "tuple", "int", "float", "range", "len", "max", "min",
-                 "list", "sum", "slice", "bool", "super", "isinstance", "dict"}
-
-
-def api(name: str) -> Code:
-    """A fixed API name such as ``torch.relu`` (validated as a dotted identifier)."""
-    return dotted(*name.split("."))
-
-
-def fn(name: str, *args: Code, **kwargs: Code) -> Code:
-    """``name(args..., key=value)`` for a fixed API name."""
-    return call(api(name), *args, **kwargs)
-
-
-def dtype_code(elem: int | None) -> Code:
-    """``torch.float32`` for an ONNX element type."""
-    if elem not in TORCH_DTYPES:
-        raise OnnxBridgeError(f"ONNX element type {TensorProto.DataType.Name(elem or 0)} has no torch dtype")
-    return api(f"torch.{TORCH_DTYPES[elem]}")
-
-
-def scalar(value: Any) -> Code:
-    """A Python literal for a numpy scalar; float32 values get their shortest float32 spelling."""
-    v = np.asarray(value).reshape(-1)[0]
-    if isinstance(v, np.floating):
-        return lit(float(str(np.float32(v)))) if v.dtype == np.float32 else lit(float(v))
-    if isinstance(v, np.bool_):
-        return lit(bool(v))
-    return lit(int(v))
-
-
-def compact(values: list[int] | tuple[int, ...]) -> Code:
-    """``3`` when all values are equal, else ``(3, 5)`` — how people write kernel sizes."""
-    vals = [int(v) for v in values]
-    return lit(vals[0]) if vals and all(v == vals[0] for v in vals) else lit(tuple(vals))
+                 "list", "sum", "slice", "bool", "super", "isinstance", "dict", "round", "abs"}
 
 
 # --------------------------------------------------------------------------------------------------
 # state: where each weight of a class comes from
 # --------------------------------------------------------------------------------------------------
 @dataclass
-class ParamRef:
-    """A weight as a converter sees it: a fixed array, or a block weight formal (per instance)."""
-
-    type: TensorType
-    array: np.ndarray | None = None
-    formal: str | None = None
-    name: str | None = None
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        if self.array is not None:
-            return tuple(self.array.shape)
-        assert self.type.static_shape is not None, f"weight {self.formal} has no static shape"
-        return self.type.static_shape
-
-    def value(self, env: dict[str, np.ndarray]) -> np.ndarray:
-        return self.array if self.array is not None else env[self.formal]  # type: ignore[index]
-
-
-Transform = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass
-class StateEntry:
-    key: str
-    ref: ParamRef
-    transform: Transform | None = None
-
-
-@dataclass
 class ChildEntry:
+    """A block instance in a class: its attribute, the function signature it runs, where its weights come from."""
+
     attr: str
     key: FunctionKey
     mapping: dict[str, ParamRef]
@@ -167,177 +106,6 @@ class GeneratedModule:
 
 
 # --------------------------------------------------------------------------------------------------
-# the per-node interface for op converters
-# --------------------------------------------------------------------------------------------------
-class NodeCtx:
-    """What an op converter sees: its node's inputs, attributes and types, and ways to write code."""
-
-    def __init__(self, builder: ClassBuilder, node: onnx.NodeProto):
-        self.b = builder
-        self.node = node
-        self.view = builder.view
-        self.attrs = node_attrs(node)
-        self._module_hint: str | None = None  # a module's output is named after the module
-
-    # -- reading the node --------------------------------------------------------------------
-    @property
-    def op(self) -> str:
-        return self.node.op_type
-
-    @property
-    def opset(self) -> int:
-        return self.view.opset
-
-    def attr(self, name: str, default: Any = None) -> Any:
-        return self.attrs.get(name, default)
-
-    def has(self, i: int) -> bool:
-        """Whether optional input ``i`` is given."""
-        return i < len(self.node.input) and self.node.input[i] != ""
-
-    def name(self, i: int) -> str:
-        return self.node.input[i]
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.node.input)
-
-    def type(self, i: int) -> TensorType:
-        return self.view.type(self.node.input[i])
-
-    def rank(self, i: int) -> int | None:
-        return self.type(i).rank
-
-    def elem(self, i: int) -> int | None:
-        return self.type(i).elem
-
-    def out_type(self, j: int = 0) -> TensorType:
-        return self.view.type(self.node.output[j])
-
-    def const(self, i: int) -> np.ndarray | None:
-        """Input ``i``'s value when it is known at conversion time."""
-        return self.view.const(self.node.input[i]) if self.has(i) else None
-
-    def ints(self, i: int) -> list[int] | None:
-        c = self.const(i)
-        return None if c is None else [int(v) for v in np.asarray(c).reshape(-1)]
-
-    def param(self, i: int) -> ParamRef | None:
-        """Input ``i`` as a weight (a constant, or a block weight), or None when it is computed."""
-        if not self.has(i):
-            return None
-        k = self.view.known.get(self.node.input[i])
-        if isinstance(k, Const):
-            return ParamRef(self.view.type(self.node.input[i]), array=k.array, name=k.name)
-        if isinstance(k, Placeholder):
-            return ParamRef(k.type, formal=k.formal, name=k.formal)
-        c = self.view.const(self.node.input[i])
-        if c is not None:
-            return ParamRef(self.type(i), array=c)
-        return None
-
-    def elems(self, i: int) -> tuple[Elem, ...] | None:
-        """Elements of a 1-D integer input known at conversion time (ints or symbolic sizes)."""
-        k = self.view.known.get(self.node.input[i]) if self.has(i) else None
-        if isinstance(k, SymShape):
-            return k.elems
-        c = self.const(i)
-        if c is not None and c.dtype.kind in "iu":
-            return tuple(int(v) for v in c.reshape(-1))
-        return None
-
-    def used(self, j: int) -> bool:
-        out = self.node.output[j] if j < len(self.node.output) else ""
-        return bool(out) and (bool(self.view.users(out)) or self.view.is_output(out))
-
-    # -- writing code -----------------------------------------------------------------------
-    def t(self, i: int) -> Code:
-        """Input ``i`` as a tensor expression."""
-        return self.b.tensor(self.node.input[i], self.node)
-
-    def operand(self, i: int, peer: int | None = None) -> Code:
-        """Input ``i`` as a Python scalar when that keeps ONNX semantics, else as a tensor."""
-        c = self.const(i)
-        if c is not None and c.size == 1 and peer is not None and c.dtype.kind in "fiub":
-            peer_type = self.type(peer)
-            same_kind = peer_type.elem is not None and np.dtype(NP_DTYPES.get(peer_type.elem, np.float32)).kind == \
-                c.dtype.kind
-            if same_kind and peer_type.rank is not None and c.ndim <= peer_type.rank \
-                    and not isinstance(self.view.known.get(self.node.input[peer]), (Const, SymShape)):
-                return scalar(c)
-        return self.t(i)
-
-    def elem_code(self, e: Elem) -> Code:
-        return self.b.elem(e)
-
-    def seq(self, i: int) -> Code:
-        """Input ``i`` (a 1-D integer tensor) as Python arguments, e.g. ``x.shape[0], -1``."""
-        elems = self.elems(i)
-        if elems is not None:
-            return join([self.b.elem(e) for e in elems]) if elems else Code("()")
-        return fmt("*{}.tolist()", self.t(i))
-
-    def out(self, j: int = 0, hint: str | None = None) -> Code:
-        """The variable that holds output ``j`` (named from ``hint`` or the value, on first use)."""
-        return self.b.var(self.node.output[j], self.node, hint or (self._module_hint if j == 0 else None))
-
-    def emit(self, expr: Code, j: int = 0) -> Code:
-        """``out_j = expr``."""
-        var = self.out(j)
-        self.b.body.line("{} = {}", var, expr)
-        return var
-
-    def alias(self, expr: Code, j: int = 0) -> None:
-        """Output ``j`` is ``expr`` itself (no statement), e.g. Identity."""
-        self.b.hold(self.node.output[j], expr)
-
-    def targets(self, count: int) -> Code:
-        """``a, _, c`` for a multi-output statement (``_`` for unused outputs)."""
-        parts = [self.out(j) if self.used(j) else Code("_") for j in range(count)]
-        return join(parts)
-
-    def line(self, template: str, *parts: Code) -> None:
-        self.b.body.line(template, *parts)
-
-    def temp(self, hint: str) -> Code:
-        """A fresh local variable."""
-        return self.b.vars.name(object(), hint)
-
-    def add_module(self, ctor: Code, params: dict[str, ParamRef | tuple[ParamRef, Transform] | np.ndarray],
-                   hint: str | None = None, weight: int | None = 1) -> Code:
-        """``self.<name> = ctor`` in the constructor, with its state entries; returns ``self.<name>``."""
-        wname = self.view.known.get(self.node.input[weight]) if weight is not None and self.has(weight) else None
-        wlabel = wname.name if isinstance(wname, Const) else (wname.formal if isinstance(wname, Placeholder) else None)
-        if wlabel and len(self.view.users(self.node.input[weight])) > 1:  # type: ignore[index]
-            wlabel = None  # a weight shared by several layers (deduplicated by the exporter) names none of them
-        attr = self.b.attrs.name(object(), hint or layer_hint(self.node, wlabel))
-        self.b.init.line("self.{} = {}", attr, ctor)
-        self._module_hint = str(attr)
-        self.b.place_attr(attr)
-        for pname, spec in params.items():
-            if isinstance(spec, np.ndarray):
-                spec = ParamRef(TensorType(None, spec.shape), array=spec)
-            ref, transform = spec if isinstance(spec, tuple) else (spec, None)
-            self.b.state.append(StateEntry(f"{attr}.{pname}", ref, transform))
-        return fmt("self.{}", attr)
-
-    def add_tensor(self, ref: ParamRef, hint: str, *, parameter: bool | None = None,
-                   transform: Transform | None = None, elem: int | None = None) -> Code:
-        """A constant tensor attribute (``nn.Parameter`` for weights, a buffer otherwise)."""
-        return self.b.add_tensor(ref, hint, parameter=parameter, transform=transform, elem=elem)
-
-    def dtype(self, elem: int | None) -> Code:
-        return dtype_code(elem)
-
-    def fail(self, reason: str) -> NodeConversionError:
-        return NodeConversionError(self.node, reason)
-
-    def device(self) -> Code:
-        """An expression for the device the module runs on."""
-        return self.b.device()
-
-
-# --------------------------------------------------------------------------------------------------
 # one class
 # --------------------------------------------------------------------------------------------------
 class ClassBuilder:
@@ -347,8 +115,8 @@ class ClassBuilder:
         self.gen = gen
         self.view = view
         self.class_name = class_name
-        self.attrs = NameScope(reserved=_MODULE_RESERVED)
-        self.vars = NameScope(reserved=_VAR_RESERVED | gen.class_names_taken)
+        self.attrs = NameScope(reserved=MODULE_RESERVED)
+        self.vars = NameScope(reserved=_VAR_RESERVED | gen.class_names_taken | HELPER_NAMES)
         self.init = SourceWriter()
         self.body = SourceWriter()
         self.values: dict[str, Code] = {}
@@ -427,6 +195,7 @@ class ClassBuilder:
         return last
 
     def tensor(self, value: str, consumer: onnx.NodeProto | None = None) -> Code:
+        """``value`` as a tensor expression (a variable, a constant attribute, or shape arithmetic), on the consumer's device."""
         code = self._tensor(value, consumer)
         if not self.placement or self.node_device is None:
             return code
@@ -466,7 +235,8 @@ class ClassBuilder:
 
     def add_tensor(self, ref: ParamRef, hint: str, *, parameter: bool | None = None,
                    transform: Transform | None = None, elem: int | None = None) -> Code:
-        elem = elem or ref.type.elem or (_elem_of_array(ref.array) if ref.array is not None else None)
+        """A constant tensor attribute (``nn.Parameter`` for named float weights, a buffer otherwise)."""
+        elem = elem or ref.type.elem or (elem_of(ref.array) if ref.array is not None else None)
         if parameter is None:
             # weights with a real name (a state-dict key) stay trainable; exporter constants become buffers
             parameter = elem in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16) \
@@ -486,6 +256,7 @@ class ClassBuilder:
         return fmt("self.{}", attr)
 
     def elem(self, e: Elem) -> Code:
+        """One size as code: an int, ``x.shape[k]``, or arithmetic on them."""
         if isinstance(e, int):
             return lit(e)
         if isinstance(e, Dim):
@@ -501,6 +272,7 @@ class ClassBuilder:
         return fmt("({})", code) if isinstance(e, BinOp) and e.op not in ("max", "min") else code
 
     def device(self) -> Code:
+        """An expression for the device the current node runs on."""
         if self.placement and self.node_device is not None:
             return fmt("self.devices[{}]", lit(self.node_device))
         if self.args:
@@ -527,6 +299,7 @@ class ClassBuilder:
         return sub
 
     def build(self) -> ClassCode:
+        """Convert the view and render its class."""
         self.convert()
         self.index, self.current = len(self.view.nodes), None
         outs = [self.tensor(o) for o in self.view.outputs]
@@ -539,34 +312,42 @@ class ClassBuilder:
         errors: list[NodeConversionError] = []
         nodes, patterns = self._match_patterns(live_nodes(self.view))
         self.last_use = self._last_uses(nodes)
-        for index, node in enumerate(nodes):
+        position = {id(n): i for i, n in enumerate(nodes)}
+
+        for name in self.view.inputs:
+            reason = missing_dtype(self.view.type(name).elem)
+            if reason:
+                errors.append(NodeConversionError(name, reason, "graph input"))
+
+        def step(node: onnx.NodeProto) -> None:
             if id(node) in self.absorbed:
-                continue
-            self.index, self.current = index, node
+                return
+            for name in [*node.input, *node.output]:
+                reason = missing_dtype(self.view.type(name).elem) if name else None
+                if reason:
+                    raise NodeConversionError(node, reason)
+            self.index, self.current = position[id(node)], node
             self._enter(node)
-            try:
-                if id(node) in self.view.calls:
-                    self._call(node)
-                    continue
-                if id(node) in patterns:
-                    patterns[id(node)](NodeCtx(self, node))
-                    continue
-                domain = "" if node.domain in ("", "ai.onnx") else node.domain
-                converter = registry.lookup(node.op_type, self.view.opsets.get(domain, self.view.opset), domain)
-                if converter is None:
-                    raise NodeConversionError(node, "no torch converter for this op at this opset")
-                converter(NodeCtx(self, node))
-            except NodeConversionError as exc:
-                errors.append(exc)
-                for o in node.output:
-                    self.values.setdefault(o, Code("None"))
-            except Exception:
-                if not errors:
-                    raise
-                for o in node.output:  # a consequence of an earlier failure: report that one
-                    self.values.setdefault(o, Code("None"))
+            if id(node) in self.view.calls:
+                self._call(node)
+                return
+            plan = widening_for(node, self.view, UNSIGNED_WITHOUT_KERNELS)
+            ctx = TorchContext(self, node, plan if not isinstance(plan, str) else None)
+            converter = patterns.get(id(node)) or lookup_converter(registry, node, self.view.opsets)
+            if converter is None:
+                ctx.fail("no torch converter for this op at this opset")
+            if isinstance(plan, str):
+                ctx.fail(plan)
+            converter(ctx)
+            ctx.narrow_outputs()
+
+        def failed(node: onnx.NodeProto) -> None:
+            for o in node.output:  # later nodes still find a value; the failure is what is reported
+                self.values.setdefault(o, Code("None"))
+
+        convert_nodes(nodes, step, failed, errors)
         if errors:
-            raise ConversionErrors(errors)
+            raise ConversionError(TorchContext.framework, errors)
 
     def _match_patterns(self, nodes: list[onnx.NodeProto]) -> tuple[list[onnx.NodeProto], dict[int, Callable]]:
         """Replace each subgraph a pattern matches by one node at the place of its last node; returns the
@@ -637,23 +418,6 @@ class ClassBuilder:
         return ClassCode(str(self.class_name), w, self.state, self.children)
 
 
-def _elem_of_array(array: np.ndarray) -> int | None:
-    try:
-        return int(onnx.helper.np_dtype_to_tensor_dtype(array.dtype))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-class ConversionErrors(OnnxBridgeError):
-    """Several nodes could not be converted; every one is listed."""
-
-    def __init__(self, errors: list[NodeConversionError]):
-        self.errors = errors
-        listed = "; ".join(e.message for e in errors[:8]) + (" ..." if len(errors) > 8 else "")
-        super().__init__(f"{len(errors)} node(s) cannot be converted to torch: {listed}",
-                         hint="see docs/support-matrix.md for what is supported")
-
-
 # --------------------------------------------------------------------------------------------------
 # the module
 # --------------------------------------------------------------------------------------------------
@@ -665,8 +429,9 @@ class Generator:
 
         self.plan = plan
         self.placements = read_placements(plan.model)  # {node name: device} from the spec, often empty
-        self.classes = NameScope(reserved=("load", "torch", "nn", "F", "os"))
+        self.classes = NameScope(reserved=("load", "torch", "nn", "F", "os", *HELPER_NAMES))
         self.class_names_taken: set[str] = set()
+        self.helpers: set[str] = set()  # helper functions written into the module (see helpers.py)
         self._names: dict[FunctionKey | str, Code] = {}
         for key in plan.functions:
             self.class_name(key)
@@ -675,31 +440,37 @@ class Generator:
         self.class_names_taken.add(str(self.main_name))
 
     def class_name(self, key: FunctionKey) -> Code:
+        """The class name of a block function signature (unique in the module)."""
         if key not in self._names:
             self._names[key] = self.classes.name(key, self.plan.class_names[key], style="camel", fallback="Block")
             self.class_names_taken.add(str(self._names[key]))
         return self._names[key]
 
     def generate(self) -> GeneratedModule:
+        """Every class, the module text and the state dict; raise every conversion problem at once."""
         codes: dict[FunctionKey | str, ClassCode] = {}
         errors: list[NodeConversionError] = []
         for key, view in reversed(list(self.plan.functions.items())):
             try:
                 codes[key] = ClassBuilder(self, view, self.class_name(key)).build()
-            except ConversionErrors as exc:
+            except ConversionError as exc:
                 errors.extend(exc.errors)
         try:
             codes["__main__"] = ClassBuilder(self, self.plan.main, self.main_name).build()
-        except ConversionErrors as exc:
+        except ConversionError as exc:
             errors.extend(exc.errors)
         if errors:
-            raise ConversionErrors(errors)
+            raise ConversionError(TorchContext.framework, errors)
         state = _resolve_state(codes, "__main__", {})
         source = self._render(codes)
         return GeneratedModule(source, str(self.main_name), state)
 
     def _render(self, codes: dict[FunctionKey | str, ClassCode]) -> str:
         body = SourceWriter()
+        for name in sorted(self.helpers):
+            body.blank(2)
+            for line in HELPERS[name]():
+                body.line("{}", Code(line))
         for code in codes.values():
             body.blank(2)
             body.extend(code.writer)
@@ -787,7 +558,8 @@ def generate(model: onnx.ModelProto, *, class_name: str | None = None) -> Genera
     """Generate ``model.py`` source and its state dict for ``model``.
 
     Raises :class:`onnxbridge.errors.UnsupportedOpsError` listing every op without a converter, and
-    :class:`ConversionErrors` listing every node whose attributes torch cannot express.
+    :class:`~onnxbridge.frameworks.context.ConversionError` listing every node whose attributes torch cannot
+    express.
     """
     registry = load_ops()
     plan = plan_model(model)

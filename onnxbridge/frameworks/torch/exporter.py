@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnxbridge.conversion import ConversionResult
 from onnxbridge.errors import MissingDependencyError, OnnxBridgeError
+from onnxbridge.frameworks.base import ConversionResult
 from onnxbridge.frameworks.torch.codegen import WEIGHTS_FILE, GeneratedModule, generate
 from onnxbridge.ir.io import atomic_output_dir
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL, check_parity, random_inputs
@@ -60,7 +60,8 @@ def export_from_onnx(model: onnx.ModelProto, *, output_dir: str | os.PathLike | 
     if unknown:
         raise OnnxBridgeError(f"option(s) {', '.join(unknown)} do not apply to the torch target")
     _torch()
-    from onnxbridge.runtime.layer_devices import check_available, check_device_name, read_placements
+    from onnxbridge.frameworks.torch.devices import check_available
+    from onnxbridge.runtime.layer_devices import check_device_name, read_placements
 
     if device is not None:
         device = check_device_name(device, where="device")
@@ -84,8 +85,9 @@ def export_from_onnx(model: onnx.ModelProto, *, output_dir: str | os.PathLike | 
 def state_tensors(state: dict[str, np.ndarray]) -> dict[str, Any]:
     """numpy state dict -> torch tensors, copied into torch's own (aligned, unshared) memory like
     ``safetensors.torch.load_file`` gives."""
-    torch = _torch()
-    return {key: torch.tensor(np.ascontiguousarray(value)) for key, value in state.items()}
+    from onnxbridge.frameworks.torch.arrays import tensor_from_numpy
+
+    return {key: tensor_from_numpy(value).clone() for key, value in state.items()}
 
 
 class _SourceLoader(importlib.abc.SourceLoader):

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from onnxbridge.conversion import ConversionResult
 from onnxbridge.errors import MissingDependencyError, ModelLoadError, OnnxBridgeError
+from onnxbridge.frameworks.base import ConversionResult
 from onnxbridge.frameworks.inputs import InputSpec, as_specs
 from onnxbridge.frameworks.torch.safe_load import UnpicklingRefused, no_unpickling
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_BATCH, DEFAULT_RTOL, check_parity

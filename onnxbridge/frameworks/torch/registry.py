@@ -1,13 +1,14 @@
 """The registries of the PyTorch code generator; ``ops/<family>.py`` fill them when imported.
 
-``TORCH_OPS`` maps ONNX ops to converters (one node -> code). ``TORCH_PATTERNS`` holds subgraph patterns:
+``TORCH_OPS`` maps ONNX ops to converters (one node -> code): ``convert(ctx)`` with a
+:class:`onnxbridge.frameworks.torch.context.TorchContext`. ``TORCH_PATTERNS`` holds subgraph patterns:
 functions that find groups of nodes one PyTorch module computes as a whole (e.g. a Transformer encoder
 layer -> ``nn.TransformerEncoderLayer``) and write that module in their place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ TORCH_OPS = OpRegistry("torch")
 @dataclass
 class PatternMatch:
     """A matched subgraph: ``node`` (inputs and output of the whole group) stands for the nodes in ``ids``
-    (by ``id``) at the position of the last of them, and ``emit(ctx)`` writes its code."""
+    (by ``id``) at the position of the last of them, and ``emit(ctx)`` writes its code (a converter)."""
 
     node: Any  # onnx.NodeProto
     ids: set[int]
@@ -40,7 +41,7 @@ class PatternRegistry:
         self._patterns[key] = pattern
         return pattern
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Callable]:
         return iter(list(self._patterns.values()))
 
 

@@ -5,6 +5,7 @@ from onnxbridge.spec.layers import (  # noqa: F401
     attention,
     conv,
     embedding,
+    generic,
     linear,
     merge,
     norm,

@@ -17,7 +17,7 @@ from tests.frameworks.op_cases import (
 tf = pytest.importorskip("tensorflow")
 
 from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx  # noqa: E402
-from onnxbridge.frameworks.tensorflow.registry import load_converters  # noqa: E402
+from onnxbridge.frameworks.tensorflow.registry import load_ops  # noqa: E402
 from onnxbridge.testing import check_parity  # noqa: E402
 
 pytestmark = pytest.mark.tensorflow
@@ -55,7 +55,7 @@ def test_op(case):
 
 def test_every_registered_op_has_a_case():
     covered = {c.op for c in CASES}
-    missing = sorted(load_converters().op_types() - covered)
+    missing = sorted(load_ops().op_types() - covered)
     assert not missing, f"ops without a case in tests/frameworks/op_cases.py: {missing}"
 
 

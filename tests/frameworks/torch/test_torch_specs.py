@@ -29,5 +29,5 @@ def test_spec_converts_to_torch(spec, tmp_path):
         assert report.ok, f"{hop}: {report.summary()}"
     source = (tmp_path / spec.stem / "model.py").read_text()
     blocks = {f.name for f in model.functions}
-    for block in blocks:  # spec blocks become nested classes named after the block
-        assert f"class {block.replace('_', '')}" in source or f"class {block}" in source, block
+    for block in blocks:  # spec blocks become nested classes named after the block, underscores dropped
+        assert f"class {block.replace('_', '')}(nn.Module):" in source, block

@@ -6,7 +6,7 @@ import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 
 
@@ -19,9 +19,9 @@ _SIMPLE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "so
 
 
 def _simple(fn: str):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
         x, perm = ctx.x_any(0)
-        ctx.out(0, call(_ops(fn), x), perm)
+        ctx.emit(call(_ops(fn), x), perm=perm)
 
     convert.__name__ = f"convert_{fn}"
     return convert
@@ -32,84 +32,84 @@ for _op, _fn in _SIMPLE.items():
 
 
 @TF_OPS.register("LeakyRelu")
-def leaky_relu(node, ctx: NodeContext) -> None:
+def leaky_relu(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
-    ctx.out(0, call(_ops("leaky_relu"), x, negative_slope=lit(float(ctx.attr("alpha", 0.01)))), perm)
+    ctx.emit(call(_ops("leaky_relu"), x, negative_slope=lit(float(ctx.attr("alpha", 0.01)))), perm=perm)
 
 
 @TF_OPS.register("Elu")
-def elu(node, ctx: NodeContext) -> None:
+def elu(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
-    ctx.out(0, call(_ops("elu"), x, alpha=lit(float(ctx.attr("alpha", 1.0)))), perm)
+    ctx.emit(call(_ops("elu"), x, alpha=lit(float(ctx.attr("alpha", 1.0)))), perm=perm)
 
 
 @TF_OPS.register("Celu", since=12)
-def celu(node, ctx: NodeContext) -> None:
+def celu(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
-    ctx.out(0, call(_ops("celu"), x, alpha=lit(float(ctx.attr("alpha", 1.0)))), perm)
+    ctx.emit(call(_ops("celu"), x, alpha=lit(float(ctx.attr("alpha", 1.0)))), perm=perm)
 
 
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 
 
 @TF_OPS.register("Selu")
-def selu(node, ctx: NodeContext) -> None:
+def selu(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
     alpha, gamma = float(ctx.attr("alpha", _SELU_ALPHA)), float(ctx.attr("gamma", _SELU_GAMMA))
     if np.isclose(alpha, _SELU_ALPHA) and np.isclose(gamma, _SELU_GAMMA):
-        ctx.out(0, call(_ops("selu"), x), perm)
+        ctx.emit(call(_ops("selu"), x), perm=perm)
         return
-    ctx.out(0, call(_ops("multiply"), lit(gamma), call(_ops("elu"), x, alpha=lit(alpha))), perm)
+    ctx.emit(call(_ops("multiply"), lit(gamma), call(_ops("elu"), x, alpha=lit(alpha))), perm=perm)
 
 
 @TF_OPS.register("HardSigmoid")
-def hard_sigmoid(node, ctx: NodeContext) -> None:
+def hard_sigmoid(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
     alpha, beta = float(ctx.attr("alpha", 0.2)), float(ctx.attr("beta", 0.5))
     expr = call(_ops("clip"), call(_ops("add"), call(_ops("multiply"), x, lit(alpha)), lit(beta)),
                 lit(0.0), lit(1.0))
-    ctx.out(0, expr, perm)
+    ctx.emit(expr, perm=perm)
 
 
 @TF_OPS.register("ThresholdedRelu", since=10)
-def thresholded_relu(node, ctx: NodeContext) -> None:
+def thresholded_relu(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
     alpha = float(ctx.attr("alpha", 1.0))
-    ctx.out(0, call(_ops("where"), call(_ops("greater"), x, lit(alpha)), x, lit(0.0)), perm)
+    ctx.emit(call(_ops("where"), call(_ops("greater"), x, lit(alpha)), x, lit(0.0)), perm=perm)
 
 
 @TF_OPS.register("Mish", since=18)
-def mish(node, ctx: NodeContext) -> None:
+def mish(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
-    ctx.out(0, call(_ops("multiply"), x, call(_ops("tanh"), call(_ops("softplus"), x))), perm)
+    ctx.emit(call(_ops("multiply"), x, call(_ops("tanh"), call(_ops("softplus"), x))), perm=perm)
 
 
 @TF_OPS.register("Gelu", since=20)
-def gelu(node, ctx: NodeContext) -> None:
+def gelu(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
     approximate = ctx.attr("approximate", "none") == "tanh"
-    ctx.out(0, call(_ops("gelu"), x, approximate=lit(approximate)), perm)
+    ctx.emit(call(_ops("gelu"), x, approximate=lit(approximate)), perm=perm)
 
 
 @TF_OPS.register("PRelu")
-def prelu(node, ctx: NodeContext) -> None:
+def prelu(ctx: TensorFlowContext) -> None:
     (x, slope), perm = ctx.aligned([0, 1], ctx.out_rank())
-    ctx.out(0, call(_ops("where"), call(_ops("greater_equal"), x, lit(0.0)), x, call(_ops("multiply"), x, slope)),
-            perm)
+    ctx.emit(call(_ops("where"), call(_ops("greater_equal"), x, lit(0.0)), x, call(_ops("multiply"), x, slope)), perm=perm)
 
 
 @TF_OPS.register("Shrink", since=9)
-def shrink(node, ctx: NodeContext) -> None:
+def shrink(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
     lambd, bias = float(ctx.attr("lambd", 0.5)), float(ctx.attr("bias", 0.0))
     expr = call(_ops("where"), call(_ops("less"), x, lit(-lambd)), call(_ops("add"), x, lit(bias)),
                 call(_ops("where"), call(_ops("greater"), x, lit(lambd)), call(_ops("subtract"), x, lit(bias)),
                      lit(0.0)))
-    ctx.out(0, expr, perm)
+    ctx.emit(expr, perm=perm)
 
 
 def _softmax(fn: str, legacy: bool):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
+        node = ctx.node
         rank = ctx.rank(0)
         axis = ctx.axis(ctx.attr("axis", 1 if legacy else -1), rank)
         if legacy and axis != rank - 1:
@@ -120,11 +120,11 @@ def _softmax(fn: str, legacy: bool):
                 ctx.fail(f"{node.op_type} before opset 13 over non-static trailing dims {list(tail)}")
             flat = call(_ops("reshape"), ctx.x(0), lit((-1, int(np.prod(tail)))))
             back = tuple(-1 if not isinstance(d, int) else d for d in shape[:axis]) + tuple(tail)
-            ctx.out(0, call(_ops("reshape"), call(_ops(fn), flat, axis=lit(-1)), lit(back)))
+            ctx.emit(call(_ops("reshape"), call(_ops(fn), flat, axis=lit(-1)), lit(back)))
             return
         x, perm = ctx.x_any(0)
         stored = L.stored_axis(perm, axis)
-        ctx.out(0, call(_ops(fn), x, axis=lit(stored if stored != rank - 1 else -1)), perm)
+        ctx.emit(call(_ops(fn), x, axis=lit(stored if stored != rank - 1 else -1)), perm=perm)
 
     return convert
 
@@ -136,7 +136,7 @@ TF_OPS.register("LogSoftmax", since=13)(_softmax("log_softmax", legacy=False))
 
 
 @TF_OPS.register("Hardmax", since=13)
-def hardmax(node, ctx: NodeContext) -> None:
+def hardmax(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     x, perm = ctx.x_any(0)
@@ -146,37 +146,37 @@ def hardmax(node, ctx: NodeContext) -> None:
     if not isinstance(depth, int):
         ctx.fail("Hardmax over a dim that is not static")
     expr = call(_ops("one_hot"), call(_ops("argmax"), x, axis=lit(stored)), lit(depth),
-                axis=lit(stored if stored != rank - 1 else -1), dtype=lit(ctx.dtype(0)))
-    ctx.out(0, expr, perm)
+                axis=lit(stored if stored != rank - 1 else -1), dtype=lit(ctx.dtype(ctx.elem(0))))
+    ctx.emit(expr, perm=perm)
 
 
-def _clip(ctx: NodeContext, lo, hi) -> None:
+def _clip(ctx: TensorFlowContext, lo, hi) -> None:
     x, perm = ctx.x_any(0)
     if lo is not None and hi is not None and float(lo) == 0.0 and float(hi) == 6.0:
-        ctx.out(0, call(_ops("relu6"), x), perm)
+        ctx.emit(call(_ops("relu6"), x), perm=perm)
     elif lo is not None and hi is None and float(lo) == 0.0:
-        ctx.out(0, call(_ops("relu"), x), perm)
+        ctx.emit(call(_ops("relu"), x), perm=perm)
     elif lo is not None and hi is not None:
-        ctx.out(0, call(_ops("clip"), x, _num(lo, ctx), _num(hi, ctx)), perm)
+        ctx.emit(call(_ops("clip"), x, _num(lo, ctx), _num(hi, ctx)), perm=perm)
     elif lo is not None:
-        ctx.out(0, call(_ops("maximum"), x, _num(lo, ctx)), perm)
+        ctx.emit(call(_ops("maximum"), x, _num(lo, ctx)), perm=perm)
     elif hi is not None:
-        ctx.out(0, call(_ops("minimum"), x, _num(hi, ctx)), perm)
+        ctx.emit(call(_ops("minimum"), x, _num(hi, ctx)), perm=perm)
     else:
-        ctx.alias(0, 0, keep_perm=True)
+        ctx.alias(0, keep_perm=True)
 
 
-def _num(v, ctx: NodeContext) -> Code:
-    return lit(float(v)) if np.dtype(ctx.dtype(0)).kind == "f" else lit(int(v))
+def _num(v, ctx: TensorFlowContext) -> Code:
+    return lit(float(v)) if np.dtype(ctx.dtype(ctx.elem(0))).kind == "f" else lit(int(v))
 
 
 @TF_OPS.register("Clip", since=6)
-def clip_6(node, ctx: NodeContext) -> None:
+def clip_6(ctx: TensorFlowContext) -> None:
     _clip(ctx, ctx.attr("min", -3.4028234663852886e38), ctx.attr("max", 3.4028234663852886e38))
 
 
 @TF_OPS.register("Clip", since=11)
-def clip_11(node, ctx: NodeContext) -> None:
+def clip_11(ctx: TensorFlowContext) -> None:
     bounds = []
     for i in (1, 2):
         if not ctx.has(i):
@@ -191,7 +191,7 @@ def clip_11(node, ctx: NodeContext) -> None:
                 expr = call(_ops("maximum"), expr, ctx.x(1))
             if ctx.has(2):
                 expr = call(_ops("minimum"), expr, ctx.x(2))
-            ctx.out(0, expr, perm)
+            ctx.emit(expr, perm=perm)
             return
         bounds.append(c.reshape(-1)[0])
     _clip(ctx, *bounds)

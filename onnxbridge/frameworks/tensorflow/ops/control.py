@@ -11,27 +11,24 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, SourceWriter, call, dotted, fmt, join, lit
-from onnxbridge.frameworks import graph as G
-from onnxbridge.frameworks.tensorflow.codegen import (
-    ClassScope,
-    NodeContext,
-    Value,
-    dtype_name,
-    item,
-    np_literal,
-)
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, Value, item, np_literal
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.naming import layer_hint, value_hint
+from onnxbridge.ir.nodes import node_inputs
+from onnxbridge.ir.plan import loop_body_view
+from onnxbridge.ir.symbolic import Const
+from onnxbridge.ir.view import GraphView
 
 _UNBOUNDED = 2**62  # exporters pass INT64_MAX as the trip count of a loop governed by its condition only
 
 
-def _free_values(view: G.GraphView) -> list[str]:
+def _free_values(view: GraphView) -> list[str]:
     """Values the body (and bodies nested in it) read from outside, in first-use order."""
     defined = set(view.inputs)
     free: list[str] = []
     for node in view.nodes:
-        for name in G.node_inputs(node):
-            if name not in defined and name not in free and not isinstance(view.known.get(name), G.Const):
+        for name in node_inputs(node):
+            if name not in defined and name not in free and not isinstance(view.known.get(name), Const):
                 free.append(name)
         defined.update(o for o in node.output if o)
     return free
@@ -42,19 +39,21 @@ def _static_dims(shape: tuple | None) -> tuple | None:
 
 
 @TF_OPS.register("Loop", since=11)
-def loop(node, ctx: NodeContext) -> None:
+def loop(ctx: TensorFlowContext) -> None:
+    node = ctx.node
     converter = ctx.scope.converter
-    view = G.loop_body_view(node, ctx.scope.view)
-    body = ClassScope(converter, view)
+    view = loop_body_view(node, ctx.view)
+    body = ctx.nested(view)
     n_carried = len(node.input) - 2
     iteration, condition, *carried = view.inputs
     n_scan = len(view.outputs) - 1 - n_carried
     if n_scan < 0:
         ctx.fail("the body has fewer outputs than loop-carried values")
     names = body.vars
+    names.reserve("step", "more", "results")  # the names the layer's call() uses itself
 
     def var(key: object, name: str, suffix: str = "") -> Code:
-        return names.name(key, G.value_hint(name, None) + suffix)
+        return names.name(key, value_hint(name, None) + suffix)
 
     # the layer's inputs: trip count, condition, carried initial values, then outer values the body reads
     call_params: list[Code] = [names.name(("param", "trip"), "trip_count"), names.name(("param", "cond"), "keep_going")]
@@ -71,14 +70,14 @@ def loop(node, ctx: NodeContext) -> None:
         if not node.input[2 + k]:
             ctx.fail(f"loop-carried value {name!r} has no initial value")
         known = view.known.get(name)
-        if isinstance(known, G.Const):
+        if isinstance(known, Const):
             body.values[name] = Value(name, known.array.ndim, const=np.asarray(known.array))
             continue
         looping.append(k)
         call_params.append(var(("initial", name), name, "_initial"))
         call_args.append(ctx.tensor_arg(2 + k))
         step_params.append(var(("input", name), name))
-        body.values[name] = Value(name, ctx.scope.info(node.input[2 + k]).rank, code=step_params[-1])
+        body.values[name] = Value(name, ctx.view.type(node.input[2 + k]).rank, code=step_params[-1])
     for name in _free_values(view):
         outer = ctx.scope.values.get(name)
         if outer is None:
@@ -90,7 +89,7 @@ def loop(node, ctx: NodeContext) -> None:
         call_args.append(ctx.scope.view_code(outer, None, ctx.uses))
         body.values[name] = Value(name, outer.rank, code=call_params[-1])
     for name, k in view.known.items():  # constants of the body and of the outer graph it may read
-        if name not in body.values and isinstance(k, G.Const):
+        if name not in body.values and isinstance(k, Const):
             body.values[name] = Value(name, k.array.ndim, const=np.asarray(k.array))
 
     before = len(converter.errors)
@@ -109,7 +108,7 @@ def loop(node, ctx: NodeContext) -> None:
         with w.block("def step({})", join(step_params + scans)):
             # loop variables keep the static sizes ONNX knows (Keras layers in the body need them to build)
             for k, param in zip(looping, step_params[2:]):
-                shape = _static_dims(view.type(carried[k]).shape) or _static_dims(ctx.scope.info(node.input[2 + k]).shape)
+                shape = _static_dims(view.type(carried[k]).shape) or _static_dims(ctx.view.type(node.input[2 + k]).shape)
                 if shape is not None and any(d is not None for d in shape):
                     w.line("{} = tf.ensure_shape({}, {})", param, param, lit(shape))
             for s in live:
@@ -123,7 +122,7 @@ def loop(node, ctx: NodeContext) -> None:
                 else step_params[1]
             w.line("return {}", test)
         w.blank()
-        arrays = [call(dotted("tf", "TensorArray"), dotted("tf", dtype_name(view.type(o).elem)), size=lit(0),
+        arrays = [call(dotted("tf", "TensorArray"), dotted("tf", ctx.dtype(view.type(o).elem)), size=lit(0),
                        dynamic_size=lit(True))
                   for o in view.outputs[1 + n_carried:]]
         start = [call(dotted("tf", "constant"), lit(0), dtype=dotted("tf", "int64")),
@@ -134,7 +133,7 @@ def loop(node, ctx: NodeContext) -> None:
         finals += [fmt("{}.stack()", item(Code("results"), 2 + len(looping) + j)) for j in range(n_scan)]
         w.line("return {}", join(finals) if len(finals) > 1 else finals[0] if finals else Code("None"))
     label = node.name or node.output[0]
-    cls_name = converter.add_class(("loop", label), G.layer_hint(node) + "_loop",
+    cls_name = converter.add_class(("loop", label), layer_hint(node) + "_loop",
                                    f"ONNX Loop {label!r}: runs its body while the condition holds (and the trip "
                                    "count is not reached).", w)
     layer = ctx.layer(str(cls_name), module="")
@@ -144,15 +143,15 @@ def loop(node, ctx: NodeContext) -> None:
     produced = [2 + k for k in looping] + list(range(2 + n_carried, 2 + n_carried + n_scan))
     expr = call(layer, *call_args)
     if len(produced) == 1:
-        ctx.out(produced[0] - 2, expr)
+        ctx.emit(expr, produced[0] - 2)
     elif produced:
         names_out = [node.output[p - 2] if p - 2 < len(node.output) else "" for p in produced]
-        targets = [ctx.scope.new_var(G.value_hint(n, node)) if n else Code("_") for n in names_out]
+        targets = [ctx.scope.new_var(value_hint(n, node)) if n else Code("_") for n in names_out]
         ctx.define_raw(targets, expr)
         for name, target in zip(names_out, targets):
             if name:
                 ctx.uses.add(target)
-                ctx.scope.values[name] = Value(name, ctx.scope.info(name).rank, code=target)
+                ctx.scope.values[name] = Value(name, ctx.view.type(name).rank, code=target)
     for k, name in enumerate(carried):  # constants passed along come out unchanged
         if k not in looping and k < len(node.output) and node.output[k]:
             ctx.set_const(k, body.values[name].const)

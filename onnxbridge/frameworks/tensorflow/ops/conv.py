@@ -8,30 +8,26 @@ import numpy as np
 
 from onnxbridge.codegen.writer import call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import same_total, split_total
 
 
-def spatial_padding(ctx: NodeContext, kernel: list[int], strides: list[int], dilations: list[int],
-                    in_spatial: tuple, *, transposed: bool = False) -> tuple[str, list[tuple[int, int]]]:
-    """Resolve ONNX padding to ("same" | "valid", explicit (begin, end) pads per spatial dim to add first)."""
+def spatial_padding(ctx: TensorFlowContext, kernel: list[int], strides: list[int], dilations: list[int],
+                    in_spatial: tuple) -> tuple[str, list[tuple[int, int]]]:
+    """Resolve ONNX padding to ("same" | "valid", explicit (begin, end) pads per spatial dim to add first).
+
+    Keras ``"same"`` is ONNX ``SAME_UPPER``; other pads (explicit, or ``SAME_LOWER`` resolved per the ONNX
+    spec by :meth:`~onnxbridge.frameworks.context.ConverterContext.spatial_pads`) are ``"same"`` when they
+    happen to be what it pads, else explicit padding before a ``"valid"`` layer.
+    """
     n = len(kernel)
     auto_pad = ctx.attr("auto_pad", "NOTSET")
-    pads = list(ctx.attr("pads", [0] * (2 * n)))
     if auto_pad == "VALID":
         return "valid", [(0, 0)] * n
     if auto_pad == "SAME_UPPER":
         return "same", [(0, 0)] * n
-    if auto_pad == "SAME_LOWER":
-        pads = []
-        begins, ends = [], []
-        for k, s, d, size in zip(kernel, strides, dilations, in_spatial):
-            if not isinstance(size, int):
-                ctx.fail("auto_pad SAME_LOWER needs static spatial sizes")
-            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-            ends.append(total // 2)
-            begins.append(total - total // 2)
-        pads = begins + ends
+    pads = ctx.spatial_pads(kernel, strides, dilations)
     begin, end = pads[:n], pads[n:]
     if not any(pads):
         return "valid", [(0, 0)] * n
@@ -43,20 +39,20 @@ def spatial_padding(ctx: NodeContext, kernel: list[int], strides: list[int], dil
 
 def _same_pads(k: int, s: int, d: int, size) -> tuple[int, int] | None:
     """The (begin, end) padding TensorFlow's "same" uses, or None when it depends on an unknown size."""
-    if s == 1:
-        total = (k - 1) * d
-    elif isinstance(size, int):
-        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-    else:
-        return None
-    return total // 2, total - total // 2
+    total = same_total(size, k, s, d)
+    return None if total is None else split_total(total, "SAME_UPPER")
+
+
+def _label(ctx: TensorFlowContext) -> str:
+    """A hint for the extra layers of this node (its padding, its cropping)."""
+    return ctx.node.name or f"{ctx.op}_{ctx.output_name(0)}"
 
 
 def _tuple(values: list[int]) -> int | tuple[int, ...]:
     return values[0] if len(set(values)) == 1 else tuple(values)
 
 
-def pad_layer(ctx: NodeContext, x, pads: list[tuple[int, int]], hint: str):
+def pad_layer(ctx: TensorFlowContext, x, pads: list[tuple[int, int]], hint: str):
     """``layers.ZeroPaddingND`` for explicit pads (on a channels-last tensor)."""
     n = len(pads)
     value = pads[0] if n == 1 else tuple(pads)
@@ -64,7 +60,7 @@ def pad_layer(ctx: NodeContext, x, pads: list[tuple[int, int]], hint: str):
 
 
 @TF_OPS.register("Conv")
-def conv(node, ctx: NodeContext) -> None:
+def conv(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -84,7 +80,7 @@ def conv(node, ctx: NodeContext) -> None:
     padding, explicit = spatial_padding(ctx, kernel, strides, dilations, tuple(in_shape[2:]))
     x = ctx.x_cl(0)
     if any(b or e for b, e in explicit):
-        x = pad_layer(ctx, x, explicit, f"{ctx.name}_pad")
+        x = pad_layer(ctx, x, explicit, f"{_label(ctx)}_pad")
     out_channels, in_per_group = w.shape[0], w.shape[1]
     common = dict(strides=_tuple(strides) if any(s != 1 for s in strides) else None,
                   padding=padding if padding != "valid" else None,
@@ -102,10 +98,10 @@ def conv(node, ctx: NodeContext) -> None:
         weights = [kern] + ([bias] if bias is not None else [])
         layer = ctx.layer(f"Conv{n}D", weights=weights, filters=int(out_channels), kernel_size=_tuple(kernel),
                           groups=group if group != 1 else None, **common)
-    ctx.out(0, call(layer, x), L.channels_last(rank))
+    ctx.emit(call(layer, x), perm=L.channels_last(rank))
 
 
-def _conv_runtime(ctx: NodeContext, rank: int) -> None:
+def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
     """A convolution whose weights are tensors computed in the graph: ``ops.conv`` on the fly."""
     n = rank - 2
     if int(ctx.attr("group", 1)) != 1:
@@ -125,11 +121,11 @@ def _conv_runtime(ctx: NodeContext, rank: int) -> None:
              data_format=lit("channels_last"), dilation_rate=lit(_tuple(dilations)))
     if ctx.has(2):
         y = call(dotted("ops", "add"), y, ctx.x(2))
-    ctx.out(0, y, L.channels_last(rank))
+    ctx.emit(y, perm=L.channels_last(rank))
 
 
 @TF_OPS.register("ConvTranspose")
-def conv_transpose(node, ctx: NodeContext) -> None:
+def conv_transpose(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -145,27 +141,7 @@ def conv_transpose(node, ctx: NodeContext) -> None:
     if any(d != 1 for d in dilations):
         ctx.fail("dilated transposed convolution is not supported")
     out_pad = list(ctx.attr("output_padding", [0] * n))
-    pads = list(ctx.attr("pads", [0] * (2 * n)))
-    auto_pad = ctx.attr("auto_pad", "NOTSET")
-    in_shape = ctx.shape(0)
-    out_shape_attr = ctx.attr("output_shape")
-    if out_shape_attr is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        pads = []
-        begins, ends = [], []
-        for axis in range(n):
-            size = in_shape[2 + axis]
-            if not isinstance(size, int):
-                ctx.fail("output_shape/auto_pad on transposed convolution needs static spatial sizes")
-            full = strides[axis] * (size - 1) + out_pad[axis] + kernel[axis]
-            target = out_shape_attr[axis] if out_shape_attr is not None else size * strides[axis]
-            total = full - target
-            if auto_pad == "SAME_UPPER":
-                begins.append(total // 2)
-                ends.append(total - total // 2)
-            else:  # SAME_LOWER, and an explicit output_shape without auto_pad, put the extra pad first
-                begins.append(total - total // 2)
-                ends.append(total // 2)
-        pads = begins + ends
+    pads = ctx.transposed_pads(kernel, strides, dilations, out_pad)
     if any(op >= s for op, s in zip(out_pad, strides)) and any(out_pad):
         ctx.fail("output_padding must be smaller than the stride")
     x = ctx.x_cl(0)
@@ -187,13 +163,13 @@ def conv_transpose(node, ctx: NodeContext) -> None:
         y = call(layer, x)
     crops = list(zip(pads[:n], pads[n:]))
     if any(b or e for b, e in crops):
-        y = call(ctx.layer(f"Cropping{n}D", hint=f"{ctx.name}_crop",
+        y = call(ctx.layer(f"Cropping{n}D", hint=f"{_label(ctx)}_crop",
                             cropping=crops[0] if n == 1 else tuple(crops)), y)
-    ctx.out(0, y, L.channels_last(rank))
+    ctx.emit(y, perm=L.channels_last(rank))
 
 
 # -- pooling ---------------------------------------------------------------------------------------------
-def _pool_geometry(ctx: NodeContext, *, explicit_pads: bool = False):
+def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -226,8 +202,8 @@ def _pad_value(x, pads: list[tuple[int, int]], value: float):
 
 
 @TF_OPS.register("MaxPool")
-def max_pool(node, ctx: NodeContext) -> None:
-    if ctx.wants_output(1):
+def max_pool(ctx: TensorFlowContext) -> None:
+    if ctx.has_output(1):
         ctx.fail("the Indices output of MaxPool is not supported")
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
     x = ctx.x_cl(0)
@@ -240,17 +216,17 @@ def max_pool(node, ctx: NodeContext) -> None:
             x = _pad_value(x, explicit, -math.inf)
         layer = ctx.layer(str(ctx.helper("MaxPoolDilated")), module="", pool_size=tuple(kernel),
                           strides=tuple(strides), dilation_rate=tuple(dilations))
-        ctx.out(0, call(layer, x), L.channels_last(rank))
+        ctx.emit(call(layer, x), perm=L.channels_last(rank))
         return
     if any(b or e for b, e in explicit):
         x = _pad_value(x, explicit, -math.inf)
     layer = ctx.layer(f"MaxPooling{n}D", pool_size=_tuple(kernel), strides=_tuple(strides),
                       padding=padding if padding != "valid" else None)
-    ctx.out(0, call(layer, x), L.channels_last(rank))
+    ctx.emit(call(layer, x), perm=L.channels_last(rank))
 
 
 @TF_OPS.register("AveragePool")
-def average_pool(node, ctx: NodeContext) -> None:
+def average_pool(ctx: TensorFlowContext) -> None:
     include_pad = bool(ctx.attr("count_include_pad", 0))
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad)
     if any(d != 1 for d in dilations):
@@ -267,21 +243,21 @@ def average_pool(node, ctx: NodeContext) -> None:
         total = call(dotted("ops", "average_pool"), _pad_value(x, explicit, 0.0), **pool)
         count = call(dotted("ops", "average_pool"),
                      _pad_value(call(dotted("ops", "ones_like"), x), explicit, 0.0), **pool)
-        ctx.out(0, call(dotted("ops", "divide"), total, count), L.channels_last(rank))
+        ctx.emit(call(dotted("ops", "divide"), total, count), perm=L.channels_last(rank))
         return
     layer = ctx.layer(f"AveragePooling{n}D", pool_size=_tuple(kernel), strides=_tuple(strides),
                       padding=padding if padding != "valid" else None)
-    ctx.out(0, call(layer, x), L.channels_last(rank))
+    ctx.emit(call(layer, x), perm=L.channels_last(rank))
 
 
 def _global(kind: str):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
         rank = ctx.rank(0)
         n = rank - 2
         if n not in (1, 2, 3):
             ctx.fail(f"{n}-D global pooling is not supported")
         layer = ctx.layer(f"Global{kind}Pooling{n}D", keepdims=True)
-        ctx.out(0, call(layer, ctx.x_cl(0)), L.channels_last(rank))
+        ctx.emit(call(layer, ctx.x_cl(0)), perm=L.channels_last(rank))
 
     return convert
 
@@ -290,7 +266,7 @@ TF_OPS.register("GlobalAveragePool")(_global("Average"))
 TF_OPS.register("GlobalMaxPool")(_global("Max"))
 
 
-def _lp_sum(ctx: NodeContext, x, p: int):
+def _lp_sum(ctx: TensorFlowContext, x, p: int):
     """|x|^p (the sum of it, pooled, gives the p-norm of each window)."""
     a = call(dotted("ops", "abs"), x)
     return a if p == 1 else call(dotted("ops", "power"), a, lit(float(p)))
@@ -301,7 +277,7 @@ def _root(y, p: int):
 
 
 @TF_OPS.register("LpPool", since=11)
-def lp_pool(node, ctx: NodeContext) -> None:
+def lp_pool(ctx: TensorFlowContext) -> None:
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
     if any(d != 1 for d in dilations):
         ctx.fail("dilated Lp pooling is not supported")
@@ -313,13 +289,13 @@ def lp_pool(node, ctx: NodeContext) -> None:
     total = call(dotted("ops", "multiply"), call(dotted("ops", "average_pool"), x, pool_size=lit(_tuple(kernel)),
                                                  strides=lit(_tuple(strides)), padding=lit("valid")),
                  lit(float(window)))
-    ctx.out(0, _root(total, p), L.channels_last(rank))
+    ctx.emit(_root(total, p), perm=L.channels_last(rank))
 
 
 @TF_OPS.register("GlobalLpPool", since=2)
-def global_lp_pool(node, ctx: NodeContext) -> None:
+def global_lp_pool(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     p = int(ctx.attr("p", 2))
     total = call(dotted("ops", "sum"), _lp_sum(ctx, ctx.x_cl(0), p), axis=lit(tuple(range(1, rank - 1))),
                  keepdims=lit(True))
-    ctx.out(0, _root(total, p), L.channels_last(rank))
+    ctx.emit(_root(total, p), perm=L.channels_last(rank))

@@ -7,11 +7,13 @@ All of these are layout-agnostic: they run on tensors in whatever layout they ar
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext, dtype_name
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import broadcast_shapes
 
 
 def _ops(name: str) -> Code:
@@ -27,9 +29,9 @@ _UNARY = {
 
 
 def _unary(fn: str):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
         x, perm = ctx.x_any(0)
-        ctx.out(0, call(_ops(fn), x), perm)
+        ctx.emit(call(_ops(fn), x), perm=perm)
 
     convert.__name__ = f"convert_{fn}"
     return convert
@@ -40,7 +42,7 @@ for _op, _fn in _UNARY.items():
 
 
 @TF_OPS.register("IsInf", since=10)
-def is_inf(node, ctx: NodeContext) -> None:
+def is_inf(ctx: TensorFlowContext) -> None:
     x, perm = ctx.x_any(0)
     pos, neg = ctx.attr("detect_positive", 1), ctx.attr("detect_negative", 1)
     if pos and neg:
@@ -51,7 +53,7 @@ def is_inf(node, ctx: NodeContext) -> None:
         expr = call(_ops("equal"), x, lit(-float("inf")))
     else:
         expr = call(_ops("zeros_like"), x, dtype=lit("bool"))
-    ctx.out(0, expr, perm)
+    ctx.emit(expr, perm=perm)
 
 
 _BINARY = {"Add": "add", "Sub": "subtract", "Mul": "multiply", "Equal": "equal", "Less": "less",
@@ -61,9 +63,13 @@ _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor"
 
 
 def _binary(fn: str):
-    def convert(node, ctx: NodeContext) -> None:
-        (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
-        ctx.out(0, call(_ops(fn), a, b), perm)
+    def convert(ctx: TensorFlowContext) -> None:
+        rank = ctx.out_rank()
+        (a, b), perm = ctx.aligned([0, 1], rank)
+        if fn == "add":
+            ctx.emit(add_code(a, b, ctx.stored_shape(0, rank, perm), ctx.stored_shape(1, rank, perm)), perm=perm)
+            return
+        ctx.emit(call(_ops(fn), a, b), perm=perm)
 
     convert.__name__ = f"convert_{fn}"
     return convert
@@ -76,44 +82,62 @@ for _op, _fn in _BITWISE.items():
 TF_OPS.register("BitwiseNot", since=18)(_unary("bitwise_invert"))
 
 
-@TF_OPS.register("Div")
-def div(node, ctx: NodeContext) -> None:
+def _unsigned(ctx: TensorFlowContext, remainder: bool) -> bool:
+    """Division or remainder of unsigned integers (floor and truncation agree); uint64 through a helper
+    layer: Keras would compute it as uint32, TensorFlow has the kernels. False for other types."""
+    elem = ctx.elem(0)
+    if elem not in (TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64):
+        return False
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
-    integer = np.dtype(ctx.out_dtype()).kind in "iu"
+    if elem == TensorProto.UINT64:
+        ctx.emit(call(call(ctx.helper("UnsignedDivide"), remainder=lit(remainder)), a, b), perm=perm)
+    else:
+        ctx.emit(call(_ops("mod" if remainder else "floor_divide"), a, b), perm=perm)
+    return True
+
+
+@TF_OPS.register("Div")
+def div(ctx: TensorFlowContext) -> None:
+    if _unsigned(ctx, remainder=False):
+        return
+    (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+    integer = np.dtype(ctx.dtype(ctx.out_elem())).kind in "iu"
     if integer:
         # ONNX integer division truncates toward zero (Python's // floors): divide the magnitudes
         magnitude = call(_ops("floor_divide"), call(_ops("abs"), a), call(_ops("abs"), b))
-        ctx.out(0, call(_ops("multiply"), call(_ops("multiply"), call(_ops("sign"), a), call(_ops("sign"), b)),
-                        magnitude), perm)
+        ctx.emit(call(_ops("multiply"), call(_ops("multiply"), call(_ops("sign"), a), call(_ops("sign"), b)),
+                        magnitude), perm=perm)
         return
-    ctx.out(0, call(_ops("divide"), a, b), perm)
+    ctx.emit(call(_ops("divide"), a, b), perm=perm)
 
 
 @TF_OPS.register("Pow")
-def pow_(node, ctx: NodeContext) -> None:
+def pow_(ctx: TensorFlowContext) -> None:
     c = ctx.const(1)
     if c is not None and c.size == 1 and not ctx.is_instance_const(1):
         x, perm = ctx.x_any(0)
         e = float(c.reshape(-1)[0])
         if e == 2.0:
-            ctx.out(0, call(_ops("square"), x), perm)
+            ctx.emit(call(_ops("square"), x), perm=perm)
             return
         if e == 0.5:
-            ctx.out(0, call(_ops("sqrt"), x), perm)
+            ctx.emit(call(_ops("sqrt"), x), perm=perm)
             return
         if e == 1.0:
-            ctx.alias(0, 0, keep_perm=True)
+            ctx.alias(0, keep_perm=True)
             return
-        ctx.out(0, call(_ops("power"), x, lit(e if np.dtype(ctx.dtype(0)).kind == "f" else int(e))), perm)
+        ctx.emit(call(_ops("power"), x, lit(e if np.dtype(ctx.dtype(ctx.elem(0))).kind == "f" else int(e))), perm=perm)
         return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
-    if ctx.dtype(1) != ctx.dtype(0):
-        b = call(_ops("cast"), b, lit(ctx.dtype(0)))
-    ctx.out(0, call(_ops("power"), a, b), perm)
+    if ctx.dtype(ctx.elem(1)) != ctx.dtype(ctx.elem(0)):
+        b = call(_ops("cast"), b, lit(ctx.dtype(ctx.elem(0))))
+    ctx.emit(call(_ops("power"), a, b), perm=perm)
 
 
 @TF_OPS.register("Mod", since=10)
-def mod(node, ctx: NodeContext) -> None:
+def mod(ctx: TensorFlowContext) -> None:
+    if _unsigned(ctx, remainder=True):
+        return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
     if ctx.attr("fmod", 0):
         # C fmod: the sign of the dividend
@@ -121,19 +145,22 @@ def mod(node, ctx: NodeContext) -> None:
                     call(_ops("mod"), call(_ops("abs"), a), call(_ops("abs"), b)))
     else:
         expr = call(_ops("mod"), a, b)
-    ctx.out(0, expr, perm)
+    ctx.emit(expr, perm=perm)
 
 
 def _variadic(fn: str, mean: bool = False):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
         idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
-        codes, perm = ctx.aligned(idx, ctx.out_rank())
-        expr = codes[0]
-        for c in codes[1:]:
-            expr = call(_ops(fn), expr, c)
+        rank = ctx.out_rank()
+        codes, perm = ctx.aligned(idx, rank)
+        expr, shape = codes[0], ctx.stored_shape(idx[0], rank, perm)
+        for i, c in zip(idx[1:], codes[1:]):
+            other = ctx.stored_shape(i, rank, perm)
+            expr = add_code(expr, c, shape, other) if fn == "add" else call(_ops(fn), expr, c)
+            shape = broadcast_shapes(shape, other)
         if mean and len(codes) > 1:
             expr = call(_ops("divide"), expr, lit(float(len(codes))))
-        ctx.out(0, expr, perm)
+        ctx.emit(expr, perm=perm)
 
     return convert
 
@@ -145,50 +172,59 @@ TF_OPS.register("Mean", since=8)(_variadic("add", mean=True))
 
 
 @TF_OPS.register("Where", since=9)
-def where(node, ctx: NodeContext) -> None:
+def where(ctx: TensorFlowContext) -> None:
     (c, a, b), perm = ctx.aligned([0, 1, 2], ctx.out_rank())
-    ctx.out(0, call(_ops("where"), c, a, b), perm)
+    ctx.emit(call(_ops("where"), c, a, b), perm=perm)
 
 
 @TF_OPS.register("Cast", since=6)
-def cast(node, ctx: NodeContext) -> None:
-    to = dtype_name(ctx.attr("to"))
+def cast(ctx: TensorFlowContext) -> None:
+    to = ctx.dtype(ctx.attr("to"))
     x, perm = ctx.x_any(0)
-    if ctx.dtype(0) == to:
-        ctx.alias(0, 0, keep_perm=True)
+    if ctx.dtype(ctx.elem(0)) == to:
+        ctx.alias(0, keep_perm=True)
         return
-    ctx.out(0, call(_ops("cast"), x, lit(to)), perm)
+    ctx.emit(call(_ops("cast"), x, lit(to)), perm=perm)
 
 
 @TF_OPS.register("CastLike", since=15)
-def cast_like(node, ctx: NodeContext) -> None:
-    to = ctx.dtype(1)
+def cast_like(ctx: TensorFlowContext) -> None:
+    to = ctx.dtype(ctx.elem(1))
     x, perm = ctx.x_any(0)
-    ctx.out(0, call(_ops("cast"), x, lit(to)), perm)
+    ctx.emit(call(_ops("cast"), x, lit(to)), perm=perm)
 
 
 @TF_OPS.register("Identity")
-def identity(node, ctx: NodeContext) -> None:
-    ctx.alias(0, 0, keep_perm=True)
+def identity(ctx: TensorFlowContext) -> None:
+    ctx.alias(0, keep_perm=True)
 
 
 @TF_OPS.register("Dropout")
-def dropout(node, ctx: NodeContext) -> None:
-    ctx.alias(0, 0, keep_perm=True)
-    if ctx.wants_output(1):  # at inference nothing is dropped: the mask is all true
+def dropout(ctx: TensorFlowContext) -> None:
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not ctx.has_output(1) and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # a Keras Dropout layer is the identity at inference and drops under fit(), so the generated
+        # model trains like the network it came from
         x, perm = ctx.x_any(0)
-        ctx.out(1, call(dotted("ops", "ones_like"), x, dtype=lit("bool")), perm)
+        ctx.emit(call(ctx.layer("Dropout", rate=float(np.float32(ratio))), x), 0, perm=perm)
+        return
+    ctx.alias(0, keep_perm=True)
+    if ctx.has_output(1):  # at inference nothing is dropped: the mask is all true
+        x, perm = ctx.x_any(0)
+        ctx.emit(call(dotted("ops", "ones_like"), x, dtype=lit("bool")), 1, perm=perm)
 
 
 @TF_OPS.register("Trilu", since=14)
-def trilu(node, ctx: NodeContext) -> None:
-    k = ctx.ints(1)[0] if ctx.has(1) else 0
+def trilu(ctx: TensorFlowContext) -> None:
+    k = ctx.ints(1) if ctx.has(1) else [0]
+    if k is None:
+        ctx.fail("a diagonal offset k computed at run time is not supported")
     fn = "triu" if ctx.attr("upper", 1) else "tril"
-    ctx.out(0, call(_ops(fn), ctx.x(0), k=lit(int(k))))
+    ctx.emit(call(_ops(fn), ctx.x(0), k=lit(int(k[0]))))
 
 
 @TF_OPS.register("CumSum", since=11)
-def cumsum(node, ctx: NodeContext) -> None:
+def cumsum(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axis = ctx.ints(1)
     if axis is None:
@@ -202,4 +238,4 @@ def cumsum(node, ctx: NodeContext) -> None:
         y = call(_ops("subtract"), y, src)
     if reverse:
         y = call(_ops("flip"), y, axis=lit(a))
-    ctx.out(0, y, perm)
+    ctx.emit(y, perm=perm)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
-from onnxbridge.frameworks.graph import Dim
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext, item, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, item, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.symbolic import Dim
 
 INT64_MAX = 2**63 - 1
 
@@ -36,7 +36,7 @@ def _slice_bounds(start: int, end: int, step: int, dim) -> tuple[int | None, int
     return s, e
 
 
-def _emit_slice(ctx: NodeContext, starts, ends, axes, steps) -> None:
+def _emit_slice(ctx: TensorFlowContext, starts, ends, axes, steps) -> None:
     rank = ctx.rank(0)
     shape = ctx.shape(0)
     x, perm = ctx.x_any(0)
@@ -51,14 +51,15 @@ def _emit_slice(ctx: NodeContext, starts, ends, axes, steps) -> None:
     while items and items[-1] == full:
         items.pop()
     if not items:
-        ctx.alias(0, 0, keep_perm=True)
+        ctx.alias(0, keep_perm=True)
         return
-    ctx.out(0, subscript(x, items), perm)
+    ctx.emit(subscript(x, items), perm=perm)
 
 
 @TF_OPS.register("Slice", since=10)
-def slice_10(node, ctx: NodeContext) -> None:
-    starts, ends = ctx.dims(1), ctx.dims(2)
+def slice_10(ctx: TensorFlowContext) -> None:
+    node = ctx.node
+    starts, ends = ctx.elems(1), ctx.elems(2)
     axes = ctx.ints(3) if ctx.has(3) else None
     steps = ctx.ints(4) if ctx.has(4) else None
     if starts is None or ends is None or (ctx.has(3) and axes is None) or (ctx.has(4) and steps is None):
@@ -74,14 +75,14 @@ def slice_10(node, ctx: NodeContext) -> None:
 
 
 @TF_OPS.register("Slice")
-def slice_1(node, ctx: NodeContext) -> None:
+def slice_1(ctx: TensorFlowContext) -> None:
     starts, ends = ctx.attr("starts"), ctx.attr("ends")
     axes = ctx.attr("axes", list(range(len(starts))))
     _emit_slice(ctx, starts, ends, axes, [1] * len(starts))
 
 
 @TF_OPS.register("Gather")
-def gather(node, ctx: NodeContext) -> None:
+def gather(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", 0), rank)
     table = ctx.const(0)
@@ -89,7 +90,7 @@ def gather(node, ctx: NodeContext) -> None:
     if table is not None and idx is None and axis == 0 and table.ndim == 2 and table.dtype.kind == "f" \
             and table.size > 64:
         layer = ctx.layer("Embedding", weights=[table], input_dim=int(table.shape[0]), output_dim=int(table.shape[1]))
-        ctx.out(0, call(layer, ctx.x(1)))
+        ctx.emit(call(layer, ctx.x(1)))
         return
     x, perm = ctx.x_any(0)
     a = L.stored_axis(perm, axis)
@@ -99,12 +100,12 @@ def gather(node, ctx: NodeContext) -> None:
         if idx.ndim == 0:
             # x[:, i] (a negative index counts from the end, as in ONNX)
             _, out_perm = L.after_removing(perm, [axis])
-            ctx.out(0, subscript(x, [full] * a + [lit(int(idx))]), out_perm)
+            ctx.emit(subscript(x, [full] * a + [lit(int(idx))]), perm=out_perm)
             return
         if idx.ndim == 1 and idx.size > 1 and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)) \
                 and (idx[0] >= 0 or idx[-1] < 0):
             stop = int(idx[-1]) + 1
-            ctx.out(0, subscript(x, [full] * a + [slice_code(int(idx[0]), stop if stop != 0 else None)]), perm)
+            ctx.emit(subscript(x, [full] * a + [slice_code(int(idx[0]), stop if stop != 0 else None)]), perm=perm)
             return
         if (idx < 0).any():
             dim = ctx.shape(0)[axis]
@@ -112,19 +113,19 @@ def gather(node, ctx: NodeContext) -> None:
                 ctx.fail("negative indices into a dim known only at run time")
             idx = np.where(idx < 0, idx + dim, idx)
         if idx.ndim == 1:
-            ctx.out(0, call(_ops("take"), x, ctx.constant(idx), axis=lit(a)), perm)
+            ctx.emit(call(_ops("take"), x, ctx.constant(idx), axis=lit(a)), perm=perm)
             return
-    ctx.out(0, call(_ops("take"), ctx.x(0), ctx.x(1), axis=lit(axis)))
+    ctx.emit(call(_ops("take"), ctx.x(0), ctx.x(1), axis=lit(axis)))
 
 
 @TF_OPS.register("GatherElements", since=11)
-def gather_elements(node, ctx: NodeContext) -> None:
+def gather_elements(ctx: TensorFlowContext) -> None:
     axis = ctx.axis(ctx.attr("axis", 0), ctx.rank(0))
-    ctx.out(0, call(_ops("take_along_axis"), ctx.x(0), ctx.x(1), axis=lit(axis)))
+    ctx.emit(call(_ops("take_along_axis"), ctx.x(0), ctx.x(1), axis=lit(axis)))
 
 
 @TF_OPS.register("OneHot", since=9)
-def one_hot(node, ctx: NodeContext) -> None:
+def one_hot(ctx: TensorFlowContext) -> None:
     depth = ctx.ints(1)
     values = ctx.const(2)
     if depth is None or values is None:
@@ -137,11 +138,12 @@ def one_hot(node, ctx: NodeContext) -> None:
                 dtype=lit(dtype))
     if not (off == 0 and on == 1):
         expr = call(_ops("add"), call(_ops("multiply"), expr, lit((on - off).item())), lit(off.item()))
-    ctx.out(0, expr)
+    ctx.emit(expr)
 
 
 @TF_OPS.register("TopK", since=10)
-def top_k(node, ctx: NodeContext) -> None:
+def top_k(ctx: TensorFlowContext) -> None:
+    node = ctx.node
     k = ctx.ints(1)
     if k is None:
         ctx.fail("K computed at run time is not supported")
@@ -166,18 +168,18 @@ def top_k(node, ctx: NodeContext) -> None:
         values = call(_ops("transpose"), values, lit(tuple(swap)))
         indices = call(_ops("transpose"), indices, lit(tuple(swap)))
     ctx.uses.add(pair)
-    ctx.out(0, values)
-    if ctx.wants_output(1):
-        ctx.out(1, indices)
+    ctx.emit(values)
+    if ctx.has_output(1):
+        ctx.emit(indices, 1)
 
 
 @TF_OPS.register("GatherND", since=11)
-def gather_nd(node, ctx: NodeContext) -> None:
+def gather_nd(ctx: TensorFlowContext) -> None:
     layer = ctx.layer(str(ctx.helper("GatherND")), module="", batch_dims=int(ctx.attr("batch_dims", 0)) or None)
-    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))
+    ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))
 
 
-def _reduction(ctx: NodeContext) -> str:
+def _reduction(ctx: TensorFlowContext) -> str:
     reduction = ctx.attr("reduction", "none")
     if reduction not in ("none", "add", "max", "min"):
         ctx.fail(f"reduction {reduction!r} is not supported")
@@ -185,35 +187,35 @@ def _reduction(ctx: NodeContext) -> str:
 
 
 @TF_OPS.register("ScatterND", since=11)
-def scatter_nd(node, ctx: NodeContext) -> None:
+def scatter_nd(ctx: TensorFlowContext) -> None:
     reduction = _reduction(ctx)
     layer = ctx.layer(str(ctx.helper("ScatterND")), module="", reduction=reduction if reduction != "none" else None)
-    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+    ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
 
 
 @TF_OPS.register("ScatterElements", since=11)
-def scatter_elements(node, ctx: NodeContext) -> None:
+def scatter_elements(ctx: TensorFlowContext) -> None:
     reduction = _reduction(ctx)
     axis = ctx.axis(ctx.attr("axis", 0), ctx.rank(0))
     layer = ctx.layer(str(ctx.helper("ScatterElements")), module="", axis=axis,
                       reduction=reduction if reduction != "none" else None)
-    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+    ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
 
 
 @TF_OPS.register("NonZero", since=9)
-def non_zero(node, ctx: NodeContext) -> None:
-    ctx.out(0, call(ctx.layer(str(ctx.helper("NonZero")), module=""), ctx.x(0)))
+def non_zero(ctx: TensorFlowContext) -> None:
+    ctx.emit(call(ctx.layer(str(ctx.helper("NonZero")), module=""), ctx.x(0)))
 
 
 @TF_OPS.register("ReverseSequence", since=10)
-def reverse_sequence(node, ctx: NodeContext) -> None:
+def reverse_sequence(ctx: TensorFlowContext) -> None:
     batch_axis, time_axis = int(ctx.attr("batch_axis", 1)), int(ctx.attr("time_axis", 0))
     lengths = ctx.const(1)
     steps = ctx.shape(0)[time_axis]
     if lengths is not None and isinstance(steps, int) and np.all(lengths == steps):
         # every sequence is full length (how tf2onnx writes go_backwards): a flip
         x, perm = ctx.x_any(0)
-        ctx.out(0, call(_ops("flip"), x, axis=lit(L.stored_axis(perm, time_axis))), perm)
+        ctx.emit(call(_ops("flip"), x, axis=lit(L.stored_axis(perm, time_axis))), perm=perm)
         return
     layer = ctx.layer(str(ctx.helper("ReverseSequence")), module="", time_axis=time_axis, batch_axis=batch_axis)
-    ctx.out(0, call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))
+    ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.conventions import is_onnx_domain
 
 
 def _ops(name: str) -> Code:
     return dotted("ops", name)
 
 
-def dense_input(ctx: NodeContext, kernel: np.ndarray) -> tuple[Code, np.ndarray, tuple | None]:
+def dense_input(ctx: TensorFlowContext, kernel: np.ndarray) -> tuple[Code, np.ndarray, tuple | None]:
     """Input 0 for a Dense layer: a flattened channels-last tensor keeps its order (rows of the kernel
     are permuted instead of the activations); a tensor whose last axis stays last keeps its layout."""
     v = ctx.value(0)
@@ -27,10 +28,10 @@ def dense_input(ctx: NodeContext, kernel: np.ndarray) -> tuple[Code, np.ndarray,
     return ctx.x(0), kernel, None
 
 
-def _bias_of(ctx: NodeContext, units: int) -> tuple[np.ndarray | None, object]:
+def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, object]:
     """A constant bias [units] added right after this node (fused into Dense), and the Add node."""
-    add = ctx.sole_consumer(0)
-    if add is None or add.op_type != "Add" or add.domain not in ("", "ai.onnx"):
+    add = ctx.sole_reader(0)
+    if add is None or add.op_type != "Add" or not is_onnx_domain(add.domain):
         return None, None
     other = add.input[1] if add.input[0] == ctx.node.output[0] else add.input[0]
     v = ctx.scope.values.get(other)
@@ -43,7 +44,7 @@ def _bias_of(ctx: NodeContext, units: int) -> tuple[np.ndarray | None, object]:
 
 
 @TF_OPS.register("Gemm")
-def gemm(node, ctx: NodeContext) -> None:
+def gemm(ctx: TensorFlowContext) -> None:
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     b = ctx.const(1)
@@ -61,8 +62,9 @@ def gemm(node, ctx: NodeContext) -> None:
         y = call(layer, x)
         if ctx.has(2) and bias is None:
             cc = ctx.x(2)
-            y = call(_ops("add"), y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)))
-        ctx.out(0, y)
+            y = add_code(y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)), _sizes(ctx.out_shape()),
+                         _sizes(ctx.shape(2)))
+        ctx.emit(y)
         return
     a = ctx.x(0)
     bb = ctx.x(1)
@@ -75,12 +77,18 @@ def gemm(node, ctx: NodeContext) -> None:
         y = call(_ops("multiply"), y, lit(alpha))
     if ctx.has(2):
         cc = ctx.x(2)
-        y = call(_ops("add"), y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)))
-    ctx.out(0, y)
+        y = add_code(y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)), _sizes(ctx.out_shape()),
+                     _sizes(ctx.shape(2)))
+    ctx.emit(y)
+
+
+def _sizes(shape: tuple) -> tuple[int | None, ...]:
+    return tuple(d if isinstance(d, int) else None for d in shape)
 
 
 @TF_OPS.register("MatMul")
-def matmul(node, ctx: NodeContext) -> None:
+def matmul(ctx: TensorFlowContext) -> None:
+    node = ctx.node
     w = ctx.const(1)
     if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f":
         units = w.shape[1]
@@ -88,14 +96,16 @@ def matmul(node, ctx: NodeContext) -> None:
         x, kernel, perm = dense_input(ctx, np.asarray(w))
         weights = [kernel] + ([bias.astype(w.dtype)] if bias is not None else [])
         layer = ctx.layer("Dense", weights=weights, units=int(units), use_bias=False if bias is None else None)
+        if add is not None:
+            ctx.absorb(add)  # the bias Add is the Dense layer's own bias
         target = add.output[0] if add is not None else node.output[0]
         ctx.define(target, call(layer, x), perm)
         return
-    ctx.out(0, call(_ops("matmul"), ctx.x(0), ctx.x(1)))
+    ctx.emit(call(_ops("matmul"), ctx.x(0), ctx.x(1)))
 
 
 @TF_OPS.register("Einsum", since=12)
-def einsum(node, ctx: NodeContext) -> None:
+def einsum(ctx: TensorFlowContext) -> None:
     equation = ctx.attr("equation").replace(" ", "")
     args = [ctx.x(i) for i in range(ctx.n_inputs)]
-    ctx.out(0, call(_ops("einsum"), lit(equation), *args))
+    ctx.emit(call(_ops("einsum"), lit(equation), *args))

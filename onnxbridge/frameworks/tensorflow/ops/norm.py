@@ -6,7 +6,7 @@ import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 
 
@@ -15,8 +15,8 @@ def _ops(name: str) -> Code:
 
 
 @TF_OPS.register("BatchNormalization")
-def batch_norm(node, ctx: NodeContext) -> None:
-    if ctx.attr("training_mode", 0) or ctx.n_outputs > 1:
+def batch_norm(ctx: TensorFlowContext) -> None:
+    if ctx.attr("training_mode", 0) or any(ctx.has_output(j) for j in range(1, ctx.n_outputs)):
         ctx.fail("training-mode BatchNormalization is not supported (export the model in eval mode)")
     rank = ctx.rank(0)
     eps = float(ctx.attr("epsilon", 1e-5))
@@ -32,17 +32,17 @@ def batch_norm(node, ctx: NodeContext) -> None:
         shape[axis] = -1
         scale, bias, mean, var = (call(_ops("reshape"), ctx.x(i), lit(tuple(shape))) for i in (1, 2, 3, 4))
         norm = call(_ops("divide"), call(_ops("subtract"), x, mean), call(_ops("sqrt"), call(_ops("add"), var, lit(eps))))
-        ctx.out(0, call(_ops("add"), call(_ops("multiply"), norm, scale), bias), perm)
+        ctx.emit(call(_ops("add"), call(_ops("multiply"), norm, scale), bias), perm=perm)
         return
     gamma, beta, mean, var = (np.asarray(p, dtype=np.float32).reshape(-1) for p in params)
     layer = ctx.layer("BatchNormalization", weights=[gamma, beta, mean, var],
                       axis=axis if axis != rank - 1 else -1, epsilon=eps)
-    ctx.out(0, call(layer, x), perm)
+    ctx.emit(call(layer, x), perm=perm)
 
 
 @TF_OPS.register("LayerNormalization", since=17)
-def layer_norm(node, ctx: NodeContext) -> None:
-    if ctx.wants_output(1) or ctx.wants_output(2):
+def layer_norm(ctx: TensorFlowContext) -> None:
+    if ctx.has_output(1) or ctx.has_output(2):
         ctx.fail("the Mean/InvStdDev outputs of LayerNormalization are not supported")
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
@@ -63,7 +63,7 @@ def layer_norm(node, ctx: NodeContext) -> None:
         if ctx.has(2):
             (b,), _ = ctx.aligned([2], rank, perm=perm)
             expr = call(_ops("add"), expr, b)
-        ctx.out(0, expr, perm)
+        ctx.emit(expr, perm=perm)
         return
     # parameters in the stored order of the normalised axes
     sub_perm = [p - axis for p in perm if p >= axis]
@@ -74,11 +74,11 @@ def layer_norm(node, ctx: NodeContext) -> None:
     single = stored_axes == [rank - 1]
     layer = ctx.layer("LayerNormalization", weights=weights, axis=-1 if single else tuple(stored_axes),
                       epsilon=eps, center=False if bias is None else None)
-    ctx.out(0, call(layer, x), perm)
+    ctx.emit(call(layer, x), perm=perm)
 
 
 @TF_OPS.register("InstanceNormalization", since=6)
-def instance_norm(node, ctx: NodeContext) -> None:
+def instance_norm(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     scale, bias = ctx.const(1), ctx.const(2)
     if scale is None or bias is None:
@@ -87,20 +87,20 @@ def instance_norm(node, ctx: NodeContext) -> None:
     x, perm = ctx.x_cl(0), L.channels_last(rank)
     layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
                       groups=-1, axis=-1, epsilon=eps)
-    ctx.out(0, call(layer, x), perm)
+    ctx.emit(call(layer, x), perm=perm)
 
 
 @TF_OPS.register("GroupNormalization", since=18)
-def group_norm_18(node, ctx: NodeContext) -> None:
+def group_norm_18(ctx: TensorFlowContext) -> None:
     _group_norm(ctx, per_group=ctx.opset < 21)
 
 
 @TF_OPS.register("GroupNormalization", since=21)
-def group_norm_21(node, ctx: NodeContext) -> None:
+def group_norm_21(ctx: TensorFlowContext) -> None:
     _group_norm(ctx, per_group=False)
 
 
-def _group_norm(ctx: NodeContext, per_group: bool) -> None:
+def _group_norm(ctx: TensorFlowContext, per_group: bool) -> None:
     rank = ctx.rank(0)
     groups = int(ctx.attr("num_groups"))
     scale, bias = ctx.const(1), ctx.const(2)
@@ -115,11 +115,11 @@ def _group_norm(ctx: NodeContext, per_group: bool) -> None:
     x, perm = ctx.x_cl(0), L.channels_last(rank)
     layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
                       groups=groups, axis=-1, epsilon=eps)
-    ctx.out(0, call(layer, x), perm)
+    ctx.emit(call(layer, x), perm=perm)
 
 
 @TF_OPS.register("LpNormalization")
-def lp_norm(node, ctx: NodeContext) -> None:
+def lp_norm(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     p = int(ctx.attr("p", 2))
@@ -131,11 +131,11 @@ def lp_norm(node, ctx: NodeContext) -> None:
         norm = call(_ops("sum"), call(_ops("abs"), x), axis=lit(a), keepdims=lit(True))
     else:
         ctx.fail(f"p={p} is not supported")
-    ctx.out(0, call(_ops("divide"), x, norm), perm)
+    ctx.emit(call(_ops("divide"), x, norm), perm=perm)
 
 
 @TF_OPS.register("LRN")
-def lrn(node, ctx: NodeContext) -> None:
+def lrn(ctx: TensorFlowContext) -> None:
     size = int(ctx.attr("size"))
     if size % 2 == 0:
         ctx.fail("an even LRN size is not supported (TensorFlow's window is symmetric)")
@@ -143,4 +143,4 @@ def lrn(node, ctx: NodeContext) -> None:
     # ONNX scales alpha by the window size; TensorFlow does not
     layer = ctx.layer(str(ctx.helper("LocalResponseNorm")), module="", radius=(size - 1) // 2, bias=bias,
                       alpha=alpha / size, beta=beta)
-    ctx.out(0, call(layer, ctx.x_cl(0)), L.channels_last(ctx.rank(0)))
+    ctx.emit(call(layer, ctx.x_cl(0)), perm=L.channels_last(ctx.rank(0)))

@@ -12,9 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
-from onnxbridge.frameworks import graph as G
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext, Value, item, listing, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.context import (
+    TensorFlowContext,
+    Value,
+    item,
+    listing,
+    slice_code,
+    subscript,
+)
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.naming import layer_hint
 
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu"}
 _DEFAULTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}
@@ -24,7 +31,7 @@ def _ops(name: str) -> Code:
     return dotted("ops", name)
 
 
-def _check(ctx: NodeContext, op: str, directions: int) -> list[str]:
+def _check(ctx: TensorFlowContext, op: str, directions: int) -> list[str]:
     if ctx.attr("clip") is not None:
         ctx.fail("cell clipping is not supported by Keras recurrent layers")
     if ctx.attr("input_forget", 0):
@@ -54,7 +61,8 @@ def _gates(w: np.ndarray, order: list[int], n: int) -> np.ndarray:
 
 
 def _recurrent(op: str):
-    def convert(node, ctx: NodeContext) -> None:
+    def convert(ctx: TensorFlowContext) -> None:
+        node = ctx.node
         direction = ctx.attr("direction", "forward")
         directions = 2 if direction == "bidirectional" else 1
         acts = _check(ctx, op, directions)
@@ -82,8 +90,7 @@ def _recurrent(op: str):
             weights += [np.ascontiguousarray(wd.T), np.ascontiguousarray(rd.T)]
             weights.append(np.stack([wb, rb]) if reset_after else wb + rb)
         x = ctx.x(0, None if batch_first else (1, 0, 2))
-        y_used = ctx.wants_output(0) and (bool(ctx.scope.consumers.get(node.output[0]))
-                                          or node.output[0] in ctx.scope.outputs)
+        y_used = ctx.used(0)
         last_step = _last_step_only(ctx, batch_first) if y_used and direction == "forward" else None
         if last_step is not None:
             y_used = False  # only the last step of Y is read: it is the final state, no sequence needed
@@ -124,7 +131,7 @@ def _recurrent(op: str):
         args = [x]
         kwargs = {"initial_state": listing(states)} if states else {}
         # Keras returns the output (sequence, or last step) per direction first, then the states
-        base = G.layer_hint(node)
+        base = layer_hint(node)
         sides = ["fwd", "bwd"] if directions == 2 else [""]
         names = [f"{base}_{'seq' if y_used else 'last'}_{d}" for d in sides]
         names += [f"{base}_{st}_{d}" for d in sides for st in (["h", "c"] if n_states == 2 else ["h"])]
@@ -137,6 +144,8 @@ def _recurrent(op: str):
         # Y: stack directions on axis 2 of the batch-major (batch, time, dirs, hidden)
         if last_step is not None:
             squeeze, take, keep = last_step
+            ctx.absorb(squeeze)
+            ctx.absorb(take)
             ctx.scope.values[squeeze.output[0]] = Value(squeeze.output[0], 3)  # read by `take` only
             time_axis = 1 if batch_first else 0
             ctx.define(take.output[0], call(_ops("expand_dims"), seqs[0], lit(time_axis)) if keep else seqs[0])
@@ -145,29 +154,29 @@ def _recurrent(op: str):
                 call(_ops("expand_dims"), seqs[0], lit(2))
             if direction == "reverse":
                 seq = call(_ops("flip"), seq, axis=lit(1))
-            ctx.out(0, seq, None if batch_first else (2, 0, 1, 3))
+            ctx.emit(seq, perm=None if batch_first else (2, 0, 1, 3))
         for k in range(n_states):
             out_idx = 1 + k
-            if not ctx.wants_output(out_idx):
+            if not ctx.has_output(out_idx):
                 continue
             per_dir = [fwd_states[k]] + ([bwd_states[k]] if directions == 2 else [])
             # stored batch-major [batch, dirs, hidden]; ONNX (layout 0) sees [dirs, batch, hidden]
             state = call(_ops("stack"), listing(per_dir), axis=lit(1)) if directions == 2 else \
                 call(_ops("expand_dims"), per_dir[0], lit(1))
-            ctx.out(out_idx, state, None if batch_first else (1, 0, 2))
+            ctx.emit(state, out_idx, perm=None if batch_first else (1, 0, 2))
 
     return convert
 
 
-def _last_step_only(ctx: NodeContext, batch_first: bool):
+def _last_step_only(ctx: TensorFlowContext, batch_first: bool):
     """(Squeeze, Slice/Gather, keeps the time axis) when Y of a forward RNN is only used for its last step.
 
     tf2onnx writes a Keras RNN without ``return_sequences`` as ``Y -> Squeeze -> Slice(last step)``; the
     last step of Y is the final hidden state, so the Keras layer need not return the whole sequence.
     """
-    if ctx.has(4) or ctx.node.output[0] in ctx.scope.outputs:
+    if ctx.has(4) or ctx.is_output(ctx.output_name(0)):
         return None
-    users = ctx.scope.consumers.get(ctx.node.output[0], [])
+    users = ctx.readers(ctx.output_name(0))
     if len(users) != 1 or users[0].op_type != "Squeeze":
         return None
     squeeze = users[0]
@@ -175,8 +184,8 @@ def _last_step_only(ctx: NodeContext, batch_first: bool):
         next((list(a.ints) for a in squeeze.attribute if a.name == "axes"), None)
     if axes not in ([2], [-2]) if batch_first else axes not in ([1], [-3]):
         return None
-    after = ctx.scope.consumers.get(squeeze.output[0], [])
-    if len(after) != 1 or squeeze.output[0] in ctx.scope.outputs:
+    after = ctx.readers(squeeze.output[0])
+    if len(after) != 1 or ctx.is_output(squeeze.output[0]):
         return None
     take = after[0]
     time_axis = 1 if batch_first else 0
@@ -188,7 +197,7 @@ def _last_step_only(ctx: NodeContext, batch_first: bool):
         axis = next((a.i for a in take.attribute if a.name == "axis"), 0)
         index = _const_ints(ctx, take.input[1])
         if axis == time_axis and index is not None and len(index) == 1 and index[0] in last and \
-                ctx.scope.values[take.input[1]].const.ndim == 0:
+                ctx.const_of(take.input[1]).ndim == 0:
             return squeeze, take, False
     if take.op_type == "Slice" and take.input[0] == squeeze.output[0] and len(take.input) >= 4:
         starts, ends, axes_ = (_const_ints(ctx, take.input[k]) for k in (1, 2, 3))
@@ -199,11 +208,9 @@ def _last_step_only(ctx: NodeContext, batch_first: bool):
     return None
 
 
-def _const_ints(ctx: NodeContext, name: str) -> list[int] | None:
-    v = ctx.scope.values.get(name)
-    if v is None or v.const is None:
-        return None
-    return [int(x) for x in np.asarray(v.const).reshape(-1)]
+def _const_ints(ctx: TensorFlowContext, name: str) -> list[int] | None:
+    c = ctx.const_of(name)
+    return None if c is None else [int(x) for x in np.asarray(c).reshape(-1)]
 
 
 TF_OPS.register("LSTM", since=7)(_recurrent("LSTM"))

@@ -6,7 +6,7 @@ import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext, listing, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 
 
@@ -15,7 +15,7 @@ def _ops(name: str) -> Code:
 
 
 @TF_OPS.register("Pad", since=11)
-def pad_11(node, ctx: NodeContext) -> None:
+def pad_11(ctx: TensorFlowContext) -> None:
     pads = ctx.ints(1)
     if pads is None:
         ctx.fail("pads computed at run time are not supported")
@@ -28,11 +28,11 @@ def pad_11(node, ctx: NodeContext) -> None:
 
 
 @TF_OPS.register("Pad", since=2)
-def pad_2(node, ctx: NodeContext) -> None:
+def pad_2(ctx: TensorFlowContext) -> None:
     _pad(ctx, ctx.attr("pads"), ctx.attr("value", 0.0), ctx.attr("mode", "constant"), None)
 
 
-def _pad(ctx: NodeContext, pads: list[int], value, mode: str, axes: list[int] | None) -> None:
+def _pad(ctx: TensorFlowContext, pads: list[int], value, mode: str, axes: list[int] | None) -> None:
     rank = ctx.rank(0)
     axes = [ctx.axis(a, rank) for a in axes] if axes is not None else list(range(rank))
     n = len(axes)
@@ -46,7 +46,7 @@ def _pad(ctx: NodeContext, pads: list[int], value, mode: str, axes: list[int] | 
     x, perm = ctx.x_any(0)
     stored = tuple(widths[p] for p in perm)
     if not any(b or e for b, e in stored):
-        ctx.alias(0, 0, keep_perm=True)
+        ctx.alias(0, keep_perm=True)
         return
     if mode in ("edge", "wrap"):
         # TensorFlow pads only with constants or reflections: concatenate edge copies or wrapped slices
@@ -69,22 +69,22 @@ def _pad(ctx: NodeContext, pads: list[int], value, mode: str, axes: list[int] | 
                 if e:
                     parts.append(subscript(x, head + [slice_code(None, e)]))
             x = call(_ops("concatenate"), listing(parts), axis=lit(a))
-        ctx.out(0, x, perm)
+        ctx.emit(x, perm=perm)
         return
     kwargs = {}
     if mode == "reflect":
         kwargs["mode"] = lit("reflect")
     elif float(value) != 0.0:
-        kwargs["constant_values"] = lit(float(value) if np.dtype(ctx.dtype(0)).kind == "f" else int(value))
-    ctx.out(0, call(_ops("pad"), x, lit(stored), **kwargs), perm)
+        kwargs["constant_values"] = lit(float(value) if np.dtype(ctx.dtype(ctx.elem(0))).kind == "f" else int(value))
+    ctx.emit(call(_ops("pad"), x, lit(stored), **kwargs), perm=perm)
 
 
-def _emit(ctx: NodeContext, mode: str, coord: str, nearest_mode: str, scales: list[float] | None) -> None:
+def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scales: list[float] | None) -> None:
     rank = ctx.rank(0)
     if rank != 4:
         ctx.fail(f"resizing a rank-{rank} tensor is not supported (only NCHW images)")
     in_shape = ctx.shape(0)
-    out_shape = ctx.out_info().shape
+    out_shape = ctx.out_type().shape
     if scales is None:
         if out_shape is None or not all(isinstance(d, int) for d in out_shape[1:]) or \
                 not all(isinstance(d, int) for d in in_shape[1:]):
@@ -101,7 +101,7 @@ def _emit(ctx: NodeContext, mode: str, coord: str, nearest_mode: str, scales: li
             ctx.fail(f"nearest resizing with scales {scales[2:]} and {coord}/{nearest_mode} is not supported "
                      "(integer upscaling only)")
         size = tuple(int(s) for s in scales[2:])
-        ctx.out(0, call(ctx.layer("UpSampling2D", size=size, interpolation="nearest"), x), perm)
+        ctx.emit(call(ctx.layer("UpSampling2D", size=size, interpolation="nearest"), x), perm=perm)
         return
     if mode == "linear":
         if ctx.attr("antialias", 0) and any(s < 1 for s in scales[2:]):
@@ -109,31 +109,31 @@ def _emit(ctx: NodeContext, mode: str, coord: str, nearest_mode: str, scales: li
         if coord in ("half_pixel", "pytorch_half_pixel"):
             if integer:
                 size = tuple(int(s) for s in scales[2:])
-                ctx.out(0, call(ctx.layer("UpSampling2D", size=size, interpolation="bilinear"), x), perm)
+                ctx.emit(call(ctx.layer("UpSampling2D", size=size, interpolation="bilinear"), x), perm=perm)
                 return
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
                 ctx.fail("the output size must be static")
             layer = ctx.layer("Resizing", height=int(out_shape[2]), width=int(out_shape[3]), interpolation="bilinear")
-            ctx.out(0, call(layer, x), perm)
+            ctx.emit(call(layer, x), perm=perm)
             return
         if coord in ("align_corners", "asymmetric"):
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
                 ctx.fail("the output size must be static")
             layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(int(out_shape[2]), int(out_shape[3])),
                               align_corners=coord == "align_corners")
-            ctx.out(0, call(layer, x), perm)
+            ctx.emit(call(layer, x), perm=perm)
             return
     ctx.fail(f"mode {mode!r} with coordinate_transformation_mode {coord!r} is not supported")
 
 
 @TF_OPS.register("Resize", since=11)
-def resize(node, ctx: NodeContext) -> None:
+def resize(ctx: TensorFlowContext) -> None:
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
         ctx.fail("axes / keep_aspect_ratio_policy are not supported")
     scales = ctx.const(2) if ctx.has(2) else None
     if scales is not None and scales.size == 0:
         scales = None
-    if scales is None and ctx.has(3) and ctx.const(3) is None and ctx.dims(3) is None:
+    if scales is None and ctx.has(3) and ctx.const(3) is None and ctx.elems(3) is None:
         ctx.fail("sizes computed at run time are not supported")
     if ctx.has(2) and scales is None and ctx.const(2) is None:
         ctx.fail("scales computed at run time are not supported")
@@ -143,7 +143,7 @@ def resize(node, ctx: NodeContext) -> None:
 
 
 @TF_OPS.register("Upsample", since=9)
-def upsample(node, ctx: NodeContext) -> None:
+def upsample(ctx: TensorFlowContext) -> None:
     scales = ctx.const(1)
     if scales is None:
         ctx.fail("scales computed at run time are not supported")

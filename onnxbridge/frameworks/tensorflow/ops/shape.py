@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
-from onnxbridge.frameworks import graph as G
-from onnxbridge.frameworks.graph import Dim
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.codegen import NodeContext, dtype_name, listing, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.symbolic import Dim, sym_binop
 
 INT64_MAX = 2**63 - 1
 
@@ -24,11 +23,11 @@ def _ops(name: str) -> Code:
 
 
 # -- reshape ---------------------------------------------------------------------------------------------
-def _target_shape(ctx: NodeContext) -> tuple:
+def _target_shape(ctx: TensorFlowContext) -> tuple:
     """The logical output shape of a Reshape/Flatten: what shape inference says, made sharper by the
     shape input when that is known (a symbolic dim of shape inference may really be a fixed size)."""
-    out = ctx.out_info().shape
-    dims = ctx.dims(1) if ctx.node.op_type == "Reshape" else None
+    out = ctx.out_type().shape
+    dims = ctx.elems(1) if ctx.node.op_type == "Reshape" else None
     if dims is None:
         if out is None:
             ctx.fail("the output shape is unknown")
@@ -37,7 +36,7 @@ def _target_shape(ctx: NodeContext) -> tuple:
     resolved: list = []
     for k, d in enumerate(dims):
         if isinstance(d, Dim):
-            shape = ctx.scope.info(d.value).shape
+            shape = ctx.view.type(d.value).shape
             resolved.append(shape[d.axis] if shape and d.axis < len(shape) else None)
         elif isinstance(d, int) and d == 0 and not ctx.attr("allowzero", 0):
             resolved.append(in_shape[k])
@@ -56,30 +55,31 @@ def _target_shape(ctx: NodeContext) -> tuple:
                  for o, r in zip(out, resolved))
 
 
-def emit_reshape(ctx: NodeContext, x: Code, stored_in: tuple, stored_out: tuple, perm) -> bool:
+def emit_reshape(ctx: TensorFlowContext, x: Code, stored_in: tuple, stored_out: tuple, perm) -> bool:
     """Write ``x`` reshaped to ``stored_out`` (dims int or symbolic) as output 0 stored with ``perm``.
 
     False when the target has several dims known only at run time (the caller computes it then).
     """
     unknown = [k for k, d in enumerate(stored_out) if not isinstance(d, int)]
     if not unknown:
-        ctx.out(0, call(_ops("reshape"), x, lit(tuple(int(d) for d in stored_out))), perm)
+        ctx.emit(call(_ops("reshape"), x, lit(tuple(int(d) for d in stored_out))), perm=perm)
         return True
     if len(unknown) == 1:
         target = tuple(-1 if k == unknown[0] else int(d) for k, d in enumerate(stored_out))
-        ctx.out(0, call(_ops("reshape"), x, lit(target)), perm)
+        ctx.emit(call(_ops("reshape"), x, lit(target)), perm=perm)
         return True
     if stored_in and unknown[0] == 0 and stored_out[0] is not None and stored_out[0] == stored_in[0] \
             and len(unknown) == 2:
         # the batch stays first: a Keras Reshape layer keeps it and infers one more dim
         rest = tuple(-1 if not isinstance(d, int) else int(d) for d in stored_out[1:])
-        ctx.out(0, call(ctx.layer("Reshape", target_shape=rest), x), perm)
+        ctx.emit(call(ctx.layer("Reshape", target_shape=rest), x), perm=perm)
         return True
     return False
 
 
-def _dynamic_reshape(node, ctx: NodeContext) -> None:
+def _dynamic_reshape(ctx: TensorFlowContext) -> None:
     """Reshape to a target only known at run time (a ``DynamicReshape`` helper on the ONNX layout)."""
+    node = ctx.node
     x = ctx.x(0)
     in_shape = ctx.shape(0)
     copy_zeros = False
@@ -87,10 +87,10 @@ def _dynamic_reshape(node, ctx: NodeContext) -> None:
         axis = ctx.axis(ctx.attr("axis", 1), len(in_shape))
         first: object = 1
         for k, d in enumerate(in_shape[:axis]):
-            first = G.sym_binop("*", first, d if isinstance(d, int) else Dim(node.input[0], k))
+            first = sym_binop("*", first, d if isinstance(d, int) else Dim(node.input[0], k))
         shape = ctx.scope.sym_code([first, -1], False, ctx.uses)
     else:
-        dims = ctx.dims(1)
+        dims = ctx.elems(1)
         if dims is not None:
             if not ctx.attr("allowzero", 0):
                 dims = [Dim(node.input[0], k) if isinstance(d, int) and d == 0 else d for k, d in enumerate(dims)]
@@ -99,10 +99,11 @@ def _dynamic_reshape(node, ctx: NodeContext) -> None:
             shape = ctx.x(1)
             copy_zeros = not ctx.attr("allowzero", 0)
     layer = ctx.layer(str(ctx.helper("DynamicReshape")), module="", copy_zeros=copy_zeros or None)
-    ctx.out(0, call(layer, x, shape))
+    ctx.emit(call(layer, x, shape))
 
 
-def _reshape(node, ctx: NodeContext) -> None:
+def _reshape(ctx: TensorFlowContext) -> None:
+    node = ctx.node
     in_shape = tuple(ctx.shape(0))
     out_shape = tuple(_target_shape(ctx))
     v = ctx.value(0)
@@ -113,20 +114,20 @@ def _reshape(node, ctx: NodeContext) -> None:
             if emit_reshape(ctx, x, L.stored_shape(in_shape, perm), L.stored_shape(out_shape, out_perm), out_perm):
                 return
         groups = L.reshape_groups(in_shape, out_shape)
-        consumers = ctx.scope.consumers.get(node.output[0], [])
+        consumers = ctx.readers(node.output[0])
         flat = (len(out_shape) == 2 and v.layout[0] == 0 and groups is not None and groups[0] == ([0], [0])
                 and all(isinstance(d, int) for d in in_shape[1:]) and consumers
-                and node.output[0] not in ctx.scope.outputs
+                and not ctx.is_output(node.output[0])
                 and all(c.op_type in ("Gemm", "MatMul") and c.input[0] == node.output[0] for c in consumers))
         if flat:
             # flatten the channels-last tensor as stored; the Dense layer after it takes its rows in this order
             rest = in_shape[1:]
             order = np.arange(int(np.prod(rest))).reshape(rest).transpose([p - 1 for p in v.layout[1:]]).reshape(-1)
             x, _ = ctx.x_any(0)
-            ctx.out(0, call(_ops("reshape"), x, lit((-1, int(np.prod(rest))))), None, feature_perm=order)
+            ctx.emit(call(_ops("reshape"), x, lit((-1, int(np.prod(rest))))), feature_perm=order)
             return
     if not emit_reshape(ctx, ctx.x(0), in_shape, out_shape, None):
-        _dynamic_reshape(node, ctx)
+        _dynamic_reshape(ctx)
 
 
 TF_OPS.register("Reshape", since=5)(_reshape)
@@ -134,18 +135,18 @@ TF_OPS.register("Flatten")(_reshape)
 
 
 @TF_OPS.register("Transpose")
-def transpose(node, ctx: NodeContext) -> None:
+def transpose(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     onnx_perm = list(ctx.attr("perm", list(range(rank))[::-1]))
     v = ctx.value(0)
     if v.feature_perm is not None or v.code is None:
-        ctx.out(0, call(_ops("transpose"), ctx.x(0), lit(tuple(onnx_perm))))
+        ctx.emit(call(_ops("transpose"), ctx.x(0), lit(tuple(onnx_perm))))
         return
     # no code: the stored tensor stays, only its permutation changes
-    ctx.alias(0, 0, L.through_transpose(v.layout, onnx_perm))
+    ctx.alias(0, perm=L.through_transpose(v.layout, onnx_perm))
 
 
-def _axes(ctx: NodeContext, since_input: int) -> list[int] | None:
+def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | None:
     if ctx.opset >= since_input:
         if not ctx.has(1):
             return None
@@ -157,7 +158,7 @@ def _axes(ctx: NodeContext, since_input: int) -> list[int] | None:
 
 
 @TF_OPS.register("Squeeze")
-def squeeze(node, ctx: NodeContext) -> None:
+def squeeze(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axes = _axes(ctx, 13)
     if axes is None:
@@ -167,7 +168,7 @@ def squeeze(node, ctx: NodeContext) -> None:
         axes = [k for k, d in enumerate(shape) if d == 1]
     axes = sorted(ctx.axis(a, rank) for a in axes)
     if not axes:
-        ctx.alias(0, 0, keep_perm=True)
+        ctx.alias(0, keep_perm=True)
         return
     x, perm = ctx.x_any(0)
     stored, out_perm = L.after_removing(perm, axes)
@@ -177,13 +178,13 @@ def squeeze(node, ctx: NodeContext) -> None:
         items = [slice_code(None, None)] * (max(stored) + 1)
         for a in stored:
             items[a] = lit(0)
-        ctx.out(0, subscript(x, items), out_perm)
+        ctx.emit(subscript(x, items), perm=out_perm)
         return
-    ctx.out(0, call(_ops("squeeze"), x, axis=lit(tuple(stored) if len(stored) > 1 else stored[0])), out_perm)
+    ctx.emit(call(_ops("squeeze"), x, axis=lit(tuple(stored) if len(stored) > 1 else stored[0])), perm=out_perm)
 
 
 @TF_OPS.register("Unsqueeze")
-def unsqueeze(node, ctx: NodeContext) -> None:
+def unsqueeze(ctx: TensorFlowContext) -> None:
     axes = _axes(ctx, 13)
     if axes is None:
         ctx.fail("Unsqueeze needs axes")
@@ -193,25 +194,26 @@ def unsqueeze(node, ctx: NodeContext) -> None:
     positions, out_perm = L.after_inserting(perm, axes)
     for pos in positions:
         x = call(_ops("expand_dims"), x, lit(pos))
-    ctx.out(0, x, out_perm)
+    ctx.emit(x, perm=out_perm)
 
 
 @TF_OPS.register("Concat", since=4)
-def concat(node, ctx: NodeContext) -> None:
+def concat(ctx: TensorFlowContext) -> None:
     rank = ctx.out_rank()
     axis = ctx.axis(ctx.attr("axis"), rank)
     idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     # empty inputs (a 0-sized constant) add nothing
     idx = [i for i in idx if ctx.const(i) is None or ctx.const(i).size > 0]
     if len(idx) == 1:
-        ctx.alias(0, idx[0], keep_perm=True)
+        ctx.alias(idx[0], keep_perm=True)
         return
     codes, perm = ctx.aligned(idx, rank)
-    ctx.out(0, call(_ops("concatenate"), listing(codes), axis=lit(L.stored_axis(perm, axis))), perm)
+    ctx.emit(call(_ops("concatenate"), listing(codes), axis=lit(L.stored_axis(perm, axis))), perm=perm)
 
 
 @TF_OPS.register("Split", since=2)
-def split(node, ctx: NodeContext) -> None:
+def split(ctx: TensorFlowContext) -> None:
+    node = ctx.node
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", 0), rank)
     if ctx.opset >= 13:
@@ -238,39 +240,40 @@ def split(node, ctx: NodeContext) -> None:
 
 
 @TF_OPS.register("Expand", since=8)
-def expand(node, ctx: NodeContext) -> None:
-    out_shape = ctx.out_info().shape
+def expand(ctx: TensorFlowContext) -> None:
+    node = ctx.node
+    out_shape = ctx.out_type().shape
     fill = ctx.fill(0)
     if out_shape is None or not all(isinstance(d, int) for d in out_shape):
-        dims = ctx.dims(1)
+        dims = ctx.elems(1)
         in_shape = ctx.shape(0)
         if dims is not None and len(dims) == len(in_shape) and all(
                 (isinstance(d, int) and (d == 1 or d == s)) or (isinstance(d, Dim) and d.value == node.input[0])
                 for d, s in zip(dims, in_shape)):
-            ctx.alias(0, 0, keep_perm=True)  # broadcasting to its own shape
+            ctx.alias(0, keep_perm=True)  # broadcasting to its own shape
             return
         # a shape known at run time (often a zero initial RNN state, which the RNN then skips)
         shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(1)
         layer = ctx.layer(str(ctx.helper("BroadcastTo")), module="")
-        ctx.out(0, call(layer, ctx.tensor_arg(0), shape), fill=fill)
+        ctx.emit(call(layer, ctx.tensor_arg(0), shape), fill=fill)
         return
     x, perm = ctx.x_any(0)
     if len(perm) != len(out_shape):
         x, perm = ctx.x(0), L.identity(len(out_shape))
-    ctx.out(0, call(_ops("broadcast_to"), x, lit(L.stored_shape(tuple(out_shape), perm))), perm, fill=fill)
+    ctx.emit(call(_ops("broadcast_to"), x, lit(L.stored_shape(tuple(out_shape), perm))), perm=perm, fill=fill)
 
 
 @TF_OPS.register("Tile", since=6)
-def tile(node, ctx: NodeContext) -> None:
+def tile(ctx: TensorFlowContext) -> None:
     repeats = ctx.ints(1)
     if repeats is None:
         ctx.fail("repeats computed at run time are not supported")
     x, perm = ctx.x_any(0)
-    ctx.out(0, call(_ops("tile"), x, lit(tuple(repeats[p] for p in perm))), perm)
+    ctx.emit(call(_ops("tile"), x, lit(tuple(repeats[p] for p in perm))), perm=perm)
 
 
 @TF_OPS.register("DepthToSpace", since=11)
-def depth_to_space(node, ctx: NodeContext) -> None:
+def depth_to_space(ctx: TensorFlowContext) -> None:
     b = int(ctx.attr("blocksize"))
     n, c, h, w = ctx.shape(0)
     if not all(isinstance(d, int) for d in (c, h, w)):
@@ -283,11 +286,11 @@ def depth_to_space(node, ctx: NodeContext) -> None:
     else:
         y = call(_ops("reshape"), x, lit((-1, h, w, cc, b, b)))
         y = call(_ops("transpose"), y, lit((0, 1, 4, 2, 5, 3)))
-    ctx.out(0, call(_ops("reshape"), y, lit((-1, h * b, w * b, cc))), L.channels_last(4))
+    ctx.emit(call(_ops("reshape"), y, lit((-1, h * b, w * b, cc))), perm=L.channels_last(4))
 
 
 @TF_OPS.register("SpaceToDepth")
-def space_to_depth(node, ctx: NodeContext) -> None:
+def space_to_depth(ctx: TensorFlowContext) -> None:
     b = int(ctx.attr("blocksize"))
     n, c, h, w = ctx.shape(0)
     if not all(isinstance(d, int) for d in (c, h, w)):
@@ -295,11 +298,11 @@ def space_to_depth(node, ctx: NodeContext) -> None:
     x = ctx.x_cl(0)
     y = call(_ops("reshape"), x, lit((-1, h // b, b, w // b, b, c)))
     y = call(_ops("transpose"), y, lit((0, 1, 3, 2, 4, 5)))
-    ctx.out(0, call(_ops("reshape"), y, lit((-1, h // b, w // b, b * b * c))), L.channels_last(4))
+    ctx.emit(call(_ops("reshape"), y, lit((-1, h // b, w // b, b * b * c))), perm=L.channels_last(4))
 
 
 @TF_OPS.register("Size")
-def size(node, ctx: NodeContext) -> None:
+def size(ctx: TensorFlowContext) -> None:
     shape = ctx.shape(0)
     if not all(isinstance(d, int) for d in shape):
         ctx.fail("Size of a tensor with run-time dims is not supported")
@@ -307,36 +310,30 @@ def size(node, ctx: NodeContext) -> None:
 
 
 @TF_OPS.register("Shape")
-def shape_op(node, ctx: NodeContext) -> None:
+def shape_op(ctx: TensorFlowContext) -> None:
     # Shape is normally folded (static dims) or followed symbolically; reaching here means a rank is unknown
     ctx.fail("the shape of this tensor is not known well enough to follow")
 
 
 @TF_OPS.register("ConstantOfShape", since=9)
-def constant_of_shape(node, ctx: NodeContext) -> None:
+def constant_of_shape(ctx: TensorFlowContext) -> None:
     value = ctx.attr("value")
-    array = np.asarray(onnx_value(value)) if value is not None else np.asarray(0.0, dtype=np.float32)
-    dims = ctx.dims(0)
+    array = np.asarray(value).reshape(-1)[0] if value is not None else np.asarray(0.0, dtype=np.float32)
+    dims = ctx.elems(0)
     shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(0)
     layer = ctx.layer(str(ctx.helper("Fill")), module="", value=array.item(), dtype=str(array.dtype))
     # the fill value is kept too: a zero initial RNN state needs no code at all
-    ctx.out(0, call(layer, shape), fill=float(array))
-
-
-def onnx_value(tensor) -> float:
-    from onnx import numpy_helper
-
-    return numpy_helper.to_array(tensor).reshape(-1)[0]
+    ctx.emit(call(layer, shape), fill=float(array))
 
 
 @TF_OPS.register("Constant")
-def constant(node, ctx: NodeContext) -> None:
+def constant(ctx: TensorFlowContext) -> None:
     # constants are evaluated before conversion; one that is not (a sparse tensor) is not supported
     ctx.fail("this kind of Constant is not supported")
 
 
 @TF_OPS.register("Range", since=11)
-def range_(node, ctx: NodeContext) -> None:
+def range_(ctx: TensorFlowContext) -> None:
     values = [ctx.const(i) for i in range(3)]
     if all(v is not None for v in values):
         start, limit, delta = (v.reshape(-1)[0] for v in values)
@@ -345,13 +342,13 @@ def range_(node, ctx: NodeContext) -> None:
     layer = ctx.layer(str(ctx.helper("Range")), module="")
     # constants go in as arrays: a Keras layer only takes tensors positionally
     args = [ctx.tensor_arg(i) for i in range(3)]
-    ctx.out(0, call(layer, *args))
+    ctx.emit(call(layer, *args))
 
 
 @TF_OPS.register("EyeLike", since=9)
-def eye_like(node, ctx: NodeContext) -> None:
+def eye_like(ctx: TensorFlowContext) -> None:
     shape = ctx.shape(0)
     if not all(isinstance(d, int) for d in shape):
         ctx.fail("EyeLike of a tensor with run-time dims is not supported")
-    dtype = dtype_name(ctx.attr("dtype")) if ctx.attr("dtype") is not None else ctx.dtype(0)
+    dtype = ctx.dtype(ctx.attr("dtype") if ctx.attr("dtype") is not None else ctx.elem(0))
     ctx.set_const(0, np.eye(shape[0], shape[1], k=int(ctx.attr("k", 0)), dtype=dtype))

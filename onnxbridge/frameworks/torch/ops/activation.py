@@ -7,14 +7,14 @@ import math
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
 REG = TORCH_OPS.register
 
 
 def _unary(op: str, api_name: str, since: int = 1) -> None:
-    def convert(ctx: NodeCtx) -> None:
+    def convert(ctx: TorchContext) -> None:
         ctx.emit(fn(api_name, ctx.t(0)))
 
     REG(op, since=since)(convert)
@@ -29,14 +29,14 @@ for _op, _api, _since in [
 
 
 @REG("Sigmoid")
-def sigmoid(ctx: NodeCtx) -> None:
+def sigmoid(ctx: TorchContext) -> None:
     out = ctx.node.output[0]
-    users = ctx.view.runtime_users(out)
-    if len(users) == 1 and users[0].op_type == "Mul" and not ctx.view.is_output(out) \
-            and sorted(users[0].input) == sorted([ctx.name(0), out]):
+    users = ctx.readers(out)
+    if len(users) == 1 and users[0].op_type == "Mul" and not ctx.is_output(out) \
+            and sorted(users[0].input) == sorted([ctx.input_name(0), out]):
         mul = users[0]  # x * sigmoid(x) is SiLU (exporters decompose it)
-        ctx.b.absorbed.add(id(mul))
-        ctx.line("{} = {}", ctx.b.var(mul.output[0], mul, reuse=True), fn("F.silu", ctx.t(0)))
+        ctx.absorb(mul)
+        ctx.define(mul.output[0], fn("F.silu", ctx.t(0)))
         return
     ctx.emit(fn("torch.sigmoid", ctx.t(0)))
 
@@ -46,19 +46,19 @@ def _close(a: float, b: float) -> bool:
 
 
 @REG("LeakyRelu")
-def leaky_relu(ctx: NodeCtx) -> None:
+def leaky_relu(ctx: TorchContext) -> None:
     alpha = float(ctx.attr("alpha", 0.01))
     ctx.emit(fn("F.leaky_relu", ctx.t(0)) if _close(alpha, 0.01) else fn("F.leaky_relu", ctx.t(0), scalar(np.float32(alpha))))
 
 
 @REG("Elu")
-def elu(ctx: NodeCtx) -> None:
+def elu(ctx: TorchContext) -> None:
     alpha = float(ctx.attr("alpha", 1.0))
     ctx.emit(fn("F.elu", ctx.t(0)) if _close(alpha, 1.0) else fn("F.elu", ctx.t(0), alpha=scalar(np.float32(alpha))))
 
 
 @REG("Celu", since=12)
-def celu(ctx: NodeCtx) -> None:
+def celu(ctx: TorchContext) -> None:
     alpha = float(ctx.attr("alpha", 1.0))
     ctx.emit(fn("F.celu", ctx.t(0)) if _close(alpha, 1.0) else fn("F.celu", ctx.t(0), alpha=scalar(np.float32(alpha))))
 
@@ -67,7 +67,7 @@ _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 
 
 @REG("Selu")
-def selu(ctx: NodeCtx) -> None:
+def selu(ctx: TorchContext) -> None:
     alpha, gamma = float(ctx.attr("alpha", _SELU_ALPHA)), float(ctx.attr("gamma", _SELU_GAMMA))
     if _close(alpha, _SELU_ALPHA) and _close(gamma, _SELU_GAMMA):
         ctx.emit(fn("F.selu", ctx.t(0)))
@@ -78,12 +78,12 @@ def selu(ctx: NodeCtx) -> None:
 
 
 @REG("ThresholdedRelu", since=10)
-def thresholded_relu(ctx: NodeCtx) -> None:
+def thresholded_relu(ctx: TorchContext) -> None:
     ctx.emit(fn("F.threshold", ctx.t(0), scalar(np.float32(ctx.attr("alpha", 1.0))), lit(0.0)))
 
 
 @REG("HardSigmoid")
-def hard_sigmoid(ctx: NodeCtx) -> None:
+def hard_sigmoid(ctx: TorchContext) -> None:
     alpha, beta = float(ctx.attr("alpha", 0.2)), float(ctx.attr("beta", 0.5))
     if _close(alpha, 1 / 6) and _close(beta, 0.5):
         ctx.emit(fn("F.hardsigmoid", ctx.t(0)))
@@ -93,7 +93,7 @@ def hard_sigmoid(ctx: NodeCtx) -> None:
 
 
 @REG("Gelu", since=20)
-def gelu(ctx: NodeCtx) -> None:
+def gelu(ctx: TorchContext) -> None:
     approximate = ctx.attr("approximate", "none")
     if approximate == "tanh":
         ctx.emit(fn("F.gelu", ctx.t(0), approximate=lit("tanh")))
@@ -102,9 +102,9 @@ def gelu(ctx: NodeCtx) -> None:
 
 
 @REG("PRelu", since=7)
-def prelu(ctx: NodeCtx) -> None:
+def prelu(ctx: TorchContext) -> None:
     slope = ctx.param(1)
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     if slope is not None and rank is not None and rank >= 1:
         shape = slope.shape
         aligned = (1,) * (rank - len(shape)) + tuple(shape)
@@ -120,14 +120,14 @@ def prelu(ctx: NodeCtx) -> None:
 
 
 def _softmax(api_name: str):
-    def convert(ctx: NodeCtx) -> None:
-        rank = ctx.rank(0)
+    def convert(ctx: TorchContext) -> None:
+        rank = ctx.type(0).rank
         if ctx.opset >= 13:
             ctx.emit(fn(api_name, ctx.t(0), lit(int(ctx.attr("axis", -1)))))
             return
         axis = int(ctx.attr("axis", 1))
-        if rank is not None and axis < 0:
-            axis += rank
+        if rank is not None:
+            axis = ctx.axis(axis, rank)
         x = ctx.t(0)
         if rank is not None and axis == rank - 1:
             ctx.emit(fn(api_name, x, lit(-1)))
@@ -137,20 +137,19 @@ def _softmax(api_name: str):
     return convert
 
 
-REG("Softmax")(REG("Softmax", since=13)(_softmax("torch.softmax")))
-REG("LogSoftmax")(REG("LogSoftmax", since=13)(_softmax("torch.log_softmax")))
+REG("Softmax")(_softmax("torch.softmax"))
+REG("LogSoftmax")(_softmax("torch.log_softmax"))
 
 
 @REG("Hardmax", since=13)
-def hardmax(ctx: NodeCtx) -> None:
+def hardmax(ctx: TorchContext) -> None:
     axis = lit(int(ctx.attr("axis", -1)))
     x = ctx.t(0)
     ctx.emit(fmt("torch.zeros_like({}).scatter_({}, {}.argmax({}, keepdim=True), 1.0)", x, axis, x, axis))
 
 
 @REG("Clip")
-@REG("Clip", since=11)
-def clip(ctx: NodeCtx) -> None:
+def clip(ctx: TorchContext) -> None:
     x = ctx.t(0)
     if ctx.opset < 11:
         lo, hi = ctx.attr("min"), ctx.attr("max")
@@ -174,7 +173,7 @@ def clip(ctx: NodeCtx) -> None:
 
 
 @REG("Shrink", since=9)
-def shrink(ctx: NodeCtx) -> None:
+def shrink(ctx: TorchContext) -> None:
     lambd, bias = float(ctx.attr("lambd", 0.5)), float(ctx.attr("bias", 0.0))
     x = ctx.t(0)
     if bias == 0.0:

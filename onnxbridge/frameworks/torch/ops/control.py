@@ -9,9 +9,10 @@ lists and stacked. A carried value the body passes through unchanged (a weight) 
 from __future__ import annotations
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.graph import loop_body_view, value_hint
-from onnxbridge.frameworks.torch.codegen import ClassBuilder, NodeCtx, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir.naming import value_hint
+from onnxbridge.ir.plan import loop_body_view
 
 REG = TORCH_OPS.register
 
@@ -19,11 +20,9 @@ _UNBOUNDED = 2**62  # exporters pass INT64_MAX as the trip count of a loop gover
 
 
 @REG("Loop", since=11)
-@REG("Loop", since=13)
-@REG("Loop", since=16)
-def loop(ctx: NodeCtx) -> None:
+def loop(ctx: TorchContext) -> None:
     view = loop_body_view(ctx.node, ctx.view)
-    body = ClassBuilder.nested(ctx.b, view)
+    body = ctx.nested(view)
     n_carried = len(ctx.node.input) - 2
     iteration, condition, *carried = view.inputs
     n_scan = len(view.outputs) - 1 - n_carried
@@ -55,8 +54,8 @@ def loop(ctx: NodeCtx) -> None:
     test = tests[0]
     for more in tests[1:]:
         test = fmt("{} and {}", test, more)
-    with ctx.b.body.block("while {}", test):
-        ctx.b.body.extend(body.body)
+    with ctx.block("while {}", test):
+        ctx.extend(body.body)
         targets = [keep] + [v for v in variables if v is not None]
         ctx.line("{} = {}", join(targets), join([cond_out, *carried_out]))
         for s, out in zip(scans, scan_out):

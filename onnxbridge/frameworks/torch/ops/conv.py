@@ -7,37 +7,10 @@ import math
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.torch.codegen import NodeCtx, compact, fn
+from onnxbridge.frameworks.torch.context import TorchContext, compact, fn
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
 REG = TORCH_OPS.register
-
-
-def spatial_pads(ctx: NodeCtx, kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
-    """ONNX ``pads`` (begins then ends) for the spatial dims, resolving ``auto_pad``."""
-    nd = len(kernel)
-    auto_pad = ctx.attr("auto_pad", "NOTSET")
-    if auto_pad in ("NOTSET", ""):
-        pads = [int(p) for p in ctx.attr("pads", [0] * 2 * nd)]
-        return pads if pads else [0] * 2 * nd
-    if auto_pad == "VALID":
-        return [0] * 2 * nd
-    shape = ctx.type(0).shape
-    begins, ends = [], []
-    for i in range(nd):
-        size = shape[2 + i] if shape is not None and len(shape) == nd + 2 else None
-        effective = (kernel[i] - 1) * dilations[i] + 1
-        if isinstance(size, int):
-            out = -(-size // strides[i])
-            total = max((out - 1) * strides[i] + effective - size, 0)
-        elif strides[i] == 1:
-            total = effective - 1
-        else:
-            raise ctx.fail(f"auto_pad={auto_pad} with stride {strides[i]} needs a static input size")
-        small, big = total // 2, total - total // 2
-        begins.append(small if auto_pad == "SAME_UPPER" else big)
-        ends.append(big if auto_pad == "SAME_UPPER" else small)
-    return begins + ends
 
 
 def torch_pad(pads: list[int]) -> Code:
@@ -49,7 +22,7 @@ def torch_pad(pads: list[int]) -> Code:
     return lit(tuple(order))
 
 
-def _kernel_attrs(ctx: NodeCtx, kernel: list[int]) -> tuple[list[int], list[int]]:
+def _kernel_attrs(ctx: TorchContext, kernel: list[int]) -> tuple[list[int], list[int]]:
     nd = len(kernel)
     strides = [int(s) for s in ctx.attr("strides", [1] * nd)] or [1] * nd
     dilations = [int(d) for d in ctx.attr("dilations", [1] * nd)] or [1] * nd
@@ -57,16 +30,15 @@ def _kernel_attrs(ctx: NodeCtx, kernel: list[int]) -> tuple[list[int], list[int]
 
 
 @REG("Conv")
-@REG("Conv", since=11)
-def conv(ctx: NodeCtx) -> None:
+def conv(ctx: TorchContext) -> None:
     weight = ctx.param(1)
     w_shape = weight.shape if weight is not None else ctx.type(1).static_shape
     kernel = [int(k) for k in ctx.attr("kernel_shape", [])] or (list(w_shape[2:]) if w_shape else [])
     nd = len(kernel)
     if nd not in (1, 2, 3):
-        raise ctx.fail(f"{nd}-D convolution (torch has 1-D to 3-D)")
+        ctx.fail(f"{nd}-D convolution (torch has 1-D to 3-D)")
     strides, dilations = _kernel_attrs(ctx, kernel)
-    pads = spatial_pads(ctx, kernel, strides, dilations)
+    pads = ctx.spatial_pads(kernel, strides, dilations)
     groups = int(ctx.attr("group", 1))
     x = ctx.t(0)
     symmetric = pads[:nd] == pads[nd:]
@@ -98,20 +70,19 @@ def conv(ctx: NodeCtx) -> None:
 
 
 @REG("ConvTranspose")
-@REG("ConvTranspose", since=11)
-def conv_transpose(ctx: NodeCtx) -> None:
+def conv_transpose(ctx: TorchContext) -> None:
     weight = ctx.param(1)
     w_shape = weight.shape if weight is not None else ctx.type(1).static_shape
     if w_shape is None:
-        raise ctx.fail("the weight shape must be known")
+        ctx.fail("the weight shape must be known")
     kernel = [int(k) for k in ctx.attr("kernel_shape", [])] or list(w_shape[2:])
     nd = len(kernel)
     if nd not in (1, 2, 3):
-        raise ctx.fail(f"{nd}-D transposed convolution (torch has 1-D to 3-D)")
+        ctx.fail(f"{nd}-D transposed convolution (torch has 1-D to 3-D)")
     strides, dilations = _kernel_attrs(ctx, kernel)
     groups = int(ctx.attr("group", 1))
     out_pad = [int(p) for p in ctx.attr("output_padding", [0] * nd)] or [0] * nd
-    pads = _transpose_pads(ctx, kernel, strides, dilations, out_pad)
+    pads = ctx.transposed_pads(kernel, strides, dilations, out_pad)
     padding = [min(pads[i], pads[i + nd]) for i in range(nd)]
     crop = [(pads[i] - padding[i], pads[i + nd] - padding[i]) for i in range(nd)]
     kwargs = {}
@@ -147,40 +118,13 @@ def conv_transpose(ctx: NodeCtx) -> None:
     ctx.emit(y)
 
 
-def _transpose_pads(ctx: NodeCtx, kernel: list[int], strides: list[int], dilations: list[int],
-                    out_pad: list[int]) -> list[int]:
-    nd = len(kernel)
-    output_shape = ctx.attr("output_shape")
-    auto_pad = ctx.attr("auto_pad", "NOTSET")
-    if not output_shape and auto_pad in ("NOTSET", "", "VALID"):
-        pads = [int(p) for p in ctx.attr("pads", [0] * 2 * nd)] if auto_pad != "VALID" else []
-        return pads or [0] * 2 * nd
-    shape = ctx.type(0).shape
-    if shape is None or len(shape) != nd + 2 or not all(isinstance(d, int) for d in shape[2:]):
-        raise ctx.fail("output_shape/auto_pad needs a static input size")
-    sizes = [int(d) for d in shape[2:]]  # type: ignore[arg-type]
-    target = [int(v) for v in output_shape[-nd:]] if output_shape else [sizes[i] * strides[i] for i in range(nd)]
-    begins, ends = [], []
-    for i in range(nd):
-        total = strides[i] * (sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i]
-        if total < 0:
-            raise ctx.fail(f"output_shape {target} is larger than the transposed convolution produces")
-        if auto_pad == "SAME_UPPER":
-            begins.append(total // 2)
-            ends.append(total - total // 2)
-        else:
-            begins.append(total - total // 2)
-            ends.append(total // 2)
-    return begins + ends
-
-
-def _pool_common(ctx: NodeCtx) -> tuple[int, list[int], list[int], list[int], list[int], bool]:
+def _pool_common(ctx: TorchContext) -> tuple[int, list[int], list[int], list[int], list[int], bool]:
     kernel = [int(k) for k in ctx.attr("kernel_shape")]
     nd = len(kernel)
     if nd not in (1, 2, 3):
-        raise ctx.fail(f"{nd}-D pooling (torch has 1-D to 3-D)")
+        ctx.fail(f"{nd}-D pooling (torch has 1-D to 3-D)")
     strides, dilations = _kernel_attrs(ctx, kernel)
-    pads = spatial_pads(ctx, kernel, strides, dilations)
+    pads = ctx.spatial_pads(kernel, strides, dilations)
     return nd, kernel, strides, dilations, pads, bool(ctx.attr("ceil_mode", 0))
 
 
@@ -199,11 +143,9 @@ def _pool_kwargs(kernel: list[int], strides: list[int], padding: list[int], ceil
 
 
 @REG("MaxPool")
-@REG("MaxPool", since=8)
-@REG("MaxPool", since=10)
-def max_pool(ctx: NodeCtx) -> None:
-    if len(ctx.node.output) > 1 and ctx.used(1):
-        raise ctx.fail("the Indices output has no torch equivalent (torch indexes per channel)")
+def max_pool(ctx: TorchContext) -> None:
+    if ctx.used(1):
+        ctx.fail("the Indices output has no torch equivalent (torch indexes per channel)")
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     x = ctx.t(0)
     limit = [((k - 1) * d + 1) // 2 for k, d in zip(kernel, dilations)]
@@ -216,13 +158,10 @@ def max_pool(ctx: NodeCtx) -> None:
 
 
 @REG("AveragePool")
-@REG("AveragePool", since=7)
-@REG("AveragePool", since=10)
-@REG("AveragePool", since=19)
-def average_pool(ctx: NodeCtx) -> None:
+def average_pool(ctx: TorchContext) -> None:
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     if any(d != 1 for d in dilations):
-        raise ctx.fail("dilated average pooling has no torch equivalent")
+        ctx.fail("dilated average pooling has no torch equivalent")
     include_pad = bool(ctx.attr("count_include_pad", 0))
     x = ctx.t(0)
     name = f"F.avg_pool{nd}d"
@@ -244,8 +183,8 @@ def average_pool(ctx: NodeCtx) -> None:
 
 
 def _global(kind: str):
-    def convert(ctx: NodeCtx) -> None:
-        rank = ctx.rank(0)
+    def convert(ctx: TorchContext) -> None:
+        rank = ctx.type(0).rank
         x = ctx.t(0)
         if rank in (3, 4, 5):
             ctx.emit(fn(f"F.adaptive_{kind}_pool{rank - 2}d", x, lit(1)))
@@ -261,11 +200,10 @@ REG("GlobalMaxPool")(_global("max"))
 
 
 @REG("LpPool", since=11)
-@REG("LpPool", since=18)
-def lp_pool(ctx: NodeCtx) -> None:
+def lp_pool(ctx: TorchContext) -> None:
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     if any(d != 1 for d in dilations):
-        raise ctx.fail("dilated Lp pooling has no torch equivalent")
+        ctx.fail("dilated Lp pooling has no torch equivalent")
     p = float(ctx.attr("p", 2))
     x = ctx.t(0)
     if not any(pads):
@@ -277,7 +215,7 @@ def lp_pool(ctx: NodeCtx) -> None:
 
 
 @REG("GlobalLpPool", since=2)
-def global_lp_pool(ctx: NodeCtx) -> None:
+def global_lp_pool(ctx: TorchContext) -> None:
     x = ctx.t(0)
     ctx.emit(fmt("torch.linalg.vector_norm({}, {}, dim=tuple(range(2, {}.dim())), keepdim=True)",
                  x, lit(float(ctx.attr("p", 2))), x))

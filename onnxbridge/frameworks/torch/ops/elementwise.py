@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.graph import FLOAT_TYPES, INT_TYPES
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
-from onnxbridge.frameworks.torch.ops.attention import prescale_of
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
+from onnxbridge.frameworks.torch.ops._attention import prescale_of
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.frameworks.widening import SIGN_BIT
+from onnxbridge.ir.dtypes import FLOAT_TYPES, INT_TYPES
 
 REG = TORCH_OPS.register
 
@@ -18,19 +20,19 @@ _OPERATORS = {"Add": "{} + {}", "Sub": "{} - {}", "Mul": "{} * {}", "Equal": "{}
 _SINCE = {"GreaterOrEqual": 12, "LessOrEqual": 12}
 
 
-def _binary_operands(ctx: NodeCtx) -> tuple[Code, Code]:
+def _binary_operands(ctx: TorchContext) -> tuple[Code, Code]:
     return ctx.operand(0, 1), ctx.operand(1, 0)
 
 
 def _operator(op: str) -> None:
     template = _OPERATORS[op]
 
-    def convert(ctx: NodeCtx) -> None:
+    def convert(ctx: TorchContext) -> None:
         if op == "Mul":
             scale = prescale_of(ctx.view, ctx.node)
             if scale is not None:  # Q or K scaled before attention: the attention call takes the scale
                 ctx.alias(ctx.t(0 if ctx.const(1) is not None else 1))
-                ctx.b.prescales[ctx.node.output[0]] = scale
+                ctx.prescales[ctx.node.output[0]] = scale
                 return
         a, b = _binary_operands(ctx)
         ctx.emit(fmt(template, a, b))
@@ -42,8 +44,30 @@ for _op in _OPERATORS:
     _operator(_op)
 
 
+def _uint64_divmod(ctx: TorchContext, remainder: bool) -> None:
+    """Unsigned 64-bit division (or remainder), written on the int64 bits: torch has no uint64 kernels.
+
+    Divisors below 2**63 use the signed division of ``a >>> 1`` and one correction (Hacker's Delight 9-3);
+    larger ones divide at most once.
+    """
+    a, b, d, q = ctx.temp("a"), ctx.temp("b"), ctx.temp("d"), ctx.temp("q")
+    low, big = lit(2**63 - 1), lit(SIGN_BIT)
+    ctx.line("# unsigned 64-bit {} on the int64 bits (torch has no uint64 kernels)", Code(
+        "remainder" if remainder else "division"))
+    ctx.line("{}, {} = {}.view(torch.int64), {}.view(torch.int64)", a, b, ctx.t(0), ctx.t(1))
+    ctx.line("{} = {}.clamp(min=1)", d, b)
+    ctx.line("{} = ((({} >> 1) & {}) // {}) << 1", q, a, low, d)
+    ctx.line("{} = {} + ((({} - {} * {}) ^ {}) >= ({} ^ {})).to(torch.int64)", q, q, a, q, d, big, d, big)
+    ctx.line("{} = torch.where({} < 0, (({} ^ {}) >= ({} ^ {})).to(torch.int64), {})", q, b, a, big, b, big, q)
+    result = fmt("({} - {} * {})", a, q, b) if remainder else q
+    ctx.emit(fmt("{}.view(torch.uint64)", result))
+
+
 @REG("Div", since=7)
-def div(ctx: NodeCtx) -> None:
+def div(ctx: TorchContext) -> None:
+    if ctx.elem(0) == TensorProto.UINT64:
+        _uint64_divmod(ctx, remainder=False)
+        return
     a, b = _binary_operands(ctx)
     if ctx.elem(0) in INT_TYPES:
         ctx.emit(fn("torch.div", a, b, rounding_mode=lit("trunc")))
@@ -52,10 +76,10 @@ def div(ctx: NodeCtx) -> None:
 
 
 @REG("Pow", since=7)
-def pow_(ctx: NodeCtx) -> None:
+def pow_(ctx: TorchContext) -> None:
     exponent = ctx.const(1)
     if exponent is not None and exponent.size == 1 and ctx.elem(0) in FLOAT_TYPES \
-            and (ctx.rank(0) or 0) >= exponent.ndim:
+            and (ctx.type(0).rank or 0) >= exponent.ndim:
         value = float(exponent.reshape(-1)[0])
         if value == 2.0:
             x = ctx.t(0)
@@ -70,20 +94,23 @@ def pow_(ctx: NodeCtx) -> None:
 
 
 @REG("Mod", since=10)
-def mod(ctx: NodeCtx) -> None:
+def mod(ctx: TorchContext) -> None:
+    if ctx.elem(0) == TensorProto.UINT64:
+        _uint64_divmod(ctx, remainder=True)
+        return
     a, b = _binary_operands(ctx)
     ctx.emit(fn("torch.fmod" if ctx.attr("fmod", 0) else "torch.remainder", a, b))
 
 
 def _variadic(op: str, api_name: str, clamp_kw: str) -> None:
-    def convert(ctx: NodeCtx) -> None:
+    def convert(ctx: TorchContext) -> None:
         present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
         if len(present) == 1:
             ctx.alias(ctx.t(present[0]))
             return
         if len(present) == 2:
             c = ctx.const(present[1])
-            if c is not None and c.size == 1 and (ctx.rank(present[0]) or 0) >= c.ndim \
+            if c is not None and c.size == 1 and (ctx.type(present[0]).rank or 0) >= c.ndim \
                     and ctx.elem(present[0]) == ctx.elem(present[1]):
                 ctx.emit(fn("torch.clamp", ctx.t(present[0]), **{clamp_kw: scalar(c)}))
                 return
@@ -100,7 +127,7 @@ _variadic("Min", "torch.minimum", "max")
 
 
 @REG("Sum", since=8)
-def sum_(ctx: NodeCtx) -> None:
+def sum_(ctx: TorchContext) -> None:
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -109,7 +136,7 @@ def sum_(ctx: NodeCtx) -> None:
 
 
 @REG("Mean", since=8)
-def mean(ctx: NodeCtx) -> None:
+def mean(ctx: TorchContext) -> None:
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -117,44 +144,40 @@ def mean(ctx: NodeCtx) -> None:
         ctx.emit(fmt("({}) / {}", Code(" + ".join(parts)), lit(float(len(parts)))))
 
 
-def _unary(op: str, api_name: str, *sinces: int) -> None:
-    def convert(ctx: NodeCtx) -> None:
+def _unary(op: str, api_name: str) -> None:
+    def convert(ctx: TorchContext) -> None:
         ctx.emit(fn(api_name, ctx.t(0)))
 
-    REG(op, since=sinces[0] if sinces else 1)(convert)
+    REG(op)(convert)  # every version: later ones only add element types
 
 
-for _op, _api, _sinces in [
-    ("Abs", "torch.abs", (1, 13)), ("Neg", "torch.neg", (1, 13)), ("Exp", "torch.exp", (1, 13)),
-    ("Log", "torch.log", (1, 13)), ("Sqrt", "torch.sqrt", (1, 13)), ("Reciprocal", "torch.reciprocal", (1, 13)),
-    ("Floor", "torch.floor", (1, 13)), ("Ceil", "torch.ceil", (1, 13)), ("Round", "torch.round", (11,)),
-    ("Sign", "torch.sign", (9, 13)), ("Sin", "torch.sin", (7,)), ("Cos", "torch.cos", (7,)),
-    ("Tan", "torch.tan", (7,)), ("Asin", "torch.asin", (7,)), ("Acos", "torch.acos", (7,)),
-    ("Atan", "torch.atan", (7,)), ("Sinh", "torch.sinh", (9,)), ("Cosh", "torch.cosh", (9,)),
-    ("Asinh", "torch.asinh", (9,)), ("Acosh", "torch.acosh", (9,)), ("Atanh", "torch.atanh", (9,)),
-    ("Erf", "torch.erf", (9, 13)), ("IsNaN", "torch.isnan", (9, 13, 20)), ("Not", "torch.logical_not", (1,)),
-    ("BitwiseNot", "torch.bitwise_not", (18,)),
+for _op, _api in [
+    ("Abs", "torch.abs"), ("Neg", "torch.neg"), ("Exp", "torch.exp"), ("Log", "torch.log"), ("Sqrt", "torch.sqrt"),
+    ("Reciprocal", "torch.reciprocal"), ("Floor", "torch.floor"), ("Ceil", "torch.ceil"), ("Round", "torch.round"),
+    ("Sign", "torch.sign"), ("Sin", "torch.sin"), ("Cos", "torch.cos"), ("Tan", "torch.tan"), ("Asin", "torch.asin"),
+    ("Acos", "torch.acos"), ("Atan", "torch.atan"), ("Sinh", "torch.sinh"), ("Cosh", "torch.cosh"),
+    ("Asinh", "torch.asinh"), ("Acosh", "torch.acosh"), ("Atanh", "torch.atanh"), ("Erf", "torch.erf"),
+    ("IsNaN", "torch.isnan"), ("Not", "torch.logical_not"), ("BitwiseNot", "torch.bitwise_not"),
 ]:
-    _unary(_op, _api, *_sinces)
+    _unary(_op, _api)
 
 
-def _logical(op: str, api_name: str, *sinces: int) -> None:
-    def convert(ctx: NodeCtx) -> None:
+def _logical(op: str, api_name: str) -> None:
+    def convert(ctx: TorchContext) -> None:
         ctx.emit(fn(api_name, ctx.t(0), ctx.t(1)))
 
-    REG(op, since=sinces[0])(convert)
+    REG(op)(convert)
 
 
-for _op, _api, _sinces in [
-    ("And", "torch.logical_and", (1, 7)), ("Or", "torch.logical_or", (1, 7)), ("Xor", "torch.logical_xor", (1, 7)),
-    ("BitwiseAnd", "torch.bitwise_and", (18,)), ("BitwiseOr", "torch.bitwise_or", (18,)),
-    ("BitwiseXor", "torch.bitwise_xor", (18,)),
+for _op, _api in [
+    ("And", "torch.logical_and"), ("Or", "torch.logical_or"), ("Xor", "torch.logical_xor"),
+    ("BitwiseAnd", "torch.bitwise_and"), ("BitwiseOr", "torch.bitwise_or"), ("BitwiseXor", "torch.bitwise_xor"),
 ]:
-    _logical(_op, _api, *_sinces)
+    _logical(_op, _api)
 
 
 @REG("IsInf", since=10)
-def is_inf(ctx: NodeCtx) -> None:
+def is_inf(ctx: TorchContext) -> None:
     pos, neg = int(ctx.attr("detect_positive", 1)), int(ctx.attr("detect_negative", 1))
     name = {(1, 1): "torch.isinf", (1, 0): "torch.isposinf", (0, 1): "torch.isneginf"}.get((pos, neg))
     if name is None:
@@ -164,7 +187,7 @@ def is_inf(ctx: NodeCtx) -> None:
 
 
 @REG("Cast", since=6)
-def cast(ctx: NodeCtx) -> None:
+def cast(ctx: TorchContext) -> None:
     to = int(ctx.attr("to"))
     if ctx.elem(0) == to:
         ctx.alias(ctx.t(0))
@@ -173,7 +196,7 @@ def cast(ctx: NodeCtx) -> None:
 
 
 @REG("CastLike", since=15)
-def cast_like(ctx: NodeCtx) -> None:
+def cast_like(ctx: TorchContext) -> None:
     target = ctx.elem(1)
     if target is not None and target == ctx.elem(0):
         ctx.alias(ctx.t(0))
@@ -183,7 +206,7 @@ def cast_like(ctx: NodeCtx) -> None:
         ctx.emit(fmt("{}.to({}.dtype)", ctx.t(0), ctx.t(1)))
 
 
-def _identity(ctx: NodeCtx) -> None:
+def _identity(ctx: TorchContext) -> None:
     ctx.alias(ctx.t(0))
 
 
@@ -191,33 +214,41 @@ REG("Identity")(_identity)
 
 
 @REG("Dropout")
-def dropout(ctx: NodeCtx) -> None:
+def dropout(ctx: TorchContext) -> None:
     # inference: the identity; the mask (if anyone reads it) is all ones
     x = ctx.t(0)
+    mask = len(ctx.node.output) > 1 and ctx.used(1)
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not mask and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # an nn.Dropout module is the identity in eval mode and drops in train mode, so the
+        # generated model trains like the network it came from
+        module = ctx.add_module(fn("nn.Dropout", scalar(ratio)), {}, weight=None)
+        ctx.emit(fmt("{}({})", module, x))
+        return
     ctx.alias(x)
-    if len(ctx.node.output) > 1 and ctx.used(1):
+    if mask:
         ctx.emit(fn("torch.ones_like", x, dtype=Code("torch.bool")), 1)
 
 
 @REG("Where", since=9)
-def where(ctx: NodeCtx) -> None:
+def where(ctx: TorchContext) -> None:
     a = ctx.operand(1, 2) if ctx.const(2) is None else ctx.t(1)
     b = ctx.operand(2, 1) if ctx.const(1) is None else ctx.t(2)
     ctx.emit(fn("torch.where", ctx.t(0), a, b))
 
 
 @REG("Trilu", since=14)
-def trilu(ctx: NodeCtx) -> None:
+def trilu(ctx: TorchContext) -> None:
     k = ctx.const(1) if ctx.has(1) else np.asarray(0)
     k_code = scalar(k) if k is not None else fmt("int({})", ctx.t(1))
     ctx.emit(fn("torch.triu" if int(ctx.attr("upper", 1)) else "torch.tril", ctx.t(0), k_code))
 
 
 @REG("CumSum", since=11)
-def cumsum(ctx: NodeCtx) -> None:
+def cumsum(ctx: TorchContext) -> None:
     axis = ctx.ints(1)
     if axis is None:
-        raise ctx.fail("the axis must be a constant")
+        ctx.fail("the axis must be a constant")
     a = lit(axis[0])
     x = ctx.t(0)
     if int(ctx.attr("reverse", 0)):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.graph import FLOAT_TYPES
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir.dtypes import FLOAT_TYPES
 
 REG = TORCH_OPS.register
 
 _BIG = 2**31 - 1  # exporters write INT64_MAX / INT32_MAX for "to the end"
 
 
-def _subscript(ctx: NodeCtx, axis: int, index: Code, rank: int | None) -> list[Code]:
+def _subscript(ctx: TorchContext, axis: int, index: Code, rank: int | None) -> list[Code]:
     """Index parts that put ``index`` at ``axis`` (``[:, idx]`` or ``[..., idx, :]``)."""
     if axis >= 0:
         return [Code(":")] * axis + [index]
@@ -24,12 +24,10 @@ def _subscript(ctx: NodeCtx, axis: int, index: Code, rank: int | None) -> list[C
 
 
 @REG("Gather")
-@REG("Gather", since=11)
-@REG("Gather", since=13)
-def gather(ctx: NodeCtx) -> None:
+def gather(ctx: TorchContext) -> None:
     axis = int(ctx.attr("axis", 0))
     table = ctx.param(0)
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     idx_const = ctx.const(1)
     if table is not None and idx_const is None and axis == 0 and len(table.shape) == 2 \
             and ctx.elem(0) in FLOAT_TYPES:
@@ -47,29 +45,35 @@ def gather(ctx: NodeCtx) -> None:
     ctx.emit(fmt("{}[{}]", x, join(_subscript(ctx, axis, index, rank))))
 
 
+def _element_index(ctx: TorchContext, x: Code, axis: int) -> Code:
+    """Input 1 (indices along ``axis``) as torch.gather/scatter take them: ONNX also counts from the end
+    (``-1`` is the last), torch does not."""
+    c = ctx.const(1)
+    if c is not None and not (c < 0).any():
+        return ctx.t(1)
+    return fmt("{} % {}.shape[{}]", ctx.t(1), x, lit(axis))
+
+
 @REG("GatherElements", since=11)
-@REG("GatherElements", since=13)
-def gather_elements(ctx: NodeCtx) -> None:
-    ctx.emit(fn("torch.gather", ctx.t(0), lit(int(ctx.attr("axis", 0))), ctx.t(1)))
+def gather_elements(ctx: TorchContext) -> None:
+    axis = int(ctx.attr("axis", 0))
+    x = ctx.t(0)
+    ctx.emit(fn("torch.gather", x, lit(axis), _element_index(ctx, x, axis)))
 
 
 @REG("GatherND", since=11)
-@REG("GatherND", since=12)
-@REG("GatherND", since=13)
-def gather_nd(ctx: NodeCtx) -> None:
+def gather_nd(ctx: TorchContext) -> None:
     if int(ctx.attr("batch_dims", 0)):
-        raise ctx.fail("batch_dims > 0 is not supported")
+        ctx.fail("batch_dims > 0 is not supported")
     ctx.emit(fmt("{}[tuple({}.movedim(-1, 0))]", ctx.t(0), ctx.t(1)))
 
 
 @REG("ScatterElements", since=11)
-@REG("ScatterElements", since=13)
-@REG("ScatterElements", since=16)
-@REG("ScatterElements", since=18)
-def scatter_elements(ctx: NodeCtx) -> None:
+def scatter_elements(ctx: TorchContext) -> None:
     axis = lit(int(ctx.attr("axis", 0)))
     reduction = ctx.attr("reduction", "none")
-    x, idx, upd = ctx.t(0), ctx.t(1), ctx.t(2)
+    x, upd = ctx.t(0), ctx.t(2)
+    idx = _element_index(ctx, x, int(ctx.attr("axis", 0)))
     if reduction == "none":
         ctx.emit(fmt("{}.scatter({}, {}, {})", x, axis, idx, upd))
     elif reduction == "add":
@@ -80,13 +84,10 @@ def scatter_elements(ctx: NodeCtx) -> None:
 
 
 @REG("ScatterND", since=11)
-@REG("ScatterND", since=13)
-@REG("ScatterND", since=16)
-@REG("ScatterND", since=18)
-def scatter_nd(ctx: NodeCtx) -> None:
+def scatter_nd(ctx: TorchContext) -> None:
     reduction = ctx.attr("reduction", "none")
     if reduction not in ("none", "add"):
-        raise ctx.fail(f"reduction={reduction!r} has no torch index_put equivalent")
+        ctx.fail(f"reduction={reduction!r} has no torch index_put equivalent")
     args = [fmt("tuple({}.movedim(-1, 0))", ctx.t(1)), ctx.t(2)]
     if reduction == "add":
         args.append(Code("accumulate=True"))
@@ -94,9 +95,7 @@ def scatter_nd(ctx: NodeCtx) -> None:
 
 
 @REG("Slice")
-@REG("Slice", since=10)
-@REG("Slice", since=13)
-def slice_(ctx: NodeCtx) -> None:
+def slice_(ctx: TorchContext) -> None:
     if ctx.opset < 10:
         starts = [int(v) for v in ctx.attr("starts")]
         ends = [int(v) for v in ctx.attr("ends")]
@@ -111,13 +110,13 @@ def slice_(ctx: NodeCtx) -> None:
         axes = ctx.ints(3) if ctx.has(3) else list(range(n))
         steps = ctx.ints(4) if ctx.has(4) else [1] * n
         if axes is None or steps is None:
-            raise ctx.fail("axes and steps must be constants")
-    rank = ctx.rank(0)
+            ctx.fail("axes and steps must be constants")
+    rank = ctx.type(0).rank
     shape = ctx.type(0).shape
     if rank is not None:
-        axes = [a + rank if a < 0 else a for a in axes]
+        axes = [ctx.axis(a, rank) for a in axes]
     if any(a < 0 for a in axes) and not all(a < 0 for a in axes):
-        raise ctx.fail("mixed negative and positive axes need a known input rank")
+        ctx.fail("mixed negative and positive axes need a known input rank")
     x = ctx.t(0)
     parts: dict[int, Code] = {}
     post: list[tuple[int, Code]] = []
@@ -134,7 +133,7 @@ def slice_(ctx: NodeCtx) -> None:
             picked = list(range(dim))[slice(s, e, step)]
             post.append((a, fmt("[{}]", join(_subscript(ctx, a, lit(picked), rank)))))
         else:
-            raise ctx.fail("a negative step needs a static size and constant bounds")
+            ctx.fail("a negative step needs a static size and constant bounds")
     if parts:
         if all(a < 0 for a in parts):
             order = sorted(parts)
@@ -147,7 +146,7 @@ def slice_(ctx: NodeCtx) -> None:
     ctx.emit(x)
 
 
-def _bounds(ctx: NodeCtx, i: int) -> tuple[list[int | None], list[Code]]:
+def _bounds(ctx: TorchContext, i: int) -> tuple[list[int | None], list[Code]]:
     elems = ctx.elems(i)
     if elems is not None:
         values = [e if isinstance(e, int) else None for e in elems]
@@ -155,14 +154,12 @@ def _bounds(ctx: NodeCtx, i: int) -> tuple[list[int | None], list[Code]]:
     t = ctx.t(i)
     n = ctx.type(i).shape
     if n is None or not isinstance(n[0], int):
-        raise ctx.fail("slice bounds of unknown length")
+        ctx.fail("slice bounds of unknown length")
     return [None] * n[0], [fmt("{}[{}]", t, lit(k)) for k in range(n[0])]
 
 
 @REG("TopK")
-@REG("TopK", since=10)
-@REG("TopK", since=11)
-def topk(ctx: NodeCtx) -> None:
+def topk(ctx: TorchContext) -> None:
     if ctx.opset < 10:
         k = lit(int(ctx.attr("k")))
     else:
@@ -177,19 +174,17 @@ def topk(ctx: NodeCtx) -> None:
 
 
 @REG("NonZero", since=9)
-@REG("NonZero", since=13)
-def nonzero(ctx: NodeCtx) -> None:
+def nonzero(ctx: TorchContext) -> None:
     ctx.emit(fmt("torch.nonzero({}).t()", ctx.t(0)))
 
 
 
 @REG("OneHot", since=9)
-@REG("OneHot", since=11)
-def one_hot(ctx: NodeCtx) -> None:
+def one_hot(ctx: TorchContext) -> None:
     depth = ctx.const(1)
     values = ctx.const(2)
     if depth is None or values is None:
-        raise ctx.fail("depth and values must be constants")
+        ctx.fail("depth and values must be constants")
     n = int(np.asarray(depth).reshape(-1)[0])
     off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
     # ONNX accepts indices in [-depth, depth): wrap them like Python does
@@ -202,11 +197,11 @@ def one_hot(ctx: NodeCtx) -> None:
 
 
 @REG("ReverseSequence", since=10)
-def reverse_sequence(ctx: NodeCtx) -> None:
+def reverse_sequence(ctx: TorchContext) -> None:
     batch_axis, time_axis = int(ctx.attr("batch_axis", 1)), int(ctx.attr("time_axis", 0))
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     if rank is None or {batch_axis, time_axis} != {0, 1}:
-        raise ctx.fail("needs a known rank with the batch and time axes first")
+        ctx.fail("needs a known rank with the batch and time axes first")
     x, lens = ctx.t(0), ctx.t(1)
     # position t of sequence b reads from lens[b] - 1 - t while t < lens[b], else stays put
     steps = ctx.temp("steps")

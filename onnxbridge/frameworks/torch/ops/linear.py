@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.graph import Const, Placeholder
-from onnxbridge.frameworks.torch.codegen import NodeCtx, ParamRef, fn, scalar
-from onnxbridge.frameworks.torch.ops.attention import emit_attention, match_attention
+from onnxbridge.frameworks.torch.context import ParamRef, TorchContext, fn, scalar
+from onnxbridge.frameworks.torch.ops._attention import emit_attention, match_attention
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir.symbolic import Const, Placeholder
 
 REG = TORCH_OPS.register
 
 
-def _linear(ctx: NodeCtx, x: Code, in_features: int, out_features: int, weight: tuple[ParamRef, object],
+def _linear(ctx: TorchContext, x: Code, in_features: int, out_features: int, weight: tuple[ParamRef, object],
             bias: tuple[ParamRef, object] | None, hint: str | None = None) -> Code:
     kwargs = {} if bias is not None else {"bias": lit(False)}
     params = {"weight": weight}
@@ -34,7 +34,7 @@ def _vector_bias(ref: ParamRef | None, n: int, max_rank: int | None) -> bool:
 
 
 @REG("Gemm", since=7)
-def gemm(ctx: NodeCtx) -> None:
+def gemm(ctx: TorchContext) -> None:
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     a = ctx.t(0)
@@ -72,7 +72,7 @@ def gemm(ctx: NodeCtx) -> None:
 
 
 @REG("MatMul")
-def matmul(ctx: NodeCtx) -> None:
+def matmul(ctx: TorchContext) -> None:
     match = match_attention(ctx.view, ctx.node)
     if match is not None:
         emit_attention(ctx, match)
@@ -85,24 +85,23 @@ def matmul(ctx: NodeCtx) -> None:
         y = _linear(ctx, ctx.t(0), int(in_features), int(out_features),
                     (weight, lambda w: np.ascontiguousarray(w.T)), bias)
         if bias_node is not None:
-            ctx.b.absorbed.add(id(bias_node))
-            var = ctx.b.var(bias_node.output[0], bias_node, reuse=True)
-            ctx.line("{} = {}", var, y)
+            ctx.absorb(bias_node)
+            ctx.define(bias_node.output[0], y)
         else:
             ctx.emit(y)
         return
     ctx.emit(fmt("{} @ {}", ctx.t(0), ctx.t(1)))
 
 
-def _is_param(ctx: NodeCtx, i: int) -> bool:
-    return isinstance(ctx.view.known.get(ctx.name(i)), (Const, Placeholder))
+def _is_param(ctx: TorchContext, i: int) -> bool:
+    return isinstance(ctx.view.known.get(ctx.input_name(i)), (Const, Placeholder))
 
 
-def _bias_add(ctx: NodeCtx, n: int):
+def _bias_add(ctx: TorchContext, n: int):
     """The Add that adds a constant bias right after this MatMul (to fold into nn.Linear), if any."""
     out = ctx.node.output[0]
-    users = ctx.view.runtime_users(out)
-    if len(users) != 1 or ctx.view.is_output(out):
+    users = ctx.readers(out)
+    if len(users) != 1 or ctx.is_output(out):
         return None, None
     add = users[0]
     if add.op_type != "Add" or len(add.input) != 2:
@@ -122,6 +121,6 @@ def _bias_add(ctx: NodeCtx, n: int):
 
 
 @REG("Einsum", since=12)
-def einsum(ctx: NodeCtx) -> None:
+def einsum(ctx: TorchContext) -> None:
     operands = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     ctx.emit(fn("torch.einsum", lit(str(ctx.attr("equation")).replace(" ", "")), *operands))

@@ -5,32 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
 REG = TORCH_OPS.register
 
 
-def _eps(ctx: NodeCtx, default: float = 1e-5) -> dict[str, Code]:
+def _eps(ctx: TorchContext, default: float = 1e-5) -> dict[str, Code]:
     eps = float(np.float32(ctx.attr("epsilon", default)))
     return {} if abs(eps - default) < 1e-12 else {"eps": scalar(np.float32(eps))}
 
 
-def _extra_outputs_unused(ctx: NodeCtx, what: str) -> None:
+def _extra_outputs_unused(ctx: TorchContext, what: str) -> None:
     if any(ctx.used(j) for j in range(1, len(ctx.node.output))):
-        raise ctx.fail(f"{what} outputs (training statistics) have no inference equivalent")
+        ctx.fail(f"{what} outputs (training statistics) have no inference equivalent")
 
 
 @REG("BatchNormalization", since=7)
-@REG("BatchNormalization", since=9)
-@REG("BatchNormalization", since=14)
-@REG("BatchNormalization", since=15)
-def batch_norm(ctx: NodeCtx) -> None:
+def batch_norm(ctx: TorchContext) -> None:
     if int(ctx.attr("training_mode", 0)):
-        raise ctx.fail("training_mode=1 (batch statistics) is not an inference graph")
+        ctx.fail("training_mode=1 (batch statistics) is not an inference graph")
     _extra_outputs_unused(ctx, "the mean/variance")
     params = [ctx.param(i) for i in range(1, 5)]
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     eps = _eps(ctx)
     if all(p is not None for p in params) and rank in (2, 3, 4, 5):
         scale, bias, mean, var = params
@@ -48,9 +45,9 @@ def batch_norm(ctx: NodeCtx) -> None:
 
 
 @REG("InstanceNormalization", since=6)
-def instance_norm(ctx: NodeCtx) -> None:
+def instance_norm(ctx: TorchContext) -> None:
     scale, bias = ctx.param(1), ctx.param(2)
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     eps = _eps(ctx)
     if scale is not None and bias is not None and rank in (3, 4, 5):
         channels = int(np.prod(scale.shape))
@@ -63,16 +60,16 @@ def instance_norm(ctx: NodeCtx) -> None:
 
 
 @REG("LayerNormalization", since=17)
-def layer_norm(ctx: NodeCtx) -> None:
+def layer_norm(ctx: TorchContext) -> None:
     _extra_outputs_unused(ctx, "the Mean/InvStdDev")
     shape = ctx.type(0).shape
     axis = int(ctx.attr("axis", -1))
     if shape is None:
-        raise ctx.fail("the input rank must be known")
-    axis = axis + len(shape) if axis < 0 else axis
+        ctx.fail("the input rank must be known")
+    axis = ctx.axis(axis, len(shape))
     normalized = shape[axis:]
     if not all(isinstance(d, int) for d in normalized):
-        raise ctx.fail("the normalised dims must have static sizes")
+        ctx.fail("the normalised dims must have static sizes")
     normalized = tuple(int(d) for d in normalized)  # type: ignore[arg-type]
     scale, bias = ctx.param(1), ctx.param(2)
     eps = _eps(ctx)
@@ -93,16 +90,15 @@ def layer_norm(ctx: NodeCtx) -> None:
 
 
 @REG("GroupNormalization", since=18)
-@REG("GroupNormalization", since=21)
-def group_norm(ctx: NodeCtx) -> None:
+def group_norm(ctx: TorchContext) -> None:
     groups = int(ctx.attr("num_groups"))
     shape = ctx.type(0).shape
     channels = shape[1] if shape is not None and len(shape) > 1 else None
     if not isinstance(channels, int):
-        raise ctx.fail("the channel count must be static")
+        ctx.fail("the channel count must be static")
     scale, bias = ctx.param(1), ctx.param(2)
     if scale is None or bias is None:
-        raise ctx.fail("scale and bias must be constants")
+        ctx.fail("scale and bias must be constants")
     per_group = ctx.opset < 21 and int(np.prod(scale.shape)) == groups and groups != channels
 
     def expand(v: np.ndarray, per_group: bool = per_group) -> np.ndarray:
@@ -115,7 +111,7 @@ def group_norm(ctx: NodeCtx) -> None:
 
 
 @REG("LpNormalization")
-def lp_normalization(ctx: NodeCtx) -> None:
+def lp_normalization(ctx: TorchContext) -> None:
     x = ctx.t(0)
     p = int(ctx.attr("p", 2))
     axis = lit(int(ctx.attr("axis", -1)))
@@ -123,8 +119,7 @@ def lp_normalization(ctx: NodeCtx) -> None:
 
 
 @REG("LRN")
-@REG("LRN", since=13)
-def lrn(ctx: NodeCtx) -> None:
+def lrn(ctx: TorchContext) -> None:
     ctx.emit(fn("F.local_response_norm", ctx.t(0), lit(int(ctx.attr("size"))),
                 alpha=scalar(np.float32(ctx.attr("alpha", 1e-4))), beta=scalar(np.float32(ctx.attr("beta", 0.75))),
                 k=scalar(np.float32(ctx.attr("bias", 1.0)))))

@@ -14,9 +14,10 @@ import numpy as np
 import onnx
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.graph import Dim, SymShape, node_attrs
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn
+from onnxbridge.frameworks.torch.context import TorchContext, fn
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir.nodes import node_attrs
+from onnxbridge.ir.symbolic import Dim
 
 REG = TORCH_OPS.register
 
@@ -32,41 +33,41 @@ def reorder_gates(w: np.ndarray, kind: str, hidden: int) -> np.ndarray:
     return np.ascontiguousarray(blocks[_TORCH_ORDER[kind]].reshape(w.shape))
 
 
-def _check_attrs(ctx: NodeCtx, kind: str, dirs: int) -> str | None:
+def _check_attrs(ctx: TorchContext, kind: str, dirs: int) -> str | None:
     """Raise for what torch's RNN modules cannot do; return the RNN nonlinearity."""
     acts = [str(a).lower() for a in (ctx.attr("activations") or [])]
     nonlinearity = None
     if kind == "RNN":
         acts = acts or ["tanh"] * dirs
         if len(set(acts)) != 1 or acts[0] not in ("tanh", "relu"):
-            raise ctx.fail(f"activations {acts} (torch's RNN has one tanh or relu)")
+            ctx.fail(f"activations {acts} (torch's RNN has one tanh or relu)")
         nonlinearity = acts[0]
     elif acts and acts != _DEFAULT_ACTIVATIONS[kind] * dirs:
-        raise ctx.fail(f"activations {acts} (torch uses {_DEFAULT_ACTIVATIONS[kind]})")
+        ctx.fail(f"activations {acts} (torch uses {_DEFAULT_ACTIVATIONS[kind]})")
     if ctx.attr("clip") is not None:
-        raise ctx.fail("cell clipping has no torch equivalent")
+        ctx.fail("cell clipping has no torch equivalent")
     if kind == "LSTM":
         if int(ctx.attr("input_forget", 0)):
-            raise ctx.fail("input_forget=1 has no torch equivalent")
+            ctx.fail("input_forget=1 has no torch equivalent")
         peep = ctx.const(7) if ctx.has(7) else None
         if ctx.has(7) and (peep is None or np.any(peep)):
-            raise ctx.fail("peephole connections have no torch equivalent")
+            ctx.fail("peephole connections have no torch equivalent")
     if kind == "GRU" and not int(ctx.attr("linear_before_reset", 0)):
-        raise ctx.fail("linear_before_reset=0 (torch's GRU applies the reset gate after the linear map, "
+        ctx.fail("linear_before_reset=0 (torch's GRU applies the reset gate after the linear map, "
                        "i.e. linear_before_reset=1)")
     if ctx.has(4):
         lens = ctx.const(4)
         shape = ctx.type(0).shape
         seq = shape[1 if int(ctx.attr("layout", 0)) else 0] if shape is not None else None
         if lens is None or not isinstance(seq, int) or np.any(lens != seq):
-            raise ctx.fail("variable sequence lengths (sequence_lens) are not supported")
+            ctx.fail("variable sequence lengths (sequence_lens) are not supported")
     return nonlinearity
 
 
-def _convert(ctx: NodeCtx, kind: str) -> None:
+def _convert(ctx: TorchContext, kind: str) -> None:
     weight, recurrent, bias = ctx.param(1), ctx.param(2), ctx.param(3)
     if weight is None or recurrent is None or (ctx.has(3) and bias is None):
-        raise ctx.fail("W, R and B must be constants")
+        ctx.fail("W, R and B must be constants")
     hidden = int(ctx.attr("hidden_size", recurrent.shape[-1]))
     direction = ctx.attr("direction", "forward")
     dirs = 2 if direction == "bidirectional" else 1
@@ -109,8 +110,9 @@ def _convert(ctx: NodeCtx, kind: str) -> None:
     name = str(module).removeprefix("self.")
     y_direct = _direct_consumer(ctx, dirs, layout, hidden) if direction != "reverse" else []
     if y_direct:
-        seq_var = ctx.b.var(y_direct[-1].output[0], y_direct[-1], name, reuse=True)
-        ctx.b.absorbed.update(id(n) for n in y_direct)
+        seq_var = ctx.var_for(y_direct[-1].output[0], name)
+        for n in y_direct:
+            ctx.absorb(n)
     elif ctx.used(0):
         seq_var = ctx.temp(f"{name}_seq")
     else:
@@ -134,30 +136,30 @@ def _convert(ctx: NodeCtx, kind: str) -> None:
             y = fmt("{}.unflatten(2, ({}, {}))", y, lit(dirs), lit(hidden))
         else:
             y = fmt("{}.unflatten(2, ({}, {})).transpose(1, 2)", y, lit(dirs), lit(hidden))
-        ctx.b.body.line("{} = {}", ctx.out(0, name), y)
+        ctx.line("{} = {}", ctx.output_var(0, name), y)
 
 
-def _state(ctx: NodeCtx, i: int, layout: int) -> Code | None:
+def _state(ctx: TorchContext, i: int, layout: int) -> Code | None:
     if not ctx.has(i):
         return None
     s = ctx.t(i)
     return fmt("{}.transpose(0, 1)", s) if layout else s  # ONNX layout 1 puts batch first, torch never does
 
 
-def _state_out(ctx: NodeCtx, j: int, layout: int, hint: str) -> tuple[Code, bool]:
+def _state_out(ctx: TorchContext, j: int, layout: int, hint: str) -> tuple[Code, bool]:
     if j >= len(ctx.node.output) or not ctx.used(j):
         return Code("_"), False
     if layout:
         return ctx.temp(f"{hint}_t"), True
-    return ctx.out(j, hint), False
+    return ctx.output_var(j, hint), False
 
 
-def _finish_state(ctx: NodeCtx, j: int, var: tuple[Code, bool]) -> None:
+def _finish_state(ctx: TorchContext, j: int, var: tuple[Code, bool]) -> None:
     if var[1]:
         ctx.emit(fmt("{}.transpose(0, 1)", var[0]), j)
 
 
-def _direct_consumer(ctx: NodeCtx, dirs: int, layout: int, hidden: int) -> list[onnx.NodeProto]:
+def _direct_consumer(ctx: TorchContext, dirs: int, layout: int, hidden: int) -> list[onnx.NodeProto]:
     """The nodes after Y that only turn it back into torch's output layout, if that is all they do.
 
     Exporters write ``Squeeze`` of the direction axis (one direction) or ``Transpose(0, 2, 1, 3)`` then
@@ -170,7 +172,7 @@ def _direct_consumer(ctx: NodeCtx, dirs: int, layout: int, hidden: int) -> list[
     if user.op_type == "Squeeze" and dirs == 1:
         axes = node_attrs(user).get("axes")
         if axes is None and len(user.input) > 1:
-            axes = ctx.view.const(user.input[1])
+            axes = ctx.const_of(user.input[1])
         want = 2 if layout else 1
         if axes is not None and [int(a) for a in np.asarray(axes).reshape(-1)] in ([want], [want - 4]):
             return [user]
@@ -178,28 +180,25 @@ def _direct_consumer(ctx: NodeCtx, dirs: int, layout: int, hidden: int) -> list[
     if user.op_type == "Transpose" and not layout and [int(p) for p in node_attrs(user).get("perm", [])] == [0, 2, 1, 3]:
         reshape = _only_user(ctx, user.output[0])
         if reshape is not None and reshape.op_type == "Reshape" and _flattens_directions(ctx, reshape, [
-                {ctx.name(0): 0, user.output[0]: 0, y: 0}, {ctx.name(0): 1, user.output[0]: 1, y: 2}], dirs * hidden):
+                {ctx.input_name(0): 0, user.output[0]: 0, y: 0}, {ctx.input_name(0): 1, user.output[0]: 1, y: 2}], dirs * hidden):
             return [user, reshape]
     if user.op_type == "Reshape" and layout and _flattens_directions(ctx, user, [
-            {ctx.name(0): 0, y: 0}, {ctx.name(0): 1, y: 1}], dirs * hidden):
+            {ctx.input_name(0): 0, y: 0}, {ctx.input_name(0): 1, y: 1}], dirs * hidden):
         return [user]
     return []
 
 
-def _only_user(ctx: NodeCtx, value: str) -> onnx.NodeProto | None:
-    users = ctx.view.runtime_users(value)
-    return users[0] if len(users) == 1 and not ctx.view.is_output(value) else None
+def _only_user(ctx: TorchContext, value: str) -> onnx.NodeProto | None:
+    users = ctx.readers(value)
+    return users[0] if len(users) == 1 and not ctx.is_output(value) else None
 
 
-def _flattens_directions(ctx: NodeCtx, reshape: onnx.NodeProto, same_axes: list[dict[str, int]], width: int) -> bool:
+def _flattens_directions(ctx: TorchContext, reshape: onnx.NodeProto, same_axes: list[dict[str, int]], width: int) -> bool:
     """Whether a Reshape's target is ``[seq, batch, dirs * hidden]`` (its first two dims unchanged)."""
-    k = ctx.view.known.get(reshape.input[1])
-    target = k.elems if isinstance(k, SymShape) else (
-        tuple(int(v) for v in ctx.view.const(reshape.input[1]).reshape(-1))
-        if ctx.view.const(reshape.input[1]) is not None else None)
+    target = ctx.elems_of(reshape.input[1])
     if target is None or len(target) != 3 or target[2] not in (-1, width):
         return False
-    x_dims = ctx.view.dims(ctx.name(0)) or [None, None]
+    x_dims = ctx.view.dims(ctx.input_name(0)) or [None, None]
     for axis in (0, 1):
         e = target[axis]
         if e == 0 and not node_attrs(reshape).get("allowzero", 0):
@@ -215,18 +214,15 @@ def _flattens_directions(ctx: NodeCtx, reshape: onnx.NodeProto, same_axes: list[
 
 
 @REG("LSTM", since=7)
-@REG("LSTM", since=14)
-def lstm(ctx: NodeCtx) -> None:
+def lstm(ctx: TorchContext) -> None:
     _convert(ctx, "LSTM")
 
 
 @REG("GRU", since=7)
-@REG("GRU", since=14)
-def gru(ctx: NodeCtx) -> None:
+def gru(ctx: TorchContext) -> None:
     _convert(ctx, "GRU")
 
 
 @REG("RNN", since=7)
-@REG("RNN", since=14)
-def rnn(ctx: NodeCtx) -> None:
+def rnn(ctx: TorchContext) -> None:
     _convert(ctx, "RNN")

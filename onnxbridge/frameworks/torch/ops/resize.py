@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
 REG = TORCH_OPS.register
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+# F.pad's border modes (replicate, reflect, circular) have kernels for these
+_BORDER_PAD_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16})
 
 
 @REG("Pad", since=2)
-@REG("Pad", since=11)
-@REG("Pad", since=13)
-@REG("Pad", since=18)
-@REG("Pad", since=19)
-def pad(ctx: NodeCtx) -> None:
+def pad(ctx: TorchContext) -> None:
     mode = ctx.attr("mode", "constant")
     if mode not in _PAD_MODES:
-        raise ctx.fail(f"pad mode {mode!r} is unknown")
+        ctx.fail(f"pad mode {mode!r} is unknown")
     x = ctx.t(0)
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
+    axes: list[int] | None = None
     if ctx.opset < 11:
-        pads = [int(p) for p in ctx.attr("pads")]
+        pads = [int(p) for p in ctx.attr("pads", ctx.attr("paddings", []))]
         value = lit(float(ctx.attr("value", 0.0)))
         value_is_zero = float(ctx.attr("value", 0.0)) == 0.0
     else:
@@ -33,87 +33,110 @@ def pad(ctx: NodeCtx) -> None:
         c = ctx.const(2) if ctx.has(2) else np.zeros(())
         value = scalar(c) if c is not None else fmt("{}.item()", ctx.t(2))
         value_is_zero = c is not None and float(np.asarray(c).reshape(-1)[0]) == 0.0
-        axes = ctx.ints(3) if ctx.has(3) else None
-        if ctx.has(3) and axes is None:
-            raise ctx.fail("the axes must be constants")
-        if axes is not None and pads is not None:
-            if rank is None:
-                raise ctx.fail("padding selected axes needs a known input rank")
+        if ctx.has(3):
+            axes = ctx.ints(3)
+            if axes is None or pads is None or rank is None:  # known at run time: the helper places them
+                kwargs = {} if value_is_zero else {"value": value}
+                ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs,
+                            axes=ctx.t(3) if axes is None else lit(axes)))
+                return
             full = [0] * (2 * rank)
             for k, a in enumerate(axes):
-                a = a + rank if a < 0 else a
+                a = ctx.axis(a, rank)
                 full[a], full[a + rank] = pads[k], pads[k + len(axes)]
             pads = full
-    kwargs: dict[str, Code] = {}
-    if mode != "constant":
-        kwargs["mode"] = lit(_PAD_MODES[mode])
-    elif not value_is_zero:
-        kwargs["value"] = value
-    if pads is None:  # known at run time only: reorder ONNX (begins, ends) into torch's (last dim first) pairs
-        ctx.emit(fn("F.pad", x, fmt("{}.reshape(2, -1).t().flip(0).reshape(-1).tolist()", ctx.t(1)), **kwargs))
+    if pads is None:  # known at run time only
+        kwargs = {} if value_is_zero else {"value": value}
+        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs))
         return
     r = len(pads) // 2
     padded = [a for a in range(r) if pads[a] or pads[a + r]]
     if not padded:
         ctx.alias(x)
         return
-    first = padded[0]
-    if mode != "constant":
-        first = min(first, max(r - 3, 0), max(r - 2, 0))
-        if r - first > 3 or r > 5:
-            raise ctx.fail(f"{mode} padding of more than the last 3 dims has no torch equivalent")
+    kwargs: dict[str, Code] = {}
+    if mode == "constant":
+        if not value_is_zero:
+            kwargs["value"] = value
+        _torch_pad(ctx, x, pads, padded[0], kwargs)
+        return
+    first = _torch_pad_start(ctx, pads, padded[0], mode)
+    if first is None:  # beyond what F.pad's border modes take: index the input
+        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, lit(pads), lit(mode)))
+        return
+    _torch_pad(ctx, x, pads, first, {"mode": lit(_PAD_MODES[mode])})
+
+
+def _torch_pad(ctx: TorchContext, x: Code, pads: list[int], first: int, kwargs: dict[str, Code]) -> None:
+    """``F.pad`` over the axes from ``first`` on (torch lists them last axis first)."""
+    r = len(pads) // 2
     order: list[int] = []
     for a in reversed(range(first, r)):
         order += [pads[a], pads[a + r]]
     ctx.emit(fn("F.pad", x, lit(tuple(order)), **kwargs))
 
 
+def _torch_pad_start(ctx: TorchContext, pads: list[int], first: int, mode: str) -> int | None:
+    """The first axis F.pad's border modes pad for these amounts, or None when F.pad cannot: it pads the
+    last 1, 2 or 3 axes of a float tensor with one or two axes before them, by amounts below the size
+    (reflect)."""
+    r = len(pads) // 2
+    if ctx.elem(0) not in _BORDER_PAD_TYPES or any(p < 0 for p in pads):
+        return None
+    k = max(r - first, r - 2)  # how many trailing axes go to F.pad
+    if k < 1 or k > min(3, r - 1):
+        return None
+    if mode == "reflect":
+        shape = ctx.type(0).shape
+        if shape is None or any(not isinstance(shape[a], int) or max(pads[a], pads[a + r]) >= shape[a]
+                                for a in range(r - k, r)):
+            return None
+    return r - k
+
+
 _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 @REG("Resize", since=11)
-@REG("Resize", since=13)
-@REG("Resize", since=18)
-@REG("Resize", since=19)
-def resize(ctx: NodeCtx) -> None:
+def resize(ctx: TorchContext) -> None:
     mode = ctx.attr("mode", "nearest")
     coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
     if int(ctx.attr("antialias", 0)):
-        raise ctx.fail("antialiased resizing is not supported")
+        ctx.fail("antialiased resizing is not supported")
     if ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-        raise ctx.fail("keep_aspect_ratio_policy other than 'stretch' is not supported")
-    rank = ctx.rank(0)
+        ctx.fail("keep_aspect_ratio_policy other than 'stretch' is not supported")
+    rank = ctx.type(0).rank
     if rank not in (3, 4, 5):
-        raise ctx.fail("only 3-D to 5-D inputs (batch, channels, spatial...) can be resized")
+        ctx.fail("only 3-D to 5-D inputs (batch, channels, spatial...) can be resized")
     nd = rank - 2
     scales = ctx.const(2) if ctx.has(2) else None
     scales = scales if scales is not None and scales.size else None
     sizes = ctx.elems(3) if ctx.has(3) else None
-    axes = [int(a) + rank if int(a) < 0 else int(a) for a in ctx.attr("axes", range(rank))]
+    axes = [ctx.axis(int(a), rank) for a in ctx.attr("axes", range(rank))]
     dims = ctx.type(0).shape
     kwargs: dict[str, Code] = {}
     factors: list[float] | None = None
     if scales is not None:
         full = dict(zip(axes, [float(s) for s in scales.reshape(-1)]))
         if any(full.get(a, 1.0) != 1.0 for a in (0, 1)):
-            raise ctx.fail("resizing the batch or channel axis is not supported")
+            ctx.fail("resizing the batch or channel axis is not supported")
         factors = [full.get(a, 1.0) for a in range(2, rank)]
         kwargs["scale_factor"] = lit(tuple(factors)) if len(set(factors)) > 1 else lit(factors[0])
     elif sizes is not None:
         full_sizes = dict(zip(axes, sizes))
         if dims is not None and any(a in full_sizes and full_sizes[a] != dims[a] and isinstance(dims[a], int)
                                     for a in (0, 1)):
-            raise ctx.fail("resizing the batch or channel axis is not supported")
+            ctx.fail("resizing the batch or channel axis is not supported")
         spatial = [full_sizes.get(a, dims[a] if dims is not None else None) for a in range(2, rank)]
         if any(s is None or isinstance(s, str) for s in spatial):
-            raise ctx.fail("the output size must be known")
+            ctx.fail("the output size must be known")
         codes = [ctx.elem_code(s) for s in spatial]  # type: ignore[arg-type]
         kwargs["size"] = fmt("({},)", codes[0]) if len(codes) == 1 else fmt("({})", join(codes))
         if dims is not None and all(isinstance(dims[2 + i], int) and isinstance(s, int) and s % dims[2 + i] == 0
                                     for i, s in enumerate(spatial)):
             factors = [s // dims[2 + i] for i, s in enumerate(spatial)]  # type: ignore[operator]
     else:
-        raise ctx.fail("Resize needs constant scales or sizes")
+        ctx.fail("Resize needs constant scales or sizes")
     integer_upscale = factors is not None and all(float(f).is_integer() and f >= 1 for f in factors)
     if mode == "nearest":
         nearest = ctx.attr("nearest_mode", "round_prefer_floor")
@@ -127,7 +150,7 @@ def resize(ctx: NodeCtx) -> None:
                 and all(f <= 2 for f in factors):  # type: ignore[union-attr]
             torch_mode = "nearest"
         else:
-            raise ctx.fail(f"nearest resizing with coordinate_transformation_mode={coord!r} and "
+            ctx.fail(f"nearest resizing with coordinate_transformation_mode={coord!r} and "
                            f"nearest_mode={nearest!r} has no torch equivalent")
         ctx.emit(fn("F.interpolate", ctx.t(0), **kwargs, mode=lit(torch_mode)))
         return
@@ -136,29 +159,28 @@ def resize(ctx: NodeCtx) -> None:
     elif coord == "align_corners":
         align = True
     else:
-        raise ctx.fail(f"{mode} resizing with coordinate_transformation_mode={coord!r} has no torch equivalent")
+        ctx.fail(f"{mode} resizing with coordinate_transformation_mode={coord!r} has no torch equivalent")
     if mode == "linear":
         torch_mode = _INTERP[nd]
     elif mode == "cubic" and nd == 2:
         if abs(float(ctx.attr("cubic_coeff_a", -0.75)) + 0.75) > 1e-6 or int(ctx.attr("exclude_outside", 0)):
-            raise ctx.fail("cubic resizing only matches torch with cubic_coeff_a=-0.75 and exclude_outside=0")
+            ctx.fail("cubic resizing only matches torch with cubic_coeff_a=-0.75 and exclude_outside=0")
         torch_mode = "bicubic"
     else:
-        raise ctx.fail(f"{mode} resizing of {nd}-D data has no torch equivalent")
+        ctx.fail(f"{mode} resizing of {nd}-D data has no torch equivalent")
     ctx.emit(fn("F.interpolate", ctx.t(0), **kwargs, mode=lit(torch_mode), align_corners=lit(align)))
 
 
 @REG("Upsample", since=7)
-@REG("Upsample", since=9)
-def upsample(ctx: NodeCtx) -> None:
+def upsample(ctx: TorchContext) -> None:
     if ctx.attr("mode", "nearest") != "nearest":
-        raise ctx.fail("linear Upsample uses asymmetric coordinates, which torch's interpolate does not offer")
+        ctx.fail("linear Upsample uses asymmetric coordinates, which torch's interpolate does not offer")
     scales = ctx.attr("scales") if ctx.opset < 9 else ctx.const(1)
     if scales is None:
-        raise ctx.fail("the scales must be constants")
+        ctx.fail("the scales must be constants")
     scales = [float(s) for s in np.asarray(scales).reshape(-1)]
     if scales[:2] != [1.0, 1.0]:
-        raise ctx.fail("upsampling the batch or channel axis is not supported")
+        ctx.fail("upsampling the batch or channel axis is not supported")
     factors = scales[2:]
     factor = lit(tuple(factors)) if len(set(factors)) > 1 else lit(factors[0])
     ctx.emit(fn("F.interpolate", ctx.t(0), scale_factor=factor, mode=lit("nearest")))

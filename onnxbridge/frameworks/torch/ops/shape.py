@@ -1,7 +1,7 @@
 """Shape ops: Reshape (-> flatten where it is one), Transpose, (Un)Squeeze, Concat, Split, Expand, Tile, ...
 
 Shape arithmetic known at conversion time (``Shape -> Gather -> Concat -> Reshape``) is folded by
-:mod:`onnxbridge.frameworks.graph`; these converters then see ``x.shape[0]``-style elements and write
+:mod:`onnxbridge.ir.folding`; these converters then see ``x.shape[0]``-style elements and write
 ``x.reshape(x.shape[0], -1)`` or ``torch.flatten(x, 1)``. Shape and Size themselves only produce code
 when the rank is unknown.
 """
@@ -13,21 +13,20 @@ import math
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.graph import Elem
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir.symbolic import Elem
 
 REG = TORCH_OPS.register
 
 
-def input_dims(ctx: NodeCtx, i: int = 0) -> list[Elem] | None:
+def input_dims(ctx: TorchContext, i: int = 0) -> list[Elem] | None:
     """Input ``i``'s dims: static sizes as ints, the others as ``Dim`` (``x.shape[k]`` at run time)."""
-    return ctx.view.dims(ctx.name(i))
+    return ctx.view.dims(ctx.input_name(i))
 
 
 @REG("Shape")
-@REG("Shape", since=15)
-def shape_(ctx: NodeCtx) -> None:
+def shape_(ctx: TorchContext) -> None:
     x = ctx.t(0)
     start, end = ctx.attr("start"), ctx.attr("end")
     dims = fmt("{}.shape", x)
@@ -37,20 +36,18 @@ def shape_(ctx: NodeCtx) -> None:
 
 
 @REG("Size")
-def size(ctx: NodeCtx) -> None:
+def size(ctx: TorchContext) -> None:
     x = ctx.t(0)
     ctx.emit(fn("torch.tensor", fmt("{}.numel()", x), dtype=Code("torch.int64"), device=fmt("{}.device", x)))
 
 
 @REG("Constant")
-@REG("Constant", since=12)
-def constant(ctx: NodeCtx) -> None:
-    ctx.alias(ctx.b.tensor(ctx.node.output[0], ctx.node))
+def constant(ctx: TorchContext) -> None:
+    ctx.alias(ctx.tensor(ctx.node.output[0], ctx.node))
 
 
 @REG("Reshape", since=5)
-@REG("Reshape", since=14)
-def reshape(ctx: NodeCtx) -> None:
+def reshape(ctx: TorchContext) -> None:
     x = ctx.t(0)
     allowzero = int(ctx.attr("allowzero", 0))
     elems = ctx.elems(1)
@@ -66,7 +63,7 @@ def reshape(ctx: NodeCtx) -> None:
     for i, e in enumerate(elems):
         if e == 0 and not allowzero:
             if dims is None or i >= len(dims):
-                raise ctx.fail("a 0 in the target shape copies an input dim, but the input rank is unknown")
+                ctx.fail("a 0 in the target shape copies an input dim, but the input rank is unknown")
             resolved.append(dims[i])
         else:
             resolved.append(e)
@@ -93,32 +90,29 @@ def _same_static(target: list[Elem], shape: list[int]) -> bool:
 
 
 @REG("Flatten")
-@REG("Flatten", since=9)
-@REG("Flatten", since=13)
-def flatten(ctx: NodeCtx) -> None:
+def flatten(ctx: TorchContext) -> None:
     axis = int(ctx.attr("axis", 1))
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     x = ctx.t(0)
     if axis < 0:
         if rank is None:
-            raise ctx.fail("a negative axis needs a known input rank")
+            ctx.fail("a negative axis needs a known input rank")
         axis += rank
     if axis == 0:
         ctx.emit(fmt("{}.reshape(1, -1)", x))
+    elif rank is not None and axis == rank:  # (a 1-D input with axis 1 too: torch.flatten(x, 1) needs 2-D)
+        ctx.emit(fmt("{}.reshape(-1, 1)", x))
     elif axis == 1:
         ctx.emit(fn("torch.flatten", x, lit(1)))
-    elif rank is not None and axis == rank:
-        ctx.emit(fmt("{}.reshape(-1, 1)", x))
     else:
         ctx.emit(fmt("{}.flatten({}).flatten(0, {})", x, lit(axis), lit(axis - 1)))
 
 
 @REG("Transpose")
-@REG("Transpose", since=13)
-def transpose(ctx: NodeCtx) -> None:
+def transpose(ctx: TorchContext) -> None:
     x = ctx.t(0)
     perm = ctx.attr("perm")
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     if perm is None:
         if rank is None:
             ctx.emit(fmt("{}.permute(*reversed(range({}.dim())))", x, x))
@@ -134,36 +128,34 @@ def transpose(ctx: NodeCtx) -> None:
         ctx.emit(fmt("{}.permute({})", x, join([lit(p) for p in perm])))
 
 
-def _axes_attr_or_input(ctx: NodeCtx, input_since: int) -> list[int] | None:
+def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | None:
     if ctx.opset >= input_since:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
         if axes is None:
-            raise ctx.fail("the axes must be constants")
+            ctx.fail("the axes must be constants")
         return axes
     axes = ctx.attr("axes")
     return None if axes is None else [int(a) for a in axes]
 
 
 @REG("Unsqueeze")
-@REG("Unsqueeze", since=13)
-def unsqueeze(ctx: NodeCtx) -> None:
+def unsqueeze(ctx: TorchContext) -> None:
     axes = _axes_attr_or_input(ctx, 13) or []
-    rank = ctx.rank(0)
+    rank = ctx.type(0).rank
     x = ctx.t(0)
     if any(a < 0 for a in axes):
         if rank is None:
-            raise ctx.fail("negative axes need a known input rank")
-        axes = [a + rank + len(axes) if a < 0 else a for a in axes]
+            ctx.fail("negative axes need a known input rank")
+        axes = [ctx.axis(a, rank + len(axes)) for a in axes]
     for a in sorted(axes):
         x = fmt("{}.unsqueeze({})", x, lit(a))
     ctx.emit(x)
 
 
 @REG("Squeeze")
-@REG("Squeeze", since=13)
-def squeeze(ctx: NodeCtx) -> None:
+def squeeze(ctx: TorchContext) -> None:
     axes = _axes_attr_or_input(ctx, 13)
     x = ctx.t(0)
     if not axes:
@@ -175,9 +167,7 @@ def squeeze(ctx: NodeCtx) -> None:
 
 
 @REG("Concat", since=4)
-@REG("Concat", since=11)
-@REG("Concat", since=13)
-def concat(ctx: NodeCtx) -> None:
+def concat(ctx: TorchContext) -> None:
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -186,15 +176,13 @@ def concat(ctx: NodeCtx) -> None:
 
 
 @REG("Split", since=2)
-@REG("Split", since=13)
-@REG("Split", since=18)
-def split(ctx: NodeCtx) -> None:
+def split(ctx: TorchContext) -> None:
     axis = int(ctx.attr("axis", 0))
     n = len(ctx.node.output)
     if ctx.opset >= 13:
         sizes = ctx.ints(1) if ctx.has(1) else None
         if ctx.has(1) and sizes is None:
-            raise ctx.fail("the split sizes must be constants")
+            ctx.fail("the split sizes must be constants")
     else:
         sizes = [int(s) for s in ctx.attr("split", [])] or None
     x = ctx.t(0)
@@ -214,14 +202,13 @@ def split(ctx: NodeCtx) -> None:
         _unpack(ctx, n, fn("torch.split", x, lit(list(sizes)), lit(axis)))
 
 
-def _unpack(ctx: NodeCtx, n: int, expr: Code) -> None:
+def _unpack(ctx: TorchContext, n: int, expr: Code) -> None:
     targets = ctx.targets(n)
     ctx.line("{} = {}", fmt("{},", targets) if n == 1 else targets, expr)
 
 
 @REG("Expand", since=8)
-@REG("Expand", since=13)
-def expand(ctx: NodeCtx) -> None:
+def expand(ctx: TorchContext) -> None:
     x = ctx.t(0)
     target = ctx.elems(1)
     dims = input_dims(ctx)
@@ -250,14 +237,12 @@ def expand(ctx: NodeCtx) -> None:
 
 
 @REG("Tile", since=6)
-@REG("Tile", since=13)
-def tile(ctx: NodeCtx) -> None:
+def tile(ctx: TorchContext) -> None:
     ctx.emit(fmt("{}.repeat({})", ctx.t(0), ctx.seq(1)))
 
 
 @REG("ConstantOfShape", since=9)
-@REG("ConstantOfShape", since=20)
-def constant_of_shape(ctx: NodeCtx) -> None:
+def constant_of_shape(ctx: TorchContext) -> None:
     value = ctx.attr("value")
     value = np.zeros(1, dtype=np.float32) if value is None else np.asarray(value)
     elem = ctx.out_type().elem or onnx_elem(value)
@@ -290,7 +275,7 @@ def onnx_elem(value: np.ndarray) -> int:
 
 
 @REG("Range", since=11)
-def range_(ctx: NodeCtx) -> None:
+def range_(ctx: TorchContext) -> None:
     args = []
     for i in range(3):
         c = ctx.const(i)
@@ -303,9 +288,7 @@ def range_(ctx: NodeCtx) -> None:
 
 
 @REG("DepthToSpace")
-@REG("DepthToSpace", since=11)
-@REG("DepthToSpace", since=13)
-def depth_to_space(ctx: NodeCtx) -> None:
+def depth_to_space(ctx: TorchContext) -> None:
     bs = int(ctx.attr("blocksize"))
     x = ctx.t(0)
     if ctx.attr("mode", "DCR") == "CRD":
@@ -313,19 +296,18 @@ def depth_to_space(ctx: NodeCtx) -> None:
         return
     dims = input_dims(ctx)
     if dims is None or len(dims) != 4:
-        raise ctx.fail("the input must be 4-D with a known rank")
+        ctx.fail("the input must be 4-D with a known rank")
     b, c, h, w = (ctx.elem_code(d) for d in dims)
     ctx.emit(fmt("{}.reshape({}, {}, {}, {} // {}, {}, {}).permute(0, 3, 4, 1, 5, 2).reshape({}, {} // {}, {} * {}, "
                  "{} * {})", x, b, lit(bs), lit(bs), c, lit(bs * bs), h, w, b, c, lit(bs * bs), h, lit(bs), w, lit(bs)))
 
 
 @REG("SpaceToDepth")
-@REG("SpaceToDepth", since=13)
-def space_to_depth(ctx: NodeCtx) -> None:
+def space_to_depth(ctx: TorchContext) -> None:
     bs = int(ctx.attr("blocksize"))
     dims = input_dims(ctx)
     if dims is None or len(dims) != 4:
-        raise ctx.fail("the input must be 4-D with a known rank")
+        ctx.fail("the input must be 4-D with a known rank")
     x = ctx.t(0)
     b, c, h, w = (ctx.elem_code(d) for d in dims)
     ctx.emit(fmt("{}.reshape({}, {}, {} // {}, {}, {} // {}, {}).permute(0, 3, 5, 1, 2, 4).reshape({}, {} * {}, "
@@ -334,10 +316,10 @@ def space_to_depth(ctx: NodeCtx) -> None:
 
 
 @REG("EyeLike", since=9)
-def eye_like(ctx: NodeCtx) -> None:
+def eye_like(ctx: TorchContext) -> None:
     dims = input_dims(ctx)
     if dims is None or len(dims) != 2:
-        raise ctx.fail("the input must be 2-D")
+        ctx.fail("the input must be 2-D")
     k = int(ctx.attr("k", 0))
     elem = int(ctx.attr("dtype", 0)) or ctx.elem(0)
     ones = fn("torch.ones", ctx.elem_code(dims[0]), ctx.elem_code(dims[1]), dtype=ctx.dtype(elem), device=ctx.device())

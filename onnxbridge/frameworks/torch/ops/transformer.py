@@ -26,9 +26,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.graph import Const, GraphView, module_path, node_attrs
-from onnxbridge.frameworks.torch.codegen import NodeCtx, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_PATTERNS, PatternMatch
+from onnxbridge.ir.naming import module_path
+from onnxbridge.ir.nodes import node_attrs
+from onnxbridge.ir.symbolic import Const
+from onnxbridge.ir.view import GraphView
 
 OP_TYPE = "TransformerEncoderLayer"  # the op type of the node that stands for a whole matched layer
 _TOLERANCE = (1e-5, 1e-4)  # atol, rtol: tighter than parity, so near misses (tanh GELU) stay out
@@ -389,7 +392,7 @@ def _hint(view: GraphView, norms: list[onnx.NodeProto], region) -> str:
 
 
 def _emitter(layer: EncoderLayer, hint: str):
-    def emit(ctx: NodeCtx) -> None:
+    def emit(ctx: TorchContext) -> None:
         kwargs: dict[str, Code] = {"dropout": lit(0.0)}
         if layer.activation != "relu":
             kwargs["activation"] = lit(layer.activation)

@@ -1,0 +1,118 @@
+"""The TensorFlow/Keras bridge: what the rest of onnxbridge knows about TensorFlow, behind
+:class:`~onnxbridge.frameworks.base.Bridge`.
+
+TensorFlow is imported only inside the methods (and the modules they call), never when this module loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.base import Bridge, ConversionResult
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxbridge.frameworks.registry import OpRegistry
+
+class TensorFlowBridge(Bridge):
+    """TensorFlow/Keras: ``.keras``/``.h5``/SavedModels and Keras models in; ``tf.Module``, a SavedModel and
+    Keras source out."""
+
+    name = "tensorflow"
+    display_name = "TensorFlow"
+    extra = "tensorflow"
+    module = "tensorflow"
+    aliases = ("tf", "keras")
+    packages = (("tensorflow", ("tensorflow", "tensorflow-cpu", "tf-nightly")), ("keras", ("keras",)),
+                ("tf2onnx", ("tf2onnx",)))
+    object_modules = ("keras", "tensorflow", "tf_keras")
+    source_formats = ".keras/.h5 or a SavedModel directory"
+    live_objects = "a Keras model"
+    import_options = frozenset({"opset", "dynamic_batch", "trust"})
+    export_options = frozenset({"channels_last", "seed"})
+    trusted_sources = "SavedModels and .keras archives"
+    output_files = ("model.py", "model.weights.npz", "saved_model")
+    check_code = "OB302"
+    engines = {"tensorflow": ("tf", "tf.function", "keras")}
+
+    def recognises(self, path: Path) -> bool:
+        return path.suffix.lower() in (".keras", ".h5") or (path.is_dir() and (path / "saved_model.pb").exists())
+
+    def import_to_onnx(self, source: Any, **options: Any) -> ConversionResult:
+        from onnxbridge.frameworks.tensorflow.importer import import_to_onnx
+
+        return import_to_onnx(source, **options)
+
+    def export_from_onnx(self, model: onnx.ModelProto, **options: Any) -> ConversionResult:
+        from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
+
+        return export_from_onnx(model, **options)
+
+    def op_registry(self) -> OpRegistry:
+        from onnxbridge.frameworks.tensorflow.registry import load_ops
+
+        return load_ops()
+
+    def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        if options.get("class_name") is not None:
+            raise OnnxBridgeError("class_name applies to the torch target")
+        from onnxbridge.frameworks.tensorflow.codegen import generate
+
+        generated = generate(model)
+        return generated.source, generated.class_name
+
+    def require(self) -> None:
+        super().require()
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter on stderr
+
+    def native_runner(self, engine: str, value: Any, inputs: Sequence[np.ndarray],
+                      device: str) -> Callable[[], object]:
+        """The converted module wrapped in ``tf.function``, on ``/GPU:0`` for CUDA, synchronised there."""
+        import numpy as np
+
+        from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+        tf = import_tensorflow()
+        tf_device = "/GPU:0" if device == "cuda" else "/CPU:0"
+        with tf.device(tf_device):
+            args = [tf.constant(np.ascontiguousarray(a)) for a in inputs]
+        fn = tf.function(value)
+        sync = tf.test.experimental.sync_devices if device == "cuda" else (lambda: None)
+
+        def run() -> object:
+            with tf.device(tf_device):
+                out = fn(*args)
+            sync()
+            return out
+
+        return run
+
+    @contextlib.contextmanager
+    def native_threads(self, threads: int | None) -> Iterator[list[str]]:
+        """TensorFlow's thread pools; they can only be set before TensorFlow first runs anything."""
+        notes: list[str] = []
+        if threads:
+            from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+            tf = import_tensorflow()
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:
+                notes.append("TensorFlow was already initialised in this process: --threads does not apply to it")
+        yield notes
+
+    def has_cuda(self) -> bool:
+        from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+
+        return bool(import_tensorflow().config.list_physical_devices("GPU"))
+
+
+BRIDGE = TensorFlowBridge()

@@ -1,0 +1,131 @@
+"""The PyTorch bridge: what the rest of onnxbridge knows about PyTorch, behind :class:`~onnxbridge.frameworks.base.Bridge`.
+
+torch is imported only inside the methods (and the modules they call), never when this module loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxbridge.frameworks.base import Bridge, ConversionResult, GpuFound
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+    from onnxbridge.frameworks.registry import OpRegistry
+
+class TorchBridge(Bridge):
+    """PyTorch: ``.pt2``/TorchScript/``file.py:Name`` and ``nn.Module`` in; ``nn.Module`` + ``model.py`` out."""
+
+    name = "torch"
+    display_name = "PyTorch"
+    extra = "torch"
+    module = "torch"
+    aliases = ("pytorch",)
+    packages = (("torch", ("torch",)),)
+    object_modules = ("torch",)
+    source_formats = ".pt2/.pt/file.py:Name"
+    live_objects = "a torch.nn.Module"
+    import_options = frozenset({"exporter", "opset", "dynamic_batch"})
+    export_options = frozenset({"class_name", "seed", "device"})
+    output_files = ("model.py", "model.safetensors")
+    check_code = "OB301"
+    engines = {"torch": ("pytorch", "eager", "torch-eager"), "torch.compile": ("torch-compile", "compile")}
+    compiling_engines = ("torch.compile",)
+    converts_per_device = True
+
+    def recognises(self, path: Path) -> bool:
+        return path.suffix.lower() in (".pt2", ".pt", ".pth", ".py")
+
+    def import_to_onnx(self, source: Any, **options: Any) -> ConversionResult:
+        from onnxbridge.frameworks.torch.importer import import_to_onnx
+
+        return import_to_onnx(source, **options)
+
+    def export_from_onnx(self, model: onnx.ModelProto, **options: Any) -> ConversionResult:
+        from onnxbridge.frameworks.torch.exporter import export_from_onnx
+
+        return export_from_onnx(model, **options)
+
+    def op_registry(self) -> OpRegistry:
+        from onnxbridge.frameworks.torch.registry import load_ops
+
+        return load_ops()
+
+    def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        from onnxbridge.frameworks.torch.codegen import generate
+
+        generated = generate(model, class_name=options.get("class_name"))
+        return generated.source, generated.class_name
+
+    def call(self, obj: Any, inputs: Sequence[np.ndarray]) -> Any:
+        """Torch tensors (on the device of the module's first parameter) in, under ``no_grad``."""
+        import torch
+
+        from onnxbridge.frameworks.torch.arrays import tensor_from_numpy
+
+        device = next((p.device for p in obj.parameters()), None) if hasattr(obj, "parameters") else None
+        args = [tensor_from_numpy(a).to(device) for a in inputs]
+        with torch.no_grad():
+            return obj(*args)
+
+    def native_model(self, model: onnx.ModelProto, device: str) -> Any:
+        # the whole model on ``device``: per-layer placements from a spec are overridden, as onnxruntime runs
+        # the whole model on one provider too
+        return self.export_from_onnx(model, verify=False, device=device).value
+
+    def native_runner(self, engine: str, value: Any, inputs: Sequence[np.ndarray],
+                      device: str) -> Callable[[], object]:
+        """Eager or ``torch.compile``-d, under ``inference_mode``, synchronised on CUDA."""
+        import numpy as np
+        import torch
+
+        module = value.eval()  # converted for ``device`` already
+        args = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in inputs]
+        fn = torch.compile(module) if engine == "torch.compile" else module
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+        def run() -> object:
+            with torch.inference_mode():
+                out = fn(*args)
+            sync()
+            return out
+
+        return run
+
+    @contextlib.contextmanager
+    def native_threads(self, threads: int | None) -> Iterator[list[str]]:
+        """PyTorch's intra-op thread count, restored afterwards."""
+        if not threads:
+            yield []
+            return
+        import torch
+
+        saved = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            yield []
+        finally:
+            torch.set_num_threads(saved)
+
+    def has_cuda(self) -> bool:
+        import torch
+
+        return bool(torch.cuda.is_available())
+
+    def list_gpus(self) -> tuple[list[GpuFound], list[str]]:
+        from onnxbridge.frameworks.torch.devices import gpus
+
+        return gpus()
+
+    def check_devices(self, placements: Mapping[str, str] | str) -> None:
+        from onnxbridge.frameworks.torch.devices import check_available
+
+        check_available(placements)
+
+
+BRIDGE = TorchBridge()

@@ -1,0 +1,196 @@
+"""A model prepared for code generation: the main graph's view and one view per block function signature.
+
+What every code generator needs before it writes a line of framework code:
+
+- :func:`prepare_model` inlines helper functions (keeping spec blocks, domain :data:`BLOCKS_DOMAIN`, as
+  functions so they become nested classes) and runs ONNX shape inference;
+- :func:`plan_model` makes a :class:`ModelPlan`: the main graph's :class:`GraphView` and one view per
+  (block function, distinct signature: weight shapes and input types), named after the function, with
+  constants and shape arithmetic folded; all-zero initial states of LSTM/GRU/RNN are dropped (the default);
+- :func:`loop_body_view` makes a Loop body a view of its own.
+
+Example::
+
+    plan = plan_model(model)
+    plan.main.nodes, list(plan.functions)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from onnxbridge.ir.conventions import is_block_function, is_onnx_domain, opsets_of
+from onnxbridge.ir.folding import fold_node
+from onnxbridge.ir.nodes import raw_attr
+from onnxbridge.ir.symbolic import Const, Placeholder
+from onnxbridge.ir.types import UNKNOWN, TensorType, graph_types, infer_shapes, value_info
+from onnxbridge.ir.view import GraphView
+
+
+def prepare_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Inline every local function except spec blocks, then infer shapes (best effort).
+
+    Block functions (domain ``onnxbridge.blocks``, no attribute parameters) stay functions: they
+    become nested classes in generated code. Helper functions from exporters are inlined.
+    """
+    from onnx import inliner
+
+    keep = {(f.domain, f.name) for f in model.functions if is_block_function(f)}
+    inline = [(f.domain, f.name) for f in model.functions if (f.domain, f.name) not in keep]
+    if inline:
+        model = inliner.inline_selected_functions(model, inline)
+    return infer_shapes(model)
+
+
+@dataclass(frozen=True)
+class FunctionKey:
+    """A block function instantiated with one signature (weight shapes, input types)."""
+
+    domain: str
+    name: str
+    signature: tuple
+
+
+@dataclass
+class ModelPlan:
+    """The main graph's view and one view per (block function, signature) it uses, in call order."""
+
+    model: onnx.ModelProto
+    main: GraphView
+    functions: dict[FunctionKey, GraphView] = field(default_factory=dict)
+    class_names: dict[FunctionKey, str] = field(default_factory=dict)
+
+
+def plan_model(model: onnx.ModelProto) -> ModelPlan:
+    """Prepare ``model`` and analyse its main graph and every block function instance it calls."""
+    model = prepare_model(model)
+    g = model.graph
+    inits = {i.name for i in g.initializer}
+    view = GraphView(g.name, list(g.node), [i.name for i in g.input if i.name not in inits],
+                     [o.name for o in g.output], graph_types(g), opsets_of(model), doc=g.doc_string)
+    for init in g.initializer:
+        view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+    plan = ModelPlan(model, view)
+    functions = {(f.domain, f.name): f for f in model.functions}
+    _analyze(view, plan, functions)
+    return plan
+
+
+def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], onnx.FunctionProto]) -> None:
+    for node in view.nodes:
+        fn = functions.get((node.domain, node.op_type))
+        if fn is not None:
+            view.calls[id(node)] = _instantiate(fn, node, view, plan, functions)
+            continue
+        fold_node(node, view)
+    _drop_zero_initial_states(view)
+
+
+_RECURRENT_STATES = {"LSTM": (5, 6), "GRU": (5,), "RNN": (5,)}
+
+
+def _drop_zero_initial_states(view: GraphView) -> None:
+    """An all-zero initial state is the default: omit it (exporters write ConstantOfShape(0) for it)."""
+    for node in view.nodes:
+        for i in _RECURRENT_STATES.get(node.op_type, ()) if is_onnx_domain(node.domain) else ():
+            if i >= len(node.input) or not node.input[i]:
+                continue
+            if _is_zero_fill(view, node.input[i]):
+                node.input[i] = ""
+
+
+_SAME_VALUES = frozenset({"Expand", "Slice", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Cast", "Tile",
+                          "Transpose", "Gather"})
+
+
+def _is_zero_fill(view: GraphView, value: str, depth: int = 0) -> bool:
+    """Whether ``value`` is all zeros whatever the inputs (a zero constant, possibly expanded or sliced)."""
+    c = view.const(value)
+    if c is not None:
+        return not np.any(c)
+    producer = view.producer.get(value)
+    if producer is None or depth > 6:
+        return False
+    if producer.op_type == "ConstantOfShape":
+        fill = raw_attr(producer, "value")
+        return fill is None or not np.any(numpy_helper.to_array(fill))
+    if producer.op_type == "Concat":
+        return all(_is_zero_fill(view, i, depth + 1) for i in producer.input if i)
+    return producer.op_type in _SAME_VALUES and _is_zero_fill(view, producer.input[0], depth + 1)
+
+
+def _instantiate(fn: onnx.FunctionProto, call: onnx.NodeProto, caller: GraphView, plan: ModelPlan,
+                 functions: dict[tuple[str, str], onnx.FunctionProto]) -> FunctionKey:
+    formals = list(fn.input)
+    actuals = list(call.input) + [""] * (len(formals) - len(call.input))
+    weights = [f for f, a in zip(formals, actuals) if a and isinstance(caller.known.get(a), (Const, Placeholder))]
+    types = {f: caller.type(a) for f, a in zip(formals, actuals) if a}
+    signature = tuple((f, f in weights, types.get(f, UNKNOWN).elem,
+                       _normalised_shape(types.get(f, UNKNOWN).shape)) for f in formals)
+    key = FunctionKey(fn.domain, fn.name, signature)
+    if key in plan.functions:
+        return key
+    inputs = [f for f in formals if f not in weights]
+    body_types = _function_types(fn, types, plan.model)
+    body_types.update(types)
+    view = GraphView(fn.name, list(fn.node), inputs, list(fn.output), body_types,
+                     {**opsets_of(plan.model), **opsets_of(fn)}, weights=weights, doc=fn.doc_string,
+                     is_function=True)
+    for w in weights:
+        view.known[w] = Placeholder(w, types[w])
+    plan.functions[key] = view
+    same_name = sum(1 for k in plan.class_names if k.name == fn.name)
+    plan.class_names[key] = f"{fn.name}_{same_name + 1}" if same_name else fn.name
+    _analyze(view, plan, functions)
+    return key
+
+
+def _normalised_shape(shape: tuple | None) -> tuple | None:
+    # dim names differ between call sites without changing the code; only fixed sizes matter
+    return None if shape is None else tuple(d if isinstance(d, int) else None for d in shape)
+
+
+def _function_types(fn: onnx.FunctionProto, formal_types: dict[str, TensorType],
+                    model: onnx.ModelProto) -> dict[str, TensorType]:
+    """Shape inference over a function body, with its formals typed as at the call site."""
+    inputs = []
+    for f in fn.input:
+        t = formal_types.get(f)
+        vi = value_info(f, t) if t is not None and t.elem else helper.make_tensor_value_info(f, TensorProto.FLOAT, None)
+        inputs.append(vi)
+    outputs = [helper.make_empty_tensor_value_info(o) for o in fn.output]
+    graph = helper.make_graph(list(fn.node), fn.name, inputs, outputs)
+    temp = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version,
+                             functions=list(model.functions))
+    return graph_types(infer_shapes(temp).graph)
+
+
+
+
+def loop_body_view(loop: onnx.NodeProto, outer: GraphView) -> GraphView:
+    """The body of a ``Loop`` as a view: inputs ``(iteration, condition, carried...)``, outputs
+    ``(condition, carried..., scan outputs...)``. It sees the outer graph's values and constants, and a
+    carried value the body passes through unchanged is the outer constant it starts from."""
+    body = next(a.g for a in loop.attribute if a.name == "body")
+    inits = {i.name for i in body.initializer}
+    view = GraphView(body.name or "loop_body", list(body.node), [i.name for i in body.input if i.name not in inits],
+                     [o.name for o in body.output], {**outer.types, **graph_types(body)}, dict(outer.opsets),
+                     is_function=outer.is_function)
+    view.known.update(outer.known)
+    view.sym_shapes.update(outer.sym_shapes)
+    for init in body.initializer:
+        view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+    for k, name in enumerate(view.inputs[2:]):
+        initial = loop.input[2 + k] if 2 + k < len(loop.input) else ""
+        passthrough = 1 + k < len(view.outputs) and view.outputs[1 + k] == name
+        if passthrough and isinstance(outer.known.get(initial), (Const, Placeholder)):
+            view.known[name] = outer.known[initial]
+    for node in view.nodes:
+        fold_node(node, view)
+    return view
+
+

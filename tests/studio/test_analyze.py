@@ -1,0 +1,113 @@
+"""Live analysis over HTTP: shapes, parameter counts, diagnostics with fixes; applying a fix."""
+
+from __future__ import annotations
+
+import copy
+
+from onnxbridge.spec import infer_shapes
+from onnxbridge.spec.analysis import analyse_spec, apply_fix
+from tests.studio.conftest import conv_then_linear, digits_spec
+
+
+def test_catalogue(studio):
+    r = studio.get("/api/catalogue")
+    assert r.status_code == 200
+    body = r.json()
+    types = {e["type"]: e for e in body["layers"]}
+    assert {"Conv2d", "Linear", "LSTM", "Flatten", "Add"} <= set(types)
+    assert "Layer_Conv2d" in body["schema"]["$defs"]
+    assert body["devices"][0] == "cpu"
+    assert body["version"]
+
+
+def test_analyze_a_valid_spec(studio):
+    spec = digits_spec()
+    r = studio.post("/api/analyze", json={"spec": spec})
+    assert r.status_code == 200
+    body = r.json()
+    expected = infer_shapes(spec)
+    assert body["ok"] is True and body["diagnostics"] == [] and body["structure"] == []
+    assert body["summary"]["total_params"] == expected.total_params > 0
+    rows = {row["id"]: row for row in body["summary"]["layers"]}
+    assert rows["conv1"]["output_shapes"] == [["batch", 16, 8, 8]]
+    assert rows["pool"]["output_shapes"] == [["batch", 32, 4, 4]]
+    assert rows["flatten"]["output_shapes"] == [["batch", 512]]
+    assert rows["fc2"]["params"] == 64 * 10 + 10
+    assert body["summary"]["outputs"]["logits"]["shape"] == ["batch", 10]
+    assert body["elapsed_ms"] >= 0
+
+
+def test_analyze_linear_after_conv_reports_the_fix(studio):
+    body = studio.post("/api/analyze", json={"spec": conv_then_linear()}).json()
+    assert body["ok"] is False
+    [diag] = [d for d in body["diagnostics"] if d["code"] == "OB501"]
+    assert diag["level"] == "error" and diag["layers"] == ["fc1"]
+    assert diag["suggestion"] and "Flatten" in diag["fix"]["description"]
+    rows = {row["id"]: row for row in body["summary"]["layers"]}
+    assert rows["fc1"]["status"] == "error"
+    assert rows["relu3"]["status"] == "not inferred" and rows["fc2"]["status"] == "not inferred"
+    assert rows["pool"]["status"] == "ok" and rows["pool"]["output_shapes"] == [["batch", 32, 4, 4]]
+
+
+def test_structural_problems_keep_the_other_shapes(studio):
+    spec = digits_spec()
+    del spec["layers"][7]["out_features"]  # fc1 misses a required parameter
+    spec["layers"][3]["type"] = "Conv2dd"  # conv2: unknown type
+    body = studio.post("/api/analyze", json={"spec": spec}).json()
+    assert body["ok"] is False
+    messages = " | ".join(p["message"] for p in body["structure"])
+    assert "Conv2dd" in messages and "out_features" in messages
+    assert {layer for p in body["structure"] for layer in p["layers"]} == {"conv2", "fc1"}
+    assert {d["code"] for d in body["diagnostics"]} == {"OB500"}
+    rows = {row["id"]: row for row in body["summary"]["layers"]}
+    assert rows["conv1"]["status"] == "ok" and rows["relu1"]["output_shapes"] == [["batch", 16, 8, 8]]
+    assert rows["conv2"]["status"] == "error" and rows["fc1"]["status"] == "error"
+    assert rows["relu2"]["status"] == "not inferred"
+
+
+def test_a_document_that_does_not_validate(studio):
+    body = studio.post("/api/analyze", json={"spec": {"inputs": [], "layers": [{"id": "1x"}]}}).json()
+    assert body["ok"] is False and body["summary"] is None
+    assert body["diagnostics"] and all(d["code"] == "OB500" for d in body["diagnostics"])
+
+
+def test_fix_inserts_the_flatten(studio):
+    broken = conv_then_linear()
+    r = studio.post("/api/fix", json={"spec": broken, "code": "OB501", "layers": ["fc1"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ids = [layer["id"] for layer in body["spec"]["layers"]]
+    assert ids.index("fc1_flatten") == ids.index("fc1") - 1
+    assert body["spec"]["layers"][ids.index("fc1_flatten")]["type"] == "Flatten"
+    assert [f["applied"] for f in body["applied"]] == [True] and body["applied"][0]["codes"] == ["OB501"]
+    assert body["analysis"]["ok"] is True
+    assert all(row["status"] == "ok" for row in body["analysis"]["summary"]["layers"])
+    assert infer_shapes(body["spec"]).ok  # the fixed spec plans with no errors
+    assert broken == conv_then_linear()  # the request's spec is not changed in place
+
+
+def test_fix_that_is_not_offered_is_400(studio):
+    r = studio.post("/api/fix", json={"spec": digits_spec(), "code": "OB501", "layers": ["fc1"]})
+    assert r.status_code == 400 and "no fixable OB501" in r.json()["error"]
+    r = studio.post("/api/fix", json={"spec": conv_then_linear(), "code": "OB501", "layers": ["conv1"]})
+    assert r.status_code == 400
+
+
+def test_unused_layer_fix():
+    spec = digits_spec()
+    spec["layers"].insert(3, {"id": "spare", "type": "ReLU", "input": "relu1"})
+    spec["layers"][4]["input"] = "relu1"  # conv2 reads relu1, so nothing reads spare
+    analysis = analyse_spec(spec)
+    [diag] = [d for d in analysis.diagnostics if d.code == "OB520"]
+    assert diag.layers == ("spare",) and analysis.ok  # a warning
+    outcome = apply_fix(spec, "OB520", ["spare"])
+    assert "spare" not in [layer["id"] for layer in outcome.spec["layers"]]
+    assert outcome.analysis.diagnostics == []
+
+
+def test_analysis_does_not_change_its_input():
+    spec = conv_then_linear()
+    before = copy.deepcopy(spec)
+    analyse_spec(spec)
+    apply_fix(spec, "OB501")
+    assert spec == before
