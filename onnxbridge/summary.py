@@ -41,6 +41,7 @@ class Summary:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON data: totals, inputs, outputs, notes and one row per layer or node."""
         return {"name": self.name, "kind": self.kind, "total_params": self.total_params, "inputs": self.inputs,
                 "outputs": self.outputs, "errors": self.errors, **self.notes,
                 "rows": [{"name": r.name, "op": r.op, "shapes": r.shapes, "params": r.params, "depth": r.depth,

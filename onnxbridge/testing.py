@@ -49,6 +49,7 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
+        """Whether there was at least one output and every output matched within tolerance."""
         return bool(self.outputs) and all(o.ok for o in self.outputs)
 
     @property
@@ -61,6 +62,7 @@ class ParityReport:
 
     @property
     def max_abs(self) -> float:
+        """The largest absolute difference over all outputs (0.0 when there are none)."""
         return max((o.max_abs for o in self.outputs), default=0.0)
 
     def summary(self) -> str:
@@ -75,6 +77,7 @@ class ParityReport:
                 f" (atol {self.atol:g}, rtol {self.rtol:g}){extra}")
 
     def to_dict(self) -> dict:
+        """The report as JSON data: verdict, tolerances and each output's differences and shapes."""
         return {
             "ok": self.ok, "atol": self.atol, "rtol": self.rtol,
             "outputs": [

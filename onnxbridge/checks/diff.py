@@ -39,6 +39,7 @@ class ModelDiff:
 
     @property
     def structurally_equal(self) -> bool:
+        """Whether the two models have the same opsets, inputs, outputs, nodes and initializers."""
         return not (self.opsets or self.inputs or self.outputs or self.op_counts or self.nodes_added
                     or self.nodes_removed or self.nodes_changed or self.initializers)
 
@@ -48,6 +49,7 @@ class ModelDiff:
         return None if self.parity is None else bool(self.parity.ok)
 
     def to_dict(self) -> dict[str, Any]:
+        """The difference as JSON data (schema ``onnxbridge.diff/1``)."""
         return {
             "schema": "onnxbridge.diff/1", "a": self.a, "b": self.b,
             "structurally_equal": self.structurally_equal, "numerically_equal": self.numerically_equal,

@@ -57,6 +57,7 @@ def normalize_targets(targets_: Any) -> list[str]:
 
 
 def is_spec_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a spec document (by its suffix) rather than an ONNX model."""
     return Path(path).suffix.lower() in SPEC_SUFFIXES
 
 

@@ -81,6 +81,7 @@ class FrameworkInfo:
 
     @property
     def installed(self) -> bool:
+        """Whether the framework imports here."""
         return self.version is not None
 
 
@@ -96,6 +97,7 @@ class DeviceReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data: CPU, GPUs, onnxruntime, framework versions, Python and notes."""
         return {
             "cpu": asdict(self.cpu),
             "gpus": [asdict(g) for g in self.gpus],

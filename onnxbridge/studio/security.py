@@ -99,6 +99,7 @@ def relative_to_root(root: Path, path: Path) -> str:
 
 
 def error_body(message: str, hint: str | None = None, **extra: Any) -> bytes:
+    """The JSON body of an error reply: ``{"error": message, "hint": hint, ...}``."""
     return json.dumps({"error": message, "hint": hint, **extra}).encode("utf-8")
 
 
@@ -119,6 +120,8 @@ class GuardMiddleware:
         self.upload_path = upload_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass an HTTP request on only when its Host, Origin, token (for /api/) and body size are acceptable;
+        answer it with a JSON error otherwise."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

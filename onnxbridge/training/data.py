@@ -36,6 +36,7 @@ class TensorInfo:
 
     @property
     def sample_dims(self) -> list[int | str | None]:
+        """The dimensions of one sample (the batch dimension left out)."""
         return self.dims[1:]
 
 
@@ -50,6 +51,7 @@ class ModelIO:
 
     @property
     def classes(self) -> int | None:
+        """The number of classes the output scores, when its last dimension is a fixed number."""
         last = self.output.dims[-1] if self.output.dims else None
         return last if isinstance(last, int) else None
 
@@ -96,10 +98,12 @@ class TrainData:
 
     @property
     def n_train(self) -> int:
+        """The number of training samples."""
         return len(self.y_train)
 
     @property
     def n_val(self) -> int:
+        """The number of validation samples."""
         return len(self.y_val)
 
     def epoch_order(self, epoch: int) -> np.ndarray:

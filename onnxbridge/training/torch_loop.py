@@ -106,6 +106,7 @@ def _batchnorm_momentum(module: Any, onnx_model: Any) -> None:
 
 
 def make_optimizer(name: str, params: Any, lr: float) -> Any:
+    """The torch optimizer ``name`` (``sgd`` with momentum 0.9, ``adam`` or ``adamw``) over ``params``."""
     torch = _torch()
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
@@ -122,6 +123,8 @@ class Loss:
         self.kind, self.form = objective.kind, objective.form
 
     def __call__(self, out: Any, target: Any) -> Any:
+        """The objective's loss of model output ``out`` against ``target`` (MSE, binary or multiclass
+        cross-entropy)."""
         F = self.F
         out = out.float()
         if self.kind == "regression":
@@ -151,6 +154,8 @@ class Loss:
 
 # -- the data ----------------------------------------------------------------------------------------
 def epoch_view_class() -> type:
+    """The torch Dataset class that views one epoch's sample order (defined in a function so that torch is
+    imported only when training)."""
     torch = _torch()
 
     class EpochView(torch.utils.data.Dataset):
