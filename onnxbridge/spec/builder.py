@@ -82,6 +82,7 @@ class GraphBuilder:
         return name
 
     def begin_layer(self, layer_id: str) -> None:
+        """Start emitting the nodes of layer ``layer_id``: they are named in its scope."""
         self.scope = layer_id
         self._layer_start = len(self.nodes)
 

@@ -34,6 +34,7 @@ class EditOutcome:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The edit as JSON data: the edited spec and notes on what changed."""
         return {"spec": self.spec, "notes": list(self.notes)}
 
 
@@ -99,6 +100,7 @@ class OpenedModel:
 
     @property
     def ok(self) -> bool:
+        """Whether every check run on the opened model passed."""
         return all(report.ok for _, report in self.checks)
 
 

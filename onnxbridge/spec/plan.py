@@ -51,6 +51,7 @@ class PlanNode:
 
     @property
     def is_block(self) -> bool:
+        """Whether the node is a block instance (a built-in or spec-defined block) rather than one layer."""
         return self.block is not None or self.layer is None
 
 
@@ -80,6 +81,8 @@ class LayerRow:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON data: path, type, depth, status, output shapes and dtypes, parameter count and
+        error."""
         return {"id": self.path, "type": self.type, "depth": self.depth, "status": self.status,
                 "output_shapes": None if self.outputs is None else [list(o.shape) for o in self.outputs],
                 "output_dtypes": None if self.outputs is None else [o.dtype for o in self.outputs],
@@ -98,13 +101,16 @@ class ShapeReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every layer's shapes were inferred without error."""
         return not self.errors
 
     @property
     def total_params(self) -> int:
+        """The number of learnable parameters of the top-level layers (block contents counted in their block)."""
         return sum(r.params for r in self.rows if r.depth == 0)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data: inputs, outputs, per-layer rows, totals and errors."""
         return {
             "name": self.name, "ok": self.ok, "errors": self.errors, "total_params": self.total_params,
             "inputs": {k: {"shape": list(v.shape), "dtype": v.dtype} for k, v in self.inputs.items()},

@@ -103,6 +103,7 @@ class LayerSpec(BaseModel):
 
     @property
     def input_refs(self) -> list[str] | None:
+        """The layer's inputs as a list of references, or None when it takes the previous layer's output."""
         if self.input is None:
             return None
         return [self.input] if isinstance(self.input, str) else list(self.input)

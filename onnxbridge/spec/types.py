@@ -32,9 +32,11 @@ class TensorInfo:
 
     @property
     def rank(self) -> int:
+        """The number of dimensions."""
         return len(self.shape)
 
     def with_shape(self, shape: Shape) -> TensorInfo:
+        """The same element type with another shape."""
         return TensorInfo(tuple(shape), self.dtype)
 
     def __str__(self) -> str:
@@ -47,6 +49,7 @@ def format_shape(shape: Shape) -> str:
 
 
 def is_static(d: Dim) -> bool:
+    """Whether dimension ``d`` is a fixed number (not symbolic)."""
     return isinstance(d, int)
 
 
@@ -62,6 +65,7 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
 
 
 def numel(shape: Shape) -> Dim:
+    """The number of elements of ``shape``: a number when every dimension is fixed, symbolic otherwise."""
     out: Dim = 1
     for d in shape:
         out = dim_mul(out, d)

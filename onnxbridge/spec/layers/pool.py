@@ -11,6 +11,7 @@ from onnxbridge.spec.types import TensorInfo
 
 
 class PoolParams(LayerParams):
+    """Parameters of the max and average pooling layers."""
     kernel_size: PositiveInts = Field(description="Window size: one number or one per spatial dim.")
     stride: PositiveInts | None = Field(None, description="Stride (default: the window size).")
     padding: NonNegativeInts = Field(0, description="Implicit padding on both sides.")
@@ -18,6 +19,7 @@ class PoolParams(LayerParams):
 
 
 class AvgPoolParams(PoolParams):
+    """Parameters of the average pooling layers."""
     count_include_pad: bool = Field(True, description="Count padded zeros in the average (PyTorch's default).")
 
 
@@ -79,6 +81,7 @@ class MaxPool1d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 1-D pooling examples."""
         return _EX1
 
 
@@ -90,6 +93,7 @@ class MaxPool2d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 2-D pooling examples."""
         return _EX2
 
 
@@ -103,6 +107,7 @@ class AvgPool1d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 1-D pooling examples plus padding left out of the average."""
         return _EX1 + [Example({"kernel_size": 3, "padding": 1, "count_include_pad": False}, (TensorInfo((1, 2, 7)),))]
 
 
@@ -116,6 +121,7 @@ class AvgPool2d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 2-D pooling examples plus padding left out of the average."""
         return _EX2 + [Example({"kernel_size": 3, "padding": 1, "count_include_pad": False},
                                (TensorInfo((1, 2, 5, 5)),))]
 

@@ -18,6 +18,7 @@ from onnxbridge.spec.types import TensorInfo, is_static
 
 
 class RNNParams(LayerParams):
+    """Parameters of the recurrent layers (``LSTM``, ``GRU``, ``SimpleRNN``)."""
     hidden_size: int = Field(gt=0, description="Features in the hidden state.")
     num_layers: int = Field(1, ge=1, description="Number of stacked recurrent layers.")
     bidirectional: bool = Field(False, description="Run forwards and backwards and concatenate.")
@@ -27,6 +28,7 @@ class RNNParams(LayerParams):
 
 
 class SimpleRNNParams(RNNParams):
+    """Parameters of ``SimpleRNN``."""
     nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="Activation of the recurrence.")
 
 
@@ -140,4 +142,5 @@ class SimpleRNN(_Recurrent):
 
     @classmethod
     def examples(cls):
+        """The shared recurrent examples plus a ReLU recurrence."""
         return super().examples() + [Example({"hidden_size": 4, "nonlinearity": "relu"}, (TensorInfo((2, 3, 5)),))]

@@ -54,6 +54,7 @@ class Body:
 
     @property
     def nested(self) -> list[Draft]:
+        """The drafts of this body that are block instances themselves."""
         return [d for d in self.drafts if d.block is not None]
 
 
@@ -75,9 +76,12 @@ class Blocks:
         self._functions = {(f.domain, f.name): f for f in plan.model.functions}
 
     def is_call(self, scope: Scope, node: onnx.NodeProto) -> bool:
+        """Whether ``node`` calls a local function of the model."""
         return id(node) in scope.view.calls
 
     def instance(self, scope: Scope, node: onnx.NodeProto) -> Draft:
+        """The draft of a block instance for the call ``node``; the function body is lifted the first time it
+        is called."""
         key = scope.view.calls[id(node)]
         if key not in self.bodies:
             view = self.plan.functions[key]

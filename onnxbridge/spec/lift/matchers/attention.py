@@ -168,6 +168,8 @@ def _region(scope: Scope, sources: list[str], y: str) -> list[onnx.NodeProto] | 
 
 @matcher("Softmax", stage=REGION)
 def attention(scope: Scope, softmax: onnx.NodeProto) -> Draft | None:
+    """``MultiHeadAttention`` for the written-out attention region around a score ``Softmax`` (projections,
+    heads, scores and output projection)."""
     rank = scope.rank(softmax.output[0])
     axis = int(attr(softmax, "axis", -1 if scope.opset >= 13 else 1))
     if rank != 4 or axis % 4 != 3:

@@ -21,6 +21,7 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 @matcher("Gemm")
 def gemm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Linear`` for a ``Gemm`` of a rank-2 input by a float32 weight (no transposed input, alpha 1)."""
     x, w, c = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     if scope.rank(x) != 2 or not float32(scope, x) or not float32_weight(scope, w) or not one_output(node, scope):
         return None
@@ -48,6 +49,8 @@ def gemm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("MatMul", stage=COMPOSITE)
 def matmul(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Linear`` for a ``MatMul`` of a rank-2 or rank-3 input by a 2-D float32 weight (and a following bias
+    ``Add``)."""
     x, w = scope.inp(node, 0), scope.inp(node, 1)
     rank = scope.rank(x)
     if rank not in (2, 3) or not float32(scope, x) or not float32_weight(scope, w) or scope.is_weight(x):

@@ -22,6 +22,8 @@ def broadcastable(a: tuple, b: tuple) -> bool:
 
 @matcher("Add", "Mul")
 def elementwise(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Add`` / ``Multiply`` for an ONNX ``Add`` / ``Mul`` of two computed tensors of one type that
+    broadcast."""
     a, b = scope.inp(node, 0), scope.inp(node, 1)
     if not (scope.is_dynamic(a) and scope.is_dynamic(b)) or scope.elem(a) != scope.elem(b):
         return None
@@ -33,6 +35,7 @@ def elementwise(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("Concat")
 def concat(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Concat`` for an ONNX ``Concat`` of two or more computed tensors of one rank."""
     ins = scope.ins(node)
     if len(ins) < 2 or not all(scope.is_dynamic(i) for i in ins):
         return None

@@ -14,6 +14,7 @@ from onnxbridge.spec.lift.scope import Scope
 
 @matcher("BatchNormalization")
 def batch_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``BatchNorm1d`` / ``BatchNorm2d`` for an inference-mode ``BatchNormalization`` with a single output."""
     if scope.opset < 9 or int(attr(node, "training_mode", 0)) or not one_output(node, scope):
         return None
     x = scope.inp(node, 0)
@@ -43,6 +44,7 @@ def _all_ones(scope: Scope, value: str) -> bool:
 
 @matcher("LayerNormalization")
 def layer_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``LayerNorm`` for an ONNX ``LayerNormalization`` (opset 17) over the trailing axes."""
     x, scale, bias = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     rank = scope.rank(x)
     if scope.opset < 17 or rank is None or not float32(scope, x) or not one_output(node, scope):

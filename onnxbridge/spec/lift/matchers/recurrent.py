@@ -101,6 +101,8 @@ def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodePro
 
 @matcher("LSTM", "GRU", "RNN", stage=COMPOSITE)
 def recurrent(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``LSTM`` / ``GRU`` / ``SimpleRNN`` for the ONNX recurrent op with float32 weights and no initial
+    states, sequence lengths or peepholes."""
     layer_type, gates = _KIND[node.op_type]
     x, w, r, b = (scope.inp(node, k) for k in range(4))
     extra = [scope.inp(node, k) for k in range(4, len(node.input))]

@@ -146,6 +146,8 @@ _TEST = np.concatenate([np.linspace(-6.0, 6.0, 97), [-0.1, 0.05, 0.7, 2.5]]).ast
 
 @matcher("Erf", "Tanh", "Sigmoid", "HardSigmoid", stage=REGION)
 def activation_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
+    """An activation layer for a written-out elementwise region that computes it (checked by evaluating the
+    region on sample values)."""
     for root in _roots(scope, anchor, _ELEMENTWISE):
         if not float32(scope, root) or scope.shape(root) is None:
             continue
@@ -169,6 +171,8 @@ def activation_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
 # --------------------------------------------------------------------------------------------------
 @matcher("ReduceMean", stage=REGION)
 def layer_norm_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
+    """``LayerNorm`` for LayerNorm written out in elementary ops over the last axis (two ``ReduceMean`` and
+    their arithmetic, with its affine), checked by evaluating the region."""
     x = scope.inp(anchor, 0)
     rank = scope.rank(x)
     if not rank or rank < 2 or not float32(scope, x) or not int(attr(anchor, "keepdims", 1)):
