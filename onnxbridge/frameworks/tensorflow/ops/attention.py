@@ -128,6 +128,8 @@ def _hidden_rows(p: AttentionPlan, mask: Code) -> Code:
 
 @TF_OPS.register("Attention", since=23)
 def attention(ctx: TensorFlowContext) -> None:
+    """ONNX ``Attention`` as ``ops.dot_product_attention`` where that means the same, written out otherwise
+    (soft caps, masks, score outputs)."""
     p = read_attention(ctx)
     ctx.dtype(p.elem)  # fails cleanly for types Keras lacks
     # Keras's symbolic dot_product_attention takes the output's head size from the query's

@@ -40,6 +40,7 @@ def _static_dims(shape: tuple | None) -> tuple | None:
 
 @TF_OPS.register("Loop", since=11)
 def loop(ctx: TensorFlowContext) -> None:
+    """ONNX ``Loop`` as a Python loop over the converted body (carried values and scan outputs)."""
     node = ctx.node
     converter = ctx.scope.converter
     view = loop_body_view(node, ctx.view)

@@ -61,6 +61,7 @@ def pad_layer(ctx: TensorFlowContext, x, pads: list[tuple[int, int]], hint: str)
 
 @TF_OPS.register("Conv")
 def conv(ctx: TensorFlowContext) -> None:
+    """ONNX ``Conv`` (1-D to 3-D) as a Keras convolution layer, channels-last, holding the constant weights."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -126,6 +127,7 @@ def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
 
 @TF_OPS.register("ConvTranspose")
 def conv_transpose(ctx: TensorFlowContext) -> None:
+    """ONNX ``ConvTranspose`` (1-D to 3-D) as a Keras transposed convolution, channels-last."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -203,6 +205,7 @@ def _pad_value(x, pads: list[tuple[int, int]], value: float):
 
 @TF_OPS.register("MaxPool")
 def max_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``MaxPool`` as Keras max pooling (explicit pads as a separate pad); the Indices output is refused."""
     if ctx.has_output(1):
         ctx.fail("the Indices output of MaxPool is not supported")
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
@@ -227,6 +230,8 @@ def max_pool(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("AveragePool")
 def average_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says; no
+    dilation."""
     include_pad = bool(ctx.attr("count_include_pad", 0))
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad)
     if any(d != 1 for d in dilations):
@@ -278,6 +283,7 @@ def _root(y, p: int):
 
 @TF_OPS.register("LpPool", since=11)
 def lp_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``LpPool`` as the p-th root of a sum pooling of ``|x|^p``; no dilation."""
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
     if any(d != 1 for d in dilations):
         ctx.fail("dilated Lp pooling is not supported")
@@ -294,6 +300,7 @@ def lp_pool(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("GlobalLpPool", since=2)
 def global_lp_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``GlobalLpPool`` as the p-norm over the spatial axes."""
     rank = ctx.rank(0)
     p = int(ctx.attr("p", 2))
     total = call(dotted("ops", "sum"), _lp_sum(ctx, ctx.x_cl(0), p), axis=lit(tuple(range(1, rank - 1))),

@@ -45,6 +45,8 @@ def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, obj
 
 @TF_OPS.register("Gemm")
 def gemm(ctx: TensorFlowContext) -> None:
+    """ONNX ``Gemm``: a Keras ``Dense`` for a constant weight (alpha and the bias folded in), matrix products
+    otherwise."""
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     b = ctx.const(1)
@@ -88,6 +90,8 @@ def _sizes(shape: tuple) -> tuple[int | None, ...]:
 
 @TF_OPS.register("MatMul")
 def matmul(ctx: TensorFlowContext) -> None:
+    """ONNX ``MatMul``: a Keras ``Dense`` for a constant 2-D float weight (absorbing a following bias
+    ``Add``), ``ops.matmul`` otherwise."""
     node = ctx.node
     w = ctx.const(1)
     if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f":
@@ -106,6 +110,7 @@ def matmul(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Einsum", since=12)
 def einsum(ctx: TensorFlowContext) -> None:
+    """ONNX ``Einsum`` as ``ops.einsum``."""
     equation = ctx.attr("equation").replace(" ", "")
     args = [ctx.x(i) for i in range(ctx.n_inputs)]
     ctx.emit(call(_ops("einsum"), lit(equation), *args))

@@ -16,6 +16,7 @@ def _ops(name: str) -> Code:
 
 @TF_OPS.register("Pad", since=11)
 def pad_11(ctx: TensorFlowContext) -> None:
+    """ONNX ``Pad`` from opset 11, its pads and value as constant inputs."""
     pads = ctx.ints(1)
     if pads is None:
         ctx.fail("pads computed at run time are not supported")
@@ -29,6 +30,7 @@ def pad_11(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Pad", since=2)
 def pad_2(ctx: TensorFlowContext) -> None:
+    """ONNX ``Pad`` before opset 11, its pads and value as attributes."""
     _pad(ctx, ctx.attr("pads"), ctx.attr("value", 0.0), ctx.attr("mode", "constant"), None)
 
 
@@ -128,6 +130,7 @@ def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scal
 
 @TF_OPS.register("Resize", since=11)
 def resize(ctx: TensorFlowContext) -> None:
+    """ONNX ``Resize`` with constant scales or sizes (no ``axes``, aspect policy ``stretch``)."""
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
         ctx.fail("axes / keep_aspect_ratio_policy are not supported")
     scales = ctx.const(2) if ctx.has(2) else None
@@ -144,6 +147,7 @@ def resize(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Upsample", since=9)
 def upsample(ctx: TensorFlowContext) -> None:
+    """ONNX ``Upsample`` with constant scales (asymmetric coordinates, floor rounding)."""
     scales = ctx.const(1)
     if scales is None:
         ctx.fail("scales computed at run time are not supported")

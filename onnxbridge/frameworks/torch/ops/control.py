@@ -21,6 +21,8 @@ _UNBOUNDED = 2**62  # exporters pass INT64_MAX as the trip count of a loop gover
 
 @REG("Loop", since=11)
 def loop(ctx: TorchContext) -> None:
+    """ONNX ``Loop`` as a Python ``while`` loop over the converted body (carried values and stacked scan
+    outputs)."""
     view = loop_body_view(ctx.node, ctx.view)
     body = ctx.nested(view)
     n_carried = len(ctx.node.input) - 2

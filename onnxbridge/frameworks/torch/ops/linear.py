@@ -35,6 +35,8 @@ def _vector_bias(ref: ParamRef | None, n: int, max_rank: int | None) -> bool:
 
 @REG("Gemm", since=7)
 def gemm(ctx: TorchContext) -> None:
+    """ONNX ``Gemm`` as an ``nn.Linear`` module for a constant weight (alpha, beta and transposes folded in),
+    matrix products otherwise."""
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     a = ctx.t(0)
@@ -73,6 +75,8 @@ def gemm(ctx: TorchContext) -> None:
 
 @REG("MatMul")
 def matmul(ctx: TorchContext) -> None:
+    """ONNX ``MatMul``: attention when it starts a recognised attention pattern, an ``nn.Linear`` for a
+    constant 2-D weight, ``torch.matmul`` otherwise."""
     match = match_attention(ctx.view, ctx.node)
     if match is not None:
         emit_attention(ctx, match)
@@ -122,5 +126,6 @@ def _bias_add(ctx: TorchContext, n: int):
 
 @REG("Einsum", since=12)
 def einsum(ctx: TorchContext) -> None:
+    """ONNX ``Einsum`` as ``torch.einsum``."""
     operands = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     ctx.emit(fn("torch.einsum", lit(str(ctx.attr("equation")).replace(" ", "")), *operands))

@@ -215,14 +215,17 @@ def _flattens_directions(ctx: TorchContext, reshape: onnx.NodeProto, same_axes: 
 
 @REG("LSTM", since=7)
 def lstm(ctx: TorchContext) -> None:
+    """ONNX ``LSTM`` as an ``nn.LSTM`` module holding its weights."""
     _convert(ctx, "LSTM")
 
 
 @REG("GRU", since=7)
 def gru(ctx: TorchContext) -> None:
+    """ONNX ``GRU`` as an ``nn.GRU`` module holding its weights."""
     _convert(ctx, "GRU")
 
 
 @REG("RNN", since=7)
 def rnn(ctx: TorchContext) -> None:
+    """ONNX ``RNN`` as an ``nn.RNN`` module holding its weights."""
     _convert(ctx, "RNN")

@@ -18,6 +18,7 @@ _BORDER_PAD_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProt
 
 @REG("Pad", since=2)
 def pad(ctx: TorchContext) -> None:
+    """ONNX ``Pad`` (pads as attributes before opset 11, as inputs from 11) as ``F.pad``."""
     mode = ctx.attr("mode", "constant")
     if mode not in _PAD_MODES:
         ctx.fail(f"pad mode {mode!r} is unknown")
@@ -99,6 +100,8 @@ _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 @REG("Resize", since=11)
 def resize(ctx: TorchContext) -> None:
+    """ONNX ``Resize`` of the spatial axes of a 3-D to 5-D input as ``F.interpolate`` (no antialiasing, aspect
+    policy ``stretch``)."""
     mode = ctx.attr("mode", "nearest")
     coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
     if int(ctx.attr("antialias", 0)):
@@ -173,6 +176,7 @@ def resize(ctx: TorchContext) -> None:
 
 @REG("Upsample", since=7)
 def upsample(ctx: TorchContext) -> None:
+    """ONNX ``Upsample`` (nearest) as ``F.interpolate`` with constant scales."""
     if ctx.attr("mode", "nearest") != "nearest":
         ctx.fail("linear Upsample uses asymmetric coordinates, which torch's interpolate does not offer")
     scales = ctx.attr("scales") if ctx.opset < 9 else ctx.const(1)
