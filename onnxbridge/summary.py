@@ -74,7 +74,7 @@ def summarize_spec(spec: Any) -> Summary:
     s.inputs = {k: f"{format_shape(v.shape)} {v.dtype}" for k, v in report.inputs.items()}
     s.outputs = {k: (f"{format_shape(v.shape)} {v.dtype}" if v else "not inferred") for k, v in report.outputs.items()}
     for r in report.rows:
-        shapes = [list(o.shape) for o in r.outputs] if r.outputs else []
+        shapes: list[list[int | str] | None] = [list(o.shape) for o in r.outputs] if r.outputs else []
         s.rows.append(SummaryRow(r.id, r.type, shapes, r.params, r.depth, r.status, r.error))
     return s
 

@@ -70,6 +70,7 @@ class ParityReport:
         if not self.outputs:
             return "parity not checked: no outputs"
         w = self.worst
+        assert w is not None  # there are outputs
         if self.ok:
             return f"parity ok: max abs error {self.max_abs:.2e} over {len(self.outputs)} output(s) (atol {self.atol:g}, rtol {self.rtol:g})"
         extra = f" ({w.note})" if w.note else ""
@@ -125,7 +126,7 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
         else:
             shape = tuple(_concrete_dim(d, axis, batch, dims) for axis, d in enumerate(tt.shape.dim))
         if np.issubdtype(dtype, np.floating):
-            data = rng.standard_normal(shape).astype(dtype)
+            data: np.ndarray = rng.standard_normal(shape).astype(dtype)
         elif dtype is np.bool_:
             data = rng.integers(0, 2, shape).astype(np.bool_)
         else:

@@ -194,7 +194,7 @@ def nvidia_smi_gpus(timeout: float = 10.0) -> list[GpuInfo] | None:
                              capture_output=True, text=True, timeout=timeout, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    gpus = []
+    gpus: list[GpuInfo] = []
     for line in out.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) < 3:

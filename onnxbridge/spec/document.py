@@ -115,7 +115,8 @@ def open_model(source: str | os.PathLike, weights_path: str | os.PathLike, *, tr
     from onnxbridge.conversion import convert_with_report
     from onnxbridge.spec.weights import save_weights
 
-    result = convert_with_report(str(source), "spec", **({"trust": True} if trust else {}))
+    options: dict[str, Any] = {"trust": True} if trust else {}
+    result = convert_with_report(str(source), "spec", **options)
     spec = result.value
     data = spec.to_dict()
     data.pop("weights", None)

@@ -159,7 +159,7 @@ class Spec(_Doc):
         # the document decides; where it was read from (and weights held in memory) does not
         return isinstance(other, Spec) and self.model_dump() == other.model_dump()
 
-    __hash__ = None  # type: ignore[assignment]  (mutable, like every pydantic model)
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @field_validator("weights")
     @classmethod

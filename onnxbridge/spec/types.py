@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeGuard, Union
 
 from onnxbridge.ir.dtypes import ELEMENT_TYPES, elem_named, onnx_type_name
 from onnxbridge.ir.dtypes import dtype_name as ir_dtype_name
@@ -48,7 +48,7 @@ def format_shape(shape: Shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def is_static(d: Dim) -> bool:
+def is_static(d: Dim) -> TypeGuard[int]:
     """Whether dimension ``d`` is a fixed number (not symbolic)."""
     return isinstance(d, int)
 

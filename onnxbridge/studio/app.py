@@ -217,6 +217,7 @@ def create_app(state: StudioState) -> FastAPI:
         if body.spec is not None:
             name = str(body.spec.get("name") or "network")
             return Json({"url": state.viewers.open_spec(body.spec, name, base_dir=ws.base_dir(body.path))})
+        assert body.path is not None  # checked above: a request without a spec names a file
         return Json({"url": state.viewers.open_model(ws.existing(body.path))})
 
     _front_end(app, state.static_dir)

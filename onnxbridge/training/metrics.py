@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onnxbridge.ir.io import atomic_write
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "curves.png"
@@ -44,8 +47,8 @@ class Reporter:
         self.epochs = epochs
         self.steps = steps
         self.label = label
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         if enabled:
             from onnxbridge.cli.common import err_console
 

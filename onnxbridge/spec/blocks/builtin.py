@@ -66,7 +66,7 @@ def residual_block(p: ResidualBlockParams, inputs: list[TensorInfo]) -> BlockSpe
         raise LayerShapeError("needs [batch, channels, height, width]")
     out = p.out_channels or x.shape[1]
     project = out != x.shape[1] or p.stride != 1
-    layers = [
+    layers: list[dict[str, Any]] = [
         {"id": "conv1", "type": "Conv2d", "out_channels": out, "kernel_size": 3, "stride": p.stride,
          "padding": 1, "bias": False},
         {"id": "bn1", "type": "BatchNorm2d"},

@@ -105,8 +105,9 @@ class Concat(LayerDef):
                 raise LayerShapeError(f"needs equal sizes except along dim {axis}; dim {axis_i} differs: "
                                       f"{', '.join(format_shape(i.shape) for i in inputs)}",
                                       "resize or pool the inputs to the same size first")
-        sizes = [i.shape[axis] for i in inputs]
-        total = sum(sizes) if all(isinstance(s, int) for s in sizes) else "+".join(str(s) for s in sizes)
+        along = [i.shape[axis] for i in inputs]
+        fixed = [s for s in along if isinstance(s, int)]
+        total = sum(fixed) if len(fixed) == len(along) else "+".join(str(s) for s in along)
         shape = list(inputs[0].shape)
         shape[axis] = total
         return [TensorInfo(tuple(shape), inputs[0].dtype)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from onnxbridge.spec.layers._spatial import conv_out, explicit_pads, spatial_rank_check
@@ -25,7 +27,7 @@ class AvgPoolParams(PoolParams):
 
 class _Pool(LayerDef):
     family = "pool"
-    Params = PoolParams
+    Params: ClassVar[type[PoolParams]] = PoolParams
     n: int = 2
     onnx_op = "MaxPool"
 

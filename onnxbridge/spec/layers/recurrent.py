@@ -8,7 +8,7 @@ compute it). Batch-first inputs are transposed in and out.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -34,7 +34,7 @@ class SimpleRNNParams(RNNParams):
 
 class _Recurrent(LayerDef):
     family = "recurrent"
-    Params = RNNParams
+    Params: ClassVar[type[RNNParams]] = RNNParams
     onnx_op = "LSTM"
     gates = 4
 
@@ -136,7 +136,8 @@ class SimpleRNN(_Recurrent):
     Params = SimpleRNNParams
 
     @classmethod
-    def _attrs(cls, p: SimpleRNNParams):
+    def _attrs(cls, p: RNNParams):
+        assert isinstance(p, SimpleRNNParams)  # this layer's Params
         act = "Tanh" if p.nonlinearity == "tanh" else "Relu"
         return {"activations": [act] * (2 if p.bidirectional else 1)}
 

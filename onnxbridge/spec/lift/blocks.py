@@ -46,10 +46,10 @@ class Body:
     scope: Scope
     drafts: list[Draft]
     input_names: list[str] = field(default_factory=list)
-    layers: list[dict[str, Any]] | None = None
-    outputs: list[str] | None = None
+    layers: list[dict[str, Any]] = field(default_factory=list)  # set when the body is assembled
+    outputs: list[str] = field(default_factory=list)  # set when the body is assembled
     sources: dict[str, Source] = field(default_factory=dict)
-    name: str | None = None
+    name: str = ""  # set when its family is named
     args: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -170,7 +170,7 @@ def _lift_source(caller: Scope, actuals: dict[str, str], src: Source) -> Source:
     k = caller.view.known.get(caller.canon(value)) if value else None
     if isinstance(k, Placeholder):
         return Formal(k.formal, src.transform)
-    if isinstance(k, Const):
+    if isinstance(k, Const) and value:
         return WeightSource(value, src.transform).apply(k.array)
     return src  # not passed: the weight is initialised
 

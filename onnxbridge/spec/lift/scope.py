@@ -79,6 +79,10 @@ class Scope:
         """The shape of ``value``, or None when it is not known."""
         return self.type(value).shape
 
+    def dims(self, value: str) -> tuple:
+        """The shape of ``value`` where its rank is known (checked by the caller); empty when it is not."""
+        return self.type(value).shape or ()
+
     def rank(self, value: str) -> int | None:
         """The rank of ``value``, or None when it is not known."""
         return self.type(value).rank

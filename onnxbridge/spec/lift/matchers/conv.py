@@ -27,7 +27,7 @@ def conv(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     if b and not float32_weight(scope, b):
         return None
     wshape = scope.weight_shape(w)
-    channels = scope.shape(x)[1]
+    channels = scope.dims(x)[1]
     if wshape is None or len(wshape) != rank or not isinstance(channels, int):
         return None
     n = rank - 2
@@ -77,7 +77,7 @@ def conv_transpose(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     if b and not float32_weight(scope, b):
         return None
     wshape = scope.weight_shape(w)
-    channels = scope.shape(x)[1]
+    channels = scope.dims(x)[1]
     if wshape is None or len(wshape) != rank or wshape[0] != channels:
         return None
     n = rank - 2

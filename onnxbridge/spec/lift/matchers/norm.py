@@ -21,7 +21,7 @@ def batch_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     rank = scope.rank(x)
     if rank not in (2, 3, 4) or not float32(scope, x):
         return None
-    channels = scope.shape(x)[1]
+    channels = scope.dims(x)[1]
     stats = [scope.inp(node, k) for k in range(1, 5)]
     if not isinstance(channels, int) or not all(float32_weight(scope, s) and scope.weight_shape(s) == (channels,)
                                                 for s in stats):
@@ -56,7 +56,7 @@ def layer_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     dims = rank - axis
     if not 1 <= dims < rank:
         return None
-    trailing = scope.shape(x)[axis:]
+    trailing = scope.dims(x)[axis:]
     if not all(isinstance(d, int) for d in trailing) or not float32_weight(scope, scale) \
             or scope.weight_shape(scale) != tuple(trailing):
         return None

@@ -117,7 +117,7 @@ def recurrent(scope: Scope, node: onnx.NodeProto) -> Draft | None:
         return None
     d = 2 if direction == "bidirectional" else 1
     hidden = int(attr(node, "hidden_size"))
-    features = scope.shape(x)[2]
+    features = scope.dims(x)[2]
     if scope.weight_shape(w) != (d, gates * hidden, features) or scope.weight_shape(r) != (d, gates * hidden, hidden):
         return None
     if b and scope.weight_shape(b) != (d, 2 * gates * hidden):
