@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
@@ -190,7 +192,7 @@ def clip_6(ctx: TensorFlowContext) -> None:
 @TF_OPS.register("Clip", since=11)
 def clip_11(ctx: TensorFlowContext) -> None:
     """ONNX ``Clip`` from opset 11, its optional bounds given as constant inputs."""
-    bounds = []
+    bounds: list[Any] = []
     for i in (1, 2):
         if not ctx.has(i):
             bounds.append(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def conv(ctx: TensorFlowContext) -> None:
     if any(b or e for b, e in explicit):
         x = pad_layer(ctx, x, explicit, f"{_label(ctx)}_pad")
     out_channels, in_per_group = w.shape[0], w.shape[1]
-    common = dict(strides=_tuple(strides) if any(s != 1 for s in strides) else None,
+    common: dict[str, Any] = dict(strides=_tuple(strides) if any(s != 1 for s in strides) else None,
                   padding=padding if padding != "valid" else None,
                   dilation_rate=_tuple(dilations) if any(d != 1 for d in dilations) else None,
                   use_bias=False if bias is None else None)
@@ -156,8 +157,8 @@ def conv_transpose(ctx: TensorFlowContext) -> None:
         if ctx.has(2):
             y = call(dotted("ops", "add"), y, ctx.x(2))
     else:
-        kern = np.transpose(w, (*range(2, rank), 1, 0))
-        weights = [kern] + ([bias] if bias is not None else [])
+        kernel_array = np.transpose(w, (*range(2, rank), 1, 0))
+        weights = [kernel_array] + ([bias] if bias is not None else [])
         layer = ctx.layer(f"Conv{n}DTranspose", weights=weights, filters=int(w.shape[1]), kernel_size=_tuple(kernel),
                           strides=_tuple(strides) if any(s != 1 for s in strides) else None,
                           output_padding=_tuple(out_pad) if any(out_pad) else None,
@@ -186,7 +187,7 @@ def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
         pads = [_same_pads(k, s, d, size) for k, s, d, size in zip(kernel, strides, dilations, spatial)]
         if any(p is None for p in pads):
             ctx.fail("same padding needs static spatial sizes here")
-        padding, explicit = "valid", pads
+        padding, explicit = "valid", [p for p in pads if p is not None]
     if ctx.attr("ceil_mode", 0):
         # ceil mode adds windows at the end: take the output size from shape inference and pad to reach it
         out = tuple(ctx.out_shape()[2:])

@@ -162,7 +162,7 @@ def _variadic(fn: str, mean: bool = False):
         for i, c in zip(idx[1:], codes[1:]):
             other = ctx.stored_shape(i, rank, perm)
             expr = add_code(expr, c, shape, other) if fn == "add" else call(_ops(fn), expr, c)
-            shape = broadcast_shapes(shape, other)
+            shape = tuple(d if isinstance(d, int) else None for d in broadcast_shapes(shape, other))
         if mean and len(codes) > 1:
             expr = call(_ops("divide"), expr, lit(float(len(codes))))
         ctx.emit(expr, perm=perm)

@@ -28,12 +28,12 @@ def _slice_bounds(start: int, end: int, step: int, dim) -> tuple[int | None, int
         e = min(max(end + dim if end < 0 else end, -1), dim - 1)
         return (None if s >= dim - 1 else s), (None if e < 0 else e)
     big = 2**31 - 1
-    s = None if (step > 0 and start == 0) or (step < 0 and start >= big) else start
+    lo = None if (step > 0 and start == 0) or (step < 0 and start >= big) else start
     if step > 0:
-        e = None if end >= big else end
+        hi = None if end >= big else end
     else:
-        e = None if end <= -big else end
-    return s, e
+        hi = None if end <= -big else end
+    return lo, hi
 
 
 def _emit_slice(ctx: TensorFlowContext, starts, ends, axes, steps) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
@@ -28,7 +29,7 @@ def dense_input(ctx: TensorFlowContext, kernel: np.ndarray) -> tuple[Code, np.nd
     return ctx.x(0), kernel, None
 
 
-def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, object]:
+def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, onnx.NodeProto | None]:
     """A constant bias [units] added right after this node (fused into Dense), and the Add node."""
     add = ctx.sole_reader(0)
     if add is None or add.op_type != "Add" or not is_onnx_domain(add.domain):

@@ -35,8 +35,8 @@ def batch_norm(ctx: TensorFlowContext) -> None:
         norm = call(_ops("divide"), call(_ops("subtract"), x, mean), call(_ops("sqrt"), call(_ops("add"), var, lit(eps))))
         ctx.emit(call(_ops("add"), call(_ops("multiply"), norm, scale), bias), perm=perm)
         return
-    gamma, beta, mean, var = (np.asarray(p, dtype=np.float32).reshape(-1) for p in params)
-    layer = ctx.layer("BatchNormalization", weights=[gamma, beta, mean, var],
+    gamma, beta, moving_mean, moving_var = (np.asarray(p, dtype=np.float32).reshape(-1) for p in params)
+    layer = ctx.layer("BatchNormalization", weights=[gamma, beta, moving_mean, moving_var],
                       axis=axis if axis != rank - 1 else -1, epsilon=eps)
     ctx.emit(call(layer, x), perm=perm)
 

@@ -115,13 +115,15 @@ def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scal
                 return
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
                 ctx.fail("the output size must be static")
-            layer = ctx.layer("Resizing", height=int(out_shape[2]), width=int(out_shape[3]), interpolation="bilinear")
+            height, width = (d for d in out_shape[2:4] if isinstance(d, int))
+            layer = ctx.layer("Resizing", height=height, width=width, interpolation="bilinear")
             ctx.emit(call(layer, x), perm=perm)
             return
         if coord in ("align_corners", "asymmetric"):
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
                 ctx.fail("the output size must be static")
-            layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(int(out_shape[2]), int(out_shape[3])),
+            height, width = (d for d in out_shape[2:4] if isinstance(d, int))
+            layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(height, width),
                               align_corners=coord == "align_corners")
             ctx.emit(call(layer, x), perm=perm)
             return

@@ -13,7 +13,7 @@ from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
-from onnxbridge.ir.symbolic import Dim, sym_binop
+from onnxbridge.ir.symbolic import Dim, Elem, sym_binop
 
 INT64_MAX = 2**63 - 1
 
@@ -85,7 +85,7 @@ def _dynamic_reshape(ctx: TensorFlowContext) -> None:
     copy_zeros = False
     if node.op_type == "Flatten":
         axis = ctx.axis(ctx.attr("axis", 1), len(in_shape))
-        first: object = 1
+        first: Elem = 1
         for k, d in enumerate(in_shape[:axis]):
             first = sym_binop("*", first, d if isinstance(d, int) else Dim(node.input[0], k))
         shape = ctx.scope.sym_code([first, -1], False, ctx.uses)
@@ -207,7 +207,7 @@ def concat(ctx: TensorFlowContext) -> None:
     axis = ctx.axis(ctx.attr("axis"), rank)
     idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     # empty inputs (a 0-sized constant) add nothing
-    idx = [i for i in idx if ctx.const(i) is None or ctx.const(i).size > 0]
+    idx = [i for i in idx if (c := ctx.const(i)) is None or c.size > 0]
     if len(idx) == 1:
         ctx.alias(idx[0], keep_perm=True)
         return
@@ -350,9 +350,10 @@ def constant(ctx: TensorFlowContext) -> None:
 def range_(ctx: TensorFlowContext) -> None:
     """ONNX ``Range``: a constant when its bounds are, the generated ``Range`` helper layer otherwise."""
     values = [ctx.const(i) for i in range(3)]
-    if all(v is not None for v in values):
-        start, limit, delta = (v.reshape(-1)[0] for v in values)
-        ctx.set_const(0, np.arange(start, limit, delta, dtype=values[0].dtype))
+    consts = [v for v in values if v is not None]
+    if len(consts) == len(values):
+        start, limit, delta = (v.reshape(-1)[0] for v in consts)
+        ctx.set_const(0, np.arange(start, limit, delta, dtype=consts[0].dtype))
         return
     layer = ctx.layer(str(ctx.helper("Range")), module="")
     # constants go in as arrays: a Keras layer only takes tensors positionally

@@ -170,8 +170,8 @@ def clip(ctx: TorchContext) -> None:
         hi_code = None if hi is None or hi >= 3.4e38 else scalar(np.float32(hi))
         lo_val, hi_val = lo, hi
     else:
-        lo_val = None if ctx.const(1) is None else float(ctx.const(1))
-        hi_val = None if ctx.const(2) is None else float(ctx.const(2))
+        lo_val = None if (lo_const := ctx.const(1)) is None else float(lo_const)
+        hi_val = None if (hi_const := ctx.const(2)) is None else float(hi_const)
         lo_code = (scalar(ctx.const(1)) if lo_val is not None else ctx.t(1)) if ctx.has(1) else None
         hi_code = (scalar(ctx.const(2)) if hi_val is not None else ctx.t(2)) if ctx.has(2) else None
     if lo_val == 0 and hi_val == 6 and lo_code is not None and hi_code is not None:

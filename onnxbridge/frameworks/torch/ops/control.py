@@ -63,9 +63,9 @@ def loop(ctx: TorchContext) -> None:
         for s, out in zip(scans, scan_out):
             ctx.line("{}.append({})", s, out)
         ctx.line("{} = {} + 1", step, step)
-    for k, var in enumerate(variables):
+    for k, variable in enumerate(variables):
         if ctx.used(k):
-            ctx.alias(var if var is not None else ctx.t(2 + k), k)
+            ctx.alias(variable if variable is not None else ctx.t(2 + k), k)
     for j, s in enumerate(scans):
         if ctx.used(n_carried + j):
             ctx.emit(fmt("torch.stack({})", s), n_carried + j)

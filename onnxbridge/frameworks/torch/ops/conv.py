@@ -59,7 +59,7 @@ def conv(ctx: TorchContext) -> None:
     if weight is not None and (bias is not None or not ctx.has(2)):
         if not ctx.has(2):
             kwargs["bias"] = lit(False)
-        ctor = fn(f"nn.Conv{nd}d", lit(int(w_shape[1]) * groups), lit(int(w_shape[0])), compact(kernel), **kwargs)
+        ctor = fn(f"nn.Conv{nd}d", lit(int(weight.shape[1]) * groups), lit(int(weight.shape[0])), compact(kernel), **kwargs)
         params = {"weight": weight}
         if bias is not None:
             params["bias"] = bias

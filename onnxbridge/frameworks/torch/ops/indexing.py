@@ -103,6 +103,10 @@ def scatter_nd(ctx: TorchContext) -> None:
 def slice_(ctx: TorchContext) -> None:
     """ONNX ``Slice`` (bounds as attributes before opset 10, as inputs from 10) as indexing (negative steps
     through ``flip``)."""
+    start_vals: list[int | None]
+    end_vals: list[int | None]
+    axes: list[int] | None
+    steps: list[int] | None
     if ctx.opset < 10:
         starts = [int(v) for v in ctx.attr("starts")]
         ends = [int(v) for v in ctx.attr("ends")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.torch.context import ParamRef, TorchContext, fn, scalar
+from onnxbridge.frameworks.torch.context import ParamRef, TorchContext, Transform, fn, scalar
 from onnxbridge.frameworks.torch.ops._attention import emit_attention, match_attention
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.symbolic import Const, Placeholder
@@ -13,8 +13,8 @@ from onnxbridge.ir.symbolic import Const, Placeholder
 REG = TORCH_OPS.register
 
 
-def _linear(ctx: TorchContext, x: Code, in_features: int, out_features: int, weight: tuple[ParamRef, object],
-            bias: tuple[ParamRef, object] | None, hint: str | None = None) -> Code:
+def _linear(ctx: TorchContext, x: Code, in_features: int, out_features: int, weight: tuple[ParamRef, Transform],
+            bias: tuple[ParamRef, Transform] | None, hint: str | None = None) -> Code:
     kwargs = {} if bias is not None else {"bias": lit(False)}
     params = {"weight": weight}
     if bias is not None:
@@ -111,9 +111,9 @@ def _bias_add(ctx: TorchContext, n: int):
     if add.op_type != "Add" or len(add.input) != 2:
         return None, None
     other = add.input[1] if add.input[0] == out else add.input[0]
-    if other == out or not isinstance(ctx.view.known.get(other), (Const, Placeholder)):
+    k = ctx.view.known.get(other)
+    if other == out or not isinstance(k, (Const, Placeholder)):
         return None, None
-    k = ctx.view.known[other]
     ref = (ParamRef(k.type, formal=k.formal) if isinstance(k, Placeholder)
            else ParamRef(ctx.view.type(other), array=k.array, name=k.name))
     if ref.type.elem is not None and ctx.elem(1) is not None and ref.type.elem != ctx.elem(1):

@@ -31,9 +31,10 @@ def batch_norm(ctx: TorchContext) -> None:
     params = [ctx.param(i) for i in range(1, 5)]
     rank = ctx.type(0).rank
     eps = _eps(ctx)
-    if all(p is not None for p in params) and rank in (2, 3, 4, 5):
-        scale, bias, mean, var = params
-        channels = int(np.prod(scale.shape))  # type: ignore[union-attr]
+    present = [p for p in params if p is not None]
+    if len(present) == len(params) and rank in (2, 3, 4, 5):
+        scale, bias, mean, var = present
+        channels = int(np.prod(scale.shape))
         dims = {2: 1, 3: 1, 4: 2, 5: 3}[rank]
         flat = lambda v: np.asarray(v).reshape(-1)  # noqa: E731
         module = ctx.add_module(fn(f"nn.BatchNorm{dims}d", lit(channels), **eps), {

@@ -25,6 +25,7 @@ def pad(ctx: TorchContext) -> None:
     x = ctx.t(0)
     rank = ctx.type(0).rank
     axes: list[int] | None = None
+    pads: list[int] | None
     if ctx.opset < 11:
         pads = [int(p) for p in ctx.attr("pads", ctx.attr("paddings", []))]
         value = lit(float(ctx.attr("value", 0.0)))
@@ -37,8 +38,8 @@ def pad(ctx: TorchContext) -> None:
         if ctx.has(3):
             axes = ctx.ints(3)
             if axes is None or pads is None or rank is None:  # known at run time: the helper places them
-                kwargs = {} if value_is_zero else {"value": value}
-                ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs,
+                fill = {} if value_is_zero else {"value": value}
+                ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **fill,
                             axes=ctx.t(3) if axes is None else lit(axes)))
                 return
             full = [0] * (2 * rank)
@@ -47,8 +48,8 @@ def pad(ctx: TorchContext) -> None:
                 full[a], full[a + rank] = pads[k], pads[k + len(axes)]
             pads = full
     if pads is None:  # known at run time only
-        kwargs = {} if value_is_zero else {"value": value}
-        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs))
+        fill = {} if value_is_zero else {"value": value}
+        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **fill))
         return
     r = len(pads) // 2
     padded = [a for a in range(r) if pads[a] or pads[a + r]]
@@ -89,7 +90,7 @@ def _torch_pad_start(ctx: TorchContext, pads: list[int], first: int, mode: str) 
         return None
     if mode == "reflect":
         shape = ctx.type(0).shape
-        if shape is None or any(not isinstance(shape[a], int) or max(pads[a], pads[a + r]) >= shape[a]
+        if shape is None or any(not isinstance(size := shape[a], int) or max(pads[a], pads[a + r]) >= size
                                 for a in range(r - k, r)):
             return None
     return r - k
@@ -135,7 +136,7 @@ def resize(ctx: TorchContext) -> None:
             ctx.fail("the output size must be known")
         codes = [ctx.elem_code(s) for s in spatial]  # type: ignore[arg-type]
         kwargs["size"] = fmt("({},)", codes[0]) if len(codes) == 1 else fmt("({})", join(codes))
-        if dims is not None and all(isinstance(dims[2 + i], int) and isinstance(s, int) and s % dims[2 + i] == 0
+        if dims is not None and all(isinstance(d := dims[2 + i], int) and isinstance(s, int) and s % d == 0
                                     for i, s in enumerate(spatial)):
             factors = [s // dims[2 + i] for i, s in enumerate(spatial)]  # type: ignore[operator]
     else:
