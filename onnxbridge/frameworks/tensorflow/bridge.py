@@ -47,7 +47,7 @@ class TensorFlowBridge(Bridge):
         return path.suffix.lower() in (".keras", ".h5") or (path.is_dir() and (path / "saved_model.pb").exists())
 
     def import_to_onnx(self, source: Any, **options: Any) -> ConversionResult:
-        """Keras model, ``tf.Module`` or saved file to ONNX through tf2onnx (see
+        """A Keras model (live, ``.keras`` or ``.h5``) or a SavedModel folder to ONNX through tf2onnx (see
         :func:`~onnxbridge.frameworks.tensorflow.importer.import_to_onnx`)."""
         from onnxbridge.frameworks.tensorflow.importer import import_to_onnx
 

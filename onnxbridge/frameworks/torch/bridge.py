@@ -39,7 +39,7 @@ class TorchBridge(Bridge):
     converts_per_device = True
 
     def recognises(self, path: Path) -> bool:
-        """Exported programs (``.pt2``), weights-only checkpoints (``.pt``, ``.pth``) and model sources
+        """Exported programs (``.pt2``), TorchScript archives (``.pt``, ``.pth``) and model sources
         (``.py``)."""
         return path.suffix.lower() in (".pt2", ".pt", ".pth", ".py")
 

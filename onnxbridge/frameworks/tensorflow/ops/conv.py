@@ -62,7 +62,8 @@ def pad_layer(ctx: TensorFlowContext, x, pads: list[tuple[int, int]], hint: str)
 
 @TF_OPS.register("Conv")
 def conv(ctx: TensorFlowContext) -> None:
-    """ONNX ``Conv`` (1-D to 3-D) as a Keras convolution layer, channels-last, holding the constant weights."""
+    """ONNX ``Conv`` (1-D to 3-D), channels-last: a Keras convolution layer holding constant weights, the
+    functional form for weights computed in the graph."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):

@@ -45,7 +45,7 @@ def size(ctx: TorchContext) -> None:
 
 @REG("Constant")
 def constant(ctx: TorchContext) -> None:
-    """ONNX ``Constant`` as a stored tensor of the module."""
+    """ONNX ``Constant``: its output is the tensor expression of the value it holds."""
     ctx.alias(ctx.tensor(ctx.node.output[0], ctx.node))
 
 
@@ -95,7 +95,7 @@ def _same_static(target: list[Elem], shape: list[int]) -> bool:
 
 @REG("Flatten")
 def flatten(ctx: TorchContext) -> None:
-    """ONNX ``Flatten`` at ``axis`` as a reshape to two dims."""
+    """ONNX ``Flatten`` at ``axis`` to two dims (``torch.flatten``, ``reshape`` or two ``flatten`` calls)."""
     axis = int(ctx.attr("axis", 1))
     rank = ctx.type(0).rank
     x = ctx.t(0)
