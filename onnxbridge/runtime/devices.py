@@ -81,7 +81,7 @@ class FrameworkInfo:
 
     @property
     def installed(self) -> bool:
-        """Whether the framework imports here."""
+        """Whether the framework is installed here (its version was found)."""
         return self.version is not None
 
 

@@ -113,7 +113,7 @@ class SaveBody(BaseModel):
 
 
 class SessionBody(BaseModel):
-    """The studio's saved session state (open documents, layout), stored as the browser sends it."""
+    """The studio's session state, stored as the browser sends it."""
     state: Any = None
 
 
