@@ -227,7 +227,7 @@ export const api = {
   files: () => call<{ files: WorkspaceFile[] }>("GET", "/api/files"),
   open: (path: string) => call<Opened>("POST", "/api/open", { path }),
   save: (path: string, spec: Spec, version: string | null, force = false) =>
-    call<{ path: string; version: string }>("POST", "/api/save", { path, spec, version, force }),
+    call<{ path: string; version: string; unconnected: string[]; warning: string | null }>("POST", "/api/save", { path, spec, version, force }),
   getSession: () => call<{ state: unknown }>("GET", "/api/session"),
   putSession: (state: unknown) => call<unknown>("PUT", "/api/session", { state }),
   netron: (body: { spec: Spec; path: string | null } | { path: string }) => call<{ url: string }>("POST", "/api/netron", body),

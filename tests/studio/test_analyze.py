@@ -111,3 +111,22 @@ def test_analysis_does_not_change_its_input():
     analyse_spec(spec)
     apply_fix(spec, "OB501")
     assert spec == before
+
+
+def test_connectivity_follows_whole_chains():
+    from onnxbridge.spec.analysis import check_connectivity
+
+    assert check_connectivity(digits_spec()).unconnected == []
+    spec = digits_spec()
+    # the last two layers feed nothing the output reads: the unused-layer rule sees only the last one
+    spec["layers"] += [{"id": "extra1", "type": "ReLU", "input": "relu3"}, {"id": "extra2", "type": "ReLU"}]
+    spec["outputs"] = ["fc2"]
+    assert [d.layers for d in analyse_spec(spec).diagnostics if d.code == "OB520"] == [("extra2",)]
+    found = check_connectivity(spec)
+    assert found.unconnected == ["extra1", "extra2"]
+    assert found.warning == "2 layers are not connected from an input to an output: 'extra1', 'extra2'"
+    # without outputs the last layer is the output (as for the command line): then dropout and fc2 are loose
+    del spec["outputs"]
+    assert check_connectivity(spec).unconnected == ["dropout", "fc2"]
+    # a document that does not validate has its problems reported by the analysis, not here
+    assert check_connectivity({"inputs": [], "layers": [{"id": "x"}]}).unconnected == []
