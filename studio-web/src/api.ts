@@ -91,8 +91,14 @@ export interface CatalogueEntry {
   min_inputs: number;
   max_inputs: number | null;
   params: CatalogueParam[];
-  /** Built-in blocks: their definition, where the server describes it. */
-  definition?: { inputs?: string[]; layers: Spec["layers"]; outputs?: string[] } | null;
+  /** Built-in blocks: the layers they expand to, generated for `params` on inputs of `input_shapes`. */
+  definition?: {
+    params?: Record<string, unknown>;
+    input_shapes?: Dim[][];
+    inputs?: string[];
+    layers: Spec["layers"];
+    outputs?: string[];
+  } | null;
 }
 
 export interface Catalogue {

@@ -20,6 +20,26 @@ def test_catalogue(studio):
     assert body["version"]
 
 
+def test_catalogue_describes_the_layers_inside_each_built_in_block(studio):
+    from onnxbridge.spec.blocks import all_blocks
+
+    blocks = {e["type"]: e for e in studio.get("/api/catalogue").json()["layers"] if e["kind"] == "block"}
+    assert set(blocks) == set(all_blocks()) and blocks
+    for name, entry in blocks.items():
+        definition = entry["definition"]
+        assert definition["layers"], name
+        # the definition is exactly what an instance with those parameters expands to: as a user block, on
+        # the same input, it has the built-in's shapes and parameter count
+        inputs = [{"name": f"in{i}", "shape": shape} for i, shape in enumerate(definition["input_shapes"])]
+        body = {k: definition[k] for k in ("inputs", "layers", "outputs") if k in definition}
+        builtin = {"name": "b", "inputs": inputs, "layers": [{"id": "blk", "type": name, **definition["params"]}]}
+        as_user = {**builtin, "blocks": {"Copy": body}, "layers": [{"id": "blk", "type": "Copy"}]}
+        expected, got = infer_shapes(builtin), infer_shapes(as_user)
+        assert got.outputs == expected.outputs and got.total_params == expected.total_params, name
+        inner = [row.path for row in expected.rows if row.path.startswith("blk/")]
+        assert inner == [f"blk/{layer['id']}" for layer in definition["layers"]], name
+
+
 def test_analyze_a_valid_spec(studio):
     spec = digits_spec()
     r = studio.post("/api/analyze", json={"spec": spec})
