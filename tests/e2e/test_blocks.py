@@ -111,6 +111,8 @@ def test_a_built_in_block_opens_on_the_layers_its_palette_entry_lists(start_stud
         "ns => ns.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)"
         ".map((n) => `${n.dataset.id} (${n.dataset.type})`)")
     assert drawn == palette_layers
+    # its input has the shape the definition was generated for
+    assert page.get_by_test_id("input-node").get_by_test_id("node-shape").inner_text() == "[batch, 8, 8, 8]"
     assert page.get_by_test_id("builtin-generated-for").inner_text().startswith(
         "Drawn as generated for out_channels 8 on [batch, 8, 8, 8]: 3 layers.")
     shots(page, "built-in-opened")

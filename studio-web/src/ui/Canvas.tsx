@@ -14,7 +14,7 @@ import { type DragEvent, useCallback, useEffect, useMemo, useRef, useState } fro
 import { type NodeView, edgeShape, inputShapes, nodeViews } from "../model/analysis";
 import { builtinSpec } from "../model/builtin";
 import * as cmd from "../model/commands";
-import { type Graph, scopeBlockName, specToGraph } from "../model/graph";
+import { type Graph, NETWORK_SCOPE, scopeBlockName, specToGraph } from "../model/graph";
 import type { XY } from "../model/history";
 import { quickLayout } from "../model/layout";
 import { studio, useStudio } from "../store";
@@ -133,7 +133,9 @@ export function Canvas() {
     }
     return out;
   }, [analysis, prepared, scope, graph, readOnly]);
-  const ioShapes = useMemo(() => (readOnly ? new Map() : inputShapes(analysis, doc.spec, scope)), [analysis, doc.spec, scope, readOnly]);
+  // a built-in block's input: the shape its definition was generated for
+  const ioShapes = useMemo(() => (readOnly ? (builtin ? inputShapes(null, builtin, NETWORK_SCOPE) : new Map())
+    : inputShapes(analysis, doc.spec, scope)), [analysis, doc.spec, scope, readOnly, builtin]);
 
   // React Flow's measurements and the drag overlay
   const measured = useRef(new Map<string, { width: number; height: number }>());
