@@ -103,6 +103,7 @@ class Connectivity:
                 f"{listing(self.unconnected)}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The layers on no input-to-output path, and the warning line, as JSON data."""
         return {"unconnected": list(self.unconnected), "warning": self.warning}
 
 
