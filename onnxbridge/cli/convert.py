@@ -19,7 +19,8 @@ def _targets() -> list[str]:
 
 
 #: What ``convert`` produces: onnx, a framework bridge's name, or a spec (lifted from ONNX).
-Target = Enum("Target", {name: name for name in _targets()}, type=str)
+# the members come from the registered bridges, which a static checker cannot enumerate
+Target = Enum("Target", {name: name for name in _targets()}, type=str)  # type: ignore[misc]
 
 
 class Exporter(str, Enum):
@@ -90,7 +91,7 @@ def command(
         _require_export_option(to.value, "channels_last", "--channels-last")
         options["channels_last"] = True
     if device is not None:
-        if to is not Target.torch:
+        if to.value != "torch":
             raise OnnxBridgeError("--device applies to --to torch", hint="the TensorFlow and ONNX outputs are "
                                   "placed by the runtime that loads them")
         from onnxbridge.runtime.layer_devices import check_device_name
