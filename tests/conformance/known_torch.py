@@ -969,14 +969,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_gridsample_zeros_padding': ('refused',
                                    '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) '
                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_group_normalization_epsilon': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                      "GroupNormalization>' (GroupNormalization): scale and bias must be "
-                                      'constants (see docs/support-matrix.md for what is supported)'),
- 'test_group_normalization_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                      "GroupNormalization>' (GroupNormalization): scale and bias must be "
-                                      'constants (see docs/support-matrix.md for what is supported)'),
  'test_gru_bidirectional': ('refused',
                             "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and "
                             'B must be constants (see docs/support-matrix.md for what is supported)'),
@@ -1010,116 +1002,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_l2normalization_axis_0': ('wrong',
                                  'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 nan location '
                                  'mismatch: ACTUAL: array([[[1.      , 0.371391, 0.371391],'),
- 'test_layer_normalization_2d_axis0': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                       'outputs (training statistics) have no inference equivalent (see '
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_layer_normalization_2d_axis1': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                       'outputs (training statistics) have no inference equivalent (see '
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_layer_normalization_2d_axis_negative_1': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "LayerNormalization>' (LayerNormalization): the "
-                                                 'Mean/InvStdDev outputs (training statistics) have no '
-                                                 'inference equivalent (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_layer_normalization_2d_axis_negative_2': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "LayerNormalization>' (LayerNormalization): the "
-                                                 'Mean/InvStdDev outputs (training statistics) have no '
-                                                 'inference equivalent (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_layer_normalization_3d_axis0_epsilon': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                               "LayerNormalization>' (LayerNormalization): the "
-                                               'Mean/InvStdDev outputs (training statistics) have no '
-                                               'inference equivalent (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_layer_normalization_3d_axis1_epsilon': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                               "LayerNormalization>' (LayerNormalization): the "
-                                               'Mean/InvStdDev outputs (training statistics) have no '
-                                               'inference equivalent (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_layer_normalization_3d_axis2_epsilon': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                               "LayerNormalization>' (LayerNormalization): the "
-                                               'Mean/InvStdDev outputs (training statistics) have no '
-                                               'inference equivalent (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_layer_normalization_3d_axis_negative_1_epsilon': ('refused',
-                                                         '1 node(s) cannot be converted to PyTorch: node '
-                                                         "'<unnamed LayerNormalization>' "
-                                                         '(LayerNormalization): the Mean/InvStdDev outputs '
-                                                         '(training statistics) have no inference equivalent '
-                                                         '(see docs/support-matrix.md for what is '
-                                                         'supported)'),
- 'test_layer_normalization_3d_axis_negative_2_epsilon': ('refused',
-                                                         '1 node(s) cannot be converted to PyTorch: node '
-                                                         "'<unnamed LayerNormalization>' "
-                                                         '(LayerNormalization): the Mean/InvStdDev outputs '
-                                                         '(training statistics) have no inference equivalent '
-                                                         '(see docs/support-matrix.md for what is '
-                                                         'supported)'),
- 'test_layer_normalization_3d_axis_negative_3_epsilon': ('refused',
-                                                         '1 node(s) cannot be converted to PyTorch: node '
-                                                         "'<unnamed LayerNormalization>' "
-                                                         '(LayerNormalization): the Mean/InvStdDev outputs '
-                                                         '(training statistics) have no inference equivalent '
-                                                         '(see docs/support-matrix.md for what is '
-                                                         'supported)'),
- 'test_layer_normalization_4d_axis0': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                       'outputs (training statistics) have no inference equivalent (see '
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_layer_normalization_4d_axis1': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                       'outputs (training statistics) have no inference equivalent (see '
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_layer_normalization_4d_axis2': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                       'outputs (training statistics) have no inference equivalent (see '
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_layer_normalization_4d_axis3': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                       'outputs (training statistics) have no inference equivalent (see '
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_layer_normalization_4d_axis_negative_1': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "LayerNormalization>' (LayerNormalization): the "
-                                                 'Mean/InvStdDev outputs (training statistics) have no '
-                                                 'inference equivalent (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_layer_normalization_4d_axis_negative_2': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "LayerNormalization>' (LayerNormalization): the "
-                                                 'Mean/InvStdDev outputs (training statistics) have no '
-                                                 'inference equivalent (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_layer_normalization_4d_axis_negative_3': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "LayerNormalization>' (LayerNormalization): the "
-                                                 'Mean/InvStdDev outputs (training statistics) have no '
-                                                 'inference equivalent (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_layer_normalization_4d_axis_negative_4': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "LayerNormalization>' (LayerNormalization): the "
-                                                 'Mean/InvStdDev outputs (training statistics) have no '
-                                                 'inference equivalent (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_layer_normalization_default_axis': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                           "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
-                                           'outputs (training statistics) have no inference equivalent (see '
-                                           'docs/support-matrix.md for what is supported)'),
  'test_less_equal_uint16': ('crashed',
                             'NotImplementedError: "le_cpu" not implemented for \'UInt16\' (<generated '
                             'model.py 0723b0e9a632>:19)'),
@@ -2237,76 +2119,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                                      '(Resize): Resize needs constant scales '
                                                                      'or sizes (see docs/support-matrix.md '
                                                                      'for what is supported)'),
- 'test_rms_normalization_2d_axis0': ('refused',
-                                     '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                     'RMSNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_2d_axis1': ('refused',
-                                     '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                     'RMSNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_2d_axis_negative_1': ('refused',
-                                               '1 op type(s) have no torch converter: RMSNormalization '
-                                               '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_rms_normalization_2d_axis_negative_2': ('refused',
-                                               '1 op type(s) have no torch converter: RMSNormalization '
-                                               '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_rms_normalization_3d_axis0_epsilon': ('refused',
-                                             '1 op type(s) have no torch converter: RMSNormalization '
-                                             '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_rms_normalization_3d_axis1_epsilon': ('refused',
-                                             '1 op type(s) have no torch converter: RMSNormalization '
-                                             '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_rms_normalization_3d_axis2_epsilon': ('refused',
-                                             '1 op type(s) have no torch converter: RMSNormalization '
-                                             '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_rms_normalization_3d_axis_negative_1_epsilon': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'RMSNormalization (<unnamed RMSNormalization>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_3d_axis_negative_2_epsilon': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'RMSNormalization (<unnamed RMSNormalization>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_3d_axis_negative_3_epsilon': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'RMSNormalization (<unnamed RMSNormalization>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_4d_axis0': ('refused',
-                                     '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                     'RMSNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_4d_axis1': ('refused',
-                                     '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                     'RMSNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_4d_axis2': ('refused',
-                                     '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                     'RMSNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_4d_axis3': ('refused',
-                                     '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                     'RMSNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_rms_normalization_4d_axis_negative_1': ('refused',
-                                               '1 op type(s) have no torch converter: RMSNormalization '
-                                               '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_rms_normalization_4d_axis_negative_2': ('refused',
-                                               '1 op type(s) have no torch converter: RMSNormalization '
-                                               '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_rms_normalization_4d_axis_negative_3': ('refused',
-                                               '1 op type(s) have no torch converter: RMSNormalization '
-                                               '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_rms_normalization_4d_axis_negative_4': ('refused',
-                                               '1 op type(s) have no torch converter: RMSNormalization '
-                                               '(<unnamed RMSNormalization>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_rms_normalization_default_axis': ('refused',
-                                         '1 op type(s) have no torch converter: RMSNormalization (<unnamed '
-                                         'RMSNormalization>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
  'test_rnn_seq_length': ('refused',
                          "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B "
                          'must be constants (see docs/support-matrix.md for what is supported)'),

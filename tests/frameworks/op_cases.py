@@ -549,4 +549,18 @@ CASES: list[OpCase] = [
     OpCase("Gemm", (In((3, 4)), In((4, 3)), In((3, 1))), label="column-bias"),
     # attention (batch 2; 4-D inputs are (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
     *_attention_cases(),
+    # normalisation statistics, RMS normalisation, scales computed at run time
+    OpCase("LayerNormalization", (X3, _w(6), _w(6)), outputs=3, label="statistics"),
+    OpCase("LayerNormalization", (X3, In((4, 6)), In((4, 6))), {"axis": 1, "epsilon": 1e-3}, outputs=2,
+           label="mean-runtime-weight"),
+    OpCase("LayerNormalization", (In((2, 4, 6), "float16"), In((6,), "float16", const=True)), outputs=3,
+           label="statistics-float16", atol=2e-3),
+    OpCase("RMSNormalization", (X3, _w(6)), opset=23, label="last-axis"),
+    OpCase("RMSNormalization", (X3, _w(4, 6)), {"axis": 1, "epsilon": 1e-3}, opset=23, label="two-axes"),
+    OpCase("RMSNormalization", (X3, In((6,))), {"axis": 1}, opset=23, label="runtime-broadcast-scale"),
+    OpCase("RMSNormalization", (X3, In((4, 6))), {"axis": -2}, opset=23, label="runtime-scale"),
+    OpCase("RMSNormalization", (In((2, 4, 6), "float16"), In((6,), "float16")), opset=23, label="float16",
+           atol=2e-3),
+    OpCase("GroupNormalization", (In((2, 4, 3, 3)), In((4,)), In((4,))), {"num_groups": 2}, opset=21,
+           label="runtime-scale"),
 ]
