@@ -19,7 +19,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 _ELEM = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "int64": TensorProto.INT64,
          "int32": TensorProto.INT32, "bool": TensorProto.BOOL, "uint8": TensorProto.UINT8,
-         "float16": TensorProto.FLOAT16}
+         "float16": TensorProto.FLOAT16, "int8": TensorProto.INT8, "int16": TensorProto.INT16,
+         "uint16": TensorProto.UINT16, "uint32": TensorProto.UINT32, "uint64": TensorProto.UINT64}
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,40 @@ def _rnn_cases() -> list[OpCase]:
         OpCase("LSTM", _rnn("LSTM"), {"hidden_size": 4}, outputs=1, opset=7, label="y-only-opset7"),
     ]
     return cases
+
+
+# unsigned values across the whole range: above 2**63 int64 reads them as negative, so these catch a
+# bridge that computes uint64 as int64 (or Keras' uint32)
+_U64_A = In((6,), "uint64", "value", value=[2**64 - 1, 2**63 + 5, 2**63 - 1, 7, 0, 12345678901234567890])
+_U64_B = In((6,), "uint64", "value", value=[3, 2**63 + 7, 2**63 + 1, 2, 1, 2**40 + 3])
+
+
+def _params_cases() -> list[OpCase]:
+    u16 = In((2, 3), "uint16", "int:0:65535")
+    u32 = In((2, 3), "uint32", "int:1:4000000")
+    return [
+        # unsigned arithmetic: torch has no kernels for uint16/32/64, Keras narrows uint64
+        OpCase("Add", (u16, u16), label="uint16-wraps"),
+        OpCase("Sub", (In((2, 3), "uint32", "int:0:5"), u32), label="uint32-wraps"),
+        OpCase("Div", (u32, In((2, 3), "uint32", "int:1:50")), label="uint32"),
+        OpCase("Div", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Mod", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Greater", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Max", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Mul", (_U64_A, _U64_B), label="uint64-wraps"),
+        OpCase("Concat", (_U64_A, _U64_B), {"axis": 0}, label="uint64"),
+        # reductions over axes known at run time
+        OpCase("ReduceSum", (X3, In((2,), "int64", "value", value=[0, -1])), label="runtime-axes"),
+        OpCase("ReduceMax", (X3, In((1,), "int64", "value", value=[1])), {"keepdims": 0},
+               label="runtime-axes-drop"),
+        OpCase("ReduceProd", (X3, In((2,), "int64", "value", value=[2, 0])), label="runtime-axes"),
+        OpCase("ReduceL2", (X3, In(("n",), "int64", "value", value=[])), label="runtime-empty-axes-all"),
+        OpCase("ReduceMean", (X3, In(("n",), "int64", "value", value=[])), {"noop_with_empty_axes": 1},
+               label="runtime-empty-axes-noop"),
+        OpCase("ReduceLogSumExp", (In((2, 4), "float64"), In((1,), "int64", "value", value=[-1])),
+               label="runtime-axes-float64"),
+        OpCase("ReduceMin", (In((2, 0, 3)), C([1])), label="empty-set"),
+    ]
 
 
 def _attention_cases() -> list[OpCase]:
@@ -541,6 +576,8 @@ CASES: list[OpCase] = [
            label="linear-asymmetric",
            xfail={"torch": "asymmetric linear resizing has no F.interpolate equivalent"}),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- runtime-valued parameters, element types, old opsets, bit ops (cov-params) ----------------------
+    *_params_cases(),
     # additions whose second operand looks like a bias vector along an inner axis (Keras would add it along
     # the last axis, whose size is the same)
     OpCase("Add", (In((3, 4, 4)), In((1, 4, 1))), label="vector-inner-axis"),
