@@ -2122,58 +2122,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_rnn_seq_length': ('refused',
                          "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B "
                          'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding': ('refused',
-                           '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
-                           'RotaryEmbedding>) (see docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_3d_input': ('refused',
-                                    '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
-                                    'RotaryEmbedding>) (see docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_interleaved': ('refused',
-                                       '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
-                                       'RotaryEmbedding>) (see docs/support-matrix.md for what is '
-                                       'supported)'),
- 'test_rotary_embedding_interleaved_expanded': ('refused',
-                                                "2 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                "Unsqueeze>' (Unsqueeze): negative axes need a known input "
-                                                "rank; node '<unnamed Unsqueeze>' (Unsqueeze): negative axes "
-                                                'need a known input rank (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_rotary_embedding_no_position_ids': ('refused',
-                                           '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
-                                           'RotaryEmbedding>) (see docs/support-matrix.md for what is '
-                                           'supported)'),
- 'test_rotary_embedding_no_position_ids_interleaved': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'RotaryEmbedding (<unnamed RotaryEmbedding>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_no_position_ids_interleaved_expanded': ('refused',
-                                                                '2 node(s) cannot be converted to PyTorch: '
-                                                                "node '<unnamed Unsqueeze>' (Unsqueeze): "
-                                                                'negative axes need a known input rank; node '
-                                                                "'<unnamed Unsqueeze>' (Unsqueeze): negative "
-                                                                'axes need a known input rank (see '
-                                                                'docs/support-matrix.md for what is '
-                                                                'supported)'),
- 'test_rotary_embedding_no_position_ids_rotary_dim': ('refused',
-                                                      '1 op type(s) have no torch converter: RotaryEmbedding '
-                                                      '(<unnamed RotaryEmbedding>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_with_interleaved_rotary_dim': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'RotaryEmbedding (<unnamed RotaryEmbedding>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_with_interleaved_rotary_dim_expanded': ('refused',
-                                                                '2 node(s) cannot be converted to PyTorch: '
-                                                                "node '<unnamed Unsqueeze>' (Unsqueeze): "
-                                                                'negative axes need a known input rank; node '
-                                                                "'<unnamed Unsqueeze>' (Unsqueeze): negative "
-                                                                'axes need a known input rank (see '
-                                                                'docs/support-matrix.md for what is '
-                                                                'supported)'),
- 'test_rotary_embedding_with_rotary_dim': ('refused',
-                                           '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
-                                           'RotaryEmbedding>) (see docs/support-matrix.md for what is '
-                                           'supported)'),
  'test_scan9_multi_state': ('refused',
                             '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
                             'docs/support-matrix.md for what is supported)'),

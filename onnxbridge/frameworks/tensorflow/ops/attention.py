@@ -5,7 +5,8 @@ key of a query: Keras gives such a row the mean of the values, ONNX a zero row).
 What an Attention node computes is read once, for every bridge, by :mod:`onnxbridge.frameworks.attention`;
 this module only writes it in Keras. Heads are kept as Keras keeps them, ``(batch, seq, heads, size)``:
 3-D inputs only need a reshape, 4-D ones are stored transposed (the layout bookkeeping writes the
-transpose once, and outputs say they are stored that way).
+transpose once, and outputs say they are stored that way). RotaryEmbedding is written out with Keras ops
+in the same layout: pairs of features rotated by the cached angles.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
-from onnxbridge.frameworks.attention import AttentionPlan, read_attention
+from onnxbridge.frameworks.attention import AttentionPlan, read_attention, read_rotary
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code, listing
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.semantics import broadcast_shapes
@@ -203,3 +204,50 @@ def _written_out(ctx: TensorFlowContext, p: AttentionPlan, query: Code, key: Cod
     probs = stage(3, "probs", probs)
     return call(_ops("einsum"), lit(f"bhqk,{kd}->{qd}"), probs, value)
 
+
+
+def _unpack(ctx: TensorFlowContext, hints: Sequence[str], expr: Code) -> list[Code]:
+    """``a, b = expr`` in fresh variables that this converter's later statements read."""
+    targets = [ctx.scope.new_var(h) for h in hints]
+    ctx.define_raw(targets, expr)
+    ctx.uses.update(targets)
+    return targets
+
+
+@TF_OPS.register("RotaryEmbedding", since=23)
+def rotary_embedding(ctx: TensorFlowContext) -> None:
+    r = read_rotary(ctx)
+    ctx.dtype(ctx.elem(0))  # fails cleanly for types Keras lacks
+    if r.packed:  # (batch, seq, heads * size) -> (batch, seq, heads, size)
+        batch, seq, _ = ctx.shape(0)
+        x = ctx.let("heads", call(_ops("reshape"), ctx.x(0), _dims(ctx, (batch, seq, r.heads, r.head_size))))
+    else:
+        batch, _, seq, _ = ctx.shape(0)
+        x = ctx.x(0, SEQ_FIRST)
+    # the caches are (batch, seq, dim / 2): one angle for every head
+    cos, sin = (ctx.let(hint, call(_ops("expand_dims"), call(_ops("take"), ctx.x(i), ctx.x(3), axis=lit(0))
+                                   if r.positions else ctx.x(i), axis=lit(2)))
+                for hint, i in (("cos", 1), ("sin", 2)))
+    if r.rotary_dim < r.head_size:
+        rotated, kept = _unpack(ctx, ("rotated", "kept"), call(_ops("split"), x, lit([r.rotary_dim]), axis=lit(-1)))
+    else:
+        rotated, kept = x, None
+    pairs_shape = (batch, seq, r.heads, r.half, 2)
+    if r.interleaved:
+        pairs = call(_ops("reshape"), rotated, _dims(ctx, pairs_shape))
+        x1, x2 = _unpack(ctx, ("x1", "x2"), call(_ops("unstack"), pairs, lit(2), axis=lit(-1)))
+    else:
+        x1, x2 = _unpack(ctx, ("x1", "x2"), call(_ops("split"), rotated, lit(2), axis=lit(-1)))
+    real = call(_ops("subtract"), call(_ops("multiply"), cos, x1), call(_ops("multiply"), sin, x2))
+    imag = call(_ops("add"), call(_ops("multiply"), sin, x1), call(_ops("multiply"), cos, x2))
+    if r.interleaved:
+        y = call(_ops("reshape"), call(_ops("stack"), listing([real, imag]), axis=lit(-1)),
+                 _dims(ctx, (batch, seq, r.heads, r.rotary_dim)))
+    else:
+        y = call(_ops("concatenate"), listing([real, imag]), axis=lit(-1))
+    if kept is not None:
+        y = call(_ops("concatenate"), listing([y, kept]), axis=lit(-1))
+    if r.packed:
+        ctx.emit(call(_ops("reshape"), y, _dims(ctx, ctx.shape(0))))
+    else:
+        ctx.emit(y, perm=SEQ_FIRST)
