@@ -16,6 +16,15 @@ def _lines(text: str) -> Callable[[], list[str]]:
     return lambda: list(body)
 
 
+def define(name: str, text: str) -> str:
+    """Add the helper class ``name`` (its fixed source ``text``) for an op family to instantiate; returns
+    ``name``. Families define their helpers beside their converters; a name is defined once."""
+    if name in HELPERS:
+        raise ValueError(f"the TensorFlow helper layer {name!r} is already defined")
+    HELPERS[name] = _lines(text)
+    return name
+
+
 HELPERS: dict[str, Callable[[], list[str]]] = {
     "ResizeBilinear": _lines('''
 class ResizeBilinear(keras.layers.Layer):

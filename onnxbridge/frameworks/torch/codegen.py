@@ -411,6 +411,7 @@ class Generator:
         self.plan = plan
         self.placements = read_placements(plan.model)  # {node name: device} from the spec, often empty
         self.classes = NameScope(reserved=("load", "torch", "nn", "F", "os"))
+        self.helpers: set[str] = set()  # helper functions the converters call (see helpers.py)
         self.class_names_taken: set[str] = set()
         self._names: dict[FunctionKey | str, Code] = {}
         for key in plan.functions:
@@ -446,7 +447,12 @@ class Generator:
         return GeneratedModule(source, str(self.main_name), state)
 
     def _render(self, codes: dict[FunctionKey | str, ClassCode]) -> str:
+        from onnxbridge.frameworks.torch.helpers import HELPERS
+
         body = SourceWriter()
+        for name in sorted(self.helpers):
+            body.blank(2)
+            body._lines.extend(HELPERS[name])
         for code in codes.values():
             body.blank(2)
             body.extend(code.writer)

@@ -255,3 +255,12 @@ class TorchContext(ConverterContext):
     def device(self) -> Code:
         """An expression for the device the module runs on."""
         return self.b.device()
+
+    def helper(self, name: str) -> Code:
+        """A helper function written into the module (see ``helpers.py``), to call from ``forward``."""
+        from onnxbridge.frameworks.torch.helpers import HELPERS
+
+        if name not in HELPERS:
+            raise KeyError(f"no torch helper {name!r}")
+        self.b.gen.helpers.add(name)
+        return Code(name)
