@@ -7,7 +7,8 @@ What every code generator needs before it writes a line of framework code:
 - :func:`plan_model` makes a :class:`ModelPlan`: the main graph's :class:`GraphView` and one view per
   (block function, distinct signature: weight shapes and input types), named after the function, with
   constants and shape arithmetic folded; all-zero initial states of LSTM/GRU/RNN are dropped (the default);
-- :func:`loop_body_view` makes a Loop body a view of its own.
+- :func:`loop_body_view` makes a Loop body a view of its own, :func:`subgraph_view` any other subgraph (an If
+  branch, a Scan body).
 
 Example::
 
@@ -194,3 +195,19 @@ def loop_body_view(loop: onnx.NodeProto, outer: GraphView) -> GraphView:
     return view
 
 
+def subgraph_view(node: onnx.NodeProto, attribute: str, outer: GraphView) -> GraphView:
+    """The subgraph ``attribute`` of ``node`` (an If branch, a Scan body) as a view: its declared inputs and
+    outputs. It sees the outer graph's values and constants (ONNX's outer-scope references), and its own
+    constants and shape arithmetic are folded."""
+    graph = next(a.g for a in node.attribute if a.name == attribute)
+    inits = {i.name for i in graph.initializer}
+    view = GraphView(graph.name or attribute, list(graph.node), [i.name for i in graph.input if i.name not in inits],
+                     [o.name for o in graph.output], {**outer.types, **graph_types(graph)}, dict(outer.opsets),
+                     is_function=outer.is_function)
+    view.known.update(outer.known)
+    view.sym_shapes.update(outer.sym_shapes)
+    for init in graph.initializer:
+        view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+    for inner in view.nodes:
+        fold_node(inner, view)
+    return view
