@@ -39,7 +39,7 @@ INLINE_LIMIT = 16  # constants with at most this many elements are written as li
 _KERAS_ELEMS = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
                           onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT64, onnx.TensorProto.INT32,
                           onnx.TensorProto.INT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8,
-                          onnx.TensorProto.BOOL})
+                          onnx.TensorProto.BOOL, onnx.TensorProto.STRING})
 
 
 def dtype_name(elem: int | None) -> str:

@@ -89,7 +89,8 @@ class Range(keras.layers.Layer):
     """``start, start + delta, ...`` below ``limit``, bounds known at run time (ONNX Range)."""
 
     def call(self, start, limit, delta):
-        return tf.range(start, limit, delta)
+        # one-element vectors count as scalars (ONNX's own function bodies pass them)
+        return tf.range(tf.reshape(start, []), tf.reshape(limit, []), tf.reshape(delta, []))
 '''),
     "ConstantLike": _lines('''
 class ConstantLike(keras.layers.Layer):
