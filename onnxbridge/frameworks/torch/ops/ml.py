@@ -7,7 +7,6 @@ import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import ParamRef, TorchContext, fn, scalar
-from onnxbridge.frameworks.torch.helpers import define
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.dtypes import NP_DTYPES
 from onnxbridge.ir.ml_tables import label_tables, tree_tables
@@ -60,32 +59,6 @@ def label_encoder(ctx: TorchContext) -> None:
     ctx.emit(fn("torch.where", fmt("{}.any(-1)", match), found, scalar(default[0])))
 
 
-TREES = define("_tree_ensemble", '''
-def _tree_ensemble(x, trees, n_targets, aggregate, depth):
-    """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights
-    aggregated per target ("sum", "average", "min" or "max")."""
-    (roots, root_leafs, features, splits, modes, true_ids, false_ids, true_leafs, false_leafs, missing_true,
-     members, leaf_targets, leaf_weights) = trees
-    node = roots.expand(x.shape[0], -1)
-    leaf = root_leafs.expand(x.shape[0], -1)
-    for _ in range(depth):
-        at = torch.where(leaf, 0, node)
-        v = torch.gather(x, 1, features[at])
-        s = splits[at]
-        tests = torch.stack([v <= s, v < s, v >= s, v > s, v == s, v != s, (v[..., None] == members[at]).any(-1)], -1)
-        go = tests.gather(-1, modes[at][..., None])[..., 0] | (missing_true[at] & torch.isnan(v))
-        node = torch.where(leaf, node, torch.where(go, true_ids[at], false_ids[at]))
-        leaf = leaf | torch.where(go, true_leafs[at], false_leafs[at])
-    weights, targets = leaf_weights[node].to(x.dtype), leaf_targets[node]
-    if aggregate in ("sum", "average"):
-        out = x.new_zeros(x.shape[0], n_targets).scatter_add(1, targets, weights)
-        return out / roots.numel() if aggregate == "average" else out
-    start = torch.finfo(x.dtype).max if aggregate == "min" else torch.finfo(x.dtype).min
-    reduce = "amin" if aggregate == "min" else "amax"
-    return x.new_full((x.shape[0], n_targets), start).scatter_reduce(1, targets, weights, reduce)
-''')
-
-
 @_register("TreeEnsemble", 5)
 def tree_ensemble(ctx: TorchContext) -> None:
     if ctx.rank(0) != 2:
@@ -99,4 +72,4 @@ def tree_ensemble(ctx: TorchContext) -> None:
     names = ["tree_roots", "root_leafs", "features", "splits", "modes", "true_ids", "false_ids", "true_leafs",
              "false_leafs", "missing_true", "members", "leaf_targets", "leaf_weights"]
     tables = fmt("({})", join([_constant(ctx, a, f"trees_{n}") for a, n in zip(arrays, names)]))
-    ctx.emit(fn(ctx.helper(TREES), ctx.t(0), tables, lit(t.n_targets), lit(t.aggregate), lit(t.depth)))
+    ctx.emit(fn(ctx.helper("onnx_tree_ensemble"), ctx.t(0), tables, lit(t.n_targets), lit(t.aggregate), lit(t.depth)))

@@ -12,7 +12,6 @@ import onnx
 
 from onnxbridge.codegen.writer import Code, fmt, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn
-from onnxbridge.frameworks.torch.helpers import define
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.dtypes import FLOAT_TYPES
 
@@ -44,29 +43,11 @@ REG("HammingWindow", since=17)(_window("torch.hamming_window", 25 / 46, 21 / 46)
 REG("BlackmanWindow", since=17)(_window("torch.blackman_window"))
 
 
-MEL = define("_mel_weight_matrix", '''
-def _mel_weight_matrix(num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz, dtype):
-    """Triangular filters from the linear-frequency bins of an FFT to mel bins (ONNX MelWeightMatrix)."""
-    num_mel_bins, dft_length, sample_rate = int(num_mel_bins), int(dft_length), int(sample_rate)
-    low = 2595 * torch.log10(1 + torch.as_tensor(lower_edge_hertz, dtype=torch.float64) / 700)
-    high = 2595 * torch.log10(1 + torch.as_tensor(upper_edge_hertz, dtype=torch.float64) / 700)
-    mel = torch.arange(num_mel_bins + 2, dtype=torch.float64) * (high - low) / (num_mel_bins + 2) + low
-    hertz = 700 * (torch.pow(10, mel / 2595) - 1)
-    edges = torch.floor((dft_length + 1) * hertz / sample_rate).long()
-    left, center, right = edges[:-2], edges[1:-1], edges[2:]
-    j = torch.arange(dft_length // 2 + 1, dtype=torch.float64)[:, None]
-    rising = torch.where(center > left, (j - left) / (center - left).clamp(min=1), 1.0)
-    falling = (right - j) / (right - center).clamp(min=1)
-    weights = torch.where((left <= j) & (j <= center), rising, torch.where((center < j) & (j < right), falling, 0.0))
-    return weights.to(dtype)
-''')
-
-
 @REG("MelWeightMatrix", since=17)
 def mel_weight_matrix(ctx: TorchContext) -> None:
     elem = int(ctx.attr("output_datatype", onnx.TensorProto.FLOAT))
     args = [size_code(ctx, i) for i in range(3)] + [ctx.t(3), ctx.t(4)]
-    ctx.emit(fn(ctx.helper(MEL), *args, ctx.dtype(elem)))
+    ctx.emit(fn(ctx.helper("onnx_mel_weight_matrix"), *args, ctx.dtype(elem)))
 
 
 def _complex(ctx: TorchContext, x: Code) -> Code:
