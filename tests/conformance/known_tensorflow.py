@@ -68,16 +68,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                  '2 op type(s) have no tensorflow converter: SequenceLength (<unnamed '
                                  'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
                                  'docs/support-matrix.md for what is supported)'),
- 'simple/test_strnorm_model_monday_casesensintive_nochangecase': ('refused',
-                                                                  '1 op type(s) have no tensorflow '
-                                                                  'converter: StringNormalizer (<unnamed '
-                                                                  'StringNormalizer>) (see '
-                                                                  'docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'simple/test_strnorm_model_nostopwords_nochangecase': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'StringNormalizer (<unnamed StringNormalizer>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
  'test_add_uint16': ('refused',
                      "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
                      'the input to a supported type before exporting)'),
@@ -87,68 +77,16 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_add_uint64': ('refused',
                      "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
                      'the input to a supported type before exporting)'),
- 'test_affine_grid_2d': ('refused',
-                         '1 op type(s) have no tensorflow converter: AffineGrid (<unnamed AffineGrid>) (see '
-                         'docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_2d_align_corners': ('refused',
-                                       '1 op type(s) have no tensorflow converter: AffineGrid (<unnamed '
-                                       'AffineGrid>) (see docs/support-matrix.md for what is supported)'),
  'test_affine_grid_2d_align_corners_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: If (<unnamed '
-                                                'If>, <unnamed If>, <unnamed If>, <unnamed If>, <unnamed '
-                                                'If>) (see docs/support-matrix.md for what is supported)'),
+                                                "shape inference loses the shapes inside AffineGrid's "
+                                                'function body, and Keras needs them for its Squeeze without '
+                                                'axes'),
  'test_affine_grid_2d_expanded': ('refused',
-                                  '1 op type(s) have no tensorflow converter: If (<unnamed If>, <unnamed '
-                                  'If>, <unnamed If>, <unnamed If>, <unnamed If>) (see '
-                                  'docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_3d': ('refused',
-                         '1 op type(s) have no tensorflow converter: AffineGrid (<unnamed AffineGrid>) (see '
-                         'docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_3d_align_corners': ('refused',
-                                       '1 op type(s) have no tensorflow converter: AffineGrid (<unnamed '
-                                       'AffineGrid>) (see docs/support-matrix.md for what is supported)'),
+                                  "shape inference loses the shapes inside AffineGrid's function body, and "
+                                  'Keras needs them for its Squeeze without axes'),
  'test_affine_grid_3d_align_corners_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: If (<unnamed '
-                                                'If>, <unnamed If>, <unnamed If>, <unnamed If>, <unnamed '
-                                                'If>) (see docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_3d_expanded': ('refused',
-                                  '1 op type(s) have no tensorflow converter: If (<unnamed If>, <unnamed '
-                                  'If>, <unnamed If>, <unnamed If>, <unnamed If>) (see '
-                                  'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_array_feature_extractor': ('refused',
-                                             '1 op type(s) have no tensorflow converter: '
-                                             'ai.onnx.ml::ArrayFeatureExtractor (<unnamed '
-                                             'ArrayFeatureExtractor>) (see docs/support-matrix.md for what '
-                                             'is supported)'),
- 'test_ai_onnx_ml_binarizer': ('refused',
-                               '1 op type(s) have no tensorflow converter: ai.onnx.ml::Binarizer (<unnamed '
-                               'Binarizer>) (see docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_label_encoder_string_int': ('refused',
-                                              '1 op type(s) have no tensorflow converter: '
-                                              'ai.onnx.ml::LabelEncoder (<unnamed LabelEncoder>) (see '
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_label_encoder_string_int_no_default': ('refused',
-                                                         '1 op type(s) have no tensorflow converter: '
-                                                         'ai.onnx.ml::LabelEncoder (<unnamed LabelEncoder>) '
-                                                         '(see docs/support-matrix.md for what is '
-                                                         'supported)'),
- 'test_ai_onnx_ml_label_encoder_tensor_mapping': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'ai.onnx.ml::LabelEncoder (<unnamed LabelEncoder>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_label_encoder_tensor_value_only_mapping': ('refused',
-                                                             '1 op type(s) have no tensorflow converter: '
-                                                             'ai.onnx.ml::LabelEncoder (<unnamed '
-                                                             'LabelEncoder>) (see docs/support-matrix.md for '
-                                                             'what is supported)'),
- 'test_ai_onnx_ml_tree_ensemble_set_membership': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_tree_ensemble_single_tree': ('refused',
-                                               '1 op type(s) have no tensorflow converter: '
-                                               'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
-                                               'docs/support-matrix.md for what is supported)'),
+                                                'shape inference loses the rank of an intermediate in '
+                                                "AffineGrid's function body; Keras needs every rank"),
  'test_attention_23_boolmask_fullymasked_row_nan_robustness': ('refused',
                                                                '1 op type(s) have no tensorflow converter: '
                                                                'Attention (<unnamed Attention>) (see '
@@ -234,9 +172,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                  '1 op type(s) have no tensorflow converter: Attention '
                                                  '(<unnamed Attention>) (see docs/support-matrix.md for what '
                                                  'is supported)'),
- 'test_attention_3d_local_window': ('refused',
-                                    '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                    'Attention>) (see docs/support-matrix.md for what is supported)'),
  'test_attention_3d_scaled': ('refused',
                               '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
                               '(see docs/support-matrix.md for what is supported)'),
@@ -454,9 +389,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                               '1 op type(s) have no tensorflow converter: Attention '
                                               '(<unnamed Attention>) (see docs/support-matrix.md for what is '
                                               'supported)'),
- 'test_attention_bidirectional_window': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
  'test_attention_causal_boolmask_nan_robustness': ('refused',
                                                    '1 op type(s) have no tensorflow converter: Attention '
                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
@@ -466,46 +398,24 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                             "node '<unnamed Pad>' (Pad): a pad value "
                                                             'computed at run time is not supported (see '
                                                             'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window': ('refused',
-                                 '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_default': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_float16_mask': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'Attention (<unnamed Attention>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
  'test_attention_local_window_ext_cache_float16_mask_expanded': ('refused',
                                                                  '1 node(s) cannot be converted to '
                                                                  "TensorFlow: node '<unnamed Pad>' (Pad): a "
                                                                  'pad value computed at run time is not '
                                                                  'supported (see docs/support-matrix.md for '
                                                                  'what is supported)'),
- 'test_attention_local_window_ext_cache_rank2_mask': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Attention '
-                                                      '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
  'test_attention_local_window_ext_cache_rank2_mask_expanded': ('refused',
                                                                '1 node(s) cannot be converted to TensorFlow: '
                                                                "node '<unnamed Pad>' (Pad): a pad value "
                                                                'computed at run time is not supported (see '
                                                                'docs/support-matrix.md for what is '
                                                                'supported)'),
- 'test_attention_local_window_ext_cache_rank3_head_mask': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'Attention (<unnamed Attention>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
  'test_attention_local_window_ext_cache_rank3_head_mask_expanded': ('refused',
                                                                     '1 node(s) cannot be converted to '
                                                                     "TensorFlow: node '<unnamed Pad>' (Pad): "
                                                                     'a pad value computed at run time is not '
                                                                     'supported (see docs/support-matrix.md '
                                                                     'for what is supported)'),
- 'test_attention_local_window_ext_cache_rank4_batch_mask': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: '
-                                                            'Attention (<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
  'test_attention_local_window_ext_cache_rank4_batch_mask_expanded': ('refused',
                                                                      '1 node(s) cannot be converted to '
                                                                      "TensorFlow: node '<unnamed Pad>' "
@@ -513,27 +423,16 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                                      'time is not supported (see '
                                                                      'docs/support-matrix.md for what is '
                                                                      'supported)'),
- 'test_attention_local_window_gqa_rank4_mask': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Attention '
-                                                '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
  'test_attention_local_window_gqa_rank4_mask_expanded': ('refused',
                                                          '1 node(s) cannot be converted to TensorFlow: node '
                                                          "'<unnamed Pad>' (Pad): a pad value computed at run "
                                                          'time is not supported (see docs/support-matrix.md '
                                                          'for what is supported)'),
- 'test_attention_local_window_rank1_boolean_mask': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Attention '
-                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                    'what is supported)'),
  'test_attention_local_window_rank1_boolean_mask_expanded': ('refused',
                                                              '1 node(s) cannot be converted to TensorFlow: '
                                                              "node '<unnamed Pad>' (Pad): a pad value "
                                                              'computed at run time is not supported (see '
                                                              'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_with_past': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
  'test_averagepool_2d_ceil_last_window_starts_on_pad': ('refused',
                                                         '1 node(s) cannot be converted to TensorFlow: node '
                                                         "'<unnamed AveragePool>' (AveragePool): AveragePool "
@@ -588,13 +487,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                          "AveragePool>' (AveragePool): dilated average pooling is not "
                                          'supported (see docs/support-matrix.md for what is supported)'),
- 'test_basic_deform_conv_with_padding': ('refused',
-                                         '1 op type(s) have no tensorflow converter: DeformConv (<unnamed '
-                                         'DeformConv>) (see docs/support-matrix.md for what is supported)'),
- 'test_basic_deform_conv_without_padding': ('refused',
-                                            '1 op type(s) have no tensorflow converter: DeformConv (<unnamed '
-                                            'DeformConv>) (see docs/support-matrix.md for what is '
-                                            'supported)'),
  'test_batchnorm_epsilon_training_mode': ('refused',
                                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                           "BatchNormalization>' (BatchNormalization): training-mode "
@@ -734,12 +626,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                       "graph input 'x': element type UINT64 is not supported by the "
                                       'TensorFlow bridge (cast the input to a supported type before '
                                       'exporting)'),
- 'test_blackmanwindow': ('refused',
-                         '1 op type(s) have no tensorflow converter: BlackmanWindow (<unnamed '
-                         'BlackmanWindow>) (see docs/support-matrix.md for what is supported)'),
- 'test_blackmanwindow_symmetric': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BlackmanWindow (<unnamed '
-                                   'BlackmanWindow>) (see docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_b1_c1_degenerate': ('refused',
                                                   '1 op type(s) have no tensorflow converter: '
                                                   'CausalConvWithState (<unnamed CausalConvWithState>) (see '
@@ -921,33 +807,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                        "'CenterCropPad_test_center_crop_pad_pad_expanded_function_padded_input' "
                                        'is needed at run time but it has no value (see '
                                        'docs/support-matrix.md'),
- 'test_col2im': ('refused',
-                 '1 op type(s) have no tensorflow converter: Col2Im (<unnamed Col2Im>) (see '
-                 'docs/support-matrix.md for what is supported)'),
- 'test_col2im_5d': ('refused',
-                    '1 op type(s) have no tensorflow converter: Col2Im (<unnamed Col2Im>) (see '
-                    'docs/support-matrix.md for what is supported)'),
- 'test_col2im_dilations': ('refused',
-                           '1 op type(s) have no tensorflow converter: Col2Im (<unnamed Col2Im>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_col2im_pads': ('refused',
-                      '1 op type(s) have no tensorflow converter: Col2Im (<unnamed Col2Im>) (see '
-                      'docs/support-matrix.md for what is supported)'),
- 'test_col2im_strides': ('refused',
-                         '1 op type(s) have no tensorflow converter: Col2Im (<unnamed Col2Im>) (see '
-                         'docs/support-matrix.md for what is supported)'),
- 'test_compress_0': ('refused',
-                     '1 op type(s) have no tensorflow converter: Compress (<unnamed Compress>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_compress_1': ('refused',
-                     '1 op type(s) have no tensorflow converter: Compress (<unnamed Compress>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_compress_default_axis': ('refused',
-                                '1 op type(s) have no tensorflow converter: Compress (<unnamed Compress>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_compress_negative_axis': ('refused',
-                                 '1 op type(s) have no tensorflow converter: Compress (<unnamed Compress>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
  'test_constant': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: output 'values': the graph has no inputs; a "
                    'Keras model needs at least one (see docs/support-matrix.md for what is supported)'),
@@ -963,9 +822,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' "
                                      '(Pad): pads computed at run time are not supported (see '
                                      'docs/support-matrix.md for what is supported)'),
- 'test_convinteger_without_padding': ('refused',
-                                      '1 op type(s) have no tensorflow converter: ConvInteger (<unnamed '
-                                      'ConvInteger>) (see docs/support-matrix.md for what is supported)'),
  'test_convtranspose_dilations': ('refused',
                                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                   "ConvTranspose>' (ConvTranspose): dilated transposed convolution is not "
@@ -984,33 +840,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                      "ConvTranspose>' (ConvTranspose): output_shape [10, 8] is larger than "
                                      'the transposed convolution produces (see docs/support-matrix.md for '
                                      'what is supported)'),
- 'test_cumprod_1d': ('refused',
-                     '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_exclusive': ('refused',
-                               '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_int32_exclusive': ('refused',
-                                     '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) '
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_reverse': ('refused',
-                             '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_reverse_exclusive': ('refused',
-                                       '1 op type(s) have no tensorflow converter: CumProd (<unnamed '
-                                       'CumProd>) (see docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_axis_0': ('refused',
-                            '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_axis_1': ('refused',
-                            '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_int32': ('refused',
-                           '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_negative_axis': ('refused',
-                                   '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
  'test_cumsum_1d': ('refused',
                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' (CumSum): a "
                     'run-time axis is not supported (see docs/support-matrix.md for what is supported)'),
@@ -1046,19 +875,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' "
                                   '(CumSum): a run-time axis is not supported (see docs/support-matrix.md '
                                   'for what is supported)'),
- 'test_deform_conv_with_mask_bias': ('refused',
-                                     '1 op type(s) have no tensorflow converter: DeformConv (<unnamed '
-                                     'DeformConv>) (see docs/support-matrix.md for what is supported)'),
- 'test_deform_conv_with_multiple_offset_groups': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: DeformConv '
-                                                  '(<unnamed DeformConv>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_det_2d': ('refused',
-                 '1 op type(s) have no tensorflow converter: Det (<unnamed Det>) (see docs/support-matrix.md '
-                 'for what is supported)'),
- 'test_det_nd': ('refused',
-                 '1 op type(s) have no tensorflow converter: Det (<unnamed Det>) (see docs/support-matrix.md '
-                 'for what is supported)'),
  'test_div_uint16': ('refused',
                      "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
                      'the input to a supported type before exporting)'),
@@ -1068,29 +884,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_div_uint64': ('refused',
                      "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
                      'the input to a supported type before exporting)'),
- 'test_dynamicquantizelinear': ('refused',
-                                '1 op type(s) have no tensorflow converter: DynamicQuantizeLinear (<unnamed '
-                                'DynamicQuantizeLinear>) (see docs/support-matrix.md for what is supported)'),
- 'test_dynamicquantizelinear_expanded': ('refused',
-                                         '1 op type(s) have no tensorflow converter: QuantizeLinear '
-                                         '(<unnamed QuantizeLinear>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_dynamicquantizelinear_max_adjusted': ('refused',
-                                             '1 op type(s) have no tensorflow converter: '
-                                             'DynamicQuantizeLinear (<unnamed DynamicQuantizeLinear>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_dynamicquantizelinear_max_adjusted_expanded': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: '
-                                                      'QuantizeLinear (<unnamed QuantizeLinear>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_dynamicquantizelinear_min_adjusted': ('refused',
-                                             '1 op type(s) have no tensorflow converter: '
-                                             'DynamicQuantizeLinear (<unnamed DynamicQuantizeLinear>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_dynamicquantizelinear_min_adjusted_expanded': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: '
-                                                      'QuantizeLinear (<unnamed QuantizeLinear>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
  'test_edge_pad': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads computed "
                    'at run time are not supported (see docs/support-matrix.md for what is supported)'),
@@ -1139,70 +932,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_greater_uint64': ('refused',
                          "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge "
                          '(cast the input to a supported type before exporting)'),
- 'test_gridsample': ('refused',
-                     '1 op type(s) have no tensorflow converter: GridSample (<unnamed GridSample>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_aligncorners_true': ('refused',
-                                       '1 op type(s) have no tensorflow converter: GridSample (<unnamed '
-                                       'GridSample>) (see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bicubic': ('refused',
-                             '1 op type(s) have no tensorflow converter: GridSample (<unnamed GridSample>) '
-                             '(see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bicubic_align_corners_0_additional_1': ('refused',
-                                                          '1 op type(s) have no tensorflow converter: '
-                                                          'GridSample (<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bicubic_align_corners_1_additional_1': ('refused',
-                                                          '1 op type(s) have no tensorflow converter: '
-                                                          'GridSample (<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bilinear': ('refused',
-                              '1 op type(s) have no tensorflow converter: GridSample (<unnamed GridSample>) '
-                              '(see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bilinear_align_corners_0_additional_1': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'GridSample (<unnamed GridSample>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bilinear_align_corners_1_additional_1': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'GridSample (<unnamed GridSample>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_border_padding': ('refused',
-                                    '1 op type(s) have no tensorflow converter: GridSample (<unnamed '
-                                    'GridSample>) (see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_nearest': ('refused',
-                             '1 op type(s) have no tensorflow converter: GridSample (<unnamed GridSample>) '
-                             '(see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_nearest_align_corners_0_additional_1': ('refused',
-                                                          '1 op type(s) have no tensorflow converter: '
-                                                          'GridSample (<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_nearest_align_corners_1_additional_1': ('refused',
-                                                          '1 op type(s) have no tensorflow converter: '
-                                                          'GridSample (<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_reflection_padding': ('refused',
-                                        '1 op type(s) have no tensorflow converter: GridSample (<unnamed '
-                                        'GridSample>) (see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_volumetric_bilinear_align_corners_0': ('refused',
-                                                         '1 op type(s) have no tensorflow converter: '
-                                                         'GridSample (<unnamed GridSample>) (see '
-                                                         'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_volumetric_bilinear_align_corners_1': ('refused',
-                                                         '1 op type(s) have no tensorflow converter: '
-                                                         'GridSample (<unnamed GridSample>) (see '
-                                                         'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_volumetric_nearest_align_corners_0': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'GridSample (<unnamed GridSample>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_volumetric_nearest_align_corners_1': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'GridSample (<unnamed GridSample>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_zeros_padding': ('refused',
-                                   '1 op type(s) have no tensorflow converter: GridSample (<unnamed '
-                                   'GridSample>) (see docs/support-matrix.md for what is supported)'),
  'test_group_normalization_epsilon': ('refused',
                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                       "GroupNormalization>' (GroupNormalization): scale and bias computed at "
@@ -1241,21 +970,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                 "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): "
                                 'weights computed at run time are not supported (see docs/support-matrix.md '
                                 'for what is supported)'),
- 'test_hammingwindow': ('refused',
-                        '1 op type(s) have no tensorflow converter: HammingWindow (<unnamed HammingWindow>) '
-                        '(see docs/support-matrix.md for what is supported)'),
- 'test_hammingwindow_symmetric': ('refused',
-                                  '1 op type(s) have no tensorflow converter: HammingWindow (<unnamed '
-                                  'HammingWindow>) (see docs/support-matrix.md for what is supported)'),
- 'test_hannwindow': ('refused',
-                     '1 op type(s) have no tensorflow converter: HannWindow (<unnamed HannWindow>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_hannwindow_symmetric': ('refused',
-                               '1 op type(s) have no tensorflow converter: HannWindow (<unnamed HannWindow>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_if': ('refused',
-             '1 op type(s) have no tensorflow converter: If (<unnamed If>) (see docs/support-matrix.md for '
-             'what is supported)'),
  'test_instancenorm_epsilon': ('refused',
                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
@@ -1536,9 +1250,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed LSTM>' (LSTM): "
                               'sequence_lens shorter than the sequence are not supported (see '
                               'docs/support-matrix.md for what is supported)'),
- 'test_matmulinteger': ('refused',
-                        '1 op type(s) have no tensorflow converter: MatMulInteger (<unnamed MatMulInteger>) '
-                        '(see docs/support-matrix.md for what is supported)'),
  'test_max_uint32': ('refused',
                      "graph input 'data_0': element type UINT32 is not supported by the TensorFlow bridge "
                      '(cast the input to a supported type before exporting)'),
@@ -1564,9 +1275,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                 '1 op type(s) have no tensorflow converter: MaxUnpool '
                                                 '(<unnamed MaxUnpool>) (see docs/support-matrix.md for what '
                                                 'is supported)'),
- 'test_melweightmatrix': ('refused',
-                          '1 op type(s) have no tensorflow converter: MelWeightMatrix (<unnamed '
-                          'MelWeightMatrix>) (see docs/support-matrix.md for what is supported)'),
  'test_min_uint32': ('refused',
                      "graph input 'data_0': element type UINT32 is not supported by the TensorFlow bridge "
                      '(cast the input to a supported type before exporting)'),
@@ -1594,173 +1302,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_mvn': ('refused',
               '1 op type(s) have no tensorflow converter: MeanVarianceNormalization (<unnamed '
               'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NC': ('refused',
-                     '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                     'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1': ('refused',
-                       '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                       'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1_ii': ('refused',
-                          '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                          'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1_mean_weight_negative_ii': ('refused',
-                                               '1 op type(s) have no tensorflow converter: '
-                                               'NegativeLogLikelihoodLoss (<unnamed '
-                                               'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_nllloss_NCd1_weight': ('refused',
-                              '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                              '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is '
-                              'supported)'),
- 'test_nllloss_NCd1_weight_ii': ('refused',
-                                 '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                 '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what '
-                                 'is supported)'),
- 'test_nllloss_NCd1d2': ('refused',
-                         '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                         'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2_no_weight_reduction_mean_ii': ('refused',
-                                                     '1 op type(s) have no tensorflow converter: '
-                                                     'NegativeLogLikelihoodLoss (<unnamed '
-                                                     'NegativeLogLikelihoodLoss>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2_reduction_mean': ('refused',
-                                        '1 op type(s) have no tensorflow converter: '
-                                        'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                        '(see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2_reduction_sum': ('refused',
-                                       '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                       '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                       'for what is supported)'),
- 'test_nllloss_NCd1d2_with_weight': ('refused',
-                                     '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                     '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_nllloss_NCd1d2_with_weight_reduction_mean': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: '
-                                                    'NegativeLogLikelihoodLoss (<unnamed '
-                                                    'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_nllloss_NCd1d2_with_weight_reduction_sum': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'NegativeLogLikelihoodLoss (<unnamed '
-                                                   'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_nllloss_NCd1d2_with_weight_reduction_sum_ii': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: '
-                                                      'NegativeLogLikelihoodLoss (<unnamed '
-                                                      'NegativeLogLikelihoodLoss>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2d3_none_no_weight_negative_ii': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: '
-                                                      'NegativeLogLikelihoodLoss (<unnamed '
-                                                      'NegativeLogLikelihoodLoss>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2d3_sum_weight_high_ii': ('refused',
-                                              '1 op type(s) have no tensorflow converter: '
-                                              'NegativeLogLikelihoodLoss (<unnamed '
-                                              'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_nllloss_NCd1d2d3d4d5_mean_weight': ('refused',
-                                           '1 op type(s) have no tensorflow converter: '
-                                           'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                           '(see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2d3d4d5_none_no_weight': ('refused',
-                                              '1 op type(s) have no tensorflow converter: '
-                                              'NegativeLogLikelihoodLoss (<unnamed '
-                                              'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_nonmaxsuppression_center_point_box_format': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: '
-                                                    'NonMaxSuppression (<unnamed NonMaxSuppression>) (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_flipped_coordinates': ('refused',
-                                                '1 op type(s) have no tensorflow converter: '
-                                                'NonMaxSuppression (<unnamed NonMaxSuppression>) (see '
-                                                'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_identical_boxes': ('refused',
-                                            '1 op type(s) have no tensorflow converter: NonMaxSuppression '
-                                            '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_nonmaxsuppression_iou_threshold_boundary': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'NonMaxSuppression (<unnamed NonMaxSuppression>) (see '
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_limit_output_size': ('refused',
-                                              '1 op type(s) have no tensorflow converter: NonMaxSuppression '
-                                              '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_nonmaxsuppression_single_box': ('refused',
-                                       '1 op type(s) have no tensorflow converter: NonMaxSuppression '
-                                       '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_nonmaxsuppression_suppress_by_IOU': ('refused',
-                                            '1 op type(s) have no tensorflow converter: NonMaxSuppression '
-                                            '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_nonmaxsuppression_suppress_by_IOU_and_scores': ('refused',
-                                                       '1 op type(s) have no tensorflow converter: '
-                                                       'NonMaxSuppression (<unnamed NonMaxSuppression>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_two_batches': ('refused',
-                                        '1 op type(s) have no tensorflow converter: NonMaxSuppression '
-                                        '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for what '
-                                        'is supported)'),
- 'test_nonmaxsuppression_two_classes': ('refused',
-                                        '1 op type(s) have no tensorflow converter: NonMaxSuppression '
-                                        '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for what '
-                                        'is supported)'),
- 'test_onehot_negative_indices': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                                  '(OneHot): depth and values must be constants (see docs/support-matrix.md '
-                                  'for what is supported)'),
- 'test_onehot_out_of_range_indices': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                                      '(OneHot): depth and values must be constants (see '
-                                      'docs/support-matrix.md for what is supported)'),
- 'test_onehot_with_axis': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' (OneHot): "
-                           'depth and values must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_onehot_with_negative_axis': ('refused',
-                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                                    '(OneHot): depth and values must be constants (see '
-                                    'docs/support-matrix.md for what is supported)'),
- 'test_onehot_without_axis': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                              '(OneHot): depth and values must be constants (see docs/support-matrix.md for '
-                              'what is supported)'),
- 'test_qlinearconv': ('refused',
-                      '1 op type(s) have no tensorflow converter: QLinearConv (<unnamed QLinearConv>) (see '
-                      'docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_2D_int8_float16': ('refused',
-                                        '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_2D_int8_float32': ('refused',
-                                        '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_2D_uint8_float16': ('refused',
-                                         '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_qlinearmatmul_2D_uint8_float32': ('refused',
-                                         '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_qlinearmatmul_3D_int8_float16': ('refused',
-                                        '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_3D_int8_float32': ('refused',
-                                        '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_3D_uint8_float16': ('refused',
-                                         '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_qlinearmatmul_3D_uint8_float32': ('refused',
-                                         '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
  'test_range_float16_type_positive_delta': ('wrong',
                                             "data set 0: Items are not equal: ACTUAL: dtype('float32') "
                                             "DESIRED: dtype('float16')"),
@@ -2383,16 +1924,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads "
                       'computed at run time are not supported (see docs/support-matrix.md for what is '
                       'supported)'),
- 'test_regex_full_match_basic': ('refused',
-                                 '1 op type(s) have no tensorflow converter: RegexFullMatch (<unnamed '
-                                 'RegexFullMatch>) (see docs/support-matrix.md for what is supported)'),
- 'test_regex_full_match_email_domain': ('refused',
-                                        '1 op type(s) have no tensorflow converter: RegexFullMatch (<unnamed '
-                                        'RegexFullMatch>) (see docs/support-matrix.md for what is '
-                                        'supported)'),
- 'test_regex_full_match_empty': ('refused',
-                                 '1 op type(s) have no tensorflow converter: RegexFullMatch (<unnamed '
-                                 'RegexFullMatch>) (see docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_scales_cubic': ('refused',
                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                          "Resize>' (Resize): scales computed at run time are not supported "
@@ -2846,18 +2377,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                     "'RotaryEmbedding_test_rotary_embedding_with_rotary_dim_expanded_function_XToRotate' "
                                                     'is unknown (see docs/support-matrix.md for what is '
                                                     'supported)'),
- 'test_scan9_multi_state': ('refused',
-                            '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_scan9_scalar': ('refused',
-                       '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) (see '
-                       'docs/support-matrix.md for what is supported)'),
- 'test_scan9_sum': ('refused',
-                    '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) (see '
-                    'docs/support-matrix.md for what is supported)'),
- 'test_scan_sum': ('refused',
-                   '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) (see '
-                   'docs/support-matrix.md for what is supported)'),
  'test_scatter_elements_with_reduction_mul': ('refused',
                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                               "ScatterElements>' (ScatterElements): reduction 'mul' is not "
@@ -2872,288 +2391,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed ScatterND>' "
                              "(ScatterND): reduction 'mul' is not supported (see docs/support-matrix.md for "
                              'what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii': ('refused',
-                                           '1 op type(s) have no tensorflow converter: '
-                                           'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) (see '
-                                           'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii_expanded': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: '
-                                                    'NegativeLogLikelihoodLoss (<unnamed '
-                                                    'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii_log_prob': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: '
-                                                    'SoftmaxCrossEntropyLoss (<unnamed '
-                                                    'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii_log_prob_expanded': ('refused',
-                                                             '1 op type(s) have no tensorflow converter: '
-                                                             'NegativeLogLikelihoodLoss (<unnamed '
-                                                             'NegativeLogLikelihoodLoss>) (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'SoftmaxCrossEntropyLoss (<unnamed '
-                                                  'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii_expanded': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'NegativeLogLikelihoodLoss (<unnamed '
-                                                           'NegativeLogLikelihoodLoss>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii_log_prob': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'SoftmaxCrossEntropyLoss (<unnamed '
-                                                           'SoftmaxCrossEntropyLoss>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii_log_prob_expanded': ('refused',
-                                                                    '1 op type(s) have no tensorflow '
-                                                                    'converter: NegativeLogLikelihoodLoss '
-                                                                    '(<unnamed NegativeLogLikelihoodLoss>) '
-                                                                    '(see docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii': ('refused',
-                                          '1 op type(s) have no tensorflow converter: '
-                                          'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) (see '
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii_expanded': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'NegativeLogLikelihoodLoss (<unnamed '
-                                                   'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii_log_prob': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'SoftmaxCrossEntropyLoss (<unnamed '
-                                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii_log_prob_expanded': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: '
-                                                            'NegativeLogLikelihoodLoss (<unnamed '
-                                                            'NegativeLogLikelihoodLoss>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight': ('refused',
-                                       '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                       '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                       'what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: '
-                                                'NegativeLogLikelihoodLoss (<unnamed '
-                                                'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight_log_prob': ('refused',
-                                                '1 op type(s) have no tensorflow converter: '
-                                                'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) '
-                                                '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight_log_prob_expanded': ('refused',
-                                                         '1 op type(s) have no tensorflow converter: '
-                                                         'NegativeLogLikelihoodLoss (<unnamed '
-                                                         'NegativeLogLikelihoodLoss>) (see '
-                                                         'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight': ('refused',
-                                          '1 op type(s) have no tensorflow converter: '
-                                          'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) (see '
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight_expanded': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'NegativeLogLikelihoodLoss (<unnamed '
-                                                   'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight_log_prob': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'SoftmaxCrossEntropyLoss (<unnamed '
-                                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight_log_prob_expanded': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: '
-                                                            'NegativeLogLikelihoodLoss (<unnamed '
-                                                            'NegativeLogLikelihoodLoss>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean': ('refused',
-                   '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_3d': ('refused',
-                      '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                      'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_3d_expanded': ('refused',
-                               '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                               '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what '
-                               'is supported)'),
- 'test_sce_mean_3d_log_prob': ('refused',
-                               '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                               'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                               'supported)'),
- 'test_sce_mean_3d_log_prob_expanded': ('refused',
-                                        '1 op type(s) have no tensorflow converter: '
-                                        'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                        '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_expanded': ('refused',
-                            '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                            'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_log_prob': ('refused',
-                            '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                            'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_log_prob_expanded': ('refused',
-                                     '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                     '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_sce_mean_no_weight_ii': ('refused',
-                                '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                'supported)'),
- 'test_sce_mean_no_weight_ii_3d': ('refused',
-                                   '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                   '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what '
-                                   'is supported)'),
- 'test_sce_mean_no_weight_ii_3d_expanded': ('refused',
-                                            '1 op type(s) have no tensorflow converter: '
-                                            'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                            '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_3d_log_prob': ('refused',
-                                            '1 op type(s) have no tensorflow converter: '
-                                            'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) '
-                                            '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_3d_log_prob_expanded': ('refused',
-                                                     '1 op type(s) have no tensorflow converter: '
-                                                     'NegativeLogLikelihoodLoss (<unnamed '
-                                                     'NegativeLogLikelihoodLoss>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_4d': ('refused',
-                                   '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                   '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what '
-                                   'is supported)'),
- 'test_sce_mean_no_weight_ii_4d_expanded': ('refused',
-                                            '1 op type(s) have no tensorflow converter: '
-                                            'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                            '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_4d_log_prob': ('refused',
-                                            '1 op type(s) have no tensorflow converter: '
-                                            'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) '
-                                            '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_4d_log_prob_expanded': ('refused',
-                                                     '1 op type(s) have no tensorflow converter: '
-                                                     'NegativeLogLikelihoodLoss (<unnamed '
-                                                     'NegativeLogLikelihoodLoss>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_expanded': ('refused',
-                                         '1 op type(s) have no tensorflow converter: '
-                                         'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_log_prob': ('refused',
-                                         '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                         '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_no_weight_ii_log_prob_expanded': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'NegativeLogLikelihoodLoss (<unnamed '
-                                                  'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_sce_mean_weight': ('refused',
-                          '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                          'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_weight_expanded': ('refused',
-                                   '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                   '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                   'what is supported)'),
- 'test_sce_mean_weight_ii': ('refused',
-                             '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                             'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_weight_ii_3d': ('refused',
-                                '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                'supported)'),
- 'test_sce_mean_weight_ii_3d_expanded': ('refused',
-                                         '1 op type(s) have no tensorflow converter: '
-                                         'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_weight_ii_3d_log_prob': ('refused',
-                                         '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                         '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_weight_ii_3d_log_prob_expanded': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'NegativeLogLikelihoodLoss (<unnamed '
-                                                  'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_sce_mean_weight_ii_4d': ('refused',
-                                '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                'supported)'),
- 'test_sce_mean_weight_ii_4d_expanded': ('refused',
-                                         '1 op type(s) have no tensorflow converter: '
-                                         'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_weight_ii_4d_log_prob': ('refused',
-                                         '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                         '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_weight_ii_4d_log_prob_expanded': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'NegativeLogLikelihoodLoss (<unnamed '
-                                                  'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_sce_mean_weight_ii_expanded': ('refused',
-                                      '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                      '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                      'what is supported)'),
- 'test_sce_mean_weight_ii_log_prob': ('refused',
-                                      '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                      '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                      'what is supported)'),
- 'test_sce_mean_weight_ii_log_prob_expanded': ('refused',
-                                               '1 op type(s) have no tensorflow converter: '
-                                               'NegativeLogLikelihoodLoss (<unnamed '
-                                               'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_sce_mean_weight_log_prob': ('refused',
-                                   '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                   '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what '
-                                   'is supported)'),
- 'test_sce_mean_weight_log_prob_expanded': ('refused',
-                                            '1 op type(s) have no tensorflow converter: '
-                                            'NegativeLogLikelihoodLoss (<unnamed NegativeLogLikelihoodLoss>) '
-                                            '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_none': ('refused',
-                   '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_expanded': ('refused',
-                            '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                            'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_log_prob': ('refused',
-                            '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                            'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_log_prob_expanded': ('refused',
-                                     '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                     '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_sce_none_weights': ('refused',
-                           '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                           'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_weights_expanded': ('refused',
-                                    '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                    '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                    'what is supported)'),
- 'test_sce_none_weights_log_prob': ('refused',
-                                    '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss '
-                                    '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                    'what is supported)'),
- 'test_sce_none_weights_log_prob_expanded': ('refused',
-                                             '1 op type(s) have no tensorflow converter: '
-                                             'NegativeLogLikelihoodLoss (<unnamed '
-                                             'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_sce_sum': ('refused',
-                  '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                  'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_sum_expanded': ('refused',
-                           '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss (<unnamed '
-                           'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_sum_log_prob': ('refused',
-                           '1 op type(s) have no tensorflow converter: SoftmaxCrossEntropyLoss (<unnamed '
-                           'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_sum_log_prob_expanded': ('refused',
-                                    '1 op type(s) have no tensorflow converter: NegativeLogLikelihoodLoss '
-                                    '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                    'what is supported)'),
  'test_simple_rnn_bidirectional': ('refused',
                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' (RNN): "
                                    'weights computed at run time are not supported (see '
@@ -3247,51 +2484,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                 "1 node(s) cannot be converted to TensorFlow: node '<unnamed Squeeze>' "
                                 '(Squeeze): axes computed at run time are not supported (see '
                                 'docs/support-matrix.md for what is supported)'),
- 'test_string_concat': ('refused',
-                        '1 op type(s) have no tensorflow converter: StringConcat (<unnamed StringConcat>) '
-                        '(see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_broadcasting': ('refused',
-                                     '1 op type(s) have no tensorflow converter: StringConcat (<unnamed '
-                                     'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_empty_string': ('refused',
-                                     '1 op type(s) have no tensorflow converter: StringConcat (<unnamed '
-                                     'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_utf8': ('refused',
-                             '1 op type(s) have no tensorflow converter: StringConcat (<unnamed '
-                             'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_zero_dimensional': ('refused',
-                                         '1 op type(s) have no tensorflow converter: StringConcat (<unnamed '
-                                         'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_split_basic': ('refused',
-                             '1 op type(s) have no tensorflow converter: StringSplit (<unnamed StringSplit>) '
-                             '(see docs/support-matrix.md for what is supported)'),
- 'test_string_split_consecutive_delimiters': ('refused',
-                                              '1 op type(s) have no tensorflow converter: StringSplit '
-                                              '(<unnamed StringSplit>) (see docs/support-matrix.md for what '
-                                              'is supported)'),
- 'test_string_split_empty_string_delimiter': ('refused',
-                                              '1 op type(s) have no tensorflow converter: StringSplit '
-                                              '(<unnamed StringSplit>) (see docs/support-matrix.md for what '
-                                              'is supported)'),
- 'test_string_split_empty_tensor': ('refused',
-                                    '1 op type(s) have no tensorflow converter: StringSplit (<unnamed '
-                                    'StringSplit>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_split_maxsplit': ('refused',
-                                '1 op type(s) have no tensorflow converter: StringSplit (<unnamed '
-                                'StringSplit>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_split_no_delimiter': ('refused',
-                                    '1 op type(s) have no tensorflow converter: StringSplit (<unnamed '
-                                    'StringSplit>) (see docs/support-matrix.md for what is supported)'),
- 'test_strnormalizer_export_monday_casesensintive_nochangecase': ('refused',
-                                                                  '1 op type(s) have no tensorflow '
-                                                                  'converter: StringNormalizer (<unnamed '
-                                                                  'StringNormalizer>) (see '
-                                                                  'docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'test_strnormalizer_nostopwords_nochangecase': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: '
-                                                 'StringNormalizer (<unnamed StringNormalizer>) (see '
-                                                 'docs/support-matrix.md for what is supported)'),
  'test_sub_uint16': ('refused',
                      "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
                      'the input to a supported type before exporting)'),
@@ -3313,34 +2505,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_tensorscatter_circular': ('refused',
                                  '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed '
                                  'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_batch_onlybigrams_skip0': ('refused',
-                                                     '1 op type(s) have no tensorflow converter: '
-                                                     'TfIdfVectorizer (<unnamed TfIdfVectorizer>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_batch_onlybigrams_skip5': ('refused',
-                                                     '1 op type(s) have no tensorflow converter: '
-                                                     'TfIdfVectorizer (<unnamed TfIdfVectorizer>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_batch_uniandbigrams_skip5': ('refused',
-                                                       '1 op type(s) have no tensorflow converter: '
-                                                       'TfIdfVectorizer (<unnamed TfIdfVectorizer>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_only_bigrams_skip0': ('refused',
-                                                '1 op type(s) have no tensorflow converter: TfIdfVectorizer '
-                                                '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_tfidfvectorizer_tf_onlybigrams_levelempty': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: '
-                                                    'TfIdfVectorizer (<unnamed TfIdfVectorizer>) (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_onlybigrams_skip5': ('refused',
-                                               '1 op type(s) have no tensorflow converter: TfIdfVectorizer '
-                                               '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_tfidfvectorizer_tf_uniandbigrams_skip5': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: TfIdfVectorizer '
-                                                 '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md '
-                                                 'for what is supported)'),
  'test_tile': ('refused',
                "1 node(s) cannot be converted to TensorFlow: node '<unnamed Tile>' (Tile): repeats computed "
                'at run time are not supported (see docs/support-matrix.md for what is supported)'),
@@ -3423,24 +2587,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
                     'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
                     'supported)'),
- 'test_unique_length_1': ('refused',
-                          '1 op type(s) have no tensorflow converter: Unique (<unnamed Unique>) (see '
-                          'docs/support-matrix.md for what is supported)'),
- 'test_unique_not_sorted_without_axis': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Unique (<unnamed '
-                                         'Unique>) (see docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_with_axis': ('refused',
-                                  '1 op type(s) have no tensorflow converter: Unique (<unnamed Unique>) (see '
-                                  'docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_with_axis_3d': ('refused',
-                                     '1 op type(s) have no tensorflow converter: Unique (<unnamed Unique>) '
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_with_negative_axis': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Unique (<unnamed '
-                                           'Unique>) (see docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_without_axis': ('refused',
-                                     '1 op type(s) have no tensorflow converter: Unique (<unnamed Unique>) '
-                                     '(see docs/support-matrix.md for what is supported)'),
  'test_unsqueeze_axis_0': ('refused',
                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
                            '(Unsqueeze): axes computed at run time are not supported (see '

@@ -48,16 +48,8 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                  '2 op type(s) have no torch converter: SequenceLength (<unnamed '
                                  'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
                                  'docs/support-matrix.md for what is supported)'),
- 'simple/test_strnorm_model_monday_casesensintive_nochangecase': ('refused',
-                                                                  '1 op type(s) have no torch converter: '
-                                                                  'StringNormalizer (<unnamed '
-                                                                  'StringNormalizer>) (see '
-                                                                  'docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'simple/test_strnorm_model_nostopwords_nochangecase': ('refused',
-                                                        '1 op type(s) have no torch converter: '
-                                                        'StringNormalizer (<unnamed StringNormalizer>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
+ 'simple/test_strnorm_model_monday_casesensintive_nochangecase': ('refused', 'PyTorch has no string tensors'),
+ 'simple/test_strnorm_model_nostopwords_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'test_add_uint16': ('crashed',
                      'NotImplementedError: "add_stub" not implemented for \'UInt16\' (<generated model.py '
                      '0ae31ea44a67>:19)'),
@@ -67,68 +59,14 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_add_uint64': ('crashed',
                      'NotImplementedError: "add_stub" not implemented for \'UInt64\' (<generated model.py '
                      '731dbe41050e>:19)'),
- 'test_affine_grid_2d': ('refused',
-                         '1 op type(s) have no torch converter: AffineGrid (<unnamed AffineGrid>) (see '
-                         'docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_2d_align_corners': ('refused',
-                                       '1 op type(s) have no torch converter: AffineGrid (<unnamed '
-                                       'AffineGrid>) (see docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_2d_align_corners_expanded': ('refused',
-                                                '1 op type(s) have no torch converter: If (<unnamed If>, '
-                                                '<unnamed If>, <unnamed If>, <unnamed If>, <unnamed If>) '
-                                                '(see docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_2d_expanded': ('refused',
-                                  '1 op type(s) have no torch converter: If (<unnamed If>, <unnamed If>, '
-                                  '<unnamed If>, <unnamed If>, <unnamed If>) (see docs/support-matrix.md for '
-                                  'what is supported)'),
- 'test_affine_grid_3d': ('refused',
-                         '1 op type(s) have no torch converter: AffineGrid (<unnamed AffineGrid>) (see '
-                         'docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_3d_align_corners': ('refused',
-                                       '1 op type(s) have no torch converter: AffineGrid (<unnamed '
-                                       'AffineGrid>) (see docs/support-matrix.md for what is supported)'),
  'test_affine_grid_3d_align_corners_expanded': ('refused',
-                                                '1 op type(s) have no torch converter: If (<unnamed If>, '
-                                                '<unnamed If>, <unnamed If>, <unnamed If>, <unnamed If>) '
-                                                '(see docs/support-matrix.md for what is supported)'),
- 'test_affine_grid_3d_expanded': ('refused',
-                                  '1 op type(s) have no torch converter: If (<unnamed If>, <unnamed If>, '
-                                  '<unnamed If>, <unnamed If>, <unnamed If>) (see docs/support-matrix.md for '
-                                  'what is supported)'),
- 'test_ai_onnx_ml_array_feature_extractor': ('refused',
-                                             '1 op type(s) have no torch converter: '
-                                             'ai.onnx.ml::ArrayFeatureExtractor (<unnamed '
-                                             'ArrayFeatureExtractor>) (see docs/support-matrix.md for what '
-                                             'is supported)'),
- 'test_ai_onnx_ml_binarizer': ('refused',
-                               '1 op type(s) have no torch converter: ai.onnx.ml::Binarizer (<unnamed '
-                               'Binarizer>) (see docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_label_encoder_string_int': ('refused',
-                                              '1 op type(s) have no torch converter: '
-                                              'ai.onnx.ml::LabelEncoder (<unnamed LabelEncoder>) (see '
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_label_encoder_string_int_no_default': ('refused',
-                                                         '1 op type(s) have no torch converter: '
-                                                         'ai.onnx.ml::LabelEncoder (<unnamed LabelEncoder>) '
-                                                         '(see docs/support-matrix.md for what is '
-                                                         'supported)'),
- 'test_ai_onnx_ml_label_encoder_tensor_mapping': ('refused',
-                                                  '1 op type(s) have no torch converter: '
-                                                  'ai.onnx.ml::LabelEncoder (<unnamed LabelEncoder>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_label_encoder_tensor_value_only_mapping': ('refused',
-                                                             '1 op type(s) have no torch converter: '
-                                                             'ai.onnx.ml::LabelEncoder (<unnamed '
-                                                             'LabelEncoder>) (see docs/support-matrix.md for '
-                                                             'what is supported)'),
- 'test_ai_onnx_ml_tree_ensemble_set_membership': ('refused',
-                                                  '1 op type(s) have no torch converter: '
-                                                  'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_ai_onnx_ml_tree_ensemble_single_tree': ('refused',
-                                               '1 op type(s) have no torch converter: '
-                                               'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
-                                               'docs/support-matrix.md for what is supported)'),
+                                                'shape inference loses the rank of an intermediate in '
+                                                "AffineGrid's function body, and its Unsqueeze with negative "
+                                                'axes needs that rank'),
+ 'test_ai_onnx_ml_label_encoder_string_int': ('refused', 'PyTorch has no string tensors'),
+ 'test_ai_onnx_ml_label_encoder_string_int_no_default': ('refused', 'PyTorch has no string tensors'),
+ 'test_ai_onnx_ml_label_encoder_tensor_mapping': ('refused', 'PyTorch has no string tensors'),
+ 'test_ai_onnx_ml_label_encoder_tensor_value_only_mapping': ('refused', 'PyTorch has no string tensors'),
  'test_attention_23_boolmask_fullymasked_row_nan_robustness': ('refused',
                                                                '1 op type(s) have no torch converter: '
                                                                'Attention (<unnamed Attention>) (see '
@@ -200,9 +138,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                  '1 op type(s) have no torch converter: Attention (<unnamed '
                                                  'Attention>) (see docs/support-matrix.md for what is '
                                                  'supported)'),
- 'test_attention_3d_local_window': ('refused',
-                                    '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                    '(see docs/support-matrix.md for what is supported)'),
  'test_attention_3d_scaled': ('refused',
                               '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
                               'docs/support-matrix.md for what is supported)'),
@@ -402,46 +337,10 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                               '1 op type(s) have no torch converter: Attention (<unnamed '
                                               'Attention>) (see docs/support-matrix.md for what is '
                                               'supported)'),
- 'test_attention_bidirectional_window': ('refused',
-                                         '1 op type(s) have no torch converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
  'test_attention_causal_boolmask_nan_robustness': ('refused',
                                                    '1 op type(s) have no torch converter: Attention '
                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
                                                    'what is supported)'),
- 'test_attention_local_window': ('refused',
-                                 '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_default': ('refused',
-                                         '1 op type(s) have no torch converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_float16_mask': ('refused',
-                                                        '1 op type(s) have no torch converter: Attention '
-                                                        '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                        'for what is supported)'),
- 'test_attention_local_window_ext_cache_rank2_mask': ('refused',
-                                                      '1 op type(s) have no torch converter: Attention '
-                                                      '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
- 'test_attention_local_window_ext_cache_rank3_head_mask': ('refused',
-                                                           '1 op type(s) have no torch converter: Attention '
-                                                           '(<unnamed Attention>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_rank4_batch_mask': ('refused',
-                                                            '1 op type(s) have no torch converter: Attention '
-                                                            '(<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_gqa_rank4_mask': ('refused',
-                                                '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                'Attention>) (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_attention_local_window_rank1_boolean_mask': ('refused',
-                                                    '1 op type(s) have no torch converter: Attention '
-                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_attention_local_window_with_past': ('refused',
-                                           '1 op type(s) have no torch converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
  'test_averagepool_2d_dilations': ('refused',
                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed AveragePool>' "
                                    '(AveragePool): dilated average pooling has no torch equivalent (see '
@@ -490,13 +389,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                          "AveragePool>' (AveragePool): dilated average pooling has no torch "
                                          'equivalent (see docs/support-matrix.md for what is supported)'),
- 'test_basic_deform_conv_with_padding': ('refused',
-                                         '1 op type(s) have no torch converter: DeformConv (<unnamed '
-                                         'DeformConv>) (see docs/support-matrix.md for what is supported)'),
- 'test_basic_deform_conv_without_padding': ('refused',
-                                            '1 op type(s) have no torch converter: DeformConv (<unnamed '
-                                            'DeformConv>) (see docs/support-matrix.md for what is '
-                                            'supported)'),
  'test_batchnorm_epsilon_training_mode': ('refused',
                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                           "BatchNormalization>' (BatchNormalization): training_mode=1 (batch "
@@ -624,12 +516,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_bitwise_not_3d': ('crashed',
                          'NotImplementedError: "bitwise_not_cpu" not implemented for \'UInt16\' (<generated '
                          'model.py ab1d57363813>:19)'),
- 'test_blackmanwindow': ('refused',
-                         '1 op type(s) have no torch converter: BlackmanWindow (<unnamed BlackmanWindow>) '
-                         '(see docs/support-matrix.md for what is supported)'),
- 'test_blackmanwindow_symmetric': ('refused',
-                                   '1 op type(s) have no torch converter: BlackmanWindow (<unnamed '
-                                   'BlackmanWindow>) (see docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_b1_c1_degenerate': ('refused',
                                                   '1 op type(s) have no torch converter: CausalConvWithState '
                                                   '(<unnamed CausalConvWithState>) (see '
@@ -710,33 +596,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_center_crop_pad_pad': ('refused',
                               '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
                               '(see docs/support-matrix.md for what is supported)'),
- 'test_col2im': ('refused',
-                 '1 op type(s) have no torch converter: Col2Im (<unnamed Col2Im>) (see '
-                 'docs/support-matrix.md for what is supported)'),
- 'test_col2im_5d': ('refused',
-                    '1 op type(s) have no torch converter: Col2Im (<unnamed Col2Im>) (see '
-                    'docs/support-matrix.md for what is supported)'),
- 'test_col2im_dilations': ('refused',
-                           '1 op type(s) have no torch converter: Col2Im (<unnamed Col2Im>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_col2im_pads': ('refused',
-                      '1 op type(s) have no torch converter: Col2Im (<unnamed Col2Im>) (see '
-                      'docs/support-matrix.md for what is supported)'),
- 'test_col2im_strides': ('refused',
-                         '1 op type(s) have no torch converter: Col2Im (<unnamed Col2Im>) (see '
-                         'docs/support-matrix.md for what is supported)'),
- 'test_compress_0': ('refused',
-                     '1 op type(s) have no torch converter: Compress (<unnamed Compress>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_compress_1': ('refused',
-                     '1 op type(s) have no torch converter: Compress (<unnamed Compress>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_compress_default_axis': ('refused',
-                                '1 op type(s) have no torch converter: Compress (<unnamed Compress>) (see '
-                                'docs/support-matrix.md for what is supported)'),
- 'test_compress_negative_axis': ('refused',
-                                 '1 op type(s) have no torch converter: Compress (<unnamed Compress>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
  'test_constant_pad_axes': ('refused',
                             "1 node(s) cannot be converted to PyTorch: node '<unnamed Pad>' (Pad): the axes "
                             'must be constants (see docs/support-matrix.md for what is supported)'),
@@ -744,41 +603,11 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed Pad>' (Pad): "
                                      'the axes must be constants (see docs/support-matrix.md for what is '
                                      'supported)'),
- 'test_convinteger_without_padding': ('refused',
-                                      '1 op type(s) have no torch converter: ConvInteger (<unnamed '
-                                      'ConvInteger>) (see docs/support-matrix.md for what is supported)'),
  'test_convtranspose_output_shape': ('refused',
                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                      "ConvTranspose>' (ConvTranspose): output_shape [10, 8] is larger than "
                                      'the transposed convolution produces (see docs/support-matrix.md for '
                                      'what is supported)'),
- 'test_cumprod_1d': ('refused',
-                     '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_exclusive': ('refused',
-                               '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_int32_exclusive': ('refused',
-                                     '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                                     'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_reverse': ('refused',
-                             '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_1d_reverse_exclusive': ('refused',
-                                       '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) '
-                                       '(see docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_axis_0': ('refused',
-                            '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_axis_1': ('refused',
-                            '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_int32': ('refused',
-                           '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_cumprod_2d_negative_axis': ('refused',
-                                   '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
-                                   'docs/support-matrix.md for what is supported)'),
  'test_cumsum_1d': ('refused',
                     "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis "
                     'must be a constant (see docs/support-matrix.md for what is supported)'),
@@ -810,19 +639,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' "
                                   '(CumSum): the axis must be a constant (see docs/support-matrix.md for '
                                   'what is supported)'),
- 'test_deform_conv_with_mask_bias': ('refused',
-                                     '1 op type(s) have no torch converter: DeformConv (<unnamed '
-                                     'DeformConv>) (see docs/support-matrix.md for what is supported)'),
- 'test_deform_conv_with_multiple_offset_groups': ('refused',
-                                                  '1 op type(s) have no torch converter: DeformConv '
-                                                  '(<unnamed DeformConv>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_det_2d': ('refused',
-                 '1 op type(s) have no torch converter: Det (<unnamed Det>) (see docs/support-matrix.md for '
-                 'what is supported)'),
- 'test_det_nd': ('refused',
-                 '1 op type(s) have no torch converter: Det (<unnamed Det>) (see docs/support-matrix.md for '
-                 'what is supported)'),
  'test_div_uint16': ('crashed',
                      'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt16\' (<generated '
                      'model.py e9f508114bd4>:19)'),
@@ -832,29 +648,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_div_uint64': ('crashed',
                      'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt64\' (<generated '
                      'model.py d5b8636d66ab>:19)'),
- 'test_dynamicquantizelinear': ('refused',
-                                '1 op type(s) have no torch converter: DynamicQuantizeLinear (<unnamed '
-                                'DynamicQuantizeLinear>) (see docs/support-matrix.md for what is supported)'),
- 'test_dynamicquantizelinear_expanded': ('refused',
-                                         '1 op type(s) have no torch converter: QuantizeLinear (<unnamed '
-                                         'QuantizeLinear>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_dynamicquantizelinear_max_adjusted': ('refused',
-                                             '1 op type(s) have no torch converter: DynamicQuantizeLinear '
-                                             '(<unnamed DynamicQuantizeLinear>) (see docs/support-matrix.md '
-                                             'for what is supported)'),
- 'test_dynamicquantizelinear_max_adjusted_expanded': ('refused',
-                                                      '1 op type(s) have no torch converter: QuantizeLinear '
-                                                      '(<unnamed QuantizeLinear>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_dynamicquantizelinear_min_adjusted': ('refused',
-                                             '1 op type(s) have no torch converter: DynamicQuantizeLinear '
-                                             '(<unnamed DynamicQuantizeLinear>) (see docs/support-matrix.md '
-                                             'for what is supported)'),
- 'test_dynamicquantizelinear_min_adjusted_expanded': ('refused',
-                                                      '1 op type(s) have no torch converter: QuantizeLinear '
-                                                      '(<unnamed QuantizeLinear>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
  'test_edge_pad': ('crashed',
                    'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
                    'Supported combinations for non-constant padding:\n'
@@ -905,70 +698,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_greater_uint64': ('crashed',
                          'NotImplementedError: "gt_cpu" not implemented for \'UInt64\' (<generated model.py '
                          '88fd84844c4f>:19)'),
- 'test_gridsample': ('refused',
-                     '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_aligncorners_true': ('refused',
-                                       '1 op type(s) have no torch converter: GridSample (<unnamed '
-                                       'GridSample>) (see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bicubic': ('refused',
-                             '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bicubic_align_corners_0_additional_1': ('refused',
-                                                          '1 op type(s) have no torch converter: GridSample '
-                                                          '(<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bicubic_align_corners_1_additional_1': ('refused',
-                                                          '1 op type(s) have no torch converter: GridSample '
-                                                          '(<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bilinear': ('refused',
-                              '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bilinear_align_corners_0_additional_1': ('refused',
-                                                           '1 op type(s) have no torch converter: GridSample '
-                                                           '(<unnamed GridSample>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_bilinear_align_corners_1_additional_1': ('refused',
-                                                           '1 op type(s) have no torch converter: GridSample '
-                                                           '(<unnamed GridSample>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_border_padding': ('refused',
-                                    '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) '
-                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_nearest': ('refused',
-                             '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_nearest_align_corners_0_additional_1': ('refused',
-                                                          '1 op type(s) have no torch converter: GridSample '
-                                                          '(<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_nearest_align_corners_1_additional_1': ('refused',
-                                                          '1 op type(s) have no torch converter: GridSample '
-                                                          '(<unnamed GridSample>) (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_gridsample_reflection_padding': ('refused',
-                                        '1 op type(s) have no torch converter: GridSample (<unnamed '
-                                        'GridSample>) (see docs/support-matrix.md for what is supported)'),
- 'test_gridsample_volumetric_bilinear_align_corners_0': ('refused',
-                                                         '1 op type(s) have no torch converter: GridSample '
-                                                         '(<unnamed GridSample>) (see docs/support-matrix.md '
-                                                         'for what is supported)'),
- 'test_gridsample_volumetric_bilinear_align_corners_1': ('refused',
-                                                         '1 op type(s) have no torch converter: GridSample '
-                                                         '(<unnamed GridSample>) (see docs/support-matrix.md '
-                                                         'for what is supported)'),
- 'test_gridsample_volumetric_nearest_align_corners_0': ('refused',
-                                                        '1 op type(s) have no torch converter: GridSample '
-                                                        '(<unnamed GridSample>) (see docs/support-matrix.md '
-                                                        'for what is supported)'),
- 'test_gridsample_volumetric_nearest_align_corners_1': ('refused',
-                                                        '1 op type(s) have no torch converter: GridSample '
-                                                        '(<unnamed GridSample>) (see docs/support-matrix.md '
-                                                        'for what is supported)'),
- 'test_gridsample_zeros_padding': ('refused',
-                                   '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
  'test_group_normalization_epsilon': ('refused',
                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                       "GroupNormalization>' (GroupNormalization): scale and bias must be "
@@ -992,21 +721,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_gru_with_initial_bias': ('refused',
                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R "
                                 'and B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_hammingwindow': ('refused',
-                        '1 op type(s) have no torch converter: HammingWindow (<unnamed HammingWindow>) (see '
-                        'docs/support-matrix.md for what is supported)'),
- 'test_hammingwindow_symmetric': ('refused',
-                                  '1 op type(s) have no torch converter: HammingWindow (<unnamed '
-                                  'HammingWindow>) (see docs/support-matrix.md for what is supported)'),
- 'test_hannwindow': ('refused',
-                     '1 op type(s) have no torch converter: HannWindow (<unnamed HannWindow>) (see '
-                     'docs/support-matrix.md for what is supported)'),
- 'test_hannwindow_symmetric': ('refused',
-                               '1 op type(s) have no torch converter: HannWindow (<unnamed HannWindow>) (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_if': ('refused',
-             '1 op type(s) have no torch converter: If (<unnamed If>) (see docs/support-matrix.md for what '
-             'is supported)'),
  'test_l2normalization_axis_0': ('wrong',
                                  'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 nan location '
                                  'mismatch: ACTUAL: array([[[1.      , 0.371391, 0.371391],'),
@@ -1269,9 +983,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_lstm_with_peepholes': ('refused',
                               "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R "
                               'and B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_matmulinteger': ('refused',
-                        '1 op type(s) have no torch converter: MatMulInteger (<unnamed MatMulInteger>) (see '
-                        'docs/support-matrix.md for what is supported)'),
  'test_max_uint32': ('crashed',
                      'NotImplementedError: "maximum_cpu" not implemented for \'UInt32\' (<generated model.py '
                      'b61aed6f3c7c>:19)'),
@@ -1292,9 +1003,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                 '1 op type(s) have no torch converter: MaxUnpool (<unnamed '
                                                 'MaxUnpool>) (see docs/support-matrix.md for what is '
                                                 'supported)'),
- 'test_melweightmatrix': ('refused',
-                          '1 op type(s) have no torch converter: MelWeightMatrix (<unnamed MelWeightMatrix>) '
-                          '(see docs/support-matrix.md for what is supported)'),
  'test_min_uint32': ('crashed',
                      'NotImplementedError: "minimum_cpu" not implemented for \'UInt32\' (<generated model.py '
                      'ea71908f037f>:19)'),
@@ -1313,179 +1021,12 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_mvn': ('refused',
               '1 op type(s) have no torch converter: MeanVarianceNormalization (<unnamed '
               'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NC': ('refused',
-                     '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                     'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1': ('refused',
-                       '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                       'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1_ii': ('refused',
-                          '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                          'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1_mean_weight_negative_ii': ('refused',
-                                               '1 op type(s) have no torch converter: '
-                                               'NegativeLogLikelihoodLoss (<unnamed '
-                                               'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_nllloss_NCd1_weight': ('refused',
-                              '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                              'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is '
-                              'supported)'),
- 'test_nllloss_NCd1_weight_ii': ('refused',
-                                 '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                                 'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is '
-                                 'supported)'),
- 'test_nllloss_NCd1d2': ('refused',
-                         '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                         'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2_no_weight_reduction_mean_ii': ('refused',
-                                                     '1 op type(s) have no torch converter: '
-                                                     'NegativeLogLikelihoodLoss (<unnamed '
-                                                     'NegativeLogLikelihoodLoss>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2_reduction_mean': ('refused',
-                                        '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                        '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                        'for what is supported)'),
- 'test_nllloss_NCd1d2_reduction_sum': ('refused',
-                                       '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                       '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                       'for what is supported)'),
- 'test_nllloss_NCd1d2_with_weight': ('refused',
-                                     '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                     '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_nllloss_NCd1d2_with_weight_reduction_mean': ('refused',
-                                                    '1 op type(s) have no torch converter: '
-                                                    'NegativeLogLikelihoodLoss (<unnamed '
-                                                    'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_nllloss_NCd1d2_with_weight_reduction_sum': ('refused',
-                                                   '1 op type(s) have no torch converter: '
-                                                   'NegativeLogLikelihoodLoss (<unnamed '
-                                                   'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_nllloss_NCd1d2_with_weight_reduction_sum_ii': ('refused',
-                                                      '1 op type(s) have no torch converter: '
-                                                      'NegativeLogLikelihoodLoss (<unnamed '
-                                                      'NegativeLogLikelihoodLoss>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2d3_none_no_weight_negative_ii': ('refused',
-                                                      '1 op type(s) have no torch converter: '
-                                                      'NegativeLogLikelihoodLoss (<unnamed '
-                                                      'NegativeLogLikelihoodLoss>) (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2d3_sum_weight_high_ii': ('refused',
-                                              '1 op type(s) have no torch converter: '
-                                              'NegativeLogLikelihoodLoss (<unnamed '
-                                              'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_nllloss_NCd1d2d3d4d5_mean_weight': ('refused',
-                                           '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                           '(<unnamed NegativeLogLikelihoodLoss>) (see '
-                                           'docs/support-matrix.md for what is supported)'),
- 'test_nllloss_NCd1d2d3d4d5_none_no_weight': ('refused',
-                                              '1 op type(s) have no torch converter: '
-                                              'NegativeLogLikelihoodLoss (<unnamed '
-                                              'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_nonmaxsuppression_center_point_box_format': ('refused',
-                                                    '1 op type(s) have no torch converter: NonMaxSuppression '
-                                                    '(<unnamed NonMaxSuppression>) (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_flipped_coordinates': ('refused',
-                                                '1 op type(s) have no torch converter: NonMaxSuppression '
-                                                '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md '
-                                                'for what is supported)'),
- 'test_nonmaxsuppression_identical_boxes': ('refused',
-                                            '1 op type(s) have no torch converter: NonMaxSuppression '
-                                            '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_nonmaxsuppression_iou_threshold_boundary': ('refused',
-                                                   '1 op type(s) have no torch converter: NonMaxSuppression '
-                                                   '(<unnamed NonMaxSuppression>) (see '
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_limit_output_size': ('refused',
-                                              '1 op type(s) have no torch converter: NonMaxSuppression '
-                                              '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_nonmaxsuppression_single_box': ('refused',
-                                       '1 op type(s) have no torch converter: NonMaxSuppression (<unnamed '
-                                       'NonMaxSuppression>) (see docs/support-matrix.md for what is '
-                                       'supported)'),
- 'test_nonmaxsuppression_suppress_by_IOU': ('refused',
-                                            '1 op type(s) have no torch converter: NonMaxSuppression '
-                                            '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_nonmaxsuppression_suppress_by_IOU_and_scores': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'NonMaxSuppression (<unnamed NonMaxSuppression>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_nonmaxsuppression_two_batches': ('refused',
-                                        '1 op type(s) have no torch converter: NonMaxSuppression (<unnamed '
-                                        'NonMaxSuppression>) (see docs/support-matrix.md for what is '
-                                        'supported)'),
- 'test_nonmaxsuppression_two_classes': ('refused',
-                                        '1 op type(s) have no torch converter: NonMaxSuppression (<unnamed '
-                                        'NonMaxSuppression>) (see docs/support-matrix.md for what is '
-                                        'supported)'),
- 'test_onehot_negative_indices': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' "
-                                  '(OneHot): depth and values must be constants (see docs/support-matrix.md '
-                                  'for what is supported)'),
- 'test_onehot_out_of_range_indices': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' "
-                                      '(OneHot): depth and values must be constants (see '
-                                      'docs/support-matrix.md for what is supported)'),
- 'test_onehot_with_axis': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' (OneHot): "
-                           'depth and values must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_onehot_with_negative_axis': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' "
-                                    '(OneHot): depth and values must be constants (see '
-                                    'docs/support-matrix.md for what is supported)'),
- 'test_onehot_without_axis': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' (OneHot): "
-                              'depth and values must be constants (see docs/support-matrix.md for what is '
-                              'supported)'),
  'test_pow_types_int32_float32': ('wrong',
                                   "data set 0: Items are not equal: ACTUAL: dtype('float32') DESIRED: "
                                   "dtype('int32')"),
  'test_pow_types_int64_float32': ('wrong',
                                   "data set 0: Items are not equal: ACTUAL: dtype('float32') DESIRED: "
                                   "dtype('int64')"),
- 'test_qlinearconv': ('refused',
-                      '1 op type(s) have no torch converter: QLinearConv (<unnamed QLinearConv>) (see '
-                      'docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_2D_int8_float16': ('refused',
-                                        '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_2D_int8_float32': ('refused',
-                                        '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_2D_uint8_float16': ('refused',
-                                         '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_qlinearmatmul_2D_uint8_float32': ('refused',
-                                         '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_qlinearmatmul_3D_int8_float16': ('refused',
-                                        '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_3D_int8_float32': ('refused',
-                                        '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                        'QLinearMatMul>) (see docs/support-matrix.md for what is supported)'),
- 'test_qlinearmatmul_3D_uint8_float16': ('refused',
-                                         '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_qlinearmatmul_3D_uint8_float32': ('refused',
-                                         '1 op type(s) have no torch converter: QLinearMatMul (<unnamed '
-                                         'QLinearMatMul>) (see docs/support-matrix.md for what is '
-                                         'supported)'),
  'test_range_float16_type_positive_delta_expanded': ('wrong',
                                                      'data set 0: Arrays are not equal Output 0 has '
                                                      'incorrect shape (shapes (2,), (1,) mismatch)'),
@@ -2059,16 +1600,9 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                       'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
                       'Supported combinations for non-constant padding:\n'
                       '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)'),
- 'test_regex_full_match_basic': ('refused',
-                                 '1 op type(s) have no torch converter: RegexFullMatch (<unnamed '
-                                 'RegexFullMatch>) (see docs/support-matrix.md for what is supported)'),
- 'test_regex_full_match_email_domain': ('refused',
-                                        '1 op type(s) have no torch converter: RegexFullMatch (<unnamed '
-                                        'RegexFullMatch>) (see docs/support-matrix.md for what is '
-                                        'supported)'),
- 'test_regex_full_match_empty': ('refused',
-                                 '1 op type(s) have no torch converter: RegexFullMatch (<unnamed '
-                                 'RegexFullMatch>) (see docs/support-matrix.md for what is supported)'),
+ 'test_regex_full_match_basic': ('refused', 'PyTorch has no string tensors'),
+ 'test_regex_full_match_email_domain': ('refused', 'PyTorch has no string tensors'),
+ 'test_regex_full_match_empty': ('refused', 'PyTorch has no string tensors'),
  'test_resize_downsample_scales_cubic': ('refused',
                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
                                          '(Resize): Resize needs constant scales or sizes (see '
@@ -2362,18 +1896,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                            '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
                                            'RotaryEmbedding>) (see docs/support-matrix.md for what is '
                                            'supported)'),
- 'test_scan9_multi_state': ('refused',
-                            '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_scan9_scalar': ('refused',
-                       '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                       'docs/support-matrix.md for what is supported)'),
- 'test_scan9_sum': ('refused',
-                    '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see docs/support-matrix.md '
-                    'for what is supported)'),
- 'test_scan_sum': ('refused',
-                   '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see docs/support-matrix.md '
-                   'for what is supported)'),
  'test_scatter_elements_with_negative_indices': ('crashed',
                                                  'RuntimeError: index -3 is out of bounds for dimension 1 '
                                                  'with size 5 (<generated model.py 50ca1d125537>:19)'),
@@ -2405,288 +1927,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' "
                              "(ScatterND): reduction='mul' has no torch index_put equivalent (see "
                              'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii': ('refused',
-                                           '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                           '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                           'for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii_expanded': ('refused',
-                                                    '1 op type(s) have no torch converter: '
-                                                    'NegativeLogLikelihoodLoss (<unnamed '
-                                                    'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii_log_prob': ('refused',
-                                                    '1 op type(s) have no torch converter: '
-                                                    'SoftmaxCrossEntropyLoss (<unnamed '
-                                                    'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_sce_NCd1_mean_weight_negative_ii_log_prob_expanded': ('refused',
-                                                             '1 op type(s) have no torch converter: '
-                                                             'NegativeLogLikelihoodLoss (<unnamed '
-                                                             'NegativeLogLikelihoodLoss>) (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii': ('refused',
-                                                  '1 op type(s) have no torch converter: '
-                                                  'SoftmaxCrossEntropyLoss (<unnamed '
-                                                  'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii_expanded': ('refused',
-                                                           '1 op type(s) have no torch converter: '
-                                                           'NegativeLogLikelihoodLoss (<unnamed '
-                                                           'NegativeLogLikelihoodLoss>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii_log_prob': ('refused',
-                                                           '1 op type(s) have no torch converter: '
-                                                           'SoftmaxCrossEntropyLoss (<unnamed '
-                                                           'SoftmaxCrossEntropyLoss>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3_none_no_weight_negative_ii_log_prob_expanded': ('refused',
-                                                                    '1 op type(s) have no torch converter: '
-                                                                    'NegativeLogLikelihoodLoss (<unnamed '
-                                                                    'NegativeLogLikelihoodLoss>) (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii': ('refused',
-                                          '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                          '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                          'for what is supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii_expanded': ('refused',
-                                                   '1 op type(s) have no torch converter: '
-                                                   'NegativeLogLikelihoodLoss (<unnamed '
-                                                   'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii_log_prob': ('refused',
-                                                   '1 op type(s) have no torch converter: '
-                                                   'SoftmaxCrossEntropyLoss (<unnamed '
-                                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3_sum_weight_high_ii_log_prob_expanded': ('refused',
-                                                            '1 op type(s) have no torch converter: '
-                                                            'NegativeLogLikelihoodLoss (<unnamed '
-                                                            'NegativeLogLikelihoodLoss>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight': ('refused',
-                                       '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                       '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                       'what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight_expanded': ('refused',
-                                                '1 op type(s) have no torch converter: '
-                                                'NegativeLogLikelihoodLoss (<unnamed '
-                                                'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight_log_prob': ('refused',
-                                                '1 op type(s) have no torch converter: '
-                                                'SoftmaxCrossEntropyLoss (<unnamed SoftmaxCrossEntropyLoss>) '
-                                                '(see docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_mean_weight_log_prob_expanded': ('refused',
-                                                         '1 op type(s) have no torch converter: '
-                                                         'NegativeLogLikelihoodLoss (<unnamed '
-                                                         'NegativeLogLikelihoodLoss>) (see '
-                                                         'docs/support-matrix.md for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight': ('refused',
-                                          '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                          '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                          'for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight_expanded': ('refused',
-                                                   '1 op type(s) have no torch converter: '
-                                                   'NegativeLogLikelihoodLoss (<unnamed '
-                                                   'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight_log_prob': ('refused',
-                                                   '1 op type(s) have no torch converter: '
-                                                   'SoftmaxCrossEntropyLoss (<unnamed '
-                                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_sce_NCd1d2d3d4d5_none_no_weight_log_prob_expanded': ('refused',
-                                                            '1 op type(s) have no torch converter: '
-                                                            'NegativeLogLikelihoodLoss (<unnamed '
-                                                            'NegativeLogLikelihoodLoss>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean': ('refused',
-                   '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_3d': ('refused',
-                      '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                      'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_3d_expanded': ('refused',
-                               '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                               'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is '
-                               'supported)'),
- 'test_sce_mean_3d_log_prob': ('refused',
-                               '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                               'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                               'supported)'),
- 'test_sce_mean_3d_log_prob_expanded': ('refused',
-                                        '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                        '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                        'for what is supported)'),
- 'test_sce_mean_expanded': ('refused',
-                            '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                            'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_log_prob': ('refused',
-                            '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                            'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_log_prob_expanded': ('refused',
-                                     '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                     '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_sce_mean_no_weight_ii': ('refused',
-                                '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                'supported)'),
- 'test_sce_mean_no_weight_ii_3d': ('refused',
-                                   '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                   'supported)'),
- 'test_sce_mean_no_weight_ii_3d_expanded': ('refused',
-                                            '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                            '(<unnamed NegativeLogLikelihoodLoss>) (see '
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_3d_log_prob': ('refused',
-                                            '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                            '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                            'for what is supported)'),
- 'test_sce_mean_no_weight_ii_3d_log_prob_expanded': ('refused',
-                                                     '1 op type(s) have no torch converter: '
-                                                     'NegativeLogLikelihoodLoss (<unnamed '
-                                                     'NegativeLogLikelihoodLoss>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_4d': ('refused',
-                                   '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                   'supported)'),
- 'test_sce_mean_no_weight_ii_4d_expanded': ('refused',
-                                            '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                            '(<unnamed NegativeLogLikelihoodLoss>) (see '
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_4d_log_prob': ('refused',
-                                            '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                            '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                            'for what is supported)'),
- 'test_sce_mean_no_weight_ii_4d_log_prob_expanded': ('refused',
-                                                     '1 op type(s) have no torch converter: '
-                                                     'NegativeLogLikelihoodLoss (<unnamed '
-                                                     'NegativeLogLikelihoodLoss>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_no_weight_ii_expanded': ('refused',
-                                         '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                         '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_no_weight_ii_log_prob': ('refused',
-                                         '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                         '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_no_weight_ii_log_prob_expanded': ('refused',
-                                                  '1 op type(s) have no torch converter: '
-                                                  'NegativeLogLikelihoodLoss (<unnamed '
-                                                  'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_sce_mean_weight': ('refused',
-                          '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                          'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_weight_expanded': ('refused',
-                                   '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                   '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                   'what is supported)'),
- 'test_sce_mean_weight_ii': ('refused',
-                             '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                             'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_mean_weight_ii_3d': ('refused',
-                                '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                'supported)'),
- 'test_sce_mean_weight_ii_3d_expanded': ('refused',
-                                         '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                         '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_weight_ii_3d_log_prob': ('refused',
-                                         '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                         '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_weight_ii_3d_log_prob_expanded': ('refused',
-                                                  '1 op type(s) have no torch converter: '
-                                                  'NegativeLogLikelihoodLoss (<unnamed '
-                                                  'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_sce_mean_weight_ii_4d': ('refused',
-                                '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                'supported)'),
- 'test_sce_mean_weight_ii_4d_expanded': ('refused',
-                                         '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                         '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_weight_ii_4d_log_prob': ('refused',
-                                         '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                         '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md '
-                                         'for what is supported)'),
- 'test_sce_mean_weight_ii_4d_log_prob_expanded': ('refused',
-                                                  '1 op type(s) have no torch converter: '
-                                                  'NegativeLogLikelihoodLoss (<unnamed '
-                                                  'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_sce_mean_weight_ii_expanded': ('refused',
-                                      '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                      '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                      'what is supported)'),
- 'test_sce_mean_weight_ii_log_prob': ('refused',
-                                      '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss '
-                                      '(<unnamed SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for '
-                                      'what is supported)'),
- 'test_sce_mean_weight_ii_log_prob_expanded': ('refused',
-                                               '1 op type(s) have no torch converter: '
-                                               'NegativeLogLikelihoodLoss (<unnamed '
-                                               'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_sce_mean_weight_log_prob': ('refused',
-                                   '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                   'supported)'),
- 'test_sce_mean_weight_log_prob_expanded': ('refused',
-                                            '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                            '(<unnamed NegativeLogLikelihoodLoss>) (see '
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_sce_none': ('refused',
-                   '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                   'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_expanded': ('refused',
-                            '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                            'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_log_prob': ('refused',
-                            '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                            'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_log_prob_expanded': ('refused',
-                                     '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                     '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_sce_none_weights': ('refused',
-                           '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                           'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_none_weights_expanded': ('refused',
-                                    '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                    '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                    'what is supported)'),
- 'test_sce_none_weights_log_prob': ('refused',
-                                    '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                                    'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is '
-                                    'supported)'),
- 'test_sce_none_weights_log_prob_expanded': ('refused',
-                                             '1 op type(s) have no torch converter: '
-                                             'NegativeLogLikelihoodLoss (<unnamed '
-                                             'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_sce_sum': ('refused',
-                  '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                  'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_sum_expanded': ('refused',
-                           '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss (<unnamed '
-                           'NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_sum_log_prob': ('refused',
-                           '1 op type(s) have no torch converter: SoftmaxCrossEntropyLoss (<unnamed '
-                           'SoftmaxCrossEntropyLoss>) (see docs/support-matrix.md for what is supported)'),
- 'test_sce_sum_log_prob_expanded': ('refused',
-                                    '1 op type(s) have no torch converter: NegativeLogLikelihoodLoss '
-                                    '(<unnamed NegativeLogLikelihoodLoss>) (see docs/support-matrix.md for '
-                                    'what is supported)'),
  'test_simple_rnn_bidirectional': ('refused',
                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, "
                                    'R and B must be constants (see docs/support-matrix.md for what is '
@@ -2771,51 +2011,19 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed Squeeze>' "
                                 '(Squeeze): the axes must be constants (see docs/support-matrix.md for what '
                                 'is supported)'),
- 'test_string_concat': ('refused',
-                        '1 op type(s) have no torch converter: StringConcat (<unnamed StringConcat>) (see '
-                        'docs/support-matrix.md for what is supported)'),
- 'test_string_concat_broadcasting': ('refused',
-                                     '1 op type(s) have no torch converter: StringConcat (<unnamed '
-                                     'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_empty_string': ('refused',
-                                     '1 op type(s) have no torch converter: StringConcat (<unnamed '
-                                     'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_utf8': ('refused',
-                             '1 op type(s) have no torch converter: StringConcat (<unnamed StringConcat>) '
-                             '(see docs/support-matrix.md for what is supported)'),
- 'test_string_concat_zero_dimensional': ('refused',
-                                         '1 op type(s) have no torch converter: StringConcat (<unnamed '
-                                         'StringConcat>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_split_basic': ('refused',
-                             '1 op type(s) have no torch converter: StringSplit (<unnamed StringSplit>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_string_split_consecutive_delimiters': ('refused',
-                                              '1 op type(s) have no torch converter: StringSplit (<unnamed '
-                                              'StringSplit>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_string_split_empty_string_delimiter': ('refused',
-                                              '1 op type(s) have no torch converter: StringSplit (<unnamed '
-                                              'StringSplit>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_string_split_empty_tensor': ('refused',
-                                    '1 op type(s) have no torch converter: StringSplit (<unnamed '
-                                    'StringSplit>) (see docs/support-matrix.md for what is supported)'),
- 'test_string_split_maxsplit': ('refused',
-                                '1 op type(s) have no torch converter: StringSplit (<unnamed StringSplit>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_string_split_no_delimiter': ('refused',
-                                    '1 op type(s) have no torch converter: StringSplit (<unnamed '
-                                    'StringSplit>) (see docs/support-matrix.md for what is supported)'),
- 'test_strnormalizer_export_monday_casesensintive_nochangecase': ('refused',
-                                                                  '1 op type(s) have no torch converter: '
-                                                                  'StringNormalizer (<unnamed '
-                                                                  'StringNormalizer>) (see '
-                                                                  'docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'test_strnormalizer_nostopwords_nochangecase': ('refused',
-                                                 '1 op type(s) have no torch converter: StringNormalizer '
-                                                 '(<unnamed StringNormalizer>) (see docs/support-matrix.md '
-                                                 'for what is supported)'),
+ 'test_string_concat': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_concat_broadcasting': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_concat_empty_string': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_concat_utf8': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_concat_zero_dimensional': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_split_basic': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_split_consecutive_delimiters': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_split_empty_string_delimiter': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_split_empty_tensor': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_split_maxsplit': ('refused', 'PyTorch has no string tensors'),
+ 'test_string_split_no_delimiter': ('refused', 'PyTorch has no string tensors'),
+ 'test_strnormalizer_export_monday_casesensintive_nochangecase': ('refused', 'PyTorch has no string tensors'),
+ 'test_strnormalizer_nostopwords_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'test_sub_uint16': ('crashed',
                      'NotImplementedError: "add_stub" not implemented for \'UInt16\' (<generated model.py '
                      '05889d90a099>:19)'),
@@ -2837,34 +2045,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_tensorscatter_circular': ('refused',
                                  '1 op type(s) have no torch converter: TensorScatter (<unnamed '
                                  'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_batch_onlybigrams_skip0': ('refused',
-                                                     '1 op type(s) have no torch converter: TfIdfVectorizer '
-                                                     '(<unnamed TfIdfVectorizer>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_batch_onlybigrams_skip5': ('refused',
-                                                     '1 op type(s) have no torch converter: TfIdfVectorizer '
-                                                     '(<unnamed TfIdfVectorizer>) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_batch_uniandbigrams_skip5': ('refused',
-                                                       '1 op type(s) have no torch converter: '
-                                                       'TfIdfVectorizer (<unnamed TfIdfVectorizer>) (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_tfidfvectorizer_tf_only_bigrams_skip0': ('refused',
-                                                '1 op type(s) have no torch converter: TfIdfVectorizer '
-                                                '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_tfidfvectorizer_tf_onlybigrams_levelempty': ('refused',
-                                                    '1 op type(s) have no torch converter: TfIdfVectorizer '
-                                                    '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_tfidfvectorizer_tf_onlybigrams_skip5': ('refused',
-                                               '1 op type(s) have no torch converter: TfIdfVectorizer '
-                                               '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md for '
-                                               'what is supported)'),
- 'test_tfidfvectorizer_tf_uniandbigrams_skip5': ('refused',
-                                                 '1 op type(s) have no torch converter: TfIdfVectorizer '
-                                                 '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md '
-                                                 'for what is supported)'),
  'test_top_k_same_values': ('wrong',
                             'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched elements: '
                             '3 / 3 (100%) Mismatch at indices:'),
@@ -2874,24 +2054,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_top_k_same_values_largest': ('wrong',
                                     'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched '
                                     'elements: 3 / 3 (100%) Mismatch at indices:'),
- 'test_unique_length_1': ('refused',
-                          '1 op type(s) have no torch converter: Unique (<unnamed Unique>) (see '
-                          'docs/support-matrix.md for what is supported)'),
- 'test_unique_not_sorted_without_axis': ('refused',
-                                         '1 op type(s) have no torch converter: Unique (<unnamed Unique>) '
-                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_with_axis': ('refused',
-                                  '1 op type(s) have no torch converter: Unique (<unnamed Unique>) (see '
-                                  'docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_with_axis_3d': ('refused',
-                                     '1 op type(s) have no torch converter: Unique (<unnamed Unique>) (see '
-                                     'docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_with_negative_axis': ('refused',
-                                           '1 op type(s) have no torch converter: Unique (<unnamed Unique>) '
-                                           '(see docs/support-matrix.md for what is supported)'),
- 'test_unique_sorted_without_axis': ('refused',
-                                     '1 op type(s) have no torch converter: Unique (<unnamed Unique>) (see '
-                                     'docs/support-matrix.md for what is supported)'),
  'test_unsqueeze_axis_0': ('refused',
                            "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
                            '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for what is '
