@@ -48,6 +48,7 @@ def _static_dims(shape: tuple | None) -> tuple | None:
 
 @TF_OPS.register("Loop", since=11)
 def loop(ctx: TensorFlowContext) -> None:
+    """ONNX ``Loop`` as a Python loop over the converted body (carried values and scan outputs)."""
     node = ctx.node
     converter = ctx.scope.converter
     view = loop_body_view(node, ctx.view)
@@ -96,9 +97,9 @@ def loop(ctx: TensorFlowContext) -> None:
         call_params.append(var(("outer", name), name))
         call_args.append(ctx.scope.view_code(outer, None, ctx.uses))
         body.values[name] = Value(name, outer.rank, code=call_params[-1])
-    for name, k in view.known.items():  # constants of the body and of the outer graph it may read
-        if name not in body.values and isinstance(k, Const):
-            body.values[name] = Value(name, k.array.ndim, const=np.asarray(k.array))
+    for name, known in view.known.items():  # constants of the body and of the outer graph it may read
+        if name not in body.values and isinstance(known, Const):
+            body.values[name] = Value(name, known.array.ndim, const=np.asarray(known.array))
 
     before = len(converter.errors)
     converter.convert_nodes(body)
@@ -162,7 +163,9 @@ def loop(ctx: TensorFlowContext) -> None:
                 ctx.scope.values[name] = Value(name, ctx.view.type(name).rank, code=target)
     for k, name in enumerate(carried):  # constants passed along come out unchanged
         if k not in looping and k < len(node.output) and node.output[k]:
-            ctx.set_const(k, body.values[name].const)
+            const = body.values[name].const
+            assert const is not None  # a carried value the body does not change is a constant
+            ctx.set_const(k, const)
 
 
 def _bind_outer(ctx: TensorFlowContext, body: ClassScope, view: GraphView, names: NameScope,
@@ -236,6 +239,7 @@ def _layer_outputs(ctx: TensorFlowContext, cls_name: str, live: list, call_args:
 
 @TF_OPS.register("If")
 def if_(ctx: TensorFlowContext) -> None:
+    """ONNX ``If`` (see the module docstring)."""
     node = ctx.node
     cond = ctx.const(0)
     known = None if cond is None else bool(np.asarray(cond).reshape(-1)[0])
@@ -285,6 +289,7 @@ def if_(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Scan", since=8)
 def scan(ctx: TensorFlowContext) -> None:
+    """ONNX ``Scan`` (see the module docstring)."""
     node = ctx.node
     view = subgraph_view(node, "body", ctx.view)
     m = int(ctx.attr("num_scan_inputs"))

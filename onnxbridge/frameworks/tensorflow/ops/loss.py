@@ -53,11 +53,13 @@ def _loss(ctx: TensorFlowContext, log_prob) -> None:
 
 @TF_OPS.register("NegativeLogLikelihoodLoss", since=12)
 def nll_loss(ctx: TensorFlowContext) -> None:
+    """ONNX ``NegativeLogLikelihoodLoss`` (see the module docstring)."""
     _loss(ctx, ctx.x(0))
 
 
 @TF_OPS.register("SoftmaxCrossEntropyLoss", since=12)
 def softmax_cross_entropy(ctx: TensorFlowContext) -> None:
+    """ONNX ``SoftmaxCrossEntropyLoss`` (see the module docstring)."""
     log_prob = call(dotted("ops", "log_softmax"), ctx.x(0), axis=lit(1))
     if ctx.used(1):
         log_prob = ctx.emit(log_prob, 1)

@@ -25,6 +25,7 @@ def _ops(name: str, *args, **kwargs):
 
 @_register("Binarizer", 1)
 def binarizer(ctx: TensorFlowContext) -> None:
+    """ONNX ``Binarizer`` (see the module docstring)."""
     x, perm = ctx.x_any(0)
     above = _ops("greater", x, lit(float(np.float32(ctx.attr("threshold", 0.0)))))
     ctx.emit(_ops("cast", above, lit(ctx.dtype(ctx.elem(0)))), perm=perm)
@@ -32,6 +33,7 @@ def binarizer(ctx: TensorFlowContext) -> None:
 
 @_register("ArrayFeatureExtractor", 1)
 def array_feature_extractor(ctx: TensorFlowContext) -> None:
+    """ONNX ``ArrayFeatureExtractor`` (see the module docstring)."""
     picked = _ops("take", ctx.x(0), _ops("reshape", ctx.x(1), lit((-1,))), axis=lit(-1))
     if ctx.rank(0) == 1:  # a vector gives one row, as onnxruntime does
         picked = _ops("reshape", picked, lit((1, -1)))
@@ -56,6 +58,7 @@ class LabelEncoder(keras.layers.Layer):
 
 @_register("LabelEncoder", 2)
 def label_encoder(ctx: TensorFlowContext) -> None:
+    """ONNX ``LabelEncoder`` (see the module docstring)."""
     try:
         keys, values, default = label_tables(ctx.attrs)
     except ValueError as exc:
@@ -104,6 +107,7 @@ class TreeEnsemble(keras.layers.Layer):
 
 @_register("TreeEnsemble", 5)
 def tree_ensemble(ctx: TensorFlowContext) -> None:
+    """ONNX ``TreeEnsemble`` (see the module docstring)."""
     if ctx.rank(0) != 2:
         ctx.fail(f"the features must be [N, F], got rank {ctx.rank(0)}")
     try:

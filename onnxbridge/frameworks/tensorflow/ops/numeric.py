@@ -24,6 +24,7 @@ class CumProd(keras.layers.Layer):
 
 @TF_OPS.register("CumProd", since=26)
 def cumprod(ctx: TensorFlowContext) -> None:
+    """ONNX ``CumProd`` (see the module docstring)."""
     options = {"exclusive": bool(ctx.attr("exclusive", 0)) or None, "reverse": bool(ctx.attr("reverse", 0)) or None}
     axis = ctx.ints(1)
     if axis is not None:
@@ -39,5 +40,6 @@ def cumprod(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Det", since=11)
 def det(ctx: TensorFlowContext) -> None:
+    """ONNX ``Det`` (see the module docstring)."""
     ctx.emit(call(dotted("ops", "det"), ctx.x(0)))
 

@@ -65,6 +65,7 @@ def _saturated(ctx: TensorFlowContext, y: Code, elem: int | None) -> Code:
 
 @TF_OPS.register("QuantizeLinear", since=10)
 def quantize_linear(ctx: TensorFlowContext) -> None:
+    """ONNX ``QuantizeLinear`` (see the module docstring)."""
     rank, axis, block = _quantize_attrs(ctx)
     elem = ctx.elem(2) if ctx.has(2) else int(ctx.attr("output_dtype", 0) or T.UINT8)
     y = _ops("round", _ops("divide", ctx.x(0), _broadcast(ctx, 1, axis, rank, block)))
@@ -75,6 +76,7 @@ def quantize_linear(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("DequantizeLinear", since=10)
 def dequantize_linear(ctx: TensorFlowContext) -> None:
+    """ONNX ``DequantizeLinear`` (see the module docstring)."""
     rank, axis, block = _quantize_attrs(ctx)
     if ctx.elem(0) not in _INTEGERS:
         ctx.fail(f"dequantizing {onnx_type_name(ctx.elem(0))} is not supported (8/16/32-bit integers are)")
@@ -87,6 +89,7 @@ def dequantize_linear(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("DynamicQuantizeLinear", since=11)
 def dynamic_quantize_linear(ctx: TensorFlowContext) -> None:
+    """ONNX ``DynamicQuantizeLinear`` (see the module docstring)."""
     x = ctx.x(0)
     low, high = ctx.scope.new_var("low"), ctx.scope.new_var("high")
     # the range always includes 0, so that 0 is exactly representable
@@ -131,11 +134,13 @@ def _requantize(ctx: TensorFlowContext, acc: Code, scales: tuple[int, int, int],
 
 @TF_OPS.register("QLinearMatMul", since=10)
 def qlinear_matmul(ctx: TensorFlowContext) -> None:
+    """ONNX ``QLinearMatMul`` (see the module docstring)."""
     _requantize(ctx, _ops("matmul", _centred(ctx, 0, 2), _centred(ctx, 3, 5)), (1, 4, 6), 7)
 
 
 @TF_OPS.register("MatMulInteger", since=10)
 def matmul_integer(ctx: TensorFlowContext) -> None:
+    """ONNX ``MatMulInteger`` (see the module docstring)."""
     ctx.emit(_ops("cast", _ops("matmul", _centred(ctx, 0, 2), _centred(ctx, 1, 3)), lit("int32")))
 
 
@@ -176,12 +181,14 @@ def _conv(ctx: TensorFlowContext, x: Code, w: Code, w_index: int) -> Code:
 
 @TF_OPS.register("ConvInteger", since=10)
 def conv_integer(ctx: TensorFlowContext) -> None:
+    """ONNX ``ConvInteger`` (see the module docstring)."""
     acc = _conv(ctx, _centred(ctx, 0, 2), _centred(ctx, 1, 3, per_row_rank=ctx.rank(1)), 1)
     ctx.emit(_ops("cast", acc, lit("int32")))
 
 
 @TF_OPS.register("QLinearConv", since=10)
 def qlinear_conv(ctx: TensorFlowContext) -> None:
+    """ONNX ``QLinearConv`` (see the module docstring)."""
     rank = ctx.rank(3)
     acc = _conv(ctx, _centred(ctx, 0, 2), _centred(ctx, 3, 5, per_row_rank=rank), 3)
     if ctx.has(8):

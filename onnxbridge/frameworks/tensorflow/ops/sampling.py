@@ -97,6 +97,7 @@ _MODES = {"bilinear": "linear", "linear": "linear", "nearest": "nearest", "bicub
 
 @TF_OPS.register("GridSample", since=16)
 def grid_sample(ctx: TensorFlowContext) -> None:
+    """ONNX ``GridSample`` (see the module docstring)."""
     mode = _MODES.get(ctx.attr("mode", "bilinear" if ctx.opset < 20 else "linear"))
     padding = ctx.attr("padding_mode", "zeros")
     if mode is None or padding not in ("zeros", "border", "reflection"):
@@ -136,6 +137,7 @@ class AffineGrid(keras.layers.Layer):
 
 @TF_OPS.register("AffineGrid", since=20)
 def affine_grid(ctx: TensorFlowContext) -> None:
+    """ONNX ``AffineGrid`` (see the module docstring)."""
     layer = ctx.layer(str(ctx.helper(AFFINE_GRID)), module="",
                       align_corners=True if int(ctx.attr("align_corners", 0)) else None)
     ctx.emit(call(layer, ctx.x(0), ctx.tensor_arg(1)))
@@ -176,6 +178,7 @@ class Col2Im(keras.layers.Layer):
 
 @TF_OPS.register("Col2Im", since=18)
 def col2im(ctx: TensorFlowContext) -> None:
+    """ONNX ``Col2Im`` (see the module docstring)."""
     shape = ctx.type(1).shape
     axes = shape[0] if shape else None
     if not isinstance(axes, int):
@@ -231,6 +234,7 @@ class DeformConv2D(keras.layers.Layer):
 
 @TF_OPS.register("DeformConv", since=19)
 def deform_conv(ctx: TensorFlowContext) -> None:
+    """ONNX ``DeformConv`` (see the module docstring)."""
     if ctx.rank(0) != 4:
         ctx.fail(f"only 2-D deformable convolution is supported; the input has rank {ctx.rank(0)}")
     if not all(isinstance(d, int) for d in ctx.shape(1)):

@@ -28,6 +28,7 @@ class Compress(keras.layers.Layer):
 
 @TF_OPS.register("Compress", since=9)
 def compress(ctx: TensorFlowContext) -> None:
+    """ONNX ``Compress`` (see the module docstring)."""
     axis = ctx.attr("axis")
     layer = ctx.layer(str(ctx.helper(COMPRESS)), module="",
                       axis=ctx.axis(axis, ctx.rank(0)) if axis is not None else None)
@@ -68,6 +69,7 @@ class Unique(keras.layers.Layer):
 
 @TF_OPS.register("Unique", since=11)
 def unique(ctx: TensorFlowContext) -> None:
+    """ONNX ``Unique`` (see the module docstring)."""
     axis = ctx.attr("axis")
     if axis is not None and not all(isinstance(d, int) for d in ctx.shape(0)):
         ctx.fail("sorting slices needs the input's static shape")
@@ -105,6 +107,7 @@ class NonMaxSuppression(keras.layers.Layer):
 
 @TF_OPS.register("NonMaxSuppression", since=10)
 def non_max_suppression(ctx: TensorFlowContext) -> None:
+    """ONNX ``NonMaxSuppression`` (see the module docstring)."""
     scores = ctx.shape(1)
     if len(scores) != 3 or not all(isinstance(d, int) for d in scores[:2]):
         ctx.fail("the numbers of batches and classes must be known when converting")

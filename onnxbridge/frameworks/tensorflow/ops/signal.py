@@ -83,6 +83,7 @@ class MelWeightMatrix(keras.layers.Layer):
 
 @TF_OPS.register("MelWeightMatrix", since=17)
 def mel_weight_matrix(ctx: TensorFlowContext) -> None:
+    """ONNX ``MelWeightMatrix`` (see the module docstring)."""
     dtype = ctx.dtype(int(ctx.attr("output_datatype", onnx.TensorProto.FLOAT)))
     layer = ctx.layer(str(ctx.helper(MEL)), module="", dtype_out=dtype if dtype != "float32" else None)
     ctx.emit(call(layer, *[ctx.tensor_arg(i) for i in range(5)]))
@@ -127,6 +128,7 @@ class DiscreteFourierTransform(keras.layers.Layer):
 
 @TF_OPS.register("DFT", since=17)
 def dft(ctx: TensorFlowContext) -> None:
+    """ONNX ``DFT`` (see the module docstring)."""
     rank = ctx.rank(0)
     if ctx.shape(0)[-1] not in (1, 2):
         ctx.fail(f"the last axis must be 1 (real) or 2 (complex), got {ctx.shape(0)[-1]!r}")
@@ -174,6 +176,7 @@ class ShortTimeFourierTransform(keras.layers.Layer):
 
 @TF_OPS.register("STFT", since=17)
 def stft(ctx: TensorFlowContext) -> None:
+    """ONNX ``STFT`` (see the module docstring)."""
     if len(ctx.shape(0)) != 3:
         ctx.fail("the signal must be [batch, length, 1 or 2]")
     frame_length = None

@@ -26,6 +26,7 @@ class StringConcat(keras.layers.Layer):
 
 @TF_OPS.register("StringConcat", since=20)
 def string_concat(ctx: TensorFlowContext) -> None:
+    """ONNX ``StringConcat`` (see the module docstring)."""
     ctx.emit(call(ctx.layer(str(ctx.helper(CONCAT)), module=""), ctx.tensor_arg(0), ctx.tensor_arg(1)))
 
 
@@ -49,6 +50,7 @@ class StringSplit(keras.layers.Layer):
 
 @TF_OPS.register("StringSplit", since=20)
 def string_split(ctx: TensorFlowContext) -> None:
+    """ONNX ``StringSplit`` (see the module docstring)."""
     delimiter = ctx.attr("delimiter")
     layer = ctx.layer(str(ctx.helper(SPLIT)), module="", delimiter=delimiter or None,
                       maxsplit=int(ctx.attr("maxsplit")) if ctx.attr("maxsplit") is not None else None)
@@ -57,6 +59,7 @@ def string_split(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("RegexFullMatch", since=20)
 def regex_full_match(ctx: TensorFlowContext) -> None:
+    """ONNX ``RegexFullMatch`` (see the module docstring)."""
     # both ONNX and TensorFlow use RE2 syntax
     layer = ctx.layer(str(ctx.helper(REGEX)), module="", pattern=str(ctx.attr("pattern")))
     ctx.emit(call(layer, ctx.tensor_arg(0)))
@@ -104,6 +107,7 @@ class StringNormalizer(keras.layers.Layer):
 
 @TF_OPS.register("StringNormalizer", since=10)
 def string_normalizer(ctx: TensorFlowContext) -> None:
+    """ONNX ``StringNormalizer`` (see the module docstring)."""
     action = ctx.attr("case_change_action", "NONE")
     if action not in ("NONE", "LOWER", "UPPER"):
         ctx.fail(f"case_change_action {action!r} is not NONE, LOWER or UPPER")
@@ -148,6 +152,7 @@ class TfIdfVectorizer(keras.layers.Layer):
 
 @TF_OPS.register("TfIdfVectorizer", since=9)
 def tfidf_vectorizer(ctx: TensorFlowContext) -> None:
+    """ONNX ``TfIdfVectorizer`` (see the module docstring)."""
     try:
         pools, width = tfidf_pools(ctx.attrs)
     except (KeyError, ValueError) as exc:

@@ -24,6 +24,8 @@ _UNBOUNDED = 2**62  # exporters pass INT64_MAX as the trip count of a loop gover
 
 @REG("Loop", since=11)
 def loop(ctx: TorchContext) -> None:
+    """ONNX ``Loop`` as a Python ``while`` loop over the converted body (carried values and stacked scan
+    outputs)."""
     view = loop_body_view(ctx.node, ctx.view)
     body = ctx.nested(view)
     n_carried = len(ctx.node.input) - 2
@@ -64,9 +66,9 @@ def loop(ctx: TorchContext) -> None:
         for s, out in zip(scans, scan_out):
             ctx.line("{}.append({})", s, out)
         ctx.line("{} = {} + 1", step, step)
-    for k, var in enumerate(variables):
+    for k, variable in enumerate(variables):
         if ctx.used(k):
-            ctx.alias(var if var is not None else ctx.t(2 + k), k)
+            ctx.alias(variable if variable is not None else ctx.t(2 + k), k)
     for j, s in enumerate(scans):
         if ctx.used(n_carried + j):
             ctx.emit(fmt("torch.stack({})", s), n_carried + j)
@@ -83,6 +85,7 @@ def _branch(ctx: TorchContext, attribute: str) -> tuple[Code, list[Code]]:
 
 @REG("If")
 def if_(ctx: TorchContext) -> None:
+    """ONNX ``If`` (see the module docstring)."""
     cond = ctx.const(0)
     if cond is not None:  # known when converting: only the branch taken is written
         taken = "then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch"
@@ -105,6 +108,7 @@ def if_(ctx: TorchContext) -> None:
 
 @REG("Scan", since=8)
 def scan(ctx: TorchContext) -> None:
+    """ONNX ``Scan`` (see the module docstring)."""
     node = ctx.node
     view = subgraph_view(node, "body", ctx.view)
     m = int(ctx.attr("num_scan_inputs"))

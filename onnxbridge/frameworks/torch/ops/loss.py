@@ -39,11 +39,13 @@ def _target(ctx: TorchContext) -> Code:
 
 @REG("NegativeLogLikelihoodLoss", since=12)
 def nll_loss(ctx: TorchContext) -> None:
+    """ONNX ``NegativeLogLikelihoodLoss`` (see the module docstring)."""
     ctx.emit(fn("F.nll_loss", ctx.t(0), _target(ctx), **_loss_options(ctx)))
 
 
 @REG("SoftmaxCrossEntropyLoss", since=12)
 def softmax_cross_entropy(ctx: TorchContext) -> None:
+    """ONNX ``SoftmaxCrossEntropyLoss`` (see the module docstring)."""
     options = _loss_options(ctx)
     if ctx.used(1):
         log_prob = ctx.emit(fn("F.log_softmax", ctx.t(0), lit(1)), 1)

@@ -29,12 +29,14 @@ def _constant(ctx: TorchContext, array: np.ndarray, hint: str) -> Code:
 
 @_register("Binarizer", 1)
 def binarizer(ctx: TorchContext) -> None:
+    """ONNX ``Binarizer`` (see the module docstring)."""
     threshold = scalar(np.float32(ctx.attr("threshold", 0.0)))
     ctx.emit(fmt("({} > {}).to({}.dtype)", ctx.t(0), threshold, ctx.t(0)))
 
 
 @_register("ArrayFeatureExtractor", 1)
 def array_feature_extractor(ctx: TorchContext) -> None:
+    """ONNX ``ArrayFeatureExtractor`` (see the module docstring)."""
     index = ctx.ints(1)
     picked = fmt("{}[..., {}]", ctx.t(0), lit(index) if index is not None else fmt("{}.reshape(-1)", ctx.t(1)))
     if ctx.rank(0) == 1:  # a vector gives one row, as onnxruntime does
@@ -44,6 +46,7 @@ def array_feature_extractor(ctx: TorchContext) -> None:
 
 @_register("LabelEncoder", 2)
 def label_encoder(ctx: TorchContext) -> None:
+    """ONNX ``LabelEncoder`` (see the module docstring)."""
     try:
         keys, values, default = label_tables(ctx.attrs)
     except ValueError as exc:
@@ -61,6 +64,7 @@ def label_encoder(ctx: TorchContext) -> None:
 
 @_register("TreeEnsemble", 5)
 def tree_ensemble(ctx: TorchContext) -> None:
+    """ONNX ``TreeEnsemble`` (see the module docstring)."""
     if ctx.rank(0) != 2:
         ctx.fail(f"the features must be [N, F], got rank {ctx.rank(0)}")
     try:

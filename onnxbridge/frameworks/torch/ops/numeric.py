@@ -24,6 +24,7 @@ def axis_code(ctx: TorchContext, i: int) -> Code:
 
 @REG("CumProd", since=26)
 def cumprod(ctx: TorchContext) -> None:
+    """ONNX ``CumProd`` (see the module docstring)."""
     a = axis_code(ctx, 1)
     x = ctx.t(0)
     reverse, exclusive = int(ctx.attr("reverse", 0)), int(ctx.attr("exclusive", 0))
@@ -45,4 +46,5 @@ def cumprod(ctx: TorchContext) -> None:
 
 @REG("Det", since=11)
 def det(ctx: TorchContext) -> None:
+    """ONNX ``Det`` (see the module docstring)."""
     ctx.emit(fn("torch.linalg.det", ctx.t(0)))

@@ -56,6 +56,7 @@ def _quantize_attrs(ctx: TorchContext) -> tuple[int, int, int]:
 
 @REG("QuantizeLinear", since=10)
 def quantize_linear(ctx: TorchContext) -> None:
+    """ONNX ``QuantizeLinear`` (see the module docstring)."""
     rank, axis, block = _quantize_attrs(ctx)
     elem = ctx.elem(2) if ctx.has(2) else int(ctx.attr("output_dtype", 0) or T.UINT8)
     _check_type(ctx, elem)
@@ -77,6 +78,7 @@ def quantize_linear(ctx: TorchContext) -> None:
 
 @REG("DequantizeLinear", since=10)
 def dequantize_linear(ctx: TorchContext) -> None:
+    """ONNX ``DequantizeLinear`` (see the module docstring)."""
     rank, axis, block = _quantize_attrs(ctx)
     elem = ctx.elem(0)
     if elem not in _INTEGERS and elem not in _FLOAT8:
@@ -91,6 +93,7 @@ def dequantize_linear(ctx: TorchContext) -> None:
 
 @REG("DynamicQuantizeLinear", since=11)
 def dynamic_quantize_linear(ctx: TorchContext) -> None:
+    """ONNX ``DynamicQuantizeLinear`` (see the module docstring)."""
     x = ctx.t(0)
     low, high = ctx.temp("low"), ctx.temp("high")
     # the range always includes 0, so that 0 is exactly representable
@@ -141,12 +144,14 @@ def _scale(ctx: TorchContext, *scales: int, per_channel: tuple[int, int] | None 
 
 @REG("QLinearMatMul", since=10)
 def qlinear_matmul(ctx: TorchContext) -> None:
+    """ONNX ``QLinearMatMul`` (see the module docstring)."""
     acc = fn("torch.matmul", _centred(ctx, 0, 2), _centred(ctx, 3, 5))
     _requantize(ctx, acc, _scale(ctx, 1, 4, 6), 7)
 
 
 @REG("MatMulInteger", since=10)
 def matmul_integer(ctx: TorchContext) -> None:
+    """ONNX ``MatMulInteger`` (see the module docstring)."""
     acc = fn("torch.matmul", _centred(ctx, 0, 2), _centred(ctx, 1, 3, per_row_rank=None))
     ctx.emit(fmt("{}.to(torch.int32)", acc))
 
@@ -177,6 +182,7 @@ def _conv(ctx: TorchContext, x: Code, w: Code, w_index: int, bias: Code | None =
 
 @REG("ConvInteger", since=10)
 def conv_integer(ctx: TorchContext) -> None:
+    """ONNX ``ConvInteger`` (see the module docstring)."""
     rank = ctx.rank(1)
     acc = _conv(ctx, _centred(ctx, 0, 2), _centred(ctx, 1, 3, per_row_rank=rank), 1)
     ctx.emit(fmt("{}.to(torch.int32)", acc))
@@ -184,6 +190,7 @@ def conv_integer(ctx: TorchContext) -> None:
 
 @REG("QLinearConv", since=10)
 def qlinear_conv(ctx: TorchContext) -> None:
+    """ONNX ``QLinearConv`` (see the module docstring)."""
     rank = ctx.rank(3)
     bias = fmt("{}.double()", ctx.t(8)) if ctx.has(8) else None
     acc = _conv(ctx, _centred(ctx, 0, 2), _centred(ctx, 3, 5, per_row_rank=rank), 3, bias)

@@ -25,6 +25,7 @@ def ints_code(ctx: TorchContext, i: int) -> Code:
 
 @REG("GridSample", since=16)
 def grid_sample(ctx: TorchContext) -> None:
+    """ONNX ``GridSample`` (see the module docstring)."""
     rank = ctx.rank(0)
     mode = _MODES.get(ctx.attr("mode", "bilinear" if ctx.opset < 20 else "linear"))
     padding = ctx.attr("padding_mode", "zeros")
@@ -40,11 +41,13 @@ def grid_sample(ctx: TorchContext) -> None:
 
 @REG("AffineGrid", since=20)
 def affine_grid(ctx: TorchContext) -> None:
+    """ONNX ``AffineGrid`` (see the module docstring)."""
     ctx.emit(fn("F.affine_grid", ctx.t(0), ints_code(ctx, 1), align_corners=lit(bool(ctx.attr("align_corners", 0)))))
 
 
 @REG("Col2Im", since=18)
 def col2im(ctx: TorchContext) -> None:
+    """ONNX ``Col2Im`` (see the module docstring)."""
     nd = ctx.shape(1)[0] if ctx.type(1).shape else None
     if not isinstance(nd, int):
         ctx.fail("the number of image axes (the length of image_shape) must be known")
@@ -61,6 +64,7 @@ def col2im(ctx: TorchContext) -> None:
 
 @REG("DeformConv", since=19)
 def deform_conv(ctx: TorchContext) -> None:
+    """ONNX ``DeformConv`` (see the module docstring)."""
     if ctx.rank(0) != 4:
         ctx.fail(f"only 2-D deformable convolution is supported; the input has rank {ctx.rank(0)}")
     pads = [int(v) for v in ctx.attr("pads", [0, 0, 0, 0])]

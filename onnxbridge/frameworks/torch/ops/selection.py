@@ -13,6 +13,7 @@ REG = TORCH_OPS.register
 
 @REG("Compress", since=9)
 def compress(ctx: TorchContext) -> None:
+    """ONNX ``Compress`` (see the module docstring)."""
     # positions where the condition holds; a shorter condition drops the rest of the axis
     kept = fmt("torch.nonzero({}).reshape(-1)", ctx.t(1))
     axis = ctx.attr("axis")
@@ -24,6 +25,7 @@ def compress(ctx: TorchContext) -> None:
 
 @REG("Unique", since=11)
 def unique(ctx: TorchContext) -> None:
+    """ONNX ``Unique`` (see the module docstring)."""
     kwargs: dict[str, Code] = {}
     if ctx.attr("axis") is not None:
         kwargs["dim"] = lit(ctx.axis(ctx.attr("axis"), ctx.rank(0)))
@@ -34,6 +36,7 @@ def unique(ctx: TorchContext) -> None:
 
 @REG("NonMaxSuppression", since=11)
 def non_max_suppression(ctx: TorchContext) -> None:
+    """ONNX ``NonMaxSuppression`` (see the module docstring)."""
     args = [ctx.t(i) if ctx.has(i) else Code("None") for i in range(2, 5)]
     while args and args[-1] == "None":
         args.pop()

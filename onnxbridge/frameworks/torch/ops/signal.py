@@ -45,6 +45,7 @@ REG("BlackmanWindow", since=17)(_window("torch.blackman_window"))
 
 @REG("MelWeightMatrix", since=17)
 def mel_weight_matrix(ctx: TorchContext) -> None:
+    """ONNX ``MelWeightMatrix`` (see the module docstring)."""
     elem = int(ctx.attr("output_datatype", onnx.TensorProto.FLOAT))
     args = [size_code(ctx, i) for i in range(3)] + [ctx.t(3), ctx.t(4)]
     ctx.emit(fn(ctx.helper("onnx_mel_weight_matrix"), *args, ctx.dtype(elem)))
@@ -81,6 +82,7 @@ def _signal_axis(ctx: TorchContext) -> int:
 
 @REG("DFT", since=17)
 def dft(ctx: TorchContext) -> None:
+    """ONNX ``DFT`` (see the module docstring)."""
     if ctx.elem(0) not in FLOAT_TYPES:
         ctx.fail("the signal must be a float tensor")
     axis = lit(_signal_axis(ctx))
@@ -106,6 +108,7 @@ def dft(ctx: TorchContext) -> None:
 
 @REG("STFT", since=17)
 def stft(ctx: TorchContext) -> None:
+    """ONNX ``STFT`` (see the module docstring)."""
     shape = ctx.shape(0)
     if len(shape) != 3:
         ctx.fail("the signal must be [batch, length, 1 or 2]")

@@ -11,6 +11,7 @@ from onnxbridge.ir.ml_tables import tfidf_pools
 
 @TORCH_OPS.register("TfIdfVectorizer", since=9)
 def tfidf_vectorizer(ctx: TorchContext) -> None:
+    """ONNX ``TfIdfVectorizer`` (see the module docstring)."""
     if "pool_strings" in ctx.attrs:
         ctx.fail("PyTorch has no string tensors: a pool of strings cannot be converted")
     try:
