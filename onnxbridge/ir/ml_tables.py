@@ -73,8 +73,8 @@ def tree_tables(attrs: dict, dtype: np.dtype) -> TreeTables:
         cursor += 1
     width = max([len(s) for s in sets] + [1])
     members = np.full((len(sets), width), np.nan, dtype=dtype)
-    for node, s in enumerate(sets):
-        members[node, : len(s)] = s
+    for row, s in enumerate(sets):
+        members[row, : len(s)] = s
     return TreeTables(roots, root_leafs, features, splits, modes, true_ids, false_ids, true_leafs, false_leafs,
                       missing_true, members, ints("leaf_targetids"),
                       np.asarray(attrs["leaf_weights"], dtype=dtype).reshape(-1), int(attrs["n_targets"]),
@@ -139,6 +139,7 @@ def tfidf_pools(attrs: dict) -> tuple[list, int]:
     ``[(size, grams [count][size], output positions [count]), ...]`` as lists, and the output width."""
     counts = [int(c) for c in attrs["ngram_counts"]]
     indexes = [int(i) for i in attrs["ngram_indexes"]]
+    pool: list[str] | list[int]
     if "pool_strings" in attrs:
         pool = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in attrs["pool_strings"]]
     else:

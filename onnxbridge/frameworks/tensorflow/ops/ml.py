@@ -111,7 +111,7 @@ def tree_ensemble(ctx: TensorFlowContext) -> None:
     if ctx.rank(0) != 2:
         ctx.fail(f"the features must be [N, F], got rank {ctx.rank(0)}")
     try:
-        t = tree_tables(ctx.attrs, NP_DTYPES.get(ctx.elem(0), np.float32))
+        t = tree_tables(ctx.attrs, np.dtype(NP_DTYPES.get(ctx.elem(0) or 0, np.float32)))
     except ValueError as exc:
         ctx.fail(str(exc))
     arrays = [t.roots, t.root_leafs, t.features, t.splits, t.modes, t.true_ids, t.false_ids, t.true_leafs,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from onnxbridge.codegen.writer import call, dotted
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
@@ -25,7 +27,7 @@ class CumProd(keras.layers.Layer):
 @TF_OPS.register("CumProd", since=26)
 def cumprod(ctx: TensorFlowContext) -> None:
     """ONNX ``CumProd`` (see the module docstring)."""
-    options = {"exclusive": bool(ctx.attr("exclusive", 0)) or None, "reverse": bool(ctx.attr("reverse", 0)) or None}
+    options: dict[str, Any] = {"exclusive": bool(ctx.attr("exclusive", 0)) or None, "reverse": bool(ctx.attr("reverse", 0)) or None}
     axis = ctx.ints(1)
     if axis is not None:
         if len(axis) != 1:

@@ -17,7 +17,7 @@ from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.dtypes import onnx_type_name
 
 T = onnx.TensorProto
-_INTEGERS = {T.INT8: (-128, 127), T.UINT8: (0, 255), T.INT16: (-32768, 32767), T.INT32: (-(2**31), 2**31 - 1)}
+_INTEGERS: dict[int, tuple[int, int]] = {T.INT8: (-128, 127), T.UINT8: (0, 255), T.INT16: (-32768, 32767), T.INT32: (-(2**31), 2**31 - 1)}
 
 
 def _ops(name: str, *args: Code, **kwargs: Code) -> Code:

@@ -6,6 +6,8 @@ The helpers work in ONNX's channels-first layout, for any number of spatial axes
 
 from __future__ import annotations
 
+from typing import Any
+
 from onnxbridge.codegen.writer import Code, call
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
 from onnxbridge.frameworks.tensorflow.helpers import define
@@ -242,7 +244,7 @@ def deform_conv(ctx: TensorFlowContext) -> None:
     pads = [int(v) for v in ctx.attr("pads", [0, 0, 0, 0])]
     if pads[:2] != pads[2:]:
         ctx.fail(f"uneven pads {pads} are not supported")
-    options = {}
+    options: dict[str, Any] = {}
     for key, name, default in (("strides", "strides", [1, 1]), ("pads", "pads", [0, 0, 0, 0]),
                                ("dilations", "dilations", [1, 1])):
         value = [int(v) for v in ctx.attr(name, default)][:2]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxbridge.codegen.writer import Code, fmt, join, lit
+from onnxbridge.codegen.writer import Code, SourceWriter, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.naming import value_hint
@@ -74,7 +74,7 @@ def loop(ctx: TorchContext) -> None:
             ctx.emit(fmt("torch.stack({})", s), n_carried + j)
 
 
-def _branch(ctx: TorchContext, attribute: str) -> tuple[Code, list[Code]]:
+def _branch(ctx: TorchContext, attribute: str) -> tuple[SourceWriter, list[Code]]:
     """An If branch converted in place: its statements and its outputs as code."""
     view = subgraph_view(ctx.node, attribute, ctx.view)
     body = ctx.nested(view)

@@ -54,7 +54,7 @@ def label_encoder(ctx: TorchContext) -> None:
     if keys.dtype == object or values.dtype == object:
         ctx.fail("PyTorch has no string tensors: string keys or values cannot be converted")
     if keys.dtype.kind == "f":
-        keys = keys.astype(NP_DTYPES.get(ctx.elem(0), np.float32))
+        keys = keys.astype(np.dtype(NP_DTYPES.get(ctx.elem(0) or 0, np.float32)))
     key_table, value_table = _constant(ctx, keys, "label_keys"), _constant(ctx, values, "label_values")
     match = ctx.temp("match")
     ctx.line("{} = {}.unsqueeze(-1) == {}", match, ctx.t(0), key_table)
@@ -68,7 +68,7 @@ def tree_ensemble(ctx: TorchContext) -> None:
     if ctx.rank(0) != 2:
         ctx.fail(f"the features must be [N, F], got rank {ctx.rank(0)}")
     try:
-        t = tree_tables(ctx.attrs, NP_DTYPES.get(ctx.elem(0), np.float32))
+        t = tree_tables(ctx.attrs, np.dtype(NP_DTYPES.get(ctx.elem(0) or 0, np.float32)))
     except ValueError as exc:
         ctx.fail(str(exc))
     arrays = [t.roots, t.root_leafs, t.features, t.splits, t.modes, t.true_ids, t.false_ids, t.true_leafs,

@@ -18,13 +18,13 @@ from onnxbridge.ir.dtypes import onnx_type_name
 REG = TORCH_OPS.register
 
 T = onnx.TensorProto
-_INTEGERS = {T.INT8: (-128, 127), T.UINT8: (0, 255), T.INT16: (-32768, 32767), T.UINT16: (0, 65535),
+_INTEGERS: dict[int | None, tuple[int, int]] = {T.INT8: (-128, 127), T.UINT8: (0, 255), T.INT16: (-32768, 32767), T.UINT16: (0, 65535),
              T.INT32: (-(2**31), 2**31 - 1)}
-_FLOAT8 = {T.FLOAT8E4M3FN: 448.0, T.FLOAT8E4M3FNUZ: 240.0, T.FLOAT8E5M2: 57344.0, T.FLOAT8E5M2FNUZ: 57344.0}
+_FLOAT8: dict[int | None, float] = {T.FLOAT8E4M3FN: 448.0, T.FLOAT8E4M3FNUZ: 240.0, T.FLOAT8E5M2: 57344.0, T.FLOAT8E5M2FNUZ: 57344.0}
 
 
 def _check_type(ctx: TorchContext, elem: int | None) -> int:
-    if elem not in _INTEGERS and elem not in _FLOAT8:
+    if elem is None or (elem not in _INTEGERS and elem not in _FLOAT8):
         ctx.fail(f"quantizing to {onnx_type_name(elem)} is not supported (8/16/32-bit integers and float8 are)")
     return elem
 
