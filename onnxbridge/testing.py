@@ -269,13 +269,20 @@ def _refused(what: str, exc: BaseException) -> Exception:
 
 
 def as_numpy(value: object) -> np.ndarray:
-    """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array."""
+    """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array; strings (TensorFlow gives
+    UTF-8 bytes) come back as ``str`` objects, as onnxruntime gives them."""
     if hasattr(value, "detach"):  # torch.Tensor
         from onnxbridge.frameworks.torch.arrays import numpy_from_tensor
 
         return numpy_from_tensor(value)
     if hasattr(value, "numpy"):  # tf.Tensor / EagerTensor
-        return np.asarray(value.numpy())
+        array = np.asarray(value.numpy())
+        if array.dtype.kind in "OS":  # a 0-d string comes back as a bytes scalar
+            array = np.asarray(array, dtype=object)
+            if array.size:
+                array = np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v,
+                                     otypes=[object])(array)
+        return array
     return np.asarray(value)
 
 
@@ -313,6 +320,11 @@ def compare_outputs(expected: Sequence[np.ndarray], actual: Sequence[np.ndarray]
         if e.shape != a.shape:
             report.outputs.append(OutputParity(name, float("inf"), float("inf"), False, e.shape, a.shape,
                                                note=f"shape {list(a.shape)} instead of {list(e.shape)}"))
+            continue
+        if e.dtype == object or a.dtype == object:  # strings: equal or not
+            same = e.shape == a.shape and bool(np.all(e.astype(str) == a.astype(str)))
+            report.outputs.append(OutputParity(name, 0.0 if same else float("inf"), 0.0 if same else float("inf"),
+                                               same, e.shape, a.shape, note="" if same else "different strings"))
             continue
         if e.dtype == np.bool_ or a.dtype == np.bool_:
             e, a = e.astype(np.int8), a.astype(np.int8)

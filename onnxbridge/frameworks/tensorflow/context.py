@@ -43,7 +43,7 @@ _KERAS_ELEMS = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.
                           onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT64, onnx.TensorProto.INT32,
                           onnx.TensorProto.INT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8,
                           onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64,
-                          onnx.TensorProto.BOOL})
+                          onnx.TensorProto.BOOL, onnx.TensorProto.STRING})
 
 
 def dtype_name(elem: int | None) -> str:
@@ -383,6 +383,10 @@ class TensorFlowContext(ConverterContext):
             path = module_path(self.node)
             weight = self.node.input[1] if len(self.node.input) > 1 else None
             hint = ".".join(path) if path else layer_hint(self.node, weight)
+            if not self.node.name and hint == layer_hint(self.node):
+                # Keras names its own operations after them (ops.reshape -> "reshape", "reshape_1"): a layer
+                # named after its bare op type could take one of those names
+                hint = f"{hint}_layer"
         ref, accessor = self.scope.layer_ref(fn, hint, args, self._init)
         self._last_accessor = accessor
         if weights:
