@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import onnx
 from onnx import helper, numpy_helper
 
@@ -137,7 +139,7 @@ def _as_conv1d(conv: onnx.NodeProto, init: onnx.TensorProto, output: str, graph:
         graph.initializer.append(reshaped)
     else:
         init.CopyFrom(reshaped)
-    conv_attrs = {"kernel_shape": [kernel[1]], "strides": [strides[1]], "dilations": [dilations[1]],
+    conv_attrs: dict[str, Any] = {"kernel_shape": [kernel[1]], "strides": [strides[1]], "dilations": [dilations[1]],
                   "group": int(attrs.get("group", 1))}
     if auto_pad in ("", "NOTSET"):
         conv_attrs["pads"] = [pads[1], pads[3]]
