@@ -14,7 +14,6 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("torch")
 
 from onnxbridge.conversion import convert_with_report  # noqa: E402
-from onnxbridge.frameworks.tensorflow.tidy_names import strip_exporter_scopes  # noqa: E402
 from onnxbridge.testing import check_parity  # noqa: E402
 
 pytestmark = pytest.mark.tensorflow
@@ -59,30 +58,3 @@ def test_generated_names_are_the_keras_layer_names(tmp_path, kind):
     assert len(names) == len(set(names))
     assert {i.name for i in result.onnx_model.graph.initializer} >= {"stem.kernel", "dense.kernel", "dense_1.kernel"}
     onnx.checker.check_model(result.onnx_model, full_check=True)
-
-
-def _chain(names: list[str]) -> onnx.ModelProto:
-    """x -> Relu -> ... -> y, each node and its output named after one of ``names``."""
-    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])
-    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])
-    values = ["x", *[f"{n}:0" for n in names[:-1]], "y"]
-    nodes = [onnx.helper.make_node("Relu", [values[k]], [values[k + 1]], name=n) for k, n in enumerate(names)]
-    return onnx.helper.make_model(onnx.helper.make_graph(nodes, "g", [x], [y]))
-
-
-def test_cleaned_names_stay_unique_and_the_interface_keeps_its_names():
-    # both first names clean to "a/Relu": the second one must not take the first one's name
-    model = _chain(["StatefulPartitionedCall/m_1/a_1/Relu", "m_1/a_1/Relu", "StatefulPartitionedCall/m_1/b_1/Relu"])
-    strip_exporter_scopes(model)
-    onnx.checker.check_model(model)
-    assert [n.name for n in model.graph.node] == ["a/Relu", "a/Relu_2", "b/Relu"]
-    values = [o for n in model.graph.node for o in n.output]
-    assert values == ["a/Relu:0", "a/Relu:0_2", "y"]
-    assert [i.name for i in model.graph.input] == ["x"]
-
-
-def test_layer_scopes_without_the_unique_suffix_are_kept():
-    # "b" has no _N suffix, so this is not TensorFlow's uniquifying: only the call scopes go
-    model = _chain(["StatefulPartitionedCall/m_1/a_1/Relu", "StatefulPartitionedCall/m_1/b/Relu"])
-    strip_exporter_scopes(model)
-    assert [n.name for n in model.graph.node] == ["a_1/Relu", "b/Relu"]
