@@ -29,7 +29,11 @@ import onnx
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError
 from onnxbridge.frameworks.base import ConversionResult
 from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+from onnxbridge.frameworks.tensorflow.origin import origin_doc
 from onnxbridge.frameworks.tensorflow.safe_load import family_of, keras_archive_refs, side_effect_ops
+from onnxbridge.frameworks.tensorflow.tidy_names import name_layer_weights
+from onnxbridge.frameworks.tensorflow.zero_biases import restore_zero_biases, zero_biases
+from onnxbridge.ir.layout_folds import fold_conv1d, fold_transpose_pairs
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL, check_parity, random_inputs
 
 HOP = "TensorFlow -> ONNX"
@@ -287,6 +291,11 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
     _require_onnx_ops(model, label)
     _tidy(model, traceable, dynamic_batch)
     _readable_names(model, obj)
+    name_layer_weights(model)
+    restore_zero_biases(model, zero_biases(obj))
+    fold_conv1d(model)
+    fold_transpose_pairs(model)
+    model.graph.doc_string = origin_doc(source, obj)
     notes = [f"converted with tf2onnx {tf2onnx.__version__} (from_function, opset {opset or DEFAULT_OPSET})"]
     loops = sorted({n.op_type for n in model.graph.node if n.op_type in ("Loop", "Scan", "If")})
     if loops:
