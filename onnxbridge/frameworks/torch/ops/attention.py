@@ -116,6 +116,8 @@ def _scores_stage(ctx: TorchContext, p: AttentionPlan, stage: int, hint: str) ->
 
 @REG("Attention", since=23)
 def attention(ctx: TorchContext) -> None:
+    """ONNX ``Attention`` as ``F.scaled_dot_product_attention`` where that means the same, written out
+    otherwise (soft caps, masks, score outputs)."""
     p = read_attention(ctx)
     if p.packed:
         query = _split_heads(ctx, 0, p.q_heads, p.head_size, "query")
@@ -188,6 +190,7 @@ def _written_out(ctx: TorchContext, p: AttentionPlan, query: Code, key: Code, va
 
 @REG("RotaryEmbedding", since=23)
 def rotary_embedding(ctx: TorchContext) -> None:
+    """ONNX ``RotaryEmbedding`` written out with torch ops (torch has no rotary module)."""
     r = read_rotary(ctx)
     x = ctx.t(0)
     if r.packed:  # (batch, seq, heads * size) -> (batch, seq, heads, size)
