@@ -260,7 +260,7 @@ def read_rotary(ctx: ConverterContext) -> RotaryPlan:
     if any(ctx.elem(i) not in (None, ctx.elem(0)) for i in (1, 2)):
         ctx.fail("cos_cache and sin_cache must have the input's element type")
     shape = ctx.shape(0)
-    heads = int(ctx.attr("num_heads", 0) or 0)
+    heads: int | None = int(ctx.attr("num_heads", 0) or 0)
     if rank == 3:
         hidden = _static(shape[2])
         if not heads:
@@ -269,9 +269,10 @@ def read_rotary(ctx: ConverterContext) -> RotaryPlan:
             ctx.fail(f"the hidden size {shape[2]} must be static and a multiple of num_heads={heads}")
         head_size = hidden // heads
     else:
-        heads, head_size = _static(shape[1]), _static(shape[3])
-        if head_size is None:
+        heads, size = _static(shape[1]), _static(shape[3])
+        if size is None:
             ctx.fail("the head size (last dim) must be static")
+        head_size = size
     rotary_dim = int(ctx.attr("rotary_embedding_dim", 0) or 0) or head_size
     if rotary_dim % 2 or rotary_dim > head_size:
         ctx.fail(f"rotary_embedding_dim={rotary_dim} must be even and at most the head size {head_size}")

@@ -132,7 +132,7 @@ def rms_norm(ctx: TorchContext) -> None:
         ctx.fail("the normalised dims must have static sizes")
     if ctx.elem(1) is not None and ctx.elem(1) != ctx.elem(0):
         ctx.fail("X and scale of different element types are not supported")
-    normalized = tuple(int(d) for d in normalized)  # type: ignore[arg-type]
+    normalized = tuple(int(d) for d in normalized)
     size = lit(normalized[0]) if len(normalized) == 1 else lit(normalized)
     eps = scalar(np.float32(ctx.attr("epsilon", 1e-5)))  # always given: torch's default is the dtype's epsilon
     scale, scale_shape = ctx.param(1), ctx.shape(1)
