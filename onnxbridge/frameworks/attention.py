@@ -245,7 +245,7 @@ class RotaryPlan:
 
     @property
     def half(self) -> int:
-        """Half the rotated features: the size of each rotated pair's partner set."""
+        """Half the rotated features: the size of each of the pair's parts and of the caches' last dim."""
         return self.rotary_dim // 2
 
 

@@ -218,7 +218,7 @@ def _unpack(ctx: TensorFlowContext, hints: Sequence[str], expr: Code) -> list[Co
 
 @TF_OPS.register("RotaryEmbedding", since=23)
 def rotary_embedding(ctx: TensorFlowContext) -> None:
-    """ONNX ``RotaryEmbedding``: the cos/sin caches gathered by position and the pairs rotated, written out."""
+    """ONNX ``RotaryEmbedding`` written out with Keras ops, heads stored as (batch, seq, heads, size)."""
     r = read_rotary(ctx)
     ctx.dtype(ctx.elem(0))  # fails cleanly for types Keras lacks
     if r.packed:  # (batch, seq, heads * size) -> (batch, seq, heads, size)

@@ -45,8 +45,8 @@ def batch_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("LayerNormalization", since=17)
 def layer_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``LayerNormalization`` as a Keras ``LayerNormalization`` over the trailing axes; written out when its
-    Mean/InvStdDev outputs are read."""
+    """ONNX ``LayerNormalization`` as a Keras ``LayerNormalization`` over the trailing axes; the statistics
+    written out when its Mean/InvStdDev outputs are read."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     eps = float(ctx.attr("epsilon", 1e-5))
@@ -108,7 +108,7 @@ def _layer_norm_with_statistics(ctx: TensorFlowContext, x: Code, perm: L.Perm, a
 
 @TF_OPS.register("RMSNormalization", since=23)
 def rms_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``RMSNormalization`` as a Keras ``RMSNormalization`` layer where the scale is a constant, else
+    """ONNX ``RMSNormalization`` as a Keras ``RMSNormalization`` layer for a constant scale, else
     ``ops.rms_normalization``."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)

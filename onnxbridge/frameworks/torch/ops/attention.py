@@ -190,7 +190,7 @@ def _written_out(ctx: TorchContext, p: AttentionPlan, query: Code, key: Code, va
 
 @REG("RotaryEmbedding", since=23)
 def rotary_embedding(ctx: TorchContext) -> None:
-    """ONNX ``RotaryEmbedding``: the cos/sin caches gathered by position and the pairs rotated, written out."""
+    """ONNX ``RotaryEmbedding`` written out with torch ops (torch has no rotary module)."""
     r = read_rotary(ctx)
     x = ctx.t(0)
     if r.packed:  # (batch, seq, heads * size) -> (batch, seq, heads, size)

@@ -70,7 +70,7 @@ def instance_norm(ctx: TorchContext) -> None:
 @REG("LayerNormalization", since=17)
 def layer_norm(ctx: TorchContext) -> None:
     """ONNX ``LayerNormalization`` as an ``nn.LayerNorm`` module over the trailing dims, ``F.layer_norm``
-    otherwise; written out when its Mean/InvStdDev outputs are read."""
+    otherwise; the statistics written out when its Mean/InvStdDev outputs are read."""
     shape = ctx.type(0).shape
     axis = int(ctx.attr("axis", -1))
     if shape is None:
@@ -124,8 +124,7 @@ def _layer_norm_with_statistics(ctx: TorchContext, axis: int, rank: int) -> None
 
 @REG("RMSNormalization", since=23)
 def rms_norm(ctx: TorchContext) -> None:
-    """ONNX ``RMSNormalization`` as an ``nn.RMSNorm`` module over the trailing dims where it fits, else
-    ``F.rms_norm``."""
+    """ONNX ``RMSNormalization`` as an ``nn.RMSNorm`` module for a constant scale, else ``F.rms_norm``."""
     shape = ctx.shape(0)
     axis = ctx.axis(int(ctx.attr("axis", -1)), len(shape))
     normalized = shape[axis:]
