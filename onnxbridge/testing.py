@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from onnxbridge.ir.dtypes import numpy_dtype
+
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
 DEFAULT_BATCH = 2
@@ -47,6 +49,7 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
+        """Whether there was at least one output and every output matched within tolerance."""
         return bool(self.outputs) and all(o.ok for o in self.outputs)
 
     @property
@@ -59,6 +62,7 @@ class ParityReport:
 
     @property
     def max_abs(self) -> float:
+        """The largest absolute difference over all outputs (0.0 when there are none)."""
         return max((o.max_abs for o in self.outputs), default=0.0)
 
     def summary(self) -> str:
@@ -66,6 +70,7 @@ class ParityReport:
         if not self.outputs:
             return "parity not checked: no outputs"
         w = self.worst
+        assert w is not None  # there are outputs
         if self.ok:
             return f"parity ok: max abs error {self.max_abs:.2e} over {len(self.outputs)} output(s) (atol {self.atol:g}, rtol {self.rtol:g})"
         extra = f" ({w.note})" if w.note else ""
@@ -73,6 +78,7 @@ class ParityReport:
                 f" (atol {self.atol:g}, rtol {self.rtol:g}){extra}")
 
     def to_dict(self) -> dict:
+        """The report as JSON data: verdict, tolerances and each output's differences and shapes."""
         return {
             "ok": self.ok, "atol": self.atol, "rtol": self.rtol,
             "outputs": [
@@ -84,11 +90,10 @@ class ParityReport:
         }
 
 
-_NP_DTYPES = {
-    TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16,
-    TensorProto.INT64: np.int64, TensorProto.INT32: np.int32, TensorProto.INT8: np.int8,
-    TensorProto.UINT8: np.uint8, TensorProto.BOOL: np.bool_, TensorProto.INT16: np.int16,
-}
+def _random_dtype(elem: int) -> type | None:
+    """The numpy type random inputs of an element type are made in (None: not one we make)."""
+    dtype = numpy_dtype(elem)
+    return dtype.type if dtype is not None and dtype.kind in "fiub" and dtype.itemsize <= 8 else None
 
 
 def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -112,7 +117,7 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
     feeds: dict[str, np.ndarray] = {}
     for vi in graph_inputs(model):
         tt = vi.type.tensor_type
-        dtype = _NP_DTYPES.get(tt.elem_type)
+        dtype = _random_dtype(tt.elem_type)
         if dtype is None:
             raise ValueError(f"input {vi.name!r}: cannot generate data of type "
                              f"{TensorProto.DataType.Name(tt.elem_type)}")
@@ -121,7 +126,7 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
         else:
             shape = tuple(_concrete_dim(d, axis, batch, dims) for axis, d in enumerate(tt.shape.dim))
         if np.issubdtype(dtype, np.floating):
-            data = rng.standard_normal(shape).astype(dtype)
+            data: np.ndarray = rng.standard_normal(shape).astype(dtype)
         elif dtype is np.bool_:
             data = rng.integers(0, 2, shape).astype(np.bool_)
         else:
@@ -172,7 +177,9 @@ def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
 def as_numpy(value: object) -> np.ndarray:
     """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array."""
     if hasattr(value, "detach"):  # torch.Tensor
-        return value.detach().cpu().numpy()
+        from onnxbridge.frameworks.torch.arrays import numpy_from_tensor
+
+        return numpy_from_tensor(value)
     if hasattr(value, "numpy"):  # tf.Tensor / EagerTensor
         return np.asarray(value.numpy())
     return np.asarray(value)

@@ -7,7 +7,6 @@ handful of linear passes. Shape inference runs lazily, the first time a rule ask
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
@@ -15,6 +14,9 @@ from typing import ClassVar
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+from onnxbridge.ir.nodes import node_inputs
+from onnxbridge.ir.traversal import consumers, producers, topological_order
 
 # "(op_type:MatMul, node name: mm): [ShapeInferenceError] Incompatible dimensions ..."
 _INFERENCE_LINE = re.compile(r"\(op_type:([^,]+), node name: (.*?)\): \[(\w+)\] (.*)")
@@ -57,15 +59,8 @@ class ModelContext:
         self.real_inputs = [i for i in g.input if i.name not in self.initializers]
         self.graph_outputs: list[onnx.ValueInfoProto] = list(g.output)
         self.output_names = {o.name for o in g.output}
-        self.producers: dict[str, list[int]] = {}
-        self.consumers: dict[str, list[int]] = {}
-        for i, node in enumerate(self.nodes):
-            for name in node.output:
-                if name:
-                    self.producers.setdefault(name, []).append(i)
-            for name in node_inputs(node):
-                if name:
-                    self.consumers.setdefault(name, []).append(i)
+        self.producers: dict[str, list[int]] = producers(self.nodes)
+        self.consumers: dict[str, list[int]] = consumers(self.nodes)
         self.opsets: dict[str, int] = {}
         self.opset_entries: list[tuple[str, int]] = []
         for o in self.model.opset_import:
@@ -79,6 +74,7 @@ class ModelContext:
     @classmethod
     def from_model(cls, model: onnx.ModelProto, *, targets: tuple[str, ...] = (), options: dict | None = None
                    ) -> ModelContext:
+        """A context for checking ``model`` against ``targets``, with rule ``options``."""
         return cls(model, tuple(targets), dict(options or {}))
 
     # ---- names --------------------------------------------------------------------------------------
@@ -93,6 +89,8 @@ class ModelContext:
         return f"node {self.label(index)!r} ({self.nodes[index].op_type})"
 
     def is_defined_outside_nodes(self, name: str) -> bool:
+        """Whether ``name`` is a graph input or an (ordinary or sparse) initializer, defined before any node
+        runs."""
         return name in self.graph_inputs or name in self.initializers or name in self.sparse_initializers
 
     def is_constant(self, name: str) -> bool:
@@ -116,6 +114,7 @@ class ModelContext:
         return False
 
     def array(self, name: str) -> np.ndarray | None:
+        """The initializer ``name`` as a numpy array; None if there is none or its data is malformed."""
         t = self.initializers.get(name)
         if t is None:
             return None
@@ -125,9 +124,12 @@ class ModelContext:
             return None
 
     def opset_for(self, node: onnx.NodeProto) -> int | None:
+        """The opset version the model imports for ``node``'s domain (``ai.onnx`` counted as the default
+        domain)."""
         return self.opsets.get("" if node.domain in ("", "ai.onnx") else node.domain)
 
     def is_local_function(self, node: onnx.NodeProto) -> bool:
+        """Whether ``node`` calls one of the model's local functions."""
         return (node.domain, node.op_type) in self.functions
 
     # ---- types --------------------------------------------------------------------------------------
@@ -149,25 +151,11 @@ class ModelContext:
 
     def topological_order(self) -> list[int] | None:
         """Node indices in a stable topological order, or None when the graph has a cycle."""
-        indegree = [0] * len(self.nodes)
-        for i, node in enumerate(self.nodes):
-            indegree[i] = sum(1 for name in set(node_inputs(node)) for p in self.producers.get(name, ()) if p != i)
-        ready = [i for i, d in enumerate(indegree) if d == 0]
-        ready.reverse()
-        order: list[int] = []
-        while ready:
-            i = ready.pop()
-            order.append(i)
-            released = []
-            for name in set(self.nodes[i].output):
-                for j in set(self.consumers.get(name, ())):
-                    indegree[j] -= 1
-                    if indegree[j] == 0:
-                        released.append(j)
-            ready.extend(sorted(released, reverse=True))
-        return order if len(order) == len(self.nodes) else None
+        return topological_order(self.nodes)
 
     def is_sorted(self) -> bool:
+        """Whether every node reads only tensors defined before it (graph inputs, initializers, earlier
+        nodes)."""
         defined = set(self.graph_inputs) | set(self.initializers) | self.sparse_initializers
         for node in self.nodes:
             if any(n and n not in defined and n in self.producers for n in node_inputs(node)):
@@ -211,6 +199,7 @@ class ModelContext:
         return out
 
     def elem_type(self, name: str) -> int | None:
+        """The ONNX element type of tensor ``name``, or None when it is not known."""
         tp = self.types.get(name)
         return tp.tensor_type.elem_type if tp is not None and tp.tensor_type.elem_type else None
 
@@ -222,6 +211,7 @@ class ModelContext:
         return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tp.tensor_type.shape.dim]
 
     def shape_text(self, name: str) -> str:
+        """The shape of tensor ``name`` for messages: ``[1, 3, ?]``, or ``[?]`` when it is not known."""
         shape = self.shape(name)
         if shape is None:
             return "[?]"
@@ -272,23 +262,3 @@ def parse_inference_errors(text: str) -> list[InferenceProblem]:
     if not problems and not any(c in text for c in _CASCADE):
         problems.append(InferenceProblem("", "", "InferenceError", text.strip().splitlines()[0][:300]))
     return problems
-
-
-def node_inputs(node: onnx.NodeProto) -> Iterator[str]:
-    """A node's inputs, including outer-scope names its subgraphs (If/Loop/Scan bodies) read."""
-    yield from node.input
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield from _captured(attr.g)
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            for g in attr.graphs:
-                yield from _captured(g)
-
-
-def _captured(graph: onnx.GraphProto) -> Iterator[str]:
-    local = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    for node in graph.node:
-        for name in node_inputs(node):
-            if name and name not in local:
-                yield name
-        local.update(node.output)

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from onnxbridge.spec.data import DataSpec
+
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(:[0-9]+)?$"
 DType = Literal["float32", "float16", "float64", "int64", "int32", "bool", "int16", "int8", "uint8", "uint16",
@@ -101,6 +103,7 @@ class LayerSpec(BaseModel):
 
     @property
     def input_refs(self) -> list[str] | None:
+        """The layer's inputs as a list of references, or None when it takes the previous layer's output."""
         if self.input is None:
             return None
         return [self.input] if isinstance(self.input, str) else list(self.input)
@@ -156,7 +159,7 @@ class Spec(_Doc):
         # the document decides; where it was read from (and weights held in memory) does not
         return isinstance(other, Spec) and self.model_dump() == other.model_dump()
 
-    __hash__ = None  # type: ignore[assignment]  (mutable, like every pydantic model)
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @field_validator("weights")
     @classmethod
@@ -164,6 +167,7 @@ class Spec(_Doc):
         from onnxbridge.spec.weights import check_weights_path
 
         return None if path is None else check_weights_path(path)
+    data: DataSpec | None = Field(None, description="Training data for `onnxbridge train` (see docs/train.md).")
 
     @field_validator("blocks")
     @classmethod

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import onnx
+from typing import Any
 
 
 class FixRefused(Exception):
@@ -24,7 +23,7 @@ class FixPass:
 
     id: str
     order: int
-    func: Callable[[onnx.ModelProto], tuple[onnx.ModelProto, str]]
+    func: Callable[[Any], tuple[Any, str]]  # a model fix takes a ModelProto, a spec fix the spec as a dict
     summary: str
     scope: str = "onnx"
 
@@ -47,6 +46,6 @@ def fix_pass(fix_id: str, *, order: int, scope: str = "onnx") -> Callable[[Calla
 
 def all_fixes() -> dict[str, FixPass]:
     """Every fix pass by id, in the order they run."""
-    from onnxbridge.checks.fixes import hygiene, spec, structure, types  # noqa: F401  (registers them)
+    from onnxbridge.checks.fixes import hygiene, opsets, spec, structure, types  # noqa: F401  (registers them)
 
     return dict(sorted(_FIXES.items(), key=lambda kv: kv[1].order))

@@ -7,11 +7,13 @@ All of these are layout-agnostic: they run on tensors in whatever layout they ar
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import broadcast_shapes
 
 
 def _ops(name: str) -> Code:
@@ -41,6 +43,7 @@ for _op, _fn in _UNARY.items():
 
 @TF_OPS.register("IsInf", since=10)
 def is_inf(ctx: TensorFlowContext) -> None:
+    """ONNX ``IsInf``, detecting positive, negative or both infinities."""
     x, perm = ctx.x_any(0)
     pos, neg = ctx.attr("detect_positive", 1), ctx.attr("detect_negative", 1)
     if pos and neg:
@@ -62,7 +65,11 @@ _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor"
 
 def _binary(fn: str):
     def convert(ctx: TensorFlowContext) -> None:
-        (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+        rank = ctx.out_rank()
+        (a, b), perm = ctx.aligned([0, 1], rank)
+        if fn == "add":
+            ctx.emit(add_code(a, b, ctx.stored_shape(0, rank, perm), ctx.stored_shape(1, rank, perm)), perm=perm)
+            return
         ctx.emit(call(_ops(fn), a, b), perm=perm)
 
     convert.__name__ = f"convert_{fn}"
@@ -76,8 +83,25 @@ for _op, _fn in _BITWISE.items():
 TF_OPS.register("BitwiseNot", since=18)(_unary("bitwise_invert"))
 
 
+def _unsigned(ctx: TensorFlowContext, remainder: bool) -> bool:
+    """Division or remainder of unsigned integers (floor and truncation agree); uint64 through a helper
+    layer: Keras would compute it as uint32, TensorFlow has the kernels. False for other types."""
+    elem = ctx.elem(0)
+    if elem not in (TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64):
+        return False
+    (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+    if elem == TensorProto.UINT64:
+        ctx.emit(call(call(ctx.helper("UnsignedDivide"), remainder=lit(remainder)), a, b), perm=perm)
+    else:
+        ctx.emit(call(_ops("mod" if remainder else "floor_divide"), a, b), perm=perm)
+    return True
+
+
 @TF_OPS.register("Div")
 def div(ctx: TensorFlowContext) -> None:
+    """ONNX ``Div``: true division for floats, division truncated toward zero for integers."""
+    if _unsigned(ctx, remainder=False):
+        return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
     integer = np.dtype(ctx.dtype(ctx.out_elem())).kind in "iu"
     if integer:
@@ -91,6 +115,7 @@ def div(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Pow")
 def pow_(ctx: TensorFlowContext) -> None:
+    """ONNX ``Pow``, with a constant scalar exponent written as ``square``, ``sqrt`` and the like where exact."""
     c = ctx.const(1)
     if c is not None and c.size == 1 and not ctx.is_instance_const(1):
         x, perm = ctx.x_any(0)
@@ -114,6 +139,10 @@ def pow_(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Mod", since=10)
 def mod(ctx: TensorFlowContext) -> None:
+    """ONNX ``Mod``: C ``fmod`` (the dividend's sign) with ``fmod=1``, Python's modulo (the divisor's sign)
+    otherwise."""
+    if _unsigned(ctx, remainder=True):
+        return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
     if ctx.attr("fmod", 0):
         # C fmod: the sign of the dividend
@@ -127,10 +156,13 @@ def mod(ctx: TensorFlowContext) -> None:
 def _variadic(fn: str, mean: bool = False):
     def convert(ctx: TensorFlowContext) -> None:
         idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
-        codes, perm = ctx.aligned(idx, ctx.out_rank())
-        expr = codes[0]
-        for c in codes[1:]:
-            expr = call(_ops(fn), expr, c)
+        rank = ctx.out_rank()
+        codes, perm = ctx.aligned(idx, rank)
+        expr, shape = codes[0], ctx.stored_shape(idx[0], rank, perm)
+        for i, c in zip(idx[1:], codes[1:]):
+            other = ctx.stored_shape(i, rank, perm)
+            expr = add_code(expr, c, shape, other) if fn == "add" else call(_ops(fn), expr, c)
+            shape = tuple(d if isinstance(d, int) else None for d in broadcast_shapes(shape, other))
         if mean and len(codes) > 1:
             expr = call(_ops("divide"), expr, lit(float(len(codes))))
         ctx.emit(expr, perm=perm)
@@ -146,12 +178,14 @@ TF_OPS.register("Mean", since=8)(_variadic("add", mean=True))
 
 @TF_OPS.register("Where", since=9)
 def where(ctx: TensorFlowContext) -> None:
+    """ONNX ``Where`` as ``ops.where``, operands aligned to one layout."""
     (c, a, b), perm = ctx.aligned([0, 1, 2], ctx.out_rank())
     ctx.emit(call(_ops("where"), c, a, b), perm=perm)
 
 
 @TF_OPS.register("Cast", since=6)
 def cast(ctx: TensorFlowContext) -> None:
+    """ONNX ``Cast`` as ``ops.cast`` (an alias when the type already matches)."""
     to = ctx.dtype(ctx.attr("to"))
     x, perm = ctx.x_any(0)
     if ctx.dtype(ctx.elem(0)) == to:
@@ -162,6 +196,7 @@ def cast(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("CastLike", since=15)
 def cast_like(ctx: TensorFlowContext) -> None:
+    """ONNX ``CastLike`` as ``ops.cast`` to the second input's type."""
     to = ctx.dtype(ctx.elem(1))
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("cast"), x, lit(to)), perm=perm)
@@ -169,11 +204,21 @@ def cast_like(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Identity")
 def identity(ctx: TensorFlowContext) -> None:
+    """ONNX ``Identity``: the output is the input, no code written."""
     ctx.alias(0, keep_perm=True)
 
 
 @TF_OPS.register("Dropout")
 def dropout(ctx: TensorFlowContext) -> None:
+    """ONNX ``Dropout`` as a Keras ``Dropout`` layer when it has a rate (so the model trains alike), the
+    identity otherwise."""
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not ctx.has_output(1) and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # a Keras Dropout layer is the identity at inference and drops under fit(), so the generated
+        # model trains like the network it came from
+        x, perm = ctx.x_any(0)
+        ctx.emit(call(ctx.layer("Dropout", rate=float(np.float32(ratio))), x), 0, perm=perm)
+        return
     ctx.alias(0, keep_perm=True)
     if ctx.has_output(1):  # at inference nothing is dropped: the mask is all true
         x, perm = ctx.x_any(0)
@@ -182,6 +227,7 @@ def dropout(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Trilu", since=14)
 def trilu(ctx: TensorFlowContext) -> None:
+    """ONNX ``Trilu`` as ``ops.triu`` / ``ops.tril`` with a constant diagonal offset."""
     k = ctx.ints(1) if ctx.has(1) else [0]
     if k is None:
         ctx.fail("a diagonal offset k computed at run time is not supported")
@@ -191,6 +237,7 @@ def trilu(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("CumSum", since=11)
 def cumsum(ctx: TensorFlowContext) -> None:
+    """ONNX ``CumSum`` along a constant axis, exclusive and reverse as asked."""
     rank = ctx.rank(0)
     axis = ctx.ints(1)
     if axis is None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.ops._attention import prescale_of
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.frameworks.widening import SIGN_BIT
 from onnxbridge.ir.dtypes import FLOAT_TYPES, INT_TYPES
 
 REG = TORCH_OPS.register
@@ -42,8 +44,31 @@ for _op in _OPERATORS:
     _operator(_op)
 
 
+def _uint64_divmod(ctx: TorchContext, remainder: bool) -> None:
+    """Unsigned 64-bit division (or remainder), written on the int64 bits: torch has no uint64 kernels.
+
+    Divisors below 2**63 use the signed division of ``a >>> 1`` and one correction (Hacker's Delight 9-3);
+    larger ones divide at most once.
+    """
+    a, b, d, q = ctx.temp("a"), ctx.temp("b"), ctx.temp("d"), ctx.temp("q")
+    low, big = lit(2**63 - 1), lit(SIGN_BIT)
+    ctx.line("# unsigned 64-bit {} on the int64 bits (torch has no uint64 kernels)", Code(
+        "remainder" if remainder else "division"))
+    ctx.line("{}, {} = {}.view(torch.int64), {}.view(torch.int64)", a, b, ctx.t(0), ctx.t(1))
+    ctx.line("{} = {}.clamp(min=1)", d, b)
+    ctx.line("{} = ((({} >> 1) & {}) // {}) << 1", q, a, low, d)
+    ctx.line("{} = {} + ((({} - {} * {}) ^ {}) >= ({} ^ {})).to(torch.int64)", q, q, a, q, d, big, d, big)
+    ctx.line("{} = torch.where({} < 0, (({} ^ {}) >= ({} ^ {})).to(torch.int64), {})", q, b, a, big, b, big, q)
+    result = fmt("({} - {} * {})", a, q, b) if remainder else q
+    ctx.emit(fmt("{}.view(torch.uint64)", result))
+
+
 @REG("Div", since=7)
 def div(ctx: TorchContext) -> None:
+    """ONNX ``Div``: true division for floats, ``rounding_mode="trunc"`` for integers (uint64 handled apart)."""
+    if ctx.elem(0) == TensorProto.UINT64:
+        _uint64_divmod(ctx, remainder=False)
+        return
     a, b = _binary_operands(ctx)
     if ctx.elem(0) in INT_TYPES:
         ctx.emit(fn("torch.div", a, b, rounding_mode=lit("trunc")))
@@ -53,6 +78,8 @@ def div(ctx: TorchContext) -> None:
 
 @REG("Pow", since=7)
 def pow_(ctx: TorchContext) -> None:
+    """ONNX ``Pow``, with a constant scalar float exponent written as ``x * x``, ``sqrt`` and the like where
+    exact."""
     exponent = ctx.const(1)
     if exponent is not None and exponent.size == 1 and ctx.elem(0) in FLOAT_TYPES \
             and (ctx.type(0).rank or 0) >= exponent.ndim:
@@ -71,6 +98,10 @@ def pow_(ctx: TorchContext) -> None:
 
 @REG("Mod", since=10)
 def mod(ctx: TorchContext) -> None:
+    """ONNX ``Mod`` as ``torch.fmod`` (``fmod=1``) or ``torch.remainder`` (uint64 handled apart)."""
+    if ctx.elem(0) == TensorProto.UINT64:
+        _uint64_divmod(ctx, remainder=True)
+        return
     a, b = _binary_operands(ctx)
     ctx.emit(fn("torch.fmod" if ctx.attr("fmod", 0) else "torch.remainder", a, b))
 
@@ -101,6 +132,7 @@ _variadic("Min", "torch.minimum", "max")
 
 @REG("Sum", since=8)
 def sum_(ctx: TorchContext) -> None:
+    """ONNX ``Sum`` of any number of inputs."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -110,6 +142,7 @@ def sum_(ctx: TorchContext) -> None:
 
 @REG("Mean", since=8)
 def mean(ctx: TorchContext) -> None:
+    """ONNX ``Mean`` of any number of inputs."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -151,6 +184,8 @@ for _op, _api in [
 
 @REG("IsInf", since=10)
 def is_inf(ctx: TorchContext) -> None:
+    """ONNX ``IsInf`` as ``torch.isinf`` / ``isposinf`` / ``isneginf`` (all false when neither sign is asked
+    for)."""
     pos, neg = int(ctx.attr("detect_positive", 1)), int(ctx.attr("detect_negative", 1))
     name = {(1, 1): "torch.isinf", (1, 0): "torch.isposinf", (0, 1): "torch.isneginf"}.get((pos, neg))
     if name is None:
@@ -161,6 +196,7 @@ def is_inf(ctx: TorchContext) -> None:
 
 @REG("Cast", since=6)
 def cast(ctx: TorchContext) -> None:
+    """ONNX ``Cast`` as ``.to(dtype)`` (an alias when the type already matches)."""
     to = int(ctx.attr("to"))
     if ctx.elem(0) == to:
         ctx.alias(ctx.t(0))
@@ -170,6 +206,7 @@ def cast(ctx: TorchContext) -> None:
 
 @REG("CastLike", since=15)
 def cast_like(ctx: TorchContext) -> None:
+    """ONNX ``CastLike`` as ``.to()`` the second input's type."""
     target = ctx.elem(1)
     if target is not None and target == ctx.elem(0):
         ctx.alias(ctx.t(0))
@@ -188,15 +225,26 @@ REG("Identity")(_identity)
 
 @REG("Dropout")
 def dropout(ctx: TorchContext) -> None:
+    """ONNX ``Dropout`` as an ``nn.Dropout`` module when it has a rate (so the model trains alike), the
+    identity otherwise."""
     # inference: the identity; the mask (if anyone reads it) is all ones
     x = ctx.t(0)
+    mask = len(ctx.node.output) > 1 and ctx.used(1)
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not mask and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # an nn.Dropout module is the identity in eval mode and drops in train mode, so the
+        # generated model trains like the network it came from
+        module = ctx.add_module(fn("nn.Dropout", scalar(ratio)), {}, weight=None)
+        ctx.emit(fmt("{}({})", module, x))
+        return
     ctx.alias(x)
-    if ctx.used(1):
+    if mask:
         ctx.emit(fn("torch.ones_like", x, dtype=Code("torch.bool")), 1)
 
 
 @REG("Where", since=9)
 def where(ctx: TorchContext) -> None:
+    """ONNX ``Where`` as ``torch.where``."""
     a = ctx.operand(1, 2) if ctx.const(2) is None else ctx.t(1)
     b = ctx.operand(2, 1) if ctx.const(1) is None else ctx.t(2)
     ctx.emit(fn("torch.where", ctx.t(0), a, b))
@@ -204,6 +252,7 @@ def where(ctx: TorchContext) -> None:
 
 @REG("Trilu", since=14)
 def trilu(ctx: TorchContext) -> None:
+    """ONNX ``Trilu`` as ``torch.triu`` / ``torch.tril``."""
     k = ctx.const(1) if ctx.has(1) else np.asarray(0)
     k_code = scalar(k) if k is not None else fmt("int({})", ctx.t(1))
     ctx.emit(fn("torch.triu" if int(ctx.attr("upper", 1)) else "torch.tril", ctx.t(0), k_code))
@@ -211,6 +260,7 @@ def trilu(ctx: TorchContext) -> None:
 
 @REG("CumSum", since=11)
 def cumsum(ctx: TorchContext) -> None:
+    """ONNX ``CumSum`` along a constant axis, exclusive and reverse as asked."""
     axis = ctx.ints(1)
     if axis is None:
         ctx.fail("the axis must be a constant")
