@@ -1,5 +1,5 @@
 """Transformer-style models saved as ``.pt2`` (torch.export) and converted to ONNX: Swin's window partition
-and T5's relative position buckets are views and index arithmetic the exported program records as is."""
+(views of permuted windows) and T5's attention with relative position buckets."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ class WindowAttention(nn.Module):
     def forward(self, x):  # (batch, height, width, dim)
         b, h, w, c = x.shape
         s = self.window
-        windows = x.view(b, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
+        windows = x.view(b, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, s * s, c)
         qkv = self.qkv(self.norm(windows)).view(-1, s * s, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         y = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
-        y = self.proj(y.transpose(1, 2).reshape(-1, s * s, c))
-        y = y.view(b, h // s, w // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
+        y = self.proj(y.transpose(1, 2).contiguous().view(-1, s * s, c))
+        y = y.view(b, h // s, w // s, s, s, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(b, h, w, c)
         return x + y
 
 
@@ -43,7 +43,7 @@ class RelativeBiasEncoder(nn.Module):
     def __init__(self, dim: int = 8, heads: int = 2, buckets: int = 8, max_distance: int = 16):
         super().__init__()
         self.heads, self.buckets, self.max_distance = heads, buckets, max_distance
-        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.q, self.k, self.v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
         self.bias = nn.Embedding(buckets, heads)
         self.out = nn.Linear(dim, dim, bias=False)
 
@@ -59,12 +59,14 @@ class RelativeBiasEncoder(nn.Module):
 
     def forward(self, x):  # (batch, seq, dim)
         b, n, c = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (proj(x).view(b, -1, self.heads, c // self.heads).transpose(1, 2) for proj in (self.q, self.k, self.v))
         positions = torch.arange(n, device=x.device)
         bias = self.bias(self._bucket(positions[None, :] - positions[:, None])).permute(2, 0, 1)
-        scores = q @ k.transpose(-1, -2) + bias
-        y = scores.softmax(-1) @ v
-        return x + self.out(y.transpose(1, 2).reshape(b, n, c))
+        scores = torch.matmul(q, k.transpose(2, 3)) + bias
+        probs = nn.functional.dropout(scores.softmax(-1), p=0.1, training=self.training)
+        # as T5 writes it
+        y = torch.matmul(probs, v).transpose(1, 2).contiguous()
+        return x + self.out(y.reshape(b, n, -1).contiguous())
 
 
 @pytest.mark.parametrize(("model", "example"), [
