@@ -256,6 +256,14 @@ class TensorFlowContext(ConverterContext):
             return float(v.const.reshape(-1)[0])
         return None
 
+    def static_out_shape(self, j: int = 0) -> tuple | None:
+        """Output ``j``'s shape as ONNX knows it (None for a dim known only at run time), for a layer that
+        computes its shape at run time to restore; None when no dim is known."""
+        shape = self.out_type(j).shape
+        if shape is None or not any(isinstance(d, int) for d in shape):
+            return None
+        return tuple(int(d) if isinstance(d, int) else None for d in shape)
+
     def perm(self, i: int) -> L.Perm:
         """The permutation input ``i`` is stored with."""
         v = self.value(i)

@@ -92,37 +92,49 @@ class ShapeOf(keras.layers.Layer):
 '''),
     "DynamicReshape": _lines('''
 class DynamicReshape(keras.layers.Layer):
-    """Reshape to a shape computed at run time (``-1`` infers one dim; ``copy_zeros``: 0 keeps that dim)."""
+    """Reshape to a shape computed at run time (``-1`` infers one dim; ``copy_zeros``: 0 keeps that dim;
+    ``static_shape``: the sizes known before it runs, which the layers after it build from)."""
 
-    def __init__(self, copy_zeros=False, **kwargs):
+    def __init__(self, copy_zeros=False, static_shape=None, **kwargs):
         super().__init__(**kwargs)
         self.copy_zeros = copy_zeros
+        self.static_shape = static_shape
 
     def call(self, x, shape):
         shape = tf.cast(shape, tf.int64)
         if self.copy_zeros:
             dims = tf.concat([tf.shape(x, out_type=tf.int64), tf.zeros_like(shape)], 0)[:tf.size(shape)]
             shape = tf.where(tf.equal(shape, 0), dims, shape)
-        return tf.reshape(x, shape)
+        y = tf.reshape(x, shape)
+        return y if self.static_shape is None else tf.ensure_shape(y, self.static_shape)
 '''),
     "BroadcastTo": _lines('''
 class BroadcastTo(keras.layers.Layer):
-    """Broadcast both ways to a shape computed at run time (ONNX Expand)."""
+    """Broadcast both ways to a shape computed at run time (ONNX Expand; ``static_shape``: the sizes known
+    before it runs, which the layers after it build from)."""
+
+    def __init__(self, static_shape=None, **kwargs):
+        super().__init__(**kwargs)
+        self.static_shape = static_shape
 
     def call(self, x, shape):
-        return x * tf.ones(tf.cast(shape, tf.int64), dtype=x.dtype)
+        y = x * tf.ones(tf.cast(shape, tf.int64), dtype=x.dtype)
+        return y if self.static_shape is None else tf.ensure_shape(y, self.static_shape)
 '''),
     "Fill": _lines('''
 class Fill(keras.layers.Layer):
-    """A tensor of one value, of a shape computed at run time (ONNX ConstantOfShape)."""
+    """A tensor of one value, of a shape computed at run time (ONNX ConstantOfShape; ``static_shape``: the
+    sizes known before it runs, which the layers after it build from)."""
 
-    def __init__(self, value, dtype, **kwargs):
+    def __init__(self, value, dtype, static_shape=None, **kwargs):
         super().__init__(**kwargs)
         self.value = value
         self.fill_dtype = dtype
+        self.static_shape = static_shape
 
     def call(self, shape):
-        return tf.fill(tf.cast(shape, tf.int64), tf.constant(self.value, dtype=self.fill_dtype))
+        y = tf.fill(tf.cast(shape, tf.int64), tf.constant(self.value, dtype=self.fill_dtype))
+        return y if self.static_shape is None else tf.ensure_shape(y, self.static_shape)
 '''),
     "Range": _lines('''
 class Range(keras.layers.Layer):

@@ -289,6 +289,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
         raise OnnxBridgeError(f"{label}: tf2onnx could not convert the model ({type(exc).__name__}: "
                               f"{_first_line(exc)})", hint="the model may use ops tf2onnx does not support") from None
     _require_onnx_ops(model, label)
+    _freeze_captures(model, function, traceable.specs)
     _tidy(model, traceable, dynamic_batch)
     _readable_names(model, obj)
     name_layer_weights(model)
@@ -401,6 +402,24 @@ def _require_onnx_ops(model: onnx.ModelProto, label: str) -> None:
         error.hint = "these TensorFlow ops have no ONNX conversion in tf2onnx"
         error.args = (error.message,)
         raise error
+
+
+def _freeze_captures(model: onnx.ModelProto, function: Any, specs: list[Any]) -> None:
+    """Constant tensors the traced function captured become initializers, not graph inputs.
+
+    tf2onnx freezes captured variables but leaves captured constant tensors (e.g. the mean and variance a
+    Keras ``Normalization`` layer was given, as in EfficientNetV2) as placeholders, which would make them
+    inputs the user has to feed.
+    """
+    tf = _tensorflow()
+    concrete = function.get_concrete_function(*specs)  # the trace tf2onnx converted (cached)
+    captured = {internal.name: external for external, internal in concrete.graph.captures
+                if external.dtype != tf.resource and hasattr(external, "numpy")}
+    g = model.graph
+    frozen = [i for i in g.input if i.name in captured]
+    for vi in frozen:
+        g.initializer.append(onnx.numpy_helper.from_array(np.asarray(captured[vi.name].numpy()), vi.name))
+        g.input.remove(vi)
 
 
 def _native(traceable: _Traceable) -> Callable:

@@ -187,8 +187,11 @@ def _required_params(target: Any) -> list[str]:
                                                                    p.KEYWORD_ONLY)]
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _first_line(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    lines = [ln for ln in _ANSI.sub("", str(exc)).strip().splitlines() if ln.strip()]
     return lines[0][:200] if lines else type(exc).__name__
 
 
@@ -262,6 +265,21 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
+def _batch_can_vary(obj: Any) -> bool:
+    """False for an ExportedProgram traced with a fixed batch size: it cannot be exported with a symbolic
+    one (trying would only export it twice)."""
+    torch = _torch()
+    if not isinstance(obj, torch.export.ExportedProgram):
+        return True
+    users = {s.arg.name for s in obj.graph_signature.input_specs if s.kind.name == "USER_INPUT"}
+    for node in obj.graph.nodes:
+        val = node.meta.get("val") if node.op == "placeholder" and node.name in users else None
+        shape = getattr(val, "shape", None)
+        if shape is not None and len(shape) and not isinstance(shape[0], int):
+            return True
+    return False
+
+
 def _batch_inputs(args: tuple) -> list[bool]:
     """Which inputs get a symbolic dim 0: those whose dim 0 matches the first tensor input's."""
     torch = _torch()
@@ -281,6 +299,22 @@ def _export_dynamo(obj: Any, args: tuple, names: list[str], dynamic: list[bool],
         program = torch.onnx.export(obj, args, dynamo=True, input_names=names, opset_version=opset, verbose=False,
                                     **kwargs)
     return program.model_proto
+
+
+def _export_dynamo_or_decomposed(obj: Any, args: tuple, names: list[str], dynamic: list[bool],
+                                 opset: int | None) -> tuple[onnx.ModelProto, str]:
+    """The dynamo export; for an ExportedProgram it refuses as loaded (a view of a tensor whose strides
+    the program recorded, as Swin's window partition and T5's relative positions make), the export of
+    the same program decomposed to core ATen ops first (``ep.run_decompositions()``)."""
+    torch = _torch()
+    try:
+        return _export_dynamo(obj, args, names, dynamic, opset), ""
+    except Exception:
+        if not isinstance(obj, torch.export.ExportedProgram):
+            raise
+    with _quiet():
+        decomposed = obj.run_decompositions()
+    return _export_dynamo(decomposed, args, names, dynamic, opset), ", after ep.run_decompositions()"
 
 
 def _export_torchscript(obj: Any, args: tuple, names: list[str], dynamic: list[bool],
@@ -329,7 +363,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Any
     specs = as_specs(input_shapes)
     args, names = _example_args(obj, example_inputs, specs, dynamic_batch, seed)
     names = _input_names(obj, args, names)
-    dynamic = _batch_inputs(args) if dynamic_batch else [False] * len(args)
+    dynamic = _batch_inputs(args) if dynamic_batch and _batch_can_vary(obj) else [False] * len(args)
     module = obj.module() if isinstance(obj, torch.export.ExportedProgram) else obj
     notes: list[str] = []
     with _eval_mode(module):
@@ -411,8 +445,8 @@ def _run_exporters(obj: Any, args: tuple, names: list[str], dynamic: list[bool],
     scripted = isinstance(obj, torch.jit.ScriptModule)
     if exporter in ("auto", "dynamo") and not scripted:
         try:
-            model = _export_dynamo(obj, args, names, dynamic, opset)
-            notes.append("exported with the dynamo exporter (torch.onnx.export(dynamo=True))")
+            model, how = _export_dynamo_or_decomposed(obj, args, names, dynamic, opset)
+            notes.append(f"exported with the dynamo exporter (torch.onnx.export(dynamo=True){how})")
             return model, "dynamo"
         except Exception as exc:  # noqa: BLE001 - any exporter failure falls back
             errors.append(f"dynamo exporter: {type(exc).__name__}: {_first_line(exc)}")

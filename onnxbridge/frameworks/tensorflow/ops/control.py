@@ -46,6 +46,12 @@ def _static_dims(shape: tuple | None) -> tuple | None:
     return None if shape is None else tuple(d if isinstance(d, int) else None for d in shape)
 
 
+def _element_shape(shape: tuple | None) -> dict[str, Code]:
+    """``element_shape=`` of a scan output's TensorArray: its static dims, when any is known."""
+    dims = _static_dims(shape)
+    return {"element_shape": lit(dims)} if dims is not None and any(d is not None for d in dims) else {}
+
+
 @TF_OPS.register("Loop", since=11)
 def loop(ctx: TensorFlowContext) -> None:
     """ONNX ``Loop`` as a Python loop over the converted body (carried values and scan outputs)."""
@@ -131,8 +137,10 @@ def loop(ctx: TensorFlowContext) -> None:
                 else step_params[1]
             w.line("return {}", test)
         w.blank()
+        # the element shape ONNX knows: stacked, the scan output keeps its static sizes (a recurrent layer
+        # written as a Loop feeds the next one, whose Dense kernels are built from that width)
         arrays = [call(dotted("tf", "TensorArray"), dotted("tf", ctx.dtype(view.type(o).elem)), size=lit(0),
-                       dynamic_size=lit(True))
+                       dynamic_size=lit(True), **_element_shape(view.type(o).shape))
                   for o in view.outputs[1 + n_carried:]]
         start = [call(dotted("tf", "constant"), lit(0), dtype=dotted("tf", "int64")),
                  call(dotted("tf", "cast"), call_params[1], dotted("tf", "bool")),

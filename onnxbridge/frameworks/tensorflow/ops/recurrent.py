@@ -111,15 +111,21 @@ def _recurrent(op: str):
             opts["go_backwards"] = True
         # initial states: ONNX [directions, batch, hidden]; a zero state is Keras's default
         n_states = 2 if op == "LSTM" else 1
+        given = [ctx.has(5 + k) and ctx.fill(5 + k) != 0.0 for k in range(n_states)]
         states: list[Code] = []
-        for k in range(n_states):
-            idx = 5 + k
-            if ctx.has(idx) and ctx.fill(idx) != 0.0:
-                h0 = ctx.x(idx)  # [dirs, batch, hidden], or [batch, dirs, hidden] with layout=1
-                states += [subscript(h0, [slice_code(None, None), lit(d)]) if batch_first else item(h0, d)
-                           for d in range(directions)]
-        if states and len(states) != n_states * directions:
-            ctx.fail("an initial hidden state without an initial cell state is not supported")
+        if any(given):
+            per_state: list[list[Code]] = []
+            for k in range(n_states):
+                if given[k]:
+                    h0 = ctx.x(5 + k)  # [dirs, batch, hidden], or [batch, dirs, hidden] with layout=1
+                    per_state.append([subscript(h0, [slice_code(None, None), lit(d)]) if batch_first else item(h0, d)
+                                      for d in range(directions)])
+                else:
+                    per_state.append([])
+            # Keras takes all the states or none: a zero (or absent) one is zeros like the given one
+            like = next(p for p in per_state if p)
+            for k in range(n_states):
+                states += per_state[k] or [call(_ops("zeros_like"), s) for s in like]
         if states and n_states == 2:
             # Keras wants [h, c] per direction: forward h, c then backward h, c
             states = [states[d + k * directions] for d in range(directions) for k in range(n_states)]

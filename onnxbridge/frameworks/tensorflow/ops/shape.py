@@ -98,7 +98,8 @@ def _dynamic_reshape(ctx: TensorFlowContext) -> None:
         else:
             shape = ctx.x(1)
             copy_zeros = not ctx.attr("allowzero", 0)
-    layer = ctx.layer(str(ctx.helper("DynamicReshape")), module="", copy_zeros=copy_zeros or None)
+    layer = ctx.layer(str(ctx.helper("DynamicReshape")), module="", copy_zeros=copy_zeros or None,
+                      static_shape=ctx.static_out_shape())
     ctx.emit(call(layer, x, shape))
 
 
@@ -260,7 +261,7 @@ def expand(ctx: TensorFlowContext) -> None:
             return
         # a shape known at run time (often a zero initial RNN state, which the RNN then skips)
         shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(1)
-        layer = ctx.layer(str(ctx.helper("BroadcastTo")), module="")
+        layer = ctx.layer(str(ctx.helper("BroadcastTo")), module="", static_shape=ctx.static_out_shape())
         ctx.emit(call(layer, ctx.tensor_arg(0), shape), fill=fill)
         return
     x, perm = ctx.x_any(0)
@@ -334,7 +335,8 @@ def constant_of_shape(ctx: TensorFlowContext) -> None:
     array = np.asarray(value).reshape(-1)[0] if value is not None else np.asarray(0.0, dtype=np.float32)
     dims = ctx.elems(0)
     shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(0)
-    layer = ctx.layer(str(ctx.helper("Fill")), module="", value=array.item(), dtype=str(array.dtype))
+    layer = ctx.layer(str(ctx.helper("Fill")), module="", value=array.item(), dtype=str(array.dtype),
+                      static_shape=ctx.static_out_shape())
     # the fill value is kept too: a zero initial RNN state needs no code at all
     ctx.emit(call(layer, shape), fill=float(array))
 
