@@ -234,6 +234,11 @@ class TensorFlowContext(ConverterContext):
         except ValueError as exc:
             self.fail(str(exc))
 
+    def static_out_shape(self, j: int = 0) -> list[int | None]:
+        """Output ``j``'s shape for ``tf.ensure_shape`` in a helper layer (None for a dim known at run time):
+        a helper whose output shape depends on run-time values tells Keras the rank ONNX inference found."""
+        return [d if isinstance(d, int) else None for d in self.out_shape(j)]
+
     def nested(self, view: GraphView) -> ClassScope:
         """A body for a subgraph (a Loop's), written as a layer class whose ``call`` runs it."""
         return self.scope.nested(view)
@@ -350,7 +355,9 @@ class TensorFlowContext(ConverterContext):
 
     def helper(self, name: str) -> Code:
         """A helper layer class written into the generated module (see ``helpers.py``)."""
-        self.scope.converter.helpers.add(name)
+        from onnxbridge.frameworks.tensorflow.helpers import HELPER_NEEDS
+
+        self.scope.converter.helpers.update((name, *HELPER_NEEDS.get(name, ())))
         return ident(name)
 
     def _stmt(self, lines: list, defines: set[str]) -> None:

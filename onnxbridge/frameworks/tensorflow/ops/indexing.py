@@ -7,7 +7,13 @@ import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, item, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.context import (
+    TensorFlowContext,
+    item,
+    np_literal,
+    slice_code,
+    subscript,
+)
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.symbolic import Dim
 
@@ -63,15 +69,34 @@ def slice_10(ctx: TensorFlowContext) -> None:
     axes = ctx.ints(3) if ctx.has(3) else None
     steps = ctx.ints(4) if ctx.has(4) else None
     if starts is None or ends is None or (ctx.has(3) and axes is None) or (ctx.has(4) and steps is None):
-        ctx.fail("slice bounds computed at run time are not supported")
+        _runtime_slice(ctx)
+        return
     shape = ctx.shape(0)
     axes = axes if axes is not None else list(range(len(starts)))
     # an end equal to a run-time dim of the input itself means "to the end"
     ends = [INT64_MAX if isinstance(e, Dim) and e.value == node.input[0] and
             ctx.axis(a, len(shape)) == e.axis else e for e, a in zip(ends, axes)]
     if any(not isinstance(v, int) for v in list(starts) + list(ends)):
-        ctx.fail("slice bounds computed at run time are not supported")
+        _runtime_slice(ctx)
+        return
     _emit_slice(ctx, starts, ends, axes, steps if steps is not None else [1] * len(starts))
+
+
+def _runtime_slice(ctx: TensorFlowContext) -> None:
+    """Slice with bounds, axes or steps known at run time: a helper layer on the ONNX layout."""
+    args = [ctx.x(0)] + [ctx.tensor_arg(i) for i in (1, 2)]
+    if ctx.has(3) or ctx.has(4):
+        n = ctx.shape(1)[0]
+        if ctx.has(3):
+            args.append(ctx.tensor_arg(3))
+        elif isinstance(n, int):
+            args.append(np_literal(np.arange(n, dtype=np.int64), scalar=False))
+        else:
+            ctx.fail("steps without axes need a known number of bounds")
+    if ctx.has(4):
+        args.append(ctx.tensor_arg(4))
+    layer = ctx.layer(str(ctx.helper("SliceAxes")), module="", shape=ctx.static_out_shape())
+    ctx.emit(call(layer, *args))
 
 
 @TF_OPS.register("Slice")
@@ -128,10 +153,13 @@ def gather_elements(ctx: TensorFlowContext) -> None:
 def one_hot(ctx: TensorFlowContext) -> None:
     depth = ctx.ints(1)
     values = ctx.const(2)
-    if depth is None or values is None:
-        ctx.fail("depth and values must be constants")
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank + 1)
+    # ONNX counts negative indices from the end and gives a row of off values outside [-depth, depth)
+    if depth is None or values is None or ctx.const(0) is None or (ctx.const(0) < 0).any():
+        layer = ctx.layer(str(ctx.helper("OneHot")), module="", axis=axis, shape=ctx.static_out_shape())
+        ctx.emit(call(layer, ctx.x(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+        return
     off, on = values.reshape(-1)[:2]
     dtype = str(values.dtype)
     expr = call(_ops("one_hot"), ctx.x(0), lit(int(depth[0])), axis=lit(axis if axis != rank else -1),
@@ -145,11 +173,14 @@ def one_hot(ctx: TensorFlowContext) -> None:
 def top_k(ctx: TensorFlowContext) -> None:
     node = ctx.node
     k = ctx.ints(1)
-    if k is None:
-        ctx.fail("K computed at run time is not supported")
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     largest = ctx.attr("largest", 1)
+    if k is None:  # known at run time
+        layer = ctx.layer(str(ctx.helper("TopK")), module="", axis=axis, largest=None if largest else False,
+                          sorted=None if ctx.attr("sorted", 1) else False, shape=ctx.static_out_shape())
+        ctx.outs(call(layer, ctx.x(0), ctx.x(1)), [L.identity(rank)] * 2)
+        return
     x = ctx.x(0)
     swap = None
     if axis != rank - 1:

@@ -146,21 +146,31 @@ def transpose(ctx: TensorFlowContext) -> None:
     ctx.alias(0, perm=L.through_transpose(v.layout, onnx_perm))
 
 
-def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | None:
+_RUNTIME = object()  # a parameter known only at run time
+
+
+def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | object | None:
     if ctx.opset >= since_input:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
-        if axes is None:
-            ctx.fail("axes computed at run time are not supported")
-        return axes
+        return _RUNTIME if axes is None else axes
     return ctx.attr("axes")
+
+
+def _runtime_axes(ctx: TensorFlowContext, helper: str) -> None:
+    """(Un)squeeze at axes known at run time: a helper layer on the ONNX layout, told the output's shape."""
+    layer = ctx.layer(str(ctx.helper(helper)), module="", shape=ctx.static_out_shape())
+    ctx.emit(call(layer, ctx.x(0), ctx.x(1)), perm=L.identity(ctx.out_rank()))
 
 
 @TF_OPS.register("Squeeze")
 def squeeze(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axes = _axes(ctx, 13)
+    if axes is _RUNTIME:
+        _runtime_axes(ctx, "SqueezeAxes")
+        return
     if axes is None:
         shape = ctx.shape(0)
         if not all(isinstance(d, int) for d in shape):
@@ -186,6 +196,9 @@ def squeeze(ctx: TensorFlowContext) -> None:
 @TF_OPS.register("Unsqueeze")
 def unsqueeze(ctx: TensorFlowContext) -> None:
     axes = _axes(ctx, 13)
+    if axes is _RUNTIME:
+        _runtime_axes(ctx, "UnsqueezeAxes")
+        return
     if axes is None:
         ctx.fail("Unsqueeze needs axes")
     out_rank = ctx.rank(0) + len(axes)
@@ -218,8 +231,11 @@ def split(ctx: TensorFlowContext) -> None:
     axis = ctx.axis(ctx.attr("axis", 0), rank)
     if ctx.opset >= 13:
         sizes = ctx.ints(1) if ctx.has(1) else None
-        if ctx.has(1) and sizes is None:
-            ctx.fail("split sizes computed at run time are not supported")
+        if ctx.has(1) and sizes is None:  # known at run time
+            shapes = [ctx.static_out_shape(j) for j in range(len(node.output))]
+            layer = ctx.layer(str(ctx.helper("SplitSizes")), module="", axis=axis, shapes=shapes)
+            ctx.outs(call(layer, ctx.x(0), ctx.x(1)), [L.identity(rank)] * len(node.output))
+            return
     else:
         sizes = ctx.attr("split")
     n = ctx.n_outputs if ctx.opset < 18 else int(ctx.attr("num_outputs", len(node.output)))
@@ -266,8 +282,10 @@ def expand(ctx: TensorFlowContext) -> None:
 @TF_OPS.register("Tile", since=6)
 def tile(ctx: TensorFlowContext) -> None:
     repeats = ctx.ints(1)
-    if repeats is None:
-        ctx.fail("repeats computed at run time are not supported")
+    if repeats is None:  # known at run time
+        layer = ctx.layer(str(ctx.helper("Tile")), module="", shape=ctx.static_out_shape())
+        ctx.emit(call(layer, ctx.x(0), ctx.x(1)))
+        return
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("tile"), x, lit(tuple(repeats[p] for p in perm))), perm=perm)
 
