@@ -239,9 +239,7 @@ def trilu(ctx: TorchContext) -> None:
 @REG("CumSum", since=11)
 def cumsum(ctx: TorchContext) -> None:
     axis = ctx.ints(1)
-    if axis is None:
-        ctx.fail("the axis must be a constant")
-    a = lit(axis[0])
+    a = lit(axis[0]) if axis is not None else fmt("int({})", ctx.t(1))
     x = ctx.t(0)
     if int(ctx.attr("reverse", 0)):
         x = fmt("{}.flip({})", x, a)
@@ -249,7 +247,10 @@ def cumsum(ctx: TorchContext) -> None:
         # shift by one along the axis, so each position sums only what comes before it
         x = fmt("torch.cat([torch.zeros_like({}.narrow({}, 0, 1)), {}.narrow({}, 0, {}.shape[{}] - 1)], {})",
                 x, a, x, a, x, a, a)
-    y = fn("torch.cumsum", x, a)
+    elem = ctx.elem(0)
+    # torch sums small integers into int64; ONNX keeps the input's type
+    y = fn("torch.cumsum", x, a, **({"dtype": ctx.dtype(elem)} if elem in INT_TYPES and elem != TensorProto.INT64
+                                    else {}))
     if int(ctx.attr("reverse", 0)):
         y = fmt("{}.flip({})", y, a)
     ctx.emit(y)

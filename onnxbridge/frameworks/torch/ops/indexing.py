@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
@@ -109,8 +110,10 @@ def slice_(ctx: TorchContext) -> None:
         n = len(start_codes)
         axes = ctx.ints(3) if ctx.has(3) else list(range(n))
         steps = ctx.ints(4) if ctx.has(4) else [1] * n
-        if axes is None or steps is None:
-            ctx.fail("axes and steps must be constants")
+        if axes is None or steps is None or (ctx.type(0).rank is None and any(a < 0 for a in axes)) or \
+                any(s < 0 for s in steps) and (None in start_vals or None in end_vals):
+            _runtime_slice(ctx)
+            return
     rank = ctx.type(0).rank
     shape = ctx.type(0).shape
     if rank is not None:
@@ -146,6 +149,18 @@ def slice_(ctx: TorchContext) -> None:
     ctx.emit(x)
 
 
+def _runtime_slice(ctx: TorchContext) -> None:
+    """Slice with axes, steps or bounds known at run time: the helper applies Python's slice rules."""
+    args = [ctx.t(0)]
+    for i in (1, 2, 3, 4):
+        if ctx.has(i):
+            values = ctx.ints(i)
+            args.append(lit(values) if values is not None else ctx.t(i))
+        elif i == 3 and ctx.has(4):
+            args.append(Code("None"))
+    ctx.emit(fn(str(ctx.helper("onnx_slice")), *args))
+
+
 def _bounds(ctx: TorchContext, i: int) -> tuple[list[int | None], list[Code]]:
     elems = ctx.elems(i)
     if elems is not None:
@@ -154,7 +169,7 @@ def _bounds(ctx: TorchContext, i: int) -> tuple[list[int | None], list[Code]]:
     t = ctx.t(i)
     n = ctx.type(i).shape
     if n is None or not isinstance(n[0], int):
-        ctx.fail("slice bounds of unknown length")
+        return [None], [t]  # (an unknown number of) bounds known at run time: the helper reads them
     return [None] * n[0], [fmt("{}[{}]", t, lit(k)) for k in range(n[0])]
 
 
@@ -181,15 +196,26 @@ def nonzero(ctx: TorchContext) -> None:
 
 @REG("OneHot", since=9)
 def one_hot(ctx: TorchContext) -> None:
-    depth = ctx.const(1)
-    values = ctx.const(2)
-    if depth is None or values is None:
-        ctx.fail("depth and values must be constants")
-    n = int(np.asarray(depth).reshape(-1)[0])
-    off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
-    # ONNX accepts indices in [-depth, depth): wrap them like Python does
-    hot = fmt("F.one_hot({}.long() % {}, {}).bool()", ctx.t(0), lit(n), lit(n))
+    depth, values = ctx.const(1), ctx.const(2)
+    n = lit(int(np.asarray(depth).reshape(-1)[0])) if depth is not None else fmt("int({})", ctx.t(1))
+    if values is not None:
+        off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
+    else:
+        off, on = fmt("{}[0]", ctx.t(2)), fmt("{}[1]", ctx.t(2))
+    index = ctx.t(0) if ctx.elem(0) == TensorProto.INT64 else fmt("{}.long()", ctx.t(0))
+    if not str(index).isidentifier():
+        var = ctx.temp("index")
+        ctx.line("{} = {}", var, index)
+        index = var
+    # ONNX counts indices in [-depth, depth) (negative ones from the end); others give a row of off values
+    hot = ctx.temp("hot")
+    ctx.line("{} = F.one_hot({} % {}, {}).bool() & ((({} >= -{}) & ({} < {})).unsqueeze(-1))", hot, index, n, n,
+             index, n, index, n)
     y = fn("torch.where", hot, on, off)
+    elem = ctx.out_elem()
+    python_default = TensorProto.FLOAT if values is None or values.dtype.kind == "f" else TensorProto.INT64
+    if values is not None and elem is not None and elem != python_default:
+        y = fmt("{}.to({})", y, ctx.dtype(elem))
     axis = int(ctx.attr("axis", -1))
     if axis != -1:
         y = fmt("{}.movedim(-1, {})", y, lit(axis))

@@ -128,14 +128,15 @@ def transpose(ctx: TorchContext) -> None:
         ctx.emit(fmt("{}.permute({})", x, join([lit(p) for p in perm])))
 
 
-def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | None:
+_RUNTIME = object()  # a parameter known only at run time
+
+
+def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | object | None:
     if ctx.opset >= input_since:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
-        if axes is None:
-            ctx.fail("the axes must be constants")
-        return axes
+        return _RUNTIME if axes is None else axes
     axes = ctx.attr("axes")
     return None if axes is None else [int(a) for a in axes]
 
@@ -145,9 +146,10 @@ def unsqueeze(ctx: TorchContext) -> None:
     axes = _axes_attr_or_input(ctx, 13) or []
     rank = ctx.type(0).rank
     x = ctx.t(0)
+    if axes is _RUNTIME or (any(a < 0 for a in axes) and rank is None):  # the helper counts at run time
+        ctx.emit(fn(str(ctx.helper("onnx_unsqueeze")), x, ctx.t(1) if axes is _RUNTIME else lit(axes)))
+        return
     if any(a < 0 for a in axes):
-        if rank is None:
-            ctx.fail("negative axes need a known input rank")
         axes = [ctx.axis(a, rank + len(axes)) for a in axes]
     for a in sorted(axes):
         x = fmt("{}.unsqueeze({})", x, lit(a))
@@ -158,7 +160,9 @@ def unsqueeze(ctx: TorchContext) -> None:
 def squeeze(ctx: TorchContext) -> None:
     axes = _axes_attr_or_input(ctx, 13)
     x = ctx.t(0)
-    if not axes:
+    if axes is _RUNTIME:
+        ctx.emit(fmt("{}.squeeze(tuple({}.tolist()))", x, ctx.t(1)))
+    elif not axes:
         ctx.emit(fmt("{}.squeeze()", x))
     elif len(axes) == 1:
         ctx.emit(fmt("{}.squeeze({})", x, lit(axes[0])))
@@ -181,8 +185,9 @@ def split(ctx: TorchContext) -> None:
     n = len(ctx.node.output)
     if ctx.opset >= 13:
         sizes = ctx.ints(1) if ctx.has(1) else None
-        if ctx.has(1) and sizes is None:
-            ctx.fail("the split sizes must be constants")
+        if ctx.has(1) and sizes is None:  # known at run time
+            _unpack(ctx, n, fn("torch.split", ctx.t(0), fmt("{}.tolist()", ctx.t(1)), lit(axis)))
+            return
     else:
         sizes = [int(s) for s in ctx.attr("split", [])] or None
     x = ctx.t(0)
