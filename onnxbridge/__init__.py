@@ -33,6 +33,7 @@ _LAZY = {
     "diff": ("onnxbridge.checks", "diff"),
     "bench": ("onnxbridge.runtime.bench", "bench"),
     "devices": ("onnxbridge.runtime.devices", "list_devices"),
+    "train": ("onnxbridge.training.api", "train"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from onnxbridge.ir.dtypes import numpy_dtype
+
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
 DEFAULT_BATCH = 2
@@ -84,11 +86,10 @@ class ParityReport:
         }
 
 
-_NP_DTYPES = {
-    TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16,
-    TensorProto.INT64: np.int64, TensorProto.INT32: np.int32, TensorProto.INT8: np.int8,
-    TensorProto.UINT8: np.uint8, TensorProto.BOOL: np.bool_, TensorProto.INT16: np.int16,
-}
+def _random_dtype(elem: int) -> type | None:
+    """The numpy type random inputs of an element type are made in (None: not one we make)."""
+    dtype = numpy_dtype(elem)
+    return dtype.type if dtype is not None and dtype.kind in "fiub" and dtype.itemsize <= 8 else None
 
 
 def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -112,7 +113,7 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
     feeds: dict[str, np.ndarray] = {}
     for vi in graph_inputs(model):
         tt = vi.type.tensor_type
-        dtype = _NP_DTYPES.get(tt.elem_type)
+        dtype = _random_dtype(tt.elem_type)
         if dtype is None:
             raise ValueError(f"input {vi.name!r}: cannot generate data of type "
                              f"{TensorProto.DataType.Name(tt.elem_type)}")

@@ -143,10 +143,20 @@ def cycle() -> onnx.ModelProto:
     return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 4])])
 
 
+def dead_cycle() -> onnx.ModelProto:
+    """A cycle left over from an edit: it reads the hidden layer but feeds no output (safe to remove)."""
+    nodes, inits = mlp_nodes()
+    nodes += [h.make_node("Add", ["h1", "feedback"], ["acc"], name="loop_add"),
+              h.make_node("Neg", ["acc"], ["feedback"], name="loop_neg")]
+    return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 3])], inits)
+
+
 def defined_twice() -> onnx.ModelProto:
+    """Two nodes write 't'; 'mul' reads the first value, 'add' the second (as the nodes are ordered)."""
     nodes = [h.make_node("Relu", ["x"], ["t"], name="relu"),
+             h.make_node("Mul", ["t", "x"], ["u"], name="mul"),
              h.make_node("Neg", ["x"], ["t"], name="neg"),
-             h.make_node("Abs", ["t"], ["y"], name="abs")]
+             h.make_node("Add", ["t", "u"], ["y"], name="add")]
     return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 4])])
 
 
@@ -164,8 +174,15 @@ def duplicate_names() -> onnx.ModelProto:
 
 
 def dangling_output() -> onnx.ModelProto:
+    """Output 'scores' is produced by nothing and no unread tensor has its type and shape: it can only go."""
     nodes, inits = mlp_nodes()
     return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 3]), vi("scores", ["batch", 3])], inits)
+
+
+def renamed_output() -> onnx.ModelProto:
+    """The exporter renamed the result of 'fc2' to 'logits_raw': output 'logits' is produced by nothing."""
+    nodes, inits = mlp_nodes(out="logits_raw")
+    return model(nodes, [vi("x", ["batch", 4])], [vi("logits", ["batch", 3]), vi("a1", ["batch", 8])], inits)
 
 
 def undefined_input() -> onnx.ModelProto:
@@ -202,6 +219,26 @@ def op_not_in_opset() -> onnx.ModelProto:
     nodes, inits = mlp_nodes()
     nodes[1] = h.make_node("Gelu", ["h1"], ["a1"], name="act1")
     return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 3])], inits, ir_version=9)
+
+
+def op_newer_than_opset() -> onnx.ModelProto:
+    """LayerNormalization (opset 17) in an opset-13 model, beside Relu, Add and Reshape, which changed in 14."""
+    nodes = [h.make_node("MatMul", ["x", "proj.w"], ["p"], name="proj"),
+             h.make_node("LayerNormalization", ["p", "norm.g", "norm.b"], ["n"], name="norm", axis=-1),
+             h.make_node("Relu", ["n"], ["r"], name="act"),
+             h.make_node("Add", ["r", "p"], ["s"], name="residual"),
+             h.make_node("Reshape", ["s", "grid"], ["y"], name="to_grid")]
+    inits = [w("proj.w", 4, 8, seed=1), w("norm.g", 8, seed=2), w("norm.b", 8, seed=3),
+             nh.from_array(np.array([0, 2, 4], np.int64), "grid")]
+    return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 2, 4])], inits, opset=13, ir_version=7)
+
+
+def unknown_domain() -> onnx.ModelProto:
+    """An op from a custom domain nothing here implements (com.acme::FancyRelu)."""
+    nodes, inits = mlp_nodes()
+    nodes[1] = h.make_node("FancyRelu", ["h1"], ["a1"], name="act1", domain="com.acme")
+    return model(nodes, [vi("x", ["batch", 4])], [vi("y", ["batch", 3])], inits,
+                 opsets=[h.make_opsetid("", OPSET), h.make_opsetid("com.acme", 1)])
 
 
 def missing_opset_import() -> onnx.ModelProto:
@@ -380,16 +417,20 @@ ONNX_CORPUS: list[tuple[str, Callable[[], onnx.ModelProto], Entry]] = [
     ("checker_errors", checker_errors, {"expect": ["OB100", "OB100"], "fixable": False}),
     ("unsorted", unsorted, {"expect": ["OB101"]}),
     ("cycle", cycle, {"expect": ["OB102"], "fixable": False}),
-    ("defined_twice", defined_twice, {"expect": ["OB103"], "fixable": False}),
+    ("dead_cycle", dead_cycle, {"expect": ["OB102", "OB108"]}),
+    ("defined_twice", defined_twice, {"expect": ["OB103"]}),
     ("unnamed_nodes", unnamed_nodes, {"expect": ["OB104"]}),
     ("duplicate_names", duplicate_names, {"expect": ["OB105"]}),
-    ("dangling_output", dangling_output, {"expect": ["OB106"], "fixable": False}),
+    ("dangling_output", dangling_output, {"expect": ["OB106"]}),
+    ("renamed_output", renamed_output, {"expect": ["OB106", "OB108"]}),
     ("undefined_input", undefined_input, {"expect": ["OB107"], "fixable": False}),
     ("dead_nodes", dead_nodes, {"expect": ["OB108"]}),
     ("unused_initializer", unused_initializer, {"expect": ["OB109"]}),
     ("unused_input", unused_input, {"expect": ["OB110"]}),
     ("initializer_as_input", initializer_as_input, {"expect": ["OB111"]}),
     ("op_not_in_opset", op_not_in_opset, {"expect": ["OB112"]}),
+    ("op_newer_than_opset", op_newer_than_opset, {"expect": ["OB112"]}),
+    ("unknown_domain", unknown_domain, {"expect": ["OB115", "OB303"], "targets": ["cpu"], "fixable": False}),
     ("missing_opset_import", missing_opset_import, {"expect": ["OB113"]}),
     ("mixed_opsets", mixed_opsets, {"expect": ["OB114"], "fixable": False}),
     ("shape_errors", shape_errors, {"expect": ["OB200", "OB200"], "fixable": False}),

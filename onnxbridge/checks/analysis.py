@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import onnx
 
-from onnxbridge.checks.context import ModelContext, node_inputs
+from onnxbridge.checks.context import ModelContext
+from onnxbridge.ir.nodes import node_inputs
 
 if TYPE_CHECKING:
     from onnxbridge.checks.spec import SpecContext
@@ -136,19 +138,162 @@ def cycles_of(ctx: ModelContext) -> list[list[int]]:
 
 def live_nodes(ctx: ModelContext) -> set[int]:
     """Nodes whose results reach a graph output (backwards from the outputs)."""
-    if "_live" in ctx.cache:
-        return ctx.cache["_live"]
-    live: set[int] = set()
-    work = [p for o in ctx.output_names for p in ctx.producers.get(o, ())]
+    if "_live" not in ctx.cache:
+        ctx.cache["_live"] = reaching(ctx, ctx.output_names)
+    return ctx.cache["_live"]
+
+
+def reaching(ctx: ModelContext, names: Iterable[str]) -> set[int]:
+    """Nodes whose results reach any of the tensors ``names`` (their producers, and what those read)."""
+    found: set[int] = set()
+    work = [p for name in names for p in ctx.producers.get(name, ())]
     while work:
         i = work.pop()
-        if i in live:
+        if i in found:
             continue
-        live.add(i)
+        found.add(i)
         for name in node_inputs(ctx.nodes[i]):
-            work.extend(p for p in ctx.producers.get(name, ()) if p not in live)
-    ctx.cache["_live"] = live
-    return live
+            work.extend(p for p in ctx.producers.get(name, ()) if p not in found)
+    return found
+
+
+def dead_cycles(ctx: ModelContext) -> list[list[int]]:
+    """The cycles (see :func:`cycles_of`) none of whose nodes reaches a graph output: removing them is safe."""
+    live = live_nodes(ctx)
+    return [comp for comp in cycles_of(ctx) if not live & set(comp)]
+
+
+# ---- names defined twice -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Redefinition:
+    """How to split a tensor name defined more than once into one name per definition.
+
+    The graph is read in node order, as ONNX's reference evaluator runs it: each consumer reads the
+    definition just before it. ``renames`` gives the new name of every definition but the one that keeps
+    the name (``None`` stands for the initializer); ``reads`` the name each consumer reads afterwards.
+    ``refusal`` says why node order does not settle it (then nothing is renamed).
+    """
+
+    name: str
+    definitions: tuple[str, ...]  # where it is defined, in words, in order
+    renames: tuple[tuple[int | None, str], ...] = ()
+    reads: tuple[tuple[int, str], ...] = ()
+    refusal: str | None = None
+
+
+def redefinitions(ctx: ModelContext) -> list[Redefinition]:
+    """Every tensor name defined more than once (by nodes, or by a node and a graph input/initializer)."""
+    if "_redefinitions" in ctx.cache:
+        return ctx.cache["_redefinitions"]
+    taken = set(ctx.graph_inputs) | set(ctx.initializers) | ctx.sparse_initializers | set(ctx.producers) \
+        | set(ctx.consumers) | ctx.output_names
+    found = []
+    for name, producers in ctx.producers.items():
+        outside = [what for what, hit in (("a graph input", name in ctx.graph_inputs),
+                                          ("an initializer", name in ctx.initializers),
+                                          ("a sparse initializer", name in ctx.sparse_initializers)) if hit]
+        if len(producers) + len(outside) > 1:
+            found.append(_plan_redefinition(ctx, name, producers, outside, taken))
+    ctx.cache["_redefinitions"] = found
+    return found
+
+
+def _plan_redefinition(ctx: ModelContext, name: str, producers: list[int], outside: list[str],
+                       taken: set[str]) -> Redefinition:
+    definitions = tuple(outside + [ctx.describe(i) for i in producers])
+
+    def refuse(reason: str) -> Redefinition:
+        return Redefinition(name, definitions, refusal=reason)
+
+    if len(set(producers)) != len(producers):
+        return refuse(f"{ctx.describe(producers[0])} lists it twice among its own outputs")
+    if "a sparse initializer" in outside:
+        return refuse("a sparse initializer defines it")
+    is_input = name in ctx.graph_inputs
+    # positions in node order; -1 is the graph input or initializer, defined before every node
+    positions = ([-1] if outside else []) + list(producers)
+    keeper = -1 if is_input else positions[-1]  # a graph input keeps its name: callers feed it by name
+    new_name = {p: _fresh(f"{name}_{k}", taken) for k, p in enumerate(positions, 1) if p != keeper}
+    reads = []
+    for j in sorted(set(ctx.consumers.get(name, ()))):
+        if name not in ctx.nodes[j].input:
+            return refuse(f"{ctx.describe(j)} reads it inside a subgraph")
+        before = [p for p in positions if p < j]
+        if not before:
+            return refuse(f"{ctx.describe(j)} reads it before any node defines it, so node order does not "
+                          "say which definition it means")
+        reads.append((j, name if before[-1] == keeper else new_name[before[-1]]))
+    if name in ctx.output_names and positions[-1] != keeper:
+        return refuse("it is both a graph input and a graph output")
+    renames = tuple((None if p == -1 else p, n) for p, n in new_name.items())
+    return Redefinition(name, definitions, renames, tuple(reads))
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
+
+
+# ---- graph outputs nothing produces --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DanglingOutput:
+    """A graph output no node produces, and the unread tensors that have its element type and shape.
+
+    With exactly one such tensor (claimed by no other dangling output), that is the tensor the exporter
+    renamed: ``tensor`` names it. Otherwise the output can only be removed.
+    """
+
+    name: str
+    type_text: str
+    matches: tuple[str, ...]
+    tensor: str | None
+
+
+def unproduced_outputs(ctx: ModelContext) -> list[DanglingOutput]:
+    """Graph outputs that no node produces (nor an input or initializer), with their candidate tensors."""
+    if "_dangling" in ctx.cache:
+        return ctx.cache["_dangling"]
+    outputs = [o for o in ctx.graph_outputs if o.name not in ctx.producers and not ctx.is_defined_outside_nodes(o.name)]
+    unread = [name for node in ctx.nodes for name in node.output
+              if name and name not in ctx.consumers and name not in ctx.output_names]
+    matches = {o.name: tuple(t for t in unread if _same_type(ctx, o, t)) for o in outputs}
+    found = []
+    for o in outputs:
+        m = matches[o.name]
+        unique = len(m) == 1 and sum(m[0] in other for other in matches.values()) == 1
+        found.append(DanglingOutput(o.name, _declared_text(o), m, m[0] if unique else None))
+    ctx.cache["_dangling"] = found
+    return found
+
+
+def _same_type(ctx: ModelContext, output: onnx.ValueInfoProto, tensor: str) -> bool:
+    tt = output.type.tensor_type
+    if not tt.elem_type or ctx.elem_type(tensor) != tt.elem_type:
+        return False
+    if not tt.HasField("shape"):
+        return True
+    shape = ctx.shape(tensor)
+    if shape is None or len(shape) != len(tt.shape.dim):
+        return False
+    # fixed sizes must agree; a symbolic dimension matches any symbolic one (exporters name them freely)
+    return all((d.dim_value == s) if d.HasField("dim_value") else not isinstance(s, int)
+               for d, s in zip(tt.shape.dim, shape))
+
+
+def _declared_text(vi: onnx.ValueInfoProto) -> str:
+    from onnxbridge.checks.context import type_name
+
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return f"{type_name(tt.elem_type)} [?]"
+    dims = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+    return f"{type_name(tt.elem_type)} [{', '.join(dims)}]"
 
 
 # ---- opsets -------------------------------------------------------------------------------------------
@@ -171,6 +316,48 @@ def onnx_domains() -> frozenset[str]:
 def first_opset(op: str, domain: str = "") -> int | None:
     """The first opset version that defines ``op``, or None when ONNX does not know it."""
     return _first_versions().get((domain, op))
+
+
+def has_schema(op: str, version: int, domain: str = "") -> bool:
+    """Whether ONNX defines ``op`` in ``domain`` at opset ``version`` (or earlier)."""
+    try:
+        onnx.defs.get_schema(op, max_inclusive_version=version, domain=domain)
+        return True
+    except onnx.defs.SchemaError:
+        return False
+
+
+def ops_missing_from_opset(ctx: ModelContext) -> dict[tuple[str, str], int | None]:
+    """``{(domain, op): first opset that has it}`` for the ONNX ops the imported opset lacks (None: no opset
+    has it). Domains the model does not import and non-ONNX domains are not judged here."""
+    missing: dict[tuple[str, str], int | None] = {}
+    for domain, op, _ in used_ops(ctx):
+        version = ctx.opsets.get(domain)
+        if version is None or domain not in onnx_domains() or (domain, op) in missing:
+            continue
+        if not has_schema(op, version, domain):
+            missing[(domain, op)] = first_opset(op, domain)
+    return missing
+
+
+@functools.cache
+def onnxruntime_ops() -> frozenset[tuple[str, str]]:
+    """``(domain, op)`` of every op some execution provider of the installed onnxruntime has a kernel for."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as ortc
+
+    return frozenset(("" if k.domain == "ai.onnx" else k.domain, k.op_name) for k in ortc.get_all_opkernel_def())
+
+
+def foreign_ops(ctx: ModelContext) -> dict[tuple[str, str], list[str]]:
+    """``{(domain, op): node labels}`` for ops of an imported domain that is not ONNX's, which no local function
+    defines and no onnxruntime kernel implements: nothing here can run, infer or convert them."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for domain, op, label in used_ops(ctx):
+        if domain in onnx_domains() or domain not in ctx.opsets or (domain, op) in ctx.functions:
+            continue
+        if (domain, op) not in onnxruntime_ops():
+            found.setdefault((domain, op), []).append(label)
+    return found
 
 
 def used_ops(ctx: ModelContext) -> Iterator[tuple[str, str, str]]:

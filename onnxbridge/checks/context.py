@@ -7,7 +7,6 @@ handful of linear passes. Shape inference runs lazily, the first time a rule ask
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
@@ -15,6 +14,9 @@ from typing import ClassVar
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+from onnxbridge.ir.nodes import node_inputs
+from onnxbridge.ir.traversal import consumers, producers, topological_order
 
 # "(op_type:MatMul, node name: mm): [ShapeInferenceError] Incompatible dimensions ..."
 _INFERENCE_LINE = re.compile(r"\(op_type:([^,]+), node name: (.*?)\): \[(\w+)\] (.*)")
@@ -57,15 +59,8 @@ class ModelContext:
         self.real_inputs = [i for i in g.input if i.name not in self.initializers]
         self.graph_outputs: list[onnx.ValueInfoProto] = list(g.output)
         self.output_names = {o.name for o in g.output}
-        self.producers: dict[str, list[int]] = {}
-        self.consumers: dict[str, list[int]] = {}
-        for i, node in enumerate(self.nodes):
-            for name in node.output:
-                if name:
-                    self.producers.setdefault(name, []).append(i)
-            for name in node_inputs(node):
-                if name:
-                    self.consumers.setdefault(name, []).append(i)
+        self.producers: dict[str, list[int]] = producers(self.nodes)
+        self.consumers: dict[str, list[int]] = consumers(self.nodes)
         self.opsets: dict[str, int] = {}
         self.opset_entries: list[tuple[str, int]] = []
         for o in self.model.opset_import:
@@ -149,23 +144,7 @@ class ModelContext:
 
     def topological_order(self) -> list[int] | None:
         """Node indices in a stable topological order, or None when the graph has a cycle."""
-        indegree = [0] * len(self.nodes)
-        for i, node in enumerate(self.nodes):
-            indegree[i] = sum(1 for name in set(node_inputs(node)) for p in self.producers.get(name, ()) if p != i)
-        ready = [i for i, d in enumerate(indegree) if d == 0]
-        ready.reverse()
-        order: list[int] = []
-        while ready:
-            i = ready.pop()
-            order.append(i)
-            released = []
-            for name in set(self.nodes[i].output):
-                for j in set(self.consumers.get(name, ())):
-                    indegree[j] -= 1
-                    if indegree[j] == 0:
-                        released.append(j)
-            ready.extend(sorted(released, reverse=True))
-        return order if len(order) == len(self.nodes) else None
+        return topological_order(self.nodes)
 
     def is_sorted(self) -> bool:
         defined = set(self.graph_inputs) | set(self.initializers) | self.sparse_initializers
@@ -272,23 +251,3 @@ def parse_inference_errors(text: str) -> list[InferenceProblem]:
     if not problems and not any(c in text for c in _CASCADE):
         problems.append(InferenceProblem("", "", "InferenceError", text.strip().splitlines()[0][:300]))
     return problems
-
-
-def node_inputs(node: onnx.NodeProto) -> Iterator[str]:
-    """A node's inputs, including outer-scope names its subgraphs (If/Loop/Scan bodies) read."""
-    yield from node.input
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield from _captured(attr.g)
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            for g in attr.graphs:
-                yield from _captured(g)
-
-
-def _captured(graph: onnx.GraphProto) -> Iterator[str]:
-    local = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    for node in graph.node:
-        for name in node_inputs(node):
-            if name and name not in local:
-                yield name
-        local.update(node.output)

@@ -98,7 +98,8 @@ class RepairSummary:
     fixed: list[str] = field(default_factory=list)  # codes found before and gone after
     parity: Any = None  # onnxbridge.testing.ParityReport, when both models ran
     parity_note: str = ""
-    output: str | None = None
+    output: str | None = None  # the file written
+    not_written: str | None = None  # why no file was written (the repair did not make the model better)
 
     @property
     def applied(self) -> list[AppliedFix]:
@@ -122,6 +123,7 @@ class RepairSummary:
             "parity_note": self.parity_note,
             "outputs_changed_on_purpose": self.outputs_changed_on_purpose,
             "output": self.output,
+            "not_written": self.not_written,
         }
 
 

@@ -33,7 +33,7 @@ from onnxbridge.checks.engine import (
 )
 from onnxbridge.checks.fixes import FixPass, FixRefused, all_fixes
 from onnxbridge.checks.registry import all_rules, expand_codes
-from onnxbridge.checks.verify import RunFailed, compare_models, make_inputs, run
+from onnxbridge.checks.verify import RunFailed, compare_models, compare_named, evaluate, make_inputs, run
 
 MAX_ROUNDS = 3
 
@@ -56,7 +56,7 @@ def run_fixes(document: Any, report: Report, *, wanted: set[str], passes: list[F
 
     A refused pass is not tried again; the loop stops when no wanted diagnostic has a fix left, when a round
     changes nothing, or after :data:`MAX_ROUNDS`. Returns the repaired document, the check of it, and one
-    record per fix id (see :func:`_merge`).
+    record per fix id (see :func:`_merge`; refusals only where their codes remain).
     """
     refused: set[str] = set()
     records: list[AppliedFix] = []
@@ -78,8 +78,10 @@ def run_fixes(document: Any, report: Report, *, wanted: set[str], passes: list[F
         if not progressed:
             break
         report = recheck(document)
-    # ``report`` is now the check of ``document``, whichever way the loop ended
-    return document, report, _merge(records)
+    # ``report`` is now the check of ``document``, whichever way the loop ended; a refusal whose problem
+    # another fix solved is not worth reporting
+    remaining = set(report.codes())
+    return document, report, [r for r in _merge(records) if r.applied or set(r.codes) & remaining]
 
 
 def repair(model_or_spec: Any, *, select: Any = None, ignore: Any = None, targets: Any = None,
@@ -160,67 +162,62 @@ def _apply_spec_fix(fp: FixPass, data: dict[str, Any], codes: list[str]) -> Step
 
 
 class _ModelVerifier:
-    """Applies fix passes to an ONNX model, each one checked and verified against the model before it."""
+    """Applies fix passes to an ONNX model, each one checked and verified against the model before it.
+
+    The outputs it compares with come from onnxruntime, or from ONNX's reference evaluator when onnxruntime
+    refuses the model (``verify.evaluate``); once a model runs in onnxruntime, every later fix must keep it so.
+    """
 
     def __init__(self, model: onnx.ModelProto, seed: int, *, strict: bool):
-        self.feeds, self.expected = _reference_run(model, seed)
+        self.feeds, self.expected, self.in_ort = None, None, False
+        try:
+            self.feeds = make_inputs(model, seed=seed)
+            self.expected, via = evaluate(model, self.feeds)
+            self.in_ort = not via
+        except RunFailed:
+            self.expected = None
         self.changes_outputs = {r.fix: r.changes_outputs for r in all_rules().values() if r.fix}
-        self.strict = strict
+        self.strict, self.seed = strict, seed
 
     def apply(self, fp: FixPass, model: onnx.ModelProto, codes: list[str]) -> Step:
-        outcome = _apply(fp, model, codes, self.changes_outputs.get(fp.id, False), self.feeds, self.expected,
-                         strict=self.strict)
-        if outcome.model is not None:
-            self.feeds, self.expected = outcome.feeds, outcome.expected
-        return Step(outcome.record, outcome.model)
+        changes_outputs = self.changes_outputs.get(fp.id, False)
 
+        def refuse(reason: str) -> Step:
+            return Step(AppliedFix(fp.id, codes, fp.summary, changes_outputs, applied=False, reason=reason))
 
-def _reference_run(model: onnx.ModelProto, seed: int):
-    try:
-        feeds = make_inputs(model, seed=seed)
-        return feeds, run(model, feeds)
-    except RunFailed:
-        return None, None
-
-
-class _Outcome:
-    def __init__(self, record: AppliedFix, model: onnx.ModelProto | None = None, feeds: Any = None,
-                 expected: Any = None):
-        self.record, self.model, self.feeds, self.expected = record, model, feeds, expected
-
-
-def _apply(fp: FixPass, model: onnx.ModelProto, codes: list[str], changes_outputs: bool, feeds, expected, *,
-           strict: bool = False) -> _Outcome:
-    def refuse(reason: str) -> _Outcome:
-        return _Outcome(AppliedFix(fp.id, codes, fp.summary, changes_outputs, applied=False, reason=reason))
-
-    try:
-        fixed, description = fp.func(model)
-    except FixRefused as exc:
-        return refuse(str(exc))
-    except Exception as exc:  # noqa: BLE001 - a fix that crashes is refused, never half-applied
-        if strict:
-            raise
-        return refuse(f"the fix failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
-    if _passes_checker(model) and not _passes_checker(fixed):
-        return refuse(f"the result would not pass the ONNX checker ({_checker_error(fixed)})")
-    new_expected = None
-    if feeds is not None and expected is not None:
         try:
-            new_expected = run(fixed, feeds)
-        except RunFailed as exc:
-            return refuse(f"the result does not run in onnxruntime ({exc})")
-        if not changes_outputs:
-            report, _ = compare_models(model, fixed, feeds=feeds, expected=expected)
-            if report is not None and not report.ok:
-                return refuse(f"the result changes the outputs ({report.summary()})")
-    elif feeds is None:
-        try:  # the model did not run before: see whether it does now, to verify later fixes
-            fresh = make_inputs(fixed)
-            feeds, new_expected = fresh, run(fixed, fresh)
-        except RunFailed:
-            pass
-    return _Outcome(AppliedFix(fp.id, codes, description, changes_outputs), fixed, feeds, new_expected)
+            fixed, description = fp.func(model)
+        except FixRefused as exc:
+            return refuse(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a fix that crashes is refused, never half-applied
+            if self.strict:
+                raise
+            return refuse(f"the fix failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+        if _passes_checker(model) and not _passes_checker(fixed):
+            return refuse(f"the result would not pass the ONNX checker ({_checker_error(fixed)})")
+        if self.expected is not None:
+            try:
+                if self.in_ort:
+                    outputs, via = dict(zip([o.name for o in fixed.graph.output], run(fixed, self.feeds))), ""
+                else:
+                    outputs, via = evaluate(fixed, self.feeds)
+            except RunFailed as exc:
+                return refuse(f"the result does not run in onnxruntime any more ({exc})" if self.in_ort else
+                              f"the result {exc}")
+            if not changes_outputs:
+                report, _ = compare_named(self.expected, outputs, [o.name for o in model.graph.output],
+                                          [o.name for o in fixed.graph.output])
+                if report is not None and not report.ok:
+                    return refuse(f"the result changes the outputs ({report.summary()})")
+            self.expected, self.in_ort = outputs, not via
+        else:  # the model did not run before: see whether it does now, to verify later fixes
+            try:
+                self.feeds = make_inputs(fixed, seed=self.seed)
+                self.expected, via = evaluate(fixed, self.feeds)
+                self.in_ort = not via
+            except RunFailed:
+                self.feeds, self.expected = None, None
+        return Step(AppliedFix(fp.id, codes, description, changes_outputs), fixed)
 
 
 def _merge(records: list[AppliedFix]) -> list[AppliedFix]:
@@ -287,8 +284,9 @@ def repair_file(source: str | os.PathLike, output: str | os.PathLike | None = No
                 select: Any = None, ignore: Any = None, targets: Any = None, seed: int = 0) -> Report:
     """Repair the model or spec in ``source`` and write the result to ``output`` (atomically).
 
-    The input is never overwritten unless ``in_place`` is set. Returns the report of the repaired
-    model, with ``report.repair.output`` naming the file written.
+    The input is never overwritten unless ``in_place`` is set, and nothing is written unless the repair made
+    the model better (see :func:`not_better`). Returns the report of the repaired model, with
+    ``report.repair.output`` naming the file written, or ``report.repair.not_written`` saying why none was.
     """
     from onnxbridge.errors import OnnxBridgeError
 
@@ -308,13 +306,41 @@ def repair_file(source: str | os.PathLike, output: str | os.PathLike | None = No
         raise OnnxBridgeError(f"{dest}: the repaired {'spec' if is_spec_path(src) else 'model'} is {want}",
                               hint=f"choose an output name ending in {'.yaml' if is_spec_path(src) else '.onnx'}")
     fixed, report = repair(src, select=select, ignore=ignore, targets=targets, seed=seed)
+    assert report.repair is not None
+    reason = not_better(fixed, report, is_spec=is_spec_path(src))
+    if reason is not None:
+        report.repair.not_written = f"nothing written to {dest}: {reason}"
+        return report
     if is_spec_path(src):
         _write_spec(fixed, dest)
     else:
         write_model(fixed, dest)
-    assert report.repair is not None
     report.repair.output = str(dest)
     return report
+
+
+def not_better(fixed: Any, report: Report, *, is_spec: bool = False) -> str | None:
+    """Why the repaired model (or spec) is not worth writing, or None when it is: something was fixed, no new
+    error appeared, a model passes the full ONNX checker, and its outputs match the original's."""
+    summary = report.repair
+    assert summary is not None
+    if not summary.applied:
+        if not len(report):
+            return "there is nothing to fix"
+        codes = ", ".join(report.codes())
+        if not report.fixable:
+            return f"no automatic fix exists for what remains ({codes})"
+        return f"every fix was refused ({codes} remain)"
+    new_errors = sorted({d.code for d in report.errors} - {d.code for d in summary.before if d.level.value == "error"})
+    if new_errors:
+        return f"the repair would introduce errors ({', '.join(new_errors)})"
+    if not is_spec:
+        problem = _checker_error(fixed)
+        if problem is not None:
+            return f"the repaired model still fails the ONNX checker ({problem})"
+    if summary.verified is False and not summary.outputs_changed_on_purpose:
+        return f"the repaired model's outputs differ from the original's ({summary.parity_note})"
+    return None
 
 
 def _write_spec(data: dict[str, Any], path: Path) -> None:

@@ -59,13 +59,15 @@ def _repair_lines(report: Report, color: bool) -> list[str]:
              + (f"; fixed {', '.join(r.fixed)}" if r.fixed else "")]
     for f in r.fixes:
         state = "applied" if f.applied else "refused"
-        text = f.description if f.applied else f"{f.description}: {f.reason}"
+        text = f.description if f.applied else f"{f.description.rstrip('.')}: {f.reason}"
         purpose = " (changes outputs on purpose)" if f.applied and f.changes_outputs else ""
         lines.append(f"  {state:<8} {f.id:<22} ({', '.join(f.codes)}) {_esc(text, color)}{purpose}")
     if r.parity_note:
         lines.append(f"verification: {_esc(r.parity_note, color)}")
     if r.output:
         lines.append(f"wrote {_esc(r.output, color)}")
+    if r.not_written:
+        lines.append(_esc(r.not_written, color))
     return lines
 
 

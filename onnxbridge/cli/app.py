@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from onnxbridge import __version__
-from onnxbridge.cli import bench, build, check, convert, devices, diff, layers, run, schema, summary, view
+from onnxbridge.cli import (
+    bench,
+    build,
+    check,
+    convert,
+    devices,
+    diff,
+    layers,
+    run,
+    schema,
+    summary,
+    train,
+    view,
+)
 from onnxbridge.cli.studio import command as studio_command
 
 app = typer.Typer(
@@ -43,6 +56,7 @@ app.command("bench")(bench.command)
 app.command("check")(check.command)
 app.command("diff")(diff.command)
 app.command("studio")(studio_command)
+app.command("train")(train.command)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def command(
     ignore: list[str] = typer.Option(None, "--ignore", help="Leave out these codes."),
     fmt: CheckFormat = typer.Option(CheckFormat.text, "--format", help="text or json."),
     fix: bool = typer.Option(False, "--fix", help="Apply the automatic fixes, check again and compare outputs."),
-    output: Path = typer.Option(None, "-o", "--output", help="Where --fix writes the repaired model or spec."),
+    output: Path = typer.Option(None, "-o", "--output", help="Where --fix writes the repaired model or spec (only if the repair made it better)."),
     in_place: bool = typer.Option(False, "--in-place", help="Let --fix overwrite the input file."),
     seed: int = typer.Option(0, help="Seed of the random inputs used to compare outputs."),
     list_rules: bool = typer.Option(False, "--list-rules", help="List every rule code and exit."),

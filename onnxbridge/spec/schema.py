@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from onnxbridge.spec.data import DataSpec
+
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(:[0-9]+)?$"
 DType = Literal["float32", "float16", "float64", "int64", "int32", "bool", "int16", "int8", "uint8", "uint16",
@@ -164,6 +166,7 @@ class Spec(_Doc):
         from onnxbridge.spec.weights import check_weights_path
 
         return None if path is None else check_weights_path(path)
+    data: DataSpec | None = Field(None, description="Training data for `onnxbridge train` (see docs/train.md).")
 
     @field_validator("blocks")
     @classmethod

@@ -60,7 +60,8 @@ def accepted_hosts(host: str, port: int) -> set[str]:
 
 
 def settle_heap() -> None:
-    """Import what the live analysis uses, run it once, then freeze the heap for the garbage collector.
+    """Import what the live analysis uses, run it once, build the catalogue, then freeze the heap for the
+    garbage collector.
 
     Each analysis of a big spec allocates (and frees) hundreds of thousands of small objects, so Python's
     collector runs often; a full collection walks every object alive, most of them the modules just
@@ -70,9 +71,11 @@ def settle_heap() -> None:
     import gc
 
     from onnxbridge.spec.analysis import analyse_spec
+    from onnxbridge.studio.app import _catalogue
 
     analyse_spec({"inputs": [{"name": "x", "shape": ["batch", 4]}],
                   "layers": [{"id": "fc", "type": "Linear", "out_features": 2}]})
+    _catalogue()  # the page's first request: built here, it does not hold up the first drawing
     gc.collect()
     gc.freeze()
 

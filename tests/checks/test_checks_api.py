@@ -77,7 +77,7 @@ def test_select_limits_which_fixes_run():
 def test_a_fix_that_changes_outputs_is_refused():
     """The safety net: a fix pass that alters the numbers is rolled back, whatever it claims."""
     from onnxbridge.checks.fixes import FixPass
-    from onnxbridge.checks.repair import _apply, _reference_run
+    from onnxbridge.checks.repair import _ModelVerifier
 
     def sabotage(model):
         out = onnx.ModelProto()
@@ -87,10 +87,15 @@ def test_a_fix_that_changes_outputs_is_refused():
         return out, "doubled a weight"
 
     model = onnx.load(CORPUS / "clean_mlp.onnx")
-    feeds, expected = _reference_run(model, 0)
-    outcome = _apply(FixPass("sabotage", 0, sabotage, "test"), model, ["OB000"], False, feeds, expected)
-    assert outcome.model is None and not outcome.record.applied
-    assert "changes the outputs" in outcome.record.reason
+    step = _ModelVerifier(model, 0, strict=True).apply(FixPass("sabotage", 0, sabotage, "test"), model, ["OB000"])
+    assert step.document is None and not step.record.applied
+    assert "changes the outputs" in step.record.reason
+    # the same holds when onnxruntime refuses the original and the reference evaluator stands in for it
+    broken = onnx.load(CORPUS / "duplicate_names.onnx")
+    verifier = _ModelVerifier(broken, 0, strict=True)
+    assert verifier.expected is not None and not verifier.in_ort
+    step = verifier.apply(FixPass("sabotage", 0, sabotage, "test"), broken, ["OB000"])
+    assert step.document is None and "changes the outputs" in step.record.reason
 
 
 def test_symbolic_batch_refuses_when_the_batch_is_baked_in():

@@ -273,6 +273,35 @@ def _params_cases() -> list[OpCase]:
     ]
 
 
+def _attention_cases() -> list[OpCase]:
+    q4, kv4 = In((2, 4, 3, 8)), In((2, 2, 5, 8))
+    q3, kv3 = In((2, 3, 32)), In((2, 5, 16))
+    past = In((2, 2, 4, 8))
+    return [
+        OpCase("Attention", (In((2, 3, 4, 8)), In((2, 3, 6, 8)), In((2, 3, 6, 8))), opset=23, label="4d"),
+        OpCase("Attention", (q4, kv4, kv4), {"is_causal": 1}, opset=23, label="4d-gqa-causal"),
+        OpCase("Attention", (q4, kv4, In((2, 2, 5, 6)), In((2, 1, 3, 5), "bool")), {"scale": 0.1}, opset=23,
+               label="4d-bool-mask-scaled"),
+        OpCase("Attention", (q3, kv3, kv3, In((3, 9)), past, past), {"q_num_heads": 4, "kv_num_heads": 2},
+               outputs=3, opset=23, label="3d-gqa-past-float-mask"),
+        OpCase("Attention", (q3, kv3, kv3, NONE, past, past), {"q_num_heads": 4, "kv_num_heads": 2, "is_causal": 1},
+               outputs=3, opset=23, label="3d-past-causal"),
+        OpCase("Attention", (In((2, 3, 32)), In((2, 5, 8)), In((2, 5, 8))), {"q_num_heads": 4, "kv_num_heads": 1,
+                                                                             "is_causal": 1},
+               opset=23, label="3d-mqa-causal"),
+        OpCase("Attention", (q4, kv4, kv4, In((3, 5))), {"softcap": 2.0, "qk_matmul_output_mode": 1}, outputs=4,
+               opset=23, label="softcap-scores-output"),
+        OpCase("Attention", (q4, kv4, kv4, In((2, 1, 3, 5), "bool")), {"qk_matmul_output_mode": 3}, outputs=4,
+               opset=23, label="probs-output"),
+        OpCase("Attention", (q4, kv4, kv4, In((3, 5))), {"qk_matmul_output_mode": 2}, outputs=4,
+               opset=23, label="masked-scores-output"),
+        OpCase("Attention", (q4, kv4, kv4, In((3, 5), "bool"), NONE, NONE, In((2,), "int64", "value", value=[5, 4])),
+               {"is_causal": 1}, opset=24, label="nonpad-causal"),
+        OpCase("Attention", (In((2, 2, 3, 8), "float16"), In((2, 2, 5, 8), "float16"), In((2, 2, 5, 8), "float16")),
+               {"is_causal": 1}, opset=23, label="float16", atol=2e-3, rtol=2e-3),
+    ]
+
+
 CASES: list[OpCase] = [
     *_unary_cases(),
     # activations
@@ -549,4 +578,12 @@ CASES: list[OpCase] = [
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
     # -- runtime-valued parameters, element types, old opsets, bit ops (cov-params) ----------------------
     *_params_cases(),
+    # additions whose second operand looks like a bias vector along an inner axis (Keras would add it along
+    # the last axis, whose size is the same)
+    OpCase("Add", (In((3, 4, 4)), In((1, 4, 1))), label="vector-inner-axis"),
+    OpCase("Add", (In((3, 4, 4)), In((4, 1))), label="vector-inner-axis-lower-rank"),
+    OpCase("Sum", (In((3, 4, 4)), In((1, 4, 1)), In((4, 1))), label="vector-inner-axes"),
+    OpCase("Gemm", (In((3, 4)), In((4, 3)), In((3, 1))), label="column-bias"),
+    # attention (batch 2; 4-D inputs are (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
+    *_attention_cases(),
 ]

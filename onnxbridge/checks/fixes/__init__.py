@@ -47,6 +47,6 @@ def fix_pass(fix_id: str, *, order: int, scope: str = "onnx") -> Callable[[Calla
 
 def all_fixes() -> dict[str, FixPass]:
     """Every fix pass by id, in the order they run."""
-    from onnxbridge.checks.fixes import hygiene, spec, structure, types  # noqa: F401  (registers them)
+    from onnxbridge.checks.fixes import hygiene, opsets, spec, structure, types  # noqa: F401  (registers them)
 
     return dict(sorted(_FIXES.items(), key=lambda kv: kv[1].order))

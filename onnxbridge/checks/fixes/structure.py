@@ -1,4 +1,5 @@
-"""Structure fixes: node order, node names, unused nodes/initializers/inputs, opset imports."""
+"""Structure fixes: names defined twice, outputs nothing produces, node order, node names, and unused
+nodes (dead cycles included), initializers and inputs."""
 
 from __future__ import annotations
 
@@ -12,81 +13,105 @@ from onnx_ir.passes.common import (
 )
 from onnx_ir.passes.common.naming import SimpleNameGenerator
 
-from onnxbridge.checks.analysis import cycles_of, first_opset, used_ops
+from onnxbridge.checks.analysis import cycles_of, dead_cycles, live_nodes, redefinitions, unproduced_outputs
 from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.fixes import FixRefused, fix_pass
 from onnxbridge.checks.fixes._ir import run_ir
 from onnxbridge.checks.rules._util import listing, plural
 
 
-@fix_pass("add-opset-import", order=10)
-def add_opset_import(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
-    """Import the domains the nodes use (the default domain at the newest opset of the model's IR version)."""
+@fix_pass("rename-definitions", order=5)
+def rename_definitions(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
+    """Give every definition of a name defined twice its own name.
+
+    Each consumer reads the definition just before it in node order, as ONNX's reference evaluator runs the
+    graph (see ``analysis.redefinitions``).
+    """
     ctx = ModelContext.from_model(model)
-    missing: dict[str, set[str]] = {}
-    for domain, op, _ in used_ops(ctx):
-        if domain not in ctx.opsets:
-            missing.setdefault(domain, set()).add(op)
-    if not missing:
-        raise FixRefused("every domain is imported")
+    plans = redefinitions(ctx)
+    if not plans:
+        raise FixRefused("no tensor name is defined twice")
+    refused = [p for p in plans if p.refusal]
+    if refused:
+        raise FixRefused("; ".join(f"{p.name!r}: {p.refusal}" for p in refused))
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    added = []
-    for domain, ops in sorted(missing.items()):
-        if domain == "":
-            unknown = sorted(op for op in ops if first_opset(op) is None)
-            if unknown:
-                raise FixRefused(f"{listing(unknown)} are not ONNX operators; cannot choose an opset")
-            # the exporter most likely used the newest opset of the model's IR version
-            version = max((opset for _, irv, opset, *_ in onnx.helper.VERSION_TABLE if irv == model.ir_version),
-                          default=0)
-            need = max(first_opset(op) or 1 for op in ops)
-            if version < need:
-                raise FixRefused(f"IR version {model.ir_version} predates opset {need}, which the ops need")
-        elif (domain, next(iter(ops))) in ctx.functions or any((domain, op) in ctx.functions for op in ops):
-            version = 1  # a domain of local functions
-        else:
-            raise FixRefused(f"domain {domain!r} is not ONNX's and has no local functions; its version is unknown")
-        out.opset_import.add(domain=domain, version=version)
-        added.append(f"{domain or 'ai.onnx'} {version}")
-    return out, f"imported {', '.join(added)}"
+    g = out.graph
+    done = []
+    for plan in plans:
+        for where, new_name in plan.renames:
+            if where is None:
+                next(t for t in g.initializer if t.name == plan.name).name = new_name
+            else:
+                node = g.node[where]
+                node.output[list(node.output).index(plan.name)] = new_name
+        for j, source in plan.reads:
+            node = g.node[j]
+            for pos, name in enumerate(node.input):
+                if name == plan.name:
+                    node.input[pos] = source
+        renamed = ", ".join(f"{'the initializer is now called' if w is None else ctx.describe(w) + ' now writes'} {n!r}"
+                            for w, n in plan.renames)
+        done.append(f"{plan.name!r} had {len(plan.definitions)} definitions: {renamed}")
+    # declared types of the split names may belong to either definition; inference recomputes them
+    split = {p.name for p in plans}
+    keep = [vi for vi in g.value_info if vi.name not in split]
+    del g.value_info[:]
+    g.value_info.extend(keep)
+    return out, ("; ".join(done) + "; each consumer now reads the definition just before it in node order")
 
 
-@fix_pass("raise-opset", order=11)
-def raise_opset(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
-    """Raise the default opset to the first version that has every op, if no op in use changes meaning."""
+@fix_pass("reconnect-outputs", order=25)
+def reconnect_outputs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
+    """Connect each graph output nothing produces to its tensor, or remove it.
+
+    The one unread tensor of the output's type and shape is renamed to the output's name (and checked to
+    hold the same values); with no such tensor, or several, the output is removed.
+    """
     ctx = ModelContext.from_model(model)
-    old = ctx.opsets.get("")
-    if old is None:
-        raise FixRefused("the model does not import the default domain")
-    ops = {op for domain, op, _ in used_ops(ctx) if domain == ""}
-    firsts = {op: first_opset(op) for op in ops}
-    unknown = sorted(op for op, v in firsts.items() if v is None)
-    if unknown:
-        raise FixRefused(f"{listing(unknown)} are not ONNX operators in any opset")
-    new = max(v for v in firsts.values() if v is not None)
-    if new <= old:
-        raise FixRefused(f"every op exists in opset {old}")
-    changed = []
-    for op in sorted(ops):
-        if firsts[op] is not None and firsts[op] <= old:
-            before = onnx.defs.get_schema(op, max_inclusive_version=old).since_version
-            after = onnx.defs.get_schema(op, max_inclusive_version=new).since_version
-            if before != after:
-                changed.append(f"{op} (changed in opset {after})")
-    if changed:
-        raise FixRefused(f"raising opset {old} to {new} would change {listing(changed)}; convert with "
-                         "onnx.version_converter and re-verify instead")
+    dangling = unproduced_outputs(ctx)
+    if not dangling:
+        raise FixRefused("every graph output is produced")
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    for o in out.opset_import:
-        if o.domain in ("", "ai.onnx"):
-            o.version = new
-    for f in out.functions:
-        for o in f.opset_import:
-            if o.domain in ("", "ai.onnx") and o.version == old:
-                o.version = new
-    return out, f"raised the default opset from {old} to {new} (no op in use changed between them)"
+    g = out.graph
+    renamed = {d.tensor: d.name for d in dangling if d.tensor}
+    removed = [d.name for d in dangling if not d.tensor]
+    for node in g.node:
+        for pos, name in enumerate(node.output):
+            if name in renamed:
+                node.output[pos] = renamed[name]
+    for vi in g.value_info:
+        if vi.name in renamed:
+            vi.name = renamed[vi.name]
+    keep = [o for o in g.output if o.name not in removed]
+    del g.output[:]
+    g.output.extend(keep)
+    if not g.output:
+        raise FixRefused(f"removing {listing(removed)} would leave the graph without outputs")
+    parts = [f"renamed {t!r} to {o!r}" for t, o in renamed.items()]
+    if removed:
+        parts.append(f"removed graph output(s) {listing(removed)} (callers no longer get them)")
+    return out, "; ".join(parts) + _verify_renamed(model, out, renamed)
+
+
+def _verify_renamed(original: onnx.ModelProto, fixed: onnx.ModelProto, renamed: dict[str, str]) -> str:
+    """The renamed outputs must hold what the original computed under the tensors' old names."""
+    from onnxbridge.checks.verify import RunFailed, compare_named, evaluate, make_inputs
+
+    if not renamed:
+        return ""
+    try:
+        feeds = make_inputs(original)
+        before, _ = evaluate(original, feeds, list(renamed))
+        after, _ = evaluate(fixed, feeds, list(renamed.values()))
+    except RunFailed as exc:
+        return f" (the renamed outputs were not compared: {exc})"
+    report, note = compare_named({renamed[t]: v for t, v in before.items()}, after, list(renamed.values()),
+                                 list(renamed.values()))
+    if report is None or not report.ok:
+        raise FixRefused(f"the renamed outputs do not hold what the tensors held ({note or report.summary()})")
+    return f" (each equal to what the original computed under its old name: max abs error {report.max_abs:.1e})"
 
 
 @fix_pass("topological-sort", order=20)
@@ -132,13 +157,33 @@ def initializers_not_inputs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, st
 
 @fix_pass("remove-unused", order=90)
 def remove_unused(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
-    """Remove nodes and initializers that do not contribute to any output (onnx-ir's RemoveUnusedNodesPass)."""
+    """Remove nodes (dead cycles included) and initializers that do not contribute to any output.
+
+    onnx-ir's RemoveUnusedNodesPass removes a node once nothing reads its outputs, which never happens inside
+    a cycle: nodes that do not reach a graph output are dropped first, then the pass cleans up the rest.
+    """
+    ctx = ModelContext.from_model(model)
+    live = live_nodes(ctx)
+    cycles = [[ctx.label(i) for i in comp] for comp in dead_cycles(ctx)]
+    work = model
+    if len(live) < len(ctx.nodes):
+        work = onnx.ModelProto()
+        work.CopyFrom(model)
+        del work.graph.node[:]
+        work.graph.node.extend(n for i, n in enumerate(model.graph.node) if i in live)
+    try:
+        out, _ = run_ir(work, RemoveUnusedNodesPass())
+    except FixRefused:
+        if work is model:
+            raise
+        out = work  # onnx-ir cannot read what remains (another problem): the dead nodes are gone anyway
     nodes, inits = len(model.graph.node), len(model.graph.initializer)
-    out, modified = run_ir(model, RemoveUnusedNodesPass())
-    if not modified:
-        raise FixRefused("nothing is unused")
     dn, di = nodes - len(out.graph.node), inits - len(out.graph.initializer)
-    return out, f"removed {plural(dn, 'unused node')} and {plural(di, 'unused initializer')}"
+    if not dn and not di:
+        raise FixRefused("nothing is unused")
+    loops = f" (among them {plural(len(cycles), 'cycle')}: {'; '.join(' -> '.join(c) for c in cycles)})" \
+        if cycles else ""
+    return out, f"removed {plural(dn, 'unused node')} and {plural(di, 'unused initializer')}{loops}"
 
 
 @fix_pass("remove-unused-inputs", order=95)

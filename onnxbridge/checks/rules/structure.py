@@ -12,14 +12,18 @@ from onnxbridge.checks.analysis import (
     COVERED_ELSEWHERE,
     checker_problems,
     cycles_of,
-    first_opset,
+    dead_cycles,
+    foreign_ops,
     live_nodes,
-    onnx_domains,
+    ops_missing_from_opset,
+    redefinitions,
+    unproduced_outputs,
     used_ops,
 )
-from onnxbridge.checks.context import ModelContext, node_inputs
+from onnxbridge.checks.context import ModelContext
 from onnxbridge.checks.registry import Finding, rule
 from onnxbridge.checks.rules._util import agree, listing, plural
+from onnxbridge.ir.nodes import node_inputs
 
 
 @rule("OB100", family="structure", level="error")
@@ -91,34 +95,46 @@ def _cycle_nodes(ctx: ModelContext) -> list[int]:
     return [i for comp in cycles_of(ctx) for i in comp]
 
 
-@rule("OB102", family="structure", level="error")
+@rule("OB102", family="structure", level="error", fix="remove-unused",
+      fix_description="remove the cycle: none of its nodes reaches a graph output")
 def cycles(ctx: ModelContext) -> Iterator[Finding]:
     """The graph has a cycle: a node depends, through other nodes, on its own output."""
+    dead = {tuple(comp) for comp in dead_cycles(ctx)}
     for comp in cycles_of(ctx):
         path = " -> ".join(ctx.label(i) for i in comp[:8]) + (" -> ..." if len(comp) > 8 else "")
+        nodes = tuple(ctx.label(i) for i in comp)
+        if tuple(comp) in dead:
+            yield Finding(f"{plural(len(comp), 'node')} form a cycle ({path} -> {ctx.label(comp[0])}) that feeds no "
+                          "graph output; a graph cannot depend on its own output", nodes=nodes,
+                          suggestion="remove these nodes: nothing the model computes depends on them")
+            continue
         yield Finding(f"{plural(len(comp), 'node')} form a cycle ({path} -> {ctx.label(comp[0])}); "
-                      f"a graph cannot depend on its own output",
-                      nodes=tuple(ctx.label(i) for i in comp),
+                      f"a graph cannot depend on its own output", nodes=nodes, fixable=False,
                       suggestion="a loop must be written with the Loop or Scan operator; otherwise one of these "
                                  "nodes reads the wrong tensor: re-export the model")
 
 
-@rule("OB103", family="structure", level="error")
+@rule("OB103", family="structure", level="error", fix="rename-definitions",
+      fix_description="give each definition its own name; each consumer reads the definition just before it "
+                      "in node order")
 def defined_twice(ctx: ModelContext) -> Iterator[Finding]:
     """A tensor name is defined more than once (ONNX graphs are in single static assignment form)."""
-    for name, producers in ctx.producers.items():
-        others = []
-        if name in ctx.graph_inputs:
-            others.append("a graph input")
-        if name in ctx.initializers:
-            others.append("an initializer")
-        if len(producers) > 1 or others:
-            what = ", ".join([ctx.describe(i) for i in producers] + others)
-            yield Finding(f"tensor {name!r} is defined {len(producers) + len(others)} times (by {what}); "
-                          f"consumers cannot tell which value they read",
-                          nodes=tuple(ctx.label(i) for i in producers), tensors=(name,),
-                          suggestion=f"rename all but one definition of {name!r} and point each consumer at the "
-                                     "value it really needs")
+    for plan in redefinitions(ctx):
+        producers = ctx.producers[plan.name]
+        if plan.refusal:
+            fix, suggestion = None, (f"rename all but one definition of {plan.name!r} and point each consumer at "
+                                     f"the value it really needs (node order does not settle it: {plan.refusal})")
+        else:
+            renamed = ", ".join(f"{'the initializer' if w is None else ctx.label(w)!r} -> {n!r}"
+                                for w, n in plan.renames)
+            fix = f"rename {renamed}; each consumer reads the definition just before it in node order"
+            suggestion = (f"rename all but one definition of {plan.name!r}; read in node order (as ONNX's "
+                          f"reference evaluator runs it) that means {renamed}")
+        yield Finding(f"tensor {plan.name!r} is defined {len(plan.definitions)} times (by "
+                      f"{', '.join(plan.definitions)}); consumers cannot tell which value they read, and "
+                      "onnxruntime refuses the model",
+                      nodes=tuple(ctx.label(i) for i in producers), tensors=(plan.name,), suggestion=suggestion,
+                      fix=fix, fixable=plan.refusal is None)
 
 
 @rule("OB104", family="structure", level="suggestion", fix="name-nodes",
@@ -148,15 +164,29 @@ def duplicate_node_names(ctx: ModelContext) -> Iterator[Finding]:
                           nodes=(name,), suggestion="give each node a unique name")
 
 
-@rule("OB106", family="structure", level="error")
+@rule("OB106", family="structure", level="error", fix="reconnect-outputs",
+      fix_description="rename the one unread tensor of the output's type and shape to the output's name, or "
+                      "remove the output")
 def dangling_outputs(ctx: ModelContext) -> Iterator[Finding]:
     """A graph output that no node produces (and that is not an input or initializer)."""
-    for out in ctx.graph_outputs:
-        if out.name not in ctx.producers and not ctx.is_defined_outside_nodes(out.name):
-            yield Finding(f"graph output {out.name!r} is not produced by any node",
-                          tensors=(out.name,),
-                          suggestion=f"remove output {out.name!r}, or rename it to the tensor that holds the "
-                                     "result (the exporter may have renamed it)")
+    for d in unproduced_outputs(ctx):
+        message = f"graph output {d.name!r} ({d.type_text}) is not produced by any node"
+        if d.tensor:
+            producer = ctx.producers[d.tensor][0]
+            yield Finding(f"{message}; {ctx.describe(producer)} computes {d.tensor!r}, the only tensor of that type "
+                          "and shape nothing reads (the exporter may have renamed it)",
+                          tensors=(d.name, d.tensor), nodes=(ctx.label(producer),),
+                          suggestion=f"rename {d.tensor!r} to {d.name!r}",
+                          fix=f"rename tensor {d.tensor!r} to {d.name!r} (checked: same values)")
+            continue
+        why = ("no unread tensor has its type and shape" if not d.matches else
+               f"{len(d.matches)} unread tensors have its type and shape ({listing(d.matches)}), so which one is "
+               "meant is unclear" if len(d.matches) > 1 else
+               f"the one unread tensor of its type and shape ({d.matches[0]!r}) also fits another output")
+        yield Finding(f"{message}; {why}", tensors=(d.name, *d.matches),
+                      suggestion=f"remove output {d.name!r}, or rename the tensor that holds the result to "
+                                 f"{d.name!r} (the exporter may have renamed it)",
+                      fix=f"remove graph output {d.name!r} (callers no longer get it)")
 
 
 @rule("OB107", family="structure", level="error")
@@ -222,37 +252,29 @@ def initializers_as_inputs(ctx: ModelContext) -> Iterator[Finding]:
 
 # ---- opsets --------------------------------------------------------------------------------------------
 
-def _schema(op: str, version: int, domain: str) -> onnx.defs.OpSchema | None:
-    try:
-        return onnx.defs.get_schema(op, max_inclusive_version=version, domain=domain)
-    except onnx.defs.SchemaError:
-        return None
-
-
 @rule("OB112", family="structure", level="error", fix="raise-opset",
-      fix_description="raise the opset import to the first version that has every op (when no other op changes)")
+      fix_description="convert the model to the first opset that has every op (onnx.version_converter), kept "
+                      "only if the outputs stay the same")
 def op_not_in_opset(ctx: ModelContext) -> Iterator[Finding]:
     """An op the imported opset version does not have (it was added later, or does not exist at all)."""
-    missing: dict[tuple[str, str], list[str]] = {}
+    missing = ops_missing_from_opset(ctx)
+    labels: dict[tuple[str, str], list[str]] = {}
     for domain, op, label in used_ops(ctx):
-        version = ctx.opsets.get(domain)
-        if version is None or domain not in onnx_domains():
-            continue  # missing imports are OB113; custom domains are not ONNX's to judge
-        if _schema(op, version, domain) is None:
-            missing.setdefault((domain, op), []).append(label)
-    for (domain, op), labels in sorted(missing.items()):
+        if (domain, op) in missing:
+            labels.setdefault((domain, op), []).append(label)
+    for (domain, op), since in sorted(missing.items()):
         version = ctx.opsets[domain]
-        since = first_opset(op, domain)
         dom = domain or "ai.onnx"
         if since is None:
             msg = f"{op} is not an operator of {dom} in any opset"
             hint = f"replace {op} with standard operators, or put it in the custom domain that implements it"
         else:
             msg = f"{op} does not exist in {dom} opset {version}; it was added in opset {since}"
-            hint = (f"import {dom} opset {since} or later, or express {op} with older operators "
+            hint = (f"import {dom} opset {since} or later, converting the other ops "
+                    f"(onnx.version_converter), or express {op} with older operators "
                     f"(re-export with opset_version={since})")
-        yield Finding(f"{msg} (used by {listing(labels)})", nodes=tuple(labels), suggestion=hint,
-                      fixable=since is not None)
+        yield Finding(f"{msg} (used by {listing(labels[(domain, op)])})", nodes=tuple(labels[(domain, op)]),
+                      suggestion=hint, fixable=since is not None and domain == "")
 
 
 @rule("OB113", family="structure", level="error", fix="add-opset-import",
@@ -272,6 +294,21 @@ def missing_opset_import(ctx: ModelContext) -> Iterator[Finding]:
         yield Finding(f"the model uses {dom} but does not import it"
                       + (f" (used by {listing(labels)})" if labels else ""),
                       nodes=tuple(labels), suggestion=f"add an opset_import entry for {dom}")
+
+
+@rule("OB115", family="structure", level="error")
+def unknown_domain_ops(ctx: ModelContext) -> Iterator[Finding]:
+    """Ops from a domain that is not ONNX's, defined by no local function and implemented by no onnxruntime
+    kernel: nothing here can run, shape-check or convert them."""
+    for (domain, op), labels in sorted(foreign_ops(ctx).items()):
+        yield Finding(f"{op} from domain {domain!r} is defined by neither ONNX, a local function of the model, nor "
+                      f"onnxruntime (used by {listing(labels)}); onnxruntime cannot load the model without the "
+                      "library that implements it, shape inference cannot see past it, and the converters "
+                      "cannot convert it", nodes=tuple(labels),
+                      suggestion=f"load the custom-op library that implements {domain}::{op} "
+                                 "(onnxruntime: SessionOptions.register_custom_ops_library), ship it in the model as "
+                                 "a local function, or replace it with standard ONNX operators")
+
 
 
 @rule("OB114", family="structure", level="warning")

@@ -20,6 +20,7 @@ from onnxbridge.checks.rules._util import listing
 from onnxbridge.frameworks.base import Bridge
 from onnxbridge.frameworks.bridges import bridges, get_bridge
 from onnxbridge.frameworks.registry import OpRegistry
+from onnxbridge.ir.dtypes import onnx_type_name
 
 
 def converter_registry(framework: str) -> OpRegistry:
@@ -57,9 +58,9 @@ def _converter_findings(ctx: ModelContext, bridge: Bridge) -> Iterator[Finding]:
 
 
 def _walk(nodes):
-    from onnxbridge.frameworks.registry import _all_nodes
+    from onnxbridge.ir.nodes import walk_nodes
 
-    return _all_nodes(nodes)
+    return walk_nodes(nodes)
 
 
 def _converter_rule(bridge: Bridge) -> Callable[[ModelContext], Iterator[Finding]]:
@@ -93,18 +94,22 @@ def _kernels(provider: str) -> dict[tuple[str, str], list[tuple[int, int, dict[s
     return table
 
 
-_ORT_TYPE_NAMES = {onnx.TensorProto.FLOAT: "float", onnx.TensorProto.DOUBLE: "double",
-                   onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.BFLOAT16: "bfloat16",
-                   onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT16: "int16",
-                   onnx.TensorProto.INT8: "int8", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.UINT16: "uint16",
-                   onnx.TensorProto.UINT32: "uint32", onnx.TensorProto.UINT64: "uint64",
-                   onnx.TensorProto.BOOL: "bool", onnx.TensorProto.STRING: "string"}
+def _ort_type_name(elem: int) -> str:
+    """onnxruntime's spelling of an element type in kernel constraints (``tensor(float)``'s ``float``)."""
+    return onnx_type_name(elem).lower()
 
 
-def _unsupported(ctx: ModelContext, provider: str) -> dict[str, list[str]]:
-    """``{"Relu(int64)": [node labels]}`` for nodes without a kernel in ``provider``."""
+
+
+def _unsupported(ctx: ModelContext, provider: str) -> dict[str, tuple[list[str], str]]:
+    """``{"Relu with T=int64": ([node labels], why)}`` for nodes without a kernel in ``provider``; ``why`` is
+    ``"op"`` (no kernel for the op at all), ``"version"`` (none for this opset version) or ``"types"``."""
     kernels = _kernels(provider)
-    found: dict[str, list[str]] = {}
+    found: dict[str, tuple[list[str], str]] = {}
+
+    def add(what: str, why: str, label: str) -> None:
+        found.setdefault(what, ([], why))[0].append(label)
+
     for i, node in enumerate(ctx.nodes):
         domain = "" if node.domain == "ai.onnx" else node.domain
         if ctx.is_local_function(node) or (node.op_type == "Constant" and not domain):
@@ -112,24 +117,39 @@ def _unsupported(ctx: ModelContext, provider: str) -> dict[str, list[str]]:
         version = ctx.opsets.get(domain)
         if version is None:
             continue
+        op = f"{domain}::{node.op_type}" if domain else node.op_type
         try:
             schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=version, domain=domain)
         except onnx.defs.SchemaError:
             if (domain, node.op_type) not in kernels:
-                found.setdefault(f"{node.op_type}", []).append(ctx.label(i))
+                add(op, "op", ctx.label(i))
             continue
         candidates = [k for k in kernels.get((domain, node.op_type), []) if k[0] <= schema.since_version <= k[1]]
         if not candidates:
             if schema.has_function or schema.has_context_dependent_function:
                 continue  # onnxruntime expands it into its function body
-            found.setdefault(f"{node.op_type} (opset {schema.since_version})", []).append(ctx.label(i))
+            why = "version" if (domain, node.op_type) in kernels else "op"
+            add(f"{op} (opset {schema.since_version})", why, ctx.label(i))
             continue
         bound = _bound_types(ctx, node, schema)
         if any(_types_ok(bound, k[2]) for k in candidates):
             continue
-        types = ", ".join(f"{p}={_ORT_TYPE_NAMES.get(t, t)}" for p, t in sorted(bound.items()))
-        found.setdefault(f"{node.op_type} with {types}", []).append(ctx.label(i))
+        types = ", ".join(f"{p}={_ort_type_name(t)}" for p, t in sorted(bound.items()))
+        add(f"{op} with {types}", "types", ctx.label(i))
     return found
+
+
+def _kernel_advice(what: str, why: str, provider: str) -> str:
+    """What to do about a node ``provider`` has no kernel for, by the reason it has none."""
+    if why == "types":
+        return ("cast to a supported element type around the node, or replace the op; onnxruntime's "
+                "OperatorKernels.md lists the supported types")
+    if why == "version":
+        return (f"onnxruntime's {provider} has this op, but not as defined in this opset: convert the model to an "
+                "opset it supports (onnx.version_converter) or replace the op")
+    op = what.split(" ")[0]
+    return (f"onnxruntime has no kernel for {op} at all: load the custom-op library that implements it "
+            "(SessionOptions.register_custom_ops_library), or replace it with standard ONNX operators")
 
 
 def _bound_types(ctx: ModelContext, node: onnx.NodeProto, schema: onnx.defs.OpSchema) -> dict[str, int]:
@@ -150,7 +170,7 @@ def _types_ok(bound: dict[str, int], constraints: dict[str, list[str]]) -> bool:
         et = bound.get(param)
         if et is None:
             continue
-        name = _ORT_TYPE_NAMES.get(et)
+        name = _ort_type_name(et) if et else None
         if name is None or not any(a in (f"tensor({name})", f"seq(tensor({name}))") for a in allowed):
             return False
     return True
@@ -178,11 +198,9 @@ def onnxruntime_cpu(ctx: ModelContext) -> Iterator[Finding]:
     error = _session_error(ctx, "CPUExecutionProvider")
     if error is None:
         return  # the model loads: whatever the kernel table suggested, onnxruntime copes (e.g. by expansion)
-    for what, labels in sorted(unsupported.items()):
+    for what, (labels, why) in sorted(unsupported.items()):
         yield Finding(f"onnxruntime's CPU execution provider cannot run {what}: {listing(labels)}",
-                      nodes=tuple(labels),
-                      suggestion="cast to a supported element type around the node, or replace the op; "
-                                 "onnxruntime's OperatorKernels.md lists the supported types")
+                      nodes=tuple(labels), suggestion=_kernel_advice(what, why, "CPU execution provider"))
     if not unsupported:
         yield Finding(f"onnxruntime (CPU) cannot load the model: {error}",
                       suggestion="fix the errors above first; if there are none, the message names the node")
@@ -200,10 +218,12 @@ def onnxruntime_cuda(ctx: ModelContext) -> Iterator[Finding]:
             ("cuda", "this onnxruntime has no CUDA execution provider (install onnxruntime-gpu on a machine with "
                      "an NVIDIA GPU); CUDA support was not checked"))
         return
-    for what, labels in sorted(_unsupported(ctx, "CUDAExecutionProvider").items()):
+    for what, (labels, why) in sorted(_unsupported(ctx, "CUDAExecutionProvider").items()):
+        advice = ("change the element type or replace the op so the whole graph stays on the GPU" if why == "types"
+                  else "replace the op (or convert to an opset the CUDA provider supports) so the whole graph "
+                       "stays on the GPU")
         yield Finding(f"the CUDA execution provider has no kernel for {what}; these nodes run on the CPU, "
-                      f"with copies between devices: {listing(labels)}", nodes=tuple(labels),
-                      suggestion="replace the op or change its element type so the whole graph stays on the GPU")
+                      f"with copies between devices: {listing(labels)}", nodes=tuple(labels), suggestion=advice)
 
 
 @rule("OB309", family="targets", level="warning")

@@ -125,6 +125,40 @@ def np_literal(array: np.ndarray, *, scalar: bool = True) -> Code:
     return call(dotted("np", "array"), lit(values), dtype=lit(str(array.dtype)))
 
 
+def _keras_bias_misadds(a_shape: Sequence[int | None], b_shape: Sequence[int | None]) -> bool:
+    """Whether Keras's ``ops.add(a, b)`` on TensorFlow would add ``b`` along the wrong axis.
+
+    Keras turns an addition whose second operand squeezes to one vector of a known size into
+    ``tf.nn.bias_add``, along the last axis when that size matches ``a``'s last dim (else along axis 1),
+    whatever axis the vector lies along: ``(3, 4, 4) + (1, 4, 1)`` adds along the last axis. It also drops
+    leading axes of ``b`` beyond ``a``'s rank.
+    """
+    big = [(k, d) for k, d in enumerate(b_shape) if d is None or d > 1]
+    if len(big) != 1 or big[0][1] is None or len(a_shape) < 2:
+        return False
+    k, size = big[0]
+    if size not in (a_shape[1], a_shape[-1]):
+        return False
+    if len(b_shape) > len(a_shape):
+        return True
+    axis = len(a_shape) - len(b_shape) + k
+    return axis != (len(a_shape) - 1 if a_shape[-1] == size else 1)
+
+
+def add_code(a: Code, b: Code, a_shape: Sequence[int | None], b_shape: Sequence[int | None]) -> Code:
+    """``ops.add(a, b)`` for operands Keras sees with these shapes, adding as numpy broadcasting does.
+
+    Keras's bias shortcut (see :func:`_keras_bias_misadds`) would add some operands along the wrong axis,
+    silently; those are swapped (addition commutes), or, when both would be misread, written as
+    ``a - (-b)`` (the same float result).
+    """
+    if not _keras_bias_misadds(a_shape, b_shape):
+        return call(dotted("ops", "add"), a, b)
+    if not _keras_bias_misadds(b_shape, a_shape):
+        return call(dotted("ops", "add"), b, a)
+    return call(dotted("ops", "subtract"), a, call(dotted("ops", "negative"), b))
+
+
 class TensorFlowContext(ConverterContext):
     """The converter's view of one node while a Keras body is written (see the base class for the reading
     API): inputs come as code in the layout the converter asks for (``x``, ``x_cl``, ``x_any``, ``aligned``),
@@ -329,6 +363,18 @@ class TensorFlowContext(ConverterContext):
                     -1 if not isinstance(d, int) else d for d in self.shape(i))))
                 codes.append(call(dotted("ops", "transpose"), lifted, lit(perm)))
         return codes, perm
+
+    def stored_shape(self, i: int, rank: int, perm: Sequence[int] | None) -> tuple[int | None, ...]:
+        """The shape of input ``i`` as :meth:`aligned` passes it when its layout is ``perm`` (unknown sizes
+        None): what Keras sees."""
+        shape = tuple(d if isinstance(d, int) else None for d in self.shape(i))
+        if perm is None or L.is_identity(perm) or (len(shape) < rank and self.value(i).const is None
+                                                   and all(d == 1 for d in shape)):
+            return shape
+        if self.value(i).const is not None and not shape:
+            return shape
+        full = (1,) * (rank - len(shape)) + shape
+        return tuple(full[p] for p in perm)
 
     # -- emitting --
     def layer(self, cls: str, *, hint: str | None = None, weights: Sequence[np.ndarray] = (), module: str = "layers",

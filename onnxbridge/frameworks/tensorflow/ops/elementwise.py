@@ -11,8 +11,9 @@ from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import broadcast_shapes
 
 
 def _ops(name: str) -> Code:
@@ -63,7 +64,11 @@ _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor"
 
 def _binary(fn: str):
     def convert(ctx: TensorFlowContext) -> None:
-        (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+        rank = ctx.out_rank()
+        (a, b), perm = ctx.aligned([0, 1], rank)
+        if fn == "add":
+            ctx.emit(add_code(a, b, ctx.stored_shape(0, rank, perm), ctx.stored_shape(1, rank, perm)), perm=perm)
+            return
         ctx.emit(call(_ops(fn), a, b), perm=perm)
 
     convert.__name__ = f"convert_{fn}"
@@ -146,10 +151,13 @@ def mod(ctx: TensorFlowContext) -> None:
 def _variadic(fn: str, mean: bool = False):
     def convert(ctx: TensorFlowContext) -> None:
         idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
-        codes, perm = ctx.aligned(idx, ctx.out_rank())
-        expr = codes[0]
-        for c in codes[1:]:
-            expr = call(_ops(fn), expr, c)
+        rank = ctx.out_rank()
+        codes, perm = ctx.aligned(idx, rank)
+        expr, shape = codes[0], ctx.stored_shape(idx[0], rank, perm)
+        for i, c in zip(idx[1:], codes[1:]):
+            other = ctx.stored_shape(i, rank, perm)
+            expr = add_code(expr, c, shape, other) if fn == "add" else call(_ops(fn), expr, c)
+            shape = broadcast_shapes(shape, other)
         if mean and len(codes) > 1:
             expr = call(_ops("divide"), expr, lit(float(len(codes))))
         ctx.emit(expr, perm=perm)
@@ -193,6 +201,13 @@ def identity(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Dropout")
 def dropout(ctx: TensorFlowContext) -> None:
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not ctx.has_output(1) and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # a Keras Dropout layer is the identity at inference and drops under fit(), so the generated
+        # model trains like the network it came from
+        x, perm = ctx.x_any(0)
+        ctx.emit(call(ctx.layer("Dropout", rate=float(np.float32(ratio))), x), 0, perm=perm)
+        return
     ctx.alias(0, keep_perm=True)
     if ctx.has_output(1):  # at inference nothing is dropped: the mask is all true
         x, perm = ctx.x_any(0)

@@ -217,8 +217,16 @@ REG("Identity")(_identity)
 def dropout(ctx: TorchContext) -> None:
     # inference: the identity; the mask (if anyone reads it) is all ones
     x = ctx.t(0)
+    mask = len(ctx.node.output) > 1 and ctx.used(1)
+    ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
+    if not mask and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
+        # an nn.Dropout module is the identity in eval mode and drops in train mode, so the
+        # generated model trains like the network it came from
+        module = ctx.add_module(fn("nn.Dropout", scalar(ratio)), {}, weight=None)
+        ctx.emit(fmt("{}({})", module, x))
+        return
     ctx.alias(x)
-    if ctx.used(1):
+    if mask:
         ctx.emit(fn("torch.ones_like", x, dtype=Code("torch.bool")), 1)
 
 
