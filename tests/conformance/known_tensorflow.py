@@ -78,15 +78,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                         '1 op type(s) have no tensorflow converter: '
                                                         'StringNormalizer (<unnamed StringNormalizer>) (see '
                                                         'docs/support-matrix.md for what is supported)'),
- 'test_add_uint16': ('refused',
-                     "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_add_uint32': ('refused',
-                     "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_add_uint64': ('refused',
-                     "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
  'test_affine_grid_2d': ('refused',
                          '1 op type(s) have no tensorflow converter: AffineGrid (<unnamed AffineGrid>) (see '
                          'docs/support-matrix.md for what is supported)'),
@@ -149,391 +140,15 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                '1 op type(s) have no tensorflow converter: '
                                                'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
                                                'docs/support-matrix.md for what is supported)'),
- 'test_attention_23_boolmask_fullymasked_row_nan_robustness': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_23_fullymasked_qk_matmul_output_mode3_zero': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_24_fullymasked_qk_matmul_output_mode3_zero': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_24_fullymasked_qk_matmul_output_mode3_zero_expanded': ('refused',
-                                                                        '1 node(s) cannot be converted to '
-                                                                        "TensorFlow: node '<unnamed Pad>' "
-                                                                        '(Pad): a pad value computed at run '
-                                                                        'time is not supported (see '
-                                                                        'docs/support-matrix.md for what is '
-                                                                        'supported)'),
- 'test_attention_24_qk_matmul_output_mode3_softmax_precision': ('refused',
-                                                                '1 op type(s) have no tensorflow converter: '
-                                                                'Attention (<unnamed Attention>) (see '
-                                                                'docs/support-matrix.md for what is '
-                                                                'supported)'),
- 'test_attention_24_qk_matmul_output_mode3_softmax_precision_expanded': ('refused',
-                                                                         '1 node(s) cannot be converted to '
-                                                                         "TensorFlow: node '<unnamed Pad>' "
-                                                                         '(Pad): a pad value computed at run '
-                                                                         'time is not supported (see '
-                                                                         'docs/support-matrix.md for what is '
-                                                                         'supported)'),
- 'test_attention_3d': ('refused',
-                       '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) (see '
-                       'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_attn_mask': ('refused',
-                                 '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_causal': ('refused',
-                              '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                              '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_diff_heads_sizes': ('refused',
-                                        '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                        'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_diff_heads_sizes_attn_mask': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: Attention '
-                                                  '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_attention_3d_diff_heads_sizes_causal': ('refused',
-                                               '1 op type(s) have no tensorflow converter: Attention '
-                                               '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                               'is supported)'),
- 'test_attention_3d_diff_heads_sizes_scaled': ('refused',
-                                               '1 op type(s) have no tensorflow converter: Attention '
-                                               '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                               'is supported)'),
- 'test_attention_3d_diff_heads_sizes_softcap': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Attention '
-                                                '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
- 'test_attention_3d_diff_heads_with_past_and_present': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'Attention (<unnamed Attention>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa': ('refused',
-                           '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_attn_mask': ('refused',
-                                     '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                     'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_causal': ('refused',
-                                  '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                  'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_scaled': ('refused',
-                                  '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                  'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_softcap': ('refused',
-                                   '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                   'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_with_past_and_present': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: Attention '
-                                                 '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_attention_3d_local_window': ('refused',
-                                    '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                    'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_scaled': ('refused',
-                              '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                              '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_softcap': ('refused',
-                               '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_transpose_verification': ('refused',
-                                              '1 op type(s) have no tensorflow converter: Attention '
-                                              '(<unnamed Attention>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_attention_3d_with_past_and_present': ('refused',
-                                             '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                             'Attention>) (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul': ('refused',
-                                                       '1 op type(s) have no tensorflow converter: Attention '
-                                                       '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                       'for what is supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul_bias': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: '
-                                                            'Attention (<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul_softcap': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul_softmax': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_4d': ('refused',
-                       '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) (see '
-                       'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask': ('refused',
-                                 '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_3d': ('refused',
-                                    '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                    'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_3d_causal': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_4d': ('refused',
-                                    '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                    'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_4d_causal': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_bool': ('refused',
-                                      '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                      'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_bool_4d': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_causal': ('refused',
-                              '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                              '(see docs/support-matrix.md for what is supported)'),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
                                             'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
                                             'Mismatched elements: 2 / 192 (1.04%) Mismatch at indices:'),
- 'test_attention_4d_causal_nonpad_attn_mask_composition': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'Attention (<unnamed Attention>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_causal_nonpad_attn_mask_composition_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed Pad>' (Pad): "
-                                                                    'a pad value computed at run time is not '
-                                                                    'supported (see docs/support-matrix.md '
-                                                                    'for what is supported)'),
- 'test_attention_4d_causal_nonpad_batch_prefill': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: Attention '
-                                                   '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_attention_4d_causal_nonpad_continued_prefill': ('refused',
-                                                       '1 op type(s) have no tensorflow converter: Attention '
-                                                       '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                       'for what is supported)'),
- 'test_attention_4d_causal_nonpad_negative_offset_structural_empty': ('refused',
-                                                                      '1 op type(s) have no tensorflow '
-                                                                      'converter: Attention (<unnamed '
-                                                                      'Attention>) (see '
-                                                                      'docs/support-matrix.md for what is '
-                                                                      'supported)'),
- 'test_attention_4d_causal_with_past_and_present': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Attention '
-                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_attention_4d_diff_heads_mask4d_padded_kv_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to TensorFlow: '
-                                                            "node '<unnamed Pad>' (Pad): a pad value "
-                                                            'computed at run time is not supported (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_diff_heads_sizes': ('refused',
-                                        '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                        'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_diff_heads_sizes_attn_mask': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: Attention '
-                                                  '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_attention_4d_diff_heads_sizes_causal': ('refused',
-                                               '1 op type(s) have no tensorflow converter: Attention '
-                                               '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                               'is supported)'),
- 'test_attention_4d_diff_heads_sizes_scaled': ('refused',
-                                               '1 op type(s) have no tensorflow converter: Attention '
-                                               '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                               'is supported)'),
- 'test_attention_4d_diff_heads_sizes_softcap': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Attention '
-                                                '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
- 'test_attention_4d_diff_heads_with_past_and_present': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'Attention (<unnamed Attention>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_diff_heads_with_past_and_present_mask3d': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_4d_diff_heads_with_past_and_present_mask4d': ('refused',
-                                                               '1 op type(s) have no tensorflow converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_4d_fp16': ('refused',
-                            '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa': ('refused',
-                           '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_attn_mask': ('refused',
-                                     '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                     'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_causal': ('refused',
-                                  '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                  'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_causal_nonpad_decode': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Attention '
-                                                '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
- 'test_attention_4d_gqa_causal_nonpad_decode_fp16': ('refused',
-                                                     '1 op type(s) have no tensorflow converter: Attention '
-                                                     '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                     'what is supported)'),
  'test_attention_4d_gqa_causal_nonpad_decode_fp16_expanded': ('wrong',
                                                               'data set 0: Items are not equal: ACTUAL: '
                                                               "dtype('float32') DESIRED: dtype('float16')"),
- 'test_attention_4d_gqa_scaled': ('refused',
-                                  '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                  'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_softcap': ('refused',
-                                   '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                   'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_with_past_and_present': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: Attention '
-                                                 '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                 'is supported)'),
- 'test_attention_4d_gqa_with_past_and_present_fp16': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Attention '
-                                                      '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
  'test_attention_4d_gqa_with_past_and_present_fp16_expanded': ('wrong',
                                                                'data set 0: Items are not equal: ACTUAL: '
                                                                "dtype('float32') DESIRED: dtype('float16')"),
- 'test_attention_4d_scaled': ('refused',
-                              '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                              '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_softcap': ('refused',
-                               '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_softcap_neginf_mask': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_softcap_neginf_mask_poison': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: Attention '
-                                                  '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_attention_4d_with_past_and_present': ('refused',
-                                             '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                             'Attention>) (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul': ('refused',
-                                                       '1 op type(s) have no tensorflow converter: Attention '
-                                                       '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                       'for what is supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul_bias': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: '
-                                                            'Attention (<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul_bias_3d_mask': ('refused',
-                                                                    '1 op type(s) have no tensorflow '
-                                                                    'converter: Attention (<unnamed '
-                                                                    'Attention>) (see docs/support-matrix.md '
-                                                                    'for what is supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul_bias_4d_mask': ('refused',
-                                                                    '1 op type(s) have no tensorflow '
-                                                                    'converter: Attention (<unnamed '
-                                                                    'Attention>) (see docs/support-matrix.md '
-                                                                    'for what is supported)'),
- 'test_attention_4d_with_qk_matmul': ('refused',
-                                      '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                      'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_with_qk_matmul_bias': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_with_qk_matmul_softcap': ('refused',
-                                              '1 op type(s) have no tensorflow converter: Attention '
-                                              '(<unnamed Attention>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_attention_4d_with_qk_matmul_softmax': ('refused',
-                                              '1 op type(s) have no tensorflow converter: Attention '
-                                              '(<unnamed Attention>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_attention_bidirectional_window': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_causal_boolmask_nan_robustness': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: Attention '
-                                                   '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_attention_causal_boolmask_nan_robustness_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to TensorFlow: '
-                                                            "node '<unnamed Pad>' (Pad): a pad value "
-                                                            'computed at run time is not supported (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window': ('refused',
-                                 '1 op type(s) have no tensorflow converter: Attention (<unnamed Attention>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_default': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_float16_mask': ('refused',
-                                                        '1 op type(s) have no tensorflow converter: '
-                                                        'Attention (<unnamed Attention>) (see '
-                                                        'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_float16_mask_expanded': ('refused',
-                                                                 '1 node(s) cannot be converted to '
-                                                                 "TensorFlow: node '<unnamed Pad>' (Pad): a "
-                                                                 'pad value computed at run time is not '
-                                                                 'supported (see docs/support-matrix.md for '
-                                                                 'what is supported)'),
- 'test_attention_local_window_ext_cache_rank2_mask': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Attention '
-                                                      '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
- 'test_attention_local_window_ext_cache_rank2_mask_expanded': ('refused',
-                                                               '1 node(s) cannot be converted to TensorFlow: '
-                                                               "node '<unnamed Pad>' (Pad): a pad value "
-                                                               'computed at run time is not supported (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_local_window_ext_cache_rank3_head_mask': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'Attention (<unnamed Attention>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_rank3_head_mask_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed Pad>' (Pad): "
-                                                                    'a pad value computed at run time is not '
-                                                                    'supported (see docs/support-matrix.md '
-                                                                    'for what is supported)'),
- 'test_attention_local_window_ext_cache_rank4_batch_mask': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: '
-                                                            'Attention (<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_rank4_batch_mask_expanded': ('refused',
-                                                                     '1 node(s) cannot be converted to '
-                                                                     "TensorFlow: node '<unnamed Pad>' "
-                                                                     '(Pad): a pad value computed at run '
-                                                                     'time is not supported (see '
-                                                                     'docs/support-matrix.md for what is '
-                                                                     'supported)'),
- 'test_attention_local_window_gqa_rank4_mask': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Attention '
-                                                '(<unnamed Attention>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
- 'test_attention_local_window_gqa_rank4_mask_expanded': ('refused',
-                                                         '1 node(s) cannot be converted to TensorFlow: node '
-                                                         "'<unnamed Pad>' (Pad): a pad value computed at run "
-                                                         'time is not supported (see docs/support-matrix.md '
-                                                         'for what is supported)'),
- 'test_attention_local_window_rank1_boolean_mask': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Attention '
-                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_attention_local_window_rank1_boolean_mask_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to TensorFlow: '
-                                                             "node '<unnamed Pad>' (Pad): a pad value "
-                                                             'computed at run time is not supported (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_with_past': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
  'test_averagepool_2d_ceil_last_window_starts_on_pad': ('refused',
                                                         '1 node(s) cannot be converted to TensorFlow: node '
                                                         "'<unnamed AveragePool>' (AveragePool): AveragePool "
@@ -719,21 +334,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_bitshift_right_uint8': ('refused',
                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitwise_and_ui64_bcast_3v1d': ('refused',
-                                      "graph input 'x': element type UINT64 is not supported by the "
-                                      'TensorFlow bridge (cast the input to a supported type before '
-                                      'exporting)'),
- 'test_bitwise_not_3d': ('refused',
-                         "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge "
-                         '(cast the input to a supported type before exporting)'),
- 'test_bitwise_or_ui64_bcast_3v1d': ('refused',
-                                     "graph input 'x': element type UINT64 is not supported by the "
-                                     'TensorFlow bridge (cast the input to a supported type before '
-                                     'exporting)'),
- 'test_bitwise_xor_ui64_bcast_3v1d': ('refused',
-                                      "graph input 'x': element type UINT64 is not supported by the "
-                                      'TensorFlow bridge (cast the input to a supported type before '
-                                      'exporting)'),
  'test_blackmanwindow': ('refused',
                          '1 op type(s) have no tensorflow converter: BlackmanWindow (<unnamed '
                          'BlackmanWindow>) (see docs/support-matrix.md for what is supported)'),
@@ -865,62 +465,19 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_center_crop_pad_crop_and_pad': ('refused',
                                        '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_and_pad_expanded': ('refused',
-                                                "2 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                                "Pad>' (Pad): pads computed at run time are not supported; "
-                                                "node '<unnamed Sub>' (Sub): the shape of "
-                                                "'CenterCropPad_test_center_crop_pad_crop_and_pad_expanded_function_padded_input' "
-                                                'is needed at run time but it has no value (see '
-                                                'docs/support-'),
  'test_center_crop_pad_crop_axes_chw': ('refused',
                                         '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
                                         'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_chw_expanded': ('refused',
-                                                 '2 node(s) cannot be converted to TensorFlow: node '
-                                                 "'<unnamed Pad>' (Pad): pads computed at run time are not "
-                                                 "supported; node '<unnamed Sub>' (Sub): the shape of "
-                                                 "'CenterCropPad_test_center_crop_pad_crop_axes_chw_expanded_function_padded_input' "
-                                                 'is needed at run time but it has no value (see '
-                                                 'docs/support'),
  'test_center_crop_pad_crop_axes_hwc': ('refused',
                                         '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
                                         'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_hwc_expanded': ('refused',
-                                                 '2 node(s) cannot be converted to TensorFlow: node '
-                                                 "'<unnamed Pad>' (Pad): pads computed at run time are not "
-                                                 "supported; node '<unnamed Sub>' (Sub): the shape of "
-                                                 "'CenterCropPad_test_center_crop_pad_crop_axes_hwc_expanded_function_padded_input' "
-                                                 'is needed at run time but it has no value (see '
-                                                 'docs/support'),
- 'test_center_crop_pad_crop_expanded': ('refused',
-                                        "2 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' "
-                                        "(Pad): pads computed at run time are not supported; node '<unnamed "
-                                        "Sub>' (Sub): the shape of "
-                                        "'CenterCropPad_test_center_crop_pad_crop_expanded_function_padded_input' "
-                                        'is needed at run time but it has no value (see '
-                                        'docs/support-matrix.m'),
  'test_center_crop_pad_crop_negative_axes_hwc': ('refused',
                                                  '1 op type(s) have no tensorflow converter: CenterCropPad '
                                                  '(<unnamed CenterCropPad>) (see docs/support-matrix.md for '
                                                  'what is supported)'),
- 'test_center_crop_pad_crop_negative_axes_hwc_expanded': ('refused',
-                                                          '2 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed Pad>' (Pad): pads computed at run time "
-                                                          "are not supported; node '<unnamed Sub>' (Sub): "
-                                                          'the shape of '
-                                                          "'CenterCropPad_test_center_crop_pad_crop_negative_axes_hwc_expanded_function_padded_input' "
-                                                          'is needed at run time but it has no value (see '
-                                                          'doc'),
  'test_center_crop_pad_pad': ('refused',
                               '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
                               'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_pad_expanded': ('refused',
-                                       "2 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' "
-                                       "(Pad): pads computed at run time are not supported; node '<unnamed "
-                                       "Sub>' (Sub): the shape of "
-                                       "'CenterCropPad_test_center_crop_pad_pad_expanded_function_padded_input' "
-                                       'is needed at run time but it has no value (see '
-                                       'docs/support-matrix.md'),
  'test_col2im': ('refused',
                  '1 op type(s) have no tensorflow converter: Col2Im (<unnamed Col2Im>) (see '
                  'docs/support-matrix.md for what is supported)'),
@@ -951,18 +508,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_constant': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: output 'values': the graph has no inputs; a "
                    'Keras model needs at least one (see docs/support-matrix.md for what is supported)'),
- 'test_constant_pad': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads "
-                       'computed at run time are not supported (see docs/support-matrix.md for what is '
-                       'supported)'),
- 'test_constant_pad_axes': ('refused',
-                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads "
-                            'computed at run time are not supported (see docs/support-matrix.md for what is '
-                            'supported)'),
- 'test_constant_pad_negative_axes': ('refused',
-                                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' "
-                                     '(Pad): pads computed at run time are not supported (see '
-                                     'docs/support-matrix.md for what is supported)'),
  'test_convinteger_without_padding': ('refused',
                                       '1 op type(s) have no tensorflow converter: ConvInteger (<unnamed '
                                       'ConvInteger>) (see docs/support-matrix.md for what is supported)'),
@@ -1011,41 +556,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_cumprod_2d_negative_axis': ('refused',
                                    '1 op type(s) have no tensorflow converter: CumProd (<unnamed CumProd>) '
                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d': ('refused',
-                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' (CumSum): a "
-                    'run-time axis is not supported (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_exclusive': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' "
-                              '(CumSum): a run-time axis is not supported (see docs/support-matrix.md for '
-                              'what is supported)'),
- 'test_cumsum_1d_int32_exclusive': ('refused',
-                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' "
-                                    '(CumSum): a run-time axis is not supported (see docs/support-matrix.md '
-                                    'for what is supported)'),
- 'test_cumsum_1d_reverse': ('refused',
-                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' (CumSum): "
-                            'a run-time axis is not supported (see docs/support-matrix.md for what is '
-                            'supported)'),
- 'test_cumsum_1d_reverse_exclusive': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' "
-                                      '(CumSum): a run-time axis is not supported (see '
-                                      'docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_axis_0': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' (CumSum): a "
-                           'run-time axis is not supported (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_cumsum_2d_axis_1': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' (CumSum): a "
-                           'run-time axis is not supported (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_cumsum_2d_int32': ('refused',
-                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' (CumSum): a "
-                          'run-time axis is not supported (see docs/support-matrix.md for what is '
-                          'supported)'),
- 'test_cumsum_2d_negative_axis': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed CumSum>' "
-                                  '(CumSum): a run-time axis is not supported (see docs/support-matrix.md '
-                                  'for what is supported)'),
  'test_deform_conv_with_mask_bias': ('refused',
                                      '1 op type(s) have no tensorflow converter: DeformConv (<unnamed '
                                      'DeformConv>) (see docs/support-matrix.md for what is supported)'),
@@ -1059,15 +569,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_det_nd': ('refused',
                  '1 op type(s) have no tensorflow converter: Det (<unnamed Det>) (see docs/support-matrix.md '
                  'for what is supported)'),
- 'test_div_uint16': ('refused',
-                     "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_div_uint32': ('refused',
-                     "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_div_uint64': ('refused',
-                     "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
  'test_dynamicquantizelinear': ('refused',
                                 '1 op type(s) have no tensorflow converter: DynamicQuantizeLinear (<unnamed '
                                 'DynamicQuantizeLinear>) (see docs/support-matrix.md for what is supported)'),
@@ -1091,54 +592,12 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                       '1 op type(s) have no tensorflow converter: '
                                                       'QuantizeLinear (<unnamed QuantizeLinear>) (see '
                                                       'docs/support-matrix.md for what is supported)'),
- 'test_edge_pad': ('refused',
-                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads computed "
-                   'at run time are not supported (see docs/support-matrix.md for what is supported)'),
  'test_equal_string': ('refused',
                        "graph input 'x': element type STRING is not supported by the TensorFlow bridge (cast "
                        'the input to a supported type before exporting)'),
  'test_equal_string_broadcast': ('refused',
                                  "graph input 'x': element type STRING is not supported by the TensorFlow "
                                  'bridge (cast the input to a supported type before exporting)'),
- 'test_equal_uint16': ('refused',
-                       "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                       'the input to a supported type before exporting)'),
- 'test_equal_uint32': ('refused',
-                       "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                       'the input to a supported type before exporting)'),
- 'test_equal_uint64': ('refused',
-                       "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                       'the input to a supported type before exporting)'),
- 'test_greater_equal_uint16': ('refused',
-                               "graph input 'x': element type UINT16 is not supported by the TensorFlow "
-                               'bridge (cast the input to a supported type before exporting)'),
- 'test_greater_equal_uint16_expanded': ('refused',
-                                        "graph input 'x': element type UINT16 is not supported by the "
-                                        'TensorFlow bridge (cast the input to a supported type before '
-                                        'exporting)'),
- 'test_greater_equal_uint32': ('refused',
-                               "graph input 'x': element type UINT32 is not supported by the TensorFlow "
-                               'bridge (cast the input to a supported type before exporting)'),
- 'test_greater_equal_uint32_expanded': ('refused',
-                                        "graph input 'x': element type UINT32 is not supported by the "
-                                        'TensorFlow bridge (cast the input to a supported type before '
-                                        'exporting)'),
- 'test_greater_equal_uint64': ('refused',
-                               "graph input 'x': element type UINT64 is not supported by the TensorFlow "
-                               'bridge (cast the input to a supported type before exporting)'),
- 'test_greater_equal_uint64_expanded': ('refused',
-                                        "graph input 'x': element type UINT64 is not supported by the "
-                                        'TensorFlow bridge (cast the input to a supported type before '
-                                        'exporting)'),
- 'test_greater_uint16': ('refused',
-                         "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge "
-                         '(cast the input to a supported type before exporting)'),
- 'test_greater_uint32': ('refused',
-                         "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge "
-                         '(cast the input to a supported type before exporting)'),
- 'test_greater_uint64': ('refused',
-                         "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge "
-                         '(cast the input to a supported type before exporting)'),
  'test_gridsample': ('refused',
                      '1 op type(s) have no tensorflow converter: GridSample (<unnamed GridSample>) (see '
                      'docs/support-matrix.md for what is supported)'),
@@ -1208,19 +667,11 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                       "GroupNormalization>' (GroupNormalization): scale and bias computed at "
                                       'run time are not supported (see docs/support-matrix.md for what is '
                                       'supported)'),
- 'test_group_normalization_epsilon_expanded': ('wrong',
-                                               'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
-                                               'Mismatched elements: 36 / 48 (75%) First 5 mismatches are at '
-                                               'indices:'),
  'test_group_normalization_example': ('refused',
                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                       "GroupNormalization>' (GroupNormalization): scale and bias computed at "
                                       'run time are not supported (see docs/support-matrix.md for what is '
                                       'supported)'),
- 'test_group_normalization_example_expanded': ('wrong',
-                                               'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
-                                               'Mismatched elements: 36 / 48 (75%) First 5 mismatches are at '
-                                               'indices:'),
  'test_gru_bidirectional': ('refused',
                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): "
                             'weights computed at run time are not supported (see docs/support-matrix.md for '
@@ -1376,36 +827,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                            "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
                                            'outputs of LayerNormalization are not supported (see '
                                            'docs/support-matrix.md for what is supported)'),
- 'test_less_equal_uint16': ('refused',
-                            "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge "
-                            '(cast the input to a supported type before exporting)'),
- 'test_less_equal_uint16_expanded': ('refused',
-                                     "graph input 'x': element type UINT16 is not supported by the "
-                                     'TensorFlow bridge (cast the input to a supported type before '
-                                     'exporting)'),
- 'test_less_equal_uint32': ('refused',
-                            "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge "
-                            '(cast the input to a supported type before exporting)'),
- 'test_less_equal_uint32_expanded': ('refused',
-                                     "graph input 'x': element type UINT32 is not supported by the "
-                                     'TensorFlow bridge (cast the input to a supported type before '
-                                     'exporting)'),
- 'test_less_equal_uint64': ('refused',
-                            "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge "
-                            '(cast the input to a supported type before exporting)'),
- 'test_less_equal_uint64_expanded': ('refused',
-                                     "graph input 'x': element type UINT64 is not supported by the "
-                                     'TensorFlow bridge (cast the input to a supported type before '
-                                     'exporting)'),
- 'test_less_uint16': ('refused',
-                      "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                      'the input to a supported type before exporting)'),
- 'test_less_uint32': ('refused',
-                      "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                      'the input to a supported type before exporting)'),
- 'test_less_uint64': ('refused',
-                      "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                      'the input to a supported type before exporting)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
                                        'LinearAttention>) (see docs/support-matrix.md for what is '
@@ -1508,10 +929,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                       '1 op type(s) have no tensorflow converter: Scan '
                                                       '(<unnamed Scan>) (see docs/support-matrix.md for what '
                                                       'is supported)'),
- 'test_loop11': ('refused',
-                 "2 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): slice bounds "
-                 "computed at run time are not supported; node '<unnamed Loop>' (Loop): the loop body could "
-                 'not be converted (see the nodes above) (see docs/support-matrix.md for what is supported)'),
  'test_lppool_2d_dilations': ('refused',
                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed LpPool>' "
                               '(LpPool): dilated Lp pooling is not supported (see docs/support-matrix.md for '
@@ -1539,12 +956,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_matmulinteger': ('refused',
                         '1 op type(s) have no tensorflow converter: MatMulInteger (<unnamed MatMulInteger>) '
                         '(see docs/support-matrix.md for what is supported)'),
- 'test_max_uint32': ('refused',
-                     "graph input 'data_0': element type UINT32 is not supported by the TensorFlow bridge "
-                     '(cast the input to a supported type before exporting)'),
- 'test_max_uint64': ('refused',
-                     "graph input 'data_0': element type UINT64 is not supported by the TensorFlow bridge "
-                     '(cast the input to a supported type before exporting)'),
  'test_maxpool_3d_dilations_use_ref_impl_large': ('refused',
                                                   '1 node(s) cannot be converted to TensorFlow: node '
                                                   "'<unnamed MaxPool>' (MaxPool): dilated pooling with "
@@ -1567,30 +978,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_melweightmatrix': ('refused',
                           '1 op type(s) have no tensorflow converter: MelWeightMatrix (<unnamed '
                           'MelWeightMatrix>) (see docs/support-matrix.md for what is supported)'),
- 'test_min_uint32': ('refused',
-                     "graph input 'data_0': element type UINT32 is not supported by the TensorFlow bridge "
-                     '(cast the input to a supported type before exporting)'),
- 'test_min_uint64': ('refused',
-                     "graph input 'data_0': element type UINT64 is not supported by the TensorFlow bridge "
-                     '(cast the input to a supported type before exporting)'),
- 'test_mod_uint16': ('refused',
-                     "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_mod_uint32': ('refused',
-                     "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_mod_uint64': ('refused',
-                     "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_mul_uint16': ('refused',
-                     "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_mul_uint32': ('refused',
-                     "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_mul_uint64': ('refused',
-                     "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
  'test_mvn': ('refused',
               '1 op type(s) have no tensorflow converter: MeanVarianceNormalization (<unnamed '
               'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
@@ -1710,26 +1097,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                         '1 op type(s) have no tensorflow converter: NonMaxSuppression '
                                         '(<unnamed NonMaxSuppression>) (see docs/support-matrix.md for what '
                                         'is supported)'),
- 'test_onehot_negative_indices': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                                  '(OneHot): depth and values must be constants (see docs/support-matrix.md '
-                                  'for what is supported)'),
- 'test_onehot_out_of_range_indices': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                                      '(OneHot): depth and values must be constants (see '
-                                      'docs/support-matrix.md for what is supported)'),
- 'test_onehot_with_axis': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' (OneHot): "
-                           'depth and values must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_onehot_with_negative_axis': ('refused',
-                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                                    '(OneHot): depth and values must be constants (see '
-                                    'docs/support-matrix.md for what is supported)'),
- 'test_onehot_without_axis': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed OneHot>' "
-                              '(OneHot): depth and values must be constants (see docs/support-matrix.md for '
-                              'what is supported)'),
  'test_qlinearconv': ('refused',
                       '1 op type(s) have no tensorflow converter: QLinearConv (<unnamed QLinearConv>) (see '
                       'docs/support-matrix.md for what is supported)'),
@@ -1785,604 +1152,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                    "is unknown (shape inference failed); node '<unnamed "
                                                    "Loop>' (Loop): the loop body could not be converted (see "
                                                    'the nodes above) (see docs/s'),
- 'test_reduce_l1_default_axes_keepdims_example': ('refused',
-                                                  '1 node(s) cannot be converted to TensorFlow: node '
-                                                  "'<unnamed ReduceL1>' (ReduceL1): axes computed at run "
-                                                  'time are not supported (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_example_expanded': ('refused',
-                                                           '1 node(s) cannot be converted to TensorFlow: '
-                                                           "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                           'computed at run time are not supported (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_random': ('refused',
-                                                 '1 node(s) cannot be converted to TensorFlow: node '
-                                                 "'<unnamed ReduceL1>' (ReduceL1): axes computed at run time "
-                                                 'are not supported (see docs/support-matrix.md for what is '
-                                                 'supported)'),
- 'test_reduce_l1_default_axes_keepdims_random_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed ReduceSum>' (ReduceSum): axes computed "
-                                                          'at run time are not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_example': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceL1>' (ReduceL1): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_example_expanded': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                     'run time are not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_random': ('refused',
-                                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                           "ReduceL1>' (ReduceL1): axes computed at run time are not "
-                                           'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_random_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_l1_empty_set': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceL1>' "
-                              '(ReduceL1): axes computed at run time are not supported (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_empty_set_expanded': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                       "ReduceSum>' (ReduceSum): axes computed at run time are not supported "
-                                       '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_keep_dims_example': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceL1>' (ReduceL1): axes computed at run time are not supported "
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_keep_dims_example_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                               'supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_reduce_l1_keep_dims_random': ('refused',
-                                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceL1>' "
-                                     '(ReduceL1): axes computed at run time are not supported (see '
-                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_keep_dims_random_expanded': ('refused',
-                                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                              "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                              'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceL1>' (ReduceL1): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_example_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to TensorFlow: '
-                                                             "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                             'computed at run time are not supported (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceL1>' (ReduceL1): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_random_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to TensorFlow: '
-                                                            "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                            'computed at run time are not supported (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_example': ('refused',
-                                                  '1 node(s) cannot be converted to TensorFlow: node '
-                                                  "'<unnamed ReduceL2>' (ReduceL2): axes computed at run "
-                                                  'time are not supported (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_example_expanded': ('refused',
-                                                           '1 node(s) cannot be converted to TensorFlow: '
-                                                           "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                           'computed at run time are not supported (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_random': ('refused',
-                                                 '1 node(s) cannot be converted to TensorFlow: node '
-                                                 "'<unnamed ReduceL2>' (ReduceL2): axes computed at run time "
-                                                 'are not supported (see docs/support-matrix.md for what is '
-                                                 'supported)'),
- 'test_reduce_l2_default_axes_keepdims_random_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed ReduceSum>' (ReduceSum): axes computed "
-                                                          'at run time are not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_example': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceL2>' (ReduceL2): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_example_expanded': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                     'run time are not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_random': ('refused',
-                                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                           "ReduceL2>' (ReduceL2): axes computed at run time are not "
-                                           'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_random_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_l2_empty_set': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceL2>' "
-                              '(ReduceL2): axes computed at run time are not supported (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_empty_set_expanded': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                       "ReduceSum>' (ReduceSum): axes computed at run time are not supported "
-                                       '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_keep_dims_example': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceL2>' (ReduceL2): axes computed at run time are not supported "
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_keep_dims_example_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                               'supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_reduce_l2_keep_dims_random': ('refused',
-                                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceL2>' "
-                                     '(ReduceL2): axes computed at run time are not supported (see '
-                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_keep_dims_random_expanded': ('refused',
-                                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                              "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                              'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceL2>' (ReduceL2): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_example_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to TensorFlow: '
-                                                             "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                             'computed at run time are not supported (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceL2>' (ReduceL2): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_random_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to TensorFlow: '
-                                                            "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                            'computed at run time are not supported (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_asc_axes': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                  "ReduceLogSum>' (ReduceLogSum): axes computed at run time are not "
-                                  'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_asc_axes_expanded': ('refused',
-                                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                           "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                           'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_default': ('refused',
-                                 "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceLogSum>' "
-                                 '(ReduceLogSum): axes computed at run time are not supported (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_default_expanded': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                          'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_desc_axes': ('refused',
-                                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                   "ReduceLogSum>' (ReduceLogSum): axes computed at run time are not "
-                                   'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_desc_axes_expanded': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_empty_set': ('refused',
-                                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                   "ReduceLogSum>' (ReduceLogSum): axes computed at run time are not "
-                                   'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_empty_set_expanded': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_example': ('refused',
-                                                           '1 node(s) cannot be converted to TensorFlow: '
-                                                           "node '<unnamed ReduceLogSumExp>' "
-                                                           '(ReduceLogSumExp): axes computed at run time are '
-                                                           'not supported (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_example_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                    '(ReduceSum): axes computed at run time '
-                                                                    'are not supported (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_random': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): "
-                                                          'axes computed at run time are not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_random_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                   '(ReduceSum): axes computed at run time '
-                                                                   'are not supported (see '
-                                                                   'docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_example': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): axes "
-                                                     'computed at run time are not supported (see '
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_example_expanded': ('refused',
-                                                              '1 node(s) cannot be converted to TensorFlow: '
-                                                              "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                              'computed at run time are not supported (see '
-                                                              'docs/support-matrix.md for what is '
-                                                              'supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_random': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): axes "
-                                                    'computed at run time are not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_random_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to TensorFlow: '
-                                                             "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                             'computed at run time are not supported (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_empty_set': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                       "ReduceLogSumExp>' (ReduceLogSumExp): axes computed at run time are "
-                                       'not supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_empty_set_expanded': ('refused',
-                                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                                "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                                'supported (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_reduce_log_sum_exp_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                              "ReduceLogSumExp>' (ReduceLogSumExp): axes computed at run "
-                                              'time are not supported (see docs/support-matrix.md for what '
-                                              'is supported)'),
- 'test_reduce_log_sum_exp_keepdims_example_expanded': ('refused',
-                                                       '1 node(s) cannot be converted to TensorFlow: node '
-                                                       "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                       'run time are not supported (see '
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceLogSumExp>' (ReduceLogSumExp): axes computed at run time "
-                                             'are not supported (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_reduce_log_sum_exp_keepdims_random_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to TensorFlow: node '
-                                                      "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                      'run time are not supported (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_example': ('refused',
-                                                            '1 node(s) cannot be converted to TensorFlow: '
-                                                            "node '<unnamed ReduceLogSumExp>' "
-                                                            '(ReduceLogSumExp): axes computed at run time '
-                                                            'are not supported (see docs/support-matrix.md '
-                                                            'for what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_example_expanded': ('refused',
-                                                                     '1 node(s) cannot be converted to '
-                                                                     "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                     '(ReduceSum): axes computed at run time '
-                                                                     'are not supported (see '
-                                                                     'docs/support-matrix.md for what is '
-                                                                     'supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_random': ('refused',
-                                                           '1 node(s) cannot be converted to TensorFlow: '
-                                                           "node '<unnamed ReduceLogSumExp>' "
-                                                           '(ReduceLogSumExp): axes computed at run time are '
-                                                           'not supported (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_random_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                    '(ReduceSum): axes computed at run time '
-                                                                    'are not supported (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_reduce_log_sum_negative_axes': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                       "ReduceLogSum>' (ReduceLogSum): axes computed at run time are not "
-                                       'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_negative_axes_expanded': ('refused',
-                                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                                "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                                'supported (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_reduce_max_bool_inputs': ('refused',
-                                 "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceMax>' "
-                                 '(ReduceMax): axes computed at run time are not supported (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceMax>' (ReduceMax): axes computed at run time are not "
-                                             'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceMax>' (ReduceMax): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_empty_set': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceMax>' "
-                               '(ReduceMax): axes computed at run time are not supported (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceMax>' (ReduceMax): axes computed at run time are not supported "
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                     "ReduceMax>' (ReduceMax): axes computed at run time are not supported "
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_negative_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceMax>' (ReduceMax): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_max_negative_axes_keepdims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceMax>' (ReduceMax): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_mean_default_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceMean>' (ReduceMean): axes computed at "
-                                                    'run time are not supported (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_reduce_mean_default_axes_keepdims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceMean>' (ReduceMean): axes computed at "
-                                                   'run time are not supported (see docs/support-matrix.md '
-                                                   'for what is supported)'),
- 'test_reduce_mean_do_not_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                              "ReduceMean>' (ReduceMean): axes computed at run time are not "
-                                              'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_do_not_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceMean>' (ReduceMean): axes computed at run time are not "
-                                             'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_keepdims_example': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                       "ReduceMean>' (ReduceMean): axes computed at run time are not "
-                                       'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_keepdims_random': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceMean>' (ReduceMean): axes computed at run time are not "
-                                      'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_negative_axes_keepdims_example': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceMean>' (ReduceMean): axes computed at "
-                                                     'run time are not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
- 'test_reduce_mean_negative_axes_keepdims_random': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceMean>' (ReduceMean): axes computed at "
-                                                    'run time are not supported (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_reduce_min_bool_inputs': ('refused',
-                                 "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceMin>' "
-                                 '(ReduceMin): axes computed at run time are not supported (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceMin>' (ReduceMin): axes computed at run time are not "
-                                             'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceMin>' (ReduceMin): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_empty_set': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceMin>' "
-                               '(ReduceMin): axes computed at run time are not supported (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceMin>' (ReduceMin): axes computed at run time are not supported "
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                     "ReduceMin>' (ReduceMin): axes computed at run time are not supported "
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_negative_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceMin>' (ReduceMin): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_min_negative_axes_keepdims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceMin>' (ReduceMin): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_prod_do_not_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                              "ReduceProd>' (ReduceProd): axes computed at run time are not "
-                                              'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_do_not_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceProd>' (ReduceProd): axes computed at run time are not "
-                                             'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_empty_set': ('refused',
-                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceProd>' "
-                                '(ReduceProd): axes computed at run time are not supported (see '
-                                'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_keepdims_example': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                       "ReduceProd>' (ReduceProd): axes computed at run time are not "
-                                       'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_keepdims_random': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceProd>' (ReduceProd): axes computed at run time are not "
-                                      'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_negative_axes_keepdims_example': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceProd>' (ReduceProd): axes computed at "
-                                                     'run time are not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
- 'test_reduce_prod_negative_axes_keepdims_random': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceProd>' (ReduceProd): axes computed at "
-                                                    'run time are not supported (see docs/support-matrix.md '
-                                                    'for what is supported)'),
- 'test_reduce_sum_default_axes_keepdims_example': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_sum_default_axes_keepdims_random': ('refused',
-                                                  '1 node(s) cannot be converted to TensorFlow: node '
-                                                  "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                  'time are not supported (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_reduce_sum_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                             'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                            'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_axes_input_noop': ('refused',
-                                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                           "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                           'supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_axes_input_noop_example': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_sum_empty_set': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed ReduceSum>' "
-                               '(ReduceSum): axes computed at run time are not supported (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_set_non_reduced_axis_zero': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                     'run time are not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
- 'test_reduce_sum_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceSum>' (ReduceSum): axes computed at run time are not supported "
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                     "ReduceSum>' (ReduceSum): axes computed at run time are not supported "
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_negative_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_reduce_sum_negative_axes_keepdims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceSum>' (ReduceSum): axes computed at run "
-                                                   'time are not supported (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_example': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed ReduceSumSquare>' (ReduceSumSquare): "
-                                                          'axes computed at run time are not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_example_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                   '(ReduceSum): axes computed at run time '
-                                                                   'are not supported (see '
-                                                                   'docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_random': ('refused',
-                                                         '1 node(s) cannot be converted to TensorFlow: node '
-                                                         "'<unnamed ReduceSumSquare>' (ReduceSumSquare): "
-                                                         'axes computed at run time are not supported (see '
-                                                         'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_random_expanded': ('refused',
-                                                                  '1 node(s) cannot be converted to '
-                                                                  "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                  '(ReduceSum): axes computed at run time '
-                                                                  'are not supported (see '
-                                                                  'docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'test_reduce_sum_square_do_not_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed ReduceSumSquare>' (ReduceSumSquare): axes "
-                                                    'computed at run time are not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_example_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to TensorFlow: '
-                                                             "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                             'computed at run time are not supported (see '
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_random': ('refused',
-                                                   '1 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed ReduceSumSquare>' (ReduceSumSquare): axes "
-                                                   'computed at run time are not supported (see '
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_random_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to TensorFlow: '
-                                                            "node '<unnamed ReduceSum>' (ReduceSum): axes "
-                                                            'computed at run time are not supported (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_empty_set': ('refused',
-                                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                      "ReduceSumSquare>' (ReduceSumSquare): axes computed at run time are "
-                                      'not supported (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_empty_set_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "ReduceSum>' (ReduceSum): axes computed at run time are not "
-                                               'supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_reduce_sum_square_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                             "ReduceSumSquare>' (ReduceSumSquare): axes computed at run time "
-                                             'are not supported (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_reduce_sum_square_keepdims_example_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to TensorFlow: node '
-                                                      "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                      'run time are not supported (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                            "ReduceSumSquare>' (ReduceSumSquare): axes computed at run time "
-                                            'are not supported (see docs/support-matrix.md for what is '
-                                            'supported)'),
- 'test_reduce_sum_square_keepdims_random_expanded': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): axes computed at "
-                                                     'run time are not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_example': ('refused',
-                                                           '1 node(s) cannot be converted to TensorFlow: '
-                                                           "node '<unnamed ReduceSumSquare>' "
-                                                           '(ReduceSumSquare): axes computed at run time are '
-                                                           'not supported (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_example_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                    '(ReduceSum): axes computed at run time '
-                                                                    'are not supported (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_random': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed ReduceSumSquare>' (ReduceSumSquare): "
-                                                          'axes computed at run time are not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_random_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "TensorFlow: node '<unnamed ReduceSum>' "
-                                                                   '(ReduceSum): axes computed at run time '
-                                                                   'are not supported (see '
-                                                                   'docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_reflect_pad': ('refused',
-                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads "
-                      'computed at run time are not supported (see docs/support-matrix.md for what is '
-                      'supported)'),
  'test_regex_full_match_basic': ('refused',
                                  '1 op type(s) have no tensorflow converter: RegexFullMatch (<unnamed '
                                  'RegexFullMatch>) (see docs/support-matrix.md for what is supported)'),
@@ -3170,83 +1939,10 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' "
                                        '(RNN): weights computed at run time are not supported (see '
                                        'docs/support-matrix.md for what is supported)'),
- 'test_slice': ('refused',
-                "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): slice bounds "
-                'computed at run time are not supported (see docs/support-matrix.md for what is supported)'),
- 'test_slice_default_axes': ('refused',
-                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): "
-                             'slice bounds computed at run time are not supported (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_slice_default_steps': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): "
-                              'slice bounds computed at run time are not supported (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_slice_end_out_of_bounds': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' "
-                                  '(Slice): slice bounds computed at run time are not supported (see '
-                                  'docs/support-matrix.md for what is supported)'),
- 'test_slice_neg': ('refused',
-                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): slice "
-                    'bounds computed at run time are not supported (see docs/support-matrix.md for what is '
-                    'supported)'),
- 'test_slice_neg_steps': ('refused',
-                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): "
-                          'slice bounds computed at run time are not supported (see docs/support-matrix.md '
-                          'for what is supported)'),
- 'test_slice_negative_axes': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' (Slice): "
-                              'slice bounds computed at run time are not supported (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_slice_start_out_of_bounds': ('refused',
-                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed Slice>' "
-                                    '(Slice): slice bounds computed at run time are not supported (see '
-                                    'docs/support-matrix.md for what is supported)'),
  'test_spacetodepth_crd_mode_example': ('wrong',
                                         'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
                                         'Mismatched elements: 36 / 48 (75%) First 5 mismatches are at '
                                         'indices:'),
- 'test_split_variable_parts_1d_opset13': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "Split>' (Split): split sizes computed at run time are not "
-                                          'supported (see docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_1d_opset18': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "Split>' (Split): split sizes computed at run time are not "
-                                          'supported (see docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_2d_opset13': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "Split>' (Split): split sizes computed at run time are not "
-                                          'supported (see docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_2d_opset18': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "Split>' (Split): split sizes computed at run time are not "
-                                          'supported (see docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_default_axis_opset13': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed Split>' (Split): split sizes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_split_variable_parts_default_axis_opset18': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed Split>' (Split): split sizes computed at run "
-                                                    'time are not supported (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_split_zero_size_splits_opset13': ('refused',
-                                         "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                         "Split>' (Split): split sizes computed at run time are not "
-                                         'supported (see docs/support-matrix.md for what is supported)'),
- 'test_split_zero_size_splits_opset18': ('refused',
-                                         "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                         "Split>' (Split): split sizes computed at run time are not "
-                                         'supported (see docs/support-matrix.md for what is supported)'),
- 'test_squeeze': ('refused',
-                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed Squeeze>' (Squeeze): axes "
-                  'computed at run time are not supported (see docs/support-matrix.md for what is '
-                  'supported)'),
- 'test_squeeze_negative_axes': ('refused',
-                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed Squeeze>' "
-                                '(Squeeze): axes computed at run time are not supported (see '
-                                'docs/support-matrix.md for what is supported)'),
  'test_string_concat': ('refused',
                         '1 op type(s) have no tensorflow converter: StringConcat (<unnamed StringConcat>) '
                         '(see docs/support-matrix.md for what is supported)'),
@@ -3292,15 +1988,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                  '1 op type(s) have no tensorflow converter: '
                                                  'StringNormalizer (<unnamed StringNormalizer>) (see '
                                                  'docs/support-matrix.md for what is supported)'),
- 'test_sub_uint16': ('refused',
-                     "graph input 'x': element type UINT16 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_sub_uint32': ('refused',
-                     "graph input 'x': element type UINT32 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
- 'test_sub_uint64': ('refused',
-                     "graph input 'x': element type UINT64 is not supported by the TensorFlow bridge (cast "
-                     'the input to a supported type before exporting)'),
  'test_swish': ('refused',
                 '1 op type(s) have no tensorflow converter: Swish (<unnamed Swish>) (see '
                 'docs/support-matrix.md for what is supported)'),
@@ -3341,88 +2028,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                  '1 op type(s) have no tensorflow converter: TfIdfVectorizer '
                                                  '(<unnamed TfIdfVectorizer>) (see docs/support-matrix.md '
                                                  'for what is supported)'),
- 'test_tile': ('refused',
-               "1 node(s) cannot be converted to TensorFlow: node '<unnamed Tile>' (Tile): repeats computed "
-               'at run time are not supported (see docs/support-matrix.md for what is supported)'),
- 'test_tile_precomputed': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed Tile>' (Tile): "
-                           'repeats computed at run time are not supported (see docs/support-matrix.md for '
-                           'what is supported)'),
- 'test_top_k': ('refused',
-                "1 node(s) cannot be converted to TensorFlow: node '<unnamed TopK>' (TopK): K computed at "
-                'run time is not supported (see docs/support-matrix.md for what is supported)'),
- 'test_top_k_negative_axis': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed TopK>' (TopK): K "
-                              'computed at run time is not supported (see docs/support-matrix.md for what is '
-                              'supported)'),
- 'test_top_k_same_values': ('refused',
-                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed TopK>' (TopK): K "
-                            'computed at run time is not supported (see docs/support-matrix.md for what is '
-                            'supported)'),
- 'test_top_k_same_values_2d': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed TopK>' (TopK): K "
-                               'computed at run time is not supported (see docs/support-matrix.md for what '
-                               'is supported)'),
- 'test_top_k_same_values_largest': ('refused',
-                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed TopK>' "
-                                    '(TopK): K computed at run time is not supported (see '
-                                    'docs/support-matrix.md for what is supported)'),
- 'test_top_k_smallest': ('refused',
-                         "1 node(s) cannot be converted to TensorFlow: node '<unnamed TopK>' (TopK): K "
-                         'computed at run time is not supported (see docs/support-matrix.md for what is '
-                         'supported)'),
- 'test_tril_neg': ('refused',
-                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
-                   'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
-                   'supported)'),
- 'test_tril_out_neg': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                       'diagonal offset k computed at run time is not supported (see docs/support-matrix.md '
-                       'for what is supported)'),
- 'test_tril_out_pos': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                       'diagonal offset k computed at run time is not supported (see docs/support-matrix.md '
-                       'for what is supported)'),
- 'test_tril_pos': ('refused',
-                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
-                   'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
-                   'supported)'),
- 'test_tril_square_neg': ('refused',
-                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                          'diagonal offset k computed at run time is not supported (see '
-                          'docs/support-matrix.md for what is supported)'),
- 'test_tril_zero': ('refused',
-                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
-                    'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
-                    'supported)'),
- 'test_triu_neg': ('refused',
-                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
-                   'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
-                   'supported)'),
- 'test_triu_one_row': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                       'diagonal offset k computed at run time is not supported (see docs/support-matrix.md '
-                       'for what is supported)'),
- 'test_triu_out_neg_out': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                           'diagonal offset k computed at run time is not supported (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_triu_out_pos': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                       'diagonal offset k computed at run time is not supported (see docs/support-matrix.md '
-                       'for what is supported)'),
- 'test_triu_pos': ('refused',
-                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
-                   'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
-                   'supported)'),
- 'test_triu_square_neg': ('refused',
-                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a "
-                          'diagonal offset k computed at run time is not supported (see '
-                          'docs/support-matrix.md for what is supported)'),
- 'test_triu_zero': ('refused',
-                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed Trilu>' (Trilu): a diagonal "
-                    'offset k computed at run time is not supported (see docs/support-matrix.md for what is '
-                    'supported)'),
  'test_unique_length_1': ('refused',
                           '1 op type(s) have no tensorflow converter: Unique (<unnamed Unique>) (see '
                           'docs/support-matrix.md for what is supported)'),
@@ -3441,38 +2046,7 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
  'test_unique_sorted_without_axis': ('refused',
                                      '1 op type(s) have no tensorflow converter: Unique (<unnamed Unique>) '
                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_axis_0': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                           '(Unsqueeze): axes computed at run time are not supported (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_axis_1': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                           '(Unsqueeze): axes computed at run time are not supported (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_axis_2': ('refused',
-                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                           '(Unsqueeze): axes computed at run time are not supported (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_negative_axes': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                                  '(Unsqueeze): axes computed at run time are not supported (see '
-                                  'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_three_axes': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                               '(Unsqueeze): axes computed at run time are not supported (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_two_axes': ('refused',
-                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                             '(Unsqueeze): axes computed at run time are not supported (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_unsorted_axes': ('refused',
-                                  "1 node(s) cannot be converted to TensorFlow: node '<unnamed Unsqueeze>' "
-                                  '(Unsqueeze): axes computed at run time are not supported (see '
-                                  'docs/support-matrix.md for what is supported)'),
  'test_upsample_nearest': ('refused',
                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed Upsample>' "
                            '(Upsample): scales computed at run time are not supported (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_wrap_pad': ('refused',
-                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed Pad>' (Pad): pads computed "
-                   'at run time are not supported (see docs/support-matrix.md for what is supported)')}
+                           'docs/support-matrix.md for what is supported)')}

@@ -11,9 +11,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                              '1 op type(s) have no torch converter: Sum '
                                                              '(<unnamed Sum>) (see docs/support-matrix.md '
                                                              'for what is supported)'),
- 'pytorch-operator/test_operator_view': ('crashed',
-                                         'IndexError: Dimension out of range (expected to be in range of '
-                                         '[-1, 0], but got 1) (<generated model.py 653e9602466b>:19)'),
  'simple/test_sequence_model1': ('refused',
                                  '3 op type(s) have no torch converter: SequenceAt (<unnamed SequenceAt>); '
                                  'SequenceEmpty (<unnamed SequenceEmpty>); SequenceInsert (<unnamed '
@@ -58,15 +55,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                         '1 op type(s) have no torch converter: '
                                                         'StringNormalizer (<unnamed StringNormalizer>) (see '
                                                         'docs/support-matrix.md for what is supported)'),
- 'test_add_uint16': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt16\' (<generated model.py '
-                     '0ae31ea44a67>:19)'),
- 'test_add_uint32': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt32\' (<generated model.py '
-                     'c5bddecac110>:19)'),
- 'test_add_uint64': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt64\' (<generated model.py '
-                     '731dbe41050e>:19)'),
  'test_affine_grid_2d': ('refused',
                          '1 op type(s) have no torch converter: AffineGrid (<unnamed AffineGrid>) (see '
                          'docs/support-matrix.md for what is supported)'),
@@ -129,319 +117,12 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                '1 op type(s) have no torch converter: '
                                                'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
                                                'docs/support-matrix.md for what is supported)'),
- 'test_attention_23_boolmask_fullymasked_row_nan_robustness': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_23_fullymasked_qk_matmul_output_mode3_zero': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_24_fullymasked_qk_matmul_output_mode3_zero': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_24_qk_matmul_output_mode3_softmax_precision': ('refused',
-                                                                '1 op type(s) have no torch converter: '
-                                                                'Attention (<unnamed Attention>) (see '
-                                                                'docs/support-matrix.md for what is '
-                                                                'supported)'),
- 'test_attention_3d': ('refused',
-                       '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                       'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_attn_mask': ('refused',
-                                 '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_causal': ('refused',
-                              '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_diff_heads_sizes': ('refused',
-                                        '1 op type(s) have no torch converter: Attention (<unnamed '
-                                        'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_diff_heads_sizes_attn_mask': ('refused',
-                                                  '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                  'Attention>) (see docs/support-matrix.md for what is '
-                                                  'supported)'),
- 'test_attention_3d_diff_heads_sizes_causal': ('refused',
-                                               '1 op type(s) have no torch converter: Attention (<unnamed '
-                                               'Attention>) (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_attention_3d_diff_heads_sizes_scaled': ('refused',
-                                               '1 op type(s) have no torch converter: Attention (<unnamed '
-                                               'Attention>) (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_attention_3d_diff_heads_sizes_softcap': ('refused',
-                                                '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                'Attention>) (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_attention_3d_diff_heads_with_past_and_present': ('refused',
-                                                        '1 op type(s) have no torch converter: Attention '
-                                                        '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                        'for what is supported)'),
- 'test_attention_3d_gqa': ('refused',
-                           '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_attn_mask': ('refused',
-                                     '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_causal': ('refused',
-                                  '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_scaled': ('refused',
-                                  '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_softcap': ('refused',
-                                   '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_gqa_with_past_and_present': ('refused',
-                                                 '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                 'Attention>) (see docs/support-matrix.md for what is '
-                                                 'supported)'),
- 'test_attention_3d_local_window': ('refused',
-                                    '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_scaled': ('refused',
-                              '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_softcap': ('refused',
-                               '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_transpose_verification': ('refused',
-                                              '1 op type(s) have no torch converter: Attention (<unnamed '
-                                              'Attention>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_attention_3d_with_past_and_present': ('refused',
-                                             '1 op type(s) have no torch converter: Attention (<unnamed '
-                                             'Attention>) (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul': ('refused',
-                                                       '1 op type(s) have no torch converter: Attention '
-                                                       '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                       'for what is supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul_bias': ('refused',
-                                                            '1 op type(s) have no torch converter: Attention '
-                                                            '(<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul_softcap': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_3d_with_past_and_present_qk_matmul_softmax': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_4d': ('refused',
-                       '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                       'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask': ('refused',
-                                 '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_3d': ('refused',
-                                    '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_3d_causal': ('refused',
-                                           '1 op type(s) have no torch converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_4d': ('refused',
-                                    '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_4d_causal': ('refused',
-                                           '1 op type(s) have no torch converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_bool': ('refused',
-                                      '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_attn_mask_bool_4d': ('refused',
-                                         '1 op type(s) have no torch converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_causal': ('refused',
-                              '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                              'docs/support-matrix.md for what is supported)'),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
                                             'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
                                             'Mismatched elements: 2 / 192 (1.04%) Mismatch at indices:'),
- 'test_attention_4d_causal_nonpad_attn_mask_composition': ('refused',
-                                                           '1 op type(s) have no torch converter: Attention '
-                                                           '(<unnamed Attention>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_causal_nonpad_batch_prefill': ('refused',
-                                                   '1 op type(s) have no torch converter: Attention '
-                                                   '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_attention_4d_causal_nonpad_continued_prefill': ('refused',
-                                                       '1 op type(s) have no torch converter: Attention '
-                                                       '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                       'for what is supported)'),
- 'test_attention_4d_causal_nonpad_negative_offset_structural_empty': ('refused',
-                                                                      '1 op type(s) have no torch converter: '
-                                                                      'Attention (<unnamed Attention>) (see '
-                                                                      'docs/support-matrix.md for what is '
-                                                                      'supported)'),
- 'test_attention_4d_causal_with_past_and_present': ('refused',
-                                                    '1 op type(s) have no torch converter: Attention '
-                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_attention_4d_diff_heads_sizes': ('refused',
-                                        '1 op type(s) have no torch converter: Attention (<unnamed '
-                                        'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_diff_heads_sizes_attn_mask': ('refused',
-                                                  '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                  'Attention>) (see docs/support-matrix.md for what is '
-                                                  'supported)'),
- 'test_attention_4d_diff_heads_sizes_causal': ('refused',
-                                               '1 op type(s) have no torch converter: Attention (<unnamed '
-                                               'Attention>) (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_attention_4d_diff_heads_sizes_scaled': ('refused',
-                                               '1 op type(s) have no torch converter: Attention (<unnamed '
-                                               'Attention>) (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_attention_4d_diff_heads_sizes_softcap': ('refused',
-                                                '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                'Attention>) (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_attention_4d_diff_heads_with_past_and_present': ('refused',
-                                                        '1 op type(s) have no torch converter: Attention '
-                                                        '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                        'for what is supported)'),
- 'test_attention_4d_diff_heads_with_past_and_present_mask3d': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_4d_diff_heads_with_past_and_present_mask4d': ('refused',
-                                                               '1 op type(s) have no torch converter: '
-                                                               'Attention (<unnamed Attention>) (see '
-                                                               'docs/support-matrix.md for what is '
-                                                               'supported)'),
- 'test_attention_4d_fp16': ('refused',
-                            '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa': ('refused',
-                           '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_attn_mask': ('refused',
-                                     '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_causal': ('refused',
-                                  '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_causal_nonpad_decode': ('refused',
-                                                '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                'Attention>) (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_attention_4d_gqa_causal_nonpad_decode_fp16': ('refused',
-                                                     '1 op type(s) have no torch converter: Attention '
-                                                     '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                     'what is supported)'),
- 'test_attention_4d_gqa_scaled': ('refused',
-                                  '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_softcap': ('refused',
-                                   '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_gqa_with_past_and_present': ('refused',
-                                                 '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                 'Attention>) (see docs/support-matrix.md for what is '
-                                                 'supported)'),
- 'test_attention_4d_gqa_with_past_and_present_fp16': ('refused',
-                                                      '1 op type(s) have no torch converter: Attention '
-                                                      '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
- 'test_attention_4d_scaled': ('refused',
-                              '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_softcap': ('refused',
-                               '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                               'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_softcap_neginf_mask': ('refused',
-                                           '1 op type(s) have no torch converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_softcap_neginf_mask_poison': ('refused',
-                                                  '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                  'Attention>) (see docs/support-matrix.md for what is '
-                                                  'supported)'),
- 'test_attention_4d_with_past_and_present': ('refused',
-                                             '1 op type(s) have no torch converter: Attention (<unnamed '
-                                             'Attention>) (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul': ('refused',
-                                                       '1 op type(s) have no torch converter: Attention '
-                                                       '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                       'for what is supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul_bias': ('refused',
-                                                            '1 op type(s) have no torch converter: Attention '
-                                                            '(<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul_bias_3d_mask': ('refused',
-                                                                    '1 op type(s) have no torch converter: '
-                                                                    'Attention (<unnamed Attention>) (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_attention_4d_with_past_and_present_qk_matmul_bias_4d_mask': ('refused',
-                                                                    '1 op type(s) have no torch converter: '
-                                                                    'Attention (<unnamed Attention>) (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_attention_4d_with_qk_matmul': ('refused',
-                                      '1 op type(s) have no torch converter: Attention (<unnamed Attention>) '
-                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_with_qk_matmul_bias': ('refused',
-                                           '1 op type(s) have no torch converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_4d_with_qk_matmul_softcap': ('refused',
-                                              '1 op type(s) have no torch converter: Attention (<unnamed '
-                                              'Attention>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_attention_4d_with_qk_matmul_softmax': ('refused',
-                                              '1 op type(s) have no torch converter: Attention (<unnamed '
-                                              'Attention>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_attention_bidirectional_window': ('refused',
-                                         '1 op type(s) have no torch converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_causal_boolmask_nan_robustness': ('refused',
-                                                   '1 op type(s) have no torch converter: Attention '
-                                                   '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                   'what is supported)'),
- 'test_attention_local_window': ('refused',
-                                 '1 op type(s) have no torch converter: Attention (<unnamed Attention>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_default': ('refused',
-                                         '1 op type(s) have no torch converter: Attention (<unnamed '
-                                         'Attention>) (see docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_float16_mask': ('refused',
-                                                        '1 op type(s) have no torch converter: Attention '
-                                                        '(<unnamed Attention>) (see docs/support-matrix.md '
-                                                        'for what is supported)'),
- 'test_attention_local_window_ext_cache_rank2_mask': ('refused',
-                                                      '1 op type(s) have no torch converter: Attention '
-                                                      '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
- 'test_attention_local_window_ext_cache_rank3_head_mask': ('refused',
-                                                           '1 op type(s) have no torch converter: Attention '
-                                                           '(<unnamed Attention>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_ext_cache_rank4_batch_mask': ('refused',
-                                                            '1 op type(s) have no torch converter: Attention '
-                                                            '(<unnamed Attention>) (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_attention_local_window_gqa_rank4_mask': ('refused',
-                                                '1 op type(s) have no torch converter: Attention (<unnamed '
-                                                'Attention>) (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_attention_local_window_rank1_boolean_mask': ('refused',
-                                                    '1 op type(s) have no torch converter: Attention '
-                                                    '(<unnamed Attention>) (see docs/support-matrix.md for '
-                                                    'what is supported)'),
- 'test_attention_local_window_with_past': ('refused',
-                                           '1 op type(s) have no torch converter: Attention (<unnamed '
-                                           'Attention>) (see docs/support-matrix.md for what is supported)'),
+ 'test_attention_4d_fp16': ('wrong',
+                            'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched elements: '
+                            '2 / 192 (1.04%) Mismatch at indices:'),
  'test_averagepool_2d_dilations': ('refused',
                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed AveragePool>' "
                                    '(AveragePool): dilated average pooling has no torch equivalent (see '
@@ -621,9 +302,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_bitshift_right_uint8': ('refused',
                                '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                'docs/support-matrix.md for what is supported)'),
- 'test_bitwise_not_3d': ('crashed',
-                         'NotImplementedError: "bitwise_not_cpu" not implemented for \'UInt16\' (<generated '
-                         'model.py ab1d57363813>:19)'),
  'test_blackmanwindow': ('refused',
                          '1 op type(s) have no torch converter: BlackmanWindow (<unnamed BlackmanWindow>) '
                          '(see docs/support-matrix.md for what is supported)'),
@@ -696,17 +374,10 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_center_crop_pad_crop_axes_hwc': ('refused',
                                         '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
                                         'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_hwc_expanded': ('wrong',
-                                                 'data set 0: Arrays are not equal Output 0 has incorrect '
-                                                 'shape Mismatched elements: 2 / 3 (66.7%)'),
  'test_center_crop_pad_crop_negative_axes_hwc': ('refused',
                                                  '1 op type(s) have no torch converter: CenterCropPad '
                                                  '(<unnamed CenterCropPad>) (see docs/support-matrix.md for '
                                                  'what is supported)'),
- 'test_center_crop_pad_crop_negative_axes_hwc_expanded': ('wrong',
-                                                          'data set 0: Arrays are not equal Output 0 has '
-                                                          'incorrect shape Mismatched elements: 2 / 3 '
-                                                          '(66.7%)'),
  'test_center_crop_pad_pad': ('refused',
                               '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
                               '(see docs/support-matrix.md for what is supported)'),
@@ -737,13 +408,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_compress_negative_axis': ('refused',
                                  '1 op type(s) have no torch converter: Compress (<unnamed Compress>) (see '
                                  'docs/support-matrix.md for what is supported)'),
- 'test_constant_pad_axes': ('refused',
-                            "1 node(s) cannot be converted to PyTorch: node '<unnamed Pad>' (Pad): the axes "
-                            'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_constant_pad_negative_axes': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed Pad>' (Pad): "
-                                     'the axes must be constants (see docs/support-matrix.md for what is '
-                                     'supported)'),
  'test_convinteger_without_padding': ('refused',
                                       '1 op type(s) have no torch converter: ConvInteger (<unnamed '
                                       'ConvInteger>) (see docs/support-matrix.md for what is supported)'),
@@ -779,37 +443,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_cumprod_2d_negative_axis': ('refused',
                                    '1 op type(s) have no torch converter: CumProd (<unnamed CumProd>) (see '
                                    'docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d': ('refused',
-                    "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis "
-                    'must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_exclusive': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): "
-                              'the axis must be a constant (see docs/support-matrix.md for what is '
-                              'supported)'),
- 'test_cumsum_1d_int32_exclusive': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' "
-                                    '(CumSum): the axis must be a constant (see docs/support-matrix.md for '
-                                    'what is supported)'),
- 'test_cumsum_1d_reverse': ('refused',
-                            "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                            'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_reverse_exclusive': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' "
-                                      '(CumSum): the axis must be a constant (see docs/support-matrix.md for '
-                                      'what is supported)'),
- 'test_cumsum_2d_axis_0': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                           'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_axis_1': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                           'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_int32': ('refused',
-                          "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                          'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_negative_axis': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' "
-                                  '(CumSum): the axis must be a constant (see docs/support-matrix.md for '
-                                  'what is supported)'),
  'test_deform_conv_with_mask_bias': ('refused',
                                      '1 op type(s) have no torch converter: DeformConv (<unnamed '
                                      'DeformConv>) (see docs/support-matrix.md for what is supported)'),
@@ -823,15 +456,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_det_nd': ('refused',
                  '1 op type(s) have no torch converter: Det (<unnamed Det>) (see docs/support-matrix.md for '
                  'what is supported)'),
- 'test_div_uint16': ('crashed',
-                     'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt16\' (<generated '
-                     'model.py e9f508114bd4>:19)'),
- 'test_div_uint32': ('crashed',
-                     'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt32\' (<generated '
-                     'model.py c2ef731f321e>:19)'),
- 'test_div_uint64': ('crashed',
-                     'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt64\' (<generated '
-                     'model.py d5b8636d66ab>:19)'),
  'test_dynamicquantizelinear': ('refused',
                                 '1 op type(s) have no torch converter: DynamicQuantizeLinear (<unnamed '
                                 'DynamicQuantizeLinear>) (see docs/support-matrix.md for what is supported)'),
@@ -855,56 +479,21 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                       '1 op type(s) have no torch converter: QuantizeLinear '
                                                       '(<unnamed QuantizeLinear>) (see '
                                                       'docs/support-matrix.md for what is supported)'),
- 'test_edge_pad': ('crashed',
-                   'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
-                   'Supported combinations for non-constant padding:\n'
-                   '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)'),
- 'test_einsum_scalar': ('crashed',
-                        'RuntimeError: einsum(): the number of subscripts in the equation (0) does not match '
-                        'the number of dimensions (1) for operand 0 and no ellipsis was given '
-                        '(functional.py:372)'),
- 'test_equal_string': ('crashed',
-                       "TypeError: can't convert np.ndarray of type numpy.object_. The only supported types "
-                       'are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, '
-                       'uint6 (bridge.py:71)'),
- 'test_equal_string_broadcast': ('crashed',
-                                 "TypeError: can't convert np.ndarray of type numpy.object_. The only "
-                                 'supported types are: float64, float32, float16, complex64, complex128, '
-                                 'int64, int32, int16, int8, uint6 (bridge.py:71)'),
- 'test_gather_elements_negative_indices': ('crashed',
-                                           'RuntimeError: index -1 is out of bounds for dimension 0 with '
-                                           'size 3 (<generated model.py aeb3ae7fff9d>:19)'),
+ 'test_equal_string': ('refused',
+                       "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string "
+                       "tensors (element type STRING); graph input 'y': torch has no string tensors (element "
+                       "type STRING); node '<unnamed Equal>' (Equal): torch has no string tensors (element "
+                       'type STRING) (see docs/support-matrix.md for what is '),
+ 'test_equal_string_broadcast': ('refused',
+                                 "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no "
+                                 "string tensors (element type STRING); graph input 'y': torch has no string "
+                                 "tensors (element type STRING); node '<unnamed Equal>' (Equal): torch has "
+                                 'no string tensors (element type STRING) (see docs/support-matrix.md for '
+                                 'what is '),
  'test_gathernd_example_int32_batch_dim1': ('refused',
                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                             "GatherND>' (GatherND): batch_dims > 0 is not supported (see "
                                             'docs/support-matrix.md for what is supported)'),
- 'test_greater_equal_uint16': ('crashed',
-                               'NotImplementedError: "ge_cpu" not implemented for \'UInt16\' (<generated '
-                               'model.py a7283532b069>:19)'),
- 'test_greater_equal_uint16_expanded': ('crashed',
-                                        'NotImplementedError: "gt_cpu" not implemented for \'UInt16\' '
-                                        '(<generated model.py 505c9d3a58de>:19)'),
- 'test_greater_equal_uint32': ('crashed',
-                               'NotImplementedError: "ge_cpu" not implemented for \'UInt32\' (<generated '
-                               'model.py 897f0c591840>:19)'),
- 'test_greater_equal_uint32_expanded': ('crashed',
-                                        'NotImplementedError: "gt_cpu" not implemented for \'UInt32\' '
-                                        '(<generated model.py cb7c63ee16b3>:19)'),
- 'test_greater_equal_uint64': ('crashed',
-                               'NotImplementedError: "ge_cpu" not implemented for \'UInt64\' (<generated '
-                               'model.py c2be2c25b58c>:19)'),
- 'test_greater_equal_uint64_expanded': ('crashed',
-                                        'NotImplementedError: "gt_cpu" not implemented for \'UInt64\' '
-                                        '(<generated model.py 147db71141e6>:19)'),
- 'test_greater_uint16': ('crashed',
-                         'NotImplementedError: "gt_cpu" not implemented for \'UInt16\' (<generated model.py '
-                         'c991110dcc5f>:19)'),
- 'test_greater_uint32': ('crashed',
-                         'NotImplementedError: "gt_cpu" not implemented for \'UInt32\' (<generated model.py '
-                         '18c4c924e7fb>:19)'),
- 'test_greater_uint64': ('crashed',
-                         'NotImplementedError: "gt_cpu" not implemented for \'UInt64\' (<generated model.py '
-                         '88fd84844c4f>:19)'),
  'test_gridsample': ('refused',
                      '1 op type(s) have no torch converter: GridSample (<unnamed GridSample>) (see '
                      'docs/support-matrix.md for what is supported)'),
@@ -1120,33 +709,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                            "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
                                            'outputs (training statistics) have no inference equivalent (see '
                                            'docs/support-matrix.md for what is supported)'),
- 'test_less_equal_uint16': ('crashed',
-                            'NotImplementedError: "le_cpu" not implemented for \'UInt16\' (<generated '
-                            'model.py 0723b0e9a632>:19)'),
- 'test_less_equal_uint16_expanded': ('crashed',
-                                     'NotImplementedError: "lt_cpu" not implemented for \'UInt16\' '
-                                     '(<generated model.py 2a7c681bf716>:19)'),
- 'test_less_equal_uint32': ('crashed',
-                            'NotImplementedError: "le_cpu" not implemented for \'UInt32\' (<generated '
-                            'model.py e73e0683d225>:19)'),
- 'test_less_equal_uint32_expanded': ('crashed',
-                                     'NotImplementedError: "lt_cpu" not implemented for \'UInt32\' '
-                                     '(<generated model.py 49394491da38>:19)'),
- 'test_less_equal_uint64': ('crashed',
-                            'NotImplementedError: "le_cpu" not implemented for \'UInt64\' (<generated '
-                            'model.py 00d551967ce9>:19)'),
- 'test_less_equal_uint64_expanded': ('crashed',
-                                     'NotImplementedError: "lt_cpu" not implemented for \'UInt64\' '
-                                     '(<generated model.py 7e264c719e27>:19)'),
- 'test_less_uint16': ('crashed',
-                      'NotImplementedError: "lt_cpu" not implemented for \'UInt16\' (<generated model.py '
-                      'eb507176d7f4>:19)'),
- 'test_less_uint32': ('crashed',
-                      'NotImplementedError: "lt_cpu" not implemented for \'UInt32\' (<generated model.py '
-                      'ae70e368068b>:19)'),
- 'test_less_uint64': ('crashed',
-                      'NotImplementedError: "lt_cpu" not implemented for \'UInt64\' (<generated model.py '
-                      '66385dd9e49c>:19)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no torch converter: LinearAttention (<unnamed '
                                        'LinearAttention>) (see docs/support-matrix.md for what is '
@@ -1272,12 +834,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_matmulinteger': ('refused',
                         '1 op type(s) have no torch converter: MatMulInteger (<unnamed MatMulInteger>) (see '
                         'docs/support-matrix.md for what is supported)'),
- 'test_max_uint32': ('crashed',
-                     'NotImplementedError: "maximum_cpu" not implemented for \'UInt32\' (<generated model.py '
-                     'b61aed6f3c7c>:19)'),
- 'test_max_uint64': ('crashed',
-                     'NotImplementedError: "maximum_cpu" not implemented for \'UInt64\' (<generated model.py '
-                     'c8f5afb87403>:19)'),
  'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                                   "MaxPool>' (MaxPool): the Indices output has no torch "
@@ -1295,21 +851,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_melweightmatrix': ('refused',
                           '1 op type(s) have no torch converter: MelWeightMatrix (<unnamed MelWeightMatrix>) '
                           '(see docs/support-matrix.md for what is supported)'),
- 'test_min_uint32': ('crashed',
-                     'NotImplementedError: "minimum_cpu" not implemented for \'UInt32\' (<generated model.py '
-                     'ea71908f037f>:19)'),
- 'test_min_uint64': ('crashed',
-                     'NotImplementedError: "minimum_cpu" not implemented for \'UInt64\' (<generated model.py '
-                     '3b73e66a9e84>:19)'),
- 'test_mod_uint16': ('crashed',
-                     'NotImplementedError: "remainder_cpu" not implemented for \'UInt16\' (<generated '
-                     'model.py a1490bd55003>:19)'),
- 'test_mod_uint32': ('crashed',
-                     'NotImplementedError: "remainder_cpu" not implemented for \'UInt32\' (<generated '
-                     'model.py f439fd7b0b12>:19)'),
- 'test_mod_uint64': ('crashed',
-                     'NotImplementedError: "remainder_cpu" not implemented for \'UInt64\' (<generated '
-                     'model.py 18cc156b03ad>:19)'),
  'test_mvn': ('refused',
               '1 op type(s) have no torch converter: MeanVarianceNormalization (<unnamed '
               'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
@@ -1429,26 +970,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                         '1 op type(s) have no torch converter: NonMaxSuppression (<unnamed '
                                         'NonMaxSuppression>) (see docs/support-matrix.md for what is '
                                         'supported)'),
- 'test_onehot_negative_indices': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' "
-                                  '(OneHot): depth and values must be constants (see docs/support-matrix.md '
-                                  'for what is supported)'),
- 'test_onehot_out_of_range_indices': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' "
-                                      '(OneHot): depth and values must be constants (see '
-                                      'docs/support-matrix.md for what is supported)'),
- 'test_onehot_with_axis': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' (OneHot): "
-                           'depth and values must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_onehot_with_negative_axis': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' "
-                                    '(OneHot): depth and values must be constants (see '
-                                    'docs/support-matrix.md for what is supported)'),
- 'test_onehot_without_axis': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed OneHot>' (OneHot): "
-                              'depth and values must be constants (see docs/support-matrix.md for what is '
-                              'supported)'),
  'test_pow_types_int32_float32': ('wrong',
                                   "data set 0: Items are not equal: ACTUAL: dtype('float32') DESIRED: "
                                   "dtype('int32')"),
@@ -1495,570 +1016,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_range_int32_type_negative_delta_expanded': ('wrong',
                                                    'data set 0: Arrays are not equal Output 0 has incorrect '
                                                    'shape (shapes (2,), (1,) mismatch)'),
- 'test_reduce_l1_default_axes_keepdims_example': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                  "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_example_expanded': ('refused',
-                                                           '1 node(s) cannot be converted to PyTorch: node '
-                                                           "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                           'be constants (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_random': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                                 'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_random_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to PyTorch: node '
-                                                          "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                          'be constants (see docs/support-matrix.md for what '
-                                                          'is supported)'),
- 'test_reduce_l1_do_not_keepdims_example': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_example_expanded': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                     'constants (see docs/support-matrix.md for what is '
-                                                     'supported)'),
- 'test_reduce_l1_do_not_keepdims_random': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                           "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_random_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_l1_empty_set': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                              '(ReduceL1): the axes must be constants (see docs/support-matrix.md for what '
-                              'is supported)'),
- 'test_reduce_l1_empty_set_expanded': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                       '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                       'for what is supported)'),
- 'test_reduce_l1_keep_dims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                                      '(ReduceL1): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_l1_keep_dims_example_expanded': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                               "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                               'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_keep_dims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                                     '(ReduceL1): the axes must be constants (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_reduce_l1_keep_dims_random_expanded': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                              "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceL1>' (ReduceL1): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_example_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to PyTorch: node '
-                                                             "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                             'must be constants (see docs/support-matrix.md '
-                                                             'for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_random_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to PyTorch: node '
-                                                            "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                            'must be constants (see docs/support-matrix.md '
-                                                            'for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_example': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                  "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_example_expanded': ('refused',
-                                                           '1 node(s) cannot be converted to PyTorch: node '
-                                                           "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                           'be constants (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_random': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                 "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                                 'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_random_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to PyTorch: node '
-                                                          "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                          'be constants (see docs/support-matrix.md for what '
-                                                          'is supported)'),
- 'test_reduce_l2_do_not_keepdims_example': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_example_expanded': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                     'constants (see docs/support-matrix.md for what is '
-                                                     'supported)'),
- 'test_reduce_l2_do_not_keepdims_random': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                           "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_random_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_l2_empty_set': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                              '(ReduceL2): the axes must be constants (see docs/support-matrix.md for what '
-                              'is supported)'),
- 'test_reduce_l2_empty_set_expanded': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                       '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                       'for what is supported)'),
- 'test_reduce_l2_keep_dims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                                      '(ReduceL2): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_l2_keep_dims_example_expanded': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                               "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                               'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_keep_dims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                                     '(ReduceL2): the axes must be constants (see docs/support-matrix.md for '
-                                     'what is supported)'),
- 'test_reduce_l2_keep_dims_random_expanded': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                              "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceL2>' (ReduceL2): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_example_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to PyTorch: node '
-                                                             "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                             'must be constants (see docs/support-matrix.md '
-                                                             'for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_random_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to PyTorch: node '
-                                                            "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                            'must be constants (see docs/support-matrix.md '
-                                                            'for what is supported)'),
- 'test_reduce_log_sum_asc_axes': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                  '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md '
-                                  'for what is supported)'),
- 'test_reduce_log_sum_asc_axes_expanded': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                           "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_default': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                 '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md for '
-                                 'what is supported)'),
- 'test_reduce_log_sum_default_expanded': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                          "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_desc_axes': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                   '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md '
-                                   'for what is supported)'),
- 'test_reduce_log_sum_desc_axes_expanded': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_empty_set': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                   '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md '
-                                   'for what is supported)'),
- 'test_reduce_log_sum_empty_set_expanded': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_example': ('refused',
-                                                           '1 node(s) cannot be converted to PyTorch: node '
-                                                           "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): "
-                                                           'the axes must be constants (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_example_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "PyTorch: node '<unnamed ReduceSum>' "
-                                                                    '(ReduceSum): the axes must be constants '
-                                                                    '(see docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_random': ('refused',
-                                                          '1 node(s) cannot be converted to PyTorch: node '
-                                                          "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): "
-                                                          'the axes must be constants (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_random_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "PyTorch: node '<unnamed ReduceSum>' "
-                                                                   '(ReduceSum): the axes must be constants '
-                                                                   '(see docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_example': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): the "
-                                                     'axes must be constants (see docs/support-matrix.md for '
-                                                     'what is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_example_expanded': ('refused',
-                                                              '1 node(s) cannot be converted to PyTorch: '
-                                                              "node '<unnamed ReduceSum>' (ReduceSum): the "
-                                                              'axes must be constants (see '
-                                                              'docs/support-matrix.md for what is '
-                                                              'supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_random': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): the axes "
-                                                    'must be constants (see docs/support-matrix.md for what '
-                                                    'is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_random_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to PyTorch: node '
-                                                             "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                             'must be constants (see docs/support-matrix.md '
-                                                             'for what is supported)'),
- 'test_reduce_log_sum_exp_empty_set': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be constants (see "
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_empty_set_expanded': ('refused',
-                                                "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                              "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be "
-                                              'constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_example_expanded': ('refused',
-                                                       '1 node(s) cannot be converted to PyTorch: node '
-                                                       "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                       'constants (see docs/support-matrix.md for what is '
-                                                       'supported)'),
- 'test_reduce_log_sum_exp_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be "
-                                             'constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_random_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to PyTorch: node '
-                                                      "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                      'constants (see docs/support-matrix.md for what is '
-                                                      'supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_example': ('refused',
-                                                            '1 node(s) cannot be converted to PyTorch: node '
-                                                            "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): "
-                                                            'the axes must be constants (see '
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_example_expanded': ('refused',
-                                                                     '1 node(s) cannot be converted to '
-                                                                     "PyTorch: node '<unnamed ReduceSum>' "
-                                                                     '(ReduceSum): the axes must be '
-                                                                     'constants (see docs/support-matrix.md '
-                                                                     'for what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_random': ('refused',
-                                                           '1 node(s) cannot be converted to PyTorch: node '
-                                                           "'<unnamed ReduceLogSumExp>' (ReduceLogSumExp): "
-                                                           'the axes must be constants (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_random_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "PyTorch: node '<unnamed ReduceSum>' "
-                                                                    '(ReduceSum): the axes must be constants '
-                                                                    '(see docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_reduce_log_sum_negative_axes': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "ReduceLogSum>' (ReduceLogSum): the axes must be constants (see "
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_negative_axes_expanded': ('refused',
-                                                "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                'docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_bool_inputs': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                 '(ReduceMax): the axes must be constants (see docs/support-matrix.md for '
-                                 'what is supported)'),
- 'test_reduce_max_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceMax>' (ReduceMax): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceMax>' (ReduceMax): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_empty_set': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                               '(ReduceMax): the axes must be constants (see docs/support-matrix.md for what '
-                               'is supported)'),
- 'test_reduce_max_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                      '(ReduceMax): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_max_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                     '(ReduceMax): the axes must be constants (see docs/support-matrix.md '
-                                     'for what is supported)'),
- 'test_reduce_max_negative_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceMax>' (ReduceMax): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_max_negative_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceMax>' (ReduceMax): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_default_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceMean>' (ReduceMean): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_mean_default_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceMean>' (ReduceMean): the axes must be constants "
-                                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_do_not_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                              "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_do_not_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_keepdims_example': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_keepdims_random': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMean>' "
-                                      '(ReduceMean): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_mean_negative_axes_keepdims_example': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceMean>' (ReduceMean): the axes must be "
-                                                     'constants (see docs/support-matrix.md for what is '
-                                                     'supported)'),
- 'test_reduce_mean_negative_axes_keepdims_random': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceMean>' (ReduceMean): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_min_bool_inputs': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                 '(ReduceMin): the axes must be constants (see docs/support-matrix.md for '
-                                 'what is supported)'),
- 'test_reduce_min_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceMin>' (ReduceMin): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceMin>' (ReduceMin): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_empty_set': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                               '(ReduceMin): the axes must be constants (see docs/support-matrix.md for what '
-                               'is supported)'),
- 'test_reduce_min_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                      '(ReduceMin): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_min_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                     '(ReduceMin): the axes must be constants (see docs/support-matrix.md '
-                                     'for what is supported)'),
- 'test_reduce_min_negative_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceMin>' (ReduceMin): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_min_negative_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceMin>' (ReduceMin): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_do_not_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                              "ReduceProd>' (ReduceProd): the axes must be constants (see "
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_do_not_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceProd>' (ReduceProd): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_empty_set': ('refused',
-                                "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' "
-                                '(ReduceProd): the axes must be constants (see docs/support-matrix.md for '
-                                'what is supported)'),
- 'test_reduce_prod_keepdims_example': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                       "ReduceProd>' (ReduceProd): the axes must be constants (see "
-                                       'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_keepdims_random': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' "
-                                      '(ReduceProd): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_prod_negative_axes_keepdims_example': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceProd>' (ReduceProd): the axes must be "
-                                                     'constants (see docs/support-matrix.md for what is '
-                                                     'supported)'),
- 'test_reduce_prod_negative_axes_keepdims_random': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceProd>' (ReduceProd): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_sum_default_axes_keepdims_example': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_default_axes_keepdims_random': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                  "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_axes_input_noop': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                           "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_axes_input_noop_example': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_set': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                               '(ReduceSum): the axes must be constants (see docs/support-matrix.md for what '
-                               'is supported)'),
- 'test_reduce_sum_empty_set_non_reduced_axis_zero': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                     'constants (see docs/support-matrix.md for what is '
-                                                     'supported)'),
- 'test_reduce_sum_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                      '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                      'for what is supported)'),
- 'test_reduce_sum_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                     '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                     'for what is supported)'),
- 'test_reduce_sum_negative_axes_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_reduce_sum_negative_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_example': ('refused',
-                                                          '1 node(s) cannot be converted to PyTorch: node '
-                                                          "'<unnamed ReduceSumSquare>' (ReduceSumSquare): "
-                                                          'the axes must be constants (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_example_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "PyTorch: node '<unnamed ReduceSum>' "
-                                                                   '(ReduceSum): the axes must be constants '
-                                                                   '(see docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_random': ('refused',
-                                                         '1 node(s) cannot be converted to PyTorch: node '
-                                                         "'<unnamed ReduceSumSquare>' (ReduceSumSquare): the "
-                                                         'axes must be constants (see docs/support-matrix.md '
-                                                         'for what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_random_expanded': ('refused',
-                                                                  '1 node(s) cannot be converted to PyTorch: '
-                                                                  "node '<unnamed ReduceSum>' (ReduceSum): "
-                                                                  'the axes must be constants (see '
-                                                                  'docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'test_reduce_sum_square_do_not_keepdims_example': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed ReduceSumSquare>' (ReduceSumSquare): the axes "
-                                                    'must be constants (see docs/support-matrix.md for what '
-                                                    'is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_example_expanded': ('refused',
-                                                             '1 node(s) cannot be converted to PyTorch: node '
-                                                             "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                             'must be constants (see docs/support-matrix.md '
-                                                             'for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSumSquare>' (ReduceSumSquare): the axes must be "
-                                                   'constants (see docs/support-matrix.md for what is '
-                                                   'supported)'),
- 'test_reduce_sum_square_do_not_keepdims_random_expanded': ('refused',
-                                                            '1 node(s) cannot be converted to PyTorch: node '
-                                                            "'<unnamed ReduceSum>' (ReduceSum): the axes "
-                                                            'must be constants (see docs/support-matrix.md '
-                                                            'for what is supported)'),
- 'test_reduce_sum_square_empty_set': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                      "ReduceSumSquare>' (ReduceSumSquare): the axes must be constants (see "
-                                      'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_empty_set_expanded': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                               "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                               'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceSumSquare>' (ReduceSumSquare): the axes must be "
-                                             'constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_example_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to PyTorch: node '
-                                                      "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                      'constants (see docs/support-matrix.md for what is '
-                                                      'supported)'),
- 'test_reduce_sum_square_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceSumSquare>' (ReduceSumSquare): the axes must be constants "
-                                            '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_random_expanded': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                     'constants (see docs/support-matrix.md for what is '
-                                                     'supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_example': ('refused',
-                                                           '1 node(s) cannot be converted to PyTorch: node '
-                                                           "'<unnamed ReduceSumSquare>' (ReduceSumSquare): "
-                                                           'the axes must be constants (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_example_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "PyTorch: node '<unnamed ReduceSum>' "
-                                                                    '(ReduceSum): the axes must be constants '
-                                                                    '(see docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_random': ('refused',
-                                                          '1 node(s) cannot be converted to PyTorch: node '
-                                                          "'<unnamed ReduceSumSquare>' (ReduceSumSquare): "
-                                                          'the axes must be constants (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_random_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "PyTorch: node '<unnamed ReduceSum>' "
-                                                                   '(ReduceSum): the axes must be constants '
-                                                                   '(see docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_reflect_pad': ('crashed',
-                      'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
-                      'Supported combinations for non-constant padding:\n'
-                      '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)'),
  'test_regex_full_match_basic': ('refused',
                                  '1 op type(s) have no torch converter: RegexFullMatch (<unnamed '
                                  'RegexFullMatch>) (see docs/support-matrix.md for what is supported)'),
@@ -2320,12 +1277,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                        '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
                                        'RotaryEmbedding>) (see docs/support-matrix.md for what is '
                                        'supported)'),
- 'test_rotary_embedding_interleaved_expanded': ('refused',
-                                                "2 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                "Unsqueeze>' (Unsqueeze): negative axes need a known input "
-                                                "rank; node '<unnamed Unsqueeze>' (Unsqueeze): negative axes "
-                                                'need a known input rank (see docs/support-matrix.md for '
-                                                'what is supported)'),
  'test_rotary_embedding_no_position_ids': ('refused',
                                            '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
                                            'RotaryEmbedding>) (see docs/support-matrix.md for what is '
@@ -2334,14 +1285,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                        '1 op type(s) have no torch converter: '
                                                        'RotaryEmbedding (<unnamed RotaryEmbedding>) (see '
                                                        'docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_no_position_ids_interleaved_expanded': ('refused',
-                                                                '2 node(s) cannot be converted to PyTorch: '
-                                                                "node '<unnamed Unsqueeze>' (Unsqueeze): "
-                                                                'negative axes need a known input rank; node '
-                                                                "'<unnamed Unsqueeze>' (Unsqueeze): negative "
-                                                                'axes need a known input rank (see '
-                                                                'docs/support-matrix.md for what is '
-                                                                'supported)'),
  'test_rotary_embedding_no_position_ids_rotary_dim': ('refused',
                                                       '1 op type(s) have no torch converter: RotaryEmbedding '
                                                       '(<unnamed RotaryEmbedding>) (see '
@@ -2350,14 +1293,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                        '1 op type(s) have no torch converter: '
                                                        'RotaryEmbedding (<unnamed RotaryEmbedding>) (see '
                                                        'docs/support-matrix.md for what is supported)'),
- 'test_rotary_embedding_with_interleaved_rotary_dim_expanded': ('refused',
-                                                                '2 node(s) cannot be converted to PyTorch: '
-                                                                "node '<unnamed Unsqueeze>' (Unsqueeze): "
-                                                                'negative axes need a known input rank; node '
-                                                                "'<unnamed Unsqueeze>' (Unsqueeze): negative "
-                                                                'axes need a known input rank (see '
-                                                                'docs/support-matrix.md for what is '
-                                                                'supported)'),
  'test_rotary_embedding_with_rotary_dim': ('refused',
                                            '1 op type(s) have no torch converter: RotaryEmbedding (<unnamed '
                                            'RotaryEmbedding>) (see docs/support-matrix.md for what is '
@@ -2374,9 +1309,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_scan_sum': ('refused',
                    '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see docs/support-matrix.md '
                    'for what is supported)'),
- 'test_scatter_elements_with_negative_indices': ('crashed',
-                                                 'RuntimeError: index -3 is out of bounds for dimension 1 '
-                                                 'with size 5 (<generated model.py 50ca1d125537>:19)'),
  'test_scatter_with_axis': ('refused',
                             '1 op type(s) have no torch converter: Scatter (<unnamed Scatter>) (see '
                             'docs/support-matrix.md for what is supported)'),
@@ -2701,76 +1633,10 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' "
                                        '(RNN): W, R and B must be constants (see docs/support-matrix.md for '
                                        'what is supported)'),
- 'test_slice': ('refused',
-                "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and steps "
-                'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_default_steps': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): "
-                              'axes and steps must be constants (see docs/support-matrix.md for what is '
-                              'supported)'),
- 'test_slice_end_out_of_bounds': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): "
-                                  'axes and steps must be constants (see docs/support-matrix.md for what is '
-                                  'supported)'),
- 'test_slice_neg': ('refused',
-                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and "
-                    'steps must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_neg_steps': ('refused',
-                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes "
-                          'and steps must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_negative_axes': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): "
-                              'axes and steps must be constants (see docs/support-matrix.md for what is '
-                              'supported)'),
- 'test_slice_start_out_of_bounds': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' "
-                                    '(Slice): axes and steps must be constants (see docs/support-matrix.md '
-                                    'for what is supported)'),
  'test_spacetodepth_crd_mode_example': ('wrong',
                                         'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
                                         'Mismatched elements: 36 / 48 (75%) First 5 mismatches are at '
                                         'indices:'),
- 'test_split_variable_parts_1d_opset13': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                          '(Split): the split sizes must be constants (see '
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_1d_opset18': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                          '(Split): the split sizes must be constants (see '
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_2d_opset13': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                          '(Split): the split sizes must be constants (see '
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_2d_opset18': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                          '(Split): the split sizes must be constants (see '
-                                          'docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_default_axis_opset13': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed Split>' (Split): the split sizes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_split_variable_parts_default_axis_opset18': ('refused',
-                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                    "'<unnamed Split>' (Split): the split sizes must be "
-                                                    'constants (see docs/support-matrix.md for what is '
-                                                    'supported)'),
- 'test_split_zero_size_splits_opset13': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                         '(Split): the split sizes must be constants (see '
-                                         'docs/support-matrix.md for what is supported)'),
- 'test_split_zero_size_splits_opset18': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                         '(Split): the split sizes must be constants (see '
-                                         'docs/support-matrix.md for what is supported)'),
- 'test_squeeze': ('refused',
-                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Squeeze>' (Squeeze): the axes "
-                  'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_squeeze_negative_axes': ('refused',
-                                "1 node(s) cannot be converted to PyTorch: node '<unnamed Squeeze>' "
-                                '(Squeeze): the axes must be constants (see docs/support-matrix.md for what '
-                                'is supported)'),
  'test_string_concat': ('refused',
                         '1 op type(s) have no torch converter: StringConcat (<unnamed StringConcat>) (see '
                         'docs/support-matrix.md for what is supported)'),
@@ -2816,15 +1682,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                  '1 op type(s) have no torch converter: StringNormalizer '
                                                  '(<unnamed StringNormalizer>) (see docs/support-matrix.md '
                                                  'for what is supported)'),
- 'test_sub_uint16': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt16\' (<generated model.py '
-                     '05889d90a099>:19)'),
- 'test_sub_uint32': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt32\' (<generated model.py '
-                     '5ec4000615b7>:19)'),
- 'test_sub_uint64': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt64\' (<generated model.py '
-                     '3b3e81910179>:19)'),
  'test_swish': ('refused',
                 '1 op type(s) have no torch converter: Swish (<unnamed Swish>) (see docs/support-matrix.md '
                 'for what is supported)'),
@@ -2892,38 +1749,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_unique_sorted_without_axis': ('refused',
                                      '1 op type(s) have no torch converter: Unique (<unnamed Unique>) (see '
                                      'docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_axis_0': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                           '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_unsqueeze_axis_1': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                           '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_unsqueeze_axis_2': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                           '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for what is '
-                           'supported)'),
- 'test_unsqueeze_negative_axes': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                                  '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for '
-                                  'what is supported)'),
- 'test_unsqueeze_three_axes': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                               '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for what '
-                               'is supported)'),
- 'test_unsqueeze_two_axes': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                             '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for what '
-                             'is supported)'),
- 'test_unsqueeze_unsorted_axes': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' "
-                                  '(Unsqueeze): the axes must be constants (see docs/support-matrix.md for '
-                                  'what is supported)'),
  'test_upsample_nearest': ('refused',
                            "1 node(s) cannot be converted to PyTorch: node '<unnamed Upsample>' (Upsample): "
-                           'the scales must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_wrap_pad': ('crashed',
-                   'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
-                   'Supported combinations for non-constant padding:\n'
-                   '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)')}
+                           'the scales must be constants (see docs/support-matrix.md for what is supported)')}
