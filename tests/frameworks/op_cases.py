@@ -270,6 +270,18 @@ def _params_cases() -> list[OpCase]:
         OpCase("ReduceLogSumExp", (In((2, 4), "float64"), In((1,), "int64", "value", value=[-1])),
                label="runtime-axes-float64"),
         OpCase("ReduceMin", (In((2, 0, 3)), C([1])), label="empty-set"),
+        # answers ONNX defines differently from the framework's natural call
+        OpCase("Pow", (In((2, 3), "int32", "int:1:5"), In((2, 3), "float32", "int:0:4")),
+               label="int-base-float-exponent"),
+        OpCase("TopK", (In((2, 6), "float32", "value", value=[[1, 3, 3, 1, 0, 3], [2, 2, 2, 2, 1, 1]]), C([3])),
+               outputs=2, label="ties-lower-index-first"),
+        OpCase("TopK", (In((2, 6), "float32", "value", value=[[1, 3, 3, 1, 0, 3], [2, 2, 2, 2, 1, 1]]), C([3])),
+               {"largest": 0}, outputs=2, label="ties-smallest"),
+        OpCase("LpNormalization", (In((2, 3), "float32", "value", value=[[0, 0, 0], [1, -2, 2]]),), {"p": 2},
+               label="zero-vector"),
+        OpCase("LpNormalization", (In((2, 3), "float32", "value", value=[[0, 0, 0], [1, -2, 2]]),),
+               {"p": 1, "axis": 1}, label="zero-vector-l1"),
+        OpCase("SpaceToDepth", (In((2, 2, 4, 6)),), {"blocksize": 2, "mode": "CRD"}, opset=28, label="crd"),
     ]
 
 

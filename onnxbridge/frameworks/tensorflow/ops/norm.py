@@ -131,7 +131,7 @@ def lp_norm(ctx: TensorFlowContext) -> None:
         norm = call(_ops("sum"), call(_ops("abs"), x), axis=lit(a), keepdims=lit(True))
     else:
         ctx.fail(f"p={p} is not supported")
-    ctx.emit(call(_ops("divide"), x, norm), perm=perm)
+    ctx.emit(call(_ops("divide_no_nan"), x, norm), perm=perm)  # ONNX: a zero vector stays zero
 
 
 @TF_OPS.register("LRN")

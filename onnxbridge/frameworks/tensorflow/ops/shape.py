@@ -315,7 +315,8 @@ def space_to_depth(ctx: TensorFlowContext) -> None:
         ctx.fail("SpaceToDepth needs static channel and spatial sizes")
     x = ctx.x_cl(0)
     y = call(_ops("reshape"), x, lit((-1, h // b, b, w // b, b, c)))
-    y = call(_ops("transpose"), y, lit((0, 1, 3, 2, 4, 5)))
+    # DCR: the block's row and column, then the channel; CRD: the channel first
+    y = call(_ops("transpose"), y, lit((0, 1, 3, 5, 2, 4) if ctx.attr("mode", "DCR") == "CRD" else (0, 1, 3, 2, 4, 5)))
     ctx.emit(call(_ops("reshape"), y, lit((-1, h // b, w // b, b * b * c))), perm=L.channels_last(4))
 
 

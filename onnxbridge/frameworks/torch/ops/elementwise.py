@@ -90,7 +90,10 @@ def pow_(ctx: TorchContext) -> None:
             return
         ctx.emit(fn("torch.pow", ctx.t(0), scalar(np.float32(value))))
         return
-    ctx.emit(fn("torch.pow", ctx.t(0), ctx.t(1)))
+    y = fn("torch.pow", ctx.t(0), ctx.t(1))
+    if ctx.elem(1) is not None and ctx.elem(0) is not None and ctx.elem(1) != ctx.elem(0):
+        y = fmt("{}.to({})", y, ctx.dtype(ctx.elem(0)))  # ONNX keeps the base's type; torch promotes
+    ctx.emit(y)
 
 
 @REG("Mod", since=10)

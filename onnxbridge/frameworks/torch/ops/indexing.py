@@ -180,12 +180,13 @@ def topk(ctx: TorchContext) -> None:
     else:
         elems = ctx.elems(1)
         k = ctx.elem_code(elems[0]) if elems else fmt("int({})", ctx.t(1))
-    kwargs = {"dim": lit(int(ctx.attr("axis", -1)))}
-    if not int(ctx.attr("largest", 1)):
-        kwargs["largest"] = lit(False)
-    if not int(ctx.attr("sorted", 1)):
-        kwargs["sorted"] = lit(False)
-    ctx.line("{} = {}", ctx.targets(2), fn("torch.topk", ctx.t(0), k, **kwargs))
+    dim = lit(int(ctx.attr("axis", -1)))
+    # ONNX puts the lower index first among equal values; torch.topk orders ties as it likes, a stable
+    # sort keeps them in index order
+    kwargs = {"descending": lit(True)} if int(ctx.attr("largest", 1)) else {}
+    values, indices = ctx.temp("values"), ctx.temp("indices")
+    ctx.line("{}, {} = {}", values, indices, fn("torch.sort", ctx.t(0), dim=dim, stable=lit(True), **kwargs))
+    ctx.line("{} = {}.narrow({}, 0, {}), {}.narrow({}, 0, {})", ctx.targets(2), values, dim, k, indices, dim, k)
 
 
 @REG("NonZero", since=9)

@@ -310,6 +310,9 @@ def depth_to_space(ctx: TorchContext) -> None:
 @REG("SpaceToDepth")
 def space_to_depth(ctx: TorchContext) -> None:
     bs = int(ctx.attr("blocksize"))
+    if ctx.attr("mode", "DCR") == "CRD":  # channel, then the row and column within the block
+        ctx.emit(fn("F.pixel_unshuffle", ctx.t(0), lit(bs)))
+        return
     dims = input_dims(ctx)
     if dims is None or len(dims) != 4:
         ctx.fail("the input must be 4-D with a known rank")
