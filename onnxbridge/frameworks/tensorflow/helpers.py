@@ -315,6 +315,9 @@ class Fill(keras.layers.Layer):
 class Range(keras.layers.Layer):
     """``start, start + delta, ...`` below ``limit``, bounds known at run time (ONNX Range)."""
 
+    def __init__(self, **kwargs):
+        super().__init__(autocast=False, **kwargs)  # float16 bounds give a float16 range
+
     def call(self, start, limit, delta):
         return tf.range(start, limit, delta)
 '''),
