@@ -285,6 +285,11 @@ def _params_cases() -> list[OpCase]:
         OpCase("SpaceToDepth", (In((2, 2, 4, 6)),), {"blocksize": 2, "mode": "CRD"}, opset=28, label="crd"),
         OpCase("Range", tuple(In((), "float16", "value", value=v) for v in (1.0, 4.0, 0.5)), opset=27,
                label="float16-runtime"),
+        # shapes known at run time keep float16 values float16
+        OpCase("Expand", (In((3, 1), "float16"), In((2,), "int64", "value", value=[3, 4])),
+               label="float16-runtime-shape"),
+        OpCase("Reshape", (In((2, 6), "float16"), In((2,), "int64", "value", value=[3, 4])),
+               label="float16-runtime-shape"),
     ]
 
 

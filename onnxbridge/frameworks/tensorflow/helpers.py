@@ -282,7 +282,7 @@ class DynamicReshape(keras.layers.Layer):
     """Reshape to a shape computed at run time (``-1`` infers one dim; ``copy_zeros``: 0 keeps that dim)."""
 
     def __init__(self, copy_zeros=False, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.copy_zeros = copy_zeros
 
     def call(self, x, shape):
@@ -296,6 +296,9 @@ class DynamicReshape(keras.layers.Layer):
 class BroadcastTo(keras.layers.Layer):
     """Broadcast both ways to a shape computed at run time (ONNX Expand)."""
 
+    def __init__(self, **kwargs):
+        super().__init__(autocast=False, **kwargs)  # float16 stays float16
+
     def call(self, x, shape):
         return x * tf.ones(tf.cast(shape, tf.int64), dtype=x.dtype)
 '''),
@@ -304,7 +307,7 @@ class Fill(keras.layers.Layer):
     """A tensor of one value, of a shape computed at run time (ONNX ConstantOfShape)."""
 
     def __init__(self, value, dtype, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.value = value
         self.fill_dtype = dtype
 
@@ -326,7 +329,7 @@ class ConstantLike(keras.layers.Layer):
     """A fixed tensor as a model output (Keras outputs must come from a layer fed by an input)."""
 
     def __init__(self, value, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.value = value
 
     def call(self, anchor):
@@ -337,7 +340,7 @@ class GatherND(keras.layers.Layer):
     """``tf.gather_nd`` (ONNX GatherND)."""
 
     def __init__(self, batch_dims=0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.batch_dims = batch_dims
 
     def call(self, x, indices):
@@ -348,7 +351,7 @@ class ScatterND(keras.layers.Layer):
     """Write (or add, multiply, take the max/min of) updates at N-d indices (ONNX ScatterND)."""
 
     def __init__(self, reduction="none", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.reduction = reduction
 
     def call(self, x, indices, updates):
@@ -361,7 +364,7 @@ class ScatterElements(keras.layers.Layer):
     """Write (or add ...) updates along one axis at per-element indices (ONNX ScatterElements)."""
 
     def __init__(self, axis, reduction="none", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.axis = axis
         self.reduction = reduction
 
@@ -381,7 +384,7 @@ class ReverseSequence(keras.layers.Layer):
     """Reverse the first ``lengths[b]`` steps of each sequence (ONNX ReverseSequence)."""
 
     def __init__(self, time_axis, batch_axis, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.time_axis, self.batch_axis = time_axis, batch_axis
 
     def call(self, x, lengths):
