@@ -141,14 +141,9 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                'ai.onnx.ml::TreeEnsemble (<unnamed TreeEnsemble>) (see '
                                                'docs/support-matrix.md for what is supported)'),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
-                                            'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
-                                            'Mismatched elements: 2 / 192 (1.04%) Mismatch at indices:'),
- 'test_attention_4d_gqa_causal_nonpad_decode_fp16_expanded': ('wrong',
-                                                              'data set 0: Items are not equal: ACTUAL: '
-                                                              "dtype('float32') DESIRED: dtype('float16')"),
- 'test_attention_4d_gqa_with_past_and_present_fp16_expanded': ('wrong',
-                                                               'data set 0: Items are not equal: ACTUAL: '
-                                                               "dtype('float32') DESIRED: dtype('float16')"),
+                                            'Keras computes the float16 matrix products and softmax in '
+                                            'float16 steps where onnxruntime sums in float32: 2 of 192 '
+                                            'values differ by one or two float16 steps, beyond rtol 1e-3'),
  'test_averagepool_2d_ceil_last_window_starts_on_pad': ('refused',
                                                         '1 node(s) cannot be converted to TensorFlow: node '
                                                         "'<unnamed AveragePool>' (AveragePool): AveragePool "
@@ -717,9 +712,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
                                'run time are not supported (see docs/support-matrix.md for what is '
                                'supported)'),
- 'test_l2normalization_axis_0': ('wrong',
-                                 'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 nan location '
-                                 'mismatch: ACTUAL: array([[[1.      , 0.371391, 0.371391],'),
  'test_layer_normalization_2d_axis0': ('refused',
                                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                        "LayerNormalization>' (LayerNormalization): the Mean/InvStdDev "
@@ -1128,9 +1120,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                          '1 op type(s) have no tensorflow converter: QLinearMatMul (<unnamed '
                                          'QLinearMatMul>) (see docs/support-matrix.md for what is '
                                          'supported)'),
- 'test_range_float16_type_positive_delta': ('wrong',
-                                            "data set 0: Items are not equal: ACTUAL: dtype('float32') "
-                                            "DESIRED: dtype('float16')"),
  'test_range_float16_type_positive_delta_expanded': ('refused',
                                                      '2 node(s) cannot be converted to TensorFlow: node '
                                                      "'<unnamed Add>' (Add): the rank of output "
@@ -1939,10 +1928,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' "
                                        '(RNN): weights computed at run time are not supported (see '
                                        'docs/support-matrix.md for what is supported)'),
- 'test_spacetodepth_crd_mode_example': ('wrong',
-                                        'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 '
-                                        'Mismatched elements: 36 / 48 (75%) First 5 mismatches are at '
-                                        'indices:'),
  'test_string_concat': ('refused',
                         '1 op type(s) have no tensorflow converter: StringConcat (<unnamed StringConcat>) '
                         '(see docs/support-matrix.md for what is supported)'),
