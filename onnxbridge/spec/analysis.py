@@ -83,6 +83,44 @@ def analyse_spec(data: dict[str, Any], *, targets: tuple[str, ...] = ()) -> Spec
 
 
 @dataclass
+class Connectivity:
+    """Which top-level layers are on no path from a graph input to a graph output, and one line saying so."""
+
+    unconnected: list[str]
+
+    @property
+    def warning(self) -> str | None:
+        """``2 layers are not connected from an input to an output: 'a', 'b'`` (None when all are)."""
+        from onnxbridge.checks.rules._util import agree, listing, plural
+
+        n = len(self.unconnected)
+        if not n:
+            return None
+        return (f"{plural(n, 'layer')} {agree(n, 'is', 'are')} not connected from an input to an output: "
+                f"{listing(self.unconnected)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unconnected": list(self.unconnected), "warning": self.warning}
+
+
+def check_connectivity(data: dict[str, Any]) -> Connectivity:
+    """Find the layers of ``data`` (a spec as plain data) that no path from an input to an output runs
+    through: not wired in, fed only by such layers, or feeding nothing that reaches an output. A document
+    that does not validate has none to report (its problems are the analysis's).
+
+    Example::
+
+        check_connectivity(spec).warning   # "1 layer is not connected from an input to an output: 'relu'"
+    """
+    from onnxbridge.checks.analysis import unconnected_layers
+    from onnxbridge.checks.spec import analyse
+
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a spec mapping with 'inputs' and 'layers', got {type(data).__name__}")
+    return Connectivity(unconnected_layers(analyse(data)))
+
+
+@dataclass
 class FixOutcome:
     """The spec after one fix, what the fix passes did, and the new analysis."""
 

@@ -186,8 +186,11 @@ def create_app(state: StudioState) -> FastAPI:
 
     @app.post("/api/save")
     def save(body: SaveBody) -> Response:
+        from onnxbridge.spec.analysis import check_connectivity
+
         version = ws.save_spec(body.path, body.spec, version=body.version, force=body.force)
-        return Json({"path": body.path, "version": version})
+        # saved as drawn; layers off every input-to-output path are worth a warning
+        return Json({"path": body.path, "version": version, **check_connectivity(body.spec).to_dict()})
 
     @app.get("/api/session")
     def get_session() -> Response:
