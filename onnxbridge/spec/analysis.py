@@ -30,6 +30,7 @@ class StructureProblem:
     layers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON data: its message and the layers it names."""
         return {"message": self.message, "layers": list(self.layers)}
 
 
@@ -53,6 +54,8 @@ class SpecAnalysis:
         return not any(d.level is Level.error for d in self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:
+        """The analysis as JSON data: verdict, shape summary, diagnostics, structure problems, notes and time
+        taken."""
         return {"ok": self.ok, "summary": None if self.summary is None else self.summary.to_dict(),
                 "diagnostics": [d.to_dict() for d in self.diagnostics],
                 "structure": [p.to_dict() for p in self.structure], "notes": list(self.notes),
@@ -100,6 +103,7 @@ class Connectivity:
                 f"{listing(self.unconnected)}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The layers on no input-to-output path, and the warning line, as JSON data."""
         return {"unconnected": list(self.unconnected), "warning": self.warning}
 
 
@@ -129,6 +133,7 @@ class FixOutcome:
     analysis: SpecAnalysis
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON data: the fixed spec, the fixes applied and the analysis of the result."""
         return {"spec": self.spec, "applied": [f.to_dict() for f in self.applied],
                 "analysis": self.analysis.to_dict()}
 

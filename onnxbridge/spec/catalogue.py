@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from onnxbridge.spec.blocks import BuiltinBlock, all_blocks
 from onnxbridge.spec.registry import all_layers
 
 
-def _params(model: type) -> list[dict[str, Any]]:
+def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
     out = []
     for name, f in model.model_fields.items():
         required = f.default is PydanticUndefined and f.default_factory is None

@@ -27,7 +27,7 @@ def export_trained(run: Run, trained: dict[str, Any]) -> dict[str, Any]:
         module = cpu_copy(trained["module"])
         result = to_onnx(module, example_inputs=tuple(torch.from_numpy(x) for x in sample))
     else:
-        from onnxbridge.training.keras_loop import predict
+        from onnxbridge.training.keras_loop import predict  # type: ignore[assignment]  # same call, other parameter name
 
         module = trained["module"]
         result = to_onnx(module, example_inputs=sample if len(sample) > 1 else sample[0])

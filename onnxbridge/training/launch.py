@@ -147,7 +147,7 @@ def run_tf_workers(network: str, run_dir: str, options: TrainOptions, *, resume:
 
     Worker 0 (the chief) prints to this console; when any worker fails, the others are stopped.
     """
-    ports = []
+    ports: list[int] = []
     while len(ports) < options.nproc:
         port = free_port()
         if port not in ports:

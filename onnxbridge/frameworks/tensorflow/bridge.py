@@ -43,24 +43,31 @@ class TensorFlowBridge(Bridge):
     engines = {"tensorflow": ("tf", "tf.function", "keras")}
 
     def recognises(self, path: Path) -> bool:
+        """``.keras`` and ``.h5`` files, and SavedModel folders."""
         return path.suffix.lower() in (".keras", ".h5") or (path.is_dir() and (path / "saved_model.pb").exists())
 
     def import_to_onnx(self, source: Any, **options: Any) -> ConversionResult:
+        """A Keras model (live, ``.keras`` or ``.h5``) or a SavedModel folder to ONNX through tf2onnx (see
+        :func:`~onnxbridge.frameworks.tensorflow.importer.import_to_onnx`)."""
         from onnxbridge.frameworks.tensorflow.importer import import_to_onnx
 
         return import_to_onnx(source, **options)
 
     def export_from_onnx(self, model: onnx.ModelProto, **options: Any) -> ConversionResult:
+        """ONNX to a Keras model through the generated source (see
+        :func:`~onnxbridge.frameworks.tensorflow.exporter.export_from_onnx`)."""
         from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
 
         return export_from_onnx(model, **options)
 
     def op_registry(self) -> OpRegistry:
+        """The TensorFlow converters, every op family loaded."""
         from onnxbridge.frameworks.tensorflow.registry import load_ops
 
         return load_ops()
 
     def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        """The Keras source for ``model``; ``class_name`` is refused (it names the torch module only)."""
         if options.get("class_name") is not None:
             raise OnnxBridgeError("class_name applies to the torch target")
         from onnxbridge.frameworks.tensorflow.codegen import generate
@@ -69,6 +76,7 @@ class TensorFlowBridge(Bridge):
         return generated.source, generated.class_name
 
     def require(self) -> None:
+        """Also quiets TensorFlow's C++ start-up logging unless the user set ``TF_CPP_MIN_LOG_LEVEL``."""
         super().require()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter on stderr
 
@@ -110,6 +118,7 @@ class TensorFlowBridge(Bridge):
         yield notes
 
     def has_cuda(self) -> bool:
+        """Whether TensorFlow lists a physical GPU."""
         from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 
         return bool(import_tensorflow().config.list_physical_devices("GPU"))
