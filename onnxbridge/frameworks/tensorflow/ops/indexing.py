@@ -164,7 +164,8 @@ def one_hot(ctx: TensorFlowContext) -> None:
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank + 1)
     # ONNX counts negative indices from the end and gives a row of off values outside [-depth, depth)
-    if depth is None or values is None or ctx.const(0) is None or (ctx.const(0) < 0).any():
+    indices = ctx.const(0)
+    if depth is None or values is None or indices is None or bool(np.any(indices < 0)):
         layer = ctx.layer(str(ctx.helper("OneHot")), module="", axis=axis, shape=ctx.static_out_shape())
         ctx.emit(call(layer, ctx.x(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
         return

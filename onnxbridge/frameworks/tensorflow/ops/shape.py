@@ -147,15 +147,16 @@ def transpose(ctx: TensorFlowContext) -> None:
     ctx.alias(0, perm=L.through_transpose(v.layout, onnx_perm))
 
 
-_RUNTIME = object()  # a parameter known only at run time
+class _Runtime:
+    """A parameter known only at run time."""
 
 
-def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | object | None:
+def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | _Runtime | None:
     if ctx.opset >= since_input:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
-        return _RUNTIME if axes is None else axes
+        return _Runtime() if axes is None else axes
     return ctx.attr("axes")
 
 
@@ -171,7 +172,7 @@ def squeeze(ctx: TensorFlowContext) -> None:
     ``SqueezeAxes`` helper when they are known only at run time)."""
     rank = ctx.rank(0)
     axes = _axes(ctx, 13)
-    if axes is _RUNTIME:
+    if isinstance(axes, _Runtime):
         _runtime_axes(ctx, "SqueezeAxes")
         return
     if axes is None:
@@ -200,7 +201,7 @@ def squeeze(ctx: TensorFlowContext) -> None:
 def unsqueeze(ctx: TensorFlowContext) -> None:
     """ONNX ``Unsqueeze`` at the given axes (the ``UnsqueezeAxes`` helper when they are known only at run time)."""
     axes = _axes(ctx, 13)
-    if axes is _RUNTIME:
+    if isinstance(axes, _Runtime):
         _runtime_axes(ctx, "UnsqueezeAxes")
         return
     if axes is None:

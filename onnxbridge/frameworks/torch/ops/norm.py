@@ -130,7 +130,7 @@ def lp_normalization(ctx: TorchContext) -> None:
 
 
 #: the smallest positive (subnormal) value of each float type; float32's is 2**-149
-_SMALLEST_POSITIVE = {TensorProto.FLOAT16: 2.0**-24, TensorProto.BFLOAT16: 2.0**-133, TensorProto.DOUBLE: 2.0**-1074}
+_SMALLEST_POSITIVE: dict[int | None, float] = {TensorProto.FLOAT16: 2.0**-24, TensorProto.BFLOAT16: 2.0**-133, TensorProto.DOUBLE: 2.0**-1074}
 
 
 @REG("LRN")

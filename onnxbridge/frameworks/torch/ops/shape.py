@@ -134,15 +134,16 @@ def transpose(ctx: TorchContext) -> None:
         ctx.emit(fmt("{}.permute({})", x, join([lit(p) for p in perm])))
 
 
-_RUNTIME = object()  # a parameter known only at run time
+class _Runtime:
+    """A parameter known only at run time."""
 
 
-def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | object | None:
+def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | _Runtime | None:
     if ctx.opset >= input_since:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
-        return _RUNTIME if axes is None else axes
+        return _Runtime() if axes is None else axes
     axes = ctx.attr("axes")
     return None if axes is None else [int(a) for a in axes]
 
@@ -154,10 +155,13 @@ def unsqueeze(ctx: TorchContext) -> None:
     axes = _axes_attr_or_input(ctx, 13) or []
     rank = ctx.type(0).rank
     x = ctx.t(0)
-    if axes is _RUNTIME or (any(a < 0 for a in axes) and rank is None):  # the helper counts at run time
-        ctx.emit(fn(str(ctx.helper("onnx_unsqueeze")), x, ctx.t(1) if axes is _RUNTIME else lit(axes)))
+    if isinstance(axes, _Runtime):
+        ctx.emit(fn(str(ctx.helper("onnx_unsqueeze")), x, ctx.t(1)))
         return
     if any(a < 0 for a in axes):
+        if rank is None:  # the helper counts from the end at run time
+            ctx.emit(fn(str(ctx.helper("onnx_unsqueeze")), x, lit(axes)))
+            return
         axes = [ctx.axis(a, rank + len(axes)) for a in axes]
     for a in sorted(axes):
         x = fmt("{}.unsqueeze({})", x, lit(a))
@@ -169,7 +173,7 @@ def squeeze(ctx: TorchContext) -> None:
     """ONNX ``Squeeze`` (axes as attribute before opset 13, as input from 13, constant or known at run time)."""
     axes = _axes_attr_or_input(ctx, 13)
     x = ctx.t(0)
-    if axes is _RUNTIME:
+    if isinstance(axes, _Runtime):
         ctx.emit(fmt("{}.squeeze(tuple({}.tolist()))", x, ctx.t(1)))
     elif not axes:
         ctx.emit(fmt("{}.squeeze()", x))
