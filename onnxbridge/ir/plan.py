@@ -86,8 +86,40 @@ def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], 
         if fn is not None:
             view.calls[id(node)] = _instantiate(fn, node, view, plan, functions)
             continue
+        _infer_node_types(view, node)
         fold_node(node, view)
     _drop_zero_initial_states(view)
+
+
+_INFER_CONST_LIMIT = 4096  # known inputs up to this size are given to per-node inference as values
+
+
+def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
+    """Types ONNX shape inference missed for ``node``'s outputs, inferred for the node alone with the
+    values folded so far (axes from ``Range(0, Size(Shape(x)))``, split sizes from shape arithmetic ...);
+    later nodes then see them too."""
+    outs = [o for o in node.output if o]
+    if not outs or all(view.type(o).rank is not None for o in outs) or not is_onnx_domain(node.domain) \
+            or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return
+    inputs, inits = [], []
+    for name in dict.fromkeys(n for n in node.input if n):
+        c = view.const(name)
+        if c is not None and np.asarray(c).size <= _INFER_CONST_LIMIT:
+            inits.append(numpy_helper.from_array(np.asarray(c), name))
+            continue
+        t = view.type(name)
+        if t.elem is None or t.shape is None:
+            return
+        inputs.append(value_info(name, t))
+    graph = helper.make_graph([node], "node", inputs, [helper.make_empty_tensor_value_info(o) for o in outs],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in view.opsets.items()])
+    inferred = graph_types(infer_shapes(model).graph)
+    for o in outs:
+        t = inferred.get(o, UNKNOWN)
+        if t.rank is not None and view.type(o).rank is None:
+            view.types[o] = t
 
 
 _RECURRENT_STATES = {"LSTM": (5, 6), "GRU": (5,), "RNN": (5,)}

@@ -322,6 +322,25 @@ def _attention_cases() -> list[OpCase]:
     ]
 
 
+def _rotary_cases() -> list[OpCase]:
+    positions = In((2, 3), "int64", "int:0:49")
+    return [
+        OpCase("RotaryEmbedding", (In((2, 4, 3, 8)), _w(50, 4), _w(50, 4), positions), opset=23,
+               label="4d-constant-caches"),
+        OpCase("RotaryEmbedding", (In((2, 3, 32)), In((50, 4)), In((50, 4)), positions), {"num_heads": 4},
+               opset=23, label="3d"),
+        OpCase("RotaryEmbedding", (In((2, 4, 3, 8)), In((50, 2)), In((50, 2)), positions),
+               {"interleaved": 1, "rotary_embedding_dim": 4}, opset=23, label="interleaved-partial"),
+        OpCase("RotaryEmbedding", (In((2, 3, 16)), In((2, 3, 2)), In((2, 3, 2))),
+               {"num_heads": 2, "rotary_embedding_dim": 4}, opset=23, label="3d-no-positions-partial"),
+        OpCase("RotaryEmbedding", (In((2, 4, 3, 8)), In((2, 3, 4)), In((2, 3, 4))), {"interleaved": 1},
+               opset=23, label="no-positions-interleaved"),
+        OpCase("RotaryEmbedding", (In((1, 2, 3, 8), "float16"), In((8, 4), "float16"), In((8, 4), "float16"),
+                                   In((1, 3), "int64", "int:0:7")),
+               opset=23, label="float16", atol=2e-3),
+    ]
+
+
 CASES: list[OpCase] = [
     *_unary_cases(),
     # activations
@@ -608,4 +627,20 @@ CASES: list[OpCase] = [
     OpCase("Gemm", (In((3, 4)), In((4, 3)), In((3, 1))), label="column-bias"),
     # attention (batch 2; 4-D inputs are (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
     *_attention_cases(),
+    # normalisation statistics, RMS normalisation, scales computed at run time
+    OpCase("LayerNormalization", (X3, _w(6), _w(6)), outputs=3, label="statistics"),
+    OpCase("LayerNormalization", (X3, In((4, 6)), In((4, 6))), {"axis": 1, "epsilon": 1e-3}, outputs=2,
+           label="mean-runtime-weight"),
+    OpCase("LayerNormalization", (In((2, 4, 6), "float16"), In((6,), "float16", const=True)), outputs=3,
+           label="statistics-float16", atol=2e-3),
+    OpCase("RMSNormalization", (X3, _w(6)), opset=23, label="last-axis"),
+    OpCase("RMSNormalization", (X3, _w(4, 6)), {"axis": 1, "epsilon": 1e-3}, opset=23, label="two-axes"),
+    OpCase("RMSNormalization", (X3, In((6,))), {"axis": 1}, opset=23, label="runtime-broadcast-scale"),
+    OpCase("RMSNormalization", (X3, In((4, 6))), {"axis": -2}, opset=23, label="runtime-scale"),
+    OpCase("RMSNormalization", (In((2, 4, 6), "float16"), In((6,), "float16")), opset=23, label="float16",
+           atol=2e-3),
+    OpCase("GroupNormalization", (In((2, 4, 3, 3)), In((4,)), In((4,))), {"num_groups": 2}, opset=21,
+           label="runtime-scale"),
+    # rotary embedding (4-D inputs (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
+    *_rotary_cases(),
 ]

@@ -417,6 +417,14 @@ class TensorFlowContext(ConverterContext):
         """``out_j = expr``: output ``j`` (stored with ``perm``) in a new variable named after the tensor."""
         return self.define(self.node.output[j], expr, perm, **extra)
 
+    def let(self, hint: str, expr: Code) -> Code:
+        """``hint = expr`` in a fresh variable: an intermediate value of this converter (not an ONNX tensor)
+        that its later statements read."""
+        var = self.scope.new_var(hint)
+        self.define_raw(var, expr)
+        self.uses.add(var)
+        return var
+
     def define_raw(self, targets: Code | Sequence[Code], expr: Code) -> None:
         """``targets = expr`` for intermediate variables (not ONNX tensors), e.g. a tuple to unpack."""
         targets = [targets] if isinstance(targets, Code) else list(targets)
