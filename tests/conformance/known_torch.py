@@ -11,9 +11,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                              '1 op type(s) have no torch converter: Sum (<unnamed '
                                                              'Sum>) (see docs/support-matrix.md for what is '
                                                              'supported)'),
- 'pytorch-operator/test_operator_view': ('crashed',
-                                         'IndexError: Dimension out of range (expected to be in range of [-1, 0], but '
-                                         'got 1) (<generated model.py 653e9602466b>:19)'),
  'simple/test_sequence_model1': ('refused',
                                  '3 op type(s) have no torch converter: SequenceAt (<unnamed SequenceAt>); '
                                  'SequenceEmpty (<unnamed SequenceEmpty>); SequenceInsert (<unnamed SequenceInsert>, '
@@ -50,15 +47,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                  'supported)'),
  'simple/test_strnorm_model_monday_casesensintive_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'simple/test_strnorm_model_nostopwords_nochangecase': ('refused', 'PyTorch has no string tensors'),
- 'test_add_uint16': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt16\' (<generated model.py '
-                     '0ae31ea44a67>:19)'),
- 'test_add_uint32': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt32\' (<generated model.py '
-                     'c5bddecac110>:19)'),
- 'test_add_uint64': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt64\' (<generated model.py '
-                     '731dbe41050e>:19)'),
  'test_affine_grid_3d_align_corners_expanded': ('refused',
                                                 "shape inference loses the rank of an intermediate in AffineGrid's "
                                                 'function body, and its Unsqueeze with negative axes needs that rank'),
@@ -66,17 +54,13 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_ai_onnx_ml_label_encoder_string_int_no_default': ('refused', 'PyTorch has no string tensors'),
  'test_ai_onnx_ml_label_encoder_tensor_mapping': ('refused', 'PyTorch has no string tensors'),
  'test_ai_onnx_ml_label_encoder_tensor_value_only_mapping': ('refused', 'PyTorch has no string tensors'),
- 'test_attention_4d_causal_fp16': ('wrong',
-                                   'float16: torch rounds each stage (the matmuls, the softmax) to float16 where '
-                                   'onnxruntime keeps float32 inside; 1-3 of 192 values differ by one float16 step, '
-                                   'beyond rtol 1e-3'),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
-                                            'float16: torch rounds each stage (the matmuls, the softmax) to float16 '
-                                            'where onnxruntime keeps float32 inside; 1-3 of 192 values differ by one '
-                                            'float16 step, beyond rtol 1e-3'),
+                                            'torch computes float16 attention in float16 steps where onnxruntime sums '
+                                            'in float32: 2 of 192 values differ by one or two float16 steps, beyond '
+                                            'rtol 1e-3'),
  'test_attention_4d_fp16': ('wrong',
-                            'float16: torch rounds each stage (the matmuls, the softmax) to float16 where onnxruntime '
-                            'keeps float32 inside; 1-3 of 192 values differ by one float16 step, beyond rtol 1e-3'),
+                            'torch computes float16 attention in float16 steps where onnxruntime sums in float32: 2 of '
+                            '192 values differ by one or two float16 steps, beyond rtol 1e-3'),
  'test_averagepool_2d_dilations': ('refused',
                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed AveragePool>' "
                                    '(AveragePool): dilated average pooling has no torch equivalent (see '
@@ -238,9 +222,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_bitshift_right_uint8': ('refused',
                                '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                'docs/support-matrix.md for what is supported)'),
- 'test_bitwise_not_3d': ('crashed',
-                         'NotImplementedError: "bitwise_not_cpu" not implemented for \'UInt16\' (<generated model.py '
-                         'ab1d57363813>:19)'),
  'test_causal_conv_with_state_b1_c1_degenerate': ('refused',
                                                   '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
                                                   'CausalConvWithState>) (see docs/support-matrix.md for what is '
@@ -300,146 +281,30 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_center_crop_pad_crop_axes_hwc': ('refused',
                                         '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_hwc_expanded': ('wrong',
-                                                 'data set 0: Arrays are not equal Output 0 has incorrect shape '
-                                                 'Mismatched elements: 2 / 3 (66.7%)'),
  'test_center_crop_pad_crop_negative_axes_hwc': ('refused',
                                                  '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
                                                  'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_negative_axes_hwc_expanded': ('wrong',
-                                                          'data set 0: Arrays are not equal Output 0 has incorrect '
-                                                          'shape Mismatched elements: 2 / 3 (66.7%)'),
  'test_center_crop_pad_pad': ('refused',
                               '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) (see '
                               'docs/support-matrix.md for what is supported)'),
- 'test_constant_pad_axes': ('refused',
-                            "1 node(s) cannot be converted to PyTorch: node '<unnamed Pad>' (Pad): the axes must be "
-                            'constants (see docs/support-matrix.md for what is supported)'),
- 'test_constant_pad_negative_axes': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed Pad>' (Pad): the axes "
-                                     'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_convtranspose_output_shape': ('refused',
                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ConvTranspose>' "
                                      '(ConvTranspose): output_shape [10, 8] is larger than the transposed convolution '
                                      'produces (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d': ('refused',
-                    "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis must be a "
-                    'constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_exclusive': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis "
-                              'must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_int32_exclusive': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                                    'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_reverse': ('refused',
-                            "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis must "
-                            'be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_1d_reverse_exclusive': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                                      'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_axis_0': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis must "
-                           'be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_axis_1': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis must "
-                           'be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_int32': ('refused',
-                          "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the axis must "
-                          'be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_cumsum_2d_negative_axis': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed CumSum>' (CumSum): the "
-                                  'axis must be a constant (see docs/support-matrix.md for what is supported)'),
- 'test_div_uint16': ('crashed',
-                     'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt16\' (<generated model.py '
-                     'e9f508114bd4>:19)'),
- 'test_div_uint32': ('crashed',
-                     'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt32\' (<generated model.py '
-                     'c2ef731f321e>:19)'),
- 'test_div_uint64': ('crashed',
-                     'NotImplementedError: "div_trunc_cpu" not implemented for \'UInt64\' (<generated model.py '
-                     'd5b8636d66ab>:19)'),
- 'test_edge_pad': ('crashed',
-                   'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
-                   'Supported combinations for non-constant padding:\n'
-                   '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)'),
- 'test_einsum_scalar': ('crashed',
-                        'RuntimeError: einsum(): the number of subscripts in the equation (0) does not match the '
-                        'number of dimensions (1) for operand 0 and no ellipsis was given (functional.py:372)'),
- 'test_equal_string': ('crashed',
-                       "TypeError: can't convert np.ndarray of type numpy.object_. The only supported types are: "
-                       'float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint6 '
-                       '(bridge.py:71)'),
- 'test_equal_string_broadcast': ('crashed',
-                                 "TypeError: can't convert np.ndarray of type numpy.object_. The only supported types "
-                                 'are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, '
-                                 'uint6 (bridge.py:71)'),
- 'test_flexattention': ('refused',
-                        'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as subgraphs; '
-                        'not converted yet'),
- 'test_flexattention_causal_mask': ('refused',
-                                    'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                                    'subgraphs; not converted yet'),
- 'test_flexattention_diff_head_sizes': ('refused',
-                                        'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers '
-                                        'as subgraphs; not converted yet'),
- 'test_flexattention_double': ('refused',
-                               'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                               'subgraphs; not converted yet'),
- 'test_flexattention_fp16': ('refused',
-                             'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                             'subgraphs; not converted yet'),
- 'test_flexattention_gqa': ('refused',
-                            'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                            'subgraphs; not converted yet'),
- 'test_flexattention_prob_mod': ('refused',
-                                 'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                                 'subgraphs; not converted yet'),
- 'test_flexattention_relative_positional': ('refused',
-                                            'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask '
-                                            'modifiers as subgraphs; not converted yet'),
- 'test_flexattention_scaled': ('refused',
-                               'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                               'subgraphs; not converted yet'),
- 'test_flexattention_score_mod': ('refused',
-                                  'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                                  'subgraphs; not converted yet'),
- 'test_flexattention_soft_cap': ('refused',
-                                 'FlexAttention (ai.onnx.preview, opset 26) takes its score and mask modifiers as '
-                                 'subgraphs; not converted yet'),
- 'test_gather_elements_negative_indices': ('crashed',
-                                           'RuntimeError: index -1 is out of bounds for dimension 0 with size 3 '
-                                           '(<generated model.py aeb3ae7fff9d>:19)'),
+ 'test_equal_string': ('refused',
+                       "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string tensors "
+                       "(element type STRING); graph input 'y': torch has no string tensors (element type STRING); "
+                       "node '<unnamed Equal>' (Equal): torch has no string tensors (element type STRING) (see "
+                       'docs/support-matrix.md for what is '),
+ 'test_equal_string_broadcast': ('refused',
+                                 "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string "
+                                 "tensors (element type STRING); graph input 'y': torch has no string tensors (element "
+                                 "type STRING); node '<unnamed Equal>' (Equal): torch has no string tensors (element "
+                                 'type STRING) (see docs/support-matrix.md for what is '),
  'test_gathernd_example_int32_batch_dim1': ('refused',
                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed GatherND>' "
                                             '(GatherND): batch_dims > 0 is not supported (see docs/support-matrix.md '
                                             'for what is supported)'),
- 'test_greater_equal_uint16': ('crashed',
-                               'NotImplementedError: "ge_cpu" not implemented for \'UInt16\' (<generated model.py '
-                               'a7283532b069>:19)'),
- 'test_greater_equal_uint16_expanded': ('crashed',
-                                        'NotImplementedError: "gt_cpu" not implemented for \'UInt16\' (<generated '
-                                        'model.py 505c9d3a58de>:19)'),
- 'test_greater_equal_uint32': ('crashed',
-                               'NotImplementedError: "ge_cpu" not implemented for \'UInt32\' (<generated model.py '
-                               '897f0c591840>:19)'),
- 'test_greater_equal_uint32_expanded': ('crashed',
-                                        'NotImplementedError: "gt_cpu" not implemented for \'UInt32\' (<generated '
-                                        'model.py cb7c63ee16b3>:19)'),
- 'test_greater_equal_uint64': ('crashed',
-                               'NotImplementedError: "ge_cpu" not implemented for \'UInt64\' (<generated model.py '
-                               'c2be2c25b58c>:19)'),
- 'test_greater_equal_uint64_expanded': ('crashed',
-                                        'NotImplementedError: "gt_cpu" not implemented for \'UInt64\' (<generated '
-                                        'model.py 147db71141e6>:19)'),
- 'test_greater_uint16': ('crashed',
-                         'NotImplementedError: "gt_cpu" not implemented for \'UInt16\' (<generated model.py '
-                         'c991110dcc5f>:19)'),
- 'test_greater_uint32': ('crashed',
-                         'NotImplementedError: "gt_cpu" not implemented for \'UInt32\' (<generated model.py '
-                         '18c4c924e7fb>:19)'),
- 'test_greater_uint64': ('crashed',
-                         'NotImplementedError: "gt_cpu" not implemented for \'UInt64\' (<generated model.py '
-                         '88fd84844c4f>:19)'),
  'test_gru_bidirectional': ('refused',
                             "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must be "
                             'constants (see docs/support-matrix.md for what is supported)'),
@@ -455,36 +320,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_gru_with_initial_bias': ('refused',
                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must "
                                 'be constants (see docs/support-matrix.md for what is supported)'),
- 'test_l2normalization_axis_0': ('wrong',
-                                 'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 nan location mismatch: '
-                                 'ACTUAL: array([[[1.      , 0.371391, 0.371391],'),
- 'test_less_equal_uint16': ('crashed',
-                            'NotImplementedError: "le_cpu" not implemented for \'UInt16\' (<generated model.py '
-                            '0723b0e9a632>:19)'),
- 'test_less_equal_uint16_expanded': ('crashed',
-                                     'NotImplementedError: "lt_cpu" not implemented for \'UInt16\' (<generated '
-                                     'model.py 2a7c681bf716>:19)'),
- 'test_less_equal_uint32': ('crashed',
-                            'NotImplementedError: "le_cpu" not implemented for \'UInt32\' (<generated model.py '
-                            'e73e0683d225>:19)'),
- 'test_less_equal_uint32_expanded': ('crashed',
-                                     'NotImplementedError: "lt_cpu" not implemented for \'UInt32\' (<generated '
-                                     'model.py 49394491da38>:19)'),
- 'test_less_equal_uint64': ('crashed',
-                            'NotImplementedError: "le_cpu" not implemented for \'UInt64\' (<generated model.py '
-                            '00d551967ce9>:19)'),
- 'test_less_equal_uint64_expanded': ('crashed',
-                                     'NotImplementedError: "lt_cpu" not implemented for \'UInt64\' (<generated '
-                                     'model.py 7e264c719e27>:19)'),
- 'test_less_uint16': ('crashed',
-                      'NotImplementedError: "lt_cpu" not implemented for \'UInt16\' (<generated model.py '
-                      'eb507176d7f4>:19)'),
- 'test_less_uint32': ('crashed',
-                      'NotImplementedError: "lt_cpu" not implemented for \'UInt32\' (<generated model.py '
-                      'ae70e368068b>:19)'),
- 'test_less_uint64': ('crashed',
-                      'NotImplementedError: "lt_cpu" not implemented for \'UInt64\' (<generated model.py '
-                      '66385dd9e49c>:19)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no torch converter: LinearAttention (<unnamed '
                                        'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
@@ -590,12 +425,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_lstm_with_peepholes': ('refused',
                               "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B must "
                               'be constants (see docs/support-matrix.md for what is supported)'),
- 'test_max_uint32': ('crashed',
-                     'NotImplementedError: "maximum_cpu" not implemented for \'UInt32\' (<generated model.py '
-                     'b61aed6f3c7c>:19)'),
- 'test_max_uint64': ('crashed',
-                     'NotImplementedError: "maximum_cpu" not implemented for \'UInt64\' (<generated model.py '
-                     'c8f5afb87403>:19)'),
  'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed MaxPool>' "
                                                   '(MaxPool): the Indices output has no torch equivalent (torch '
@@ -609,546 +438,9 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_maxunpool_export_without_output_shape': ('refused',
                                                 '1 op type(s) have no torch converter: MaxUnpool (<unnamed MaxUnpool>) '
                                                 '(see docs/support-matrix.md for what is supported)'),
- 'test_min_uint32': ('crashed',
-                     'NotImplementedError: "minimum_cpu" not implemented for \'UInt32\' (<generated model.py '
-                     'ea71908f037f>:19)'),
- 'test_min_uint64': ('crashed',
-                     'NotImplementedError: "minimum_cpu" not implemented for \'UInt64\' (<generated model.py '
-                     '3b73e66a9e84>:19)'),
- 'test_mod_uint16': ('crashed',
-                     'NotImplementedError: "remainder_cpu" not implemented for \'UInt16\' (<generated model.py '
-                     'a1490bd55003>:19)'),
- 'test_mod_uint32': ('crashed',
-                     'NotImplementedError: "remainder_cpu" not implemented for \'UInt32\' (<generated model.py '
-                     'f439fd7b0b12>:19)'),
- 'test_mod_uint64': ('crashed',
-                     'NotImplementedError: "remainder_cpu" not implemented for \'UInt64\' (<generated model.py '
-                     '18cc156b03ad>:19)'),
  'test_mvn': ('refused',
               '1 op type(s) have no torch converter: MeanVarianceNormalization (<unnamed MeanVarianceNormalization>) '
               '(see docs/support-matrix.md for what is supported)'),
- 'test_pow_types_int32_float32': ('wrong',
-                                  "data set 0: Items are not equal: ACTUAL: dtype('float32') DESIRED: dtype('int32')"),
- 'test_pow_types_int64_float32': ('wrong',
-                                  "data set 0: Items are not equal: ACTUAL: dtype('float32') DESIRED: dtype('int64')"),
- 'test_range_float16_type_positive_delta_expanded': ('wrong',
-                                                     'data set 0: Arrays are not equal Output 0 has incorrect shape '
-                                                     '(shapes (2,), (1,) mismatch)'),
- 'test_range_float_type_positive_delta_expanded': ('wrong',
-                                                   'data set 0: Arrays are not equal Output 0 has incorrect shape '
-                                                   '(shapes (2,), (1,) mismatch)'),
- 'test_range_int32_type_negative_delta_expanded': ('wrong',
-                                                   'data set 0: Arrays are not equal Output 0 has incorrect shape '
-                                                   '(shapes (2,), (1,) mismatch)'),
- 'test_reduce_l1_default_axes_keepdims_example': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                                                  '(ReduceL1): the axes must be constants (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_example_expanded': ('refused',
-                                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                           "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_random': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                                                 '(ReduceL1): the axes must be constants (see docs/support-matrix.md '
-                                                 'for what is supported)'),
- 'test_reduce_l1_default_axes_keepdims_random_expanded': ('refused',
-                                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                          "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_example': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                                            '(ReduceL1): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_l1_do_not_keepdims_example_expanded': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_do_not_keepdims_random': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' "
-                                           '(ReduceL1): the axes must be constants (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_reduce_l1_do_not_keepdims_random_expanded': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_empty_set': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' (ReduceL1): the "
-                              'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_empty_set_expanded': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                       '(ReduceSum): the axes must be constants (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_reduce_l1_keep_dims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' (ReduceL1): "
-                                      'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_keep_dims_example_expanded': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                               '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                               'for what is supported)'),
- 'test_reduce_l1_keep_dims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL1>' (ReduceL1): "
-                                     'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_keep_dims_random_expanded': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                              '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_example_expanded': ('refused',
-                                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                             "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceL1>' (ReduceL1): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l1_negative_axes_keep_dims_random_expanded': ('refused',
-                                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                            "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_example': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                                                  '(ReduceL2): the axes must be constants (see docs/support-matrix.md '
-                                                  'for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_example_expanded': ('refused',
-                                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                           "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_random': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                                                 '(ReduceL2): the axes must be constants (see docs/support-matrix.md '
-                                                 'for what is supported)'),
- 'test_reduce_l2_default_axes_keepdims_random_expanded': ('refused',
-                                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                          "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_example': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                                            '(ReduceL2): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_l2_do_not_keepdims_example_expanded': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_do_not_keepdims_random': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' "
-                                           '(ReduceL2): the axes must be constants (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_reduce_l2_do_not_keepdims_random_expanded': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_empty_set': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' (ReduceL2): the "
-                              'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_empty_set_expanded': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                       '(ReduceSum): the axes must be constants (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_reduce_l2_keep_dims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' (ReduceL2): "
-                                      'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_keep_dims_example_expanded': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                               '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                               'for what is supported)'),
- 'test_reduce_l2_keep_dims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceL2>' (ReduceL2): "
-                                     'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_keep_dims_random_expanded': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                              '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                              'what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_example_expanded': ('refused',
-                                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                             "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceL2>' (ReduceL2): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_l2_negative_axes_keep_dims_random_expanded': ('refused',
-                                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                            "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_asc_axes': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                  '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md for what is '
-                                  'supported)'),
- 'test_reduce_log_sum_asc_axes_expanded': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                           '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_reduce_log_sum_default': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                 '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md for what is '
-                                 'supported)'),
- 'test_reduce_log_sum_default_expanded': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                          '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                          'what is supported)'),
- 'test_reduce_log_sum_desc_axes': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                   '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md for what is '
-                                   'supported)'),
- 'test_reduce_log_sum_desc_axes_expanded': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                            '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_log_sum_empty_set': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                   '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md for what is '
-                                   'supported)'),
- 'test_reduce_log_sum_empty_set_expanded': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                            '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_example': ('refused',
-                                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                           "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be "
-                                                           'constants (see docs/support-matrix.md for what is '
-                                                           'supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_example_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                                    "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                    'be constants (see docs/support-matrix.md for what '
-                                                                    'is supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_random': ('refused',
-                                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                          "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be "
-                                                          'constants (see docs/support-matrix.md for what is '
-                                                          'supported)'),
- 'test_reduce_log_sum_exp_default_axes_keepdims_random_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to PyTorch: node '
-                                                                   "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                   'be constants (see docs/support-matrix.md for what '
-                                                                   'is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_example': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be constants "
-                                                     '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_example_expanded': ('refused',
-                                                              '1 node(s) cannot be converted to PyTorch: node '
-                                                              "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                              'constants (see docs/support-matrix.md for what is '
-                                                              'supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_random': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be constants "
-                                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_do_not_keepdims_random_expanded': ('refused',
-                                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                             "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_empty_set': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSumExp>' "
-                                       '(ReduceLogSumExp): the axes must be constants (see docs/support-matrix.md for '
-                                       'what is supported)'),
- 'test_reduce_log_sum_exp_empty_set_expanded': ('refused',
-                                                "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                                '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                                'for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                              "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be constants (see "
-                                              'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_example_expanded': ('refused',
-                                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                       "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                       'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_keepdims_random_expanded': ('refused',
-                                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                      "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_example': ('refused',
-                                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                            "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be "
-                                                            'constants (see docs/support-matrix.md for what is '
-                                                            'supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_example_expanded': ('refused',
-                                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                                     "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                     'be constants (see docs/support-matrix.md for '
-                                                                     'what is supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_random': ('refused',
-                                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                           "ReduceLogSumExp>' (ReduceLogSumExp): the axes must be "
-                                                           'constants (see docs/support-matrix.md for what is '
-                                                           'supported)'),
- 'test_reduce_log_sum_exp_negative_axes_keepdims_random_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                                    "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                    'be constants (see docs/support-matrix.md for what '
-                                                                    'is supported)'),
- 'test_reduce_log_sum_negative_axes': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceLogSum>' "
-                                       '(ReduceLogSum): the axes must be constants (see docs/support-matrix.md for '
-                                       'what is supported)'),
- 'test_reduce_log_sum_negative_axes_expanded': ('refused',
-                                                "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                                '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                                'for what is supported)'),
- 'test_reduce_max_bool_inputs': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' (ReduceMax): "
-                                 'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                             '(ReduceMax): the axes must be constants (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_reduce_max_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                            '(ReduceMax): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_max_empty_set': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' (ReduceMax): the "
-                               'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                      '(ReduceMax): the axes must be constants (see docs/support-matrix.md for what is '
-                                      'supported)'),
- 'test_reduce_max_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMax>' "
-                                     '(ReduceMax): the axes must be constants (see docs/support-matrix.md for what is '
-                                     'supported)'),
- 'test_reduce_max_negative_axes_keepdims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceMax>' (ReduceMax): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_max_negative_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceMax>' (ReduceMax): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_default_axes_keepdims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_default_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_do_not_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMean>' "
-                                              '(ReduceMean): the axes must be constants (see docs/support-matrix.md '
-                                              'for what is supported)'),
- 'test_reduce_mean_do_not_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMean>' "
-                                             '(ReduceMean): the axes must be constants (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_reduce_mean_keepdims_example': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMean>' "
-                                       '(ReduceMean): the axes must be constants (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_reduce_mean_keepdims_random': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMean>' "
-                                      '(ReduceMean): the axes must be constants (see docs/support-matrix.md for what '
-                                      'is supported)'),
- 'test_reduce_mean_negative_axes_keepdims_example': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_mean_negative_axes_keepdims_random': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceMean>' (ReduceMean): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_bool_inputs': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' (ReduceMin): "
-                                 'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                             '(ReduceMin): the axes must be constants (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_reduce_min_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                            '(ReduceMin): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_min_empty_set': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' (ReduceMin): the "
-                               'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                      '(ReduceMin): the axes must be constants (see docs/support-matrix.md for what is '
-                                      'supported)'),
- 'test_reduce_min_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceMin>' "
-                                     '(ReduceMin): the axes must be constants (see docs/support-matrix.md for what is '
-                                     'supported)'),
- 'test_reduce_min_negative_axes_keepdims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceMin>' (ReduceMin): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_min_negative_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceMin>' (ReduceMin): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_do_not_keepdims_example': ('refused',
-                                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' "
-                                              '(ReduceProd): the axes must be constants (see docs/support-matrix.md '
-                                              'for what is supported)'),
- 'test_reduce_prod_do_not_keepdims_random': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' "
-                                             '(ReduceProd): the axes must be constants (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_reduce_prod_empty_set': ('refused',
-                                "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' (ReduceProd): "
-                                'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_keepdims_example': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' "
-                                       '(ReduceProd): the axes must be constants (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_reduce_prod_keepdims_random': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceProd>' "
-                                      '(ReduceProd): the axes must be constants (see docs/support-matrix.md for what '
-                                      'is supported)'),
- 'test_reduce_prod_negative_axes_keepdims_example': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceProd>' (ReduceProd): the axes must be constants (see "
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_prod_negative_axes_keepdims_random': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceProd>' (ReduceProd): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_default_axes_keepdims_example': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_default_axes_keepdims_random': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                  "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_do_not_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                             '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_reduce_sum_do_not_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                            '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                            'what is supported)'),
- 'test_reduce_sum_empty_axes_input_noop': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                           '(ReduceSum): the axes must be constants (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_reduce_sum_empty_axes_input_noop_example': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_set': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' (ReduceSum): the "
-                               'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_empty_set_non_reduced_axis_zero': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_keepdims_example': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                      '(ReduceSum): the axes must be constants (see docs/support-matrix.md for what is '
-                                      'supported)'),
- 'test_reduce_sum_keepdims_random': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                     '(ReduceSum): the axes must be constants (see docs/support-matrix.md for what is '
-                                     'supported)'),
- 'test_reduce_sum_negative_axes_keepdims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_negative_axes_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_example': ('refused',
-                                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                          "ReduceSumSquare>' (ReduceSumSquare): the axes must be "
-                                                          'constants (see docs/support-matrix.md for what is '
-                                                          'supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_example_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to PyTorch: node '
-                                                                   "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                   'be constants (see docs/support-matrix.md for what '
-                                                                   'is supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_random': ('refused',
-                                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                         "ReduceSumSquare>' (ReduceSumSquare): the axes must be "
-                                                         'constants (see docs/support-matrix.md for what is '
-                                                         'supported)'),
- 'test_reduce_sum_square_default_axes_keepdims_random_expanded': ('refused',
-                                                                  '1 node(s) cannot be converted to PyTorch: node '
-                                                                  "'<unnamed ReduceSum>' (ReduceSum): the axes must be "
-                                                                  'constants (see docs/support-matrix.md for what is '
-                                                                  'supported)'),
- 'test_reduce_sum_square_do_not_keepdims_example': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                    "ReduceSumSquare>' (ReduceSumSquare): the axes must be constants "
-                                                    '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_example_expanded': ('refused',
-                                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                             "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_random': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                   "ReduceSumSquare>' (ReduceSumSquare): the axes must be constants "
-                                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_do_not_keepdims_random_expanded': ('refused',
-                                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                            "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_empty_set': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSumSquare>' "
-                                      '(ReduceSumSquare): the axes must be constants (see docs/support-matrix.md for '
-                                      'what is supported)'),
- 'test_reduce_sum_square_empty_set_expanded': ('refused',
-                                               "1 node(s) cannot be converted to PyTorch: node '<unnamed ReduceSum>' "
-                                               '(ReduceSum): the axes must be constants (see docs/support-matrix.md '
-                                               'for what is supported)'),
- 'test_reduce_sum_square_keepdims_example': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ReduceSumSquare>' (ReduceSumSquare): the axes must be constants (see "
-                                             'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_example_expanded': ('refused',
-                                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                      "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_random': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "ReduceSumSquare>' (ReduceSumSquare): the axes must be constants (see "
-                                            'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_keepdims_random_expanded': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "ReduceSum>' (ReduceSum): the axes must be constants (see "
-                                                     'docs/support-matrix.md for what is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_example': ('refused',
-                                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                           "ReduceSumSquare>' (ReduceSumSquare): the axes must be "
-                                                           'constants (see docs/support-matrix.md for what is '
-                                                           'supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_example_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to PyTorch: node '
-                                                                    "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                    'be constants (see docs/support-matrix.md for what '
-                                                                    'is supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_random': ('refused',
-                                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                          "ReduceSumSquare>' (ReduceSumSquare): the axes must be "
-                                                          'constants (see docs/support-matrix.md for what is '
-                                                          'supported)'),
- 'test_reduce_sum_square_negative_axes_keepdims_random_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to PyTorch: node '
-                                                                   "'<unnamed ReduceSum>' (ReduceSum): the axes must "
-                                                                   'be constants (see docs/support-matrix.md for what '
-                                                                   'is supported)'),
- 'test_reflect_pad': ('crashed',
-                      'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
-                      'Supported combinations for non-constant padding:\n'
-                      '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)'),
  'test_regex_full_match_basic': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_email_domain': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_empty': ('refused', 'PyTorch has no string tensors'),
@@ -1309,9 +601,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_rnn_seq_length': ('refused',
                          "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B must be "
                          'constants (see docs/support-matrix.md for what is supported)'),
- 'test_scatter_elements_with_negative_indices': ('crashed',
-                                                 'RuntimeError: index -3 is out of bounds for dimension 1 with size 5 '
-                                                 '(<generated model.py 50ca1d125537>:19)'),
  'test_scatter_with_axis': ('refused',
                             '1 op type(s) have no torch converter: Scatter (<unnamed Scatter>) (see '
                             'docs/support-matrix.md for what is supported)'),
@@ -1350,68 +639,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_simple_rnn_with_initial_bias': ('refused',
                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and "
                                        'B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice': ('refused',
-                "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and steps must be "
-                'constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_default_steps': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and "
-                              'steps must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_end_out_of_bounds': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and "
-                                  'steps must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_neg': ('refused',
-                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and steps must be "
-                    'constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_neg_steps': ('refused',
-                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and steps "
-                          'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_negative_axes': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes and "
-                              'steps must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_slice_start_out_of_bounds': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Slice>' (Slice): axes "
-                                    'and steps must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_spacetodepth_crd_mode_example': ('wrong',
-                                        'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched '
-                                        'elements: 36 / 48 (75%) First 5 mismatches are at indices:'),
- 'test_split_variable_parts_1d_opset13': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' (Split): "
-                                          'the split sizes must be constants (see docs/support-matrix.md for what is '
-                                          'supported)'),
- 'test_split_variable_parts_1d_opset18': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' (Split): "
-                                          'the split sizes must be constants (see docs/support-matrix.md for what is '
-                                          'supported)'),
- 'test_split_variable_parts_2d_opset13': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' (Split): "
-                                          'the split sizes must be constants (see docs/support-matrix.md for what is '
-                                          'supported)'),
- 'test_split_variable_parts_2d_opset18': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' (Split): "
-                                          'the split sizes must be constants (see docs/support-matrix.md for what is '
-                                          'supported)'),
- 'test_split_variable_parts_default_axis_opset13': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                                    '(Split): the split sizes must be constants (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_split_variable_parts_default_axis_opset18': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' "
-                                                    '(Split): the split sizes must be constants (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_split_zero_size_splits_opset13': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' (Split): "
-                                         'the split sizes must be constants (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_split_zero_size_splits_opset18': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Split>' (Split): "
-                                         'the split sizes must be constants (see docs/support-matrix.md for what is '
-                                         'supported)'),
- 'test_squeeze': ('refused',
-                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Squeeze>' (Squeeze): the axes must be "
-                  'constants (see docs/support-matrix.md for what is supported)'),
- 'test_squeeze_negative_axes': ('refused',
-                                "1 node(s) cannot be converted to PyTorch: node '<unnamed Squeeze>' (Squeeze): the "
-                                'axes must be constants (see docs/support-matrix.md for what is supported)'),
  'test_string_concat': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_broadcasting': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_empty_string': ('refused', 'PyTorch has no string tensors'),
@@ -1425,15 +652,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_string_split_no_delimiter': ('refused', 'PyTorch has no string tensors'),
  'test_strnormalizer_export_monday_casesensintive_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'test_strnormalizer_nostopwords_nochangecase': ('refused', 'PyTorch has no string tensors'),
- 'test_sub_uint16': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt16\' (<generated model.py '
-                     '05889d90a099>:19)'),
- 'test_sub_uint32': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt32\' (<generated model.py '
-                     '5ec4000615b7>:19)'),
- 'test_sub_uint64': ('crashed',
-                     'NotImplementedError: "add_stub" not implemented for \'UInt64\' (<generated model.py '
-                     '3b3e81910179>:19)'),
  'test_swish': ('refused',
                 '1 op type(s) have no torch converter: Swish (<unnamed Swish>) (see docs/support-matrix.md for what is '
                 'supported)'),
@@ -1446,40 +664,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_tensorscatter_circular': ('refused',
                                  '1 op type(s) have no torch converter: TensorScatter (<unnamed TensorScatter>) (see '
                                  'docs/support-matrix.md for what is supported)'),
- 'test_top_k_same_values': ('wrong',
-                            'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched elements: 3 / 3 '
-                            '(100%) Mismatch at indices:'),
- 'test_top_k_same_values_2d': ('wrong',
-                               'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched elements: 9 / 9 '
-                               '(100%) First 5 mismatches are at indices:'),
- 'test_top_k_same_values_largest': ('wrong',
-                                    'data set 0: Not equal to tolerance rtol=0.001, atol=1e-07 Mismatched elements: 3 '
-                                    '/ 3 (100%) Mismatch at indices:'),
- 'test_unsqueeze_axis_0': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): the axes "
-                           'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_axis_1': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): the axes "
-                           'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_axis_2': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): the axes "
-                           'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_negative_axes': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): "
-                                  'the axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_three_axes': ('refused',
-                               "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): the "
-                               'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_two_axes': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): the "
-                             'axes must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_unsqueeze_unsorted_axes': ('refused',
-                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Unsqueeze>' (Unsqueeze): "
-                                  'the axes must be constants (see docs/support-matrix.md for what is supported)'),
  'test_upsample_nearest': ('refused',
                            "1 node(s) cannot be converted to PyTorch: node '<unnamed Upsample>' (Upsample): the scales "
-                           'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_wrap_pad': ('crashed',
-                   'NotImplementedError: Padding size 8 is not supported for 4D input tensor.\n'
-                   'Supported combinations for non-constant padding:\n'
-                   '  - 2D or 3D input: padding size = 2 (pads last dimension) (functional.py:5823)')}
+                           'must be constants (see docs/support-matrix.md for what is supported)')}

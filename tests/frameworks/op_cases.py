@@ -204,15 +204,16 @@ def _rnn(kind: str, dirs: int = 1, layout: int = 0, bias: bool = True, states: b
     return tuple(inputs)
 
 
-def _loop_body() -> onnx.GraphProto:
-    """Body of a Loop: v <- v * 0.5 + x2 + step (x2 is read from the outer graph), scan out v, keep going."""
+def _loop_body(scan: str = "v_next") -> onnx.GraphProto:
+    """Body of a Loop: v <- v * 0.5 + x2 + step (x2 is read from the outer graph), scan out ``scan`` (the
+    new v, or ``"v"``: the value this step started from), keep going."""
     t = TensorProto
     nodes = [
         helper.make_node("Cast", ["i"], ["i_f"], to=t.FLOAT),
         helper.make_node("Mul", ["v", "half"], ["v_half"]),
         helper.make_node("Add", ["v_half", "x2"], ["v_sum"]),
         helper.make_node("Add", ["v_sum", "i_f"], ["v_next"]),
-        helper.make_node("Identity", ["v_next"], ["scan"]),
+        helper.make_node("Identity", [scan], ["scan"]),
         helper.make_node("Identity", ["cond"], ["cond_out"]),
         helper.make_node("Identity", ["w"], ["w_out"]),
     ]
@@ -282,6 +283,25 @@ def _params_cases() -> list[OpCase]:
         OpCase("ReduceLogSumExp", (In((2, 4), "float64"), In((1,), "int64", "value", value=[-1])),
                label="runtime-axes-float64"),
         OpCase("ReduceMin", (In((2, 0, 3)), C([1])), label="empty-set"),
+        # answers ONNX defines differently from the framework's natural call
+        OpCase("Pow", (In((2, 3), "int32", "int:1:5"), In((2, 3), "float32", "int:0:4")),
+               label="int-base-float-exponent"),
+        OpCase("TopK", (In((2, 6), "float32", "value", value=[[1, 3, 3, 1, 0, 3], [2, 2, 2, 2, 1, 1]]), C([3])),
+               outputs=2, label="ties-lower-index-first"),
+        OpCase("TopK", (In((2, 6), "float32", "value", value=[[1, 3, 3, 1, 0, 3], [2, 2, 2, 2, 1, 1]]), C([3])),
+               {"largest": 0}, outputs=2, label="ties-smallest"),
+        OpCase("LpNormalization", (In((2, 3), "float32", "value", value=[[0, 0, 0], [1, -2, 2]]),), {"p": 2},
+               label="zero-vector"),
+        OpCase("LpNormalization", (In((2, 3), "float32", "value", value=[[0, 0, 0], [1, -2, 2]]),),
+               {"p": 1, "axis": 1}, label="zero-vector-l1"),
+        OpCase("SpaceToDepth", (In((2, 2, 4, 6)),), {"blocksize": 2, "mode": "CRD"}, opset=28, label="crd"),
+        OpCase("Range", tuple(In((), "float16", "value", value=v) for v in (1.0, 4.0, 0.5)), opset=27,
+               label="float16-runtime"),
+        # shapes known at run time keep float16 values float16
+        OpCase("Expand", (In((3, 1), "float16"), In((2,), "int64", "value", value=[3, 4])),
+               label="float16-runtime-shape"),
+        OpCase("Reshape", (In((2, 6), "float16"), In((2,), "int64", "value", value=[3, 4])),
+               label="float16-runtime-shape"),
     ]
 
 
@@ -584,6 +604,8 @@ CASES: list[OpCase] = [
     # control flow
     OpCase("Loop", (C(4), C(True, "bool"), In((2, 3)), C([1.0, 2.0, 3.0], "float32")),
            {"body": _loop_body()}, outputs=3, opset=16),
+    OpCase("Loop", (C(4), C(True, "bool"), In((2, 3)), C([1.0, 2.0, 3.0], "float32")),
+           {"body": _loop_body(scan="v")}, outputs=3, opset=16, label="scan-of-the-step-input"),
     # resize and pad
     OpCase("Pad", (X4, C([0, 0, 1, 2, 0, 0, 3, 1])), label="constant"),
     OpCase("Pad", (X4, C([0, 0, 1, 1, 0, 0, 1, 1]), C(0.5, "float32")), label="value"),

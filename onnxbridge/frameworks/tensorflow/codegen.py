@@ -45,6 +45,7 @@ from onnxbridge.frameworks.tensorflow.context import (
     listing,
     np_literal,
 )
+from onnxbridge.frameworks.tensorflow.helpers import HELPERS
 from onnxbridge.frameworks.tensorflow.registry import load_ops
 from onnxbridge.frameworks.widening import widening_for
 from onnxbridge.ir.folding import fold_node
@@ -88,7 +89,7 @@ class Scope:
         self.converter = converter
         self.view = view
         self.opsets = view.opsets
-        self.vars = NameScope(reserved=set(_MODULE_NAMES) | converter.module_names)
+        self.vars = NameScope(reserved=set(_MODULE_NAMES) | converter.module_names | set(HELPERS))
         self.values: dict[str, Value] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         self.outputs: set[str] = set()
@@ -611,8 +612,6 @@ class Converter:
 
     # -- rendering --
     def _render(self, scope, live, input_vars, signature, outputs) -> Generated:
-        from onnxbridge.frameworks.tensorflow.helpers import HELPERS
-
         model = self.model
         g = model.graph
         graph_name = class_hint(g.name, "model")

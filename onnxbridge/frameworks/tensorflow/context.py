@@ -256,7 +256,7 @@ class TensorFlowContext(ConverterContext):
             return float(v.const.reshape(-1)[0])
         return None
 
-    def static_out_shape(self, j: int = 0) -> tuple | None:
+    def known_out_shape(self, j: int = 0) -> tuple | None:
         """Output ``j``'s shape as ONNX knows it (None for a dim known only at run time), for a layer that
         computes its shape at run time to restore; None when no dim is known."""
         shape = self.out_type(j).shape
@@ -275,6 +275,11 @@ class TensorFlowContext(ConverterContext):
             return dtype_name(elem)
         except ValueError as exc:
             self.fail(str(exc))
+
+    def static_out_shape(self, j: int = 0) -> list[int | None]:
+        """Output ``j``'s shape for ``tf.ensure_shape`` in a helper layer (None for a dim known at run time):
+        a helper whose output shape depends on run-time values tells Keras the rank ONNX inference found."""
+        return [d if isinstance(d, int) else None for d in self.out_shape(j)]
 
     def nested(self, view: GraphView) -> ClassScope:
         """A body for a subgraph (a Loop's), written as a layer class whose ``call`` runs it."""
@@ -408,7 +413,9 @@ class TensorFlowContext(ConverterContext):
 
     def helper(self, name: str) -> Code:
         """A helper layer class written into the generated module (see ``helpers.py``)."""
-        self.scope.converter.helpers.add(name)
+        from onnxbridge.frameworks.tensorflow.helpers import HELPER_NEEDS
+
+        self.scope.converter.helpers.update((name, *HELPER_NEEDS.get(name, ())))
         return ident(name)
 
     def _stmt(self, lines: list, defines: set[str]) -> None:

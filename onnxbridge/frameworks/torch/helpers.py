@@ -17,6 +17,31 @@ def _lines(text: str) -> Callable[[], list[str]]:
 
 
 HELPERS: dict[str, Callable[[], list[str]]] = {
+    "onnx_slice": _lines('''
+def onnx_slice(x, starts, ends, axes=None, steps=None):
+    """ONNX Slice with bounds known at run time: Python's slice rules (ONNX clamps the bounds the same
+    way); a negative step walks backwards.
+    """
+    rank = x.dim()
+    starts, ends = [int(v) for v in starts], [int(v) for v in ends]
+    axes = [int(a) % rank for a in axes] if axes is not None else list(range(len(starts)))
+    steps = [int(v) for v in steps] if steps is not None else [1] * len(starts)
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        kept = range(x.shape[axis])[start:end:step]
+        if step > 0:
+            x = x[(slice(None),) * axis + (slice(kept.start, kept.stop, step),)]
+        else:
+            x = x.index_select(axis, torch.arange(kept.start, kept.stop, step, device=x.device))
+    return x
+'''),
+    "onnx_unsqueeze": _lines('''
+def onnx_unsqueeze(x, axes):
+    """ONNX Unsqueeze with axes known at run time (negative axes count from the end of the output)."""
+    rank = x.dim() + len(axes)
+    for axis in sorted(int(a) % rank for a in axes):
+        x = x.unsqueeze(axis)
+    return x
+'''),
     "onnx_reduce": _lines('''
 def onnx_reduce(x, axes, op, keepdims=True, noop_with_empty_axes=False):
     """An ONNX reduction (op: sum, mean, max, min, prod, l1, l2, sum_square, log_sum, log_sum_exp) over

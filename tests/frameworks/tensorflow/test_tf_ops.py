@@ -74,3 +74,12 @@ def test_batch_first_recurrent_matches_sequence_first(case):
     np.testing.assert_allclose(got[0].numpy(), np.transpose(want[0].numpy(), (2, 0, 1, 3)), atol=1e-5)
     for g, w in zip(got[1:], want[1:]):
         np.testing.assert_allclose(g.numpy(), np.swapaxes(w.numpy(), 0, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.label.startswith("float16-runtime")], ids=lambda c: c.id)
+def test_float16_stays_float16(case):
+    """Helper layers (run-time shapes and bounds) keep float16 values float16: Keras would cast them."""
+    module = export_from_onnx(build_model(case), verify=False).value
+    feeds = case_inputs(case)
+    out = module(*[feeds[k] for k in sorted(feeds)])
+    assert out.dtype == tf.float16, out.dtype

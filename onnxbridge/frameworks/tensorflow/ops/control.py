@@ -114,6 +114,7 @@ def loop(ctx: TensorFlowContext) -> None:
     outs = [body.view_code(body.values[o], None) for o in view.outputs]
     cond_out, scan_out = outs[0], outs[1 + n_carried:]
     carried_out = [outs[1 + k] for k in looping]
+    kept: dict[int, tuple] = {}
     scans = [var(("scan", k), view.outputs[1 + n_carried + k], "_steps") for k in range(n_scan)]
 
     live = body.live_stmts({str(c) for c in outs})
@@ -121,14 +122,19 @@ def loop(ctx: TensorFlowContext) -> None:
     body.write_init(w, live)
     with w.block("def call(self, {})", join(call_params)):
         with w.block("def step({})", join(step_params + scans)):
-            # loop variables keep the static sizes ONNX knows (Keras layers in the body need them to build)
+            # loop variables keep the static sizes ONNX knows (Keras layers in the body need them to build,
+            # and tf.while_loop needs them unchanged from one step to the next)
+            kept = {}
             for k, param in zip(looping, step_params[2:]):
                 shape = _static_dims(view.type(carried[k]).shape) or _static_dims(ctx.view.type(node.input[2 + k]).shape)
                 if shape is not None and any(d is not None for d in shape):
                     w.line("{} = tf.ensure_shape({}, {})", param, param, lit(shape))
+                    kept[k] = shape
             for s in live:
                 for template, parts in s.lines:
                     w.line(template, *parts)
+            carried_out = [fmt("tf.ensure_shape({}, {})", o, lit(kept[k])) if k in kept else o
+                           for k, o in zip(looping, carried_out)]
             writes = [fmt("{}.write(tf.cast({}, tf.int32), {})", s, step_params[0], o) for s, o in zip(scans, scan_out)]
             w.line("return ({},)", join([fmt("{} + 1", step_params[0]), cond_out, *carried_out, *writes]))
         w.blank()

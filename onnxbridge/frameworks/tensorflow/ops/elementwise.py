@@ -227,21 +227,28 @@ def dropout(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Trilu", since=14)
 def trilu(ctx: TensorFlowContext) -> None:
-    """ONNX ``Trilu`` as ``ops.triu`` / ``ops.tril`` with a constant diagonal offset."""
+    """ONNX ``Trilu`` as ``ops.triu`` / ``ops.tril`` with a constant diagonal offset, the ``Trilu`` helper for
+    one known at run time."""
     k = ctx.ints(1) if ctx.has(1) else [0]
-    if k is None:
-        ctx.fail("a diagonal offset k computed at run time is not supported")
+    if k is None:  # known at run time
+        layer = ctx.layer(str(ctx.helper("Trilu")), module="", upper=bool(ctx.attr("upper", 1)))
+        ctx.emit(call(layer, ctx.x(0), ctx.x(1)))
+        return
     fn = "triu" if ctx.attr("upper", 1) else "tril"
     ctx.emit(call(_ops(fn), ctx.x(0), k=lit(int(k[0]))))
 
 
 @TF_OPS.register("CumSum", since=11)
 def cumsum(ctx: TensorFlowContext) -> None:
-    """ONNX ``CumSum`` along a constant axis, exclusive and reverse as asked."""
+    """ONNX ``CumSum`` along a constant axis (the ``CumSum`` helper for one known at run time), exclusive and
+    reverse as asked."""
     rank = ctx.rank(0)
     axis = ctx.ints(1)
-    if axis is None:
-        ctx.fail("a run-time axis is not supported")
+    if axis is None:  # known at run time
+        layer = ctx.layer(str(ctx.helper("CumSum")), module="", exclusive=bool(ctx.attr("exclusive", 0)) or None,
+                          reverse=bool(ctx.attr("reverse", 0)) or None)
+        ctx.emit(call(layer, ctx.x(0), ctx.x(1)))
+        return
     x, perm = ctx.x_any(0)
     a = L.stored_axis(perm, ctx.axis(axis[0], rank))
     reverse, exclusive = ctx.attr("reverse", 0), ctx.attr("exclusive", 0)

@@ -4,12 +4,16 @@ NonZero, ReverseSequence."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, item, slice_code, subscript
-from onnxbridge.frameworks.tensorflow.helpers import define
+from onnxbridge.frameworks.tensorflow.context import (
+    TensorFlowContext,
+    item,
+    np_literal,
+    slice_code,
+    subscript,
+)
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.symbolic import Dim
 
@@ -60,21 +64,41 @@ def _emit_slice(ctx: TensorFlowContext, starts, ends, axes, steps) -> None:
 
 @TF_OPS.register("Slice", since=10)
 def slice_10(ctx: TensorFlowContext) -> None:
-    """ONNX ``Slice`` from opset 10, its starts, ends, axes and steps as constant inputs."""
+    """ONNX ``Slice`` from opset 10: constant starts, ends, axes and steps as indexing, the ``SliceAxes`` helper
+    layer for ones known at run time."""
     node = ctx.node
     starts, ends = ctx.elems(1), ctx.elems(2)
     axes = ctx.ints(3) if ctx.has(3) else None
     steps = ctx.ints(4) if ctx.has(4) else None
     if starts is None or ends is None or (ctx.has(3) and axes is None) or (ctx.has(4) and steps is None):
-        ctx.fail("slice bounds computed at run time are not supported")
+        _runtime_slice(ctx)
+        return
     shape = ctx.shape(0)
     axes = axes if axes is not None else list(range(len(starts)))
     # an end equal to a run-time dim of the input itself means "to the end"
     ends = [INT64_MAX if isinstance(e, Dim) and e.value == node.input[0] and
             ctx.axis(a, len(shape)) == e.axis else e for e, a in zip(ends, axes)]
     if any(not isinstance(v, int) for v in list(starts) + list(ends)):
-        ctx.fail("slice bounds computed at run time are not supported")
+        _runtime_slice(ctx)
+        return
     _emit_slice(ctx, starts, ends, axes, steps if steps is not None else [1] * len(starts))
+
+
+def _runtime_slice(ctx: TensorFlowContext) -> None:
+    """Slice with bounds, axes or steps known at run time: a helper layer on the ONNX layout."""
+    args = [ctx.x(0)] + [ctx.tensor_arg(i) for i in (1, 2)]
+    if ctx.has(3) or ctx.has(4):
+        n = ctx.shape(1)[0]
+        if ctx.has(3):
+            args.append(ctx.tensor_arg(3))
+        elif isinstance(n, int):
+            args.append(np_literal(np.arange(n, dtype=np.int64), scalar=False))
+        else:
+            ctx.fail("steps without axes need a known number of bounds")
+    if ctx.has(4):
+        args.append(ctx.tensor_arg(4))
+    layer = ctx.layer(str(ctx.helper("SliceAxes")), module="", shape=ctx.static_out_shape())
+    ctx.emit(call(layer, *args))
 
 
 @TF_OPS.register("Slice")
@@ -131,43 +155,24 @@ def gather_elements(ctx: TensorFlowContext) -> None:
     ctx.emit(call(_ops("take_along_axis"), ctx.x(0), ctx.x(1), axis=lit(axis)))
 
 
-ONE_HOT = define("OneHot", '''
-class OneHot(keras.layers.Layer):
-    """ONNX OneHot with a depth and off/on values given at run time: indices in [-depth, depth) (negative ones
-    count from the end), others give an all-off row."""
-
-    def __init__(self, axis=-1, **kwargs):
-        super().__init__(autocast=False, **kwargs)
-        self.axis = axis
-
-    def call(self, indices, depth, values):
-        depth = tf.cast(tf.reshape(depth, []), tf.int32)
-        indices = tf.cast(indices, tf.int32)
-        indices = tf.where(indices < 0, indices + depth, indices)
-        values = tf.reshape(values, [-1])
-        return tf.one_hot(indices, depth, on_value=values[1], off_value=values[0], axis=self.axis)
-''')
-
-
 @TF_OPS.register("OneHot", since=9)
 def one_hot(ctx: TensorFlowContext) -> None:
-    """ONNX ``OneHot``: constant depth and values written as literals, else read at run time."""
-    depth = ctx.const(1)
+    """ONNX ``OneHot``: ``ops.one_hot`` for constant depth, values and non-negative indices, the ``OneHot``
+    helper layer otherwise."""
+    depth = ctx.ints(1)
     values = ctx.const(2)
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank + 1)
-    if depth is None or values is None:
-        layer = ctx.layer(str(ctx.helper(ONE_HOT)), module="", axis=axis if axis != rank else None)
-        ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+    # ONNX counts negative indices from the end and gives a row of off values outside [-depth, depth)
+    indices = ctx.const(0)
+    if depth is None or values is None or indices is None or bool(np.any(indices < 0)):
+        layer = ctx.layer(str(ctx.helper("OneHot")), module="", axis=axis, shape=ctx.static_out_shape())
+        ctx.emit(call(layer, ctx.x(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
         return
-    n = int(np.asarray(depth).reshape(-1)[0])
     off, on = values.reshape(-1)[:2]
     dtype = str(values.dtype)
-    # negative indices count from the end; ops.one_hot gives out-of-range ones an all-off row
-    indices = ctx.x(0)
-    if ctx.elem(0) not in (onnx.TensorProto.UINT8,):
-        indices = call(_ops("where"), call(_ops("less"), indices, lit(0)), call(_ops("add"), indices, lit(n)), indices)
-    expr = call(_ops("one_hot"), indices, lit(n), axis=lit(axis if axis != rank else -1), dtype=lit(dtype))
+    expr = call(_ops("one_hot"), ctx.x(0), lit(int(depth[0])), axis=lit(axis if axis != rank else -1),
+                dtype=lit(dtype))
     if not (off == 0 and on == 1):
         expr = call(_ops("add"), call(_ops("multiply"), expr, lit((on - off).item())), lit(off.item()))
     ctx.emit(expr)
@@ -175,14 +180,17 @@ def one_hot(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("TopK", since=10)
 def top_k(ctx: TensorFlowContext) -> None:
-    """ONNX ``TopK`` with a constant K along any axis, largest or smallest."""
+    """ONNX ``TopK`` along any axis, largest or smallest; K constant or known at run time (the ``TopK`` helper)."""
     node = ctx.node
     k = ctx.ints(1)
-    if k is None:
-        ctx.fail("K computed at run time is not supported")
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     largest = ctx.attr("largest", 1)
+    if k is None:  # known at run time
+        layer = ctx.layer(str(ctx.helper("TopK")), module="", axis=axis, largest=None if largest else False,
+                          sorted=None if ctx.attr("sorted", 1) else False, shape=ctx.static_out_shape())
+        ctx.outs(call(layer, ctx.x(0), ctx.x(1)), [L.identity(rank)] * 2)
+        return
     x = ctx.x(0)
     swap = None
     if axis != rank - 1:

@@ -184,7 +184,7 @@ def _group_norm(ctx: TensorFlowContext, per_group: bool) -> None:
 
 @TF_OPS.register("LpNormalization")
 def lp_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``LpNormalization`` (p 1 or 2) along an axis."""
+    """ONNX ``LpNormalization`` (p 1 or 2) along an axis; a zero vector gives zeros."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     p = int(ctx.attr("p", 2))
@@ -196,7 +196,7 @@ def lp_norm(ctx: TensorFlowContext) -> None:
         norm = call(_ops("sum"), call(_ops("abs"), x), axis=lit(a), keepdims=lit(True))
     else:
         ctx.fail(f"p={p} is not supported")
-    ctx.emit(call(_ops("divide"), x, norm), perm=perm)
+    ctx.emit(call(_ops("divide_no_nan"), x, norm), perm=perm)  # ONNX: a zero vector stays zero
 
 
 @TF_OPS.register("LRN")

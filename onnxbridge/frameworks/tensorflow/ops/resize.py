@@ -6,7 +6,13 @@ import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.context import (
+    TensorFlowContext,
+    listing,
+    np_literal,
+    slice_code,
+    subscript,
+)
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 
 
@@ -16,14 +22,26 @@ def _ops(name: str) -> Code:
 
 @TF_OPS.register("Pad", since=11)
 def pad_11(ctx: TensorFlowContext) -> None:
-    """ONNX ``Pad`` from opset 11, its pads and value as constant inputs."""
+    """ONNX ``Pad`` from opset 11: constant pads, value and axes as literals, the ``PadAxes`` helper layer for
+    ones known at run time (and for cropping)."""
     pads = ctx.ints(1)
-    if pads is None:
-        ctx.fail("pads computed at run time are not supported")
     value = ctx.const(2) if ctx.has(2) else None
-    if ctx.has(2) and value is None:
-        ctx.fail("a pad value computed at run time is not supported")
     axes = ctx.ints(3) if ctx.has(3) else None
+    mode = ctx.attr("mode", "constant")
+    if pads is None or (ctx.has(2) and value is None) or (ctx.has(3) and axes is None) or \
+            any(p < 0 for p in pads) or mode not in ("constant", "reflect", "edge", "wrap"):
+        # amounts, value or axes known at run time (or cropping): a helper layer indexes the input
+        if mode not in ("constant", "reflect", "edge", "wrap"):
+            ctx.fail(f"pad mode {mode!r} is not supported")
+        args = [ctx.x(0), ctx.tensor_arg(1)]
+        if ctx.has(2) or ctx.has(3):
+            args.append(ctx.tensor_arg(2) if ctx.has(2) else np_literal(np.zeros((), np.int64), scalar=False))
+        if ctx.has(3):
+            args.append(ctx.tensor_arg(3))
+        layer = ctx.layer(str(ctx.helper("PadAxes")), module="", mode=mode if mode != "constant" else None,
+                          shape=ctx.static_out_shape())
+        ctx.emit(call(layer, *args))
+        return
     _pad(ctx, pads, 0.0 if value is None or value.size == 0 else value.reshape(-1)[0], ctx.attr("mode", "constant"),
          axes)
 

@@ -99,7 +99,7 @@ def _dynamic_reshape(ctx: TensorFlowContext) -> None:
             shape = ctx.x(1)
             copy_zeros = not ctx.attr("allowzero", 0)
     layer = ctx.layer(str(ctx.helper("DynamicReshape")), module="", copy_zeros=copy_zeros or None,
-                      static_shape=ctx.static_out_shape())
+                      static_shape=ctx.known_out_shape())
     ctx.emit(call(layer, x, shape))
 
 
@@ -148,22 +148,34 @@ def transpose(ctx: TensorFlowContext) -> None:
     ctx.alias(0, perm=L.through_transpose(v.layout, onnx_perm))
 
 
-def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | None:
+class _Runtime:
+    """A parameter known only at run time."""
+
+
+def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | _Runtime | None:
     if ctx.opset >= since_input:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
-        if axes is None:
-            ctx.fail("axes computed at run time are not supported")
-        return axes
+        return _Runtime() if axes is None else axes
     return ctx.attr("axes")
+
+
+def _runtime_axes(ctx: TensorFlowContext, helper: str) -> None:
+    """(Un)squeeze at axes known at run time: a helper layer on the ONNX layout, told the output's shape."""
+    layer = ctx.layer(str(ctx.helper(helper)), module="", shape=ctx.static_out_shape())
+    ctx.emit(call(layer, ctx.x(0), ctx.x(1)), perm=L.identity(ctx.out_rank()))
 
 
 @TF_OPS.register("Squeeze")
 def squeeze(ctx: TensorFlowContext) -> None:
-    """ONNX ``Squeeze`` of the given axes (every size-1 axis of a static shape when none are given)."""
+    """ONNX ``Squeeze`` of the given axes (every size-1 axis of a static shape when none are given; the
+    ``SqueezeAxes`` helper when they are known only at run time)."""
     rank = ctx.rank(0)
     axes = _axes(ctx, 13)
+    if isinstance(axes, _Runtime):
+        _runtime_axes(ctx, "SqueezeAxes")
+        return
     if axes is None:
         shape = ctx.shape(0)
         if not all(isinstance(d, int) for d in shape):
@@ -188,8 +200,11 @@ def squeeze(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Unsqueeze")
 def unsqueeze(ctx: TensorFlowContext) -> None:
-    """ONNX ``Unsqueeze`` at the given axes."""
+    """ONNX ``Unsqueeze`` at the given axes (the ``UnsqueezeAxes`` helper when they are known only at run time)."""
     axes = _axes(ctx, 13)
+    if isinstance(axes, _Runtime):
+        _runtime_axes(ctx, "UnsqueezeAxes")
+        return
     if axes is None:
         ctx.fail("Unsqueeze needs axes")
     out_rank = ctx.rank(0) + len(axes)
@@ -218,14 +233,17 @@ def concat(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Split", since=2)
 def split(ctx: TensorFlowContext) -> None:
-    """ONNX ``Split`` into equal parts or constant sizes."""
+    """ONNX ``Split`` into equal parts or given sizes (the ``SplitSizes`` helper for sizes known at run time)."""
     node = ctx.node
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", 0), rank)
     if ctx.opset >= 13:
         sizes = ctx.ints(1) if ctx.has(1) else None
-        if ctx.has(1) and sizes is None:
-            ctx.fail("split sizes computed at run time are not supported")
+        if ctx.has(1) and sizes is None:  # known at run time
+            shapes = [ctx.static_out_shape(j) for j in range(len(node.output))]
+            layer = ctx.layer(str(ctx.helper("SplitSizes")), module="", axis=axis, shapes=shapes)
+            ctx.outs(call(layer, ctx.x(0), ctx.x(1)), [L.identity(rank)] * len(node.output))
+            return
     else:
         sizes = ctx.attr("split")
     n = ctx.n_outputs if ctx.opset < 18 else int(ctx.attr("num_outputs", len(node.output)))
@@ -261,7 +279,7 @@ def expand(ctx: TensorFlowContext) -> None:
             return
         # a shape known at run time (often a zero initial RNN state, which the RNN then skips)
         shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(1)
-        layer = ctx.layer(str(ctx.helper("BroadcastTo")), module="", static_shape=ctx.static_out_shape())
+        layer = ctx.layer(str(ctx.helper("BroadcastTo")), module="", static_shape=ctx.known_out_shape())
         ctx.emit(call(layer, ctx.tensor_arg(0), shape), fill=fill)
         return
     x, perm = ctx.x_any(0)
@@ -272,10 +290,12 @@ def expand(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Tile", since=6)
 def tile(ctx: TensorFlowContext) -> None:
-    """ONNX ``Tile`` with constant repeats."""
+    """ONNX ``Tile``: ``ops.tile`` for constant repeats, the ``Tile`` helper for ones known at run time."""
     repeats = ctx.ints(1)
-    if repeats is None:
-        ctx.fail("repeats computed at run time are not supported")
+    if repeats is None:  # known at run time
+        layer = ctx.layer(str(ctx.helper("Tile")), module="", shape=ctx.static_out_shape())
+        ctx.emit(call(layer, ctx.x(0), ctx.x(1)))
+        return
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("tile"), x, lit(tuple(repeats[p] for p in perm))), perm=perm)
 
@@ -300,14 +320,15 @@ def depth_to_space(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("SpaceToDepth")
 def space_to_depth(ctx: TensorFlowContext) -> None:
-    """ONNX ``SpaceToDepth`` as reshapes and a transpose, channels-last; static sizes only."""
+    """ONNX ``SpaceToDepth`` (DCR or CRD) as reshapes and a transpose, channels-last; static sizes only."""
     b = int(ctx.attr("blocksize"))
     n, c, h, w = ctx.shape(0)
     if not all(isinstance(d, int) for d in (c, h, w)):
         ctx.fail("SpaceToDepth needs static channel and spatial sizes")
     x = ctx.x_cl(0)
     y = call(_ops("reshape"), x, lit((-1, h // b, b, w // b, b, c)))
-    y = call(_ops("transpose"), y, lit((0, 1, 3, 2, 4, 5)))
+    # DCR: the block's row and column, then the channel; CRD: the channel first
+    y = call(_ops("transpose"), y, lit((0, 1, 3, 5, 2, 4) if ctx.attr("mode", "DCR") == "CRD" else (0, 1, 3, 2, 4, 5)))
     ctx.emit(call(_ops("reshape"), y, lit((-1, h // b, w // b, b * b * c))), perm=L.channels_last(4))
 
 
@@ -336,7 +357,7 @@ def constant_of_shape(ctx: TensorFlowContext) -> None:
     dims = ctx.elems(0)
     shape = ctx.scope.sym_code(dims, False, ctx.uses) if dims is not None else ctx.x(0)
     layer = ctx.layer(str(ctx.helper("Fill")), module="", value=array.item(), dtype=str(array.dtype),
-                      static_shape=ctx.static_out_shape())
+                      static_shape=ctx.known_out_shape())
     # the fill value is kept too: a zero initial RNN state needs no code at all
     ctx.emit(call(layer, shape), fill=float(array))
 

@@ -61,10 +61,11 @@ def loop(ctx: TorchContext) -> None:
         test = fmt("{} and {}", test, more)
     with ctx.block("while {}", test):
         ctx.extend(body.body)
-        targets = [keep] + [v for v in variables if v is not None]
-        ctx.line("{} = {}", join(targets), join([cond_out, *carried_out]))
+        # the scan outputs first: they may read a loop variable as this step found it
         for s, out in zip(scans, scan_out):
             ctx.line("{}.append({})", s, out)
+        targets = [keep] + [v for v in variables if v is not None]
+        ctx.line("{} = {}", join(targets), join([cond_out, *carried_out]))
         ctx.line("{} = {} + 1", step, step)
     for k, variable in enumerate(variables):
         if ctx.used(k):

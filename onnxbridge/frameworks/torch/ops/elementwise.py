@@ -79,7 +79,7 @@ def div(ctx: TorchContext) -> None:
 @REG("Pow", since=7)
 def pow_(ctx: TorchContext) -> None:
     """ONNX ``Pow``, with a constant scalar float exponent written as ``x * x``, ``sqrt`` and the like where
-    exact."""
+    exact; the result keeps the base's type."""
     exponent = ctx.const(1)
     if exponent is not None and exponent.size == 1 and ctx.elem(0) in FLOAT_TYPES \
             and (ctx.type(0).rank or 0) >= exponent.ndim:
@@ -93,7 +93,10 @@ def pow_(ctx: TorchContext) -> None:
             return
         ctx.emit(fn("torch.pow", ctx.t(0), scalar(np.float32(value))))
         return
-    ctx.emit(fn("torch.pow", ctx.t(0), ctx.t(1)))
+    y = fn("torch.pow", ctx.t(0), ctx.t(1))
+    if ctx.elem(1) is not None and ctx.elem(0) is not None and ctx.elem(1) != ctx.elem(0):
+        y = fmt("{}.to({})", y, ctx.dtype(ctx.elem(0)))  # ONNX keeps the base's type; torch promotes
+    ctx.emit(y)
 
 
 @REG("Mod", since=10)
@@ -260,11 +263,9 @@ def trilu(ctx: TorchContext) -> None:
 
 @REG("CumSum", since=11)
 def cumsum(ctx: TorchContext) -> None:
-    """ONNX ``CumSum`` along a constant axis, exclusive and reverse as asked."""
+    """ONNX ``CumSum`` along an axis constant or known at run time, exclusive and reverse as asked."""
     axis = ctx.ints(1)
-    if axis is None:
-        ctx.fail("the axis must be a constant")
-    a = lit(axis[0])
+    a = lit(axis[0]) if axis is not None else fmt("int({})", ctx.t(1))
     x = ctx.t(0)
     if int(ctx.attr("reverse", 0)):
         x = fmt("{}.flip({})", x, a)
@@ -272,7 +273,10 @@ def cumsum(ctx: TorchContext) -> None:
         # shift by one along the axis, so each position sums only what comes before it
         x = fmt("torch.cat([torch.zeros_like({}.narrow({}, 0, 1)), {}.narrow({}, 0, {}.shape[{}] - 1)], {})",
                 x, a, x, a, x, a, a)
-    y = fn("torch.cumsum", x, a)
+    elem = ctx.elem(0)
+    # torch sums small integers into int64; ONNX keeps the input's type
+    y = fn("torch.cumsum", x, a, **({"dtype": ctx.dtype(elem)} if elem in INT_TYPES and elem != TensorProto.INT64
+                                    else {}))
     if int(ctx.attr("reverse", 0)):
         y = fmt("{}.flip({})", y, a)
     ctx.emit(y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
@@ -102,7 +103,7 @@ def scatter_nd(ctx: TorchContext) -> None:
 @REG("Slice")
 def slice_(ctx: TorchContext) -> None:
     """ONNX ``Slice`` (bounds as attributes before opset 10, as inputs from 10) as indexing (negative steps
-    through ``flip``)."""
+    through ``flip``); bounds, axes or steps known only at run time go through ``onnx_slice``."""
     start_vals: list[int | None]
     end_vals: list[int | None]
     axes: list[int] | None
@@ -120,8 +121,10 @@ def slice_(ctx: TorchContext) -> None:
         n = len(start_codes)
         axes = ctx.ints(3) if ctx.has(3) else list(range(n))
         steps = ctx.ints(4) if ctx.has(4) else [1] * n
-        if axes is None or steps is None:
-            ctx.fail("axes and steps must be constants")
+        if axes is None or steps is None or (ctx.type(0).rank is None and any(a < 0 for a in axes)) or \
+                any(s < 0 for s in steps) and (None in start_vals or None in end_vals):
+            _runtime_slice(ctx)
+            return
     rank = ctx.type(0).rank
     shape = ctx.type(0).shape
     if rank is not None:
@@ -157,6 +160,18 @@ def slice_(ctx: TorchContext) -> None:
     ctx.emit(x)
 
 
+def _runtime_slice(ctx: TorchContext) -> None:
+    """Slice with axes, steps or bounds known at run time: the helper applies Python's slice rules."""
+    args = [ctx.t(0)]
+    for i in (1, 2, 3, 4):
+        if ctx.has(i):
+            values = ctx.ints(i)
+            args.append(lit(values) if values is not None else ctx.t(i))
+        elif i == 3 and ctx.has(4):
+            args.append(Code("None"))
+    ctx.emit(fn(str(ctx.helper("onnx_slice")), *args))
+
+
 def _bounds(ctx: TorchContext, i: int) -> tuple[list[int | None], list[Code]]:
     elems = ctx.elems(i)
     if elems is not None:
@@ -165,24 +180,26 @@ def _bounds(ctx: TorchContext, i: int) -> tuple[list[int | None], list[Code]]:
     t = ctx.t(i)
     n = ctx.type(i).shape
     if n is None or not isinstance(n[0], int):
-        ctx.fail("slice bounds of unknown length")
+        return [None], [t]  # (an unknown number of) bounds known at run time: the helper reads them
     return [None] * n[0], [fmt("{}[{}]", t, lit(k)) for k in range(n[0])]
 
 
 @REG("TopK")
 def topk(ctx: TorchContext) -> None:
-    """ONNX ``TopK`` as ``torch.topk``, K from the attribute before opset 10 and from the input after."""
+    """ONNX ``TopK`` as a stable ``torch.sort`` cut to K (ties keep the lower index first, as ONNX asks), K from
+    the attribute before opset 10 and from the input after."""
     if ctx.opset < 10:
         k = lit(int(ctx.attr("k")))
     else:
         elems = ctx.elems(1)
         k = ctx.elem_code(elems[0]) if elems else fmt("int({})", ctx.t(1))
-    kwargs = {"dim": lit(int(ctx.attr("axis", -1)))}
-    if not int(ctx.attr("largest", 1)):
-        kwargs["largest"] = lit(False)
-    if not int(ctx.attr("sorted", 1)):
-        kwargs["sorted"] = lit(False)
-    ctx.line("{} = {}", ctx.targets(2), fn("torch.topk", ctx.t(0), k, **kwargs))
+    dim = lit(int(ctx.attr("axis", -1)))
+    # ONNX puts the lower index first among equal values; torch.topk orders ties as it likes, a stable
+    # sort keeps them in index order
+    kwargs = {"descending": lit(True)} if int(ctx.attr("largest", 1)) else {}
+    values, indices = ctx.temp("values"), ctx.temp("indices")
+    ctx.line("{}, {} = {}", values, indices, fn("torch.sort", ctx.t(0), dim=dim, stable=lit(True), **kwargs))
+    ctx.line("{} = {}.narrow({}, 0, {}), {}.narrow({}, 0, {})", ctx.targets(2), values, dim, k, indices, dim, k)
 
 
 @REG("NonZero", since=9)
@@ -194,26 +211,27 @@ def nonzero(ctx: TorchContext) -> None:
 
 @REG("OneHot", since=9)
 def one_hot(ctx: TorchContext) -> None:
-    """ONNX ``OneHot`` with constant depth and values."""
-    depth = ctx.const(1)
-    if depth is not None:
-        n = lit(int(np.asarray(depth).reshape(-1)[0]))
-    else:
-        n = ctx.temp("depth")
-        ctx.line("{} = int({})", n, ctx.t(1))
-    values = ctx.const(2)
+    """ONNX ``OneHot``, depth and values constant or known at run time."""
+    depth, values = ctx.const(1), ctx.const(2)
+    n = lit(int(np.asarray(depth).reshape(-1)[0])) if depth is not None else fmt("int({})", ctx.t(1))
     if values is not None:
         off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
     else:
         off, on = fmt("{}[0]", ctx.t(2)), fmt("{}[1]", ctx.t(2))
-    # ONNX accepts indices in [-depth, depth): negative ones count from the end, others give an all-off row
-    index = ctx.temp("index")
-    ctx.line("{} = {}.long()", index, ctx.t(0))
-    ctx.line("{} = torch.where({} < 0, {} + {}, {})", index, index, index, n, index)
-    hot = fmt("{}.unsqueeze(-1) == torch.arange({}, device={}.device)", index, n, index)
+    index = ctx.t(0) if ctx.elem(0) == TensorProto.INT64 else fmt("{}.long()", ctx.t(0))
+    if not str(index).isidentifier():
+        var = ctx.temp("index")
+        ctx.line("{} = {}", var, index)
+        index = var
+    # ONNX counts indices in [-depth, depth) (negative ones from the end); others give a row of off values
+    hot = ctx.temp("hot")
+    ctx.line("{} = F.one_hot({} % {}, {}).bool() & ((({} >= -{}) & ({} < {})).unsqueeze(-1))", hot, index, n, n,
+             index, n, index, n)
     y = fn("torch.where", hot, on, off)
-    if values is not None and values.dtype not in (np.float32, np.int64):
-        y = fmt("{}.to({})", y, ctx.dtype(ctx.elem(2)))
+    elem = ctx.out_elem()
+    python_default = TensorProto.FLOAT if values is None or values.dtype.kind == "f" else TensorProto.INT64
+    if values is not None and elem is not None and elem != python_default:
+        y = fmt("{}.to({})", y, ctx.dtype(elem))
     axis = int(ctx.attr("axis", -1))
     if axis != -1:
         y = fmt("{}.movedim(-1, {})", y, lit(axis))

@@ -178,11 +178,16 @@ def group_norm(ctx: TorchContext) -> None:
 
 @REG("LpNormalization")
 def lp_normalization(ctx: TorchContext) -> None:
-    """ONNX ``LpNormalization`` as ``x / vector_norm(x, p, dim, keepdim=True)``."""
-    x = ctx.t(0)
+    """ONNX ``LpNormalization`` as ``F.normalize`` (a zero vector gives zeros, as ONNX asks)."""
     p = int(ctx.attr("p", 2))
     axis = lit(int(ctx.attr("axis", -1)))
-    ctx.emit(fmt("{} / torch.linalg.vector_norm({}, {}, dim={}, keepdim=True)", x, x, lit(float(p)), axis))
+    # ONNX gives a zero vector zeros (not 0/0): a floor of the smallest positive value moves no other norm
+    eps = _SMALLEST_POSITIVE.get(ctx.elem(0), 2.0**-149)
+    ctx.emit(fn("F.normalize", ctx.t(0), p=lit(float(p)), dim=axis, eps=lit(eps)))
+
+
+#: the smallest positive (subnormal) value of each float type; float32's is 2**-149
+_SMALLEST_POSITIVE: dict[int | None, float] = {TensorProto.FLOAT16: 2.0**-24, TensorProto.BFLOAT16: 2.0**-133, TensorProto.DOUBLE: 2.0**-1074}
 
 
 @REG("LRN")

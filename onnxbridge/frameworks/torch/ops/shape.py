@@ -134,27 +134,34 @@ def transpose(ctx: TorchContext) -> None:
         ctx.emit(fmt("{}.permute({})", x, join([lit(p) for p in perm])))
 
 
-def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | None:
+class _Runtime:
+    """A parameter known only at run time."""
+
+
+def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | _Runtime | None:
     if ctx.opset >= input_since:
         if not ctx.has(1):
             return None
         axes = ctx.ints(1)
-        if axes is None:
-            ctx.fail("the axes must be constants")
-        return axes
+        return _Runtime() if axes is None else axes
     axes = ctx.attr("axes")
     return None if axes is None else [int(a) for a in axes]
 
 
 @REG("Unsqueeze")
 def unsqueeze(ctx: TorchContext) -> None:
-    """ONNX ``Unsqueeze`` (axes as attribute before opset 13, as input from 13)."""
+    """ONNX ``Unsqueeze`` (axes as attribute before opset 13, as input from 13; ``onnx_unsqueeze`` when they
+    are known only at run time)."""
     axes = _axes_attr_or_input(ctx, 13) or []
     rank = ctx.type(0).rank
     x = ctx.t(0)
+    if isinstance(axes, _Runtime):
+        ctx.emit(fn(str(ctx.helper("onnx_unsqueeze")), x, ctx.t(1)))
+        return
     if any(a < 0 for a in axes):
-        if rank is None:
-            ctx.fail("negative axes need a known input rank")
+        if rank is None:  # the helper counts from the end at run time
+            ctx.emit(fn(str(ctx.helper("onnx_unsqueeze")), x, lit(axes)))
+            return
         axes = [ctx.axis(a, rank + len(axes)) for a in axes]
     for a in sorted(axes):
         x = fmt("{}.unsqueeze({})", x, lit(a))
@@ -163,10 +170,12 @@ def unsqueeze(ctx: TorchContext) -> None:
 
 @REG("Squeeze")
 def squeeze(ctx: TorchContext) -> None:
-    """ONNX ``Squeeze`` (axes as attribute before opset 13, as input from 13)."""
+    """ONNX ``Squeeze`` (axes as attribute before opset 13, as input from 13, constant or known at run time)."""
     axes = _axes_attr_or_input(ctx, 13)
     x = ctx.t(0)
-    if not axes:
+    if isinstance(axes, _Runtime):
+        ctx.emit(fmt("{}.squeeze(tuple({}.tolist()))", x, ctx.t(1)))
+    elif not axes:
         ctx.emit(fmt("{}.squeeze()", x))
     elif len(axes) == 1:
         ctx.emit(fmt("{}.squeeze({})", x, lit(axes[0])))
@@ -186,13 +195,15 @@ def concat(ctx: TorchContext) -> None:
 
 @REG("Split", since=2)
 def split(ctx: TorchContext) -> None:
-    """ONNX ``Split`` into equal parts or constant sizes (as attribute before opset 13, as input from 13)."""
+    """ONNX ``Split`` into equal parts or given sizes (as attribute before opset 13, as input from 13, constant or
+    known at run time)."""
     axis = int(ctx.attr("axis", 0))
     n = len(ctx.node.output)
     if ctx.opset >= 13:
         sizes = ctx.ints(1) if ctx.has(1) else None
-        if ctx.has(1) and sizes is None:
-            ctx.fail("the split sizes must be constants")
+        if ctx.has(1) and sizes is None:  # known at run time
+            _unpack(ctx, n, fn("torch.split", ctx.t(0), fmt("{}.tolist()", ctx.t(1)), lit(axis)))
+            return
     else:
         sizes = [int(s) for s in ctx.attr("split", [])] or None
     x = ctx.t(0)
@@ -320,8 +331,11 @@ def depth_to_space(ctx: TorchContext) -> None:
 
 @REG("SpaceToDepth")
 def space_to_depth(ctx: TorchContext) -> None:
-    """ONNX ``SpaceToDepth`` as reshapes and a permute of a 4-D input."""
+    """ONNX ``SpaceToDepth`` as reshapes and a permute of a 4-D input (DCR), ``F.pixel_unshuffle`` (CRD)."""
     bs = int(ctx.attr("blocksize"))
+    if ctx.attr("mode", "DCR") == "CRD":  # channel, then the row and column within the block
+        ctx.emit(fn("F.pixel_unshuffle", ctx.t(0), lit(bs)))
+        return
     dims = input_dims(ctx)
     if dims is None or len(dims) != 4:
         ctx.fail("the input must be 4-D with a known rank")
