@@ -173,7 +173,9 @@ def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
 def as_numpy(value: object) -> np.ndarray:
     """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array."""
     if hasattr(value, "detach"):  # torch.Tensor
-        return value.detach().cpu().numpy()
+        from onnxbridge.frameworks.torch.arrays import numpy_from_tensor
+
+        return numpy_from_tensor(value)
     if hasattr(value, "numpy"):  # tf.Tensor / EagerTensor
         return np.asarray(value.numpy())
     return np.asarray(value)

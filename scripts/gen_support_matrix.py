@@ -2,7 +2,9 @@
 """Generate docs/support-matrix.md: every ONNX op with a converter, and the opset each framework supports it from.
 
 One column per registered framework bridge (``onnxbridge.frameworks.bridges``), read from the bridge's op
-registry. ``--check`` exits 1 when the file on disk differs from what the registries say (the test suite
+registry, and beside it the bridge's figures on ONNX's conformance cases that hold the op (the cases
+onnxruntime passes, less those the bridge's table ``tests/conformance/known_<bridge>.py`` declares as
+failing; see ``onnxbridge.conformance``). ``--check`` exits 1 when the file on disk differs from what the registries say (the test suite
 runs it).
 
     python scripts/gen_support_matrix.py          # rewrite docs/support-matrix.md
@@ -12,16 +14,41 @@ runs it).
 from __future__ import annotations
 
 import argparse
+import runpy
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from onnxbridge.conformance import collect  # noqa: E402
 from onnxbridge.frameworks.bridges import bridges, find_bridge  # noqa: E402
 from onnxbridge.frameworks.registry import OpRegistry  # noqa: E402
 
 DOC = ROOT / "docs" / "support-matrix.md"
+TABLES = ROOT / "tests" / "conformance"
+
+
+def known(table: str) -> dict[str, tuple[str, str]]:
+    """The declared failures of ``tests/conformance/known_<table>.py``: case name -> (kind, reason)."""
+    return runpy.run_path(str(TABLES / f"known_{table}.py"))["KNOWN"]
+
+
+def conformance_figures() -> tuple[dict[str, dict[str, tuple[int, int]]], dict[str, tuple[int, int]]]:
+    """Per op type and bridge name, (cases passed, cases in the pool) over the conformance cases that hold the op
+    at top level; and per bridge name the same over the whole pool (the cases onnxruntime passes)."""
+    failing_on_ort = known("onnxruntime")
+    pool = [case for case in collect() if case.name not in failing_on_ort]
+    tables = {b.name: known(b.name) for b in bridges()}
+    per_op: dict[str, dict[str, tuple[int, int]]] = {}
+    for case in pool:
+        for op in case.op_types:
+            cells = per_op.setdefault(op, {})
+            for name, table in tables.items():
+                passed, total = cells.get(name, (0, 0))
+                cells[name] = (passed + (case.name not in table), total + 1)
+    totals = {name: (sum(c.name not in table for c in pool), len(pool)) for name, table in tables.items()}
+    return per_op, totals
 
 
 def load_registry(name: str) -> OpRegistry | None:
@@ -39,6 +66,8 @@ def render() -> str:
     """The Markdown text of the support matrix."""
     filled = registries()
     frameworks = list(filled)
+    names = {b.display_name: b.name for b in bridges()}
+    per_op, totals = conformance_figures()
     versions: dict[tuple[str, str], dict[str, list[int]]] = {}
     for label, registry in filled.items():
         for key in registry.keys():
@@ -55,15 +84,28 @@ def render() -> str:
         "Ops inside ONNX local functions of the `onnxbridge.blocks` domain (spec blocks) are converted like any",
         "other; other local functions are inlined first.",
         "",
-        "| op | " + " | ".join(frameworks) + " |",
-        "|---|" + "---|" * len(frameworks),
+        "Beside each framework, *conformance* gives the ONNX conformance cases (onnx's node cases and shipped",
+        "model sets, plain tensors) that hold the op and that onnxruntime passes: how many the bridge passes, of",
+        "how many. The cases it does not pass are listed with the reason in words in",
+        "`tests/conformance/known_<bridge>.py`; `python scripts/conformance.py` reruns them.",
+        "",
+        "| op | " + " | ".join(f"{fw} | conformance" for fw in frameworks) + " |",
+        "|---|" + "---|---|" * len(frameworks),
     ]
+    for op in per_op:  # ops of the conformance cases no bridge converts: listed so the gaps show
+        versions.setdefault(("", op), {})
     for (domain, op), cells in sorted(versions.items(), key=lambda kv: (kv[0][0], kv[0][1].lower())):
         name = f"{domain}::{op}" if domain else op
-        row = [", ".join(str(v) for v in sorted(cells[label])) if label in cells else "—" for label in frameworks]
+        row = []
+        for label in frameworks:
+            row.append(", ".join(str(v) for v in sorted(cells[label])) if label in cells else "—")
+            figures = per_op.get(op, {}).get(names[label]) if not domain else None
+            row.append(f"{figures[0]}/{figures[1]}" if figures else "")
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     counts = ", ".join(f"{label}: {len(reg.op_types())} ops" for label, reg in filled.items())
-    lines += ["", f"Totals — {counts}.", ""]
+    passing = ", ".join(f"{label}: {totals[names[label]][0]} of {totals[names[label]][1]} "
+                        f"({100 * totals[names[label]][0] / totals[names[label]][1]:.1f}%)" for label in frameworks)
+    lines += ["", f"Totals — {counts}.", "", f"Conformance cases passed (of those onnxruntime passes) — {passing}.", ""]
     return "\n".join(lines)
 
 

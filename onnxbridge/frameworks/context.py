@@ -13,7 +13,8 @@ Reading (same names, same meanings everywhere):
   ``output_name(j)``, ``used(j)``, ``readers(value)``, ``sole_reader(j)``, ``is_output(value)``;
 - types: ``type(i)`` / ``out_type(j)`` (may be unknown), ``elem(i)``, ``rank(i)``, ``shape(i)``,
   ``out_rank(j)``, ``out_shape(j)`` (fail when unknown);
-- values known now: ``const(i)``, ``ints(i)``, ``elems(i)`` (ints and run-time sizes of a shape-like input),
+- values known now: ``const(i)`` (an empty 1-D tensor is known too), ``ints(i)``, ``elems(i)`` (ints and
+  run-time sizes of a shape-like input),
   and ``const_of(value)`` / ``elems_of(value)`` for any tensor by name;
 - ONNX rules: ``axis(axis, rank)``, ``spatial_pads(kernel, strides, dilations)``,
   ``transposed_pads(kernel, strides, dilations, output_padding)``;
@@ -47,7 +48,7 @@ from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.registry import OpRegistry
 from onnxbridge.ir import semantics
 from onnxbridge.ir.conventions import normalise_domain
-from onnxbridge.ir.dtypes import elem_of
+from onnxbridge.ir.dtypes import elem_of, numpy_dtype
 from onnxbridge.ir.nodes import node_attrs, node_label
 from onnxbridge.ir.symbolic import Elem, SymShape
 from onnxbridge.ir.types import TensorType
@@ -246,12 +247,16 @@ class ConverterContext:
 
     # -- values known at conversion time ------------------------------------------------------------
     def const(self, i: int) -> np.ndarray | None:
-        """Input ``i``'s value when it is known at conversion time (a constant or folded arithmetic)."""
-        return self._const(self.node.input[i]) if self.has(i) else None
+        """Input ``i``'s value when it is known at conversion time (a constant, folded arithmetic, or a
+        tensor with no elements: its shape says so)."""
+        return self.const_of(self.node.input[i]) if self.has(i) else None
 
     def const_of(self, value: str) -> np.ndarray | None:
         """Any tensor's value (``value`` by name, e.g. an input of a node to fuse) when it is known now."""
-        return self._const(value) if value else None
+        if not value:
+            return None
+        c = self._const(value)
+        return c if c is not None else self._empty(value)
 
     def ints(self, i: int) -> list[int] | None:
         """Input ``i``'s known value as a flat list of ints, or None."""
@@ -270,7 +275,7 @@ class ConverterContext:
         sym = self._symbolic(value)
         if sym is not None:
             return list(sym)
-        c = self._const(value)
+        c = self.const_of(value)
         if c is not None and c.dtype.kind in "iu":
             return [int(v) for v in c.reshape(-1)]
         return None
@@ -316,6 +321,15 @@ class ConverterContext:
     # -- what the framework knows beyond the view (overridden where it tracks values itself) ---------
     def _const(self, name: str) -> np.ndarray | None:
         return self.view.const(name)
+
+    def _empty(self, name: str) -> np.ndarray | None:
+        """The value of a 1-D tensor of static length 0 (an empty list of axes, pads, scales ...: known,
+        whatever computes it)."""
+        t = self.view.type(name)
+        dtype = numpy_dtype(t.elem)
+        if t.static_shape != (0,) or dtype is None:
+            return None
+        return np.zeros((0,), dtype)
 
     def _symbolic(self, name: str) -> tuple[Elem, ...] | None:
         k = self.view.known.get(name)

@@ -45,7 +45,26 @@ _TABLE = (
     ElementType(TensorProto.UINT64, "uint64", np.uint64, "uint"),
     ElementType(TensorProto.BOOL, "bool", np.bool_, "bool"),
     ElementType(TensorProto.STRING, "string", None, "string"),
+    ElementType(TensorProto.COMPLEX64, "complex64", np.complex64, "complex"),
+    ElementType(TensorProto.COMPLEX128, "complex128", np.complex128, "complex"),
+    # numpy has none of these; ONNX hands them out as ml_dtypes arrays of the same names
+    ElementType(TensorProto.FLOAT8E4M3FN, "float8_e4m3fn", None, "float"),
+    ElementType(TensorProto.FLOAT8E4M3FNUZ, "float8_e4m3fnuz", None, "float"),
+    ElementType(TensorProto.FLOAT8E5M2, "float8_e5m2", None, "float"),
+    ElementType(TensorProto.FLOAT8E5M2FNUZ, "float8_e5m2fnuz", None, "float"),
+    ElementType(TensorProto.FLOAT8E8M0, "float8_e8m0fnu", None, "float"),
+    ElementType(TensorProto.FLOAT4E2M1, "float4_e2m1fn", None, "float"),
+    ElementType(TensorProto.INT4, "int4", None, "int"),
+    ElementType(TensorProto.UINT4, "uint4", None, "uint"),
+    ElementType(TensorProto.INT2, "int2", None, "int"),
+    ElementType(TensorProto.UINT2, "uint2", None, "uint"),
 )
+
+#: the float types narrower than 16 bits (float8 and float4 kinds)
+TINY_FLOAT_TYPES = frozenset({TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E4M3FNUZ, TensorProto.FLOAT8E5M2,
+                              TensorProto.FLOAT8E5M2FNUZ, TensorProto.FLOAT8E8M0, TensorProto.FLOAT4E2M1})
+#: the integer types narrower than a byte (ONNX packs them two or four to a byte)
+SUB_BYTE_INT_TYPES = frozenset({TensorProto.INT4, TensorProto.UINT4, TensorProto.INT2, TensorProto.UINT2})
 
 ELEMENT_TYPES: dict[int, ElementType] = {t.elem: t for t in _TABLE}
 _BY_NAME: dict[str, ElementType] = {t.name: t for t in _TABLE}
@@ -65,7 +84,8 @@ def dtype_name(elem: int | None) -> str | None:
 
 
 def numpy_dtype(elem: int | None) -> np.dtype | None:
-    """The numpy dtype of an ONNX element type, or None (unknown, bfloat16, string)."""
+    """The numpy dtype of an ONNX element type, or None (unknown, string, and the ml_dtypes ones: bfloat16,
+    float8 ...)."""
     t = NP_DTYPES.get(elem) if elem is not None else None
     return np.dtype(t) if t is not None else None
 

@@ -19,7 +19,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 _ELEM = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "int64": TensorProto.INT64,
          "int32": TensorProto.INT32, "bool": TensorProto.BOOL, "uint8": TensorProto.UINT8,
-         "float16": TensorProto.FLOAT16}
+         "float16": TensorProto.FLOAT16, "int8": TensorProto.INT8, "int16": TensorProto.INT16,
+         "uint16": TensorProto.UINT16, "uint32": TensorProto.UINT32, "uint64": TensorProto.UINT64}
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,69 @@ def _rnn_cases() -> list[OpCase]:
         OpCase("LSTM", _rnn("LSTM"), {"hidden_size": 4}, outputs=1, opset=7, label="y-only-opset7"),
     ]
     return cases
+
+
+# unsigned values across the whole range: above 2**63 int64 reads them as negative, so these catch a
+# bridge that computes uint64 as int64 (or Keras' uint32)
+_U64_A = In((6,), "uint64", "value", value=[2**64 - 1, 2**63 + 5, 2**63 - 1, 7, 0, 12345678901234567890])
+_U64_B = In((6,), "uint64", "value", value=[3, 2**63 + 7, 2**63 + 1, 2, 1, 2**40 + 3])
+
+
+def _params_cases() -> list[OpCase]:
+    u16 = In((2, 3), "uint16", "int:0:65535")
+    u32 = In((2, 3), "uint32", "int:1:4000000")
+    return [
+        # unsigned arithmetic: torch has no kernels for uint16/32/64, Keras narrows uint64
+        OpCase("Add", (u16, u16), label="uint16-wraps"),
+        OpCase("Sub", (In((2, 3), "uint32", "int:0:5"), u32), label="uint32-wraps"),
+        OpCase("Div", (u32, In((2, 3), "uint32", "int:1:50")), label="uint32"),
+        OpCase("Div", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Mod", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Greater", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Max", (_U64_A, _U64_B), label="uint64-full-range"),
+        OpCase("Mul", (_U64_A, _U64_B), label="uint64-wraps"),
+        OpCase("Concat", (_U64_A, _U64_B), {"axis": 0}, label="uint64"),
+        # reductions over axes known at run time
+        OpCase("ReduceSum", (X3, In((2,), "int64", "value", value=[0, -1])), label="runtime-axes"),
+        OpCase("ReduceMax", (X3, In((1,), "int64", "value", value=[1])), {"keepdims": 0},
+               label="runtime-axes-drop"),
+        OpCase("ReduceProd", (X3, In((2,), "int64", "value", value=[2, 0])), label="runtime-axes"),
+        OpCase("ReduceL2", (X3, In(("n",), "int64", "value", value=[])), label="runtime-empty-axes-all"),
+        OpCase("ReduceMean", (X3, In(("n",), "int64", "value", value=[])), {"noop_with_empty_axes": 1},
+               label="runtime-empty-axes-noop"),
+        OpCase("ReduceLogSumExp", (In((2, 4), "float64"), In((1,), "int64", "value", value=[-1])),
+               label="runtime-axes-float64"),
+        OpCase("ReduceMin", (In((2, 0, 3)), C([1])), label="empty-set"),
+    ]
+
+
+def _attention_cases() -> list[OpCase]:
+    q4, kv4 = In((2, 4, 3, 8)), In((2, 2, 5, 8))
+    q3, kv3 = In((2, 3, 32)), In((2, 5, 16))
+    past = In((2, 2, 4, 8))
+    return [
+        OpCase("Attention", (In((2, 3, 4, 8)), In((2, 3, 6, 8)), In((2, 3, 6, 8))), opset=23, label="4d"),
+        OpCase("Attention", (q4, kv4, kv4), {"is_causal": 1}, opset=23, label="4d-gqa-causal"),
+        OpCase("Attention", (q4, kv4, In((2, 2, 5, 6)), In((2, 1, 3, 5), "bool")), {"scale": 0.1}, opset=23,
+               label="4d-bool-mask-scaled"),
+        OpCase("Attention", (q3, kv3, kv3, In((3, 9)), past, past), {"q_num_heads": 4, "kv_num_heads": 2},
+               outputs=3, opset=23, label="3d-gqa-past-float-mask"),
+        OpCase("Attention", (q3, kv3, kv3, NONE, past, past), {"q_num_heads": 4, "kv_num_heads": 2, "is_causal": 1},
+               outputs=3, opset=23, label="3d-past-causal"),
+        OpCase("Attention", (In((2, 3, 32)), In((2, 5, 8)), In((2, 5, 8))), {"q_num_heads": 4, "kv_num_heads": 1,
+                                                                             "is_causal": 1},
+               opset=23, label="3d-mqa-causal"),
+        OpCase("Attention", (q4, kv4, kv4, In((3, 5))), {"softcap": 2.0, "qk_matmul_output_mode": 1}, outputs=4,
+               opset=23, label="softcap-scores-output"),
+        OpCase("Attention", (q4, kv4, kv4, In((2, 1, 3, 5), "bool")), {"qk_matmul_output_mode": 3}, outputs=4,
+               opset=23, label="probs-output"),
+        OpCase("Attention", (q4, kv4, kv4, In((3, 5))), {"qk_matmul_output_mode": 2}, outputs=4,
+               opset=23, label="masked-scores-output"),
+        OpCase("Attention", (q4, kv4, kv4, In((3, 5), "bool"), NONE, NONE, In((2,), "int64", "value", value=[5, 4])),
+               {"is_causal": 1}, opset=24, label="nonpad-causal"),
+        OpCase("Attention", (In((2, 2, 3, 8), "float16"), In((2, 2, 5, 8), "float16"), In((2, 2, 5, 8), "float16")),
+               {"is_causal": 1}, opset=23, label="float16", atol=2e-3, rtol=2e-3),
+    ]
 
 
 CASES: list[OpCase] = [
@@ -512,4 +576,14 @@ CASES: list[OpCase] = [
            label="linear-asymmetric",
            xfail={"torch": "asymmetric linear resizing has no F.interpolate equivalent"}),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- runtime-valued parameters, element types, old opsets, bit ops (cov-params) ----------------------
+    *_params_cases(),
+    # additions whose second operand looks like a bias vector along an inner axis (Keras would add it along
+    # the last axis, whose size is the same)
+    OpCase("Add", (In((3, 4, 4)), In((1, 4, 1))), label="vector-inner-axis"),
+    OpCase("Add", (In((3, 4, 4)), In((4, 1))), label="vector-inner-axis-lower-rank"),
+    OpCase("Sum", (In((3, 4, 4)), In((1, 4, 1)), In((4, 1))), label="vector-inner-axes"),
+    OpCase("Gemm", (In((3, 4)), In((4, 3)), In((3, 1))), label="column-bias"),
+    # attention (batch 2; 4-D inputs are (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
+    *_attention_cases(),
 ]

@@ -46,6 +46,7 @@ from onnxbridge.frameworks.tensorflow.context import (
     np_literal,
 )
 from onnxbridge.frameworks.tensorflow.registry import load_ops
+from onnxbridge.frameworks.widening import widening_for
 from onnxbridge.ir.folding import fold_node
 from onnxbridge.ir.liveness import live_nodes
 from onnxbridge.ir.naming import class_hint, layer_hint
@@ -56,6 +57,8 @@ from onnxbridge.ir.types import TensorType
 from onnxbridge.ir.view import GraphView
 
 WEIGHTS_FILE = "model.weights.npz"
+# Keras promotes uint64 to uint32 in every op that combines types: such nodes compute on the int64 bits
+UNSIGNED_NARROWED = frozenset({onnx.TensorProto.UINT64})
 
 # module-level names and the builtins generated code calls (a local of that name would shadow them)
 _MODULE_NAMES = ("keras", "layers", "ops", "np", "tf", "Path", "params", "self", "WEIGHTS_FILE",
@@ -387,11 +390,15 @@ class Converter:
                 return
             if self._fold(scope, node, inputs):
                 return
-            ctx = TensorFlowContext(scope, node)
+            plan = widening_for(node, view, UNSIGNED_NARROWED, every_op=True)
+            ctx = TensorFlowContext(scope, node, plan if not isinstance(plan, str) else None)
             converter = lookup_converter(self.registry, node, scope.opsets)
             if converter is None:
                 ctx.fail("no converter for this op")
+            if isinstance(plan, str):
+                ctx.fail(plan)
             converter(ctx)
+            ctx.narrow_outputs()
             for o in node.output:  # constants a converter computed feed later folding
                 v = scope.values.get(o)
                 if o and v is not None and v.const is not None:

@@ -25,20 +25,24 @@ import onnx
 from onnxbridge.codegen.writer import Code, call, dotted, fmt, ident, join, lit
 from onnxbridge.frameworks.context import ConverterContext
 from onnxbridge.frameworks.tensorflow import layout as L
+from onnxbridge.frameworks.widening import SIGN_BIT, Wide, Widening
 from onnxbridge.ir import dtypes
 from onnxbridge.ir.naming import layer_hint, module_path, value_hint
 from onnxbridge.ir.symbolic import Elem
+from onnxbridge.ir.types import TensorType
 from onnxbridge.ir.view import GraphView
 
 if TYPE_CHECKING:
     from onnxbridge.frameworks.tensorflow.codegen import ClassScope, Scope
 
-INLINE_LIMIT = 16  # constants with at most this many elements are written as literals
+INLINE_LIMIT = 16
+_SIGN_BIT = Code(f"np.int64({SIGN_BIT})")  # constants with at most this many elements are written as literals
 
-# the element types Keras tensors hold (TensorFlow lacks most kernels for the wider unsigned types)
+# the element types Keras tensors hold (TensorFlow has CPU kernels for the arithmetic of each)
 _KERAS_ELEMS = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
                           onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT64, onnx.TensorProto.INT32,
                           onnx.TensorProto.INT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8,
+                          onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64,
                           onnx.TensorProto.BOOL})
 
 
@@ -121,6 +125,40 @@ def np_literal(array: np.ndarray, *, scalar: bool = True) -> Code:
     return call(dotted("np", "array"), lit(values), dtype=lit(str(array.dtype)))
 
 
+def _keras_bias_misadds(a_shape: Sequence[int | None], b_shape: Sequence[int | None]) -> bool:
+    """Whether Keras's ``ops.add(a, b)`` on TensorFlow would add ``b`` along the wrong axis.
+
+    Keras turns an addition whose second operand squeezes to one vector of a known size into
+    ``tf.nn.bias_add``, along the last axis when that size matches ``a``'s last dim (else along axis 1),
+    whatever axis the vector lies along: ``(3, 4, 4) + (1, 4, 1)`` adds along the last axis. It also drops
+    leading axes of ``b`` beyond ``a``'s rank.
+    """
+    big = [(k, d) for k, d in enumerate(b_shape) if d is None or d > 1]
+    if len(big) != 1 or big[0][1] is None or len(a_shape) < 2:
+        return False
+    k, size = big[0]
+    if size not in (a_shape[1], a_shape[-1]):
+        return False
+    if len(b_shape) > len(a_shape):
+        return True
+    axis = len(a_shape) - len(b_shape) + k
+    return axis != (len(a_shape) - 1 if a_shape[-1] == size else 1)
+
+
+def add_code(a: Code, b: Code, a_shape: Sequence[int | None], b_shape: Sequence[int | None]) -> Code:
+    """``ops.add(a, b)`` for operands Keras sees with these shapes, adding as numpy broadcasting does.
+
+    Keras's bias shortcut (see :func:`_keras_bias_misadds`) would add some operands along the wrong axis,
+    silently; those are swapped (addition commutes), or, when both would be misread, written as
+    ``a - (-b)`` (the same float result).
+    """
+    if not _keras_bias_misadds(a_shape, b_shape):
+        return call(dotted("ops", "add"), a, b)
+    if not _keras_bias_misadds(b_shape, a_shape):
+        return call(dotted("ops", "add"), b, a)
+    return call(dotted("ops", "subtract"), a, call(dotted("ops", "negative"), b))
+
+
 class TensorFlowContext(ConverterContext):
     """The converter's view of one node while a Keras body is written (see the base class for the reading
     API): inputs come as code in the layout the converter asks for (``x``, ``x_cl``, ``x_any``, ``aligned``),
@@ -128,7 +166,7 @@ class TensorFlowContext(ConverterContext):
 
     framework = "TensorFlow"
 
-    def __init__(self, scope: Scope, node: onnx.NodeProto):
+    def __init__(self, scope: Scope, node: onnx.NodeProto, widening: Widening | None = None):
         super().__init__(node, scope.view, scope.absorbed)
         self.scope = scope
         self.uses: set[str] = set()
@@ -136,14 +174,72 @@ class TensorFlowContext(ConverterContext):
         self._weights: list = []
         self._emitted = False
         self._last_accessor: tuple[str, ...] = ()
+        #: uint64 inputs computed as int64 (see ``frameworks/widening.py``): the converter sees the int64 world
+        self.widening = widening
+        self._wide: dict[int, Value] = {}
 
     # -- what this converter knows beyond the reading API ---------------------------------------------
     def value(self, i: int) -> Value:
         """What the converter holds for input ``i`` (its code, stored layout, known value)."""
         try:
-            return self.scope.values[self.node.input[i]]
+            v = self.scope.values[self.node.input[i]]
         except (KeyError, IndexError):
             self.fail(f"input {i} is missing")
+        wide = self.widening.inputs.get(i) if self.widening else None
+        if wide is None:
+            return v
+        if i not in self._wide:
+            self._wide[i] = self._widened(v, wide)
+        return self._wide[i]
+
+    def _widened(self, v: Value, wide: Wide) -> Value:
+        """Input value ``v`` as the int64 one a widened node computes with."""
+        if v.const is not None:
+            return Value(v.name, v.rank, const=wide.value(v.const), instance=v.instance)
+        if v.code is None:
+            return v
+        stored = self.scope.view_code(v, v.layout, self.uses)
+        bits = call(dotted("ops", "view"), stored, lit("int64"))
+        if wide.how == "flip":
+            bits = call(dotted("ops", "bitwise_xor"), bits, _SIGN_BIT)
+        var = self.scope.new_var(f"{v.name}_bits")
+        self._stmt([("{} = {}", (var, bits))], {var})
+        return Value(v.name, v.rank, code=var, perm=v.perm)
+
+    def type(self, i: int) -> TensorType:
+        """What is known of input ``i``'s type (int64 for a narrow input of a widened node)."""
+        t = super().type(i)
+        return Widening.type(t, self.widening.inputs.get(i)) if self.widening else t
+
+    def out_type(self, j: int = 0) -> TensorType:
+        """What is known of output ``j``'s type (int64 for a narrow output of a widened node)."""
+        t = super().out_type(j)
+        return Widening.type(t, self.widening.outputs.get(j)) if self.widening else t
+
+    def const(self, i: int) -> np.ndarray | None:
+        """Input ``i``'s value when it is known at conversion time (as int64 when it is widened)."""
+        c = super().const(i)
+        wide = self.widening.inputs.get(i) if self.widening else None
+        return wide.value(c) if wide is not None and c is not None else c
+
+    def narrow_outputs(self) -> None:
+        """After a widened node's code: each narrow output back in its type (``ops.view(y, "uint64")``)."""
+        if not self.widening:
+            return
+        for j, wide in self.widening.outputs.items():
+            name = self.node.output[j]
+            v = self.scope.values.get(name)
+            if v is None:
+                continue
+            if v.const is not None:
+                v.const = wide.narrow_value(v.const)
+                continue
+            if v.code is None:
+                continue
+            stored = self.scope.view_code(v, v.layout, self.uses)
+            if wide.how == "flip":
+                stored = call(dotted("ops", "bitwise_xor"), stored, _SIGN_BIT)
+            self.define(name, call(dotted("ops", "view"), stored, lit(dtype_name(wide.narrow))), v.perm)
 
     def is_instance_const(self, i: int) -> bool:
         """Whether input ``i`` is a block weight: a constant that differs between instances of the class."""
@@ -262,6 +358,18 @@ class TensorFlowContext(ConverterContext):
                     -1 if not isinstance(d, int) else d for d in self.shape(i))))
                 codes.append(call(dotted("ops", "transpose"), lifted, lit(perm)))
         return codes, perm
+
+    def stored_shape(self, i: int, rank: int, perm: Sequence[int] | None) -> tuple[int | None, ...]:
+        """The shape of input ``i`` as :meth:`aligned` passes it when its layout is ``perm`` (unknown sizes
+        None): what Keras sees."""
+        shape = tuple(d if isinstance(d, int) else None for d in self.shape(i))
+        if perm is None or L.is_identity(perm) or (len(shape) < rank and self.value(i).const is None
+                                                   and all(d == 1 for d in shape)):
+            return shape
+        if self.value(i).const is not None and not shape:
+            return shape
+        full = (1,) * (rank - len(shape)) + shape
+        return tuple(full[p] for p in perm)
 
     # -- emitting --
     def layer(self, cls: str, *, hint: str | None = None, weights: Sequence[np.ndarray] = (), module: str = "layers",

@@ -30,6 +30,46 @@ class ResizeBilinear(keras.layers.Layer):
         return tf.compat.v1.image.resize_bilinear(x, self.size, align_corners=self.align_corners,
                                                   half_pixel_centers=False)
 '''),
+    "Reduce": _lines('''
+class Reduce(keras.layers.Layer):
+    """An ONNX reduction (sum, mean, max, min, prod, l1, l2, sum_square, log_sum, log_sum_exp) over axes
+    known at run time: all axes when none are given, unless noop_with_empty_axes."""
+
+    def __init__(self, op, keepdims=True, noop_with_empty_axes=False, shape=None, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.op, self.keepdims, self.noop = op, keepdims, noop_with_empty_axes
+        self.out_shape = shape
+
+    def call(self, x, axes):
+        rank = len(x.shape)
+        axes = tf.math.floormod(tf.cast(tf.reshape(axes, [-1]), tf.int32), max(rank, 1))
+        if not self.noop:
+            axes = tf.cond(tf.size(axes) > 0, lambda: axes, lambda: tf.range(rank))
+        kw = dict(axis=axes, keepdims=self.keepdims)
+        if self.op in ("l1", "l2", "sum_square"):
+            x = tf.abs(x) if self.op == "l1" else tf.square(x)
+        reduce = {"mean": tf.reduce_mean, "max": tf.reduce_max, "min": tf.reduce_min, "prod": tf.reduce_prod,
+                  "log_sum_exp": tf.reduce_logsumexp}.get(self.op, tf.reduce_sum)
+        if x.dtype == tf.bool:
+            reduce = tf.reduce_any if self.op == "max" else tf.reduce_all
+        y = reduce(x, **kw)
+        if self.op == "l2":
+            y = tf.sqrt(y)
+        elif self.op == "log_sum":
+            y = tf.math.log(y)
+        return y if self.out_shape is None else tf.ensure_shape(y, self.out_shape)
+'''),
+    "UnsignedDivide": _lines('''
+class UnsignedDivide(keras.layers.Layer):
+    """Division (or the remainder) of unsigned integers (Keras would compute uint64 as uint32)."""
+
+    def __init__(self, remainder=False, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.remainder = remainder
+
+    def call(self, a, b):
+        return tf.math.floormod(a, b) if self.remainder else tf.math.floordiv(a, b)
+'''),
     "ShapeOf": _lines('''
 class ShapeOf(keras.layers.Layer):
     """The run-time shape of a tensor as int64, its axes read in ``order``."""

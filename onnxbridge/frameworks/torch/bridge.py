@@ -68,11 +68,12 @@ class TorchBridge(Bridge):
 
     def call(self, obj: Any, inputs: Sequence[np.ndarray]) -> Any:
         """Torch tensors (on the device of the module's first parameter) in, under ``no_grad``."""
-        import numpy as np
         import torch
 
+        from onnxbridge.frameworks.torch.arrays import tensor_from_numpy
+
         device = next((p.device for p in obj.parameters()), None) if hasattr(obj, "parameters") else None
-        args = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in inputs]
+        args = [tensor_from_numpy(a).to(device) for a in inputs]
         with torch.no_grad():
             return obj(*args)
 

@@ -38,8 +38,11 @@ from onnxbridge.frameworks.torch.context import (
     Transform,
     dtype_code,
     fn,
+    missing_dtype,
 )
+from onnxbridge.frameworks.torch.helpers import HELPERS
 from onnxbridge.frameworks.torch.registry import load_ops, load_patterns
+from onnxbridge.frameworks.widening import widening_for
 from onnxbridge.ir.dtypes import elem_of
 from onnxbridge.ir.liveness import live_nodes
 from onnxbridge.ir.naming import class_hint, is_generic_name, layer_hint, value_hint
@@ -49,6 +52,9 @@ from onnxbridge.ir.symbolic import BinOp, Const, Dim, Elem, Placeholder, SymShap
 from onnxbridge.ir.view import GraphView
 
 WEIGHTS_FILE = "model.safetensors"
+HELPER_NAMES = frozenset(HELPERS)
+# torch stores these but has (almost) no arithmetic kernels for them: such nodes compute in int64
+UNSIGNED_WITHOUT_KERNELS = frozenset({TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64})
 DEFAULT_DEVICE = "default"  # the device key of nodes the spec did not place (the CPU unless load() says)
 
 # names an nn.Module attribute must not take (methods and attributes of nn.Module)
@@ -65,7 +71,7 @@ MODULE_RESERVED = frozenset({
 })
 # builtins used by generated code, and module-level names
 _VAR_RESERVED = {"self", "torch", "nn", "F", "os", "load", "tuple", "int", "float", "range", "len", "max", "min",
-                 "list", "sum", "slice", "bool", "super", "isinstance", "dict"}
+                 "list", "sum", "slice", "bool", "super", "isinstance", "dict", "round", "abs"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,7 +116,7 @@ class ClassBuilder:
         self.view = view
         self.class_name = class_name
         self.attrs = NameScope(reserved=MODULE_RESERVED)
-        self.vars = NameScope(reserved=_VAR_RESERVED | gen.class_names_taken)
+        self.vars = NameScope(reserved=_VAR_RESERVED | gen.class_names_taken | HELPER_NAMES)
         self.init = SourceWriter()
         self.body = SourceWriter()
         self.values: dict[str, Code] = {}
@@ -308,19 +314,32 @@ class ClassBuilder:
         self.last_use = self._last_uses(nodes)
         position = {id(n): i for i, n in enumerate(nodes)}
 
+        for name in self.view.inputs:
+            reason = missing_dtype(self.view.type(name).elem)
+            if reason:
+                errors.append(NodeConversionError(name, reason, "graph input"))
+
         def step(node: onnx.NodeProto) -> None:
             if id(node) in self.absorbed:
                 return
+            for name in [*node.input, *node.output]:
+                reason = missing_dtype(self.view.type(name).elem) if name else None
+                if reason:
+                    raise NodeConversionError(node, reason)
             self.index, self.current = position[id(node)], node
             self._enter(node)
             if id(node) in self.view.calls:
                 self._call(node)
                 return
-            ctx = TorchContext(self, node)
+            plan = widening_for(node, self.view, UNSIGNED_WITHOUT_KERNELS)
+            ctx = TorchContext(self, node, plan if not isinstance(plan, str) else None)
             converter = patterns.get(id(node)) or lookup_converter(registry, node, self.view.opsets)
             if converter is None:
                 ctx.fail("no torch converter for this op at this opset")
+            if isinstance(plan, str):
+                ctx.fail(plan)
             converter(ctx)
+            ctx.narrow_outputs()
 
         def failed(node: onnx.NodeProto) -> None:
             for o in node.output:  # later nodes still find a value; the failure is what is reported
@@ -410,8 +429,9 @@ class Generator:
 
         self.plan = plan
         self.placements = read_placements(plan.model)  # {node name: device} from the spec, often empty
-        self.classes = NameScope(reserved=("load", "torch", "nn", "F", "os"))
+        self.classes = NameScope(reserved=("load", "torch", "nn", "F", "os", *HELPER_NAMES))
         self.class_names_taken: set[str] = set()
+        self.helpers: set[str] = set()  # helper functions written into the module (see helpers.py)
         self._names: dict[FunctionKey | str, Code] = {}
         for key in plan.functions:
             self.class_name(key)
@@ -447,6 +467,10 @@ class Generator:
 
     def _render(self, codes: dict[FunctionKey | str, ClassCode]) -> str:
         body = SourceWriter()
+        for name in sorted(self.helpers):
+            body.blank(2)
+            for line in HELPERS[name]():
+                body.line("{}", Code(line))
         for code in codes.values():
             body.blank(2)
             body.extend(code.writer)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnx
 
-from onnxbridge.codegen.writer import Code, SourceWriter, call, dotted, fmt, join, lit
+from onnxbridge.codegen.writer import Code, SourceWriter, call, dotted, fmt, ident, join, lit
 from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.context import ConverterContext
-from onnxbridge.ir.dtypes import NP_DTYPES, dtype_name, onnx_type_name
+from onnxbridge.frameworks.widening import SIGN_BIT
+from onnxbridge.ir.dtypes import NP_DTYPES, SUB_BYTE_INT_TYPES, dtype_name, onnx_type_name
 from onnxbridge.ir.naming import layer_hint
 from onnxbridge.ir.symbolic import Const, Elem, Placeholder, SymShape
 from onnxbridge.ir.types import TensorType
@@ -32,9 +33,25 @@ from onnxbridge.ir.view import GraphView
 
 if TYPE_CHECKING:
     from onnxbridge.frameworks.torch.codegen import ClassBuilder
+    from onnxbridge.frameworks.widening import Wide, Widening
 
-# torch has a dtype of the same name for every ONNX element type except strings
-_NO_TORCH_DTYPE = frozenset({onnx.TensorProto.STRING})
+# torch has a dtype of the same name for every ONNX element type except these (its int4/uint4/float4 dtypes
+# are placeholders without kernels, not even a copy)
+_NO_TORCH_DTYPE = {
+    onnx.TensorProto.STRING: "torch has no string tensors",
+    **{e: "torch has no usable tensors of sub-byte integers" for e in SUB_BYTE_INT_TYPES},
+    onnx.TensorProto.FLOAT4E2M1: "torch has no usable 4-bit float tensors (only packed pairs)",
+}
+
+
+def missing_dtype(elem: int | None) -> str | None:
+    """Why torch cannot hold tensors of ONNX element type ``elem`` (None when it can, or it is unknown)."""
+    if elem is None or elem == 0:
+        return None
+    reason = _NO_TORCH_DTYPE.get(elem)
+    if reason is None and dtype_name(elem) is None:
+        reason = "torch has no such dtype"
+    return f"{reason} (element type {onnx_type_name(elem)})" if reason else None
 
 
 def api(name: str) -> Code:
@@ -51,7 +68,7 @@ def dtype_code(elem: int | None) -> Code:
     """``torch.float32`` for an ONNX element type."""
     name = dtype_name(elem)
     if name is None or elem in _NO_TORCH_DTYPE:
-        raise OnnxBridgeError(f"ONNX element type {onnx_type_name(elem)} has no torch dtype")
+        raise OnnxBridgeError(missing_dtype(elem) or f"ONNX element type {onnx_type_name(elem)} has no torch dtype")
     return api(f"torch.{name}")
 
 
@@ -63,6 +80,25 @@ def scalar(value: Any) -> Code:
     if isinstance(v, np.bool_):
         return lit(bool(v))
     return lit(int(v))
+
+
+def _wide_code(wide: Wide, expr: Code) -> Code:
+    """A narrow tensor of a widened node as the int64 one it computes with (see ``frameworks/widening.py``)."""
+    if wide.how == "convert":
+        return fmt("{}.to(torch.int64)", expr)
+    if wide.how == "view":
+        return fmt("{}.view(torch.int64)", expr)
+    return fmt("({}.view(torch.int64) ^ {})", expr, lit(SIGN_BIT))
+
+
+def _narrow_code(wide: Wide, expr: Code) -> Code:
+    """A widened node's int64 result back in its narrow type."""
+    narrow = dtype_code(wide.narrow)
+    if wide.how == "convert":
+        return fmt("{}.to({})", expr, narrow)
+    if wide.how == "view":
+        return fmt("{}.view({})", expr, narrow)
+    return fmt("({} ^ {}).view({})", expr, lit(SIGN_BIT), narrow)
 
 
 def compact(values: list[int] | tuple[int, ...]) -> Code:
@@ -112,10 +148,45 @@ class TorchContext(ConverterContext):
 
     framework = "PyTorch"
 
-    def __init__(self, builder: ClassBuilder, node: onnx.NodeProto):
+    def __init__(self, builder: ClassBuilder, node: onnx.NodeProto, widening: Widening | None = None):
         super().__init__(node, builder.view, builder.absorbed)
         self.b = builder
         self._module_hint: str | None = None  # a module's output is named after the module
+        #: unsigned inputs computed in int64 (see ``widening.py``): the converter sees the int64 world
+        self.widening = widening
+
+    # -- the wide world of a widened node (types, values and expressions of its narrow inputs) --------
+    def type(self, i: int) -> TensorType:
+        """What is known of input ``i``'s type (int64 for a narrow input of a widened node)."""
+        t = super().type(i)
+        return self.widening.type(t, self.widening.inputs.get(i)) if self.widening else t
+
+    def out_type(self, j: int = 0) -> TensorType:
+        """What is known of output ``j``'s type (int64 for a narrow output of a widened node)."""
+        t = super().out_type(j)
+        return self.widening.type(t, self.widening.outputs.get(j)) if self.widening else t
+
+    def const(self, i: int) -> np.ndarray | None:
+        """Input ``i``'s value when it is known at conversion time (as int64 when it is widened)."""
+        c = super().const(i)
+        wide = self.widening.inputs.get(i) if self.widening else None
+        return wide.value(c) if wide is not None and c is not None else c
+
+    def narrow_outputs(self) -> None:
+        """After a widened node's code: cast each narrow output back (``z = z.to(torch.uint16)``)."""
+        if not self.widening:
+            return
+        for j, wide in self.widening.outputs.items():
+            name = self.node.output[j]
+            code = self.b.values.get(name)
+            if code is None or not self.used(j):
+                continue
+            back = _narrow_code(wide, code)
+            if str(code).isidentifier() and str(code) in self.b.holders:
+                self.line("{} = {}", code, back)
+            else:  # an alias of an expression: the narrow result gets its own variable
+                del self.b.values[name]
+                self.emit(back, j)
 
     # -- reading torch-specific facts ---------------------------------------------------------------
     def param(self, i: int) -> ParamRef | None:
@@ -141,7 +212,9 @@ class TorchContext(ConverterContext):
     # -- inputs as code ---------------------------------------------------------------------------
     def t(self, i: int) -> Code:
         """Input ``i`` as a tensor expression."""
-        return self.b.tensor(self.node.input[i], self.node)
+        code = self.b.tensor(self.node.input[i], self.node)
+        wide = self.widening.inputs.get(i) if self.widening else None
+        return _wide_code(wide, code) if wide is not None else code
 
     def tensor(self, name: str, consumer: onnx.NodeProto | None = None) -> Code:
         """Any value computed so far (``name``) as a tensor expression, read by ``consumer`` (this node)."""
@@ -247,6 +320,11 @@ class TorchContext(ConverterContext):
                    transform: Transform | None = None, elem: int | None = None) -> Code:
         """A constant tensor attribute (``nn.Parameter`` for weights, a buffer otherwise)."""
         return self.b.add_tensor(ref, hint, parameter=parameter, transform=transform, elem=elem)
+
+    def helper(self, name: str) -> Code:
+        """A helper function written into the generated module (see ``helpers.py``): its name, to call."""
+        self.b.gen.helpers.add(name)
+        return ident(name)
 
     def dtype(self, elem: int | None) -> Code:
         """``torch.float32`` for an ONNX element type."""

@@ -85,8 +85,9 @@ def export_from_onnx(model: onnx.ModelProto, *, output_dir: str | os.PathLike | 
 def state_tensors(state: dict[str, np.ndarray]) -> dict[str, Any]:
     """numpy state dict -> torch tensors, copied into torch's own (aligned, unshared) memory like
     ``safetensors.torch.load_file`` gives."""
-    torch = _torch()
-    return {key: torch.tensor(np.ascontiguousarray(value)) for key, value in state.items()}
+    from onnxbridge.frameworks.torch.arrays import tensor_from_numpy
+
+    return {key: tensor_from_numpy(value).clone() for key, value in state.items()}
 
 
 class _SourceLoader(importlib.abc.SourceLoader):

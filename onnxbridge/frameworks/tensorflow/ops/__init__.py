@@ -2,6 +2,7 @@
 
 from onnxbridge.frameworks.tensorflow.ops import (  # noqa: F401
     activation,
+    attention,
     control,
     conv,
     elementwise,

@@ -7,11 +7,13 @@ All of these are layout-agnostic: they run on tensors in whatever layout they ar
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import broadcast_shapes
 
 
 def _ops(name: str) -> Code:
@@ -62,7 +64,11 @@ _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor"
 
 def _binary(fn: str):
     def convert(ctx: TensorFlowContext) -> None:
-        (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+        rank = ctx.out_rank()
+        (a, b), perm = ctx.aligned([0, 1], rank)
+        if fn == "add":
+            ctx.emit(add_code(a, b, ctx.stored_shape(0, rank, perm), ctx.stored_shape(1, rank, perm)), perm=perm)
+            return
         ctx.emit(call(_ops(fn), a, b), perm=perm)
 
     convert.__name__ = f"convert_{fn}"
@@ -76,8 +82,24 @@ for _op, _fn in _BITWISE.items():
 TF_OPS.register("BitwiseNot", since=18)(_unary("bitwise_invert"))
 
 
+def _unsigned(ctx: TensorFlowContext, remainder: bool) -> bool:
+    """Division or remainder of unsigned integers (floor and truncation agree); uint64 through a helper
+    layer: Keras would compute it as uint32, TensorFlow has the kernels. False for other types."""
+    elem = ctx.elem(0)
+    if elem not in (TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64):
+        return False
+    (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
+    if elem == TensorProto.UINT64:
+        ctx.emit(call(call(ctx.helper("UnsignedDivide"), remainder=lit(remainder)), a, b), perm=perm)
+    else:
+        ctx.emit(call(_ops("mod" if remainder else "floor_divide"), a, b), perm=perm)
+    return True
+
+
 @TF_OPS.register("Div")
 def div(ctx: TensorFlowContext) -> None:
+    if _unsigned(ctx, remainder=False):
+        return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
     integer = np.dtype(ctx.dtype(ctx.out_elem())).kind in "iu"
     if integer:
@@ -114,6 +136,8 @@ def pow_(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Mod", since=10)
 def mod(ctx: TensorFlowContext) -> None:
+    if _unsigned(ctx, remainder=True):
+        return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
     if ctx.attr("fmod", 0):
         # C fmod: the sign of the dividend
@@ -127,10 +151,13 @@ def mod(ctx: TensorFlowContext) -> None:
 def _variadic(fn: str, mean: bool = False):
     def convert(ctx: TensorFlowContext) -> None:
         idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
-        codes, perm = ctx.aligned(idx, ctx.out_rank())
-        expr = codes[0]
-        for c in codes[1:]:
-            expr = call(_ops(fn), expr, c)
+        rank = ctx.out_rank()
+        codes, perm = ctx.aligned(idx, rank)
+        expr, shape = codes[0], ctx.stored_shape(idx[0], rank, perm)
+        for i, c in zip(idx[1:], codes[1:]):
+            other = ctx.stored_shape(i, rank, perm)
+            expr = add_code(expr, c, shape, other) if fn == "add" else call(_ops(fn), expr, c)
+            shape = broadcast_shapes(shape, other)
         if mean and len(codes) > 1:
             expr = call(_ops("divide"), expr, lit(float(len(codes))))
         ctx.emit(expr, perm=perm)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.conventions import is_onnx_domain
 
@@ -62,7 +62,8 @@ def gemm(ctx: TensorFlowContext) -> None:
         y = call(layer, x)
         if ctx.has(2) and bias is None:
             cc = ctx.x(2)
-            y = call(_ops("add"), y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)))
+            y = add_code(y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)), _sizes(ctx.out_shape()),
+                         _sizes(ctx.shape(2)))
         ctx.emit(y)
         return
     a = ctx.x(0)
@@ -76,8 +77,13 @@ def gemm(ctx: TensorFlowContext) -> None:
         y = call(_ops("multiply"), y, lit(alpha))
     if ctx.has(2):
         cc = ctx.x(2)
-        y = call(_ops("add"), y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)))
+        y = add_code(y, cc if beta == 1.0 else call(_ops("multiply"), cc, lit(beta)), _sizes(ctx.out_shape()),
+                     _sizes(ctx.shape(2)))
     ctx.emit(y)
+
+
+def _sizes(shape: tuple) -> tuple[int | None, ...]:
+    return tuple(d if isinstance(d, int) else None for d in shape)
 
 
 @TF_OPS.register("MatMul")

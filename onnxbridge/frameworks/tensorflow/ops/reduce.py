@@ -12,12 +12,16 @@ def _ops(name: str) -> Code:
     return dotted("ops", name)
 
 
-def _reduce_axes(ctx: TensorFlowContext, axes_as_input: bool) -> list[int] | None:
+_RUNTIME = object()  # the axes are only known at run time
+
+
+def _reduce_axes(ctx: TensorFlowContext, axes_as_input: bool) -> list[int] | object | None:
+    """The reduced axes (sorted, non-negative); None for none (noop_with_empty_axes), or ``_RUNTIME``."""
     rank = ctx.rank(0)
     if axes_as_input:
         axes = ctx.ints(1) if ctx.has(1) else None
         if ctx.has(1) and axes is None:
-            ctx.fail("axes computed at run time are not supported")
+            return _RUNTIME
     else:
         axes = ctx.attr("axes")
     if not axes:
@@ -30,6 +34,8 @@ def _reduce_axes(ctx: TensorFlowContext, axes_as_input: bool) -> list[int] | Non
 _REDUCE = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "ReduceMin": "min", "ReduceProd": "prod",
            "ReduceL1": "l1", "ReduceL2": "l2", "ReduceLogSumExp": "logsumexp", "ReduceSumSquare": "sumsquare",
            "ReduceLogSum": "logsum"}
+# the Reduce helper's names of the kinds
+_HELPER_KIND = {"logsumexp": "log_sum_exp", "sumsquare": "sum_square", "logsum": "log_sum"}
 
 
 def _reduce(kind: str, axes_as_input: bool):
@@ -39,9 +45,15 @@ def _reduce(kind: str, axes_as_input: bool):
             ctx.alias(0, keep_perm=True)
             return
         keep = bool(ctx.attr("keepdims", 1))
+        if axes is _RUNTIME:
+            shape = _runtime_out_shape(ctx, keep)
+            layer = call(ctx.helper("Reduce"), lit(_HELPER_KIND.get(kind, kind)), keepdims=lit(keep),
+                         noop_with_empty_axes=lit(bool(ctx.attr("noop_with_empty_axes", 0))), shape=lit(shape))
+            ctx.emit(call(layer, ctx.x(0), ctx.x(1)), perm=L.identity(len(shape)))
+            return
         x, perm = ctx.x_any(0)
         stored = sorted(L.stored_axis(perm, a) for a in axes)
-        kw = dict(axis=lit(tuple(stored) if len(stored) > 1 else stored[0]), keepdims=lit(keep))
+        kw = dict(axis=lit(tuple(stored) if len(stored) > 1 else stored[0] if stored else ()), keepdims=lit(keep))
         if kind in ("mean", "sum", "max", "min", "prod", "logsumexp"):
             y = call(_ops(kind), x, **kw)
         elif kind == "l1":
@@ -56,6 +68,21 @@ def _reduce(kind: str, axes_as_input: bool):
         ctx.emit(y, perm=out_perm)
 
     return convert
+
+
+def _runtime_out_shape(ctx: TensorFlowContext, keep: bool) -> list[int | None]:
+    """The output shape of a reduction over run-time axes: ONNX inference's, or (keepdims) the input's rank,
+    or (no keepdims) as many axes fewer as the axes input has elements."""
+    known = ctx.out_type().shape
+    if known is not None:
+        return [d if isinstance(d, int) else None for d in known]
+    rank = ctx.rank(0)
+    if keep:
+        return [None] * rank
+    n = ctx.type(1).static_shape
+    if n is None or len(n) != 1:
+        ctx.fail("the number of reduced axes is unknown, so the output rank is too")
+    return [None] * (rank - n[0])
 
 
 for _op, _kind in _REDUCE.items():

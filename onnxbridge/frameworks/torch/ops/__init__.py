@@ -6,6 +6,7 @@ what several families share (``_attention.py``: recognising attention chains for
 
 from onnxbridge.frameworks.torch.ops import (  # noqa: F401
     activation,
+    attention,
     control,
     conv,
     elementwise,

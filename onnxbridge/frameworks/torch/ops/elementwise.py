@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.ops._attention import prescale_of
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.frameworks.widening import SIGN_BIT
 from onnxbridge.ir.dtypes import FLOAT_TYPES, INT_TYPES
 
 REG = TORCH_OPS.register
@@ -42,8 +44,30 @@ for _op in _OPERATORS:
     _operator(_op)
 
 
+def _uint64_divmod(ctx: TorchContext, remainder: bool) -> None:
+    """Unsigned 64-bit division (or remainder), written on the int64 bits: torch has no uint64 kernels.
+
+    Divisors below 2**63 use the signed division of ``a >>> 1`` and one correction (Hacker's Delight 9-3);
+    larger ones divide at most once.
+    """
+    a, b, d, q = ctx.temp("a"), ctx.temp("b"), ctx.temp("d"), ctx.temp("q")
+    low, big = lit(2**63 - 1), lit(SIGN_BIT)
+    ctx.line("# unsigned 64-bit {} on the int64 bits (torch has no uint64 kernels)", Code(
+        "remainder" if remainder else "division"))
+    ctx.line("{}, {} = {}.view(torch.int64), {}.view(torch.int64)", a, b, ctx.t(0), ctx.t(1))
+    ctx.line("{} = {}.clamp(min=1)", d, b)
+    ctx.line("{} = ((({} >> 1) & {}) // {}) << 1", q, a, low, d)
+    ctx.line("{} = {} + ((({} - {} * {}) ^ {}) >= ({} ^ {})).to(torch.int64)", q, q, a, q, d, big, d, big)
+    ctx.line("{} = torch.where({} < 0, (({} ^ {}) >= ({} ^ {})).to(torch.int64), {})", q, b, a, big, b, big, q)
+    result = fmt("({} - {} * {})", a, q, b) if remainder else q
+    ctx.emit(fmt("{}.view(torch.uint64)", result))
+
+
 @REG("Div", since=7)
 def div(ctx: TorchContext) -> None:
+    if ctx.elem(0) == TensorProto.UINT64:
+        _uint64_divmod(ctx, remainder=False)
+        return
     a, b = _binary_operands(ctx)
     if ctx.elem(0) in INT_TYPES:
         ctx.emit(fn("torch.div", a, b, rounding_mode=lit("trunc")))
@@ -71,6 +95,9 @@ def pow_(ctx: TorchContext) -> None:
 
 @REG("Mod", since=10)
 def mod(ctx: TorchContext) -> None:
+    if ctx.elem(0) == TensorProto.UINT64:
+        _uint64_divmod(ctx, remainder=True)
+        return
     a, b = _binary_operands(ctx)
     ctx.emit(fn("torch.fmod" if ctx.attr("fmod", 0) else "torch.remainder", a, b))
 

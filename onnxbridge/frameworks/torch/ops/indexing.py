@@ -45,9 +45,20 @@ def gather(ctx: TorchContext) -> None:
     ctx.emit(fmt("{}[{}]", x, join(_subscript(ctx, axis, index, rank))))
 
 
+def _element_index(ctx: TorchContext, x: Code, axis: int) -> Code:
+    """Input 1 (indices along ``axis``) as torch.gather/scatter take them: ONNX also counts from the end
+    (``-1`` is the last), torch does not."""
+    c = ctx.const(1)
+    if c is not None and not (c < 0).any():
+        return ctx.t(1)
+    return fmt("{} % {}.shape[{}]", ctx.t(1), x, lit(axis))
+
+
 @REG("GatherElements", since=11)
 def gather_elements(ctx: TorchContext) -> None:
-    ctx.emit(fn("torch.gather", ctx.t(0), lit(int(ctx.attr("axis", 0))), ctx.t(1)))
+    axis = int(ctx.attr("axis", 0))
+    x = ctx.t(0)
+    ctx.emit(fn("torch.gather", x, lit(axis), _element_index(ctx, x, axis)))
 
 
 @REG("GatherND", since=11)
@@ -61,7 +72,8 @@ def gather_nd(ctx: TorchContext) -> None:
 def scatter_elements(ctx: TorchContext) -> None:
     axis = lit(int(ctx.attr("axis", 0)))
     reduction = ctx.attr("reduction", "none")
-    x, idx, upd = ctx.t(0), ctx.t(1), ctx.t(2)
+    x, upd = ctx.t(0), ctx.t(2)
+    idx = _element_index(ctx, x, int(ctx.attr("axis", 0)))
     if reduction == "none":
         ctx.emit(fmt("{}.scatter({}, {}, {})", x, axis, idx, upd))
     elif reduction == "add":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
@@ -11,6 +12,8 @@ from onnxbridge.frameworks.torch.registry import TORCH_OPS
 REG = TORCH_OPS.register
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+# F.pad's border modes (replicate, reflect, circular) have kernels for these
+_BORDER_PAD_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16})
 
 
 @REG("Pad", since=2)
@@ -20,8 +23,9 @@ def pad(ctx: TorchContext) -> None:
         ctx.fail(f"pad mode {mode!r} is unknown")
     x = ctx.t(0)
     rank = ctx.type(0).rank
+    axes: list[int] | None = None
     if ctx.opset < 11:
-        pads = [int(p) for p in ctx.attr("pads")]
+        pads = [int(p) for p in ctx.attr("pads", ctx.attr("paddings", []))]
         value = lit(float(ctx.attr("value", 0.0)))
         value_is_zero = float(ctx.attr("value", 0.0)) == 0.0
     else:
@@ -29,39 +33,65 @@ def pad(ctx: TorchContext) -> None:
         c = ctx.const(2) if ctx.has(2) else np.zeros(())
         value = scalar(c) if c is not None else fmt("{}.item()", ctx.t(2))
         value_is_zero = c is not None and float(np.asarray(c).reshape(-1)[0]) == 0.0
-        axes = ctx.ints(3) if ctx.has(3) else None
-        if ctx.has(3) and axes is None:
-            ctx.fail("the axes must be constants")
-        if axes is not None and pads is not None:
-            if rank is None:
-                ctx.fail("padding selected axes needs a known input rank")
+        if ctx.has(3):
+            axes = ctx.ints(3)
+            if axes is None or pads is None or rank is None:  # known at run time: the helper places them
+                kwargs = {} if value_is_zero else {"value": value}
+                ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs,
+                            axes=ctx.t(3) if axes is None else lit(axes)))
+                return
             full = [0] * (2 * rank)
             for k, a in enumerate(axes):
                 a = ctx.axis(a, rank)
                 full[a], full[a + rank] = pads[k], pads[k + len(axes)]
             pads = full
-    kwargs: dict[str, Code] = {}
-    if mode != "constant":
-        kwargs["mode"] = lit(_PAD_MODES[mode])
-    elif not value_is_zero:
-        kwargs["value"] = value
-    if pads is None:  # known at run time only: reorder ONNX (begins, ends) into torch's (last dim first) pairs
-        ctx.emit(fn("F.pad", x, fmt("{}.reshape(2, -1).t().flip(0).reshape(-1).tolist()", ctx.t(1)), **kwargs))
+    if pads is None:  # known at run time only
+        kwargs = {} if value_is_zero else {"value": value}
+        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs))
         return
     r = len(pads) // 2
     padded = [a for a in range(r) if pads[a] or pads[a + r]]
     if not padded:
         ctx.alias(x)
         return
-    first = padded[0]
-    if mode != "constant":
-        first = min(first, max(r - 3, 0), max(r - 2, 0))
-        if r - first > 3 or r > 5:
-            ctx.fail(f"{mode} padding of more than the last 3 dims has no torch equivalent")
+    kwargs: dict[str, Code] = {}
+    if mode == "constant":
+        if not value_is_zero:
+            kwargs["value"] = value
+        _torch_pad(ctx, x, pads, padded[0], kwargs)
+        return
+    first = _torch_pad_start(ctx, pads, padded[0], mode)
+    if first is None:  # beyond what F.pad's border modes take: index the input
+        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, lit(pads), lit(mode)))
+        return
+    _torch_pad(ctx, x, pads, first, {"mode": lit(_PAD_MODES[mode])})
+
+
+def _torch_pad(ctx: TorchContext, x: Code, pads: list[int], first: int, kwargs: dict[str, Code]) -> None:
+    """``F.pad`` over the axes from ``first`` on (torch lists them last axis first)."""
+    r = len(pads) // 2
     order: list[int] = []
     for a in reversed(range(first, r)):
         order += [pads[a], pads[a + r]]
     ctx.emit(fn("F.pad", x, lit(tuple(order)), **kwargs))
+
+
+def _torch_pad_start(ctx: TorchContext, pads: list[int], first: int, mode: str) -> int | None:
+    """The first axis F.pad's border modes pad for these amounts, or None when F.pad cannot: it pads the
+    last 1, 2 or 3 axes of a float tensor with one or two axes before them, by amounts below the size
+    (reflect)."""
+    r = len(pads) // 2
+    if ctx.elem(0) not in _BORDER_PAD_TYPES or any(p < 0 for p in pads):
+        return None
+    k = max(r - first, r - 2)  # how many trailing axes go to F.pad
+    if k < 1 or k > min(3, r - 1):
+        return None
+    if mode == "reflect":
+        shape = ctx.type(0).shape
+        if shape is None or any(not isinstance(shape[a], int) or max(pads[a], pads[a + r]) >= shape[a]
+                                for a in range(r - k, r)):
+            return None
+    return r - k
 
 
 _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}

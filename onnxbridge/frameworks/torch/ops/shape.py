@@ -100,10 +100,10 @@ def flatten(ctx: TorchContext) -> None:
         axis += rank
     if axis == 0:
         ctx.emit(fmt("{}.reshape(1, -1)", x))
+    elif rank is not None and axis == rank:  # (a 1-D input with axis 1 too: torch.flatten(x, 1) needs 2-D)
+        ctx.emit(fmt("{}.reshape(-1, 1)", x))
     elif axis == 1:
         ctx.emit(fn("torch.flatten", x, lit(1)))
-    elif rank is not None and axis == rank:
-        ctx.emit(fmt("{}.reshape(-1, 1)", x))
     else:
         ctx.emit(fmt("{}.flatten({}).flatten(0, {})", x, lit(axis), lit(axis - 1)))
 

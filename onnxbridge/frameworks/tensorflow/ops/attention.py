@@ -1,0 +1,213 @@
+"""Attention ops: Attention -> ``ops.dot_product_attention`` where Keras means the same, else written out
+with Keras ops (a soft cap, the scores as an output, another softmax precision, a mask that may hide every
+key of a query: Keras gives such a row the mean of the values, ONNX a zero row).
+
+What an Attention node computes is read once, for every bridge, by :mod:`onnxbridge.frameworks.attention`;
+this module only writes it in Keras. Heads are kept as Keras keeps them, ``(batch, seq, heads, size)``:
+3-D inputs only need a reshape, 4-D ones are stored transposed (the layout bookkeeping writes the
+transpose once, and outputs say they are stored that way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from onnxbridge.codegen.writer import Code, call, dotted, lit
+from onnxbridge.frameworks.attention import AttentionPlan, read_attention
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code, listing
+from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import broadcast_shapes
+
+SEQ_FIRST = (0, 2, 1, 3)  # (batch, heads, seq, size) stored as (batch, seq, heads, size)
+_NEG_INF = lit(float("-inf"))
+
+
+def _ops(name: str) -> Code:
+    return dotted("ops", name)
+
+
+def _np(name: str) -> Code:
+    return dotted("np", name)
+
+
+def let(ctx: TensorFlowContext, hint: str, expr: Code) -> Code:
+    """``hint = expr`` as an intermediate variable of this converter (not an ONNX tensor)."""
+    var = ctx.scope.new_var(hint)
+    ctx.define_raw(var, expr)
+    ctx.uses.add(var)
+    return var
+
+
+def _dims(ctx: TensorFlowContext, sizes: Sequence[object]) -> Code:
+    """A reshape target: static sizes, -1 for the one that is not (fails when two are not)."""
+    dims = [d if isinstance(d, int) else -1 for d in sizes]
+    if dims.count(-1) > 1:
+        ctx.fail("more than one of the batch and sequence sizes is unknown")
+    return lit(tuple(dims))
+
+
+def _heads(ctx: TensorFlowContext, i: int, heads: int, size: int, hint: str, packed: bool, seq_first: bool) -> Code:
+    """Input ``i`` split into heads: (batch, seq, heads, size) when ``seq_first``, else as ONNX has it."""
+    if not packed:
+        return ctx.x(i, SEQ_FIRST if seq_first else None)
+    batch, seq, _ = ctx.shape(i)
+    return let(ctx, hint, call(_ops("reshape"), ctx.x(i), _dims(ctx, (batch, seq, heads, size))))
+
+
+def _f32(value: float) -> Code:
+    """A float attribute in its shortest float32 spelling (ONNX float attributes are float32)."""
+    return lit(float(str(np.float32(value))))
+
+
+def _position_keep(ctx: TensorFlowContext, p: AttentionPlan) -> tuple[Code, tuple] | None:
+    """The bool mask of the keys each query sees by position (causal, window, padding keys) and its shape
+    (broadcastable to (batch, heads, q_len, keys)); None when positions do not matter."""
+    if not p.limits_positions:
+        return None
+    if p.q_len is None or p.total_len is None:
+        ctx.fail("causal or windowed attention needs static sequence lengths")
+    lo, hi = p.diagonals
+    if not p.nonpad:
+        if p.static_offset is None:
+            ctx.fail("causal or windowed attention needs a static past length")
+        expr = call(_np("ones"), lit((p.q_len, p.total_len)), dtype=lit("bool"))
+        if hi is not None:
+            expr = call(_np("tril"), expr, lit(p.static_offset + hi))
+        if lo is not None:
+            expr = call(_np("triu"), expr, lit(p.static_offset + lo))
+        name = "causal_mask" if p.causal and not p.windowed else "visible"
+        return let(ctx, name, expr), (p.q_len, p.total_len)
+    # per batch: the queries are the last q_len of the nonpad_kv_seqlen valid keys
+    lengths = let(ctx, "lengths", call(_ops("reshape"), ctx.x(6), lit((-1, 1, 1, 1))))
+    keep = call(_ops("less"), call(_np("arange"), lit(p.total_len)), lengths)
+    if lo is not None or hi is not None:
+        # key position - query position, per batch
+        steps = call(_np("subtract"), call(_np("arange"), lit(p.total_len)),
+                     Code(f"{call(_np('arange'), lit(p.q_len))}[:, None]"))
+        distance = let(ctx, "distance", call(_ops("subtract"), steps,
+                                             call(_ops("subtract"), lengths, lit(p.q_len))))
+        if hi is not None:
+            keep = call(_ops("logical_and"), keep, call(_ops("less_equal"), distance, lit(hi)))
+        if lo is not None:
+            keep = call(_ops("logical_and"), keep, call(_ops("greater_equal"), distance, lit(lo)))
+    batch = ctx.shape(6)[0]
+    return let(ctx, "visible", keep), (batch if isinstance(batch, int) else None, 1, p.q_len, p.total_len)
+
+
+def _attn_mask(ctx: TensorFlowContext, p: AttentionPlan) -> tuple[Code, tuple] | None:
+    """One mask for the scores, bool (True = attend) or float (added), with its shape."""
+    mask = None
+    if p.mask is not None:
+        shape = tuple(d if isinstance(d, int) else None for d in ctx.shape(3))
+        mask = ctx.x(3)
+        if p.mask_pad is None:
+            ctx.fail("an attn_mask shorter than the keys needs static sizes")
+        if p.mask_pad:
+            fill = lit(False) if p.mask == "bool" else _NEG_INF
+            widths = [[0, 0]] * (len(shape) - 1) + [[0, p.mask_pad]]
+            mask = let(ctx, "mask", call(_ops("pad"), mask, lit(widths), constant_values=fill))
+            shape = (*shape[:-1], p.total_len)
+        mask = (mask, shape)
+    keep = _position_keep(ctx, p)
+    if keep is None or mask is None:
+        return keep or mask
+    shape = broadcast_shapes(mask[1], keep[1])
+    if p.mask == "bool":
+        return let(ctx, "mask", call(_ops("logical_and"), mask[0], keep[0])), shape
+    return let(ctx, "mask", call(_ops("where"), keep[0], mask[0], _NEG_INF)), shape
+
+
+def _hidden_rows(p: AttentionPlan, mask: Code) -> Code:
+    """Queries that see no key (their row is zero, not NaN)."""
+    if p.mask == "float":
+        return call(_ops("all"), call(_ops("equal"), mask, _NEG_INF), axis=lit(-1), keepdims=lit(True))
+    return call(_ops("logical_not"), call(_ops("any"), mask, axis=lit(-1), keepdims=lit(True)))
+
+
+@TF_OPS.register("Attention", since=23)
+def attention(ctx: TensorFlowContext) -> None:
+    p = read_attention(ctx)
+    ctx.dtype(p.elem)  # fails cleanly for types Keras lacks
+    # Keras's symbolic dot_product_attention takes the output's head size from the query's
+    fused = p.fused and p.v_head_size == p.head_size and p.mask is None and not p.nonpad and not p.may_hide_rows
+    # Keras attention takes (batch, seq, heads, size); written out, 4-D inputs stay as they are
+    seq_first = fused or p.packed
+    query = _heads(ctx, 0, p.q_heads, p.head_size, "query", p.packed, seq_first)
+    key = _heads(ctx, 1, p.kv_heads, p.head_size, "key", p.packed, seq_first)
+    value = _heads(ctx, 2, p.kv_heads, p.v_head_size, "value", p.packed, seq_first)
+    layout = SEQ_FIRST if seq_first else None
+    if p.past:
+        seq_axis = lit(1 if seq_first else 2)
+        key = call(_ops("concatenate"), listing([ctx.x(4, layout), key]), axis=seq_axis)
+        value = call(_ops("concatenate"), listing([ctx.x(5, layout), value]), axis=seq_axis)
+        key = ctx.emit(key, 1, perm=layout) if ctx.used(1) else let(ctx, "key", key)
+        value = ctx.emit(value, 2, perm=layout) if ctx.used(2) else let(ctx, "value", value)
+    else:
+        for j, tensor in ((1, key), (2, value)):
+            if ctx.used(j):
+                ctx.emit(tensor, j, perm=layout)
+    if fused:
+        y = _fused(ctx, p, query, key, value)
+    else:
+        y = _written_out(ctx, p, query, key, value, _attn_mask(ctx, p), seq_first)
+    if p.packed:
+        batch, seq, _ = ctx.shape(0)
+        ctx.emit(call(_ops("reshape"), y, _dims(ctx, (batch, seq, p.q_heads * p.v_head_size))))
+    else:
+        ctx.emit(y, perm=layout)
+
+
+def _fused(ctx: TensorFlowContext, p: AttentionPlan, query: Code, key: Code, value: Code) -> Code:
+    kwargs: dict[str, Code] = {}
+    if p.causal and not p.windowed and p.static_offset == 0:
+        kwargs["is_causal"] = lit(True)
+    else:
+        keep = _position_keep(ctx, p)
+        if keep is not None:
+            kwargs["mask"] = keep[0]
+    if not p.default_scale:
+        kwargs["scale"] = _f32(p.scale)
+    if p.kv_heads == 1 and p.groups > 1:  # Keras repeats key/value heads itself only when there are several
+        key = let(ctx, "key", call(_ops("repeat"), key, lit(p.groups), axis=lit(2)))
+        value = let(ctx, "value", call(_ops("repeat"), value, lit(p.groups), axis=lit(2)))
+    return call(_ops("dot_product_attention"), query, key, value, **kwargs)
+
+
+def _written_out(ctx: TensorFlowContext, p: AttentionPlan, query: Code, key: Code, value: Code,
+                 mask: tuple[Code, tuple] | None, seq_first: bool) -> Code:
+    """softmax(mask(softcap(Q K^T * scale))) V step by step, each stage the scores output may ask for."""
+    if p.groups > 1:
+        head_axis = lit(2 if seq_first else 1)
+        key = let(ctx, "key_heads", call(_ops("repeat"), key, lit(p.groups), axis=head_axis))
+        value = let(ctx, "value_heads", call(_ops("repeat"), value, lit(p.groups), axis=head_axis))
+    qd, kd = ("bqhd", "bkhd") if seq_first else ("bhqd", "bhkd")
+
+    target = p.qk_stage
+
+    def stage(mode: int, hint: str, expr: Code) -> Code:
+        return ctx.emit(expr, 3) if target == mode else let(ctx, hint, expr)
+
+    scores = stage(0, "scores", call(_ops("multiply"), call(_ops("einsum"), lit(f"{qd},{kd}->bhqk"), query, key),
+                                     _f32(p.scale)))
+    if p.softcap:
+        scores = stage(1, "scores", call(_ops("multiply"), call(_ops("tanh"), call(_ops("divide"), scores,
+                                                                                  _f32(p.softcap))), _f32(p.softcap)))
+    if mask is not None:
+        code, shape = mask
+        if p.mask == "float":
+            masked = add_code(scores, code, (None, p.q_heads, p.q_len, p.total_len), shape)
+        else:
+            masked = call(_ops("where"), code, scores, _NEG_INF)
+        scores = stage(2, "scores", masked)
+    if p.softmax_elem is not None:
+        probs = call(_ops("cast"), call(_ops("softmax"), call(_ops("cast"), scores, lit(ctx.dtype(p.softmax_elem))),
+                                        axis=lit(-1)), lit(ctx.dtype(p.elem)))
+    else:
+        probs = call(_ops("softmax"), scores, axis=lit(-1))
+    if mask is not None and p.may_hide_rows:
+        probs = call(_ops("where"), _hidden_rows(p, mask[0]), lit(0.0), let(ctx, "probs", probs))
+    probs = stage(3, "probs", probs)
+    return call(_ops("einsum"), lit(f"bhqk,{kd}->{qd}"), probs, value)
+
