@@ -51,9 +51,9 @@ def source_kind(source: Any) -> str:
         raise OnnxBridgeError(
             f"{path}: unknown model format {suffix or '(no extension)'!r}",
             hint=f"expected .onnx, .yaml/.json (spec), {formats}")
-    bridge = bridge_of(source)
-    if bridge is not None:
-        return bridge.name
+    owner = bridge_of(source)
+    if owner is not None:
+        return owner.name
     objects = " or ".join(b.live_objects for b in bridges())
     raise OnnxBridgeError(f"cannot convert a {type(source).__name__}",
                           hint=f"pass a file path, an onnx.ModelProto, a Spec, {objects}")

@@ -23,6 +23,7 @@ class RunResult:
     run_seconds: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as JSON data: shape, dtype and (for numbers) min, max and mean of every input and output."""
         def describe(a: np.ndarray) -> dict[str, Any]:
             d: dict[str, Any] = {"shape": list(a.shape), "dtype": str(a.dtype)}
             if a.size and np.issubdtype(a.dtype, np.number):

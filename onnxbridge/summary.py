@@ -41,6 +41,7 @@ class Summary:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON data: totals, inputs, outputs, notes and one row per layer or node."""
         return {"name": self.name, "kind": self.kind, "total_params": self.total_params, "inputs": self.inputs,
                 "outputs": self.outputs, "errors": self.errors, **self.notes,
                 "rows": [{"name": r.name, "op": r.op, "shapes": r.shapes, "params": r.params, "depth": r.depth,
@@ -73,7 +74,7 @@ def summarize_spec(spec: Any) -> Summary:
     s.inputs = {k: f"{format_shape(v.shape)} {v.dtype}" for k, v in report.inputs.items()}
     s.outputs = {k: (f"{format_shape(v.shape)} {v.dtype}" if v else "not inferred") for k, v in report.outputs.items()}
     for r in report.rows:
-        shapes = [list(o.shape) for o in r.outputs] if r.outputs else []
+        shapes: list[list[int | str] | None] = [list(o.shape) for o in r.outputs] if r.outputs else []
         s.rows.append(SummaryRow(r.id, r.type, shapes, r.params, r.depth, r.status, r.error))
     return s
 

@@ -49,6 +49,7 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
+        """Whether there was at least one output and every output matched within tolerance."""
         return bool(self.outputs) and all(o.ok for o in self.outputs)
 
     @property
@@ -61,6 +62,7 @@ class ParityReport:
 
     @property
     def max_abs(self) -> float:
+        """The largest absolute difference over all outputs (0.0 when there are none)."""
         return max((o.max_abs for o in self.outputs), default=0.0)
 
     def summary(self) -> str:
@@ -68,6 +70,7 @@ class ParityReport:
         if not self.outputs:
             return "parity not checked: no outputs"
         w = self.worst
+        assert w is not None  # there are outputs
         if self.ok:
             return f"parity ok: max abs error {self.max_abs:.2e} over {len(self.outputs)} output(s) (atol {self.atol:g}, rtol {self.rtol:g})"
         extra = f" ({w.note})" if w.note else ""
@@ -75,6 +78,7 @@ class ParityReport:
                 f" (atol {self.atol:g}, rtol {self.rtol:g}){extra}")
 
     def to_dict(self) -> dict:
+        """The report as JSON data: verdict, tolerances and each output's differences and shapes."""
         return {
             "ok": self.ok, "atol": self.atol, "rtol": self.rtol,
             "outputs": [
@@ -122,7 +126,7 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
         else:
             shape = tuple(_concrete_dim(d, axis, batch, dims) for axis, d in enumerate(tt.shape.dim))
         if np.issubdtype(dtype, np.floating):
-            data = rng.standard_normal(shape).astype(dtype)
+            data: np.ndarray = rng.standard_normal(shape).astype(dtype)
         elif dtype is np.bool_:
             data = rng.integers(0, 2, shape).astype(np.bool_)
         else:

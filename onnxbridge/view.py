@@ -91,6 +91,7 @@ class ModelServer:
     # -- running -------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
+        """The address netron is served at."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 

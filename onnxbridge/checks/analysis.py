@@ -509,3 +509,40 @@ def unused_layers(ctx: SpecContext) -> list[str]:
     used |= {producer for producer, _ in ctx.plan.outputs}
     return [node.id for node in ctx.plan.nodes if node.id not in used]
 
+
+
+def unconnected_layers(ctx: SpecContext) -> list[str]:
+    """Top-level layers on no path from a graph input to a graph output, in the spec's order: layers not
+    wired in yet (``inputs: []``), those fed only by them, and those whose output reaches no graph output.
+
+    Unlike :func:`unused_layers` this follows whole chains and also answers when the spec has structural
+    problems (a layer without its inputs is one): the wiring then comes from the planner's partial plan.
+    """
+    plan = ctx.plan
+    if plan is None and ctx.spec is not None:
+        from onnxbridge.spec.plan import plan_spec_partial
+
+        plan, _, _ = plan_spec_partial(ctx.spec)
+    if plan is None:
+        return []
+    consumers: dict[str, list[str]] = {}
+    for node in plan.nodes:
+        for producer, _ in node.inputs:
+            consumers.setdefault(producer, []).append(node.id)
+    fed = _reach(plan.input_names, lambda name: consumers.get(name, ()))
+    producers = {node.id: [p for p, _ in node.inputs] for node in plan.nodes}
+    feeding = _reach([p for p, _ in plan.outputs], lambda name: producers.get(name, ()))
+    connected = fed & feeding
+    return [layer.id for layer in ctx.spec.layers if layer.id not in connected]
+
+
+def _reach(start: Iterable[str], step) -> set[str]:
+    """Every name reachable from ``start`` (included) by following ``step``."""
+    seen = set(start)
+    todo = list(seen)
+    while todo:
+        for nxt in step(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

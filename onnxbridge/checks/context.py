@@ -74,6 +74,7 @@ class ModelContext:
     @classmethod
     def from_model(cls, model: onnx.ModelProto, *, targets: tuple[str, ...] = (), options: dict | None = None
                    ) -> ModelContext:
+        """A context for checking ``model`` against ``targets``, with rule ``options``."""
         return cls(model, tuple(targets), dict(options or {}))
 
     # ---- names --------------------------------------------------------------------------------------
@@ -88,6 +89,8 @@ class ModelContext:
         return f"node {self.label(index)!r} ({self.nodes[index].op_type})"
 
     def is_defined_outside_nodes(self, name: str) -> bool:
+        """Whether ``name`` is a graph input or an (ordinary or sparse) initializer, defined before any node
+        runs."""
         return name in self.graph_inputs or name in self.initializers or name in self.sparse_initializers
 
     def is_constant(self, name: str) -> bool:
@@ -111,6 +114,7 @@ class ModelContext:
         return False
 
     def array(self, name: str) -> np.ndarray | None:
+        """The initializer ``name`` as a numpy array; None if there is none or its data is malformed."""
         t = self.initializers.get(name)
         if t is None:
             return None
@@ -120,9 +124,12 @@ class ModelContext:
             return None
 
     def opset_for(self, node: onnx.NodeProto) -> int | None:
+        """The opset version the model imports for ``node``'s domain (``ai.onnx`` counted as the default
+        domain)."""
         return self.opsets.get("" if node.domain in ("", "ai.onnx") else node.domain)
 
     def is_local_function(self, node: onnx.NodeProto) -> bool:
+        """Whether ``node`` calls one of the model's local functions."""
         return (node.domain, node.op_type) in self.functions
 
     # ---- types --------------------------------------------------------------------------------------
@@ -147,6 +154,8 @@ class ModelContext:
         return topological_order(self.nodes)
 
     def is_sorted(self) -> bool:
+        """Whether every node reads only tensors defined before it (graph inputs, initializers, earlier
+        nodes)."""
         defined = set(self.graph_inputs) | set(self.initializers) | self.sparse_initializers
         for node in self.nodes:
             if any(n and n not in defined and n in self.producers for n in node_inputs(node)):
@@ -190,6 +199,7 @@ class ModelContext:
         return out
 
     def elem_type(self, name: str) -> int | None:
+        """The ONNX element type of tensor ``name``, or None when it is not known."""
         tp = self.types.get(name)
         return tp.tensor_type.elem_type if tp is not None and tp.tensor_type.elem_type else None
 
@@ -201,6 +211,7 @@ class ModelContext:
         return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tp.tensor_type.shape.dim]
 
     def shape_text(self, name: str) -> str:
+        """The shape of tensor ``name`` for messages: ``[1, 3, ?]``, or ``[?]`` when it is not known."""
         shape = self.shape(name)
         if shape is None:
             return "[?]"

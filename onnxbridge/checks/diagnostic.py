@@ -23,6 +23,7 @@ class Level(str, Enum):
 
     @property
     def rank(self) -> int:
+        """Sort order of the level: errors first, then warnings, then suggestions."""
         return {"error": 0, "warning": 1, "suggestion": 2}[self.value]
 
 
@@ -35,6 +36,7 @@ class Fix:
     changes_outputs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The fix as JSON data."""
         return {"id": self.id, "description": self.description, "changes_outputs": self.changes_outputs}
 
 
@@ -66,6 +68,7 @@ class Diagnostic:
         return ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The diagnostic as JSON data (its fix included, or None)."""
         return {
             "code": self.code, "level": self.level.value, "family": self.family, "message": self.message,
             "nodes": list(self.nodes), "tensors": list(self.tensors), "layers": list(self.layers),
@@ -85,6 +88,7 @@ class AppliedFix:
     reason: str | None = None  # why it was not applied
 
     def to_dict(self) -> dict[str, Any]:
+        """The applied (or declined) fix as JSON data."""
         return {"id": self.id, "codes": self.codes, "description": self.description,
                 "changes_outputs": self.changes_outputs, "applied": self.applied, "reason": self.reason}
 
@@ -103,10 +107,12 @@ class RepairSummary:
 
     @property
     def applied(self) -> list[AppliedFix]:
+        """The fixes that were applied (declined ones left out)."""
         return [f for f in self.fixes if f.applied]
 
     @property
     def outputs_changed_on_purpose(self) -> bool:
+        """Whether an applied fix is one that changes the model's outputs by design."""
         return any(f.changes_outputs for f in self.applied)
 
     @property
@@ -115,6 +121,7 @@ class RepairSummary:
         return None if self.parity is None else bool(self.parity.ok)
 
     def to_dict(self) -> dict[str, Any]:
+        """The repair as JSON data: fixes, codes fixed, diagnostics before, parity and the file written."""
         return {
             "fixes": [f.to_dict() for f in self.fixes],
             "fixed_codes": list(self.fixed),
@@ -152,14 +159,17 @@ class Report:
 
     @property
     def errors(self) -> list[Diagnostic]:
+        """The diagnostics at level error."""
         return [d for d in self.diagnostics if d.level is Level.error]
 
     @property
     def warnings(self) -> list[Diagnostic]:
+        """The diagnostics at level warning."""
         return [d for d in self.diagnostics if d.level is Level.warning]
 
     @property
     def suggestions(self) -> list[Diagnostic]:
+        """The diagnostics at level suggestion."""
         return [d for d in self.diagnostics if d.level is Level.suggestion]
 
     @property
@@ -169,6 +179,7 @@ class Report:
 
     @property
     def fixable(self) -> list[Diagnostic]:
+        """The diagnostics that come with an automatic fix."""
         return [d for d in self.diagnostics if d.fix is not None]
 
     def codes(self) -> list[str]:
@@ -176,12 +187,15 @@ class Report:
         return sorted({d.code for d in self.diagnostics})
 
     def by_code(self, code: str) -> list[Diagnostic]:
+        """The diagnostics with rule code ``code``."""
         return [d for d in self.diagnostics if d.code == code]
 
     def counts(self) -> dict[str, int]:
+        """How many diagnostics there are at each level: ``{"error": n, "warning": n, "suggestion": n}``."""
         return {level.value: sum(1 for d in self.diagnostics if d.level is level) for level in Level}
 
     def sort(self) -> None:
+        """Sort the diagnostics in place by level, then code, then where they point."""
         self.diagnostics.sort(key=lambda d: (d.level.rank, d.code, d.where))
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class ModelDiff:
 
     @property
     def structurally_equal(self) -> bool:
+        """Whether the two models have the same opsets, inputs, outputs, nodes and initializers."""
         return not (self.opsets or self.inputs or self.outputs or self.op_counts or self.nodes_added
                     or self.nodes_removed or self.nodes_changed or self.initializers)
 
@@ -48,6 +49,7 @@ class ModelDiff:
         return None if self.parity is None else bool(self.parity.ok)
 
     def to_dict(self) -> dict[str, Any]:
+        """The difference as JSON data (schema ``onnxbridge.diff/1``)."""
         return {
             "schema": "onnxbridge.diff/1", "a": self.a, "b": self.b,
             "structurally_equal": self.structurally_equal, "numerically_equal": self.numerically_equal,
@@ -166,6 +168,7 @@ def _initializers(ma: onnx.ModelProto, mb: onnx.ModelProto) -> list[dict[str, An
         x, y = ia.get(name), ib.get(name)
         if x is None or y is None:
             t = x if x is not None else y
+            assert t is not None  # the name comes from one of the two models
             changes.append({"name": name, "change": "removed" if y is None else "added",
                             "dtype": onnx.TensorProto.DataType.Name(t.data_type).lower(), "shape": list(t.dims)})
             continue
@@ -199,10 +202,10 @@ def format_diff(d: ModelDiff, *, limit: int = 20) -> str:
             lines.append(f"{kind} {c['name']}: {c['a'] or '(absent)'} -> {c['b'] or '(absent)'}")
     for op, (a, b) in d.op_counts.items():
         lines.append(f"op {op}: {a} -> {b}")
-    for title, items in (("removed nodes", d.nodes_removed), ("added nodes", d.nodes_added)):
-        if items:
-            more = f" ... ({len(items)} in all)" if len(items) > limit else ""
-            lines.append(f"{title}: {', '.join(items[:limit])}{more}")
+    for title, names in (("removed nodes", d.nodes_removed), ("added nodes", d.nodes_added)):
+        if names:
+            more = f" ... ({len(names)} in all)" if len(names) > limit else ""
+            lines.append(f"{title}: {', '.join(names[:limit])}{more}")
     for c in d.nodes_changed[:limit]:
         lines.append(f"changed node {c['node']}: {'; '.join(c['changes'])}")
     for c in d.initializers[:limit]:

@@ -57,6 +57,7 @@ def normalize_targets(targets_: Any) -> list[str]:
 
 
 def is_spec_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a spec document (by its suffix) rather than an ONNX model."""
     return Path(path).suffix.lower() in SPEC_SUFFIXES
 
 
@@ -111,8 +112,8 @@ def load_context(model_or_spec: Any, targets: list[str], options: dict[str, Any]
         model, facts = load_onnx_for_check(model_or_spec)
         ctx = ModelContext.from_model(model, targets=tuple(targets), options={**facts, **options})
         return ctx, str(model_or_spec)
-    ctx = spec_context(model_or_spec, targets=tuple(targets), options=options)
-    return ctx, str(model_or_spec) if isinstance(model_or_spec, (str, os.PathLike)) else None
+    planned = spec_context(model_or_spec, targets=tuple(targets), options=options)
+    return planned, str(model_or_spec) if isinstance(model_or_spec, (str, os.PathLike)) else None
 
 
 def run_rules(ctx: ModelContext | SpecContext, scope: str, *, families: set[str] | None = None

@@ -71,6 +71,8 @@ class Rule:
     changes_outputs: bool = False
 
     def diagnostic(self, finding: Finding) -> Diagnostic:
+        """The diagnostic this rule reports for ``finding``: the finding's level or the rule's, and the rule's
+        fix when the finding is fixable."""
         fix = None
         if self.fix and finding.fixable:
             fix = Fix(self.fix, finding.fix or self.fix_description or self.fix, self.changes_outputs)
@@ -119,6 +121,7 @@ def all_rules() -> dict[str, Rule]:
 
 
 def get_rule(code: str) -> Rule:
+    """The registered rule with code ``code``; an OnnxBridgeError naming it when there is none."""
     _load()
     if code not in _RULES:
         raise OnnxBridgeError(f"unknown rule code {code!r}", hint="run 'onnxbridge check --list-rules' for the codes")

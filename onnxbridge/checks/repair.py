@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 
 from onnxbridge.checks.diagnostic import AppliedFix, RepairSummary, Report
@@ -145,7 +146,7 @@ def repair_spec(source: Any, *, select: Any = None, ignore: Any = None, targets:
 
 
 def _wanted(select: Any, ignore: Any) -> set[str]:
-    codes = expand_codes(select) if select is not None else set(all_rules())
+    codes = (expand_codes(select) or set()) if select is not None else set(all_rules())
     return codes - (expand_codes(ignore) or set())
 
 
@@ -169,7 +170,8 @@ class _ModelVerifier:
     """
 
     def __init__(self, model: onnx.ModelProto, seed: int, *, strict: bool):
-        self.feeds, self.expected, self.in_ort = None, None, False
+        self.feeds: dict[str, np.ndarray] = {}
+        self.expected, self.in_ort = None, False
         try:
             self.feeds = make_inputs(model, seed=seed)
             self.expected, via = evaluate(model, self.feeds)
@@ -216,7 +218,7 @@ class _ModelVerifier:
                 self.expected, via = evaluate(fixed, self.feeds)
                 self.in_ort = not via
             except RunFailed:
-                self.feeds, self.expected = None, None
+                self.feeds, self.expected = {}, None
         return Step(AppliedFix(fp.id, codes, description, changes_outputs), fixed)
 
 

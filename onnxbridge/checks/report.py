@@ -42,6 +42,7 @@ def format_text(report: Report, *, color: bool = False) -> str:
 
 
 def summary_line(report: Report) -> str:
+    """One line counting a report's errors, warnings and suggestions (and how many are fixable with --fix)."""
     c = report.counts()
     if not len(report):
         checked = f" (targets: {', '.join(report.targets)})" if report.targets else ""

@@ -159,5 +159,7 @@ def _layer_problems(ctx: SpecContext) -> list[LayerProblem]:
 
 
 def layer_of(problem: str) -> tuple[str, ...]:
+    """The layer id a problem message starts with (``"layer 'x': ..."``), as a 1-tuple; empty when it names
+    none."""
     m = _LAYER_PREFIX.match(problem)
     return (m.group(1),) if m else ()

@@ -34,6 +34,7 @@ class RunFailed(Exception):
 
 
 def make_inputs(model: onnx.ModelProto, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs for every graph input of ``model``; RunFailed when their shapes or types cannot be made."""
     from onnxbridge.testing import random_inputs
 
     try:
@@ -99,7 +100,9 @@ def run_reference(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], names
                   ) -> Outputs:
     """The tensors ``names`` (default: every graph output some node, input or initializer defines) computed by
     ``onnx.reference.ReferenceEvaluator`` — slow, but independent of onnxruntime, and it runs what a repair
-    starts from:
+    starts from.
+
+    How it runs the model:
 
     - only the nodes those tensors depend on run, so a dead cycle or an output nothing produces elsewhere in
       the graph does not stop it;

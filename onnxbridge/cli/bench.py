@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.console import JustifyMethod
 
 from onnxbridge.cli.common import OutputFormat, console, err_console, print_json, reports_errors
 
@@ -152,8 +153,9 @@ def _print_placement(p) -> None:
     from onnxbridge.runtime.providers import short_name
 
     table = Table(title=escape(f"placement: {p.summary()}"), title_justify="left")
-    for col, justify in (("op type", "left"), ("provider", "left"), ("nodes", "right"),
-                         ("time/run µs", "right"), ("share", "right"), ("nodes", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("op type", "left"), ("provider", "left"), ("nodes", "right"),
+                                                      ("time/run µs", "right"), ("share", "right"), ("nodes", "left"))
+    for col, justify in columns:
         table.add_column(col, justify=justify)
     total = p.total_us or 1.0
     for g in p.by_op():
@@ -168,7 +170,7 @@ def _ms(value: float) -> str:
     return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

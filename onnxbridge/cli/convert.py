@@ -19,7 +19,8 @@ def _targets() -> list[str]:
 
 
 #: What ``convert`` produces: onnx, a framework bridge's name, or a spec (lifted from ONNX).
-Target = Enum("Target", {name: name for name in _targets()}, type=str)
+# the members come from the registered bridges, which a static checker cannot enumerate
+Target = Enum("Target", {name: name for name in _targets()}, type=str)  # type: ignore[misc]
 
 
 class Exporter(str, Enum):

@@ -11,7 +11,8 @@ from onnxbridge.cli.common import OutputFormat, console, print_json, reports_err
 from onnxbridge.frameworks.bridges import names
 
 #: Which framework trains: every registered bridge (the first is the default).
-Framework = Enum("Framework", {name: name for name in names()}, type=str)
+# the members come from the registered bridges, which a static checker cannot enumerate
+Framework = Enum("Framework", {name: name for name in names()}, type=str)  # type: ignore[misc]
 _FRAMEWORKS = " or ".join(names())
 
 

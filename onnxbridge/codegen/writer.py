@@ -23,7 +23,7 @@ import keyword
 import math
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 
@@ -111,7 +111,7 @@ class NameScope:
     asking again for the same key returns the same identifier; a clash gets ``_2``, ``_3`` ...
     """
 
-    def __init__(self, reserved: tuple[str, ...] | set[str] = ()):
+    def __init__(self, reserved: Iterable[str] = ()):
         self._taken: set[str] = set(reserved)
         self._by_key: dict[object, str] = {}
 

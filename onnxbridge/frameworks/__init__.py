@@ -1,4 +1,6 @@
-"""Framework bridges. Each framework folder has the same files:
+"""Framework bridges.
+
+Each framework folder has the same files:
 
 - ``bridge.py``    the framework behind :class:`onnxbridge.frameworks.base.Bridge` (what the rest of the
   package knows about it), registered in :mod:`onnxbridge.frameworks.bridges`

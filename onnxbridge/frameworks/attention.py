@@ -164,18 +164,20 @@ def read_attention(ctx: ConverterContext) -> AttentionPlan:
         if not q_heads or not kv_heads:
             ctx.fail("3-D inputs need the q_num_heads and kv_num_heads attributes")
         q_heads, kv_heads = int(q_heads), int(kv_heads)
-        hidden = [_static(s[2]) for s in (q_shape, k_shape, v_shape)]
-        if None in hidden:
+        found = [_static(s[2]) for s in (q_shape, k_shape, v_shape)]
+        hidden = [h for h in found if h is not None]
+        if len(hidden) != len(found):
             ctx.fail("the hidden sizes of 3-D Q, K and V must be static")
         if hidden[0] % q_heads or hidden[1] % kv_heads or hidden[2] % kv_heads:
             ctx.fail(f"hidden sizes {hidden} do not split into {q_heads} query / {kv_heads} key-value heads")
         head_size, k_size, v_head_size = hidden[0] // q_heads, hidden[1] // kv_heads, hidden[2] // kv_heads
         q_len, kv_len = _static(q_shape[1]), _static(k_shape[1])
     else:
-        q_heads, kv_heads = _static(q_shape[1]), _static(k_shape[1])
-        head_size, k_size, v_head_size = _static(q_shape[3]), _static(k_shape[3]), _static(v_shape[3])
-        if None in (q_heads, kv_heads, head_size, k_size, v_head_size):
+        found = [_static(d) for d in (q_shape[1], k_shape[1], q_shape[3], k_shape[3], v_shape[3])]
+        sizes = [d for d in found if d is not None]
+        if len(sizes) != len(found):
             ctx.fail("the head counts and head sizes of 4-D Q, K and V must be static")
+        q_heads, kv_heads, head_size, k_size, v_head_size = sizes
         q_len, kv_len = _static(q_shape[2]), _static(k_shape[2])
     if k_size != head_size:
         ctx.fail(f"Q and K head sizes differ ({head_size} and {k_size})")
@@ -191,7 +193,8 @@ def read_attention(ctx: ConverterContext) -> AttentionPlan:
     scale = ctx.attr("scale")
     default_scale = scale is None
     scale = 1.0 / math.sqrt(head_size) if scale is None else float(scale)
-    mask, mask_rank, mask_pad = None, 0, 0
+    mask, mask_rank = None, 0
+    mask_pad: int | None = 0
     if ctx.has(3):
         mask = "bool" if ctx.elem(3) == TensorProto.BOOL else "float"
         if mask == "float" and ctx.elem(3) not in (None, elem):

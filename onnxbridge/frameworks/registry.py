@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -121,7 +122,7 @@ class OpRegistry:
         return {op for (_, op) in self._converters}
 
     def missing(self, nodes: Iterable[onnx.NodeProto], opsets: dict[str, int],
-                local_functions: set[tuple[str, str]] = frozenset()) -> dict[str, list[str]]:
+                local_functions: AbstractSet[tuple[str, str]] = frozenset()) -> dict[str, list[str]]:
         """Ops among ``nodes`` that have no converter: ``{op_type: [node names]}`` (all at once)."""
         missing: dict[str, list[str]] = {}
         for node in nodes:

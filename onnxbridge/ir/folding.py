@@ -159,7 +159,7 @@ def _rule_concat(node: onnx.NodeProto, view: GraphView) -> SymShape | None:
     parts = [_elems(view, i) for i in node.input if i]
     if any(p is None or p[1] for p in parts):
         return None
-    return SymShape(tuple(e for p in parts for e in p[0]),  # type: ignore[union-attr]
+    return SymShape(tuple(e for p in parts if p is not None for e in p[0]),
                     elem=view.type(node.input[0]).elem or TensorProto.INT64)
 
 

@@ -92,7 +92,7 @@ class GraphView:
             if isinstance(d, int):
                 out.append(d)
             elif sym is not None and len(sym) == len(shape) and sym[axis] is not None:  # type: ignore[arg-type]
-                out.append(sym[axis])  # type: ignore[arg-type, index]
+                out.append(sym[axis])  # type: ignore[arg-type]
             else:
                 out.append(Dim(value, axis))
         return out

@@ -1,5 +1,7 @@
 """Hardware: devices, onnxruntime execution providers, benchmarks and placement reports.
 
+Example::
+
     from onnxbridge.runtime import list_devices, resolve_provider
     from onnxbridge import bench
 

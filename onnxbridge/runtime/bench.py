@@ -93,7 +93,7 @@ def bench(model: str | os.PathLike | onnx.ModelProto, *, providers: Iterable[str
         report.settings["seconds"] = DEFAULT_SECONDS
 
     model_bytes = onnx_model.SerializeToString()
-    feeds_by_batch = {}
+    feeds_by_batch: dict[int, Any] = {}
     for batch in batch_list:
         feeds = make_feeds(onnx_model, batch, dims, shapes, seed)
         actual = effective_batch(onnx_model, feeds, batch, shapes)
@@ -123,11 +123,11 @@ def bench(model: str | os.PathLike | onnx.ModelProto, *, providers: Iterable[str
 
         want_cuda = any(DEVICE_MEMORY.get(p) == "cuda" for p in provider_list)
         for engine in engines:
-            for result, outputs in run_native(engine, onnx_model, feeds_by_batch, measure=measure,
-                                              threads=threads, cuda=want_cuda):
+            for result, native_outputs in run_native(engine, onnx_model, feeds_by_batch, measure=measure,
+                                                     threads=threads, cuda=want_cuda):
                 report.results.append(result)
-                if outputs is not None:
-                    result.compare(references[result.batch], outputs, output_names, atol=atol, rtol=rtol)
+                if native_outputs is not None:
+                    result.compare(references[result.batch], native_outputs, output_names, atol=atol, rtol=rtol)
                 report.notes.extend(n for n in result.notes if n not in report.notes)
 
     report.set_baseline()

@@ -81,6 +81,7 @@ class FrameworkInfo:
 
     @property
     def installed(self) -> bool:
+        """Whether the framework is installed here (its version was found)."""
         return self.version is not None
 
 
@@ -96,6 +97,7 @@ class DeviceReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data: CPU, GPUs, onnxruntime, framework versions, Python and notes."""
         return {
             "cpu": asdict(self.cpu),
             "gpus": [asdict(g) for g in self.gpus],
@@ -192,7 +194,7 @@ def nvidia_smi_gpus(timeout: float = 10.0) -> list[GpuInfo] | None:
                              capture_output=True, text=True, timeout=timeout, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    gpus = []
+    gpus: list[GpuInfo] = []
     for line in out.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) < 3:

@@ -63,10 +63,12 @@ class PlacementReport:
 
     @property
     def total_us(self) -> float:
+        """Mean time of all profiled nodes together, in microseconds."""
         return float(sum(n.mean_us for n in self.nodes))
 
     @property
     def fallback_us(self) -> float:
+        """Mean time of the nodes that fell back to another provider, in microseconds."""
         return float(sum(n.mean_us for n in self.fallback_nodes))
 
     @property
@@ -101,6 +103,7 @@ class PlacementReport:
                 f"{self.fallback_share:.0%} of the kernel time")
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data: providers, node counts, times and the per-op breakdown."""
         return {
             "provider": self.provider, "session_providers": list(self.session_providers), "runs": self.runs,
             "nodes": len(self.nodes), "fallback_nodes": len(self.fallback_nodes),

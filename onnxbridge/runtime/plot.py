@@ -55,7 +55,7 @@ def plot_report(report: BenchReport, path: str | os.PathLike) -> PlotInfo:
             xs, heights, whiskers, wrong = [], [], [], []
             for i, batch in enumerate(batches):
                 r = next((r for r in measured if r.label == label and r.batch == batch), None)
-                if r is None:
+                if r is None or r.latency is None:
                     continue
                 xs.append(i + (k - (len(labels) - 1) / 2) * width)
                 heights.append(r.latency.p50_ms)

@@ -30,6 +30,7 @@ class StructureProblem:
     layers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON data: its message and the layers it names."""
         return {"message": self.message, "layers": list(self.layers)}
 
 
@@ -53,6 +54,8 @@ class SpecAnalysis:
         return not any(d.level is Level.error for d in self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:
+        """The analysis as JSON data: verdict, shape summary, diagnostics, structure problems, notes and time
+        taken."""
         return {"ok": self.ok, "summary": None if self.summary is None else self.summary.to_dict(),
                 "diagnostics": [d.to_dict() for d in self.diagnostics],
                 "structure": [p.to_dict() for p in self.structure], "notes": list(self.notes),
@@ -83,6 +86,45 @@ def analyse_spec(data: dict[str, Any], *, targets: tuple[str, ...] = ()) -> Spec
 
 
 @dataclass
+class Connectivity:
+    """Which top-level layers are on no path from a graph input to a graph output, and one line saying so."""
+
+    unconnected: list[str]
+
+    @property
+    def warning(self) -> str | None:
+        """``2 layers are not connected from an input to an output: 'a', 'b'`` (None when all are)."""
+        from onnxbridge.checks.rules._util import agree, listing, plural
+
+        n = len(self.unconnected)
+        if not n:
+            return None
+        return (f"{plural(n, 'layer')} {agree(n, 'is', 'are')} not connected from an input to an output: "
+                f"{listing(self.unconnected)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The layers on no input-to-output path, and the warning line, as JSON data."""
+        return {"unconnected": list(self.unconnected), "warning": self.warning}
+
+
+def check_connectivity(data: dict[str, Any]) -> Connectivity:
+    """Find the layers of ``data`` (a spec as plain data) that no path from an input to an output runs
+    through: not wired in, fed only by such layers, or feeding nothing that reaches an output. A document
+    that does not validate has none to report (its problems are the analysis's).
+
+    Example::
+
+        check_connectivity(spec).warning   # "1 layer is not connected from an input to an output: 'relu'"
+    """
+    from onnxbridge.checks.analysis import unconnected_layers
+    from onnxbridge.checks.spec import analyse
+
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a spec mapping with 'inputs' and 'layers', got {type(data).__name__}")
+    return Connectivity(unconnected_layers(analyse(data)))
+
+
+@dataclass
 class FixOutcome:
     """The spec after one fix, what the fix passes did, and the new analysis."""
 
@@ -91,6 +133,7 @@ class FixOutcome:
     analysis: SpecAnalysis
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON data: the fixed spec, the fixes applied and the analysis of the result."""
         return {"spec": self.spec, "applied": [f.to_dict() for f in self.applied],
                 "analysis": self.analysis.to_dict()}
 

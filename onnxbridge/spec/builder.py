@@ -9,6 +9,7 @@ a block has its own weights while the block's structure is written once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnx
@@ -82,6 +83,7 @@ class GraphBuilder:
         return name
 
     def begin_layer(self, layer_id: str) -> None:
+        """Start emitting the nodes of layer ``layer_id``: they are named in its scope."""
         self.scope = layer_id
         self._layer_start = len(self.nodes)
 
@@ -95,7 +97,7 @@ class GraphBuilder:
 
     # -- emitting ----------------------------------------------------------------------------
     def node(self, op_type: str, inputs: list[str], outputs: list[str] | int = 1, *, domain: str = "",
-             **attrs: object) -> list[str]:
+             **attrs: Any) -> list[str]:
         """Add a node; ``outputs`` are names or a count of fresh names. Returns the output names."""
         if isinstance(outputs, int):
             outputs = [self.fresh(f"{op_type}_output_{i}" if outputs > 1 else op_type) for i in range(outputs)]
@@ -105,7 +107,7 @@ class GraphBuilder:
                                            **attrs))
         return list(outputs)
 
-    def op(self, op_type: str, *inputs: str, **attrs: object) -> str:
+    def op(self, op_type: str, *inputs: str, **attrs: Any) -> str:
         """Add a single-output node and return its output name."""
         return self.node(op_type, list(inputs), 1, **attrs)[0]
 
@@ -147,7 +149,7 @@ class GraphBuilder:
 
     def const(self, value: np.ndarray | list | int | float, hint: str = "const", dtype: type | None = None) -> str:
         """A constant tensor (an initializer in the main graph, a Constant node in a function)."""
-        array = np.asarray(value, dtype=dtype if dtype is not None else
+        array: np.ndarray = np.asarray(value, dtype=dtype if dtype is not None else
                            (np.int64 if np.asarray(value).dtype.kind in "iu" else np.float32))
         name = self.fresh(hint)
         tensor = numpy_helper.from_array(array, name)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from onnxbridge.spec.blocks import all_blocks
+from onnxbridge.spec.blocks import BuiltinBlock, all_blocks
 from onnxbridge.spec.registry import all_layers
 
 
-def _params(model: type) -> list[dict[str, Any]]:
+def _params(model: type[BaseModel]) -> list[dict[str, Any]]:
     out = []
     for name, f in model.model_fields.items():
         required = f.default is PydanticUndefined and f.default_factory is None
@@ -19,8 +20,24 @@ def _params(model: type) -> list[dict[str, Any]]:
     return out
 
 
+def block_definition(block: BuiltinBlock) -> dict[str, Any]:
+    """The layers a built-in block expands to, generated for its first example (``params`` on inputs of
+    ``input_shapes``): a block definition as a spec's ``blocks:`` holds it, plus those two.
+
+    Example::
+
+        block_definition(get_block("ConvBNAct"))["layers"]   # conv (Conv2d), bn (BatchNorm2d), act (ReLU)
+    """
+    params = dict(block.example_params[0])
+    inputs = list(block.example_inputs)
+    spec = block.build(block.Params.model_validate(params), inputs)
+    body = spec.model_dump(by_alias=True, exclude_none=True, include={"inputs", "layers", "outputs"})
+    return {"params": params, "input_shapes": [list(i.shape) for i in inputs], **body}
+
+
 def catalogue() -> list[dict[str, Any]]:
-    """Every layer type and built-in block: type, family, description, inputs, parameters."""
+    """Every layer type and built-in block: type, family, description, inputs, parameters (and for a
+    block, its ``definition``: see :func:`block_definition`)."""
     entries = []
     for name, layer in all_layers().items():
         entries.append({"type": name, "family": layer.family, "kind": "layer", "description": layer.describe(),
@@ -28,7 +45,8 @@ def catalogue() -> list[dict[str, Any]]:
                         "params": _params(layer.Params)})
     for name, block in all_blocks().items():
         entries.append({"type": name, "family": "block", "kind": "block", "description": block.description,
-                        "min_inputs": 1, "max_inputs": 1, "params": _params(block.Params)})
+                        "min_inputs": 1, "max_inputs": 1, "params": _params(block.Params),
+                        "definition": block_definition(block)})
     return entries
 
 

@@ -34,6 +34,7 @@ class EditOutcome:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The edit as JSON data: the edited spec and notes on what changed."""
         return {"spec": self.spec, "notes": list(self.notes)}
 
 
@@ -99,6 +100,7 @@ class OpenedModel:
 
     @property
     def ok(self) -> bool:
+        """Whether every check run on the opened model passed."""
         return all(report.ok for _, report in self.checks)
 
 
@@ -113,7 +115,8 @@ def open_model(source: str | os.PathLike, weights_path: str | os.PathLike, *, tr
     from onnxbridge.conversion import convert_with_report
     from onnxbridge.spec.weights import save_weights
 
-    result = convert_with_report(str(source), "spec", **({"trust": True} if trust else {}))
+    options: dict[str, Any] = {"trust": True} if trust else {}
+    result = convert_with_report(str(source), "spec", **options)
     spec = result.value
     data = spec.to_dict()
     data.pop("weights", None)

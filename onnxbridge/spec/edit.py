@@ -79,7 +79,7 @@ def _write_inputs(layers: list[dict[str, Any]], wiring: list[list[Ref]], first_i
 def _move_input_first(layers: list[dict[str, Any]]) -> None:
     for i, layer in enumerate(layers):
         if "input" in layer:
-            ordered = {k: layer[k] for k in ("id", "type", "input") if k in layer}
+            ordered: dict[str, Any] = {k: layer[k] for k in ("id", "type", "input") if k in layer}
             ordered.update({k: v for k, v in layer.items() if k not in ordered})
             layers[i] = ordered
 
@@ -158,7 +158,7 @@ def extract_block(spec_dict: dict[str, Any], layer_ids: Iterable[str], name: str
                         hint="include the layers that use its result, or delete the selection")
 
     taken_inside = set(chosen)
-    block_inputs = []
+    block_inputs: list[str] = []
     for ref in crossing:
         base = "x" if len(crossing) == 1 else _text(ref).replace(":", "_")
         block_inputs.append(_unique(base, taken_inside | set(block_inputs)))
@@ -319,7 +319,7 @@ def inline_block(spec_dict: dict[str, Any], layer_id: str) -> dict[str, Any]:
     previous: Ref | None = actual[0] if actual else None
     for layer in inner:
         refs = _refs(layer)
-        resolved = [previous] if refs is None else [_parse(r) for r in refs]
+        resolved = ([previous] if previous is not None else []) if refs is None else [_parse(r) for r in refs]
         mapped = []
         for producer, k in resolved:
             mapped.append(formal[producer] if producer in formal else (new_ids.get(producer, producer), k))

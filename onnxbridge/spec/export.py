@@ -32,6 +32,7 @@ class GeneratedCode:
     class_name: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The generated code as JSON data: target framework, source and class name."""
         return {"target": self.target, "source": self.source, "class_name": self.class_name}
 
 

@@ -7,6 +7,7 @@ depend only on the seed and its name, not on the order layers are built in or on
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,6 @@ def init_weight(weight: Weight, full_name: str, seed: int, dtype: type | None = 
     raise ValueError(f"unknown init scheme {weight.init!r}")
 
 
-def fan_in_uniform(shape: tuple[int, ...], fan_in: int, **kw: object) -> Weight:
+def fan_in_uniform(shape: tuple[int, ...], fan_in: int, **kw: Any) -> Weight:
     """PyTorch's default for Linear/Conv weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     return Weight(tuple(shape), "uniform", bound=1.0 / float(np.sqrt(max(fan_in, 1))), **kw)

@@ -129,12 +129,25 @@ _SpecDumper.add_representer(list, _represent_list)
 _SpecDumper.add_representer(tuple, _represent_list)
 
 
+# PyYAML built with libyaml has a C parser; the pure-Python one is the fallback
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
 def parse_spec_text(text: str, source: str = "<spec>", *, json_format: bool = False) -> Any:
     """Parse YAML (a superset of JSON) or strict JSON, with the line of the first syntax error."""
     if not text.strip():
         raise SpecError(f"{source}: the file is empty", hint="a spec needs at least 'inputs' and 'layers'")
     try:
-        return json.loads(text) if json_format else yaml.safe_load(text)
+        if json_format:
+            return json.loads(text)
+        if _FAST_LOADER is not None:
+            # libyaml's parser with the same safe constructors: the same data, about 8x faster on a big
+            # spec; its error messages are worded differently, so a text it rejects is read again below
+            try:
+                return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (a safe loader)
+            except yaml.YAMLError:
+                pass
+        return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{source}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:

@@ -62,7 +62,7 @@ def spec_json_schema() -> dict[str, Any]:
                                      "description": "The name of a block defined in this spec."}
     generic["additionalProperties"] = True
     defs["BlockInstance"] = generic
-    defs["LayerSpec"] = {"description": LayerSpec.__doc__.strip().splitlines()[0], "anyOf": variants + [
+    defs["LayerSpec"] = {"description": (LayerSpec.__doc__ or "").strip().splitlines()[0], "anyOf": variants + [
         {"$ref": "#/$defs/BlockInstance"}]}
     defs["BlockLayerSpec"] = {"description": "A layer inside a block; parameters may be '$name' references.",
                               "anyOf": block_variants + [{"$ref": "#/$defs/BlockInstance"}]}

@@ -67,6 +67,7 @@ class Network:
 
     @property
     def spec(self) -> Spec:
+        """The spec document built so far."""
         from onnxbridge.spec.io import spec_from_dict
 
         data: dict[str, Any] = {"name": self.name, "inputs": self._inputs, "layers": self._layers}

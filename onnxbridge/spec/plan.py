@@ -10,10 +10,11 @@ all collected, and shape errors are reported once each — layers downstream of 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from onnxbridge.errors import SpecError
 from onnxbridge.spec.blocks import BuiltinBlock, get_block
@@ -51,6 +52,7 @@ class PlanNode:
 
     @property
     def is_block(self) -> bool:
+        """Whether the node is a block instance (a built-in or spec-defined block) rather than one layer."""
         return self.block is not None or self.layer is None
 
 
@@ -80,6 +82,8 @@ class LayerRow:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON data: path, type, depth, status, output shapes and dtypes, parameter count and
+        error."""
         return {"id": self.path, "type": self.type, "depth": self.depth, "status": self.status,
                 "output_shapes": None if self.outputs is None else [list(o.shape) for o in self.outputs],
                 "output_dtypes": None if self.outputs is None else [o.dtype for o in self.outputs],
@@ -98,13 +102,16 @@ class ShapeReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every layer's shapes were inferred without error."""
         return not self.errors
 
     @property
     def total_params(self) -> int:
+        """The number of learnable parameters of the top-level layers (block contents counted in their block)."""
         return sum(r.params for r in self.rows if r.depth == 0)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data: inputs, outputs, per-layer rows, totals and errors."""
         return {
             "name": self.name, "ok": self.ok, "errors": self.errors, "total_params": self.total_params,
             "inputs": {k: {"shape": list(v.shape), "dtype": v.dtype} for k, v in self.inputs.items()},
@@ -213,7 +220,7 @@ def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: 
             ctx.structural(where, "has no input to take (the network has no inputs); set 'input'")
             resolved = []
         elif refs is None:
-            resolved = [previous]
+            resolved = [previous] if previous is not None else []
         else:
             resolved = []
             for text in refs:
@@ -312,8 +319,9 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
             return
         node.params = args
 
-    in_infos = [_info_of(ref, infos, by_id) for ref in node.inputs]
-    if any(i is None for i in in_infos):
+    found = [_info_of(ref, infos, by_id) for ref in node.inputs]
+    in_infos = [i for i in found if i is not None]
+    if len(in_infos) != len(found):
         row.status = "not inferred"
         return
     node.in_infos = list(in_infos)
@@ -344,8 +352,11 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
         row.status = "error"
         return
     try:
-        body = (builtin.build(node.params, list(in_infos)) if builtin is not None
-                else _substitute_block(user_block, node.params, where))
+        if builtin is not None:
+            body = builtin.build(node.params, list(in_infos))
+        else:
+            assert user_block is not None  # an unknown type returned above
+            body = _substitute_block(user_block, node.params, where)
     except LayerShapeError as exc:
         _shape_error(ctx, row, where, in_infos, exc)
         return
@@ -364,9 +375,10 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
     node.block = sub
     sub_infos = dict(zip(body.inputs, in_infos))
     sub_by_id = {n.id: n for n in sub.nodes}
-    outs = [_info_of(ref, sub_infos, sub_by_id) for ref in sub.outputs]
+    found_outs = [_info_of(ref, sub_infos, sub_by_id) for ref in sub.outputs]
+    outs = [o for o in found_outs if o is not None]
     row.params = sum(r.params for r in ctx.report.rows if r.path.startswith(node.path + "/") and r.depth == depth + 1)
-    if any(o is None for o in outs) or len(ctx.report.errors) + len(ctx.structure_errors) > errors_before:
+    if len(outs) != len(found_outs) or len(ctx.report.errors) + len(ctx.structure_errors) > errors_before:
         row.status = "not inferred"
         return
     node.out_infos = list(outs)
@@ -389,7 +401,7 @@ def _builtin_names() -> list[str]:
     return list(all_blocks())
 
 
-def _validate_params(ctx: _Context, where: str, model: type, raw: dict[str, Any]) -> Any:
+def _validate_params(ctx: _Context, where: str, model: type[BaseModel], raw: dict[str, Any]) -> Any:
     try:
         return model(**raw)
     except ValidationError as exc:
@@ -398,7 +410,7 @@ def _validate_params(ctx: _Context, where: str, model: type, raw: dict[str, Any]
         return None
 
 
-def _describe_param_error(err: dict, model: type, raw: dict[str, Any]) -> str:
+def _describe_param_error(err: Mapping[str, Any], model: type[BaseModel], raw: dict[str, Any]) -> str:
     loc = err.get("loc") or ()
     name = str(loc[0]) if loc else "?"
     allowed = sorted(model.model_fields)

@@ -50,6 +50,7 @@ class Weight:
 
     @property
     def size(self) -> int:
+        """The number of elements of the weight."""
         n = 1
         for d in self.shape:
             n *= d
@@ -91,6 +92,8 @@ class LayerDef:
 
     @classmethod
     def describe(cls) -> str:
+        """The first line of the layer class's docstring: its one-line description in catalogues and the
+        schema."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     @classmethod
@@ -176,4 +179,5 @@ def require_rank(x: TensorInfo, ranks: tuple[int, ...], layout: str, suggestion:
 
 
 def got(x: TensorInfo) -> str:
+    """A tensor's shape as error messages show it (what a layer got)."""
     return format_shape(x.shape)

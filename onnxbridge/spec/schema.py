@@ -103,6 +103,7 @@ class LayerSpec(BaseModel):
 
     @property
     def input_refs(self) -> list[str] | None:
+        """The layer's inputs as a list of references, or None when it takes the previous layer's output."""
         if self.input is None:
             return None
         return [self.input] if isinstance(self.input, str) else list(self.input)
@@ -158,7 +159,7 @@ class Spec(_Doc):
         # the document decides; where it was read from (and weights held in memory) does not
         return isinstance(other, Spec) and self.model_dump() == other.model_dump()
 
-    __hash__ = None  # type: ignore[assignment]  (mutable, like every pydantic model)
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @field_validator("weights")
     @classmethod

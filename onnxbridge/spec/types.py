@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeGuard, Union
 
 from onnxbridge.ir.dtypes import ELEMENT_TYPES, elem_named, onnx_type_name
 from onnxbridge.ir.dtypes import dtype_name as ir_dtype_name
@@ -32,9 +32,11 @@ class TensorInfo:
 
     @property
     def rank(self) -> int:
+        """The number of dimensions."""
         return len(self.shape)
 
     def with_shape(self, shape: Shape) -> TensorInfo:
+        """The same element type with another shape."""
         return TensorInfo(tuple(shape), self.dtype)
 
     def __str__(self) -> str:
@@ -46,7 +48,8 @@ def format_shape(shape: Shape) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def is_static(d: Dim) -> bool:
+def is_static(d: Dim) -> TypeGuard[int]:
+    """Whether dimension ``d`` is a fixed number (not symbolic)."""
     return isinstance(d, int)
 
 
@@ -62,6 +65,7 @@ def dim_mul(a: Dim, b: Dim) -> Dim:
 
 
 def numel(shape: Shape) -> Dim:
+    """The number of elements of ``shape``: a number when every dimension is fixed, symbolic otherwise."""
     out: Dim = 1
     for d in shape:
         out = dim_mul(out, d)

@@ -99,6 +99,7 @@ class WeightsReport:
 
     @property
     def used_stored(self) -> bool:
+        """Whether the weights came from a stored weights file."""
         return self.source is not None
 
     def summary(self) -> str:
@@ -116,6 +117,8 @@ class WeightsReport:
         return text
 
     def to_dict(self) -> dict:
+        """The report as JSON data: the weights file, the tensors loaded, those initialised (and why) and
+        those unused."""
         return {"source": self.source, "loaded": list(self.loaded),
                 "initialised": [{"name": n, "reason": r} for n, r in self.initialised], "unused": list(self.unused)}
 
@@ -155,6 +158,7 @@ class WeightStore:
             self.report.initialised.append((name, "not stored" if self.values is not None else "seeded"))
 
     def finish(self) -> WeightsReport:
+        """The report of what was loaded, with the stored tensors no layer took marked unused."""
         if self.values is not None:
             self.report.unused = sorted(set(self.values) - self._taken)
         return self.report

@@ -44,6 +44,7 @@ class Json(JSONResponse):
     """JSON without FastAPI's re-encoding pass (the analysis of a big spec is large); NaN/inf become null."""
 
     def render(self, content: Any) -> bytes:
+        """``content`` as compact JSON; NaN and infinities become null instead of invalid JSON."""
         try:
             text = json.dumps(content, allow_nan=False, separators=(",", ":"))
         except ValueError:
@@ -63,39 +64,48 @@ def _finite(value: Any) -> Any:
 
 # -- request bodies ------------------------------------------------------------------------------------
 class SpecBody(BaseModel):
+    """A request carrying a spec document (and its workspace path, when it has one)."""
     spec: dict[str, Any]
     #: the document's workspace path, when it has one: its folder is where ``weights:`` is looked up
     path: str | None = None
 
 
 class FixBody(SpecBody):
+    """A request to apply the fix of rule ``code`` to a spec, optionally only at ``layers``."""
     code: str
     layers: list[str] = Field(default_factory=list)
 
 
 class ExtractBody(SpecBody):
+    """A request to extract ``layers`` of a spec into a new block called ``name``."""
     layers: list[str]
     name: str
 
 
 class InlineBody(SpecBody):
+    """A request to inline the block instance ``layer`` of a spec."""
     layer: str
 
 
 class CodeBody(SpecBody):
+    """A request for the generated source of a spec in framework ``target``."""
     target: Literal["torch", "tensorflow"]
 
 
 class ExportBody(SpecBody):
+    """A request to export a spec to ``target`` as the file or folder ``name``."""
     target: Literal["onnx", "torch", "tensorflow"]
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
 class PathBody(BaseModel):
+    """A request naming one workspace file."""
     path: str
 
 
 class SaveBody(BaseModel):
+    """A request to save a spec at a workspace path, refused if the file changed since ``version`` unless
+    ``force``."""
     path: str
     spec: dict[str, Any]
     version: str | None = None
@@ -103,10 +113,12 @@ class SaveBody(BaseModel):
 
 
 class SessionBody(BaseModel):
+    """The studio's session state, stored as the browser sends it."""
     state: Any = None
 
 
 class NetronBody(BaseModel):
+    """A request to show a spec (lowered to ONNX) or a workspace file in netron."""
     spec: dict[str, Any] | None = None
     path: str | None = None  # with spec: the document's path (for its weights); alone: the file to show
 
@@ -186,8 +198,11 @@ def create_app(state: StudioState) -> FastAPI:
 
     @app.post("/api/save")
     def save(body: SaveBody) -> Response:
+        from onnxbridge.spec.analysis import check_connectivity
+
         version = ws.save_spec(body.path, body.spec, version=body.version, force=body.force)
-        return Json({"path": body.path, "version": version})
+        # saved as drawn; layers off every input-to-output path are worth a warning
+        return Json({"path": body.path, "version": version, **check_connectivity(body.spec).to_dict()})
 
     @app.get("/api/session")
     def get_session() -> Response:
@@ -205,6 +220,7 @@ def create_app(state: StudioState) -> FastAPI:
         if body.spec is not None:
             name = str(body.spec.get("name") or "network")
             return Json({"url": state.viewers.open_spec(body.spec, name, base_dir=ws.base_dir(body.path))})
+        assert body.path is not None  # checked above: a request without a spec names a file
         return Json({"url": state.viewers.open_model(ws.existing(body.path))})
 
     _front_end(app, state.static_dir)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,9 +24,9 @@ from onnxbridge.errors import OnnxBridgeError
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -99,6 +99,7 @@ def relative_to_root(root: Path, path: Path) -> str:
 
 
 def error_body(message: str, hint: str | None = None, **extra: Any) -> bytes:
+    """The JSON body of an error reply: ``{"error": message, "hint": hint, ...}``."""
     return json.dumps({"error": message, "hint": hint, **extra}).encode("utf-8")
 
 
@@ -119,6 +120,8 @@ class GuardMiddleware:
         self.upload_path = upload_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass an HTTP request on only when its Host, Origin, token (for /api/) and body size are acceptable;
+        answer it with a JSON error otherwise."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -160,7 +163,7 @@ class _BodyLimit:
         self.started = False
         self.replied = False
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> MutableMapping[str, Any]:
         if self.replied:
             return {"type": "http.disconnect"}
         message = await self._receive()
@@ -173,7 +176,7 @@ class _BodyLimit:
                 return {"type": "http.disconnect"}
         return message
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         if self.replied:
             return
         if message["type"] == "http.response.start":
@@ -194,7 +197,7 @@ _SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy
 def _with_headers(send: Send, path: str) -> Send:
     api = path.startswith("/api/")
 
-    async def wrapped(message: dict[str, Any]) -> None:
+    async def wrapped(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             names = {k.lower() for k, _ in headers}

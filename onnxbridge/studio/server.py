@@ -109,6 +109,7 @@ class StudioServer:
     # -- addresses -----------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
+        """The address the studio answers at (``http://127.0.0.1:PORT``, IPv6 hosts in brackets)."""
         host = "127.0.0.1" if self.host in UNSPECIFIED_HOSTS else self.host
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 

@@ -64,6 +64,7 @@ class WorkspaceFile:
     mtime: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The file's entry as JSON data: path, kind, size and modification time."""
         return {"path": self.path, "kind": self.kind, "size": self.size, "mtime": self.mtime}
 
 
@@ -83,7 +84,9 @@ def version_of(data: bytes) -> str:
 
 
 class Workspace:
-    """The folder the studio works in. Example::
+    """The folder the studio works in.
+
+    Example::
 
         ws = Workspace("~/nets")
         ws.save_spec("net.yaml", spec, version=None)     # creates it; returns its version
@@ -239,6 +242,7 @@ class Workspace:
     # -- the autosave ------------------------------------------------------------------------------
     @property
     def session_path(self) -> Path:
+        """Where the studio's session state is kept inside the workspace."""
         return self.root / STATE_DIR / SESSION_FILE
 
     def load_session(self) -> Any:

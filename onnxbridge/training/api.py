@@ -50,6 +50,7 @@ class TrainResult:
 
     @property
     def history(self) -> list[dict[str, Any]]:
+        """The per-epoch metric records of the run, oldest first."""
         return list(self.metrics.get("history", []))
 
 

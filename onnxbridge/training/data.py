@@ -36,6 +36,7 @@ class TensorInfo:
 
     @property
     def sample_dims(self) -> list[int | str | None]:
+        """The dimensions of one sample (the batch dimension left out)."""
         return self.dims[1:]
 
 
@@ -50,6 +51,7 @@ class ModelIO:
 
     @property
     def classes(self) -> int | None:
+        """The number of classes the output scores, when its last dimension is a fixed number."""
         last = self.output.dims[-1] if self.output.dims else None
         return last if isinstance(last, int) else None
 
@@ -96,10 +98,12 @@ class TrainData:
 
     @property
     def n_train(self) -> int:
+        """The number of training samples."""
         return len(self.y_train)
 
     @property
     def n_val(self) -> int:
+        """The number of validation samples."""
         return len(self.y_val)
 
     def epoch_order(self, epoch: int) -> np.ndarray:
@@ -206,8 +210,9 @@ def _fit_shape(source: str, key: str, x: np.ndarray, info: TensorInfo) -> np.nda
         raise DataError(f"data {source}: array {key!r} is a scalar, input {info.name!r} needs {shown}")
     fits = len(have) == len(need) and all(not isinstance(d, int) or d == h for d, h in zip(need, have))
     if not fits:
-        if all(isinstance(d, int) for d in need) and int(np.prod(have)) == int(np.prod(need, dtype=np.int64)):
-            x = x.reshape(len(x), *[int(d) for d in need])  # e.g. 64 pixels -> 1x8x8
+        fixed = [d for d in need if isinstance(d, int)]
+        if len(fixed) == len(need) and int(np.prod(have)) == int(np.prod(fixed, dtype=np.int64)):
+            x = x.reshape(len(x), *fixed)  # e.g. 64 pixels -> 1x8x8
         else:
             size = int(np.prod(have))
             needs = int(np.prod([d for d in need if isinstance(d, int)])) if need else 1

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onnxbridge.ir.io import atomic_write
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "curves.png"
@@ -44,8 +47,8 @@ class Reporter:
         self.epochs = epochs
         self.steps = steps
         self.label = label
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         if enabled:
             from onnxbridge.cli.common import err_console
 
@@ -69,27 +72,32 @@ class Reporter:
         return self._progress is not None
 
     def start_epoch(self, epoch: int) -> None:
+        """Start the progress bar of epoch ``epoch`` (counted from 0), replacing the previous one."""
         if self._progress is not None:
             if self._task is not None:
                 self._progress.remove_task(self._task)
             self._task = self._progress.add_task(f"{self.label} epoch {epoch + 1}/{self.epochs}", total=self.steps)
 
     def step(self, n: int = 1) -> None:
+        """Advance the epoch's progress bar by ``n`` steps."""
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 
     def end_epoch(self, record: dict[str, Any]) -> None:
+        """Print the epoch's metric record."""
         if not self.enabled:
             return
         self.console.print(format_record(record, self.epochs), highlight=False)
 
     def note(self, text: str) -> None:
+        """Print a line of user-facing text (escaped for the console)."""
         if self.enabled:
             from onnxbridge.cli.common import shown
 
             self.console.print(shown(text), highlight=False)
 
     def close(self) -> None:
+        """Stop the progress display."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

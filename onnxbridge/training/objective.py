@@ -26,10 +26,12 @@ class Objective:
 
     @property
     def metric(self) -> str:
+        """The metric reported besides the loss: ``mae`` for regression, ``accuracy`` otherwise."""
         return "mae" if self.kind == "regression" else "accuracy"
 
     @property
     def loss_name(self) -> str:
+        """The loss the objective trains with: ``cross_entropy``, ``bce`` or ``mse``."""
         return {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}[self.kind]
 
 

@@ -124,10 +124,12 @@ class TrainOptions:
         return get_bridge(self.framework).world_size(self)
 
     def to_dict(self) -> dict[str, Any]:
+        """The options as JSON data."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        """Options from JSON data; keys that are not options are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

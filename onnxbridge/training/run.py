@@ -49,9 +49,11 @@ class Run:
 
     @property
     def steps_per_epoch(self) -> int:
+        """Full batches per epoch: the training samples divided by the batch size, rounded down."""
         return self.data.n_train // self.options.batch_size
 
     def make_reporter(self) -> Reporter:
+        """The progress reporter of this run (shown on the chief process only, when progress is on)."""
         self.reporter = Reporter(enabled=self.chief and self.options.progress, epochs=self.options.epochs,
                                  steps=self.steps_per_epoch, label=self.options.framework)
         return self.reporter
@@ -83,6 +85,8 @@ class Run:
                 "framework": self.options.framework, "options": self.options.to_dict()}
 
     def restore(self, state: dict[str, Any], epoch: int) -> None:
+        """Take up the history and early-stopping state of checkpoint ``state`` at ``epoch``; an OptionError
+        when it was trained with another framework or process count."""
         from onnxbridge.training.options import OptionError
 
         if state.get("framework") != self.options.framework:

@@ -91,8 +91,14 @@ export interface CatalogueEntry {
   min_inputs: number;
   max_inputs: number | null;
   params: CatalogueParam[];
-  /** Built-in blocks: their definition, where the server describes it. */
-  definition?: { inputs?: string[]; layers: Spec["layers"]; outputs?: string[] } | null;
+  /** Built-in blocks: the layers they expand to, generated for `params` on inputs of `input_shapes`. */
+  definition?: {
+    params?: Record<string, unknown>;
+    input_shapes?: Dim[][];
+    inputs?: string[];
+    layers: Spec["layers"];
+    outputs?: string[];
+  } | null;
 }
 
 export interface Catalogue {
@@ -227,7 +233,7 @@ export const api = {
   files: () => call<{ files: WorkspaceFile[] }>("GET", "/api/files"),
   open: (path: string) => call<Opened>("POST", "/api/open", { path }),
   save: (path: string, spec: Spec, version: string | null, force = false) =>
-    call<{ path: string; version: string }>("POST", "/api/save", { path, spec, version, force }),
+    call<{ path: string; version: string; unconnected: string[]; warning: string | null }>("POST", "/api/save", { path, spec, version, force }),
   getSession: () => call<{ state: unknown }>("GET", "/api/session"),
   putSession: (state: unknown) => call<unknown>("PUT", "/api/session", { state }),
   netron: (body: { spec: Spec; path: string | null } | { path: string }) => call<{ url: string }>("POST", "/api/netron", body),

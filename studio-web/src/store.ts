@@ -23,7 +23,7 @@ export type Panel = "summary" | "issues" | "code" | "export";
 
 export interface Toast {
   id: number;
-  kind: "info" | "ok" | "error";
+  kind: "info" | "ok" | "warning" | "error";
   text: string;
   hint?: string | null;
 }
@@ -183,7 +183,7 @@ export class Studio {
   toast(kind: Toast["kind"], text: string, hint?: string | null): void {
     const t: Toast = { id: ++this.toastSeq, kind, text, hint };
     this.set({ toasts: [...this.state.toasts.slice(-2), t] });
-    setTimeout(() => this.dismiss(t.id), kind === "error" ? 9000 : 3500);
+    setTimeout(() => this.dismiss(t.id), kind === "error" || kind === "warning" ? 9000 : 3500);
   }
 
   dismiss(id: number): void {
@@ -635,7 +635,9 @@ export class Studio {
     try {
       const saved = await api.save(target, spec, version, force);
       this.set({ file: { ...this.state.file, path: saved.path, version: saved.version, kind: "spec", source: saved.path }, savedSpec: spec, dialog: null });
-      this.toast("ok", `Saved ${saved.path}`);
+      // saved as drawn either way; layers off every input-to-output path are worth a word
+      if (saved.warning) this.toast("warning", `Saved ${saved.path}, but ${saved.warning}`, "connect them to an input and an output, or delete them");
+      else this.toast("ok", `Saved ${saved.path}`);
       this.scheduleSession(0);
       return true;
     } catch (err) {

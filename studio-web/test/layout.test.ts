@@ -8,7 +8,8 @@ import type { Spec } from "../src/model/spec";
 
 const MODELS = join(__dirname, "..", "..", "models");
 
-describe("layout", () => {
+// elkjs loads and warms up in the first test: seconds on a busy machine, so these get a wide time limit
+describe("layout", { timeout: 60_000 }, () => {
   it("puts a chain top to bottom, in order, in one column on a tall canvas", async () => {
     const spec = parse(readFileSync(join(MODELS, "digits_cnn.yaml"), "utf8")) as Spec;
     const g = specToGraph(spec);

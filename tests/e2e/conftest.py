@@ -215,7 +215,8 @@ def doc_spec(page) -> dict:
 
 
 def edge_labels(page) -> list[str]:
-    return page.get_by_test_id("edge-shape").all_text_contents()
+    """Every edge's shape, whole (a label drawn on the canvas may be cut with an ellipsis)."""
+    return page.get_by_test_id("edge-shape").evaluate_all("gs => gs.map((g) => g.dataset.shape)")
 
 
 def fit(page) -> None:

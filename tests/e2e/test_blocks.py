@@ -88,3 +88,34 @@ def test_make_a_block_use_it_twice_open_and_close_it(start_studio, browser, work
     assert doc_spec(page)["blocks"]["ConvUnit"]["layers"][0]["out_channels"] == 16
     assert "[batch, 16, 4, 4]" in edge_labels(page)
     assert not browser.errors
+
+
+def test_a_built_in_block_opens_on_the_layers_its_palette_entry_lists(start_studio, browser, workspace, shots):
+    source = copy_model("resnet_mini.yaml", workspace)
+    server = start_studio(source)
+    page = open_page(browser, server.url)
+    wait_checked(page)
+
+    # the palette entry lists the layers inside (from the catalogue's definition of the block)
+    title = page.get_by_test_id("palette-item-ConvBNAct").get_attribute("title")
+    [listed] = [line for line in title.splitlines() if line.startswith("Layers (for ")]
+    assert listed == "Layers (for out_channels 8 on [batch, 8, 8, 8]): conv (Conv2d) → bn (BatchNorm2d) → act (ReLU)"
+    palette_layers = listed.split("): ", 1)[1].split(" → ")
+
+    # an instance opened on the canvas draws those layers, in that order, read only
+    node(page, "stem").dblclick()
+    page.wait_for_selector("[data-testid=crumb-block]")
+    assert page.get_by_test_id("crumb-block").inner_text() == "ConvBNAct (built-in, read only)"
+    page.wait_for_selector("[data-testid=layer-node]")
+    drawn = page.get_by_test_id("layer-node").evaluate_all(
+        "ns => ns.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)"
+        ".map((n) => `${n.dataset.id} (${n.dataset.type})`)")
+    assert drawn == palette_layers
+    # its input has the shape the definition was generated for
+    assert page.get_by_test_id("input-node").get_by_test_id("node-shape").inner_text() == "[batch, 8, 8, 8]"
+    assert page.get_by_test_id("builtin-generated-for").inner_text().startswith(
+        "Drawn as generated for out_channels 8 on [batch, 8, 8, 8]: 3 layers.")
+    shots(page, "built-in-opened")
+    page.get_by_test_id("crumb-network").click()
+    page.wait_for_selector("[data-testid=crumb-block]", state="detached")
+    assert node(page, "stem").is_visible()

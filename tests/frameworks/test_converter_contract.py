@@ -195,8 +195,8 @@ def test_both_generators_raise_one_error_listing_every_node():
 def test_tensorflow_input_of_an_unsupported_type_is_a_clean_error():
     from onnxbridge.frameworks.tensorflow.codegen import generate
 
-    x = helper.make_tensor_value_info("x", TensorProto.UINT32, [2, 3])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT8E4M3FN, [2, 3])
     model = _model(helper.make_node("Identity", ["x"], ["y"]), [x],
-                   [helper.make_tensor_value_info("y", TensorProto.UINT32, [2, 3])])
-    with pytest.raises(OnnxBridgeError, match="graph input 'x'.*UINT32"):
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT8E4M3FN, [2, 3])])
+    with pytest.raises(OnnxBridgeError, match="graph input 'x'.*FLOAT8E4M3FN"):
         generate(model)

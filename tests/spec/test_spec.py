@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+import yaml
 
 from onnxbridge.errors import ShapeError, SpecError
 from onnxbridge.spec import Network, build, infer_shapes, load_spec
@@ -192,3 +193,24 @@ def test_device_placement_is_recorded_per_node():
 def test_bad_device_is_rejected():
     with pytest.raises(SpecError, match="device"):
         build(_spec([{"id": "a", "type": "ReLU", "device": "gpu0"}]))
+
+
+def test_spec_text_parses_to_what_the_safe_loader_gives():
+    from onnxbridge.spec.io import parse_spec_text
+
+    paths = sorted(MODELS.rglob("*.yaml"))
+    assert len(paths) > 10
+    for path in paths:
+        text = path.read_text()
+        try:
+            expected = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        assert parse_spec_text(text, str(path)) == expected, path
+    # values YAML resolves by its own rules come out the same (bools, floats, nulls, symbolic dims)
+    text = "a: [yes, no, on, 1e3, 1.5e-3, .inf, ~, null, 0x10, 012, batch, '3']\n"
+    assert parse_spec_text(text) == yaml.safe_load(text)
+    # a malformed text is reported in the pure-Python parser's words, with its line and column
+    with pytest.raises(SpecError) as info:
+        parse_spec_text("inputs: [{name: x, shape: [1, 2]\nlayers: []\n", "net.yaml")
+    assert info.value.message == "net.yaml:2:1: malformed YAML: expected ',' or '}', but got '<scalar>'"  # libyaml: "did not find expected ..."

@@ -20,6 +20,26 @@ def test_catalogue(studio):
     assert body["version"]
 
 
+def test_catalogue_describes_the_layers_inside_each_built_in_block(studio):
+    from onnxbridge.spec.blocks import all_blocks
+
+    blocks = {e["type"]: e for e in studio.get("/api/catalogue").json()["layers"] if e["kind"] == "block"}
+    assert set(blocks) == set(all_blocks()) and blocks
+    for name, entry in blocks.items():
+        definition = entry["definition"]
+        assert definition["layers"], name
+        # the definition is exactly what an instance with those parameters expands to: as a user block, on
+        # the same input, it has the built-in's shapes and parameter count
+        inputs = [{"name": f"in{i}", "shape": shape} for i, shape in enumerate(definition["input_shapes"])]
+        body = {k: definition[k] for k in ("inputs", "layers", "outputs") if k in definition}
+        builtin = {"name": "b", "inputs": inputs, "layers": [{"id": "blk", "type": name, **definition["params"]}]}
+        as_user = {**builtin, "blocks": {"Copy": body}, "layers": [{"id": "blk", "type": "Copy"}]}
+        expected, got = infer_shapes(builtin), infer_shapes(as_user)
+        assert got.outputs == expected.outputs and got.total_params == expected.total_params, name
+        inner = [row.path for row in expected.rows if row.path.startswith("blk/")]
+        assert inner == [f"blk/{layer['id']}" for layer in definition["layers"]], name
+
+
 def test_analyze_a_valid_spec(studio):
     spec = digits_spec()
     r = studio.post("/api/analyze", json={"spec": spec})
@@ -111,3 +131,22 @@ def test_analysis_does_not_change_its_input():
     analyse_spec(spec)
     apply_fix(spec, "OB501")
     assert spec == before
+
+
+def test_connectivity_follows_whole_chains():
+    from onnxbridge.spec.analysis import check_connectivity
+
+    assert check_connectivity(digits_spec()).unconnected == []
+    spec = digits_spec()
+    # the last two layers feed nothing the output reads: the unused-layer rule sees only the last one
+    spec["layers"] += [{"id": "extra1", "type": "ReLU", "input": "relu3"}, {"id": "extra2", "type": "ReLU"}]
+    spec["outputs"] = ["fc2"]
+    assert [d.layers for d in analyse_spec(spec).diagnostics if d.code == "OB520"] == [("extra2",)]
+    found = check_connectivity(spec)
+    assert found.unconnected == ["extra1", "extra2"]
+    assert found.warning == "2 layers are not connected from an input to an output: 'extra1', 'extra2'"
+    # without outputs the last layer is the output (as for the command line): then dropout and fc2 are loose
+    del spec["outputs"]
+    assert check_connectivity(spec).unconnected == ["dropout", "fc2"]
+    # a document that does not validate has its problems reported by the analysis, not here
+    assert check_connectivity({"inputs": [], "layers": [{"id": "x"}]}).unconnected == []

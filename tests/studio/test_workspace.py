@@ -151,3 +151,32 @@ def test_bad_requests_are_one_line_400s(studio):
     assert r.status_code == 400 and "JSON" in r.json()["error"]
     r = studio.get("/api/nothing-here")
     assert r.status_code == 404 and r.json()["error"]
+
+
+def loose_ends() -> dict:
+    """digits_cnn plus a layer not wired in (``inputs: []``, as the canvas writes it), a layer fed only by
+    it, and a side branch from the input whose output reaches no graph output."""
+    spec = digits_spec()
+    spec["layers"] += [{"id": "loose", "type": "ReLU", "inputs": []},
+                       {"id": "after_loose", "type": "Sigmoid", "input": "loose"},
+                       {"id": "side", "type": "Conv2d", "input": spec["inputs"][0]["name"], "out_channels": 4,
+                        "kernel_size": 1},
+                       {"id": "side_act", "type": "ReLU", "input": "side"}]
+    spec["outputs"] = ["fc2"]
+    return spec
+
+
+def test_save_names_the_layers_not_connected_from_an_input_to_an_output(studio):
+    spec = loose_ends()
+    r = studio.post("/api/save", json={"path": "loose.yaml", "spec": spec})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # saved as it is, unconnected layers and all
+    assert yaml.safe_load((studio.workspace / "loose.yaml").read_text()) == spec
+    assert body["unconnected"] == ["loose", "after_loose", "side", "side_act"]
+    assert body["warning"] == ("4 layers are not connected from an input to an output: "
+                               "'loose', 'after_loose', 'side', 'side_act'")
+    assert "\n" not in body["warning"]
+    # a fully wired network has nothing to say
+    r = studio.post("/api/save", json={"path": "net.yaml", "spec": digits_spec()})
+    assert r.status_code == 200 and r.json()["unconnected"] == [] and r.json()["warning"] is None

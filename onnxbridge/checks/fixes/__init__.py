@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import onnx
+from typing import Any
 
 
 class FixRefused(Exception):
@@ -24,7 +23,7 @@ class FixPass:
 
     id: str
     order: int
-    func: Callable[[onnx.ModelProto], tuple[onnx.ModelProto, str]]
+    func: Callable[[Any], tuple[Any, str]]  # a model fix takes a ModelProto, a spec fix the spec as a dict
     summary: str
     scope: str = "onnx"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import onnx
 import onnx_ir as ir
@@ -39,7 +40,7 @@ def read(model: onnx.ModelProto) -> ir.Model:
                          f"({text[0][:200] if text else type(cause).__name__})") from None
 
 
-def run_ir(model: onnx.ModelProto, edit: Callable[[ir.Model], bool]) -> tuple[onnx.ModelProto, bool]:
+def run_ir(model: onnx.ModelProto, edit: Callable[[ir.Model], Any]) -> tuple[onnx.ModelProto, bool]:
     """Apply ``edit`` (an onnx-ir pass, or a function returning whether it changed anything) to a copy."""
     with quiet():
         m = read(model)

@@ -76,6 +76,7 @@ def store_float32(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
         nonlocal casts
         for name in names:
             value = m.graph.initializers[name]
+            assert value.const_value is not None  # an initializer holds its tensor
             value.const_value = ir.tensor(value.const_value.numpy().astype(np.float32), name=name)
             value.dtype = ir.DataType.FLOAT
             for user, _ in list(value.uses()):

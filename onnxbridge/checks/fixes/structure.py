@@ -110,7 +110,8 @@ def _verify_renamed(original: onnx.ModelProto, fixed: onnx.ModelProto, renamed: 
     report, note = compare_named({renamed[t]: v for t, v in before.items()}, after, list(renamed.values()),
                                  list(renamed.values()))
     if report is None or not report.ok:
-        raise FixRefused(f"the renamed outputs do not hold what the tensors held ({note or report.summary()})")
+        raise FixRefused(f"the renamed outputs do not hold what the tensors held "
+                         f"({note or (report.summary() if report is not None else '')})")
     return f" (each equal to what the original computed under its old name: max abs error {report.max_abs:.1e})"
 
 

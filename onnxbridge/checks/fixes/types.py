@@ -45,8 +45,8 @@ def insert_cast(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     new_nodes: list[onnx.NodeProto] = []
     targets = {i: info for i, info in mismatches}
     for i, node in enumerate(g.node):
-        info = targets.get(i)
-        if info is not None:
+        target = targets.get(i)
+        if target is not None:
             for name, _ in info["wrong"]:
                 if name in convertible:
                     continue

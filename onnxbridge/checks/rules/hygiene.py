@@ -126,7 +126,8 @@ def identity_nodes(ctx: ModelContext) -> Iterator[Finding]:
       fix_description="remove Dropout nodes (they do nothing at inference)")
 def dropout_nodes(ctx: ModelContext) -> Iterator[Finding]:
     """Dropout in an inference graph: it does nothing but costs a copy."""
-    removable, kept = [], []
+    removable: list[int] = []
+    kept: list[int] = []
     for i, node in enumerate(ctx.nodes):
         if node.op_type != "Dropout" or node.domain not in ("", "ai.onnx"):
             continue
@@ -184,7 +185,7 @@ def _too_big(ctx: ModelContext, name: str) -> bool:
     shape = ctx.shape(name)
     if shape is None or any(not isinstance(d, int) for d in shape):
         return False
-    return int(np.prod(shape)) > FOLD_OUTPUT_LIMIT if shape else False
+    return int(np.prod([d for d in shape if isinstance(d, int)])) > FOLD_OUTPUT_LIMIT if shape else False
 
 
 @rule("OB406", family="hygiene", level="suggestion", fix="fold-constants",

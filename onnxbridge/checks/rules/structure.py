@@ -345,7 +345,7 @@ def _nbytes(t: onnx.TensorProto) -> int:
     return n * itemsize
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -47,24 +47,31 @@ class TensorFlowBridge(Bridge):
     cluster_hint = "--workers host:port,..."
 
     def recognises(self, path: Path) -> bool:
+        """``.keras`` and ``.h5`` files, and SavedModel folders."""
         return path.suffix.lower() in (".keras", ".h5") or (path.is_dir() and (path / "saved_model.pb").exists())
 
     def import_to_onnx(self, source: Any, **options: Any) -> ConversionResult:
+        """A Keras model (live, ``.keras`` or ``.h5``) or a SavedModel folder to ONNX through tf2onnx (see
+        :func:`~onnxbridge.frameworks.tensorflow.importer.import_to_onnx`)."""
         from onnxbridge.frameworks.tensorflow.importer import import_to_onnx
 
         return import_to_onnx(source, **options)
 
     def export_from_onnx(self, model: onnx.ModelProto, **options: Any) -> ConversionResult:
+        """ONNX to a Keras model through the generated source (see
+        :func:`~onnxbridge.frameworks.tensorflow.exporter.export_from_onnx`)."""
         from onnxbridge.frameworks.tensorflow.exporter import export_from_onnx
 
         return export_from_onnx(model, **options)
 
     def op_registry(self) -> OpRegistry:
+        """The TensorFlow converters, every op family loaded."""
         from onnxbridge.frameworks.tensorflow.registry import load_ops
 
         return load_ops()
 
     def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        """The Keras source for ``model``; ``class_name`` is refused (it names the torch module only)."""
         if options.get("class_name") is not None:
             raise OnnxBridgeError("class_name applies to the torch target")
         from onnxbridge.frameworks.tensorflow.codegen import generate
@@ -73,6 +80,7 @@ class TensorFlowBridge(Bridge):
         return generated.source, generated.class_name
 
     def require(self) -> None:
+        """Also quiets TensorFlow's C++ start-up logging unless the user set ``TF_CPP_MIN_LOG_LEVEL``."""
         super().require()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter on stderr
 
@@ -114,12 +122,14 @@ class TensorFlowBridge(Bridge):
         yield notes
 
     def has_cuda(self) -> bool:
+        """Whether TensorFlow lists a physical GPU."""
         from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 
         return bool(import_tensorflow().config.list_physical_devices("GPU"))
 
     # -- training: Keras fit under a tf.distribute strategy, workers told their place by TF_CONFIG -----
     def check_training_options(self, options: TrainOptions) -> None:
+        """Local workers (``--nproc``) and a cluster's (``--workers``) exclude each other."""
         from onnxbridge.training.options import OptionError
 
         if options.workers and options.nproc > 1:
@@ -162,6 +172,7 @@ class TensorFlowBridge(Bridge):
         return value, (list(sample) if len(sample) > 1 else sample[0])
 
     def predict(self, value: Any, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """The Keras model called in inference mode."""
         from onnxbridge.frameworks.tensorflow.training import predict
 
         return predict(value, list(inputs))

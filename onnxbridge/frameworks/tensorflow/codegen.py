@@ -94,7 +94,7 @@ class Scope:
         self.outputs: set[str] = set()
         self.live: set[int] = set()
         self.stmts: list[Stmt] = []
-        self._views: dict[tuple[int, L.Perm], Value] = {}
+        self._views: dict[tuple[int | str, tuple[int | str, ...]], Value] = {}
         self.absorbed: set[int] = set()  # nodes (by id) a converter did the work of (fusions)
         self.current: onnx.NodeProto | None = None  # the node being converted
 
@@ -138,6 +138,7 @@ class Scope:
     def view_code(self, value: Value, perm: L.Perm | None, uses: set[str] | None = None) -> Code:
         """Code for ``value`` stored with ``perm`` (None = as in ONNX), writing a transpose if needed."""
         uses = uses if uses is not None else set()
+        key: tuple[int | str, tuple[int | str, ...]]
         rank = value.rank or 0
         want = perm if perm is not None else L.identity(rank)
         if value.const is not None:
@@ -155,8 +156,7 @@ class Scope:
                 expr = self.sym_code(value.sym, rank == 0, used)
                 self.emit(Stmt([("{} = {}", (var, expr))], {var}, used))
                 self._views[key] = Value(value.name, rank, code=var)
-            uses.add(self._views[key].code)
-            return self._views[key].code
+            return self._view_code(key, uses)
         if value.code is None:
             self.fail(f"tensor {value.name!r} has no value (a previous node failed)")
         if value.feature_perm is not None:
@@ -169,8 +169,7 @@ class Scope:
                                                                              False, set()), axis=lit(1))))],
                                {var}, {value.code}))
                 self._views[key] = Value(value.name, value.rank, code=var)
-            uses.add(self._views[key].code)
-            return self._views[key].code
+            return self._view_code(key, uses)
         current = value.layout
         if tuple(current) == tuple(want):
             uses.add(value.code)
@@ -180,7 +179,7 @@ class Scope:
             var = self.new_var(f"{value.name}_{'nhwc' if tuple(want) == L.channels_last(rank) else 't'}")
             shape = self.info(value.name).shape
             target = None if shape is None else L.stored_shape(shape, want)
-            if shape is not None and L.only_moves_unit_dims(L.stored_shape(shape, current), L.convert(current, want)) and \
+            if shape is not None and target is not None and L.only_moves_unit_dims(L.stored_shape(shape, current), L.convert(current, want)) and \
                     sum(not isinstance(d, int) for d in target) <= 1:
                 # only size-1 axes move (e.g. [N, C, 1, 1]): a reshape, no data movement
                 dims = tuple(d if isinstance(d, int) else -1 for d in target)
@@ -190,8 +189,13 @@ class Scope:
                 self.converter.transposes += 1
             self.emit(Stmt([("{} = {}", (var, expr))], {var}, {value.code}))
             self._views[key] = Value(value.name, rank, code=var, perm=tuple(want))
-        uses.add(self._views[key].code)
-        return self._views[key].code
+        return self._view_code(key, uses)
+
+    def _view_code(self, key: tuple[int | str, tuple[int | str, ...]], uses: set[str]) -> Code:
+        code = self._views[key].code
+        assert code is not None  # every view is made from a variable
+        uses.add(code)
+        return code
 
     def shape_code(self, tensor: str, uses: set[str]) -> Code:
         """The run-time logical shape of ``tensor`` as an int64 vector (``ShapeOf`` helper)."""
@@ -209,8 +213,7 @@ class Scope:
             self.emit(Stmt([("{} = {}", (var, call(call(ident("ShapeOf"), lit(order)), value.code)))],
                            {var}, {value.code}))
             self._views[key] = Value(tensor, 1, code=var)
-        uses.add(self._views[key].code)
-        return self._views[key].code
+        return self._view_code(key, uses)
 
     def elem_code(self, elem: Elem, uses: set[str]) -> Code:
         """One run-time size (int, :class:`Dim` or :class:`BinOp`) as an int64 scalar expression."""
@@ -436,6 +439,7 @@ class Converter:
             if isinstance(k, Const):
                 scope.values[name] = Value(name, k.array.ndim, const=np.asarray(k.array), instance=instance)
             else:
+                assert isinstance(k, SymShape)  # placeholders and unknowns returned above
                 rank = 0 if k.scalar else 1
                 scope.values[name] = Value(name, rank, sym=list(k.elems))
         return True
@@ -713,7 +717,7 @@ def plan_with_shapes(model: onnx.ModelProto, rounds: int = 3) -> ModelPlan:
             if node.op_type not in ("Reshape", "Expand", "ConstantOfShape") or not node.output[0]:
                 continue
             out = node.output[0]
-            if view.type(out).rank is not None and all(d is not None for d in view.type(out).shape):
+            if view.type(out).rank is not None and all(d is not None for d in view.type(out).shape or ()):
                 continue
             shape_input = node.input[0] if node.op_type == "ConstantOfShape" else node.input[1]
             k = view.known.get(shape_input)
@@ -760,7 +764,7 @@ def _dims_of(elems: list, view: GraphView, node: onnx.NodeProto, out: str) -> li
             all(isinstance(d, int) for d in dims if d is not None):
         known = int(np.prod([d for d in dims if d is not None]))
         if known:
-            dims[dims.index(None)] = int(np.prod(src)) // known
+            dims[dims.index(None)] = int(np.prod([d for d in src if isinstance(d, int)])) // known
     return [d if d is not None else f"{out}_dim{k}" for k, d in enumerate(dims)]
 
 

@@ -63,7 +63,7 @@ def export_from_onnx(model: onnx.ModelProto, *, output_dir: str | os.PathLike | 
         keras_model = module.build_model(gen.constants)
         _assign_weights(keras_model, gen)
         weights = _weights_file_contents(keras_model, gen)
-        np.savez(work / WEIGHTS_FILE, **weights)
+        np.savez(work / WEIGHTS_FILE, **weights)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         live = getattr(module, gen.class_name)(keras_model)
         if verify:
             checks.append((HOP_LIVE, check_parity(model, live, atol=atol, rtol=rtol,

@@ -142,7 +142,7 @@ def _keras_traceable(model: Any, example_inputs: Any, input_shapes: Mapping[str,
     tf = _tensorflow()
     inputs = getattr(model, "inputs", None)
     names: list[str] = []
-    specs = []
+    specs: list[Any] = []
     if inputs:
         for t in inputs:
             history = getattr(t, "_keras_history", None)
@@ -305,7 +305,7 @@ def _erfc(ctx: Any, node: Any, name: str, args: Any) -> None:
     ctx.replace_inputs(sub, [one.output[0], node.output[0]])
 
 
-CUSTOM_OP_HANDLERS = {"Erfc": (_erfc, [])}
+CUSTOM_OP_HANDLERS: dict[str, tuple[Callable[..., Any], list[Any]]] = {"Erfc": (_erfc, [])}
 
 
 @contextlib.contextmanager

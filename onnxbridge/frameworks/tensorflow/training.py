@@ -171,9 +171,10 @@ class _EpochCallback:
 
         class EpochReport(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                assert run.reporter is not None  # made before training starts
                 run.reporter.start_epoch(epoch)
                 self.began = time.perf_counter()
-                self.train_seconds = None
+                self.train_seconds: float | None = None
 
             def on_test_begin(self, logs: Any = None) -> None:
                 if self.train_seconds is None:
@@ -197,6 +198,7 @@ class _EpochCallback:
         if run.reporter is not None and run.reporter.live:
             class LiveEpochReport(EpochReport):
                 def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                    assert run.reporter is not None  # made before training starts
                     run.reporter.step()
 
             return LiveEpochReport()

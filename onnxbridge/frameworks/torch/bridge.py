@@ -43,24 +43,32 @@ class TorchBridge(Bridge):
     cluster_hint = "--nnodes and --master-addr"
 
     def recognises(self, path: Path) -> bool:
+        """Exported programs (``.pt2``), TorchScript archives (``.pt``, ``.pth``) and model sources
+        (``.py``)."""
         return path.suffix.lower() in (".pt2", ".pt", ".pth", ".py")
 
     def import_to_onnx(self, source: Any, **options: Any) -> ConversionResult:
+        """``nn.Module`` or saved file to ONNX through ``torch.onnx.export`` (see
+        :func:`~onnxbridge.frameworks.torch.importer.import_to_onnx`)."""
         from onnxbridge.frameworks.torch.importer import import_to_onnx
 
         return import_to_onnx(source, **options)
 
     def export_from_onnx(self, model: onnx.ModelProto, **options: Any) -> ConversionResult:
+        """ONNX to an ``nn.Module`` through the generated source (see
+        :func:`~onnxbridge.frameworks.torch.exporter.export_from_onnx`)."""
         from onnxbridge.frameworks.torch.exporter import export_from_onnx
 
         return export_from_onnx(model, **options)
 
     def op_registry(self) -> OpRegistry:
+        """The torch converters, every op family loaded."""
         from onnxbridge.frameworks.torch.registry import load_ops
 
         return load_ops()
 
     def generate_source(self, model: onnx.ModelProto, **options: Any) -> tuple[str, str]:
+        """The ``nn.Module`` source for ``model``, its class named ``class_name`` when given."""
         from onnxbridge.frameworks.torch.codegen import generate
 
         generated = generate(model, class_name=options.get("class_name"))
@@ -78,6 +86,7 @@ class TorchBridge(Bridge):
             return obj(*args)
 
     def native_model(self, model: onnx.ModelProto, device: str) -> Any:
+        """The module with every layer on ``device``."""
         # the whole model on ``device``: per-layer placements from a spec are overridden, as onnxruntime runs
         # the whole model on one provider too
         return self.export_from_onnx(model, verify=False, device=device).value
@@ -117,16 +126,19 @@ class TorchBridge(Bridge):
             torch.set_num_threads(saved)
 
     def has_cuda(self) -> bool:
+        """Whether ``torch.cuda.is_available()``."""
         import torch
 
         return bool(torch.cuda.is_available())
 
     def list_gpus(self) -> tuple[list[GpuFound], list[str]]:
+        """The CUDA devices torch sees, and notes about them."""
         from onnxbridge.frameworks.torch.devices import gpus
 
         return gpus()
 
     def check_devices(self, placements: Mapping[str, str] | str) -> None:
+        """Raise a clear error when a placement names a device torch does not have here."""
         from onnxbridge.frameworks.torch.devices import check_available
 
         check_available(placements)
@@ -171,6 +183,7 @@ class TorchBridge(Bridge):
         return cpu_copy(value), tuple(torch.from_numpy(x) for x in sample)
 
     def predict(self, value: Any, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """The module in eval mode, without gradients, the inputs on its first device."""
         from onnxbridge.frameworks.torch.training import predict
 
         return predict(value, list(inputs))

@@ -13,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # torch has a dtype of the same name for every ONNX element type except these (its int4/uint4/float4 dtypes
 # are placeholders without kernels, not even a copy)
-_NO_TORCH_DTYPE = {
+_NO_TORCH_DTYPE: dict[int, str] = {
     onnx.TensorProto.STRING: "torch has no string tensors",
     **{e: "torch has no usable tensors of sub-byte integers" for e in SUB_BYTE_INT_TYPES},
     onnx.TensorProto.FLOAT4E2M1: "torch has no usable 4-bit float tensors (only packed pairs)",
@@ -298,12 +298,12 @@ class TorchContext(ConverterContext):
         return type(self.b).nested(self.b, view)
 
     # -- the constructor --------------------------------------------------------------------------------
-    def add_module(self, ctor: Code, params: dict[str, ParamRef | tuple[ParamRef, Transform] | np.ndarray],
+    def add_module(self, ctor: Code, params: Mapping[str, ParamRef | tuple[ParamRef, Transform] | np.ndarray],
                    hint: str | None = None, weight: int | None = 1) -> Code:
         """``self.<name> = ctor`` in the constructor, with its state entries; returns ``self.<name>``."""
         wname = self.view.known.get(self.node.input[weight]) if weight is not None and self.has(weight) else None
         wlabel = wname.name if isinstance(wname, Const) else (wname.formal if isinstance(wname, Placeholder) else None)
-        if wlabel and len(self.view.users(self.node.input[weight])) > 1:  # type: ignore[index]
+        if wlabel and len(self.view.users(self.node.input[weight])) > 1:
             wlabel = None  # a weight shared by several layers (deduplicated by the exporter) names none of them
         attr = self.b.attrs.name(object(), hint or layer_hint(self.node, wlabel))
         self.b.init.line("self.{} = {}", attr, ctor)

@@ -185,19 +185,19 @@ def _example_args(obj: Any, example_inputs: Any, specs: list[InputSpec], dynamic
         return args, [s.name for s in specs] if specs and len(specs) == len(args) else None
     if specs:
         gen = torch.Generator().manual_seed(seed)
-        args = []
+        made: list[Any] = []
         for s in specs:
             shape = s.example_shape(DEFAULT_BATCH if dynamic_batch else 1)
             if not dynamic_batch:
                 shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in s.shape)
             dtype = getattr(torch, s.dtype)
             if dtype.is_floating_point:
-                args.append(torch.randn(shape, generator=gen).to(dtype))
+                made.append(torch.randn(shape, generator=gen).to(dtype))
             elif dtype == torch.bool:
-                args.append(torch.randint(0, 2, shape, generator=gen).bool())
+                made.append(torch.randint(0, 2, shape, generator=gen).bool())
             else:
-                args.append(torch.randint(0, 10, shape, generator=gen).to(dtype))
-        return tuple(args), [s.name for s in specs]
+                made.append(torch.randint(0, 10, shape, generator=gen).to(dtype))
+        return tuple(made), [s.name for s in specs]
     stored = getattr(obj, "example_inputs", None)
     if isinstance(obj, torch.export.ExportedProgram) and stored:
         return tuple(stored[0]), None

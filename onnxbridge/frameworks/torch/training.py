@@ -110,6 +110,7 @@ def _batchnorm_momentum(module: Any, onnx_model: Any) -> None:
 
 
 def make_optimizer(name: str, params: Any, lr: float) -> Any:
+    """The torch optimizer ``name`` (``sgd`` with momentum 0.9, ``adam`` or ``adamw``) over ``params``."""
     torch = _torch()
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
@@ -126,6 +127,8 @@ class Loss:
         self.kind, self.form = objective.kind, objective.form
 
     def __call__(self, out: Any, target: Any) -> Any:
+        """The objective's loss of model output ``out`` against ``target`` (MSE, binary or multiclass
+        cross-entropy)."""
         F = self.F
         out = out.float()
         if self.kind == "regression":
@@ -155,9 +158,12 @@ class Loss:
 
 # -- the data ----------------------------------------------------------------------------------------
 def epoch_view_class() -> type:
+    """The torch Dataset class that views one epoch's sample order (defined in a function so that torch is
+    imported only when training)."""
     torch = _torch()
+    dataset: Any = torch.utils.data.Dataset
 
-    class EpochView(torch.utils.data.Dataset):
+    class EpochView(dataset):
         """Position ``i`` of an epoch is sample ``order[i]``; the samplers pick positions."""
 
         def __init__(self, data: Any, inputs: list[np.ndarray], target: np.ndarray):
@@ -188,7 +194,8 @@ def make_loader(run: Run) -> tuple[Any, Any, Any]:
     view = epoch_view_class()(data, data.x_train, data.y_train)
     # shuffle=False: the epoch's order is in the view (the same in every framework); the sampler deals
     # position r, r+W, r+2W ... to rank r, so each global batch is the single-process batch, shared out
-    sampler = DistributedSampler(view, num_replicas=run.world, rank=run.rank, shuffle=False, drop_last=True)
+    sampler: DistributedSampler[Any] = DistributedSampler(view, num_replicas=run.world, rank=run.rank, shuffle=False,
+                                                          drop_last=True)
     per_rank = run.options.batch_size // run.world
     batches = BatchSampler(sampler, per_rank, drop_last=True)
     loader = DataLoader(view, sampler=batches, batch_size=None, num_workers=0)

@@ -46,12 +46,14 @@ def register_block(name: str, params: type[LayerParams], *, examples: tuple[dict
 
 
 def get_block(name: str) -> BuiltinBlock | None:
+    """The built-in block registered under ``name``, or None."""
     from onnxbridge.spec.blocks import builtin  # noqa: F401  (registers the blocks)
 
     return _BLOCKS.get(name)
 
 
 def all_blocks() -> dict[str, BuiltinBlock]:
+    """Every built-in block, by name."""
     from onnxbridge.spec.blocks import builtin  # noqa: F401
 
     return dict(sorted(_BLOCKS.items()))

@@ -30,6 +30,7 @@ def _act(id: str, name: str, input: str | None = None) -> dict[str, Any]:
 
 
 class ConvBNActParams(LayerParams):
+    """Parameters of ``ConvBNAct``: the convolution's, and the activation after its BatchNorm."""
     out_channels: int = Field(gt=0, description="Output channels.")
     kernel_size: PositiveInts = Field(3, description="Kernel size.")
     stride: PositiveInts = Field(1, description="Stride.")
@@ -50,6 +51,7 @@ def conv_bn_act(p: ConvBNActParams, inputs: list[TensorInfo]) -> BlockSpec:
 
 
 class ResidualBlockParams(LayerParams):
+    """Parameters of ``ResidualBlock``: output channels, first stride and activation."""
     out_channels: int | None = Field(None, gt=0, description="Output channels (default: the input's).")
     stride: int = Field(1, gt=0, description="Stride of the first convolution (2 halves the size).")
     activation: Activation = Field("relu", description="Activation.")
@@ -64,7 +66,7 @@ def residual_block(p: ResidualBlockParams, inputs: list[TensorInfo]) -> BlockSpe
         raise LayerShapeError("needs [batch, channels, height, width]")
     out = p.out_channels or x.shape[1]
     project = out != x.shape[1] or p.stride != 1
-    layers = [
+    layers: list[dict[str, Any]] = [
         {"id": "conv1", "type": "Conv2d", "out_channels": out, "kernel_size": 3, "stride": p.stride,
          "padding": 1, "bias": False},
         {"id": "bn1", "type": "BatchNorm2d"},
@@ -85,6 +87,7 @@ def residual_block(p: ResidualBlockParams, inputs: list[TensorInfo]) -> BlockSpe
 
 
 class MLPParams(LayerParams):
+    """Parameters of ``MLP``: hidden sizes, optional output layer, activation, dropout and LayerNorm."""
     hidden: list[int] = Field(min_length=1, description="Sizes of the hidden layers.")
     out_features: int | None = Field(None, gt=0, description="Size of a final Linear without activation.")
     activation: Activation = Field("relu", description="Activation after each hidden layer.")
@@ -111,6 +114,8 @@ def mlp(p: MLPParams, inputs: list[TensorInfo]) -> BlockSpec:
 
 
 class TransformerEncoderBlockParams(LayerParams):
+    """Parameters of ``TransformerEncoderBlock``: heads, feed-forward width, dropout, activation, norm
+    placement and causal masking."""
     num_heads: int = Field(gt=0, description="Attention heads.")
     ff_dim: int = Field(gt=0, description="Width of the feed-forward layer.")
     dropout: Probability = Field(0.0, description="Dropout after attention and feed-forward (0 = none).")
@@ -171,6 +176,8 @@ def transformer_encoder_block(p: TransformerEncoderBlockParams, inputs: list[Ten
 
 
 class StackedRNNParams(LayerParams):
+    """Parameters of ``StackedRNN``: cell type, hidden size, depth, direction, dropout between layers and what
+    it returns."""
     cell: Literal["LSTM", "GRU", "SimpleRNN"] = Field("LSTM", description="Recurrent layer type.")
     hidden_size: int = Field(gt=0, description="Hidden state size of every layer.")
     num_layers: int = Field(2, ge=1, description="Number of stacked layers.")

@@ -24,7 +24,7 @@ def explicit_pads(padding: object, n: int) -> list[int]:
     """ONNX pads [begin_1..begin_n, end_1..end_n] from an int, one per dim, or 2n numbers."""
     if isinstance(padding, int):
         return [padding] * (2 * n)
-    values = list(padding)  # type: ignore[arg-type]
+    values = list(padding)  # type: ignore[call-overload]
     if len(values) == n:
         return values + values
     if len(values) == 2 * n:

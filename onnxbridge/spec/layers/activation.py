@@ -68,10 +68,12 @@ class SiLU(_Activation):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit ``x * Sigmoid(x)``."""
         b.node("Mul", [inputs[0], b.op("Sigmoid", inputs[0])], outputs)
 
 
 class LeakyReLUParams(LayerParams):
+    """Parameters of ``LeakyReLU``."""
     negative_slope: float = Field(0.01, description="Slope for x < 0.")
 
 
@@ -83,14 +85,17 @@ class LeakyReLU(_Activation):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit one ONNX ``LeakyRelu`` with ``alpha`` = the negative slope."""
         b.node("LeakyRelu", inputs, outputs, alpha=float(p.negative_slope))
 
     @classmethod
     def examples(cls):
+        """The shared activation examples plus a steeper negative slope."""
         return _EXAMPLES + [Example({"negative_slope": 0.2}, (TensorInfo(("batch", 5)),))]
 
 
 class ELUParams(LayerParams):
+    """Parameters of ``ELU``."""
     alpha: float = Field(1.0, description="Scale of the negative part.")
 
 
@@ -102,14 +107,17 @@ class ELU(_Activation):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit one ONNX ``Elu``."""
         b.node("Elu", inputs, outputs, alpha=float(p.alpha))
 
     @classmethod
     def examples(cls):
+        """The shared activation examples plus a smaller ``alpha``."""
         return _EXAMPLES + [Example({"alpha": 0.5}, (TensorInfo(("batch", 5)),))]
 
 
 class GELUParams(LayerParams):
+    """Parameters of ``GELU``."""
     approximate: Literal["none", "tanh"] = Field("none", description="'none' (exact, erf) or 'tanh'.")
 
 
@@ -121,6 +129,8 @@ class GELU(_Activation):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit GELU from elementary ops (exact with Erf, or the tanh approximation), since opset 18 has no
+        Gelu op."""
         x = inputs[0]
         half = b.const(0.5, "half")
         one = b.const(1.0, "one")
@@ -134,10 +144,12 @@ class GELU(_Activation):
 
     @classmethod
     def examples(cls):
+        """The shared activation examples plus the tanh approximation."""
         return _EXAMPLES + [Example({"approximate": "tanh"}, (TensorInfo(("batch", 6)),))]
 
 
 class SoftmaxParams(LayerParams):
+    """Parameters of ``Softmax`` and ``LogSoftmax``."""
     dim: int = Field(-1, description="Dimension to normalise over (negative counts from the end).")
 
 

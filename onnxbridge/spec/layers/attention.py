@@ -14,6 +14,7 @@ from onnxbridge.spec.types import TensorInfo, is_static
 
 
 class MultiHeadAttentionParams(LayerParams):
+    """Parameters of ``MultiHeadAttention``."""
     num_heads: int = Field(gt=0, description="Number of attention heads; must divide the embedding size.")
     bias: bool = Field(True, description="Learnable biases on the projections.")
     causal: bool = Field(False, description="Mask future positions (each step attends only to itself and the past).")
@@ -33,6 +34,8 @@ class MultiHeadAttention(LayerDef):
 
     @classmethod
     def infer(cls, p: MultiHeadAttentionParams, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        """The output ``[batch, seq_q, embed]``; the inputs must be ``[batch, seq, embed]`` with keys and
+        values agreeing."""
         q = inputs[0]
         for t in inputs:
             if t.rank != 3:
@@ -53,6 +56,7 @@ class MultiHeadAttention(LayerDef):
 
     @classmethod
     def weights(cls, p: MultiHeadAttentionParams, inputs: list[TensorInfo]) -> dict:
+        """The q, k, v and output projections (``[in, out]``, xavier-uniform) and their zero biases."""
         e = int(inputs[0].shape[2])
         # stored [in, out] for MatMul, xavier-uniform like PyTorch's in_proj; zero biases
         out: dict[str, Weight] = {}
@@ -67,6 +71,8 @@ class MultiHeadAttention(LayerDef):
 
     @classmethod
     def lower(cls, p: MultiHeadAttentionParams, b, inputs, infos, outputs):
+        """Emit the projections, per-head scaled dot-product attention (causally masked when asked) and the
+        output projection."""
         ws = cls.weights(p, infos)
         e = int(infos[0].shape[2])
         h = p.num_heads
@@ -103,6 +109,7 @@ class MultiHeadAttention(LayerDef):
 
     @classmethod
     def examples(cls):
+        """Self-attention, cross-attention without biases, causal attention, and separate keys and values."""
         return [Example({"num_heads": 2}, (TensorInfo(("batch", "seq", 8)),)),
                 Example({"num_heads": 4, "bias": False}, (TensorInfo((2, 5, 8)), TensorInfo((2, 3, 8)))),
                 Example({"num_heads": 1, "causal": True}, (TensorInfo(("batch", 6, 4)),)),

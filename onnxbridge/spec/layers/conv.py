@@ -14,6 +14,7 @@ from onnxbridge.spec.types import TensorInfo, is_static
 
 
 class ConvParams(LayerParams):
+    """Parameters of ``Conv1d``, ``Conv2d`` and ``Conv3d``."""
     out_channels: int = Field(gt=0, description="Number of output channels (filters).")
     kernel_size: PositiveInts = Field(description="Kernel size: one number or one per spatial dim.")
     stride: PositiveInts = Field(1, description="Stride: one number or one per spatial dim.")
@@ -98,6 +99,7 @@ class Conv1d(_Conv):
 
     @classmethod
     def examples(cls):
+        """Plain, ``same``-padded without bias, and strided, dilated and grouped 1-D convolutions."""
         return [Example({"out_channels": 6, "kernel_size": 3}, (TensorInfo(("batch", 4, 10)),)),
                 Example({"out_channels": 4, "kernel_size": 5, "padding": "same", "bias": False},
                         (TensorInfo(("batch", 2, 9)),)),
@@ -113,6 +115,7 @@ class Conv2d(_Conv):
 
     @classmethod
     def examples(cls):
+        """Plain, ``same``-padded and strided, depthwise, and dilated 2-D convolutions."""
         return [Example({"out_channels": 8, "kernel_size": 3}, (TensorInfo(("batch", 3, 10, 10)),)),
                 Example({"out_channels": 4, "kernel_size": [3, 5], "padding": "same", "stride": 2},
                         (TensorInfo(("batch", 2, 9, 11)),)),
@@ -131,12 +134,14 @@ class Conv3d(_Conv):
 
     @classmethod
     def examples(cls):
+        """A plain and a ``same``-padded, strided 3-D convolution."""
         return [Example({"out_channels": 4, "kernel_size": 3}, (TensorInfo(("batch", 2, 6, 6, 6)),)),
                 Example({"out_channels": 2, "kernel_size": [1, 3, 3], "padding": "same", "stride": [1, 2, 2]},
                         (TensorInfo((1, 3, 4, 8, 8)),))]
 
 
 class ConvTransposeParams(LayerParams):
+    """Parameters of ``ConvTranspose1d`` and ``ConvTranspose2d``."""
     out_channels: int = Field(gt=0, description="Number of output channels.")
     kernel_size: PositiveInts = Field(description="Kernel size: one number or one per spatial dim.")
     stride: PositiveInts = Field(1, description="Stride (the upsampling factor).")
@@ -217,6 +222,7 @@ class ConvTranspose1d(_ConvTranspose):
 
     @classmethod
     def examples(cls):
+        """A strided 1-D transposed convolution, and one with padding, output padding and no bias."""
         return [Example({"out_channels": 4, "kernel_size": 3, "stride": 2}, (TensorInfo(("batch", 6, 7)),)),
                 Example({"out_channels": 2, "kernel_size": 4, "stride": 2, "padding": 1, "output_padding": 1,
                          "bias": False}, (TensorInfo((2, 3, 5)),))]
@@ -230,6 +236,7 @@ class ConvTranspose2d(_ConvTranspose):
 
     @classmethod
     def examples(cls):
+        """Strided, padded with output padding, and grouped dilated 2-D transposed convolutions."""
         return [Example({"out_channels": 4, "kernel_size": 2, "stride": 2}, (TensorInfo(("batch", 8, 5, 5)),)),
                 Example({"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
                         (TensorInfo(("batch", 4, 4, 6)),)),

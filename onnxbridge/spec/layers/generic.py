@@ -51,15 +51,18 @@ class OpConstant(BaseModel):
 
     @property
     def is_weight(self) -> bool:
+        """Whether the constant is a learnable weight (given neither ``value`` nor ``tensor``)."""
         return self.value is None and self.tensor is None
 
     def array(self) -> np.ndarray:
+        """The inline constant as a numpy array (from ``tensor``, or ``value`` reshaped to ``shape``)."""
         if self.tensor is not None:
             return numpy_helper.to_array(_tensor_from_b64(self.tensor))
         return np.asarray(self.value, dtype=NUMPY_DTYPES.get(self.dtype, np.float32)).reshape(self.shape)
 
 
 class OpParams(LayerParams):
+    """Parameters of ``Op``: one ONNX node, its attributes, operands and constants."""
     op_type: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="ONNX operator type, e.g. Clip.")
     domain: str = Field("", description="Operator domain ('' is the standard ONNX domain).")
     opset: int | None = Field(None, ge=1, description="Version of 'domain' (default: the spec's opset).")
@@ -107,6 +110,8 @@ class Op(LayerDef):
 
     @classmethod
     def infer(cls, p: OpParams, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        """The node's outputs as ONNX shape inference gives them; the layer must have an input for every
+        operand index."""
         need = p.input_count(len(inputs))
         if need > len(inputs):
             raise LayerShapeError(f"needs {need} input(s) for its operands, got {len(inputs)}",
@@ -115,6 +120,7 @@ class Op(LayerDef):
 
     @classmethod
     def weights(cls, p: OpParams, inputs: list[TensorInfo]) -> dict[str, Weight]:
+        """The constants declared as weights (neither ``value`` nor ``tensor``)."""
         out = {}
         for name, c in p.constants.items():
             if c.is_weight:
@@ -123,6 +129,7 @@ class Op(LayerDef):
 
     @classmethod
     def lower(cls, p: OpParams, b, inputs, infos, outputs):
+        """Emit the one node, its operands taken from the layer's inputs, inline constants and weights."""
         made: dict[str, str] = {}
 
         def operand(o: int | str | None) -> str:
@@ -152,6 +159,8 @@ class Op(LayerDef):
 
     @classmethod
     def examples(cls):
+        """A Mul by a weight, a Relu, a Transpose with attributes, a Reshape by an inline shape and a
+        two-output TopK."""
         scale = {"dtype": "float32", "shape": [6]}
         shape = {"dtype": "int64", "shape": [2], "value": [0, -1]}
         return [Example({"op_type": "Mul", "operands": [0, "scale"], "constants": {"scale": scale}},

@@ -11,6 +11,7 @@ from onnxbridge.spec.types import TensorInfo, is_static
 
 
 class LinearParams(LayerParams):
+    """Parameters of ``Linear``."""
     out_features: int = Field(gt=0, description="Number of output features.")
     bias: bool = Field(True, description="Add a learnable bias.")
 
@@ -24,6 +25,8 @@ class Linear(LayerDef):
 
     @classmethod
     def output(cls, p: LinearParams, x: TensorInfo) -> TensorInfo:
+        """The input with its last dimension replaced by ``out_features``; rank 2 or 3 with a fixed feature
+        count."""
         if x.rank not in (2, 3):
             raise LayerShapeError("needs [batch, features] (or [batch, seq, features])",
                                   "insert a Flatten before it" if x.rank > 3 else
@@ -37,6 +40,8 @@ class Linear(LayerDef):
 
     @classmethod
     def weights(cls, p: LinearParams, inputs: list[TensorInfo]) -> dict:
+        """The weight (``[out, in]`` for Gemm on rank 2, ``[in, out]`` for MatMul on rank 3) and bias, fan-in
+        uniform."""
         x = inputs[0]
         fan_in = int(x.shape[-1])
         # rank-2 inputs lower to Gemm(transB=1) with the usual [out, in] layout; rank-3 inputs lower to
@@ -49,6 +54,7 @@ class Linear(LayerDef):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit ``Gemm(transB=1)`` for rank-2 inputs, ``MatMul`` (plus ``Add`` for the bias) for rank 3."""
         ws = cls.weights(p, infos)
         weight = b.weight("weight", ws["weight"])
         if infos[0].rank == 2:
@@ -62,6 +68,7 @@ class Linear(LayerDef):
 
     @classmethod
     def examples(cls):
+        """Rank-2 and rank-3 inputs, with and without bias."""
         return [Example({"out_features": 7}, (TensorInfo(("batch", 12)),)),
                 Example({"out_features": 3, "bias": False}, (TensorInfo(("batch", 5)),)),
                 Example({"out_features": 6}, (TensorInfo(("batch", "seq", 4)),)),

@@ -74,6 +74,7 @@ class Multiply(_Elementwise):
 
 
 class ConcatParams(LayerParams):
+    """Parameters of ``Concat``."""
     dim: int = Field(1, description="Dimension to join along (1 = channels/features).")
 
 
@@ -88,6 +89,7 @@ class Concat(LayerDef):
 
     @classmethod
     def infer(cls, p: ConcatParams, inputs: list[TensorInfo]) -> list[TensorInfo]:
+        """The joined tensor; inputs of one rank that agree on every dimension but ``dim`` (never the batch)."""
         rank = inputs[0].rank
         if any(i.rank != rank for i in inputs):
             raise LayerShapeError("needs inputs of the same rank", "reshape or flatten the inputs first")
@@ -103,17 +105,20 @@ class Concat(LayerDef):
                 raise LayerShapeError(f"needs equal sizes except along dim {axis}; dim {axis_i} differs: "
                                       f"{', '.join(format_shape(i.shape) for i in inputs)}",
                                       "resize or pool the inputs to the same size first")
-        sizes = [i.shape[axis] for i in inputs]
-        total = sum(sizes) if all(isinstance(s, int) for s in sizes) else "+".join(str(s) for s in sizes)
+        along = [i.shape[axis] for i in inputs]
+        fixed = [s for s in along if isinstance(s, int)]
+        total = sum(fixed) if len(fixed) == len(along) else "+".join(str(s) for s in along)
         shape = list(inputs[0].shape)
         shape[axis] = total
         return [TensorInfo(tuple(shape), inputs[0].dtype)]
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit one ONNX ``Concat`` along ``dim``."""
         b.node("Concat", inputs, outputs, axis=p.dim)
 
     @classmethod
     def examples(cls):
+        """Two feature maps joined on channels, and three tensors joined on the last dimension."""
         return [Example({}, (TensorInfo(("batch", 4, 5, 5)), TensorInfo(("batch", 2, 5, 5)))),
                 Example({"dim": -1}, (TensorInfo((2, 3, 4)), TensorInfo((2, 3, 1)), TensorInfo((2, 3, 2))))]

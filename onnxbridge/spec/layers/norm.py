@@ -11,6 +11,7 @@ from onnxbridge.spec.types import TensorInfo, is_static
 
 
 class BatchNormParams(LayerParams):
+    """Parameters of ``BatchNorm1d`` and ``BatchNorm2d``."""
     eps: float = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
     momentum: float = Field(0.1, ge=0, le=1, description="Running-statistics momentum (used when training).")
 
@@ -53,6 +54,7 @@ class BatchNorm1d(_BatchNorm):
 
     @classmethod
     def examples(cls):
+        """Rank-2 and rank-3 inputs, the second with another ``eps``."""
         return [Example({}, (TensorInfo(("batch", 6)),)), Example({"eps": 1e-3}, (TensorInfo((2, 4, 7)),))]
 
 
@@ -62,10 +64,12 @@ class BatchNorm2d(_BatchNorm):
 
     @classmethod
     def examples(cls):
+        """Two feature maps, the second with another ``eps``."""
         return [Example({}, (TensorInfo(("batch", 4, 5, 5)),)), Example({"eps": 1e-3}, (TensorInfo((1, 3, 2, 6)),))]
 
 
 class LayerNormParams(LayerParams):
+    """Parameters of ``LayerNorm``."""
     normalized_dims: int = Field(1, ge=1, description="How many trailing dims to normalise over.")
     eps: float = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
     elementwise_affine: bool = Field(True, description="Learnable scale and shift.")
@@ -80,6 +84,7 @@ class LayerNorm(LayerDef):
 
     @classmethod
     def output(cls, p: LayerNormParams, x: TensorInfo) -> TensorInfo:
+        """The input unchanged; the normalised trailing dimensions must be fixed and leave the batch out."""
         if p.normalized_dims >= x.rank:
             raise LayerShapeError(f"needs more than {p.normalized_dims} dims (the batch is not normalised)",
                                   "lower normalized_dims")
@@ -89,11 +94,13 @@ class LayerNorm(LayerDef):
 
     @classmethod
     def weights(cls, p, inputs):
+        """Scale (ones) and shift (zeros) over the normalised trailing dimensions."""
         shape = tuple(int(d) for d in inputs[0].shape[-p.normalized_dims:])
         return {"weight": Weight(shape, "ones"), "bias": Weight(shape, "zeros")}
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit one ONNX ``LayerNormalization`` (a fixed scale of ones when it is not affine)."""
         ws = cls.weights(p, infos)
         if p.elementwise_affine:
             scale, bias = b.weight("weight", ws["weight"]), b.weight("bias", ws["bias"])
@@ -104,12 +111,14 @@ class LayerNorm(LayerDef):
 
     @classmethod
     def examples(cls):
+        """One and two normalised dimensions, and no learnable scale and shift."""
         return [Example({}, (TensorInfo(("batch", "seq", 8)),)),
                 Example({"normalized_dims": 2, "eps": 1e-6}, (TensorInfo((2, 3, 4)),)),
                 Example({"elementwise_affine": False}, (TensorInfo(("batch", 6)),))]
 
 
 class GroupNormParams(LayerParams):
+    """Parameters of ``GroupNorm``."""
     num_groups: int = Field(gt=0, description="Number of channel groups; must divide the channels.")
     eps: float = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
 
@@ -123,6 +132,7 @@ class GroupNorm(LayerDef):
 
     @classmethod
     def output(cls, p: GroupNormParams, x: TensorInfo) -> TensorInfo:
+        """The input unchanged; the channel count must be fixed and divisible by ``num_groups``."""
         if x.rank < 3:
             raise LayerShapeError("needs [batch, channels, spatial...]")
         c = x.shape[1]
@@ -133,11 +143,14 @@ class GroupNorm(LayerDef):
 
     @classmethod
     def weights(cls, p, inputs):
+        """Per-channel scale (ones) and shift (zeros)."""
         c = int(inputs[0].shape[1])
         return {"weight": Weight((c,), "ones"), "bias": Weight((c,), "zeros")}
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit a reshape to groups, ``InstanceNormalization`` per group, the reshape back and the per-channel
+        affine."""
         x, info = inputs[0], infos[0]
         ws = cls.weights(p, infos)
         g = p.num_groups
@@ -153,11 +166,13 @@ class GroupNorm(LayerDef):
 
     @classmethod
     def examples(cls):
+        """A 2-D feature map and a 1-D sequence with another ``eps``."""
         return [Example({"num_groups": 2}, (TensorInfo(("batch", 4, 5, 5)),)),
                 Example({"num_groups": 3, "eps": 1e-3}, (TensorInfo((2, 6, 7)),))]
 
 
 class DropoutParams(LayerParams):
+    """Parameters of ``Dropout``."""
     p: Probability = Field(0.5, description="Probability of zeroing an element while training.")
 
 
@@ -170,8 +185,10 @@ class Dropout(LayerDef):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit one ONNX ``Dropout`` with the ratio as a constant input."""
         b.node("Dropout", [inputs[0], b.const(float(p.p), "ratio")], outputs)
 
     @classmethod
     def examples(cls):
+        """The default rate on features and a low rate on a feature map."""
         return [Example({}, (TensorInfo(("batch", 8)),)), Example({"p": 0.1}, (TensorInfo((2, 3, 4, 4)),))]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from onnxbridge.spec.layers._spatial import conv_out, explicit_pads, spatial_rank_check
@@ -11,6 +13,7 @@ from onnxbridge.spec.types import TensorInfo
 
 
 class PoolParams(LayerParams):
+    """Parameters of the max and average pooling layers."""
     kernel_size: PositiveInts = Field(description="Window size: one number or one per spatial dim.")
     stride: PositiveInts | None = Field(None, description="Stride (default: the window size).")
     padding: NonNegativeInts = Field(0, description="Implicit padding on both sides.")
@@ -18,12 +21,13 @@ class PoolParams(LayerParams):
 
 
 class AvgPoolParams(PoolParams):
+    """Parameters of the average pooling layers."""
     count_include_pad: bool = Field(True, description="Count padded zeros in the average (PyTorch's default).")
 
 
 class _Pool(LayerDef):
     family = "pool"
-    Params = PoolParams
+    Params: ClassVar[type[PoolParams]] = PoolParams
     n: int = 2
     onnx_op = "MaxPool"
 
@@ -79,6 +83,7 @@ class MaxPool1d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 1-D pooling examples."""
         return _EX1
 
 
@@ -90,6 +95,7 @@ class MaxPool2d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 2-D pooling examples."""
         return _EX2
 
 
@@ -103,6 +109,7 @@ class AvgPool1d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 1-D pooling examples plus padding left out of the average."""
         return _EX1 + [Example({"kernel_size": 3, "padding": 1, "count_include_pad": False}, (TensorInfo((1, 2, 7)),))]
 
 
@@ -116,6 +123,7 @@ class AvgPool2d(_Pool):
 
     @classmethod
     def examples(cls):
+        """The shared 2-D pooling examples plus padding left out of the average."""
         return _EX2 + [Example({"kernel_size": 3, "padding": 1, "count_include_pad": False},
                                (TensorInfo((1, 2, 5, 5)),))]
 

@@ -8,7 +8,7 @@ compute it). Batch-first inputs are transposed in and out.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,7 @@ from onnxbridge.spec.types import TensorInfo, is_static
 
 
 class RNNParams(LayerParams):
+    """Parameters of the recurrent layers (``LSTM``, ``GRU``, ``SimpleRNN``)."""
     hidden_size: int = Field(gt=0, description="Features in the hidden state.")
     num_layers: int = Field(1, ge=1, description="Number of stacked recurrent layers.")
     bidirectional: bool = Field(False, description="Run forwards and backwards and concatenate.")
@@ -27,12 +28,13 @@ class RNNParams(LayerParams):
 
 
 class SimpleRNNParams(RNNParams):
+    """Parameters of ``SimpleRNN``."""
     nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="Activation of the recurrence.")
 
 
 class _Recurrent(LayerDef):
     family = "recurrent"
-    Params = RNNParams
+    Params: ClassVar[type[RNNParams]] = RNNParams
     onnx_op = "LSTM"
     gates = 4
 
@@ -134,10 +136,12 @@ class SimpleRNN(_Recurrent):
     Params = SimpleRNNParams
 
     @classmethod
-    def _attrs(cls, p: SimpleRNNParams):
+    def _attrs(cls, p: RNNParams):
+        assert isinstance(p, SimpleRNNParams)  # this layer's Params
         act = "Tanh" if p.nonlinearity == "tanh" else "Relu"
         return {"activations": [act] * (2 if p.bidirectional else 1)}
 
     @classmethod
     def examples(cls):
+        """The shared recurrent examples plus a ReLU recurrence."""
         return super().examples() + [Example({"hidden_size": 4, "nonlinearity": "relu"}, (TensorInfo((2, 3, 5)),))]

@@ -12,6 +12,7 @@ from onnxbridge.spec.types import TensorInfo, is_static, numel
 
 
 class FlattenParams(LayerParams):
+    """Parameters of ``Flatten``."""
     start_dim: int = Field(1, ge=1, description="First dim to flatten (the batch, dim 0, is kept).")
 
 
@@ -24,6 +25,7 @@ class Flatten(LayerDef):
 
     @classmethod
     def output(cls, p: FlattenParams, x: TensorInfo) -> TensorInfo:
+        """The dimensions from ``start_dim`` on merged into one."""
         if p.start_dim >= x.rank:
             raise LayerShapeError(f"needs more than {p.start_dim} dims to flatten from dim {p.start_dim}",
                                   "remove the Flatten or lower start_dim")
@@ -31,6 +33,7 @@ class Flatten(LayerDef):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit ONNX ``Flatten`` from dim 1, or a ``Reshape`` keeping the leading dims otherwise."""
         if p.start_dim == 1:
             b.node("Flatten", inputs, outputs, axis=1)
         else:
@@ -38,11 +41,13 @@ class Flatten(LayerDef):
 
     @classmethod
     def examples(cls):
+        """A feature map, flattening from dim 2, and an input that is already flat."""
         return [Example({}, (TensorInfo(("batch", 4, 3, 3)),)), Example({"start_dim": 2}, (TensorInfo((2, 3, 4, 5)),)),
                 Example({}, (TensorInfo(("batch", 6)),))]
 
 
 class ReshapeParams(LayerParams):
+    """Parameters of ``Reshape``."""
     shape: list[int] = Field(min_length=1,
                              description="New shape of each sample (the batch dim is kept); one entry may be -1.")
 
@@ -63,6 +68,7 @@ class Reshape(LayerDef):
 
     @classmethod
     def output(cls, p: ReshapeParams, x: TensorInfo) -> TensorInfo:
+        """The batch dimension followed by ``shape`` (a -1 resolved when the sample size is known)."""
         sample = x.shape[1:]
         if not all(is_static(d) for d in sample):
             if -1 in p.shape:
@@ -83,15 +89,18 @@ class Reshape(LayerDef):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit ONNX ``Reshape`` to ``[0, *shape]`` (0 keeps the batch)."""
         b.node("Reshape", [inputs[0], b.ints([0, *p.shape])], outputs)
 
     @classmethod
     def examples(cls):
+        """A fixed target shape, and one with a -1."""
         return [Example({"shape": [4, 4, 4]}, (TensorInfo(("batch", 64)),)),
                 Example({"shape": [-1, 2]}, (TensorInfo((3, 4, 5)),))]
 
 
 class PermuteParams(LayerParams):
+    """Parameters of ``Permute``."""
     dims: list[int] = Field(min_length=2, description="New order of all dims, batch included (e.g. [0, 2, 1]).")
 
 
@@ -104,6 +113,7 @@ class Permute(LayerDef):
 
     @classmethod
     def output(cls, p: PermuteParams, x: TensorInfo) -> TensorInfo:
+        """The input's dimensions in the order ``dims``, which must list each of them once."""
         if sorted(p.dims) != list(range(x.rank)):
             raise LayerShapeError(f"needs dims to be a permutation of 0..{x.rank - 1}, got {p.dims}",
                                   "list every dim exactly once")
@@ -111,9 +121,11 @@ class Permute(LayerDef):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit ONNX ``Transpose`` with ``perm`` = ``dims``."""
         b.node("Transpose", inputs, outputs, perm=list(p.dims))
 
     @classmethod
     def examples(cls):
+        """Swapping the last two dims, and channels-first to channels-last."""
         return [Example({"dims": [0, 2, 1]}, (TensorInfo(("batch", 5, 3)),)),
                 Example({"dims": [0, 2, 3, 1]}, (TensorInfo((2, 3, 4, 5)),))]

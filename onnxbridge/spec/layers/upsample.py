@@ -12,6 +12,7 @@ from onnxbridge.spec.types import TensorInfo, dim_mul
 
 
 class UpsampleParams(LayerParams):
+    """Parameters of ``Upsample``."""
     scale_factor: PositiveInts = Field(2, description="Integer scale per spatial dim (one number or one per dim).")
     mode: Literal["nearest", "linear"] = Field("nearest", description="'nearest' or 'linear' (bilinear for 2-D).")
 
@@ -25,6 +26,7 @@ class Upsample(LayerDef):
 
     @classmethod
     def output(cls, p: UpsampleParams, x: TensorInfo) -> TensorInfo:
+        """Every spatial dimension multiplied by its scale factor."""
         if x.rank < 3:
             raise LayerShapeError("needs [batch, channels, spatial...]")
         try:
@@ -35,6 +37,7 @@ class Upsample(LayerDef):
 
     @classmethod
     def lower(cls, p, b, inputs, infos, outputs):
+        """Emit ONNX ``Resize`` with constant scales (nearest with floor rounding, or half-pixel linear)."""
         scale = expand(p.scale_factor, infos[0].rank - 2, "scale_factor")
         scales = b.const([1.0, 1.0, *map(float, scale)], "scales")
         if p.mode == "nearest":
@@ -45,6 +48,7 @@ class Upsample(LayerDef):
 
     @classmethod
     def examples(cls):
+        """Nearest 2-D, linear with a scale per dimension, and 1-D."""
         return [Example({}, (TensorInfo(("batch", 3, 4, 4)),)),
                 Example({"scale_factor": [2, 3], "mode": "linear"}, (TensorInfo((1, 2, 3, 5)),)),
                 Example({"scale_factor": 3}, (TensorInfo(("batch", 2, 5)),))]

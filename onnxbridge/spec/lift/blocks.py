@@ -46,14 +46,15 @@ class Body:
     scope: Scope
     drafts: list[Draft]
     input_names: list[str] = field(default_factory=list)
-    layers: list[dict[str, Any]] | None = None
-    outputs: list[str] | None = None
+    layers: list[dict[str, Any]] = field(default_factory=list)  # set when the body is assembled
+    outputs: list[str] = field(default_factory=list)  # set when the body is assembled
     sources: dict[str, Source] = field(default_factory=dict)
-    name: str | None = None
+    name: str = ""  # set when its family is named
     args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def nested(self) -> list[Draft]:
+        """The drafts of this body that are block instances themselves."""
         return [d for d in self.drafts if d.block is not None]
 
 
@@ -75,9 +76,12 @@ class Blocks:
         self._functions = {(f.domain, f.name): f for f in plan.model.functions}
 
     def is_call(self, scope: Scope, node: onnx.NodeProto) -> bool:
+        """Whether ``node`` calls a local function of the model."""
         return id(node) in scope.view.calls
 
     def instance(self, scope: Scope, node: onnx.NodeProto) -> Draft:
+        """The draft of a block instance for the call ``node``; the function body is lifted the first time it
+        is called."""
         key = scope.view.calls[id(node)]
         if key not in self.bodies:
             view = self.plan.functions[key]
@@ -166,7 +170,7 @@ def _lift_source(caller: Scope, actuals: dict[str, str], src: Source) -> Source:
     k = caller.view.known.get(caller.canon(value)) if value else None
     if isinstance(k, Placeholder):
         return Formal(k.formal, src.transform)
-    if isinstance(k, Const):
+    if isinstance(k, Const) and value:
         return WeightSource(value, src.transform).apply(k.array)
     return src  # not passed: the weight is initialised
 

@@ -21,6 +21,7 @@ class WeightSource:
     transform: Transform | None = None
 
     def apply(self, array: np.ndarray) -> np.ndarray:
+        """The stored weight as the layer wants it: transformed when a transform is set, always contiguous."""
         return np.ascontiguousarray(self.transform(array) if self.transform else array)
 
 
@@ -47,4 +48,5 @@ class Draft:
 
     @property
     def anchor(self) -> onnx.NodeProto | None:
+        """The first node the draft covers, or None."""
         return self.nodes[0] if self.nodes else None

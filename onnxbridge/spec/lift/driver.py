@@ -211,7 +211,7 @@ def _build_spec(ctx: _Context, main: Scope, drafts: list[Draft], name: str | Non
         if d.block is not None:
             d.type, d.params = ctx.blocks.bodies[d.block.key].name, dict(ctx.blocks.bodies[d.block.key].args)
     layer_namer = Namer(list(inputs.values()) + output_names)
-    own = {}
+    own: dict[str, str] = {}
     for o, oname in zip(g.output, output_names):
         own.setdefault(main.canon(o.name), oname)
     try:
@@ -250,9 +250,9 @@ def _build_spec(ctx: _Context, main: Scope, drafts: list[Draft], name: str | Non
             weights.update(ctx.blocks.instance_weights(d, main))
             continue
         for param, src in d.weights.items():
-            value = main.const(src.value)
-            if value is not None:
-                weights[f"{d.id}.{param}"] = src.apply(value)
+            array = main.const(src.value)
+            if array is not None:
+                weights[f"{d.id}.{param}"] = src.apply(array)
     from onnxbridge.spec.io import spec_from_dict
 
     try:

@@ -105,6 +105,8 @@ class Namer:
         return candidate
 
     def base(self, hint: str, fallback: str = "layer") -> str:
+        """An identifier from a hierarchical name ``hint`` (``a/b/c`` -> ``a_b_c``), the model's own scope
+        prefix dropped."""
         parts = [p for p in hint.split("/") if p]
         if self.prefix and parts[:len(self.prefix)] == self.prefix and len(parts) > len(self.prefix):
             parts = parts[len(self.prefix):]

@@ -42,10 +42,12 @@ class Scope:
     # -- values -------------------------------------------------------------------------------
     @property
     def opset(self) -> int:
+        """The ONNX opset of the graph."""
         return self.view.opset
 
     @property
     def inputs(self) -> list[str]:
+        """The scope's inputs."""
         return list(self.view.inputs)
 
     @property
@@ -66,18 +68,27 @@ class Scope:
         return [self.canon(i) if i else "" for i in node.input]
 
     def inp(self, node: onnx.NodeProto, k: int) -> str:
+        """Input ``k`` of ``node`` seen through aliases ("" when it is omitted or missing)."""
         return self.canon(node.input[k]) if k < len(node.input) and node.input[k] else ""
 
     def type(self, value: str) -> TensorType:
+        """The tensor type of ``value`` (seen through aliases)."""
         return self.view.type(self.canon(value))
 
     def shape(self, value: str) -> tuple | None:
+        """The shape of ``value``, or None when it is not known."""
         return self.type(value).shape
 
+    def dims(self, value: str) -> tuple:
+        """The shape of ``value`` where its rank is known (checked by the caller); empty when it is not."""
+        return self.type(value).shape or ()
+
     def rank(self, value: str) -> int | None:
+        """The rank of ``value``, or None when it is not known."""
         return self.type(value).rank
 
     def elem(self, value: str) -> int | None:
+        """The ONNX element type of ``value``, or None when it is not known."""
         return self.type(value).elem
 
     def const(self, value: str) -> np.ndarray | None:
@@ -94,6 +105,7 @@ class Scope:
         return isinstance(self.view.known.get(self.canon(value)), (Const, Placeholder))
 
     def weight_shape(self, value: str) -> tuple[int, ...] | None:
+        """The static shape of the constant or weight ``value``, or None when it is neither."""
         k = self.view.known.get(self.canon(value))
         if isinstance(k, Const):
             return tuple(int(d) for d in k.array.shape)
@@ -102,6 +114,7 @@ class Scope:
         return None
 
     def weight_elem(self, value: str) -> int | None:
+        """The ONNX element type of the constant or weight ``value``, or None when it is neither."""
         k = self.view.known.get(self.canon(value))
         if isinstance(k, Const):
             return onnx.helper.np_dtype_to_tensor_dtype(k.array.dtype)
@@ -115,12 +128,15 @@ class Scope:
 
     # -- structure ------------------------------------------------------------------------------
     def producer(self, value: str) -> onnx.NodeProto | None:
+        """The node that computes ``value``, or None for inputs and constants."""
         return self._producer.get(self.canon(value))
 
     def users(self, value: str) -> list[onnx.NodeProto]:
+        """The nodes that read ``value``."""
         return list(self._users.get(self.canon(value), []))
 
     def is_output(self, value: str) -> bool:
+        """Whether ``value`` is one of the scope's outputs."""
         return self.canon(value) in set(self.outputs)
 
     def only_user(self, value: str) -> onnx.NodeProto | None:
@@ -136,9 +152,11 @@ class Scope:
         return not self.is_output(value) and all(id(u) in ids for u in self.users(value))
 
     def position(self, node: onnx.NodeProto) -> int:
+        """The index of ``node`` in the scope's node list."""
         return self._position[id(node)]
 
     def attrs(self, node: onnx.NodeProto) -> dict:
+        """The attributes of ``node`` as Python values, by name."""
         return node_attrs(node)
 
 

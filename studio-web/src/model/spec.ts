@@ -89,6 +89,15 @@ export function formatShape(shape: readonly Dim[] | null | undefined): string {
   return "[" + shape.map(String).join(", ") + "]";
 }
 
+/**
+ * `text` cut to at most `max` characters, ending in an ellipsis when it was longer (for labels drawn in SVG,
+ * where CSS cannot do it; the whole text then goes into the label's tooltip).
+ */
+export function clipText(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, Math.max(1, max - 1)).join("") + "…";
+}
+
 /** A fresh id `base`, `base_1`, `base_2`... not in `taken`. */
 export function uniqueId(base: string, taken: Iterable<string>): string {
   const used = new Set(taken);

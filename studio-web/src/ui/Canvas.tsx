@@ -12,11 +12,11 @@ import {
 } from "@xyflow/react";
 import { type DragEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { type NodeView, edgeShape, inputShapes, nodeViews } from "../model/analysis";
+import { builtinSpec } from "../model/builtin";
 import * as cmd from "../model/commands";
-import { type Graph, scopeBlockName, specToGraph } from "../model/graph";
+import { type Graph, NETWORK_SCOPE, scopeBlockName, specToGraph } from "../model/graph";
 import type { XY } from "../model/history";
 import { quickLayout } from "../model/layout";
-import type { Spec } from "../model/spec";
 import { studio, useStudio } from "../store";
 import { Overview } from "./MiniMap";
 import { HANDLE_SPREAD, type IONodeData, type LayerNodeData, type ShapeEdgeData, edgeTypes, nodeTypes } from "./nodes";
@@ -34,12 +34,6 @@ export function deviceColour(device: string | undefined | null, devices: string[
   return DEVICE_COLOURS[(m ? Number(m[1]) + 1 : 0) % DEVICE_COLOURS.length];
 }
 
-/** A read-only spec for a built-in block's definition (when the catalogue describes it). */
-function builtinSpec(type: string): Spec | null {
-  const def = studio.entry(type)?.definition;
-  if (!def || !def.layers?.length) return null;
-  return { name: type, inputs: (def.inputs ?? ["x"]).map((name) => ({ name, shape: [] })), layers: def.layers, outputs: def.outputs };
-}
 
 type Cached<T> = { deps: unknown[]; value: T };
 
@@ -109,7 +103,8 @@ export function Canvas() {
   const flow = useReactFlow();
 
   const readOnly = scope.startsWith("builtin:");
-  const builtin = readOnly ? builtinSpec(scope.slice(8)) : null;
+  // the catalogue's definition of a built-in block: the same layers its palette entry lists
+  const builtin = useMemo(() => (readOnly && catalogue ? builtinSpec(studio.entry(scope.slice(8))) : null), [readOnly, scope, catalogue]);
   const graph: Graph | null = useMemo(() => {
     try {
       return readOnly ? (builtin ? specToGraph(builtin) : null) : specToGraph(doc.spec, scope);
@@ -138,7 +133,9 @@ export function Canvas() {
     }
     return out;
   }, [analysis, prepared, scope, graph, readOnly]);
-  const ioShapes = useMemo(() => (readOnly ? new Map() : inputShapes(analysis, doc.spec, scope)), [analysis, doc.spec, scope, readOnly]);
+  // a built-in block's input: the shape its definition was generated for
+  const ioShapes = useMemo(() => (readOnly ? (builtin ? inputShapes(null, builtin, NETWORK_SCOPE) : new Map())
+    : inputShapes(analysis, doc.spec, scope)), [analysis, doc.spec, scope, readOnly, builtin]);
 
   // React Flow's measurements and the drag overlay
   const measured = useRef(new Map<string, { width: number; height: number }>());

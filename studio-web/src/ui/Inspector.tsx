@@ -15,6 +15,7 @@ import { studio, useStudio } from "../store";
 import { deviceColour } from "./Canvas";
 import { formatCount } from "./nodes";
 import { nodeViews } from "../model/analysis";
+import { generatedFor, innerLayers } from "../model/builtin";
 
 const DTYPES = ["float32", "float16", "float64", "int64", "int32", "bool"];
 
@@ -334,7 +335,19 @@ export function Inspector() {
   const readOnly = scope.startsWith("builtin:");
   let body;
   if (readOnly) {
-    body = <div className="inspector-body"><p className="muted">A built-in block (read only). Use the breadcrumb to go back.</p></div>;
+    const entry = studio.entry(scope.slice(8));
+    const layers = innerLayers(entry);
+    body = (
+      <div className="inspector-body" data-testid="inspector-builtin">
+        <p className="muted">A built-in block (read only). Use the breadcrumb to go back.</p>
+        {layers.length > 0 && (
+          <p className="muted small" data-testid="builtin-generated-for">
+            Drawn as generated for {generatedFor(entry)}: {layers.length} layers. An instance's layers follow its own
+            parameters and input (the Summary table lists them).
+          </p>
+        )}
+      </div>
+    );
   } else if (selection.length > 1) {
     const layers = selection.filter((id) => !id.includes(":"));
     body = (

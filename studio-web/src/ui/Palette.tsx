@@ -1,6 +1,7 @@
 /** The palette: every layer type and block of the catalogue, grouped by family and searchable. */
 
 import { type DragEvent, useMemo, useState } from "react";
+import { generatedFor, innerLayers } from "../model/builtin";
 import { studio, useStudio } from "../store";
 import { LAYER_MIME } from "./Canvas";
 
@@ -9,6 +10,9 @@ interface Item {
   label: string;
   family: string;
   description: string;
+  /** A built-in block's layers (from the catalogue's definition of it), and what they were generated for. */
+  inner?: string[];
+  innerFor?: string;
 }
 
 const FAMILY_ORDER = ["graph", "linear", "conv", "pool", "norm", "activation", "reshape", "recurrent", "attention",
@@ -38,7 +42,11 @@ export function Palette() {
       { type: "__input", label: "Input", family: "graph", description: "A graph input (name, shape, dtype)" },
       { type: "__output", label: "Output", family: "graph", description: "A graph output, fed by one layer" },
     ];
-    for (const e of catalogue?.layers ?? []) items.push({ type: e.type, label: e.type, family: e.family, description: e.description });
+    for (const e of catalogue?.layers ?? []) {
+      const inner = innerLayers(e);
+      items.push({ type: e.type, label: e.type, family: e.family, description: e.description,
+        ...(inner.length ? { inner, innerFor: generatedFor(e) } : {}) });
+    }
     for (const [name, b] of Object.entries(blocks ?? {})) {
       items.push({ type: name, label: name, family: "network blocks", description: b.description ?? "a block defined in this network" });
     }
@@ -90,7 +98,7 @@ export function Palette() {
                     }}
                     tabIndex={0}
                     role="button"
-                    title={`${i.description}\n\nDrag onto the canvas, or double-click to add it after the selected layer.`}
+                    title={`${i.description}${i.inner ? `\n\nLayers (for ${i.innerFor}): ${i.inner.join(" → ")}` : ""}\n\nDrag onto the canvas, or double-click to add it after the selected layer.`}
                     data-testid={`palette-item-${i.label}`}
                   >
                     {i.label}

@@ -9,7 +9,7 @@ import {
 } from "@xyflow/react";
 import { memo } from "react";
 import type { Issue, NodeView } from "../model/analysis";
-import { type Dim, type LayerSpec, formatShape, layerParams } from "../model/spec";
+import { type Dim, type LayerSpec, clipText, formatShape, layerParams } from "../model/spec";
 import { studio } from "../store";
 
 export interface LayerNodeData extends Record<string, unknown> {
@@ -114,6 +114,7 @@ function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
   const issues = (view?.issues ?? []).filter((i) => i.level !== "suggestion" || !!i.fix);
   const shownIssues = issues.slice(0, 1);
   const summary = paramSummary(layer);
+  const typeName = layer.type === "Op" && typeof layer.op_type === "string" ? layer.op_type : layer.type;
   return (
     <div
       className={`node layer fam-${family} status-${status.replace(" ", "-")}${selected ? " selected" : ""}${data.flash ? " flash" : ""}${data.isBlock ? " block" : ""}`}
@@ -137,7 +138,7 @@ function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
         />
       ))}
       <div className="node-head">
-        <span className="node-type">{layer.type === "Op" && typeof layer.op_type === "string" ? layer.op_type : layer.type}</span>
+        <span className="node-type" title={typeName}>{typeName}</span>
         {data.isBlock && <span className="node-tag" title="a block: double-click to open it">block</span>}
         {layer.type === "Op" && <span className="node-tag op" title="an ONNX operator kept as it is (generic Op layer)">onnx op</span>}
         <span className="node-params" data-testid="node-params" title="trainable parameters">
@@ -145,8 +146,8 @@ function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
         </span>
       </div>
       <div className="node-sub">
-        <span className="node-id" data-testid="node-id">{layer.id}</span>
-        {layer.device && <span className="node-devtext" style={{ color: data.deviceColor ?? undefined }}>{layer.device}</span>}
+        <span className="node-id" data-testid="node-id" title={layer.id}>{layer.id}</span>
+        {layer.device && <span className="node-devtext" style={{ color: data.deviceColor ?? undefined }} title={`runs on ${layer.device}`}>{layer.device}</span>}
       </div>
       {!far && summary && <div className="node-args" title={summary}>{summary}</div>}
       {status === "not inferred" && <div className="node-note" data-testid="not-inferred">not inferred</div>}
@@ -170,14 +171,17 @@ function LayerNodeImpl({ data, selected }: NodeProps<LayerFlowNode>) {
 
 function IONodeImpl({ data, selected }: NodeProps<IOFlowNode>) {
   const isInput = data.kind === "input";
+  const shape = `${data.shape ? formatShape(data.shape) : ""}${data.dtype && data.dtype !== "float32" ? `  ${data.dtype}` : ""}`.trim();
   return (
     <div className={`node io ${data.kind}${selected ? " selected" : ""}`} data-testid={`${data.kind}-node`} data-id={data.name}>
       {!isInput && <Handle id="in0" type="target" position={Position.Top} className="handle" isConnectable={!data.readOnly} data-testid="handle-in-0" />}
       <div className="node-head">
         <span className="node-type">{isInput ? "Input" : "Output"}</span>
-        <span className="node-id">{data.name}</span>
+        <span className="node-id" title={data.name}>{data.name}</span>
       </div>
-      <div className="node-sub mono">{data.shape ? formatShape(data.shape) : isInput ? "" : "…"}{data.dtype && data.dtype !== "float32" ? `  ${data.dtype}` : ""}</div>
+      <div className="node-sub mono">
+        <span className="node-shape" data-testid="node-shape" title={shape || undefined}>{shape || (isInput ? "" : "…")}</span>
+      </div>
       {isInput && <Handle id="out0" type="source" position={Position.Bottom} className="handle" isConnectable={!data.readOnly} data-testid="handle-out-0" />}
     </div>
   );
@@ -187,6 +191,8 @@ export const LayerNode = memo(LayerNodeImpl);
 export const IONode = memo(IONodeImpl);
 
 const CHAR = 6.6; // width of one character of the 11px monospace label font
+/** An edge's shape label is cut at about a node's width (the whole shape is its tooltip). */
+export const EDGE_LABEL_CHARS = 30;
 
 function ShapeEdgeImpl(props: EdgeProps) {
   const { sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data, selected, markerEnd } = props;
@@ -203,13 +209,15 @@ function ShapeEdgeImpl(props: EdgeProps) {
     [path, labelX, labelY] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
   }
   const d = data as ShapeEdgeData | undefined;
-  const text = d?.shape ? formatShape(d.shape) : d?.known === false ? "" : "?";
-  const w = text.length * CHAR + 12;
+  const full = d?.shape ? formatShape(d.shape) : d?.known === false ? "" : "?";
+  const text = clipText(full, EDGE_LABEL_CHARS);
+  const w = [...text].length * CHAR + 12;
   return (
     <>
       <BaseEdge path={path} markerEnd={markerEnd} className={`${selected ? "selected " : ""}${d?.shape ? "" : "unknown"}`} />
       {text && !far && (
-        <g transform={`translate(${labelX} ${labelY})`} className={`edge-label${d?.shape ? "" : " unknown"}`} data-testid="edge-shape">
+        <g transform={`translate(${labelX} ${labelY})`} className={`edge-label${d?.shape ? "" : " unknown"}`} data-testid="edge-shape" data-shape={full}>
+          <title>{full}</title>
           <rect x={-w / 2} y={-9} width={w} height={18} rx={9} />
           <text x={0} y={0} dy="0.35em" textAnchor="middle">{text}</text>
         </g>

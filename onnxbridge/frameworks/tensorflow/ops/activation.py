@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
@@ -33,18 +35,21 @@ for _op, _fn in _SIMPLE.items():
 
 @TF_OPS.register("LeakyRelu")
 def leaky_relu(ctx: TensorFlowContext) -> None:
+    """ONNX ``LeakyRelu`` as ``ops.leaky_relu``."""
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("leaky_relu"), x, negative_slope=lit(float(ctx.attr("alpha", 0.01)))), perm=perm)
 
 
 @TF_OPS.register("Elu")
 def elu(ctx: TensorFlowContext) -> None:
+    """ONNX ``Elu`` as ``ops.elu``."""
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("elu"), x, alpha=lit(float(ctx.attr("alpha", 1.0)))), perm=perm)
 
 
 @TF_OPS.register("Celu", since=12)
 def celu(ctx: TensorFlowContext) -> None:
+    """ONNX ``Celu`` as ``ops.celu``."""
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("celu"), x, alpha=lit(float(ctx.attr("alpha", 1.0)))), perm=perm)
 
@@ -54,6 +59,7 @@ _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 
 @TF_OPS.register("Selu")
 def selu(ctx: TensorFlowContext) -> None:
+    """ONNX ``Selu`` as ``ops.selu``, or ``gamma * elu(x, alpha)`` for non-default constants."""
     x, perm = ctx.x_any(0)
     alpha, gamma = float(ctx.attr("alpha", _SELU_ALPHA)), float(ctx.attr("gamma", _SELU_GAMMA))
     if np.isclose(alpha, _SELU_ALPHA) and np.isclose(gamma, _SELU_GAMMA):
@@ -64,6 +70,7 @@ def selu(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("HardSigmoid")
 def hard_sigmoid(ctx: TensorFlowContext) -> None:
+    """ONNX ``HardSigmoid`` as ``clip(alpha * x + beta, 0, 1)``."""
     x, perm = ctx.x_any(0)
     alpha, beta = float(ctx.attr("alpha", 0.2)), float(ctx.attr("beta", 0.5))
     expr = call(_ops("clip"), call(_ops("add"), call(_ops("multiply"), x, lit(alpha)), lit(beta)),
@@ -73,6 +80,7 @@ def hard_sigmoid(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("ThresholdedRelu", since=10)
 def thresholded_relu(ctx: TensorFlowContext) -> None:
+    """ONNX ``ThresholdedRelu`` as ``where(x > alpha, x, 0)``."""
     x, perm = ctx.x_any(0)
     alpha = float(ctx.attr("alpha", 1.0))
     ctx.emit(call(_ops("where"), call(_ops("greater"), x, lit(alpha)), x, lit(0.0)), perm=perm)
@@ -80,12 +88,14 @@ def thresholded_relu(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Mish", since=18)
 def mish(ctx: TensorFlowContext) -> None:
+    """ONNX ``Mish`` as ``x * tanh(softplus(x))``."""
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("multiply"), x, call(_ops("tanh"), call(_ops("softplus"), x))), perm=perm)
 
 
 @TF_OPS.register("Gelu", since=20)
 def gelu(ctx: TensorFlowContext) -> None:
+    """ONNX ``Gelu`` as ``ops.gelu``, exact or tanh-approximated."""
     x, perm = ctx.x_any(0)
     approximate = ctx.attr("approximate", "none") == "tanh"
     ctx.emit(call(_ops("gelu"), x, approximate=lit(approximate)), perm=perm)
@@ -93,12 +103,14 @@ def gelu(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("PRelu")
 def prelu(ctx: TensorFlowContext) -> None:
+    """ONNX ``PRelu`` as ``where(x >= 0, x, x * slope)``, the slope broadcast to the output's layout."""
     (x, slope), perm = ctx.aligned([0, 1], ctx.out_rank())
     ctx.emit(call(_ops("where"), call(_ops("greater_equal"), x, lit(0.0)), x, call(_ops("multiply"), x, slope)), perm=perm)
 
 
 @TF_OPS.register("Shrink", since=9)
 def shrink(ctx: TensorFlowContext) -> None:
+    """ONNX ``Shrink``: ``x + bias`` below ``-lambd``, ``x - bias`` above ``lambd``, 0 between."""
     x, perm = ctx.x_any(0)
     lambd, bias = float(ctx.attr("lambd", 0.5)), float(ctx.attr("bias", 0.0))
     expr = call(_ops("where"), call(_ops("less"), x, lit(-lambd)), call(_ops("add"), x, lit(bias)),
@@ -137,6 +149,7 @@ TF_OPS.register("LogSoftmax", since=13)(_softmax("log_softmax", legacy=False))
 
 @TF_OPS.register("Hardmax", since=13)
 def hardmax(ctx: TensorFlowContext) -> None:
+    """ONNX ``Hardmax`` as a one-hot of the argmax along the axis."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     x, perm = ctx.x_any(0)
@@ -172,12 +185,14 @@ def _num(v, ctx: TensorFlowContext) -> Code:
 
 @TF_OPS.register("Clip", since=6)
 def clip_6(ctx: TensorFlowContext) -> None:
+    """ONNX ``Clip`` before opset 11, its bounds given as attributes."""
     _clip(ctx, ctx.attr("min", -3.4028234663852886e38), ctx.attr("max", 3.4028234663852886e38))
 
 
 @TF_OPS.register("Clip", since=11)
 def clip_11(ctx: TensorFlowContext) -> None:
-    bounds = []
+    """ONNX ``Clip`` from opset 11, its optional bounds given as constant inputs."""
+    bounds: list[Any] = []
     for i in (1, 2):
         if not ctx.has(i):
             bounds.append(None)

@@ -98,7 +98,7 @@ def _position_keep(ctx: TensorFlowContext, p: AttentionPlan) -> tuple[Code, tupl
 
 def _attn_mask(ctx: TensorFlowContext, p: AttentionPlan) -> tuple[Code, tuple] | None:
     """One mask for the scores, bool (True = attend) or float (added), with its shape."""
-    mask = None
+    given: tuple[Code, tuple] | None = None
     if p.mask is not None:
         shape = tuple(d if isinstance(d, int) else None for d in ctx.shape(3))
         mask = ctx.x(3)
@@ -109,14 +109,14 @@ def _attn_mask(ctx: TensorFlowContext, p: AttentionPlan) -> tuple[Code, tuple] |
             widths = [[0, 0]] * (len(shape) - 1) + [[0, p.mask_pad]]
             mask = let(ctx, "mask", call(_ops("pad"), mask, lit(widths), constant_values=fill))
             shape = (*shape[:-1], p.total_len)
-        mask = (mask, shape)
+        given = (mask, shape)
     keep = _position_keep(ctx, p)
-    if keep is None or mask is None:
-        return keep or mask
-    shape = broadcast_shapes(mask[1], keep[1])
+    if keep is None or given is None:
+        return keep or given
+    both = broadcast_shapes(given[1], keep[1])
     if p.mask == "bool":
-        return let(ctx, "mask", call(_ops("logical_and"), mask[0], keep[0])), shape
-    return let(ctx, "mask", call(_ops("where"), keep[0], mask[0], _NEG_INF)), shape
+        return let(ctx, "mask", call(_ops("logical_and"), given[0], keep[0])), both
+    return let(ctx, "mask", call(_ops("where"), keep[0], given[0], _NEG_INF)), both
 
 
 def _hidden_rows(p: AttentionPlan, mask: Code) -> Code:
@@ -128,6 +128,8 @@ def _hidden_rows(p: AttentionPlan, mask: Code) -> Code:
 
 @TF_OPS.register("Attention", since=23)
 def attention(ctx: TensorFlowContext) -> None:
+    """ONNX ``Attention`` as ``ops.dot_product_attention`` where that means the same, written out otherwise
+    (soft caps, masks, score outputs)."""
     p = read_attention(ctx)
     ctx.dtype(p.elem)  # fails cleanly for types Keras lacks
     # Keras's symbolic dot_product_attention takes the output's head size from the query's

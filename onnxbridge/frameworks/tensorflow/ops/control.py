@@ -40,6 +40,7 @@ def _static_dims(shape: tuple | None) -> tuple | None:
 
 @TF_OPS.register("Loop", since=11)
 def loop(ctx: TensorFlowContext) -> None:
+    """ONNX ``Loop`` as a Python loop over the converted body (carried values and scan outputs)."""
     node = ctx.node
     converter = ctx.scope.converter
     view = loop_body_view(node, ctx.view)
@@ -88,9 +89,9 @@ def loop(ctx: TensorFlowContext) -> None:
         call_params.append(var(("outer", name), name))
         call_args.append(ctx.scope.view_code(outer, None, ctx.uses))
         body.values[name] = Value(name, outer.rank, code=call_params[-1])
-    for name, k in view.known.items():  # constants of the body and of the outer graph it may read
-        if name not in body.values and isinstance(k, Const):
-            body.values[name] = Value(name, k.array.ndim, const=np.asarray(k.array))
+    for name, known in view.known.items():  # constants of the body and of the outer graph it may read
+        if name not in body.values and isinstance(known, Const):
+            body.values[name] = Value(name, known.array.ndim, const=np.asarray(known.array))
 
     before = len(converter.errors)
     converter.convert_nodes(body)
@@ -154,4 +155,6 @@ def loop(ctx: TensorFlowContext) -> None:
                 ctx.scope.values[name] = Value(name, ctx.view.type(name).rank, code=target)
     for k, name in enumerate(carried):  # constants passed along come out unchanged
         if k not in looping and k < len(node.output) and node.output[k]:
-            ctx.set_const(k, body.values[name].const)
+            const = body.values[name].const
+            assert const is not None  # a carried value the body does not change is a constant
+            ctx.set_const(k, const)

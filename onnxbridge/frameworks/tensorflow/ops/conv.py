@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,8 @@ def pad_layer(ctx: TensorFlowContext, x, pads: list[tuple[int, int]], hint: str)
 
 @TF_OPS.register("Conv")
 def conv(ctx: TensorFlowContext) -> None:
+    """ONNX ``Conv`` (1-D to 3-D), channels-last: a Keras convolution layer holding constant weights, the
+    functional form for weights computed in the graph."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -82,7 +85,7 @@ def conv(ctx: TensorFlowContext) -> None:
     if any(b or e for b, e in explicit):
         x = pad_layer(ctx, x, explicit, f"{_label(ctx)}_pad")
     out_channels, in_per_group = w.shape[0], w.shape[1]
-    common = dict(strides=_tuple(strides) if any(s != 1 for s in strides) else None,
+    common: dict[str, Any] = dict(strides=_tuple(strides) if any(s != 1 for s in strides) else None,
                   padding=padding if padding != "valid" else None,
                   dilation_rate=_tuple(dilations) if any(d != 1 for d in dilations) else None,
                   use_bias=False if bias is None else None)
@@ -126,6 +129,7 @@ def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
 
 @TF_OPS.register("ConvTranspose")
 def conv_transpose(ctx: TensorFlowContext) -> None:
+    """ONNX ``ConvTranspose`` (1-D to 3-D) as a Keras transposed convolution, channels-last."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -154,8 +158,8 @@ def conv_transpose(ctx: TensorFlowContext) -> None:
         if ctx.has(2):
             y = call(dotted("ops", "add"), y, ctx.x(2))
     else:
-        kern = np.transpose(w, (*range(2, rank), 1, 0))
-        weights = [kern] + ([bias] if bias is not None else [])
+        kernel_array = np.transpose(w, (*range(2, rank), 1, 0))
+        weights = [kernel_array] + ([bias] if bias is not None else [])
         layer = ctx.layer(f"Conv{n}DTranspose", weights=weights, filters=int(w.shape[1]), kernel_size=_tuple(kernel),
                           strides=_tuple(strides) if any(s != 1 for s in strides) else None,
                           output_padding=_tuple(out_pad) if any(out_pad) else None,
@@ -184,7 +188,7 @@ def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
         pads = [_same_pads(k, s, d, size) for k, s, d, size in zip(kernel, strides, dilations, spatial)]
         if any(p is None for p in pads):
             ctx.fail("same padding needs static spatial sizes here")
-        padding, explicit = "valid", pads
+        padding, explicit = "valid", [p for p in pads if p is not None]
     if ctx.attr("ceil_mode", 0):
         # ceil mode adds windows at the end: take the output size from shape inference and pad to reach it
         out = tuple(ctx.out_shape()[2:])
@@ -203,6 +207,7 @@ def _pad_value(x, pads: list[tuple[int, int]], value: float):
 
 @TF_OPS.register("MaxPool")
 def max_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``MaxPool`` as Keras max pooling (explicit pads as a separate pad); the Indices output is refused."""
     if ctx.has_output(1):
         ctx.fail("the Indices output of MaxPool is not supported")
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
@@ -227,6 +232,8 @@ def max_pool(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("AveragePool")
 def average_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says; no
+    dilation."""
     include_pad = bool(ctx.attr("count_include_pad", 0))
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad)
     if any(d != 1 for d in dilations):
@@ -278,6 +285,7 @@ def _root(y, p: int):
 
 @TF_OPS.register("LpPool", since=11)
 def lp_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``LpPool`` as the p-th root of a sum pooling of ``|x|^p``; no dilation."""
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
     if any(d != 1 for d in dilations):
         ctx.fail("dilated Lp pooling is not supported")
@@ -294,6 +302,7 @@ def lp_pool(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("GlobalLpPool", since=2)
 def global_lp_pool(ctx: TensorFlowContext) -> None:
+    """ONNX ``GlobalLpPool`` as the p-norm over the spatial axes."""
     rank = ctx.rank(0)
     p = int(ctx.attr("p", 2))
     total = call(dotted("ops", "sum"), _lp_sum(ctx, ctx.x_cl(0), p), axis=lit(tuple(range(1, rank - 1))),

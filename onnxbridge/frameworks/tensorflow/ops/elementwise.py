@@ -43,6 +43,7 @@ for _op, _fn in _UNARY.items():
 
 @TF_OPS.register("IsInf", since=10)
 def is_inf(ctx: TensorFlowContext) -> None:
+    """ONNX ``IsInf``, detecting positive, negative or both infinities."""
     x, perm = ctx.x_any(0)
     pos, neg = ctx.attr("detect_positive", 1), ctx.attr("detect_negative", 1)
     if pos and neg:
@@ -98,6 +99,7 @@ def _unsigned(ctx: TensorFlowContext, remainder: bool) -> bool:
 
 @TF_OPS.register("Div")
 def div(ctx: TensorFlowContext) -> None:
+    """ONNX ``Div``: true division for floats, division truncated toward zero for integers."""
     if _unsigned(ctx, remainder=False):
         return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
@@ -113,6 +115,7 @@ def div(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Pow")
 def pow_(ctx: TensorFlowContext) -> None:
+    """ONNX ``Pow``, with a constant scalar exponent written as ``square``, ``sqrt`` and the like where exact."""
     c = ctx.const(1)
     if c is not None and c.size == 1 and not ctx.is_instance_const(1):
         x, perm = ctx.x_any(0)
@@ -136,6 +139,8 @@ def pow_(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Mod", since=10)
 def mod(ctx: TensorFlowContext) -> None:
+    """ONNX ``Mod``: C ``fmod`` (the dividend's sign) with ``fmod=1``, Python's modulo (the divisor's sign)
+    otherwise."""
     if _unsigned(ctx, remainder=True):
         return
     (a, b), perm = ctx.aligned([0, 1], ctx.out_rank())
@@ -157,7 +162,7 @@ def _variadic(fn: str, mean: bool = False):
         for i, c in zip(idx[1:], codes[1:]):
             other = ctx.stored_shape(i, rank, perm)
             expr = add_code(expr, c, shape, other) if fn == "add" else call(_ops(fn), expr, c)
-            shape = broadcast_shapes(shape, other)
+            shape = tuple(d if isinstance(d, int) else None for d in broadcast_shapes(shape, other))
         if mean and len(codes) > 1:
             expr = call(_ops("divide"), expr, lit(float(len(codes))))
         ctx.emit(expr, perm=perm)
@@ -173,12 +178,14 @@ TF_OPS.register("Mean", since=8)(_variadic("add", mean=True))
 
 @TF_OPS.register("Where", since=9)
 def where(ctx: TensorFlowContext) -> None:
+    """ONNX ``Where`` as ``ops.where``, operands aligned to one layout."""
     (c, a, b), perm = ctx.aligned([0, 1, 2], ctx.out_rank())
     ctx.emit(call(_ops("where"), c, a, b), perm=perm)
 
 
 @TF_OPS.register("Cast", since=6)
 def cast(ctx: TensorFlowContext) -> None:
+    """ONNX ``Cast`` as ``ops.cast`` (an alias when the type already matches)."""
     to = ctx.dtype(ctx.attr("to"))
     x, perm = ctx.x_any(0)
     if ctx.dtype(ctx.elem(0)) == to:
@@ -189,6 +196,7 @@ def cast(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("CastLike", since=15)
 def cast_like(ctx: TensorFlowContext) -> None:
+    """ONNX ``CastLike`` as ``ops.cast`` to the second input's type."""
     to = ctx.dtype(ctx.elem(1))
     x, perm = ctx.x_any(0)
     ctx.emit(call(_ops("cast"), x, lit(to)), perm=perm)
@@ -196,11 +204,14 @@ def cast_like(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Identity")
 def identity(ctx: TensorFlowContext) -> None:
+    """ONNX ``Identity``: the output is the input, no code written."""
     ctx.alias(0, keep_perm=True)
 
 
 @TF_OPS.register("Dropout")
 def dropout(ctx: TensorFlowContext) -> None:
+    """ONNX ``Dropout`` as a Keras ``Dropout`` layer when it has a rate (so the model trains alike), the
+    identity otherwise."""
     ratio = ctx.const(1) if ctx.has(1) else np.asarray(ctx.attr("ratio", 0.5), dtype=np.float32)
     if not ctx.has_output(1) and not ctx.has(2) and ratio is not None and 0.0 < float(ratio) < 1.0:
         # a Keras Dropout layer is the identity at inference and drops under fit(), so the generated
@@ -216,6 +227,7 @@ def dropout(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Trilu", since=14)
 def trilu(ctx: TensorFlowContext) -> None:
+    """ONNX ``Trilu`` as ``ops.triu`` / ``ops.tril`` with a constant diagonal offset."""
     k = ctx.ints(1) if ctx.has(1) else [0]
     if k is None:
         ctx.fail("a diagonal offset k computed at run time is not supported")
@@ -225,6 +237,7 @@ def trilu(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("CumSum", since=11)
 def cumsum(ctx: TensorFlowContext) -> None:
+    """ONNX ``CumSum`` along a constant axis, exclusive and reverse as asked."""
     rank = ctx.rank(0)
     axis = ctx.ints(1)
     if axis is None:

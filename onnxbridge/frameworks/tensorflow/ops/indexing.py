@@ -28,12 +28,12 @@ def _slice_bounds(start: int, end: int, step: int, dim) -> tuple[int | None, int
         e = min(max(end + dim if end < 0 else end, -1), dim - 1)
         return (None if s >= dim - 1 else s), (None if e < 0 else e)
     big = 2**31 - 1
-    s = None if (step > 0 and start == 0) or (step < 0 and start >= big) else start
+    lo = None if (step > 0 and start == 0) or (step < 0 and start >= big) else start
     if step > 0:
-        e = None if end >= big else end
+        hi = None if end >= big else end
     else:
-        e = None if end <= -big else end
-    return s, e
+        hi = None if end <= -big else end
+    return lo, hi
 
 
 def _emit_slice(ctx: TensorFlowContext, starts, ends, axes, steps) -> None:
@@ -58,6 +58,7 @@ def _emit_slice(ctx: TensorFlowContext, starts, ends, axes, steps) -> None:
 
 @TF_OPS.register("Slice", since=10)
 def slice_10(ctx: TensorFlowContext) -> None:
+    """ONNX ``Slice`` from opset 10, its starts, ends, axes and steps as constant inputs."""
     node = ctx.node
     starts, ends = ctx.elems(1), ctx.elems(2)
     axes = ctx.ints(3) if ctx.has(3) else None
@@ -76,6 +77,7 @@ def slice_10(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Slice")
 def slice_1(ctx: TensorFlowContext) -> None:
+    """ONNX ``Slice`` before opset 10, its starts, ends and axes as attributes."""
     starts, ends = ctx.attr("starts"), ctx.attr("ends")
     axes = ctx.attr("axes", list(range(len(starts))))
     _emit_slice(ctx, starts, ends, axes, [1] * len(starts))
@@ -83,6 +85,8 @@ def slice_1(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Gather")
 def gather(ctx: TensorFlowContext) -> None:
+    """ONNX ``Gather``: a Keras ``Embedding`` for a large float table looked up by ids, ``ops.take``
+    otherwise."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", 0), rank)
     table = ctx.const(0)
@@ -120,12 +124,14 @@ def gather(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("GatherElements", since=11)
 def gather_elements(ctx: TensorFlowContext) -> None:
+    """ONNX ``GatherElements`` as ``ops.take_along_axis``."""
     axis = ctx.axis(ctx.attr("axis", 0), ctx.rank(0))
     ctx.emit(call(_ops("take_along_axis"), ctx.x(0), ctx.x(1), axis=lit(axis)))
 
 
 @TF_OPS.register("OneHot", since=9)
 def one_hot(ctx: TensorFlowContext) -> None:
+    """ONNX ``OneHot`` with constant depth and values."""
     depth = ctx.ints(1)
     values = ctx.const(2)
     if depth is None or values is None:
@@ -143,6 +149,7 @@ def one_hot(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("TopK", since=10)
 def top_k(ctx: TensorFlowContext) -> None:
+    """ONNX ``TopK`` with a constant K along any axis, largest or smallest."""
     node = ctx.node
     k = ctx.ints(1)
     if k is None:
@@ -175,6 +182,7 @@ def top_k(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("GatherND", since=11)
 def gather_nd(ctx: TensorFlowContext) -> None:
+    """ONNX ``GatherND`` through the generated ``GatherND`` helper layer."""
     layer = ctx.layer(str(ctx.helper("GatherND")), module="", batch_dims=int(ctx.attr("batch_dims", 0)) or None)
     ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1)))
 
@@ -188,6 +196,7 @@ def _reduction(ctx: TensorFlowContext) -> str:
 
 @TF_OPS.register("ScatterND", since=11)
 def scatter_nd(ctx: TensorFlowContext) -> None:
+    """ONNX ``ScatterND`` through the generated ``ScatterND`` helper layer (with its reduction)."""
     reduction = _reduction(ctx)
     layer = ctx.layer(str(ctx.helper("ScatterND")), module="", reduction=reduction if reduction != "none" else None)
     ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
@@ -195,6 +204,7 @@ def scatter_nd(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("ScatterElements", since=11)
 def scatter_elements(ctx: TensorFlowContext) -> None:
+    """ONNX ``ScatterElements`` through the generated ``ScatterElements`` helper layer (with its reduction)."""
     reduction = _reduction(ctx)
     axis = ctx.axis(ctx.attr("axis", 0), ctx.rank(0))
     layer = ctx.layer(str(ctx.helper("ScatterElements")), module="", axis=axis,
@@ -204,11 +214,14 @@ def scatter_elements(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("NonZero", since=9)
 def non_zero(ctx: TensorFlowContext) -> None:
+    """ONNX ``NonZero`` through the generated ``NonZero`` helper layer."""
     ctx.emit(call(ctx.layer(str(ctx.helper("NonZero")), module=""), ctx.x(0)))
 
 
 @TF_OPS.register("ReverseSequence", since=10)
 def reverse_sequence(ctx: TensorFlowContext) -> None:
+    """ONNX ``ReverseSequence``: a flip when every sequence is full length, the generated ``ReverseSequence``
+    helper layer otherwise."""
     batch_axis, time_axis = int(ctx.attr("batch_axis", 1)), int(ctx.attr("time_axis", 0))
     lengths = ctx.const(1)
     steps = ctx.shape(0)[time_axis]

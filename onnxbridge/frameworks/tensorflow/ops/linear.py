@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
@@ -28,7 +29,7 @@ def dense_input(ctx: TensorFlowContext, kernel: np.ndarray) -> tuple[Code, np.nd
     return ctx.x(0), kernel, None
 
 
-def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, object]:
+def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, onnx.NodeProto | None]:
     """A constant bias [units] added right after this node (fused into Dense), and the Add node."""
     add = ctx.sole_reader(0)
     if add is None or add.op_type != "Add" or not is_onnx_domain(add.domain):
@@ -45,6 +46,8 @@ def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, obj
 
 @TF_OPS.register("Gemm")
 def gemm(ctx: TensorFlowContext) -> None:
+    """ONNX ``Gemm``: a Keras ``Dense`` for a constant weight (alpha and the bias folded in), matrix products
+    otherwise."""
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     b = ctx.const(1)
@@ -88,6 +91,8 @@ def _sizes(shape: tuple) -> tuple[int | None, ...]:
 
 @TF_OPS.register("MatMul")
 def matmul(ctx: TensorFlowContext) -> None:
+    """ONNX ``MatMul``: a Keras ``Dense`` for a constant 2-D float weight (absorbing a following bias
+    ``Add``), ``ops.matmul`` otherwise."""
     node = ctx.node
     w = ctx.const(1)
     if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f":
@@ -106,6 +111,7 @@ def matmul(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Einsum", since=12)
 def einsum(ctx: TensorFlowContext) -> None:
+    """ONNX ``Einsum`` as ``ops.einsum``."""
     equation = ctx.attr("equation").replace(" ", "")
     args = [ctx.x(i) for i in range(ctx.n_inputs)]
     ctx.emit(call(_ops("einsum"), lit(equation), *args))

@@ -16,6 +16,7 @@ def _ops(name: str) -> Code:
 
 @TF_OPS.register("BatchNormalization")
 def batch_norm(ctx: TensorFlowContext) -> None:
+    """ONNX ``BatchNormalization`` (inference mode) as a Keras ``BatchNormalization`` layer."""
     if ctx.attr("training_mode", 0) or any(ctx.has_output(j) for j in range(1, ctx.n_outputs)):
         ctx.fail("training-mode BatchNormalization is not supported (export the model in eval mode)")
     rank = ctx.rank(0)
@@ -34,14 +35,16 @@ def batch_norm(ctx: TensorFlowContext) -> None:
         norm = call(_ops("divide"), call(_ops("subtract"), x, mean), call(_ops("sqrt"), call(_ops("add"), var, lit(eps))))
         ctx.emit(call(_ops("add"), call(_ops("multiply"), norm, scale), bias), perm=perm)
         return
-    gamma, beta, mean, var = (np.asarray(p, dtype=np.float32).reshape(-1) for p in params)
-    layer = ctx.layer("BatchNormalization", weights=[gamma, beta, mean, var],
+    gamma, beta, moving_mean, moving_var = (np.asarray(p, dtype=np.float32).reshape(-1) for p in params)
+    layer = ctx.layer("BatchNormalization", weights=[gamma, beta, moving_mean, moving_var],
                       axis=axis if axis != rank - 1 else -1, epsilon=eps)
     ctx.emit(call(layer, x), perm=perm)
 
 
 @TF_OPS.register("LayerNormalization", since=17)
 def layer_norm(ctx: TensorFlowContext) -> None:
+    """ONNX ``LayerNormalization`` as a Keras ``LayerNormalization`` over the trailing axes; no Mean/InvStdDev
+    outputs."""
     if ctx.has_output(1) or ctx.has_output(2):
         ctx.fail("the Mean/InvStdDev outputs of LayerNormalization are not supported")
     rank = ctx.rank(0)
@@ -79,6 +82,7 @@ def layer_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("InstanceNormalization", since=6)
 def instance_norm(ctx: TensorFlowContext) -> None:
+    """ONNX ``InstanceNormalization`` with constant scale and bias, channels-last."""
     rank = ctx.rank(0)
     scale, bias = ctx.const(1), ctx.const(2)
     if scale is None or bias is None:
@@ -92,11 +96,13 @@ def instance_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("GroupNormalization", since=18)
 def group_norm_18(ctx: TensorFlowContext) -> None:
+    """ONNX ``GroupNormalization`` opsets 18-20 (scale and bias per group, per channel from opset 21)."""
     _group_norm(ctx, per_group=ctx.opset < 21)
 
 
 @TF_OPS.register("GroupNormalization", since=21)
 def group_norm_21(ctx: TensorFlowContext) -> None:
+    """ONNX ``GroupNormalization`` from opset 21 (scale and bias per channel)."""
     _group_norm(ctx, per_group=False)
 
 
@@ -120,6 +126,7 @@ def _group_norm(ctx: TensorFlowContext, per_group: bool) -> None:
 
 @TF_OPS.register("LpNormalization")
 def lp_norm(ctx: TensorFlowContext) -> None:
+    """ONNX ``LpNormalization`` (p 1 or 2) along an axis."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     p = int(ctx.attr("p", 2))
@@ -136,6 +143,7 @@ def lp_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("LRN")
 def lrn(ctx: TensorFlowContext) -> None:
+    """ONNX ``LRN`` through the generated ``LocalResponseNorm`` helper layer (odd sizes only)."""
     size = int(ctx.attr("size"))
     if size % 2 == 0:
         ctx.fail("an even LRN size is not supported (TensorFlow's window is symmetric)")

@@ -9,6 +9,8 @@ before), and the outputs are stored batch-major with the matching permutation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
@@ -95,7 +97,7 @@ def _recurrent(op: str):
         if last_step is not None:
             y_used = False  # only the last step of Y is read: it is the final state, no sequence needed
         cls = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}[op]
-        opts = dict(units=hidden, return_sequences=True if y_used else None, return_state=True)
+        opts: dict[str, Any] = dict(units=hidden, return_sequences=True if y_used else None, return_state=True)
         if op == "LSTM":
             opts.update(activation=acts[1] if acts[1] != "tanh" else None,
                         recurrent_activation=acts[0] if acts[0] != "sigmoid" else None)
@@ -197,7 +199,7 @@ def _last_step_only(ctx: TensorFlowContext, batch_first: bool):
         axis = next((a.i for a in take.attribute if a.name == "axis"), 0)
         index = _const_ints(ctx, take.input[1])
         if axis == time_axis and index is not None and len(index) == 1 and index[0] in last and \
-                ctx.const_of(take.input[1]).ndim == 0:
+                (c := ctx.const_of(take.input[1])) is not None and c.ndim == 0:
             return squeeze, take, False
     if take.op_type == "Slice" and take.input[0] == squeeze.output[0] and len(take.input) >= 4:
         starts, ends, axes_ = (_const_ints(ctx, take.input[k]) for k in (1, 2, 3))

@@ -51,6 +51,7 @@ def _reduce(kind: str, axes_as_input: bool):
                          noop_with_empty_axes=lit(bool(ctx.attr("noop_with_empty_axes", 0))), shape=lit(shape))
             ctx.emit(call(layer, ctx.x(0), ctx.x(1)), perm=L.identity(len(shape)))
             return
+        assert isinstance(axes, list)  # the axes themselves, once the other outcomes are handled
         x, perm = ctx.x_any(0)
         stored = sorted(L.stored_axis(perm, a) for a in axes)
         kw = dict(axis=lit(tuple(stored) if len(stored) > 1 else stored[0] if stored else ()), keepdims=lit(keep))

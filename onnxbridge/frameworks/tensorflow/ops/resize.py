@@ -16,6 +16,7 @@ def _ops(name: str) -> Code:
 
 @TF_OPS.register("Pad", since=11)
 def pad_11(ctx: TensorFlowContext) -> None:
+    """ONNX ``Pad`` from opset 11, its pads and value as constant inputs."""
     pads = ctx.ints(1)
     if pads is None:
         ctx.fail("pads computed at run time are not supported")
@@ -29,6 +30,7 @@ def pad_11(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Pad", since=2)
 def pad_2(ctx: TensorFlowContext) -> None:
+    """ONNX ``Pad`` before opset 11, its pads and value as attributes."""
     _pad(ctx, ctx.attr("pads"), ctx.attr("value", 0.0), ctx.attr("mode", "constant"), None)
 
 
@@ -113,13 +115,15 @@ def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scal
                 return
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
                 ctx.fail("the output size must be static")
-            layer = ctx.layer("Resizing", height=int(out_shape[2]), width=int(out_shape[3]), interpolation="bilinear")
+            height, width = (d for d in out_shape[2:4] if isinstance(d, int))
+            layer = ctx.layer("Resizing", height=height, width=width, interpolation="bilinear")
             ctx.emit(call(layer, x), perm=perm)
             return
         if coord in ("align_corners", "asymmetric"):
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
                 ctx.fail("the output size must be static")
-            layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(int(out_shape[2]), int(out_shape[3])),
+            height, width = (d for d in out_shape[2:4] if isinstance(d, int))
+            layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(height, width),
                               align_corners=coord == "align_corners")
             ctx.emit(call(layer, x), perm=perm)
             return
@@ -128,6 +132,7 @@ def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scal
 
 @TF_OPS.register("Resize", since=11)
 def resize(ctx: TensorFlowContext) -> None:
+    """ONNX ``Resize`` with constant scales or sizes (no ``axes``, aspect policy ``stretch``)."""
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
         ctx.fail("axes / keep_aspect_ratio_policy are not supported")
     scales = ctx.const(2) if ctx.has(2) else None
@@ -144,6 +149,7 @@ def resize(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Upsample", since=9)
 def upsample(ctx: TensorFlowContext) -> None:
+    """ONNX ``Upsample`` with constant scales (asymmetric coordinates, floor rounding)."""
     scales = ctx.const(1)
     if scales is None:
         ctx.fail("scales computed at run time are not supported")

@@ -13,7 +13,7 @@ from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
-from onnxbridge.ir.symbolic import Dim, sym_binop
+from onnxbridge.ir.symbolic import Dim, Elem, sym_binop
 
 INT64_MAX = 2**63 - 1
 
@@ -85,7 +85,7 @@ def _dynamic_reshape(ctx: TensorFlowContext) -> None:
     copy_zeros = False
     if node.op_type == "Flatten":
         axis = ctx.axis(ctx.attr("axis", 1), len(in_shape))
-        first: object = 1
+        first: Elem = 1
         for k, d in enumerate(in_shape[:axis]):
             first = sym_binop("*", first, d if isinstance(d, int) else Dim(node.input[0], k))
         shape = ctx.scope.sym_code([first, -1], False, ctx.uses)
@@ -136,6 +136,7 @@ TF_OPS.register("Flatten")(_reshape)
 
 @TF_OPS.register("Transpose")
 def transpose(ctx: TensorFlowContext) -> None:
+    """ONNX ``Transpose``, folded into the tensor's stored layout where it only changes the layout."""
     rank = ctx.rank(0)
     onnx_perm = list(ctx.attr("perm", list(range(rank))[::-1]))
     v = ctx.value(0)
@@ -159,6 +160,7 @@ def _axes(ctx: TensorFlowContext, since_input: int) -> list[int] | None:
 
 @TF_OPS.register("Squeeze")
 def squeeze(ctx: TensorFlowContext) -> None:
+    """ONNX ``Squeeze`` of the given axes (every size-1 axis of a static shape when none are given)."""
     rank = ctx.rank(0)
     axes = _axes(ctx, 13)
     if axes is None:
@@ -185,6 +187,7 @@ def squeeze(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Unsqueeze")
 def unsqueeze(ctx: TensorFlowContext) -> None:
+    """ONNX ``Unsqueeze`` at the given axes."""
     axes = _axes(ctx, 13)
     if axes is None:
         ctx.fail("Unsqueeze needs axes")
@@ -199,11 +202,12 @@ def unsqueeze(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Concat", since=4)
 def concat(ctx: TensorFlowContext) -> None:
+    """ONNX ``Concat`` along its axis in the inputs' shared layout, empty inputs dropped."""
     rank = ctx.out_rank()
     axis = ctx.axis(ctx.attr("axis"), rank)
     idx = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     # empty inputs (a 0-sized constant) add nothing
-    idx = [i for i in idx if ctx.const(i) is None or ctx.const(i).size > 0]
+    idx = [i for i in idx if (c := ctx.const(i)) is None or c.size > 0]
     if len(idx) == 1:
         ctx.alias(idx[0], keep_perm=True)
         return
@@ -213,6 +217,7 @@ def concat(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Split", since=2)
 def split(ctx: TensorFlowContext) -> None:
+    """ONNX ``Split`` into equal parts or constant sizes."""
     node = ctx.node
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", 0), rank)
@@ -241,6 +246,7 @@ def split(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Expand", since=8)
 def expand(ctx: TensorFlowContext) -> None:
+    """ONNX ``Expand`` as a broadcast to the output's static shape, or to the shape followed symbolically."""
     node = ctx.node
     out_shape = ctx.out_type().shape
     fill = ctx.fill(0)
@@ -265,6 +271,7 @@ def expand(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Tile", since=6)
 def tile(ctx: TensorFlowContext) -> None:
+    """ONNX ``Tile`` with constant repeats."""
     repeats = ctx.ints(1)
     if repeats is None:
         ctx.fail("repeats computed at run time are not supported")
@@ -274,6 +281,7 @@ def tile(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("DepthToSpace", since=11)
 def depth_to_space(ctx: TensorFlowContext) -> None:
+    """ONNX ``DepthToSpace`` (DCR or CRD) as reshapes and a transpose, channels-last; static sizes only."""
     b = int(ctx.attr("blocksize"))
     n, c, h, w = ctx.shape(0)
     if not all(isinstance(d, int) for d in (c, h, w)):
@@ -291,6 +299,7 @@ def depth_to_space(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("SpaceToDepth")
 def space_to_depth(ctx: TensorFlowContext) -> None:
+    """ONNX ``SpaceToDepth`` as reshapes and a transpose, channels-last; static sizes only."""
     b = int(ctx.attr("blocksize"))
     n, c, h, w = ctx.shape(0)
     if not all(isinstance(d, int) for d in (c, h, w)):
@@ -303,6 +312,7 @@ def space_to_depth(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Size")
 def size(ctx: TensorFlowContext) -> None:
+    """ONNX ``Size`` of a static shape, as a constant."""
     shape = ctx.shape(0)
     if not all(isinstance(d, int) for d in shape):
         ctx.fail("Size of a tensor with run-time dims is not supported")
@@ -311,12 +321,15 @@ def size(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Shape")
 def shape_op(ctx: TensorFlowContext) -> None:
+    """ONNX ``Shape`` that could not be folded or followed: refused with a clear error."""
     # Shape is normally folded (static dims) or followed symbolically; reaching here means a rank is unknown
     ctx.fail("the shape of this tensor is not known well enough to follow")
 
 
 @TF_OPS.register("ConstantOfShape", since=9)
 def constant_of_shape(ctx: TensorFlowContext) -> None:
+    """ONNX ``ConstantOfShape`` through the generated ``Fill`` helper layer, the fill value kept for later
+    folding."""
     value = ctx.attr("value")
     array = np.asarray(value).reshape(-1)[0] if value is not None else np.asarray(0.0, dtype=np.float32)
     dims = ctx.elems(0)
@@ -328,16 +341,19 @@ def constant_of_shape(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Constant")
 def constant(ctx: TensorFlowContext) -> None:
+    """ONNX ``Constant`` left unevaluated (a sparse tensor): refused with a clear error."""
     # constants are evaluated before conversion; one that is not (a sparse tensor) is not supported
     ctx.fail("this kind of Constant is not supported")
 
 
 @TF_OPS.register("Range", since=11)
 def range_(ctx: TensorFlowContext) -> None:
+    """ONNX ``Range``: a constant when its bounds are, the generated ``Range`` helper layer otherwise."""
     values = [ctx.const(i) for i in range(3)]
-    if all(v is not None for v in values):
-        start, limit, delta = (v.reshape(-1)[0] for v in values)
-        ctx.set_const(0, np.arange(start, limit, delta, dtype=values[0].dtype))
+    consts = [v for v in values if v is not None]
+    if len(consts) == len(values):
+        start, limit, delta = (v.reshape(-1)[0] for v in consts)
+        ctx.set_const(0, np.arange(start, limit, delta, dtype=consts[0].dtype))
         return
     layer = ctx.layer(str(ctx.helper("Range")), module="")
     # constants go in as arrays: a Keras layer only takes tensors positionally
@@ -347,6 +363,7 @@ def range_(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("EyeLike", since=9)
 def eye_like(ctx: TensorFlowContext) -> None:
+    """ONNX ``EyeLike`` of a static shape, as a constant."""
     shape = ctx.shape(0)
     if not all(isinstance(d, int) for d in shape):
         ctx.fail("EyeLike of a tensor with run-time dims is not supported")

@@ -30,6 +30,7 @@ for _op, _api, _since in [
 
 @REG("Sigmoid")
 def sigmoid(ctx: TorchContext) -> None:
+    """ONNX ``Sigmoid`` as ``torch.sigmoid``, or ``F.silu`` when its only reader multiplies it by its input."""
     out = ctx.node.output[0]
     users = ctx.readers(out)
     if len(users) == 1 and users[0].op_type == "Mul" and not ctx.is_output(out) \
@@ -47,18 +48,21 @@ def _close(a: float, b: float) -> bool:
 
 @REG("LeakyRelu")
 def leaky_relu(ctx: TorchContext) -> None:
+    """ONNX ``LeakyRelu`` as ``F.leaky_relu``."""
     alpha = float(ctx.attr("alpha", 0.01))
     ctx.emit(fn("F.leaky_relu", ctx.t(0)) if _close(alpha, 0.01) else fn("F.leaky_relu", ctx.t(0), scalar(np.float32(alpha))))
 
 
 @REG("Elu")
 def elu(ctx: TorchContext) -> None:
+    """ONNX ``Elu`` as ``F.elu``."""
     alpha = float(ctx.attr("alpha", 1.0))
     ctx.emit(fn("F.elu", ctx.t(0)) if _close(alpha, 1.0) else fn("F.elu", ctx.t(0), alpha=scalar(np.float32(alpha))))
 
 
 @REG("Celu", since=12)
 def celu(ctx: TorchContext) -> None:
+    """ONNX ``Celu`` as ``F.celu``."""
     alpha = float(ctx.attr("alpha", 1.0))
     ctx.emit(fn("F.celu", ctx.t(0)) if _close(alpha, 1.0) else fn("F.celu", ctx.t(0), alpha=scalar(np.float32(alpha))))
 
@@ -68,6 +72,7 @@ _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 
 @REG("Selu")
 def selu(ctx: TorchContext) -> None:
+    """ONNX ``Selu`` as ``F.selu``, written out for non-default constants."""
     alpha, gamma = float(ctx.attr("alpha", _SELU_ALPHA)), float(ctx.attr("gamma", _SELU_GAMMA))
     if _close(alpha, _SELU_ALPHA) and _close(gamma, _SELU_GAMMA):
         ctx.emit(fn("F.selu", ctx.t(0)))
@@ -79,11 +84,14 @@ def selu(ctx: TorchContext) -> None:
 
 @REG("ThresholdedRelu", since=10)
 def thresholded_relu(ctx: TorchContext) -> None:
+    """ONNX ``ThresholdedRelu`` as ``F.threshold(x, alpha, 0)``."""
     ctx.emit(fn("F.threshold", ctx.t(0), scalar(np.float32(ctx.attr("alpha", 1.0))), lit(0.0)))
 
 
 @REG("HardSigmoid")
 def hard_sigmoid(ctx: TorchContext) -> None:
+    """ONNX ``HardSigmoid`` as ``F.hardsigmoid`` for its constants, ``clamp(alpha * x + beta, 0, 1)``
+    otherwise."""
     alpha, beta = float(ctx.attr("alpha", 0.2)), float(ctx.attr("beta", 0.5))
     if _close(alpha, 1 / 6) and _close(beta, 0.5):
         ctx.emit(fn("F.hardsigmoid", ctx.t(0)))
@@ -94,6 +102,7 @@ def hard_sigmoid(ctx: TorchContext) -> None:
 
 @REG("Gelu", since=20)
 def gelu(ctx: TorchContext) -> None:
+    """ONNX ``Gelu`` as ``F.gelu``, exact or tanh-approximated."""
     approximate = ctx.attr("approximate", "none")
     if approximate == "tanh":
         ctx.emit(fn("F.gelu", ctx.t(0), approximate=lit("tanh")))
@@ -103,6 +112,7 @@ def gelu(ctx: TorchContext) -> None:
 
 @REG("PRelu", since=7)
 def prelu(ctx: TorchContext) -> None:
+    """ONNX ``PRelu`` as an ``nn.PReLU`` module for a per-channel constant slope, written out otherwise."""
     slope = ctx.param(1)
     rank = ctx.type(0).rank
     if slope is not None and rank is not None and rank >= 1:
@@ -143,6 +153,7 @@ REG("LogSoftmax")(_softmax("torch.log_softmax"))
 
 @REG("Hardmax", since=13)
 def hardmax(ctx: TorchContext) -> None:
+    """ONNX ``Hardmax`` as a one-hot of the argmax along the axis."""
     axis = lit(int(ctx.attr("axis", -1)))
     x = ctx.t(0)
     ctx.emit(fmt("torch.zeros_like({}).scatter_({}, {}.argmax({}, keepdim=True), 1.0)", x, axis, x, axis))
@@ -150,6 +161,8 @@ def hardmax(ctx: TorchContext) -> None:
 
 @REG("Clip")
 def clip(ctx: TorchContext) -> None:
+    """ONNX ``Clip`` (bounds as attributes before opset 11, as optional inputs from 11) as ``torch.clamp``, or
+    ``F.relu6`` / ``torch.relu`` where the bounds match."""
     x = ctx.t(0)
     if ctx.opset < 11:
         lo, hi = ctx.attr("min"), ctx.attr("max")
@@ -157,8 +170,8 @@ def clip(ctx: TorchContext) -> None:
         hi_code = None if hi is None or hi >= 3.4e38 else scalar(np.float32(hi))
         lo_val, hi_val = lo, hi
     else:
-        lo_val = None if ctx.const(1) is None else float(ctx.const(1))
-        hi_val = None if ctx.const(2) is None else float(ctx.const(2))
+        lo_val = None if (lo_const := ctx.const(1)) is None else float(lo_const)
+        hi_val = None if (hi_const := ctx.const(2)) is None else float(hi_const)
         lo_code = (scalar(ctx.const(1)) if lo_val is not None else ctx.t(1)) if ctx.has(1) else None
         hi_code = (scalar(ctx.const(2)) if hi_val is not None else ctx.t(2)) if ctx.has(2) else None
     if lo_val == 0 and hi_val == 6 and lo_code is not None and hi_code is not None:
@@ -174,6 +187,7 @@ def clip(ctx: TorchContext) -> None:
 
 @REG("Shrink", since=9)
 def shrink(ctx: TorchContext) -> None:
+    """ONNX ``Shrink`` as ``F.hardshrink`` or ``F.softshrink`` where they match, written out otherwise."""
     lambd, bias = float(ctx.attr("lambd", 0.5)), float(ctx.attr("bias", 0.0))
     x = ctx.t(0)
     if bias == 0.0:

@@ -115,6 +115,8 @@ def _scores_stage(ctx: TorchContext, p: AttentionPlan, stage: int, hint: str) ->
 
 @REG("Attention", since=23)
 def attention(ctx: TorchContext) -> None:
+    """ONNX ``Attention`` as ``F.scaled_dot_product_attention`` where that means the same, written out
+    otherwise (soft caps, masks, score outputs)."""
     p = read_attention(ctx)
     if p.packed:
         query = _split_heads(ctx, 0, p.q_heads, p.head_size, "query")

@@ -21,6 +21,8 @@ _UNBOUNDED = 2**62  # exporters pass INT64_MAX as the trip count of a loop gover
 
 @REG("Loop", since=11)
 def loop(ctx: TorchContext) -> None:
+    """ONNX ``Loop`` as a Python ``while`` loop over the converted body (carried values and stacked scan
+    outputs)."""
     view = loop_body_view(ctx.node, ctx.view)
     body = ctx.nested(view)
     n_carried = len(ctx.node.input) - 2
@@ -61,9 +63,9 @@ def loop(ctx: TorchContext) -> None:
         for s, out in zip(scans, scan_out):
             ctx.line("{}.append({})", s, out)
         ctx.line("{} = {} + 1", step, step)
-    for k, var in enumerate(variables):
+    for k, variable in enumerate(variables):
         if ctx.used(k):
-            ctx.alias(var if var is not None else ctx.t(2 + k), k)
+            ctx.alias(variable if variable is not None else ctx.t(2 + k), k)
     for j, s in enumerate(scans):
         if ctx.used(n_carried + j):
             ctx.emit(fmt("torch.stack({})", s), n_carried + j)

@@ -31,6 +31,7 @@ def _kernel_attrs(ctx: TorchContext, kernel: list[int]) -> tuple[list[int], list
 
 @REG("Conv")
 def conv(ctx: TorchContext) -> None:
+    """ONNX ``Conv`` (1-D to 3-D) as an ``nn.Conv*d`` module for constant weights, ``F.conv*d`` otherwise."""
     weight = ctx.param(1)
     w_shape = weight.shape if weight is not None else ctx.type(1).static_shape
     kernel = [int(k) for k in ctx.attr("kernel_shape", [])] or (list(w_shape[2:]) if w_shape else [])
@@ -58,7 +59,7 @@ def conv(ctx: TorchContext) -> None:
     if weight is not None and (bias is not None or not ctx.has(2)):
         if not ctx.has(2):
             kwargs["bias"] = lit(False)
-        ctor = fn(f"nn.Conv{nd}d", lit(int(w_shape[1]) * groups), lit(int(w_shape[0])), compact(kernel), **kwargs)
+        ctor = fn(f"nn.Conv{nd}d", lit(int(weight.shape[1]) * groups), lit(int(weight.shape[0])), compact(kernel), **kwargs)
         params = {"weight": weight}
         if bias is not None:
             params["bias"] = bias
@@ -71,6 +72,8 @@ def conv(ctx: TorchContext) -> None:
 
 @REG("ConvTranspose")
 def conv_transpose(ctx: TorchContext) -> None:
+    """ONNX ``ConvTranspose`` as an ``nn.ConvTranspose*d`` module or ``F.conv_transpose*d``, output padding
+    and shape resolved."""
     weight = ctx.param(1)
     w_shape = weight.shape if weight is not None else ctx.type(1).static_shape
     if w_shape is None:
@@ -144,6 +147,8 @@ def _pool_kwargs(kernel: list[int], strides: list[int], padding: list[int], ceil
 
 @REG("MaxPool")
 def max_pool(ctx: TorchContext) -> None:
+    """ONNX ``MaxPool`` as ``F.max_pool*d`` (asymmetric or large pads as an explicit pad); the Indices output
+    is refused."""
     if ctx.used(1):
         ctx.fail("the Indices output has no torch equivalent (torch indexes per channel)")
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
@@ -159,6 +164,8 @@ def max_pool(ctx: TorchContext) -> None:
 
 @REG("AveragePool")
 def average_pool(ctx: TorchContext) -> None:
+    """ONNX ``AveragePool`` as ``F.avg_pool*d``, padding counted or not as ``count_include_pad`` says; no
+    dilation."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     if any(d != 1 for d in dilations):
         ctx.fail("dilated average pooling has no torch equivalent")
@@ -201,6 +208,7 @@ REG("GlobalMaxPool")(_global("max"))
 
 @REG("LpPool", since=11)
 def lp_pool(ctx: TorchContext) -> None:
+    """ONNX ``LpPool`` as ``F.lp_pool*d`` (explicit pads applied first); no dilation."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     if any(d != 1 for d in dilations):
         ctx.fail("dilated Lp pooling has no torch equivalent")
@@ -216,6 +224,7 @@ def lp_pool(ctx: TorchContext) -> None:
 
 @REG("GlobalLpPool", since=2)
 def global_lp_pool(ctx: TorchContext) -> None:
+    """ONNX ``GlobalLpPool`` as the p-norm over the spatial dims."""
     x = ctx.t(0)
     ctx.emit(fmt("torch.linalg.vector_norm({}, {}, dim=tuple(range(2, {}.dim())), keepdim=True)",
                  x, lit(float(ctx.attr("p", 2))), x))

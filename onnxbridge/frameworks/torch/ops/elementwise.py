@@ -65,6 +65,7 @@ def _uint64_divmod(ctx: TorchContext, remainder: bool) -> None:
 
 @REG("Div", since=7)
 def div(ctx: TorchContext) -> None:
+    """ONNX ``Div``: true division for floats, ``rounding_mode="trunc"`` for integers (uint64 handled apart)."""
     if ctx.elem(0) == TensorProto.UINT64:
         _uint64_divmod(ctx, remainder=False)
         return
@@ -77,6 +78,8 @@ def div(ctx: TorchContext) -> None:
 
 @REG("Pow", since=7)
 def pow_(ctx: TorchContext) -> None:
+    """ONNX ``Pow``, with a constant scalar float exponent written as ``x * x``, ``sqrt`` and the like where
+    exact."""
     exponent = ctx.const(1)
     if exponent is not None and exponent.size == 1 and ctx.elem(0) in FLOAT_TYPES \
             and (ctx.type(0).rank or 0) >= exponent.ndim:
@@ -95,6 +98,7 @@ def pow_(ctx: TorchContext) -> None:
 
 @REG("Mod", since=10)
 def mod(ctx: TorchContext) -> None:
+    """ONNX ``Mod`` as ``torch.fmod`` (``fmod=1``) or ``torch.remainder`` (uint64 handled apart)."""
     if ctx.elem(0) == TensorProto.UINT64:
         _uint64_divmod(ctx, remainder=True)
         return
@@ -128,6 +132,7 @@ _variadic("Min", "torch.minimum", "max")
 
 @REG("Sum", since=8)
 def sum_(ctx: TorchContext) -> None:
+    """ONNX ``Sum`` of any number of inputs."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -137,6 +142,7 @@ def sum_(ctx: TorchContext) -> None:
 
 @REG("Mean", since=8)
 def mean(ctx: TorchContext) -> None:
+    """ONNX ``Mean`` of any number of inputs."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -178,6 +184,8 @@ for _op, _api in [
 
 @REG("IsInf", since=10)
 def is_inf(ctx: TorchContext) -> None:
+    """ONNX ``IsInf`` as ``torch.isinf`` / ``isposinf`` / ``isneginf`` (all false when neither sign is asked
+    for)."""
     pos, neg = int(ctx.attr("detect_positive", 1)), int(ctx.attr("detect_negative", 1))
     name = {(1, 1): "torch.isinf", (1, 0): "torch.isposinf", (0, 1): "torch.isneginf"}.get((pos, neg))
     if name is None:
@@ -188,6 +196,7 @@ def is_inf(ctx: TorchContext) -> None:
 
 @REG("Cast", since=6)
 def cast(ctx: TorchContext) -> None:
+    """ONNX ``Cast`` as ``.to(dtype)`` (an alias when the type already matches)."""
     to = int(ctx.attr("to"))
     if ctx.elem(0) == to:
         ctx.alias(ctx.t(0))
@@ -197,6 +206,7 @@ def cast(ctx: TorchContext) -> None:
 
 @REG("CastLike", since=15)
 def cast_like(ctx: TorchContext) -> None:
+    """ONNX ``CastLike`` as ``.to()`` the second input's type."""
     target = ctx.elem(1)
     if target is not None and target == ctx.elem(0):
         ctx.alias(ctx.t(0))
@@ -215,6 +225,8 @@ REG("Identity")(_identity)
 
 @REG("Dropout")
 def dropout(ctx: TorchContext) -> None:
+    """ONNX ``Dropout`` as an ``nn.Dropout`` module when it has a rate (so the model trains alike), the
+    identity otherwise."""
     # inference: the identity; the mask (if anyone reads it) is all ones
     x = ctx.t(0)
     mask = len(ctx.node.output) > 1 and ctx.used(1)
@@ -232,6 +244,7 @@ def dropout(ctx: TorchContext) -> None:
 
 @REG("Where", since=9)
 def where(ctx: TorchContext) -> None:
+    """ONNX ``Where`` as ``torch.where``."""
     a = ctx.operand(1, 2) if ctx.const(2) is None else ctx.t(1)
     b = ctx.operand(2, 1) if ctx.const(1) is None else ctx.t(2)
     ctx.emit(fn("torch.where", ctx.t(0), a, b))
@@ -239,6 +252,7 @@ def where(ctx: TorchContext) -> None:
 
 @REG("Trilu", since=14)
 def trilu(ctx: TorchContext) -> None:
+    """ONNX ``Trilu`` as ``torch.triu`` / ``torch.tril``."""
     k = ctx.const(1) if ctx.has(1) else np.asarray(0)
     k_code = scalar(k) if k is not None else fmt("int({})", ctx.t(1))
     ctx.emit(fn("torch.triu" if int(ctx.attr("upper", 1)) else "torch.tril", ctx.t(0), k_code))
@@ -246,6 +260,7 @@ def trilu(ctx: TorchContext) -> None:
 
 @REG("CumSum", since=11)
 def cumsum(ctx: TorchContext) -> None:
+    """ONNX ``CumSum`` along a constant axis, exclusive and reverse as asked."""
     axis = ctx.ints(1)
     if axis is None:
         ctx.fail("the axis must be a constant")

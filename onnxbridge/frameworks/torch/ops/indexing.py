@@ -25,6 +25,7 @@ def _subscript(ctx: TorchContext, axis: int, index: Code, rank: int | None) -> l
 
 @REG("Gather")
 def gather(ctx: TorchContext) -> None:
+    """ONNX ``Gather``: an ``nn.Embedding`` for a float table looked up by ids, indexing otherwise."""
     axis = int(ctx.attr("axis", 0))
     table = ctx.param(0)
     rank = ctx.type(0).rank
@@ -56,6 +57,7 @@ def _element_index(ctx: TorchContext, x: Code, axis: int) -> Code:
 
 @REG("GatherElements", since=11)
 def gather_elements(ctx: TorchContext) -> None:
+    """ONNX ``GatherElements`` as ``torch.gather`` (negative indices wrapped)."""
     axis = int(ctx.attr("axis", 0))
     x = ctx.t(0)
     ctx.emit(fn("torch.gather", x, lit(axis), _element_index(ctx, x, axis)))
@@ -63,6 +65,7 @@ def gather_elements(ctx: TorchContext) -> None:
 
 @REG("GatherND", since=11)
 def gather_nd(ctx: TorchContext) -> None:
+    """ONNX ``GatherND`` (``batch_dims`` 0) as advanced indexing."""
     if int(ctx.attr("batch_dims", 0)):
         ctx.fail("batch_dims > 0 is not supported")
     ctx.emit(fmt("{}[tuple({}.movedim(-1, 0))]", ctx.t(0), ctx.t(1)))
@@ -70,6 +73,7 @@ def gather_nd(ctx: TorchContext) -> None:
 
 @REG("ScatterElements", since=11)
 def scatter_elements(ctx: TorchContext) -> None:
+    """ONNX ``ScatterElements`` as ``scatter`` / ``scatter_reduce`` with its reduction."""
     axis = lit(int(ctx.attr("axis", 0)))
     reduction = ctx.attr("reduction", "none")
     x, upd = ctx.t(0), ctx.t(2)
@@ -85,6 +89,7 @@ def scatter_elements(ctx: TorchContext) -> None:
 
 @REG("ScatterND", since=11)
 def scatter_nd(ctx: TorchContext) -> None:
+    """ONNX ``ScatterND`` (reduction none or add) as ``index_put``."""
     reduction = ctx.attr("reduction", "none")
     if reduction not in ("none", "add"):
         ctx.fail(f"reduction={reduction!r} has no torch index_put equivalent")
@@ -96,6 +101,12 @@ def scatter_nd(ctx: TorchContext) -> None:
 
 @REG("Slice")
 def slice_(ctx: TorchContext) -> None:
+    """ONNX ``Slice`` (bounds as attributes before opset 10, as inputs from 10) as indexing (negative steps
+    through ``flip``)."""
+    start_vals: list[int | None]
+    end_vals: list[int | None]
+    axes: list[int] | None
+    steps: list[int] | None
     if ctx.opset < 10:
         starts = [int(v) for v in ctx.attr("starts")]
         ends = [int(v) for v in ctx.attr("ends")]
@@ -160,6 +171,7 @@ def _bounds(ctx: TorchContext, i: int) -> tuple[list[int | None], list[Code]]:
 
 @REG("TopK")
 def topk(ctx: TorchContext) -> None:
+    """ONNX ``TopK`` as ``torch.topk``, K from the attribute before opset 10 and from the input after."""
     if ctx.opset < 10:
         k = lit(int(ctx.attr("k")))
     else:
@@ -175,12 +187,14 @@ def topk(ctx: TorchContext) -> None:
 
 @REG("NonZero", since=9)
 def nonzero(ctx: TorchContext) -> None:
+    """ONNX ``NonZero`` as ``torch.nonzero(x).t()`` (indices as rows, the ONNX layout)."""
     ctx.emit(fmt("torch.nonzero({}).t()", ctx.t(0)))
 
 
 
 @REG("OneHot", since=9)
 def one_hot(ctx: TorchContext) -> None:
+    """ONNX ``OneHot`` with constant depth and values."""
     depth = ctx.const(1)
     values = ctx.const(2)
     if depth is None or values is None:
@@ -198,6 +212,7 @@ def one_hot(ctx: TorchContext) -> None:
 
 @REG("ReverseSequence", since=10)
 def reverse_sequence(ctx: TorchContext) -> None:
+    """ONNX ``ReverseSequence`` (batch and time as the first two axes) as a per-sequence gather."""
     batch_axis, time_axis = int(ctx.attr("batch_axis", 1)), int(ctx.attr("time_axis", 0))
     rank = ctx.type(0).rank
     if rank is None or {batch_axis, time_axis} != {0, 1}:

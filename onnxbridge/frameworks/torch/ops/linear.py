@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.torch.context import ParamRef, TorchContext, fn, scalar
+from onnxbridge.frameworks.torch.context import ParamRef, TorchContext, Transform, fn, scalar
 from onnxbridge.frameworks.torch.ops._attention import emit_attention, match_attention
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.symbolic import Const, Placeholder
@@ -13,8 +13,8 @@ from onnxbridge.ir.symbolic import Const, Placeholder
 REG = TORCH_OPS.register
 
 
-def _linear(ctx: TorchContext, x: Code, in_features: int, out_features: int, weight: tuple[ParamRef, object],
-            bias: tuple[ParamRef, object] | None, hint: str | None = None) -> Code:
+def _linear(ctx: TorchContext, x: Code, in_features: int, out_features: int, weight: tuple[ParamRef, Transform],
+            bias: tuple[ParamRef, Transform] | None, hint: str | None = None) -> Code:
     kwargs = {} if bias is not None else {"bias": lit(False)}
     params = {"weight": weight}
     if bias is not None:
@@ -35,6 +35,8 @@ def _vector_bias(ref: ParamRef | None, n: int, max_rank: int | None) -> bool:
 
 @REG("Gemm", since=7)
 def gemm(ctx: TorchContext) -> None:
+    """ONNX ``Gemm`` as an ``nn.Linear`` module for a constant weight (alpha, beta and transposes folded in),
+    matrix products otherwise."""
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     a = ctx.t(0)
@@ -73,6 +75,8 @@ def gemm(ctx: TorchContext) -> None:
 
 @REG("MatMul")
 def matmul(ctx: TorchContext) -> None:
+    """ONNX ``MatMul``: attention when it starts a recognised attention pattern, an ``nn.Linear`` for a
+    constant 2-D weight, ``torch.matmul`` otherwise."""
     match = match_attention(ctx.view, ctx.node)
     if match is not None:
         emit_attention(ctx, match)
@@ -107,9 +111,9 @@ def _bias_add(ctx: TorchContext, n: int):
     if add.op_type != "Add" or len(add.input) != 2:
         return None, None
     other = add.input[1] if add.input[0] == out else add.input[0]
-    if other == out or not isinstance(ctx.view.known.get(other), (Const, Placeholder)):
+    k = ctx.view.known.get(other)
+    if other == out or not isinstance(k, (Const, Placeholder)):
         return None, None
-    k = ctx.view.known[other]
     ref = (ParamRef(k.type, formal=k.formal) if isinstance(k, Placeholder)
            else ParamRef(ctx.view.type(other), array=k.array, name=k.name))
     if ref.type.elem is not None and ctx.elem(1) is not None and ref.type.elem != ctx.elem(1):
@@ -122,5 +126,6 @@ def _bias_add(ctx: TorchContext, n: int):
 
 @REG("Einsum", since=12)
 def einsum(ctx: TorchContext) -> None:
+    """ONNX ``Einsum`` as ``torch.einsum``."""
     operands = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     ctx.emit(fn("torch.einsum", lit(str(ctx.attr("equation")).replace(" ", "")), *operands))

@@ -23,15 +23,18 @@ def _extra_outputs_unused(ctx: TorchContext, what: str) -> None:
 
 @REG("BatchNormalization", since=7)
 def batch_norm(ctx: TorchContext) -> None:
+    """ONNX ``BatchNormalization`` (inference mode) as an ``nn.BatchNorm*d`` module for constant parameters,
+    ``F.batch_norm`` otherwise."""
     if int(ctx.attr("training_mode", 0)):
         ctx.fail("training_mode=1 (batch statistics) is not an inference graph")
     _extra_outputs_unused(ctx, "the mean/variance")
     params = [ctx.param(i) for i in range(1, 5)]
     rank = ctx.type(0).rank
     eps = _eps(ctx)
-    if all(p is not None for p in params) and rank in (2, 3, 4, 5):
-        scale, bias, mean, var = params
-        channels = int(np.prod(scale.shape))  # type: ignore[union-attr]
+    present = [p for p in params if p is not None]
+    if len(present) == len(params) and rank in (2, 3, 4, 5):
+        scale, bias, mean, var = present
+        channels = int(np.prod(scale.shape))
         dims = {2: 1, 3: 1, 4: 2, 5: 3}[rank]
         flat = lambda v: np.asarray(v).reshape(-1)  # noqa: E731
         module = ctx.add_module(fn(f"nn.BatchNorm{dims}d", lit(channels), **eps), {
@@ -46,6 +49,8 @@ def batch_norm(ctx: TorchContext) -> None:
 
 @REG("InstanceNormalization", since=6)
 def instance_norm(ctx: TorchContext) -> None:
+    """ONNX ``InstanceNormalization`` as an affine ``nn.InstanceNorm*d`` module for constant parameters,
+    ``F.instance_norm`` otherwise."""
     scale, bias = ctx.param(1), ctx.param(2)
     rank = ctx.type(0).rank
     eps = _eps(ctx)
@@ -61,6 +66,8 @@ def instance_norm(ctx: TorchContext) -> None:
 
 @REG("LayerNormalization", since=17)
 def layer_norm(ctx: TorchContext) -> None:
+    """ONNX ``LayerNormalization`` as an ``nn.LayerNorm`` module over the trailing dims, ``F.layer_norm``
+    otherwise."""
     _extra_outputs_unused(ctx, "the Mean/InvStdDev")
     shape = ctx.type(0).shape
     axis = int(ctx.attr("axis", -1))
@@ -91,6 +98,7 @@ def layer_norm(ctx: TorchContext) -> None:
 
 @REG("GroupNormalization", since=18)
 def group_norm(ctx: TorchContext) -> None:
+    """ONNX ``GroupNormalization`` as ``nn.GroupNorm`` / ``F.group_norm`` (a static channel count needed)."""
     groups = int(ctx.attr("num_groups"))
     shape = ctx.type(0).shape
     channels = shape[1] if shape is not None and len(shape) > 1 else None
@@ -112,6 +120,7 @@ def group_norm(ctx: TorchContext) -> None:
 
 @REG("LpNormalization")
 def lp_normalization(ctx: TorchContext) -> None:
+    """ONNX ``LpNormalization`` as ``x / vector_norm(x, p, dim, keepdim=True)``."""
     x = ctx.t(0)
     p = int(ctx.attr("p", 2))
     axis = lit(int(ctx.attr("axis", -1)))
@@ -120,6 +129,7 @@ def lp_normalization(ctx: TorchContext) -> None:
 
 @REG("LRN")
 def lrn(ctx: TorchContext) -> None:
+    """ONNX ``LRN`` as ``F.local_response_norm``."""
     ctx.emit(fn("F.local_response_norm", ctx.t(0), lit(int(ctx.attr("size"))),
                 alpha=scalar(np.float32(ctx.attr("alpha", 1e-4))), beta=scalar(np.float32(ctx.attr("beta", 0.75))),
                 k=scalar(np.float32(ctx.attr("bias", 1.0)))))

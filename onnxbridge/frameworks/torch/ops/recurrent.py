@@ -17,7 +17,7 @@ from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.nodes import node_attrs
-from onnxbridge.ir.symbolic import Dim
+from onnxbridge.ir.symbolic import Dim, Elem
 
 REG = TORCH_OPS.register
 
@@ -198,7 +198,8 @@ def _flattens_directions(ctx: TorchContext, reshape: onnx.NodeProto, same_axes: 
     target = ctx.elems_of(reshape.input[1])
     if target is None or len(target) != 3 or target[2] not in (-1, width):
         return False
-    x_dims = ctx.view.dims(ctx.input_name(0)) or [None, None]
+    found = ctx.view.dims(ctx.input_name(0))
+    x_dims: list[Elem | None] = list(found) if found else [None, None]
     for axis in (0, 1):
         e = target[axis]
         if e == 0 and not node_attrs(reshape).get("allowzero", 0):
@@ -215,14 +216,17 @@ def _flattens_directions(ctx: TorchContext, reshape: onnx.NodeProto, same_axes: 
 
 @REG("LSTM", since=7)
 def lstm(ctx: TorchContext) -> None:
+    """ONNX ``LSTM`` as an ``nn.LSTM`` module holding its weights."""
     _convert(ctx, "LSTM")
 
 
 @REG("GRU", since=7)
 def gru(ctx: TorchContext) -> None:
+    """ONNX ``GRU`` as an ``nn.GRU`` module holding its weights."""
     _convert(ctx, "GRU")
 
 
 @REG("RNN", since=7)
 def rnn(ctx: TorchContext) -> None:
+    """ONNX ``RNN`` as an ``nn.RNN`` module holding its weights."""
     _convert(ctx, "RNN")

@@ -18,12 +18,14 @@ _BORDER_PAD_TYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProt
 
 @REG("Pad", since=2)
 def pad(ctx: TorchContext) -> None:
+    """ONNX ``Pad`` (pads as attributes before opset 11, as inputs from 11) as ``F.pad``."""
     mode = ctx.attr("mode", "constant")
     if mode not in _PAD_MODES:
         ctx.fail(f"pad mode {mode!r} is unknown")
     x = ctx.t(0)
     rank = ctx.type(0).rank
     axes: list[int] | None = None
+    pads: list[int] | None
     if ctx.opset < 11:
         pads = [int(p) for p in ctx.attr("pads", ctx.attr("paddings", []))]
         value = lit(float(ctx.attr("value", 0.0)))
@@ -36,8 +38,8 @@ def pad(ctx: TorchContext) -> None:
         if ctx.has(3):
             axes = ctx.ints(3)
             if axes is None or pads is None or rank is None:  # known at run time: the helper places them
-                kwargs = {} if value_is_zero else {"value": value}
-                ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs,
+                fill = {} if value_is_zero else {"value": value}
+                ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **fill,
                             axes=ctx.t(3) if axes is None else lit(axes)))
                 return
             full = [0] * (2 * rank)
@@ -46,8 +48,8 @@ def pad(ctx: TorchContext) -> None:
                 full[a], full[a + rank] = pads[k], pads[k + len(axes)]
             pads = full
     if pads is None:  # known at run time only
-        kwargs = {} if value_is_zero else {"value": value}
-        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **kwargs))
+        fill = {} if value_is_zero else {"value": value}
+        ctx.emit(fn(str(ctx.helper("onnx_pad")), x, ctx.t(1), lit(mode), **fill))
         return
     r = len(pads) // 2
     padded = [a for a in range(r) if pads[a] or pads[a + r]]
@@ -88,7 +90,7 @@ def _torch_pad_start(ctx: TorchContext, pads: list[int], first: int, mode: str) 
         return None
     if mode == "reflect":
         shape = ctx.type(0).shape
-        if shape is None or any(not isinstance(shape[a], int) or max(pads[a], pads[a + r]) >= shape[a]
+        if shape is None or any(not isinstance(size := shape[a], int) or max(pads[a], pads[a + r]) >= size
                                 for a in range(r - k, r)):
             return None
     return r - k
@@ -99,6 +101,8 @@ _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 @REG("Resize", since=11)
 def resize(ctx: TorchContext) -> None:
+    """ONNX ``Resize`` of the spatial axes of a 3-D to 5-D input as ``F.interpolate`` (no antialiasing, aspect
+    policy ``stretch``)."""
     mode = ctx.attr("mode", "nearest")
     coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
     if int(ctx.attr("antialias", 0)):
@@ -132,7 +136,7 @@ def resize(ctx: TorchContext) -> None:
             ctx.fail("the output size must be known")
         codes = [ctx.elem_code(s) for s in spatial]  # type: ignore[arg-type]
         kwargs["size"] = fmt("({},)", codes[0]) if len(codes) == 1 else fmt("({})", join(codes))
-        if dims is not None and all(isinstance(dims[2 + i], int) and isinstance(s, int) and s % dims[2 + i] == 0
+        if dims is not None and all(isinstance(d := dims[2 + i], int) and isinstance(s, int) and s % d == 0
                                     for i, s in enumerate(spatial)):
             factors = [s // dims[2 + i] for i, s in enumerate(spatial)]  # type: ignore[operator]
     else:
@@ -173,6 +177,7 @@ def resize(ctx: TorchContext) -> None:
 
 @REG("Upsample", since=7)
 def upsample(ctx: TorchContext) -> None:
+    """ONNX ``Upsample`` (nearest) as ``F.interpolate`` with constant scales."""
     if ctx.attr("mode", "nearest") != "nearest":
         ctx.fail("linear Upsample uses asymmetric coordinates, which torch's interpolate does not offer")
     scales = ctx.attr("scales") if ctx.opset < 9 else ctx.const(1)

@@ -27,6 +27,7 @@ def input_dims(ctx: TorchContext, i: int = 0) -> list[Elem] | None:
 
 @REG("Shape")
 def shape_(ctx: TorchContext) -> None:
+    """ONNX ``Shape`` (with ``start`` / ``end``) as a tensor of ``x.shape``."""
     x = ctx.t(0)
     start, end = ctx.attr("start"), ctx.attr("end")
     dims = fmt("{}.shape", x)
@@ -37,17 +38,20 @@ def shape_(ctx: TorchContext) -> None:
 
 @REG("Size")
 def size(ctx: TorchContext) -> None:
+    """ONNX ``Size`` as a tensor of ``x.numel()``."""
     x = ctx.t(0)
     ctx.emit(fn("torch.tensor", fmt("{}.numel()", x), dtype=Code("torch.int64"), device=fmt("{}.device", x)))
 
 
 @REG("Constant")
 def constant(ctx: TorchContext) -> None:
+    """ONNX ``Constant``: its output is the tensor expression of the value it holds."""
     ctx.alias(ctx.tensor(ctx.node.output[0], ctx.node))
 
 
 @REG("Reshape", since=5)
 def reshape(ctx: TorchContext) -> None:
+    """ONNX ``Reshape`` with a constant or computed shape, ``allowzero`` honoured."""
     x = ctx.t(0)
     allowzero = int(ctx.attr("allowzero", 0))
     elems = ctx.elems(1)
@@ -91,6 +95,7 @@ def _same_static(target: list[Elem], shape: list[int]) -> bool:
 
 @REG("Flatten")
 def flatten(ctx: TorchContext) -> None:
+    """ONNX ``Flatten`` at ``axis`` to two dims (``torch.flatten``, ``reshape`` or two ``flatten`` calls)."""
     axis = int(ctx.attr("axis", 1))
     rank = ctx.type(0).rank
     x = ctx.t(0)
@@ -110,6 +115,7 @@ def flatten(ctx: TorchContext) -> None:
 
 @REG("Transpose")
 def transpose(ctx: TorchContext) -> None:
+    """ONNX ``Transpose`` as ``permute`` (dims reversed when ``perm`` is missing)."""
     x = ctx.t(0)
     perm = ctx.attr("perm")
     rank = ctx.type(0).rank
@@ -142,6 +148,7 @@ def _axes_attr_or_input(ctx: TorchContext, input_since: int) -> list[int] | None
 
 @REG("Unsqueeze")
 def unsqueeze(ctx: TorchContext) -> None:
+    """ONNX ``Unsqueeze`` (axes as attribute before opset 13, as input from 13)."""
     axes = _axes_attr_or_input(ctx, 13) or []
     rank = ctx.type(0).rank
     x = ctx.t(0)
@@ -156,6 +163,7 @@ def unsqueeze(ctx: TorchContext) -> None:
 
 @REG("Squeeze")
 def squeeze(ctx: TorchContext) -> None:
+    """ONNX ``Squeeze`` (axes as attribute before opset 13, as input from 13)."""
     axes = _axes_attr_or_input(ctx, 13)
     x = ctx.t(0)
     if not axes:
@@ -168,6 +176,7 @@ def squeeze(ctx: TorchContext) -> None:
 
 @REG("Concat", since=4)
 def concat(ctx: TorchContext) -> None:
+    """ONNX ``Concat`` as ``torch.cat`` along its axis."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
     if len(parts) == 1:
         ctx.alias(parts[0])
@@ -177,6 +186,7 @@ def concat(ctx: TorchContext) -> None:
 
 @REG("Split", since=2)
 def split(ctx: TorchContext) -> None:
+    """ONNX ``Split`` into equal parts or constant sizes (as attribute before opset 13, as input from 13)."""
     axis = int(ctx.attr("axis", 0))
     n = len(ctx.node.output)
     if ctx.opset >= 13:
@@ -209,6 +219,7 @@ def _unpack(ctx: TorchContext, n: int, expr: Code) -> None:
 
 @REG("Expand", since=8)
 def expand(ctx: TorchContext) -> None:
+    """ONNX ``Expand`` as ``expand`` to the broadcast of the input shape and the target."""
     x = ctx.t(0)
     target = ctx.elems(1)
     dims = input_dims(ctx)
@@ -238,11 +249,13 @@ def expand(ctx: TorchContext) -> None:
 
 @REG("Tile", since=6)
 def tile(ctx: TorchContext) -> None:
+    """ONNX ``Tile`` as ``repeat``."""
     ctx.emit(fmt("{}.repeat({})", ctx.t(0), ctx.seq(1)))
 
 
 @REG("ConstantOfShape", since=9)
 def constant_of_shape(ctx: TorchContext) -> None:
+    """ONNX ``ConstantOfShape`` as ``torch.zeros``, ``torch.ones`` or ``torch.full`` of the given shape."""
     value = ctx.attr("value")
     value = np.zeros(1, dtype=np.float32) if value is None else np.asarray(value)
     elem = ctx.out_type().elem or onnx_elem(value)
@@ -269,6 +282,7 @@ def constant_of_shape(ctx: TorchContext) -> None:
 
 
 def onnx_elem(value: np.ndarray) -> int:
+    """The ONNX element type of a numpy array's dtype."""
     from onnx import helper
 
     return int(helper.np_dtype_to_tensor_dtype(value.dtype))
@@ -276,6 +290,7 @@ def onnx_elem(value: np.ndarray) -> int:
 
 @REG("Range", since=11)
 def range_(ctx: TorchContext) -> None:
+    """ONNX ``Range`` as ``torch.arange``."""
     args = []
     for i in range(3):
         c = ctx.const(i)
@@ -289,6 +304,7 @@ def range_(ctx: TorchContext) -> None:
 
 @REG("DepthToSpace")
 def depth_to_space(ctx: TorchContext) -> None:
+    """ONNX ``DepthToSpace``: ``F.pixel_shuffle`` for CRD, reshapes and a permute for DCR."""
     bs = int(ctx.attr("blocksize"))
     x = ctx.t(0)
     if ctx.attr("mode", "DCR") == "CRD":
@@ -304,6 +320,7 @@ def depth_to_space(ctx: TorchContext) -> None:
 
 @REG("SpaceToDepth")
 def space_to_depth(ctx: TorchContext) -> None:
+    """ONNX ``SpaceToDepth`` as reshapes and a permute of a 4-D input."""
     bs = int(ctx.attr("blocksize"))
     dims = input_dims(ctx)
     if dims is None or len(dims) != 4:
@@ -317,6 +334,7 @@ def space_to_depth(ctx: TorchContext) -> None:
 
 @REG("EyeLike", since=9)
 def eye_like(ctx: TorchContext) -> None:
+    """ONNX ``EyeLike`` of a 2-D input as ``torch.eye`` shifted by ``k``."""
     dims = input_dims(ctx)
     if dims is None or len(dims) != 2:
         ctx.fail("the input must be 2-D")

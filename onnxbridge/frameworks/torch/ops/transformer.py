@@ -178,7 +178,7 @@ def _match(view: GraphView, live: set[int], last: onnx.NodeProto):
         if len(sa_norms) != 1 or len(ff_norms) != 1 or sa_norms[0].input[0] != x or ff_norms[0].input[0] != h:
             return None
         norms = [sa_norms[0], ff_norms[0]]
-    nodes = {id(n): n for n in [*sa, *ff, *norms, res1, res2, last]}  # type: ignore[list-item]
+    nodes = {id(n): n for n in [*sa, *ff, *norms, res1, res2, last]}
     x_type = view.type(x)
     if x_type.elem != TensorProto.FLOAT or x_type.rank != 3 or not isinstance(x_type.shape[-1], int):  # type: ignore[index]
         return None
@@ -193,18 +193,19 @@ def _match(view: GraphView, live: set[int], last: onnx.NodeProto):
     n1, n2 = _norm(view, norms[0], d_model), _norm(view, norms[1], d_model)
     if n1 is None or n2 is None or n1[2] != n2[2]:
         return None
-    sa_lin = [(n, _linear(view, n, nodes)) for n in sa if n.op_type in ("MatMul", "Gemm")]
-    sa_lin = [(n, lin) for n, lin in sa_lin if lin is not None]
-    ff_lin = [(n, _linear(view, n, nodes)) for n in ff if n.op_type in ("MatMul", "Gemm")]
-    if len(sa_lin) != 2 or len(ff_lin) != 2 or any(lin is None for _, lin in ff_lin):
+    sa_found = [(n, _linear(view, n, nodes)) for n in sa if n.op_type in ("MatMul", "Gemm")]
+    sa_lin = [(n, lin) for n, lin in sa_found if lin is not None]
+    ff_found = [(n, _linear(view, n, nodes)) for n in ff if n.op_type in ("MatMul", "Gemm")]
+    ff_lin = [(n, lin) for n, lin in ff_found if lin is not None]
+    if len(sa_lin) != 2 or len(ff_lin) != 2 or len(ff_lin) != len(ff_found):
         return None
     order = {id(n): i for i, n in enumerate(view.nodes)}
     (_, in_proj), (_, out_proj) = sorted(sa_lin, key=lambda p: order[id(p[0])])
-    (_, lin1), (_, lin2) = sorted(ff_lin, key=lambda p: order[id(p[0])])  # type: ignore[misc]
+    (_, lin1), (_, lin2) = sorted(ff_lin, key=lambda p: order[id(p[0])])
     if in_proj.weight.shape != (3 * d_model, d_model) or out_proj.weight.shape != (d_model, d_model):
         return None
-    dim_ff = lin1.weight.shape[0]  # type: ignore[union-attr]
-    if lin1.weight.shape != (dim_ff, d_model) or lin2.weight.shape != (d_model, dim_ff):  # type: ignore[union-attr]
+    dim_ff = lin1.weight.shape[0]
+    if lin1.weight.shape != (dim_ff, d_model) or lin2.weight.shape != (d_model, dim_ff):
         return None
     activation = _activation(ff)
     if activation is None:
@@ -219,8 +220,8 @@ def _match(view: GraphView, live: set[int], last: onnx.NodeProto):
         "self_attn.in_proj_bias": in_proj.bias if in_proj.bias is not None else zeros(3 * d_model, np.float32),
         "self_attn.out_proj.weight": out_proj.weight,
         "self_attn.out_proj.bias": out_proj.bias if out_proj.bias is not None else zeros(d_model, np.float32),
-        "linear1.weight": lin1.weight, "linear1.bias": lin1.bias if lin1.bias is not None else zeros(dim_ff, np.float32),  # type: ignore[union-attr]
-        "linear2.weight": lin2.weight, "linear2.bias": lin2.bias if lin2.bias is not None else zeros(d_model, np.float32),  # type: ignore[union-attr]
+        "linear1.weight": lin1.weight, "linear1.bias": lin1.bias if lin1.bias is not None else zeros(dim_ff, np.float32),
+        "linear2.weight": lin2.weight, "linear2.bias": lin2.bias if lin2.bias is not None else zeros(d_model, np.float32),
         "norm1.weight": n1[0], "norm1.bias": n1[1], "norm2.weight": n2[0], "norm2.bias": n2[1],
     }
     state = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}

@@ -25,6 +25,7 @@ def _float(scope: Scope, value: str) -> bool:
 
 @matcher(*_PLAIN)
 def plain(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """A parameterless activation layer for an ONNX activation node of the same meaning."""
     x = scope.inp(node, 0)
     if not _float(scope, x) or (node.op_type == "HardSwish" and scope.opset < 14):
         return None
@@ -33,6 +34,7 @@ def plain(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("LeakyRelu", "Elu")
 def with_alpha(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``LeakyReLU`` or ``ELU`` for ONNX ``LeakyRelu`` / ``Elu``, their ``alpha`` kept as a parameter."""
     x = scope.inp(node, 0)
     if not _float(scope, x):
         return None
@@ -45,6 +47,7 @@ def with_alpha(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("Gelu")
 def gelu(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``GELU`` for ONNX ``Gelu`` (opset 20), exact or tanh-approximated."""
     x = scope.inp(node, 0)
     if not float32(scope, x) or scope.shape(x) is None:
         return None
@@ -54,6 +57,8 @@ def gelu(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("Softmax", "LogSoftmax")
 def softmax(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Softmax`` / ``LogSoftmax`` for the ONNX ops; before opset 13 only when they normalise over the last
+    axis."""
     x = scope.inp(node, 0)
     rank = scope.rank(x)
     if not _float(scope, x) or not rank:

@@ -71,12 +71,12 @@ def _projection(scope: Scope, value: str) -> Projection | None:
             return None
         trans = bool(int(attr(node, "transB", 0)))
         size = int(shape[0] if trans else shape[1])
-        bias = None
+        bias_source = None
         if c:
             if not scope.is_weight(c) or float(attr(node, "beta", 1.0)) != 1:
                 return None
-            bias = WeightSource(c, lambda a: a.reshape(-1))
-        return Projection(x, WeightSource(w, (lambda a: a.T) if trans else None), bias, node.output[0], size)
+            bias_source = WeightSource(c, lambda a: a.reshape(-1))
+        return Projection(x, WeightSource(w, (lambda a: a.T) if trans else None), bias_source, node.output[0], size)
     return None
 
 
@@ -99,9 +99,10 @@ def _back_to_projection(scope: Scope, value: str) -> Projection | None:
         node = scope.producer(value)
         if node is None or node.op_type not in _LAYOUT or node.domain not in ("", "ai.onnx"):
             return None
-        value = _data_input(scope, node)
-        if value is None:
+        data = _data_input(scope, node)
+        if data is None:
             return None
+        value = data
     return None
 
 
@@ -127,17 +128,19 @@ def _score_matmul(scope: Scope, softmax: onnx.NodeProto) -> tuple[onnx.NodeProto
             return None
         if node.op_type == "MatMul" and scope.is_dynamic(scope.inp(node, 0)) and scope.is_dynamic(scope.inp(node, 1)):
             return node, masked
+        data: str | None
         if node.op_type in ("Mul", "Div"):
-            value = _data_input(scope, node)
+            data = _data_input(scope, node)
         elif node.op_type == "Add":
             a, b = scope.inp(node, 0), scope.inp(node, 1)
             pa = scope.producer(a)
-            value = a if pa is not None and pa.op_type in ("MatMul", "Mul", "Div") else b
+            data = a if pa is not None and pa.op_type in ("MatMul", "Mul", "Div") else b
             masked = True
         else:
             return None
-        if value is None:
+        if data is None:
             return None
+        value = data
     return None
 
 
@@ -168,6 +171,8 @@ def _region(scope: Scope, sources: list[str], y: str) -> list[onnx.NodeProto] | 
 
 @matcher("Softmax", stage=REGION)
 def attention(scope: Scope, softmax: onnx.NodeProto) -> Draft | None:
+    """``MultiHeadAttention`` for the written-out attention region around a score ``Softmax`` (projections,
+    heads, scores and output projection)."""
     rank = scope.rank(softmax.output[0])
     axis = int(attr(softmax, "axis", -1 if scope.opset >= 13 else 1))
     if rank != 4 or axis % 4 != 3:
@@ -243,8 +248,9 @@ def _source_variants(scope: Scope, q: str, k: str, v: str) -> list[tuple[list[st
         return None
 
     for mapper in (before_transpose, lambda value: value):
-        mapped = [mapper(scope.canon(x)) for x in (q, k, v)]
-        if any(m is None for m in mapped):
+        found = [mapper(scope.canon(x)) for x in (q, k, v)]
+        mapped = [m for m in found if m is not None]
+        if len(mapped) != len(found):
             continue
         mq, mk, mv = mapped
         if mq == mk == mv:

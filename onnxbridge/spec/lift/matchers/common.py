@@ -14,6 +14,7 @@ from onnxbridge.spec.lift.scope import Scope
 
 
 def attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
+    """The attribute ``name`` of ``node`` as a Python value, or ``default``."""
     return node_attrs(node).get(name, default)
 
 
@@ -23,6 +24,7 @@ def float32(scope: Scope, value: str) -> bool:
 
 
 def float32_weight(scope: Scope, value: str) -> bool:
+    """Whether ``value`` is a float32 weight (a constant or initializer)."""
     return scope.is_weight(value) and scope.weight_elem(value) == TensorProto.FLOAT
 
 
@@ -46,6 +48,8 @@ def scalar(scope: Scope, value: str) -> float | None:
 
 
 def static_dim(scope: Scope, value: str, axis: int) -> int | None:
+    """The fixed size of dimension ``axis`` of ``value``, or None when it is symbolic, unknown or out of
+    range."""
     shape = scope.shape(value)
     if shape is None or not -len(shape) <= axis < len(shape):
         return None
@@ -64,4 +68,5 @@ def one_output(node: onnx.NodeProto, scope: Scope) -> bool:
 
 
 def default_domain(node: onnx.NodeProto) -> bool:
+    """Whether ``node`` is in the standard ONNX domain."""
     return node.domain in ("", "ai.onnx")

@@ -19,6 +19,7 @@ def _padding(pads: list[int], n: int) -> int | list[int]:
 
 @matcher("Conv")
 def conv(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Conv1d`` / ``Conv2d`` / ``Conv3d`` for an ONNX ``Conv`` with float32 weights."""
     x, w, b = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     rank = scope.rank(x)
     if rank not in (3, 4, 5) or not float32(scope, x) or not float32_weight(scope, w) or not one_output(node, scope):
@@ -26,7 +27,7 @@ def conv(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     if b and not float32_weight(scope, b):
         return None
     wshape = scope.weight_shape(w)
-    channels = scope.shape(x)[1]
+    channels = scope.dims(x)[1]
     if wshape is None or len(wshape) != rank or not isinstance(channels, int):
         return None
     n = rank - 2
@@ -68,6 +69,7 @@ def conv(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("ConvTranspose")
 def conv_transpose(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``ConvTranspose1d`` / ``ConvTranspose2d`` for an ONNX ``ConvTranspose`` with float32 weights."""
     x, w, b = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     rank = scope.rank(x)
     if rank not in (3, 4) or not float32(scope, x) or not float32_weight(scope, w) or not one_output(node, scope):
@@ -75,7 +77,7 @@ def conv_transpose(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     if b and not float32_weight(scope, b):
         return None
     wshape = scope.weight_shape(w)
-    channels = scope.shape(x)[1]
+    channels = scope.dims(x)[1]
     if wshape is None or len(wshape) != rank or wshape[0] != channels:
         return None
     n = rank - 2

@@ -13,6 +13,7 @@ from onnxbridge.spec.types import DTYPE_NAMES
 
 @matcher("Gather")
 def embedding(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Embedding`` for a ``Gather`` on axis 0 of a 2-D float32 table by integer ids."""
     table, ids = scope.inp(node, 0), scope.inp(node, 1)
     if int(attr(node, "axis", 0)) != 0 or not float32_weight(scope, table) or not scope.is_dynamic(ids):
         return None

@@ -21,6 +21,7 @@ def _flat(a: np.ndarray) -> np.ndarray:
 
 @matcher("Gemm")
 def gemm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Linear`` for a ``Gemm`` of a rank-2 input by a float32 weight (no transposed input, alpha 1)."""
     x, w, c = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     if scope.rank(x) != 2 or not float32(scope, x) or not float32_weight(scope, w) or not one_output(node, scope):
         return None
@@ -31,7 +32,7 @@ def gemm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
         return None
     trans_b = bool(int(attr(node, "transB", 0)))
     out_features, in_features = (wshape[0], wshape[1]) if trans_b else (wshape[1], wshape[0])
-    if scope.shape(x)[1] != in_features:
+    if scope.dims(x)[1] != in_features:
         return None
     weights = {"weight": WeightSource(w, None if trans_b else _transpose)}
     params: dict = {"out_features": int(out_features)}
@@ -48,12 +49,14 @@ def gemm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("MatMul", stage=COMPOSITE)
 def matmul(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Linear`` for a ``MatMul`` of a rank-2 or rank-3 input by a 2-D float32 weight (and a following bias
+    ``Add``)."""
     x, w = scope.inp(node, 0), scope.inp(node, 1)
     rank = scope.rank(x)
     if rank not in (2, 3) or not float32(scope, x) or not float32_weight(scope, w) or scope.is_weight(x):
         return None
     wshape = scope.weight_shape(w)
-    if wshape is None or len(wshape) != 2 or scope.shape(x)[-1] != wshape[0]:
+    if wshape is None or len(wshape) != 2 or scope.dims(x)[-1] != wshape[0]:
         return None
     out_features = int(wshape[1])
     # rank-2 inputs lower to Gemm with the weight as [out, in]; rank-3 to MatMul with [in, out]
@@ -68,7 +71,7 @@ def matmul(scope: Scope, node: onnx.NodeProto) -> Draft | None:
         if bshape is not None and int(np.prod(bshape)) == out_features and bshape[-1] == out_features \
                 and len(bshape) <= rank:
             bias = other
-    if bias is not None:
+    if bias is not None and add is not None:
         weights["bias"] = WeightSource(bias, _flat)
         nodes.append(add)
         output = add.output[0]

@@ -22,10 +22,13 @@ def broadcastable(a: tuple, b: tuple) -> bool:
 
 @matcher("Add", "Mul")
 def elementwise(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Add`` / ``Multiply`` for an ONNX ``Add`` / ``Mul`` of two computed tensors of one type that
+    broadcast."""
     a, b = scope.inp(node, 0), scope.inp(node, 1)
     if not (scope.is_dynamic(a) and scope.is_dynamic(b)) or scope.elem(a) != scope.elem(b):
         return None
-    if scope.shape(a) is None or scope.shape(b) is None or not broadcastable(scope.shape(a), scope.shape(b)):
+    sa, sb = scope.shape(a), scope.shape(b)
+    if sa is None or sb is None or not broadcastable(sa, sb):
         return None
     return Draft("Add" if node.op_type == "Add" else "Multiply", {}, [a, b], [node.output[0]],
                  [node])
@@ -33,17 +36,20 @@ def elementwise(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("Concat")
 def concat(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Concat`` for an ONNX ``Concat`` of two or more computed tensors of one rank."""
     ins = scope.ins(node)
     if len(ins) < 2 or not all(scope.is_dynamic(i) for i in ins):
         return None
     ranks = {scope.rank(i) for i in ins}
-    if len(ranks) != 1 or None in ranks:
+    if len(ranks) != 1:
         return None
     rank = ranks.pop()
+    if rank is None:
+        return None
     axis = int(attr(node, "axis"))
     if axis % rank == 0:
         return None  # the spec joins along a feature dim, never the batch
-    shapes = [scope.shape(i) for i in ins]
+    shapes = [scope.dims(i) for i in ins]
     for k in range(rank):
         if k != axis % rank and (len({s[k] for s in shapes}) != 1 or shapes[0][k] is None):
             return None

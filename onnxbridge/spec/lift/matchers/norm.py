@@ -14,13 +14,14 @@ from onnxbridge.spec.lift.scope import Scope
 
 @matcher("BatchNormalization")
 def batch_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``BatchNorm1d`` / ``BatchNorm2d`` for an inference-mode ``BatchNormalization`` with a single output."""
     if scope.opset < 9 or int(attr(node, "training_mode", 0)) or not one_output(node, scope):
         return None
     x = scope.inp(node, 0)
     rank = scope.rank(x)
     if rank not in (2, 3, 4) or not float32(scope, x):
         return None
-    channels = scope.shape(x)[1]
+    channels = scope.dims(x)[1]
     stats = [scope.inp(node, k) for k in range(1, 5)]
     if not isinstance(channels, int) or not all(float32_weight(scope, s) and scope.weight_shape(s) == (channels,)
                                                 for s in stats):
@@ -43,6 +44,7 @@ def _all_ones(scope: Scope, value: str) -> bool:
 
 @matcher("LayerNormalization")
 def layer_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``LayerNorm`` for an ONNX ``LayerNormalization`` (opset 17) over the trailing axes."""
     x, scale, bias = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     rank = scope.rank(x)
     if scope.opset < 17 or rank is None or not float32(scope, x) or not one_output(node, scope):
@@ -54,7 +56,7 @@ def layer_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     dims = rank - axis
     if not 1 <= dims < rank:
         return None
-    trailing = scope.shape(x)[axis:]
+    trailing = scope.dims(x)[axis:]
     if not all(isinstance(d, int) for d in trailing) or not float32_weight(scope, scale) \
             or scope.weight_shape(scale) != tuple(trailing):
         return None

@@ -13,6 +13,7 @@ from onnxbridge.spec.lift.scope import Scope
 
 @matcher("MaxPool", "AveragePool")
 def pool(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """A max or average pooling layer for an ONNX ``MaxPool`` / ``AveragePool`` with explicit pads."""
     x = scope.inp(node, 0)
     rank = scope.rank(x)
     if rank not in (3, 4) or not float32(scope, x) or not one_output(node, scope) or scope.opset < 10:
@@ -44,6 +45,7 @@ def pool(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("GlobalAveragePool", "GlobalMaxPool")
 def global_pool(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``GlobalAvgPool`` / ``GlobalMaxPool`` for the ONNX global pooling ops."""
     x = scope.inp(node, 0)
     if (scope.rank(x) or 0) < 3 or not float32(scope, x):
         return None

@@ -101,6 +101,8 @@ def _state_out(scope: Scope, h: str, directions: int) -> tuple[list[onnx.NodePro
 
 @matcher("LSTM", "GRU", "RNN", stage=COMPOSITE)
 def recurrent(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``LSTM`` / ``GRU`` / ``SimpleRNN`` for the ONNX recurrent op with float32 weights and no initial
+    states, sequence lengths or peepholes."""
     layer_type, gates = _KIND[node.op_type]
     x, w, r, b = (scope.inp(node, k) for k in range(4))
     extra = [scope.inp(node, k) for k in range(4, len(node.input))]
@@ -115,7 +117,7 @@ def recurrent(scope: Scope, node: onnx.NodeProto) -> Draft | None:
         return None
     d = 2 if direction == "bidirectional" else 1
     hidden = int(attr(node, "hidden_size"))
-    features = scope.shape(x)[2]
+    features = scope.dims(x)[2]
     if scope.weight_shape(w) != (d, gates * hidden, features) or scope.weight_shape(r) != (d, gates * hidden, hidden):
         return None
     if b and scope.weight_shape(b) != (d, 2 * gates * hidden):

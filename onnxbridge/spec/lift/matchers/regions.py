@@ -11,6 +11,7 @@ it computes the same numbers; otherwise the nodes stay as they are.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -36,7 +37,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[tuple[str, tuple[tuple[str, str], ...]], Callable[[np.ndarray], np.ndarray]] = {
     ("GELU", ()): lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
     ("GELU", (("approximate", "tanh"),)): lambda x: 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) *
                                                                             (x + 0.044715 * x ** 3))),
@@ -112,7 +113,9 @@ def _evaluate(scope: Scope, nodes: list[onnx.NodeProto], root: str, output: str,
                               [helper.make_empty_tensor_value_info(output)], initializer=list(inits.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", scope.opset)], ir_version=10)
     try:
-        return np.asarray(ReferenceEvaluator(model).run(None, {"region_x": x})[0], dtype=np.float64)
+        # run() returns a list unless intermediate=True; its annotation is the union of both
+        return np.asarray(ReferenceEvaluator(model).run(None, {"region_x": x})[0],  # type: ignore[index]
+                          dtype=np.float64)
     except Exception:  # noqa: BLE001 - what the reference cannot run is not matched
         return None
 
@@ -146,6 +149,8 @@ _TEST = np.concatenate([np.linspace(-6.0, 6.0, 97), [-0.1, 0.05, 0.7, 2.5]]).ast
 
 @matcher("Erf", "Tanh", "Sigmoid", "HardSigmoid", stage=REGION)
 def activation_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
+    """An activation layer for a written-out elementwise region that computes it (checked by evaluating the
+    region on sample values)."""
     for root in _roots(scope, anchor, _ELEMENTWISE):
         if not float32(scope, root) or scope.shape(root) is None:
             continue
@@ -169,6 +174,8 @@ def activation_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
 # --------------------------------------------------------------------------------------------------
 @matcher("ReduceMean", stage=REGION)
 def layer_norm_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
+    """``LayerNorm`` for LayerNorm written out in elementary ops over the last axis (two ``ReduceMean`` and
+    their arithmetic, with its affine), checked by evaluating the region."""
     x = scope.inp(anchor, 0)
     rank = scope.rank(x)
     if not rank or rank < 2 or not float32(scope, x) or not int(attr(anchor, "keepdims", 1)):
@@ -179,7 +186,7 @@ def layer_norm_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
         axes = None if c is None else c.reshape(-1).tolist()
     if axes is None or [int(a) % rank for a in axes] != [rank - 1]:
         return None
-    features = scope.shape(x)[-1]
+    features = scope.dims(x)[-1]
     if not isinstance(features, int):
         return None
     region = _grow(scope, x, _NORM_OPS, lambda c: c.size in (1, features))
@@ -192,8 +199,8 @@ def layer_norm_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
             c = scope.const(i)
             if c is not None and c.size == features and c.size > 1 and i not in vectors:
                 vectors.append(i)
-    scalars = [float(scope.const(i).reshape(-1)[0]) for n in region for i in scope.ins(n)
-               if scope.const(i) is not None and scope.const(i).size == 1]
+    scalars = [float(c.reshape(-1)[0]) for n in region for i in scope.ins(n)
+               if (c := scope.const(i)) is not None and c.size == 1]
     eps_candidates = sorted({s for s in scalars if 0 < s < 1e-1}) or []
     if len(vectors) > 2 or not eps_candidates:
         return None
@@ -212,8 +219,8 @@ def layer_norm_region(scope: Scope, anchor: onnx.NodeProto) -> Draft | None:
         for eps in eps_candidates:
             for gamma, beta in _assignments(vectors):
                 expected = _layer_norm(test.astype(np.float64), eps,
-                                       None if gamma is None else scope.const(gamma).reshape(-1),
-                                       None if beta is None else scope.const(beta).reshape(-1))
+                                       None if gamma is None else np.asarray(scope.const(gamma)).reshape(-1),
+                                       None if beta is None else np.asarray(scope.const(beta)).reshape(-1))
                 if _close(y, expected, 1e-4):
                     return _layer_norm_draft(scope, x, out, nodes, eps, gamma, beta, features)
     return None

@@ -14,6 +14,7 @@ from onnxbridge.spec.lift.scope import Scope
 
 @matcher("Flatten")
 def flatten(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Flatten`` for an ONNX ``Flatten`` at axis 1."""
     x = scope.inp(node, 0)
     rank = scope.rank(x)
     if not rank or rank < 2 or int(attr(node, "axis", 1)) != 1:
@@ -23,6 +24,7 @@ def flatten(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("Reshape")
 def reshape(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Reshape`` or ``Flatten`` for a ``Reshape`` to a constant shape that keeps the batch dimension."""
     x, target = scope.inp(node, 0), scope.inp(node, 1)
     shape = scope.shape(x)
     values = scope.const(target)
@@ -60,6 +62,7 @@ def reshape(scope: Scope, node: onnx.NodeProto) -> Draft | None:
 
 @matcher("Transpose")
 def transpose(scope: Scope, node: onnx.NodeProto) -> Draft | None:
+    """``Permute`` for an ONNX ``Transpose``."""
     x = scope.inp(node, 0)
     rank = scope.rank(x)
     if not rank or rank < 2:
