@@ -67,6 +67,30 @@ class UnsupportedOpsError(OnnxBridgeError):
         )
 
 
+class LimitError(OnnxBridgeError):
+    """An input asks for more than a limit allows (values, layers, nesting, memory); ``env`` raises it.
+
+    See :mod:`onnxbridge.limits` for every limit and its environment variable.
+    """
+
+    def __init__(self, message: str, *, env: str, hint: str | None = None):
+        self.env = env
+        super().__init__(message, hint=hint or f"set {env} to allow more, if this is what you meant")
+
+
+class InputDataError(OnnxBridgeError, ValueError):
+    """Inputs cannot be made for a model (an element type without random data, a negative dimension, a
+    batch that is not a positive integer). A ``ValueError`` too, for callers that catch that."""
+
+
+class RuntimeRefusedError(OnnxBridgeError):
+    """onnxruntime cannot load or run a model (it is invalid, or uses what onnxruntime lacks)."""
+
+
+class OutputError(OnnxBridgeError):
+    """An output cannot be written (no space, no permission, read-only, a name too long); nothing was written."""
+
+
 class MissingDependencyError(OnnxBridgeError):
     """An optional framework is needed but not installed."""
 

@@ -53,20 +53,28 @@ def run_model(source: str | os.PathLike | onnx.ModelProto, *, batch: int = 2, se
     """Run ``source`` once on onnxruntime's CPU provider with seeded random inputs."""
     import onnxruntime as ort
 
-    from onnxbridge.testing import random_inputs
+    from onnxbridge.testing import onnxruntime_session, random_inputs
 
     if batch < 1:
         raise OnnxBridgeError(f"batch must be at least 1, got {batch}")
     model = load_any(source, seed=seed)
     feeds = random_inputs(model, batch=batch, seed=seed)
     start = time.perf_counter()
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # its failures become our one-line error; keep its log off stderr
     try:
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = onnxruntime_session(model, options)
+    except OnnxBridgeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for invalid models
         raise OnnxBridgeError(f"onnxruntime cannot load the model: {str(exc).splitlines()[0][:300]}",
                               hint="run 'onnxbridge check' on it") from None
     created = time.perf_counter()
-    values = session.run(None, feeds)
+    try:
+        values = session.run(None, feeds)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types for models it cannot run
+        raise OnnxBridgeError(f"onnxruntime cannot run the model: {str(exc).strip().splitlines()[0][:300]}",
+                              hint="run 'onnxbridge check' on it") from None
     done = time.perf_counter()
     names = [o.name for o in session.get_outputs()]
     return RunResult(feeds, dict(zip(names, values)), created - start, done - created)

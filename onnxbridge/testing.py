@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnx
@@ -110,29 +111,50 @@ def random_inputs(model: onnx.ModelProto, *, batch: int = DEFAULT_BATCH, dims: M
     index a constant table (Gather on an initializer, e.g. token ids into an embedding) stay in range.
     ``shapes`` overrides whole shapes per input name.
     """
+    from onnxbridge.errors import InputDataError
+    from onnxbridge.limits import check_memory
+    from onnxbridge.spec.lower import check_seed
+
+    check_seed(seed)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise InputDataError(f"batch {batch!r} is not a positive integer", hint="use a batch such as --batch 2")
     rng = np.random.default_rng(seed)
     dims = dict(dims or {})
     shapes = dict(shapes or {})
     bounds = _index_bounds(model)
-    feeds: dict[str, np.ndarray] = {}
+    planned: list[tuple[str, tuple[int, ...], type]] = []
     for vi in graph_inputs(model):
         tt = vi.type.tensor_type
         dtype = _random_dtype(tt.elem_type)
         if dtype is None:
-            raise ValueError(f"input {vi.name!r}: cannot generate data of type "
-                             f"{TensorProto.DataType.Name(tt.elem_type)}")
+            known = tt.elem_type in TensorProto.DataType.values()
+            raise InputDataError(f"input {vi.name!r}: cannot generate data of type "
+                                 f"{TensorProto.DataType.Name(tt.elem_type) if known else tt.elem_type}",
+                                 hint="give the inputs yourself (inputs={...})")
         if vi.name in shapes:
             shape = tuple(int(d) for d in shapes[vi.name])
         else:
             shape = tuple(_concrete_dim(d, axis, batch, dims) for axis, d in enumerate(tt.shape.dim))
+        if any(d < 0 for d in shape):
+            raise InputDataError(f"input {vi.name!r}: shape {list(shape)} has a negative dimension",
+                                 hint="fix the model's input shape")
+        planned.append((vi.name, shape, dtype))
+    # the arrays are drawn in float64 (or int64) before the cast: 8 bytes a value while one is drawn
+    sizes = {name: int(np.prod(shape, dtype=object)) for name, shape, _ in planned}
+    needed = sum(sizes[n] * np.dtype(t).itemsize for n, _, t in planned) + 8 * max(sizes.values(), default=0)
+    if needed:
+        shown = ", ".join(f"{n} {list(s)}" for n, s, _ in planned[:3]) + (", ..." if len(planned) > 3 else "")
+        check_memory(needed, f"making the random inputs ({shown})", hint="use a smaller --batch or smaller dimensions")
+    feeds: dict[str, np.ndarray] = {}
+    for vi_name, shape, dtype in planned:
         if np.issubdtype(dtype, np.floating):
             data: np.ndarray = rng.standard_normal(shape).astype(dtype)
         elif dtype is np.bool_:
             data = rng.integers(0, 2, shape).astype(np.bool_)
         else:
-            high = bounds.get(vi.name, 10)
+            high = bounds.get(vi_name, 10)
             data = rng.integers(0, max(high, 1), shape).astype(dtype)
-        feeds[vi.name] = data
+        feeds[vi_name] = data
     return feeds
 
 
@@ -151,7 +173,10 @@ def _index_bounds(model: onnx.ModelProto) -> dict[str, int]:
     for node in model.graph.node:
         if node.op_type == "Gather" and len(node.input) == 2 and node.input[0] in inits:
             axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
-            size = inits[node.input[0]].dims[axis]
+            table = inits[node.input[0]].dims
+            if not -len(table) <= axis < len(table):  # an invalid model: onnxruntime will say so
+                continue
+            size = table[axis]
             bounds[node.input[1]] = min(bounds.get(node.input[1], size), size)
     # indices often pass through a Cast first (tf2onnx); follow one Cast/Identity hop back to the input
     producers = {o: n for n in model.graph.node for o in n.output}
@@ -169,19 +194,95 @@ def run_onnxruntime(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray], *,
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 4  # failures surface as exceptions; keep stderr for the user
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=list(providers))
+    session = onnxruntime_session(model, opts, providers=providers)
     names = [i.name for i in session.get_inputs()]
-    return session.run(None, {n: inputs[n] for n in names})
+    try:
+        return session.run(None, {n: inputs[n] for n in names})
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+        raise _refused("run", exc) from None
+
+
+def onnxruntime_session(model: onnx.ModelProto, options: Any = None, *,
+                        providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
+    """An ``onnxruntime.InferenceSession`` for ``model``, also for models over protobuf's 2 GiB limit.
+
+    A large model's weights are written once to a temporary external-data file for onnxruntime to read,
+    and put back into ``model`` afterwards (so it is unchanged, and never held twice). A model onnxruntime
+    refuses raises :class:`onnxbridge.errors.RuntimeRefusedError` with its reason.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime as ort
+
+    from onnxbridge.errors import RuntimeRefusedError
+    from onnxbridge.ir.io import fits_in_protobuf
+    from onnxbridge.ir.opsets import missing_ops
+
+    missing = missing_ops(model)
+    if missing:  # onnxruntime would crash on one inside a function: refuse them all here
+        where, op, opset, since = missing[0]
+        has = f"it exists from opset {since}" if since else "ONNX does not define it"
+        raise RuntimeRefusedError(f"{where} uses {op}, which opset {opset} does not have ({has})",
+                                  hint="run 'onnxbridge check --fix' on it, or raise the model's opset")
+    if fits_in_protobuf(model):
+        try:
+            return ort.InferenceSession(model.SerializeToString(), options, providers=list(providers))
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise _refused("load", exc) from None
+    moved: list[tuple[onnx.TensorProto, bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="onnxbridge-ort-") as tmp:
+        folder = Path(tmp)
+        try:
+            with open(folder / "weights.data", "wb") as f:
+                for tensor in model.graph.initializer:
+                    if len(tensor.raw_data) < 1024:
+                        continue
+                    data = tensor.raw_data
+                    offset = f.tell()
+                    f.write(data)
+                    moved.append((tensor, data))
+                    tensor.ClearField("raw_data")
+                    tensor.data_location = TensorProto.EXTERNAL
+                    for key, value in (("location", "weights.data"), ("offset", str(offset)),
+                                       ("length", str(len(data)))):
+                        entry = tensor.external_data.add()
+                        entry.key, entry.value = key, value
+            (folder / "model.onnx").write_bytes(model.SerializeToString())
+            try:
+                return ort.InferenceSession(str(folder / "model.onnx"), options, providers=list(providers))
+            except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+                raise _refused("load", exc) from None
+        finally:
+            for tensor, data in moved:
+                del tensor.external_data[:]
+                tensor.data_location = TensorProto.DEFAULT
+                tensor.raw_data = data
+
+
+def _refused(what: str, exc: BaseException) -> Exception:
+    from onnxbridge.errors import RuntimeRefusedError
+
+    text = str(exc).strip().splitlines()
+    return RuntimeRefusedError(f"onnxruntime cannot {what} the model: {text[0][:300] if text else type(exc).__name__}",
+                               hint="run 'onnxbridge check' on it")
 
 
 def as_numpy(value: object) -> np.ndarray:
-    """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array."""
+    """Turn a torch tensor, TF tensor, numpy array or scalar into a numpy array; strings (TensorFlow gives
+    UTF-8 bytes) come back as ``str`` objects, as onnxruntime gives them."""
     if hasattr(value, "detach"):  # torch.Tensor
         from onnxbridge.frameworks.torch.arrays import numpy_from_tensor
 
         return numpy_from_tensor(value)
     if hasattr(value, "numpy"):  # tf.Tensor / EagerTensor
-        return np.asarray(value.numpy())
+        array = np.asarray(value.numpy())
+        if array.dtype.kind in "OS":  # a 0-d string comes back as a bytes scalar
+            array = np.asarray(array, dtype=object)
+            if array.size:
+                array = np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v,
+                                     otypes=[object])(array)
+        return array
     return np.asarray(value)
 
 
@@ -219,6 +320,11 @@ def compare_outputs(expected: Sequence[np.ndarray], actual: Sequence[np.ndarray]
         if e.shape != a.shape:
             report.outputs.append(OutputParity(name, float("inf"), float("inf"), False, e.shape, a.shape,
                                                note=f"shape {list(a.shape)} instead of {list(e.shape)}"))
+            continue
+        if e.dtype == object or a.dtype == object:  # strings: equal or not
+            same = e.shape == a.shape and bool(np.all(e.astype(str) == a.astype(str)))
+            report.outputs.append(OutputParity(name, 0.0 if same else float("inf"), 0.0 if same else float("inf"),
+                                               same, e.shape, a.shape, note="" if same else "different strings"))
             continue
         if e.dtype == np.bool_ or a.dtype == np.bool_:
             e, a = e.astype(np.int8), a.astype(np.int8)

@@ -68,14 +68,14 @@ def write_table(bridge: str, results: dict[str, tuple[str, str]], old: dict) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bridge", action="append", help="onnxruntime, torch, tensorflow (default: all)")
-    parser.add_argument("-k", default="", help="only cases whose name contains this")
+    parser.add_argument("-k", action="append", help="only cases whose name contains this (repeat: any of them)")
     parser.add_argument("--write-tables", action="store_true", help="rewrite tests/conformance/known_*.py")
     parser.add_argument("--json", type=Path, help="write every verdict to this file")
     args = parser.parse_args()
     from onnxbridge.frameworks.bridges import names
 
     bridges = args.bridge or ["onnxruntime", *names()]
-    cases = [c for c in collect() if args.k in c.name]
+    cases = [c for c in collect() if not args.k or any(k in c.name for k in args.k)]
     print(f"{len(cases)} plain-tensor cases", file=sys.stderr)
     verdicts = {}
     for bridge in bridges:

@@ -59,6 +59,28 @@ app.command("studio")(studio_command)
 app.command("train")(train.command)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the command line and exits with its code.
+
+    A mistake on the command line (an unknown option, a value of the wrong type) is one ``error:`` line
+    with a hint and exit code 2, like every other input error.
+    """
+    import sys
+
+    from onnxbridge.cli.common import err_console, fail
+
+    try:
+        code = app(argv, standalone_mode=False)
+    except typer.Abort:
+        err_console.print("aborted")
+        code = 1
+    except typer.TyperException as exc:  # click's usage errors (typer bundles click)
+        code = getattr(exc, "exit_code", 2)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            ctx = getattr(exc, "ctx", None)
+            command = ctx.command_path if ctx is not None else "onnxbridge"
+            try:
+                fail(exc.format_message(), hint=f"see '{command} --help'", code=code)
+            except typer.Exit:
+                pass
+    sys.exit(code if isinstance(code, int) else 0)

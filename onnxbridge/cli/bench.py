@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import JustifyMethod
 
-from onnxbridge.cli.common import OutputFormat, console, err_console, print_json, reports_errors
+from onnxbridge.cli.common import OutputFormat, console, err_console, print_json, reports_errors, shown
 
 
 class OptLevel(str, Enum):
@@ -59,8 +59,10 @@ def command(
     from onnxbridge.runtime.bench import bench
 
     if plot is not None:
+        from onnxbridge.ir.io import check_writable
         from onnxbridge.runtime.plot import check_plot_target
 
+        check_writable(plot)
         if plot.exists() and plot.resolve() == model.resolve():
             from onnxbridge.errors import OnnxBridgeError
 
@@ -88,18 +90,18 @@ def command(
         return
     _print_report(report)
     if written is not None:
-        console.print(f"wrote [bold]{written.path}[/] ({len(written.bars)} bars)")
+        console.print(f"wrote [bold]{shown(written.path)}[/] ({len(written.bars)} bars)")
 
 
 def _print_report(report) -> None:
     from rich import box
-    from rich.markup import escape
     from rich.table import Table
+
 
     m = report.machine
     # no vertical rules; on a narrow terminal only the key columns (everything is in --format json)
     wide = console.width >= 110
-    table = Table(title=escape(f"{report.model}: latency in ms; {m['cpu']} ({m['cores']} cores), "
+    table = Table(title=shown(f"{report.model}: latency in ms; {m['cpu']} ({m['cores']} cores), "
                                f"onnxruntime {m['onnxruntime']}"), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     columns = ["configuration", "batch", "p50", "p90", "p99", "samples/s", "ratio", "setup", "peak mem", "outputs"]
@@ -108,7 +110,7 @@ def _print_report(report) -> None:
     for col in columns:
         table.add_column(col, justify="left" if col in ("configuration", "outputs") else "right", no_wrap=True)
     for r in report.results:
-        cells = {"configuration": escape(r.label), "batch": str(r.batch)}
+        cells = {"configuration": shown(r.label), "batch": str(r.batch)}
         if r.latency is None:
             cells["outputs"] = "[red]not run[/]"
         else:
@@ -131,28 +133,27 @@ def _print_report(report) -> None:
                        for b, feeds in report.inputs.items())
     console.print(f"[dim]ratio: p50 / {report.baseline} p50 at the same batch (below 1 is faster); "
                   f"{_span(runs)} measured runs per configuration after "
-                  f"{report.settings['warmup']} warm-up runs; inputs {escape(shapes)}[/]")
+                  f"{report.settings['warmup']} warm-up runs; inputs {shown(shapes)}[/]")
     for r in report.results:
         if r.error:
-            console.print(f"[red]{escape(r.label)} batch {r.batch}: {escape(r.error)}[/]")
+            console.print(f"[red]{shown(r.label)} batch {r.batch}: {shown(r.error)}[/]")
         elif r.parity is not None and not r.parity.ok:
-            console.print(f"[bold red]{escape(r.label)} batch {r.batch}: {escape(r.parity.summary())}[/]")
+            console.print(f"[bold red]{shown(r.label)} batch {r.batch}: {shown(r.parity.summary())}[/]")
     for placement in report.placement:
         _print_placement(placement)
     for note in report.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {shown(note)}[/]")
     if report.wrong:
         console.print(f"[bold red]{len(report.wrong)} configuration(s) computed different outputs "
                       f"from {report.baseline}[/]")
 
 
 def _print_placement(p) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from onnxbridge.runtime.providers import short_name
 
-    table = Table(title=escape(f"placement: {p.summary()}"), title_justify="left")
+    table = Table(title=shown(f"placement: {p.summary()}"), title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (("op type", "left"), ("provider", "left"), ("nodes", "right"),
                                                       ("time/run µs", "right"), ("share", "right"), ("nodes", "left"))
     for col, justify in columns:
@@ -160,9 +161,9 @@ def _print_placement(p) -> None:
     total = p.total_us or 1.0
     for g in p.by_op():
         names = ", ".join(g.names[:4]) + (", ..." if len(g.names) > 4 else "")
-        op = f"[yellow]{escape(g.op_type)}[/]" if g.fallback else escape(g.op_type)
-        table.add_row(op, short_name(g.provider) + (" (fallback)" if g.fallback else ""),
-                      str(g.nodes), f"{g.mean_us:,.1f}", f"{g.mean_us / total:.0%}", escape(names))
+        op = f"[yellow]{shown(g.op_type)}[/]" if g.fallback else shown(g.op_type)
+        table.add_row(op, shown(short_name(g.provider)) + (" (fallback)" if g.fallback else ""),
+                      str(g.nodes), f"{g.mean_us:,.1f}", f"{g.mean_us / total:.0%}", shown(names))
     console.print(table)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import console, print_json, reports_errors
+from onnxbridge.cli.common import console, plain, print_json, reports_errors
 
 
 class CheckFormat(str, Enum):
@@ -64,6 +64,10 @@ def command(
         raise OnnxBridgeError("missing MODEL", hint="onnxbridge check MODEL.onnx (or a spec .yaml/.json)")
     if (output is not None or in_place) and not fix:
         raise OnnxBridgeError("-o/--in-place only make sense with --fix")
+    if fix and output is not None:
+        from onnxbridge.ir.io import check_writable
+
+        check_writable(output)
     if fix:
         report = repair_file(model, output, in_place=in_place, select=select, ignore=ignore, targets=target,
                              seed=seed)
@@ -72,7 +76,7 @@ def command(
     if fmt is CheckFormat.json:
         print(format_json(report))
     else:
-        console.print(format_text(report, color=True), soft_wrap=True)
+        console.print(plain(format_text(report, color=True)), soft_wrap=True)  # markup escaped; drop escapes
     repair = report.repair
     parity_broken = repair is not None and repair.verified is False and not repair.outputs_changed_on_purpose
     if report.errors or parity_broken:

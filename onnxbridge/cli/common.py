@@ -79,6 +79,12 @@ def _json_default(value: Any) -> Any:
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def plain(text: object) -> str:
+    """``text`` with terminal control sequences removed (for text printed without markup, or whose
+    markup is already escaped)."""
+    return _CONTROL.sub("", str(text))
+
+
 def shown(text: object) -> str:
     """``text`` safe to print: rich markup escaped, terminal control sequences removed.
 

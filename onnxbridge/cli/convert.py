@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import OutputFormat, console, fail, print_json, reports_errors
+from onnxbridge.cli.common import OutputFormat, console, fail, print_json, reports_errors, shown
 from onnxbridge.errors import OnnxBridgeError
 
 
@@ -51,6 +51,8 @@ def command(
     class_name: str = typer.Option(None, "--class-name", help="Name of the generated top-level class."),
     channels_last: bool = typer.Option(False, "--channels-last", help="--to tensorflow: give the model (and "
                                        "saved_model/, model.py) an NHWC interface for 4-D/5-D inputs and outputs."),
+    device: str = typer.Option(None, "--device", help="--to torch: put the whole module on this device (cpu, "
+                               "cuda, cuda:N) instead of where the spec placed its layers."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check every hop against the source."),
     atol: float = typer.Option(None, help="Absolute tolerance of the parity checks (default 1e-4)."),
     rtol: float = typer.Option(None, help="Relative tolerance of the parity checks (default 1e-3)."),
@@ -66,6 +68,10 @@ def command(
     from onnxbridge.conversion import convert_with_report
     from onnxbridge.frameworks.inputs import as_specs
 
+    if output is not None:
+        from onnxbridge.ir.io import check_writable
+
+        check_writable(output)
     _refuse_overwriting_source(source, output)
     options: dict = {}
     if inputs:
@@ -84,6 +90,13 @@ def command(
     if channels_last:
         _require_export_option(to.value, "channels_last", "--channels-last")
         options["channels_last"] = True
+    if device is not None:
+        if to.value != "torch":
+            raise OnnxBridgeError("--device applies to --to torch", hint="the TensorFlow and ONNX outputs are "
+                                  "placed by the runtime that loads them")
+        from onnxbridge.runtime.layer_devices import check_device_name
+
+        options["device"] = check_device_name(device, where="--device")
     result = convert_with_report(source, to.value, output=output, verify=verify, atol=atol, rtol=rtol, seed=seed,
                                  **options)
     broken = [(hop, report) for hop, report in result.checks if not report.ok]
@@ -124,23 +137,23 @@ def _refuse_overwriting_source(source: str, output: Path | None) -> None:
 
 
 def _render(source: str, target: str, result, verify: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(f"{source} -> {target}"), title_justify="left")
+
+    table = Table(title=shown(f"{source} -> {target}"), title_justify="left")
     for col in ("hop", "parity", "max abs error", "outputs"):
         table.add_column(col)
     for hop, report in result.checks:
         status = "[green]ok[/]" if report.ok else "[bold red]FAILED[/]"
-        table.add_row(escape(hop), status, f"{report.max_abs:.2e}", str(len(report.outputs)))
+        table.add_row(shown(hop), status, f"{report.max_abs:.2e}", str(len(report.outputs)))
     if result.checks:
         console.print(table)
     elif not verify:
         console.print("not verified (--no-verify)")
     for note in result.notes:
-        console.print(f"[dim]note:[/] {escape(note)}")
+        console.print(f"[dim]note:[/] {shown(note)}")
     for hop, report in result.checks:
         if not report.ok:
-            console.print(f"[bold red]{escape(hop)}:[/] {escape(report.summary())}")
+            console.print(f"[bold red]{shown(hop)}:[/] {shown(report.summary())}")
     if result.files:
-        console.print("wrote " + ", ".join(f"[bold]{escape(str(f))}[/]" for f in result.files))
+        console.print("wrote " + ", ".join(f"[bold]{shown(str(f))}[/]" for f in result.files))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from onnxbridge.cli.common import OutputFormat, console, print_json, reports_errors
+from onnxbridge.cli.common import OutputFormat, console, print_json, reports_errors, shown
 
 
 @reports_errors
@@ -12,7 +12,6 @@ def command(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """List this machine's CPU and GPUs, onnxruntime's execution providers, and installed frameworks."""
-    from rich.markup import escape
     from rich.table import Table
 
     from onnxbridge.runtime.devices import list_devices
@@ -23,7 +22,7 @@ def command(
         return
     cpu = report.cpu
     cores = f"{cpu.physical_cores} physical, " if cpu.physical_cores else ""
-    console.print(f"[bold]CPU[/]  {escape(cpu.model)} ({cpu.arch}; {cores}{cpu.logical_cores} logical, "
+    console.print(f"[bold]CPU[/]  {shown(cpu.model)} ({cpu.arch}; {cores}{cpu.logical_cores} logical, "
                   f"{cpu.usable_cores} usable)")
     if report.gpus:
         table = Table(title="GPUs", title_justify="left")
@@ -31,7 +30,7 @@ def command(
             table.add_column(col)
         for g in report.gpus:
             memory = f"{g.memory_bytes / 2**30:.1f} GiB" if g.memory_bytes else ""
-            table.add_row(str(g.index), escape(g.name), memory, g.capability or "", g.driver or "", g.source)
+            table.add_row(str(g.index), shown(g.name), memory, g.capability or "", g.driver or "", g.source)
         console.print(table)
     else:
         console.print("[bold]GPUs[/] none found")
@@ -46,4 +45,4 @@ def command(
     console.print(table)
     console.print(f"Python {report.python}")
     for note in report.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {shown(note)}[/]")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import OutputFormat, console, print_json, reports_errors
+from onnxbridge.cli.common import OutputFormat, console, plain, print_json, reports_errors
 
 
 @reports_errors
@@ -30,6 +30,6 @@ def command(
     if fmt is OutputFormat.json:
         print_json(d.to_dict())
     else:
-        console.print(format_diff(d), markup=False, highlight=False, soft_wrap=True)
+        console.print(plain(format_diff(d)), markup=False, highlight=False, soft_wrap=True)
     if d.numerically_equal is False:
         raise typer.Exit(1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import OutputFormat, console, print_json, reports_errors
+from onnxbridge.cli.common import OutputFormat, console, print_json, reports_errors, shown
 
 
 @reports_errors
@@ -17,7 +17,6 @@ def command(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Run the model on onnxruntime (CPU) with seeded random inputs and describe the outputs."""
-    from rich.markup import escape
     from rich.table import Table
 
     from onnxbridge.run import run_model
@@ -27,13 +26,13 @@ def command(
     if fmt is OutputFormat.json:
         print_json(data)
         return
-    table = Table(title=escape(f"onnxruntime: {model}"), title_justify="left")
+    table = Table(title=shown(f"onnxruntime: {model}"), title_justify="left")
     for col in ("", "name", "shape", "dtype", "min", "max", "mean"):
         table.add_column(col)
     for kind in ("inputs", "outputs"):
         for name, d in data[kind].items():
             stats = [f"{d[k]:.4g}" if k in d else "" for k in ("min", "max", "mean")]
-            table.add_row(kind[:-1], escape(name), escape(str(d["shape"])), d["dtype"], *stats)
+            table.add_row(kind[:-1], shown(name), shown(str(d["shape"])), shown(d["dtype"]), *stats)
     console.print(table)
     console.print(f"session created in {result.session_seconds * 1000:.1f} ms; "
                   f"ran in {result.run_seconds * 1000:.2f} ms")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import console, print_json, reports_errors
+from onnxbridge.cli.common import console, print_json, reports_errors, shown
 
 
 @reports_errors
@@ -25,4 +25,4 @@ def command(
         return
     with atomic_write(output) as tmp:
         tmp.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
-    console.print(f"wrote {output}")
+    console.print(f"wrote {shown(output)}")

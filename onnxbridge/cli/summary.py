@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from onnxbridge.cli.common import OutputFormat, console, print_json, report_shape_errors, reports_errors
+from onnxbridge.cli.common import (
+    OutputFormat,
+    console,
+    print_json,
+    report_shape_errors,
+    reports_errors,
+    shown,
+)
 
 
 @reports_errors
@@ -26,7 +33,7 @@ def command(
         print_summary(s)
         if s.kind == "onnx":
             opsets = ", ".join(f"{k} {v}" for k, v in s.notes.get("opset", {}).items())
-            console.print(f"{s.notes.get('nodes', 0)} nodes; opsets: {opsets}"
-                          + (f"; functions: {', '.join(s.notes['functions'])}" if s.notes.get("functions") else ""))
+            functions = f"; functions: {', '.join(s.notes['functions'])}" if s.notes.get("functions") else ""
+            console.print(shown(f"{s.notes.get('nodes', 0)} nodes; opsets: {opsets}{functions}"))
     if s.errors:
         report_shape_errors(model, s.errors)

@@ -16,11 +16,17 @@ ONNX Attention, per its spec: ``Y = softmax(mask(softcap(Q K^T * scale))) V`` ov
 - the optional fourth output is the scores after the matmul (mode 0), the soft cap (1), the mask (2) or
   the softmax (3); ``softmax_precision`` runs the softmax in another float type.
 
+And a RotaryEmbedding node (opset 23): the first ``rotary_embedding_dim`` features of every head (all by
+default) are rotated as pairs ``(x1, x2)`` (the two halves, or neighbours when ``interleaved``) by the angle
+whose cosine and sine are ``cos_cache``/``sin_cache`` (indexed by ``position_ids`` when given, else already
+``(batch, seq, dim / 2)``): ``(cos x1 - sin x2, sin x1 + cos x2)``; the other features pass unchanged.
+
 Example::
 
     plan = read_attention(ctx)       # ctx: either bridge's converter context
     if plan.fused:                   # scaled_dot_product_attention means the same
         ...
+    rotary = read_rotary(ctx)        # a RotaryEmbedding node
 """
 
 from __future__ import annotations
@@ -224,3 +230,59 @@ def read_attention(ctx: ConverterContext) -> AttentionPlan:
         right_window=right, softcap=float(ctx.attr("softcap", 0.0) or 0.0), qk_mode=qk_mode,
         softmax_elem=softmax_elem, mask=mask, mask_rank=mask_rank, mask_pad=mask_pad, past=past, nonpad=nonpad,
         q_len=q_len, kv_len=kv_len, past_len=past_len, elem=elem)
+
+
+@dataclass(frozen=True)
+class RotaryPlan:
+    """What one RotaryEmbedding node computes."""
+
+    packed: bool        # a 3-D input (batch, seq, heads * size); 4-D inputs are (batch, heads, seq, size)
+    heads: int | None   # None: a 4-D input's head count known only at run time
+    head_size: int
+    rotary_dim: int     # the features rotated, from the first (even)
+    interleaved: bool   # pairs are neighbours (x[0], x[1]), else the two halves (x[i], x[i + dim / 2])
+    positions: bool     # the caches are indexed by position_ids
+
+    @property
+    def half(self) -> int:
+        """Half the rotated features: the size of each rotated pair's partner set."""
+        return self.rotary_dim // 2
+
+
+def read_rotary(ctx: ConverterContext) -> RotaryPlan:
+    """The :class:`RotaryPlan` of ``ctx``'s RotaryEmbedding node; fails for what the spec does not allow."""
+    rank = ctx.rank(0)
+    if rank not in (3, 4):
+        ctx.fail(f"the input has rank {rank}; RotaryEmbedding takes (batch, seq, hidden) or "
+                 "(batch, heads, seq, size)")
+    if ctx.elem(0) not in (None, *_FLOATS):
+        ctx.fail("the input must be a float tensor")
+    if any(ctx.elem(i) not in (None, ctx.elem(0)) for i in (1, 2)):
+        ctx.fail("cos_cache and sin_cache must have the input's element type")
+    shape = ctx.shape(0)
+    heads: int | None = int(ctx.attr("num_heads", 0) or 0)
+    if rank == 3:
+        hidden = _static(shape[2])
+        if not heads:
+            ctx.fail("num_heads is required for a 3-D input")
+        if hidden is None or hidden % heads:
+            ctx.fail(f"the hidden size {shape[2]} must be static and a multiple of num_heads={heads}")
+        head_size = hidden // heads
+    else:
+        heads, size = _static(shape[1]), _static(shape[3])
+        if size is None:
+            ctx.fail("the head size (last dim) must be static")
+        head_size = size
+    rotary_dim = int(ctx.attr("rotary_embedding_dim", 0) or 0) or head_size
+    if rotary_dim % 2 or rotary_dim > head_size:
+        ctx.fail(f"rotary_embedding_dim={rotary_dim} must be even and at most the head size {head_size}")
+    positions = ctx.has(3)
+    for i in (1, 2):
+        cache = ctx.shape(i)
+        if len(cache) != (2 if positions else 3):
+            ctx.fail(f"{'cos' if i == 1 else 'sin'}_cache must be "
+                     + ("(max_position, dim / 2) with position_ids" if positions else "(batch, seq, dim / 2) without position_ids"))
+        if _static(cache[-1]) not in (None, rotary_dim // 2):
+            ctx.fail(f"the caches' last dim {cache[-1]} is not rotary_embedding_dim / 2 = {rotary_dim // 2}")
+    return RotaryPlan(packed=rank == 3, heads=heads, head_size=head_size, rotary_dim=rotary_dim,
+                      interleaved=bool(int(ctx.attr("interleaved", 0) or 0)), positions=positions)

@@ -6,7 +6,9 @@ command never leaves a half-written file behind and never clobbers an existing f
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from onnxbridge.errors import ModelLoadError, OnnxBridgeError
+from onnxbridge.errors import ModelLoadError, OnnxBridgeError, OutputError
 
 # Protobuf cannot serialise a single message over 2 GiB; larger models keep weights in external data.
 PROTOBUF_LIMIT = 2**31 - 1
@@ -47,14 +49,38 @@ def load_model(path: str | os.PathLike, *, load_external_data: bool = True) -> o
     if not model.graph.node and not model.graph.output and not model.opset_import:
         # protobuf happily parses many non-ONNX byte strings into an empty message
         raise ModelLoadError(f"{p}: does not contain an ONNX graph", hint="is this really an .onnx file?")
+    _check_element_types(model, p)
+    # every location is checked even when the data is not read now: whoever reads it later (onnx, the
+    # checks, the viewer) then reads only files that lie beside the model
+    external_data_files(model, p)
     if load_external_data:
-        external_data_files(model, p)  # validates every location before anything is read
         try:
             onnx.load_external_data_for_model(model, str(p.parent))
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{p}: cannot read its external data ({_first_line(exc)})",
                                  hint="keep the .data file(s) beside the model, as they were saved") from None
     return model
+
+
+def _check_element_types(model: onnx.ModelProto, p: Path) -> None:
+    """Refuse element types ONNX does not define (a corrupt or hand-edited file): every later step would
+    fail on them in its own way."""
+    known = set(onnx.TensorProto.DataType.values())
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        typed = [("input", v.name, v.type.tensor_type.elem_type) for v in graph.input]
+        typed += [("output", v.name, v.type.tensor_type.elem_type) for v in graph.output]
+        typed += [("value", v.name, v.type.tensor_type.elem_type) for v in graph.value_info]
+        typed += [("initializer", t.name, t.data_type) for t in graph.initializer]
+        for what, name, elem in typed:
+            if elem not in known:
+                raise ModelLoadError(f"{p}: {what} {name!r} has element type {elem}, which ONNX does not define",
+                                     hint="the file is corrupt or hand-edited; re-export the model")
+        for node in graph.node:
+            for attr in node.attribute:
+                graphs.extend([attr.g] if attr.HasField("g") else [])
+                graphs.extend(attr.graphs)
 
 
 def external_data_files(model: onnx.ModelProto, path: str | os.PathLike) -> list[Path]:
@@ -79,16 +105,25 @@ def external_data_files(model: onnx.ModelProto, path: str | os.PathLike) -> list
         if not location or relative.is_absolute() or ".." in relative.parts or location.startswith(("/", "\\")):
             raise ModelLoadError(f"{where}, which is not a file beside the model",
                                  hint="external data must be a relative path inside the model's folder")
-        target = (base / relative).resolve()
-        if not target.is_relative_to(base):
+        try:
+            target = (base / relative).resolve()
+            inside = target.is_relative_to(base)
+            exists = inside and target.is_file()
+        except OSError as exc:  # a name too long, a symlink loop
+            raise ModelLoadError(f"{where}, which cannot be opened ({exc.strerror or exc})",
+                                 hint="external data must be a file beside the model") from None
+        if not inside:
             raise ModelLoadError(f"{where}, which leads outside the model's folder (a symlink)",
                                  hint="copy the data file next to the model instead of linking it")
-        if not target.is_file():
+        if not exists:
             raise ModelLoadError(f"{where}, which does not exist", hint="keep the .data file(s) beside the model")
         try:
-            end = int(info.get("offset", 0) or 0) + int(info.get("length", 0) or 0)
+            offset, length = int(info.get("offset", 0) or 0), int(info.get("length", 0) or 0)
         except ValueError:
-            raise ModelLoadError(f"{where} with a malformed offset or length", hint="re-export the model") from None
+            offset = length = -1
+        if offset < 0 or length < 0:
+            raise ModelLoadError(f"{where} with a malformed offset or length", hint="re-export the model")
+        end = offset + length
         if end > target.stat().st_size:
             raise ModelLoadError(f"{where}, which is shorter than the tensor needs (truncated?)",
                                  hint="copy the data file again")
@@ -122,24 +157,35 @@ def _cheap_size_known(model: onnx.ModelProto) -> bool:
         return False
 
 
+def fits_in_protobuf(model: onnx.ModelProto) -> bool:
+    """Whether ``model`` can be serialised in one piece (under 2 GiB); larger ones need external data."""
+    return _cheap_size_known(model) and model.ByteSize() <= PROTOBUF_LIMIT
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    Any failure to write (a full disk, no permission, a read-only file system, a name too long) becomes
+    one :class:`OutputError` naming ``path``, and nothing is left behind (see :func:`writing`).
+    """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise OnnxBridgeError(f"{target}: already exists", hint="choose another output or pass --force")
-    if target.is_dir():
-        raise OnnxBridgeError(f"{target}: is a directory, expected a file path")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, target)
+        with writing(target):
+            if target.exists() and not overwrite:
+                raise OnnxBridgeError(f"{target}: already exists", hint="choose another output or pass --force")
+            if target.is_dir():
+                raise OnnxBridgeError(f"{target}: is a directory, expected a file path")
+            _make_parent(target)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{_short(target.name)}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            yield tmp
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+            os.replace(tmp, target)
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
 
 
@@ -148,28 +194,140 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary directory; on success its files replace those in ``path``.
 
     Files already in ``path`` that the block did not write are left alone, so a user's other files
-    are never deleted.
+    are never deleted. Failures to write become one :class:`OutputError` naming ``path``.
     """
     target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise OnnxBridgeError(f"{target}: exists and is not a directory", hint="choose another output directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp: Path | None = None
     try:
-        yield tmp
-        target.mkdir(exist_ok=True)
-        for item in sorted(tmp.rglob("*")):
-            dest = target / item.relative_to(tmp)
-            if item.is_dir():
-                if dest.exists() and not dest.is_dir():
-                    dest.unlink()
-                dest.mkdir(exist_ok=True)
-            else:
-                # some writers (safetensors, mkstemp) create 0600 files; give outputs the usual permissions
-                os.chmod(item, 0o666 & ~_umask())
-                os.replace(item, dest)
+        with writing(target):
+            if target.exists() and not target.is_dir():
+                raise OnnxBridgeError(f"{target}: exists and is not a directory",
+                                      hint="choose another output directory")
+            _make_parent(target)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.", suffix=".tmp", dir=target.parent))
+            yield tmp
+            target.mkdir(exist_ok=True)
+            for item in sorted(tmp.rglob("*")):
+                dest = target / item.relative_to(tmp)
+                if item.is_dir():
+                    if dest.exists() and not dest.is_dir():
+                        dest.unlink()
+                    dest.mkdir(exist_ok=True)
+                else:
+                    # some writers (safetensors, mkstemp) create 0600 files; give outputs the usual permissions
+                    os.chmod(item, 0o666 & ~_umask())
+                    os.replace(item, dest)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# errno -> (what happened, what to do)
+_WRITE_ERRORS = {
+    errno.ENOSPC: ("no space left on the device", "free some space or write somewhere else"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space or write somewhere else"),
+    errno.EFBIG: ("the file would be larger than this system allows", "write somewhere else"),
+    errno.EACCES: ("permission denied", "choose a folder you can write to"),
+    errno.EPERM: ("permission denied", "choose a folder you can write to"),
+    errno.EROFS: ("the file system is read-only", "choose a folder you can write to"),
+    errno.ENAMETOOLONG: ("the file name is too long", "choose a shorter name"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose a path made of folders"),
+    errno.EEXIST: ("a part of the path is a file, not a folder", "choose a path made of folders"),
+    errno.ENOENT: ("the folder does not exist", "create the folder first"),
+    errno.EISDIR: ("is a directory, expected a file path", "choose a file name"),
+}
+# how Rust libraries (safetensors) report an OS error inside their own exception types
+_OS_ERROR_TEXT = re.compile(r"\(os error (\d+)\)")
+
+
+def output_error(exc: BaseException, path: str | os.PathLike, *, any_file: bool = False) -> OutputError | None:
+    """The one-line error for a failure to write ``path``, or None when ``exc`` is not such a failure.
+
+    Understands ``OSError`` and the exceptions of writers that wrap an OS error in their own type
+    (safetensors says "... (os error 28)"); both become e.g. ``out/model.onnx: cannot write: no space
+    left on the device (nothing was written)``.
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if (isinstance(exc, OSError) and exc.filename is not None and not any_file
+            and not _is_part_of(exc.filename, Path(path))):
+        return None  # about another file (an input read inside the block): not a failure to write ``path``
+    if code is None:
+        match = _OS_ERROR_TEXT.search(str(exc))
+        code = int(match.group(1)) if match else None
+    if code is None:
+        return None
+    what, todo = _WRITE_ERRORS.get(code, (os.strerror(code).lower(), "write somewhere else"))
+    return OutputError(f"{path}: cannot write: {what} (nothing was written)", hint=todo)
+
+
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Run a block that writes ``path``: a write failure inside it becomes one :class:`OutputError`.
+
+    Every writer goes through here (:func:`atomic_write` and :func:`atomic_output_dir` use it; wrap
+    any other writer in it), so a full disk or an unwritable folder is one line wherever it happens.
+    """
+    try:
+        yield
+    except OnnxBridgeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - writers raise OSError or their own types wrapping it
+        error = output_error(exc, path)
+        if error is None:
+            raise
+        raise error from None
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail now, before a long computation, when ``path`` (a file or folder to be written) cannot be.
+
+    Creates and removes a probe file in the nearest existing folder of ``path``: raises
+    :class:`OutputError` for a read-only or unwritable folder, a full disk, a name that is too long or a
+    parent that is a file. Nothing is left behind.
+    """
+    target = Path(path)
+    try:
+        for part in target.parts:
+            if len(os.fsencode(part)) > 255:
+                raise OSError(errno.ENAMETOOLONG, "File name too long", str(target))
+        parent = target.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OSError(errno.ENOTDIR, "Not a directory", str(parent))
+        fd, probe = tempfile.mkstemp(prefix=".onnxbridge-probe.", dir=parent)
+        try:
+            os.write(fd, b"\0")  # a full disk refuses the first byte
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        error = output_error(exc, target, any_file=True)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _is_part_of(filename: str | bytes | int, target: Path) -> bool:
+    """Whether ``filename`` is ``target``, inside it, one of its folders, or a temporary file beside it."""
+    if isinstance(filename, int):
+        return False
+    f = Path(os.fsdecode(filename)).absolute()
+    t = target.absolute()
+    return (f == t or t in f.parents or f in t.parents
+            or (f.parent == t.parent and f.name.startswith(f".{_short(t.name)}.")))
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a part of the path is a file
+        raise OSError(errno.ENOTDIR, "Not a directory", str(target.parent)) from None
+
+
+def _short(name: str) -> str:
+    """A prefix for temporary names that keeps them within the file system's 255-byte limit."""
+    return name if len(os.fsencode(name)) <= 200 else name[:50]
 
 
 def _umask() -> int:

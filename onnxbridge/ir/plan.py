@@ -7,7 +7,8 @@ What every code generator needs before it writes a line of framework code:
 - :func:`plan_model` makes a :class:`ModelPlan`: the main graph's :class:`GraphView` and one view per
   (block function, distinct signature: weight shapes and input types), named after the function, with
   constants and shape arithmetic folded; all-zero initial states of LSTM/GRU/RNN are dropped (the default);
-- :func:`loop_body_view` makes a Loop body a view of its own.
+- :func:`loop_body_view` makes a Loop body a view of its own, :func:`subgraph_view` any other subgraph (an If
+  branch, a Scan body).
 
 Example::
 
@@ -43,7 +44,56 @@ def prepare_model(model: onnx.ModelProto) -> onnx.ModelProto:
     inline = [(f.domain, f.name) for f in model.functions if (f.domain, f.name) not in keep]
     if inline:
         model = inliner.inline_selected_functions(model, inline)
-    return infer_shapes(model)
+    return infer_shapes(take_known_branches(model))
+
+
+def take_known_branches(model: onnx.ModelProto, rounds: int = 8) -> onnx.ModelProto:
+    """Replace each If of the main graph whose condition is known without running the model (a constant, or
+    folded from static shapes: ``Size(x) == 4``) by the nodes of the branch it takes, until none is left.
+
+    Exporters and ONNX's own function bodies write such Ifs for cases decided by ranks and attributes; a
+    branch that cannot run (it splits a 4-vector into 5) also stops ONNX shape inference for everything
+    after it, so taking the branch first lets inference type the rest. ``model`` is returned unchanged
+    when it has no such If.
+    """
+    for _ in range(rounds):
+        g = model.graph
+        if not any(n.op_type == "If" and is_onnx_domain(n.domain) for n in g.node):
+            return model
+        inits = {i.name for i in g.initializer}
+        view = GraphView(g.name, list(g.node), [i.name for i in g.input if i.name not in inits],
+                         [o.name for o in g.output], graph_types(infer_shapes(model).graph), opsets_of(model))
+        for init in g.initializer:
+            view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+        nodes: list[onnx.NodeProto] = []
+        taken = False
+        for node in g.node:
+            cond = view.const(node.input[0]) if node.op_type == "If" and is_onnx_domain(node.domain) else None
+            if cond is None or cond.size != 1:
+                fold_node(node, view)
+                nodes.append(node)
+                continue
+            branch = next(a.g for a in node.attribute
+                          if a.name == ("then_branch" if bool(cond.reshape(-1)[0]) else "else_branch"))
+            inserted = [helper.make_node("Constant", [], [i.name], value=i) for i in branch.initializer]
+            inserted += list(branch.node)
+            inserted += [helper.make_node("Identity", [b.name], [o]) for o, b in zip(node.output, branch.output) if o]
+            for inner in inserted:
+                fold_node(inner, view)
+            nodes += inserted
+            taken = True
+        if not taken:
+            return model
+        model = _with_nodes(model, nodes)
+    return model
+
+
+def _with_nodes(model: onnx.ModelProto, nodes: list[onnx.NodeProto]) -> onnx.ModelProto:
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    return out
 
 
 @dataclass(frozen=True)
@@ -86,8 +136,40 @@ def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], 
         if fn is not None:
             view.calls[id(node)] = _instantiate(fn, node, view, plan, functions)
             continue
+        _infer_node_types(view, node)
         fold_node(node, view)
     _drop_zero_initial_states(view)
+
+
+_INFER_CONST_LIMIT = 4096  # known inputs up to this size are given to per-node inference as values
+
+
+def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
+    """Types ONNX shape inference missed for ``node``'s outputs, inferred for the node alone with the
+    values folded so far (axes from ``Range(0, Size(Shape(x)))``, split sizes from shape arithmetic ...);
+    later nodes then see them too."""
+    outs = [o for o in node.output if o]
+    if not outs or all(view.type(o).rank is not None for o in outs) or not is_onnx_domain(node.domain) \
+            or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return
+    inputs, inits = [], []
+    for name in dict.fromkeys(n for n in node.input if n):
+        c = view.const(name)
+        if c is not None and np.asarray(c).size <= _INFER_CONST_LIMIT:
+            inits.append(numpy_helper.from_array(np.asarray(c), name))
+            continue
+        t = view.type(name)
+        if t.elem is None or t.shape is None:
+            return
+        inputs.append(value_info(name, t))
+    graph = helper.make_graph([node], "node", inputs, [helper.make_empty_tensor_value_info(o) for o in outs],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in view.opsets.items()])
+    inferred = graph_types(infer_shapes(model).graph)
+    for o in outs:
+        t = inferred.get(o, UNKNOWN)
+        if t.rank is not None and view.type(o).rank is None:
+            view.types[o] = t
 
 
 _RECURRENT_STATES = {"LSTM": (5, 6), "GRU": (5,), "RNN": (5,)}
@@ -194,3 +276,19 @@ def loop_body_view(loop: onnx.NodeProto, outer: GraphView) -> GraphView:
     return view
 
 
+def subgraph_view(node: onnx.NodeProto, attribute: str, outer: GraphView) -> GraphView:
+    """The subgraph ``attribute`` of ``node`` (an If branch, a Scan body) as a view: its declared inputs and
+    outputs. It sees the outer graph's values and constants (ONNX's outer-scope references), and its own
+    constants and shape arithmetic are folded."""
+    graph = next(a.g for a in node.attribute if a.name == attribute)
+    inits = {i.name for i in graph.initializer}
+    view = GraphView(graph.name or attribute, list(graph.node), [i.name for i in graph.input if i.name not in inits],
+                     [o.name for o in graph.output], {**outer.types, **graph_types(graph)}, dict(outer.opsets),
+                     is_function=outer.is_function)
+    view.known.update(outer.known)
+    view.sym_shapes.update(outer.sym_shapes)
+    for init in graph.initializer:
+        view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+    for inner in view.nodes:
+        fold_node(inner, view)
+    return view

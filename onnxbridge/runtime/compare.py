@@ -114,7 +114,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _ordered(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    return [np.ascontiguousarray(feeds[vi.name]) for vi in graph_inputs(model)]
+    return [np.require(feeds[vi.name], requirements="C") for vi in graph_inputs(model)]
 
 
 def _as_list(result: Any) -> list[Any]:

@@ -71,7 +71,7 @@ def session_runner(session: Any, provider: str, feeds: Mapping[str, np.ndarray]
 
     binding = session.io_binding()
     for name, array in feeds.items():
-        binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), device, 0))
+        binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(np.require(array, requirements="C"), device, 0))
     for out in session.get_outputs():
         binding.bind_output(out.name, device)
     return (lambda: session.run_with_iobinding(binding)), (lambda: session.run(None, feeds))

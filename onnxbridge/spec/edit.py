@@ -350,7 +350,7 @@ def inline_block(spec_dict: dict[str, Any], layer_id: str) -> dict[str, Any]:
 
 def _block_body(spec, layer):
     """The instance's block with its parameters filled in (a built-in block built for its input shapes)."""
-    from onnxbridge.spec.plan import _substitute_block, plan_spec
+    from onnxbridge.spec.plan import _Context, _substitute_block, plan_spec
 
     user = spec.blocks.get(layer.type)
     if user is not None:
@@ -358,7 +358,7 @@ def _block_body(spec, layer):
         missing = [k for k, v in args.items() if v is None]
         if missing:
             raise SpecError(f"layer {layer.id!r}: missing required parameter {missing[0]!r} of block {layer.type}")
-        return _substitute_block(user, args, f"layer {layer.id}")
+        return _substitute_block(_Context(spec), user, args, f"layer {layer.id}")  # the spec's size limits
     builtin = get_block(layer.type)
     if builtin is None:
         raise SpecError(f"layer {layer.id!r} is a {layer.type}, not a block instance",

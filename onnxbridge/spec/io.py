@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from onnxbridge.errors import SpecError
+from onnxbridge.limits import exceeded, limit
 from onnxbridge.spec.schema import Spec
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -25,6 +26,12 @@ def load_spec(path: str | os.PathLike) -> Spec:
         raise SpecError(f"{p}: is a directory, expected a spec file")
     if p.suffix.lower() not in SPEC_SUFFIXES:
         raise SpecError(f"{p}: expected a .yaml, .yml or .json spec file")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    if size > limit("max_spec_bytes"):
+        raise exceeded("max_spec_bytes", f"{p}: the file is {size:,} bytes, more than a spec may be")
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -139,15 +146,21 @@ def parse_spec_text(text: str, source: str = "<spec>", *, json_format: bool = Fa
         raise SpecError(f"{source}: the file is empty", hint="a spec needs at least 'inputs' and 'layers'")
     try:
         if json_format:
-            return json.loads(text)
-        if _FAST_LOADER is not None:
-            # libyaml's parser with the same safe constructors: the same data, about 8x faster on a big
-            # spec; its error messages are worded differently, so a text it rejects is read again below
-            try:
-                return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (a safe loader)
-            except yaml.YAMLError:
-                pass
-        return yaml.safe_load(text)
+            data = json.loads(text)
+        else:
+            data = None
+            if _FAST_LOADER is not None:
+                # libyaml's parser with the same safe constructors: the same data, about 8x faster on a big
+                # spec; its error messages are worded differently, so a text it rejects is read again below
+                try:
+                    data = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (a safe loader)
+                except yaml.YAMLError:
+                    pass
+            if data is None:
+                data = yaml.safe_load(text)
+    except RecursionError:
+        raise SpecError(f"{source}: the document nests too deeply to be read",
+                        hint="a spec needs only a few levels of nesting") from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"{source}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:
@@ -155,6 +168,10 @@ def parse_spec_text(text: str, source: str = "<spec>", *, json_format: bool = Fa
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{where}: malformed YAML: {problem}") from None
+    except ValueError as exc:  # e.g. an integer literal with more digits than Python converts
+        raise SpecError(f"{source}: {str(exc).split(';')[0]}") from None
+    check_document(data, source)
+    return data
 
 
 def spec_from_dict(data: Any, source: str = "<spec>") -> Spec:
@@ -162,6 +179,7 @@ def spec_from_dict(data: Any, source: str = "<spec>") -> Spec:
     if not isinstance(data, dict):
         raise SpecError(f"{source}: expected a mapping with 'inputs' and 'layers' at the top, "
                         f"got {type(data).__name__}")
+    check_document(data, source)
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
@@ -170,11 +188,76 @@ def spec_from_dict(data: Any, source: str = "<spec>") -> Spec:
         raise SpecError(message, problems=problems).with_source(source) from None
 
 
+def document_size(data: Any, source: str = "<spec>") -> int:
+    """Bytes ``data`` would take written out as JSON with every shared part (YAML alias) repeated.
+
+    Shared parts are measured once and counted at each use, so a billion-fold alias bomb is measured in
+    microseconds instead of being expanded; nothing is recursive, so any nesting depth is safe. Raises
+    :class:`onnxbridge.errors.LimitError` for documents over the size or nesting limits, and
+    :class:`SpecError` for a document that contains itself (a recursive YAML alias).
+    """
+    if not isinstance(data, (dict, list, tuple)):
+        return _scalar_size(data)
+    max_bytes, max_depth = limit("max_spec_bytes"), limit("max_spec_depth")
+    measured: dict[int, tuple[int, int]] = {}  # id -> (bytes, depth) of containers already measured
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        obj, children_done = stack.pop()
+        key = id(obj)
+        items = list(obj.items()) if isinstance(obj, dict) else obj
+        if children_done:
+            size, depth = 2, 1
+            for item in items:
+                for part in (item if isinstance(obj, dict) else (item,)):
+                    s, d = measured[id(part)] if isinstance(part, (dict, list, tuple)) else (_scalar_size(part), 0)
+                    size, depth = size + s + 1, max(depth, d + 1)
+            open_.discard(key)
+            measured[key] = (size, depth)
+            if size > max_bytes:
+                raise exceeded("max_spec_bytes", f"{source}: with its YAML aliases expanded the document is "
+                                                 f"more than {max_bytes:,} bytes")
+            if depth > max_depth:
+                raise exceeded("max_spec_depth", f"{source}: the document nests more than {max_depth} levels deep")
+            continue
+        if key in measured:
+            continue
+        if key in open_:
+            raise SpecError(f"{source}: a YAML alias refers to a value that contains it (a cycle)",
+                            hint="aliases (*name) may only repeat values defined before them")
+        if len(open_) > max_depth:
+            raise exceeded("max_spec_depth", f"{source}: the document nests more than {max_depth} levels deep")
+        open_.add(key)
+        stack.append((obj, True))
+        for item in items:
+            for part in (item if isinstance(obj, dict) else (item,)):
+                if isinstance(part, (dict, list, tuple)) and id(part) not in measured:
+                    stack.append((part, False))
+    return measured[id(data)][0]
+
+
+def check_document(data: Any, source: str = "<spec>") -> None:
+    """Refuse a document that is too large or too deep once its aliases are expanded (see :func:`document_size`)."""
+    document_size(data, source)
+
+
+def _scalar_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, bytes):
+        return len(value)
+    return 8
+
+
 def validation_problems(exc: ValidationError, data: Any) -> list[str]:
     """One line per problem, with a readable location such as ``layer [conv1].kernel_size: ...``."""
     messages = []
+    seen: set[str] = set()
     for err in exc.errors():
         loc = _readable_loc(err.get("loc", ()), data)
+        if loc and loc in seen:  # each branch of a union (int | str) complains: the first says enough
+            continue
+        seen.add(loc)
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
@@ -196,7 +279,7 @@ def _readable_loc(loc: tuple, data: Any) -> str:
             parts.append(f"[{label}]" if label else f"[{key}]")
             node = item
         else:
-            if key in ("OutputSpec", "str", "function-after[_dims(), list[union[int,str]]]"):
+            if key in ("OutputSpec", "str", "int", "function-after[_dims(), list[union[int,str]]]"):
                 continue
             parts.append(f".{key}" if parts else str(key))
             node = node.get(key) if isinstance(node, dict) else None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import onnx
 from onnx import helper
 
+from onnxbridge.errors import OnnxBridgeError, SpecError
 from onnxbridge.ir.conventions import BLOCKS_DOMAIN
 from onnxbridge.spec.builder import FunctionTable, GraphBuilder
 from onnxbridge.spec.plan import Plan, PlanNode, Ref, ShapeReport
@@ -15,7 +17,12 @@ from onnxbridge.spec.schema import Spec
 from onnxbridge.spec.types import TensorInfo, elem_type
 from onnxbridge.spec.weights import WeightStore
 
-__all__ = ["DEFAULT_OPSET", "IR_VERSION", "lower_plan"]
+__all__ = ["DEFAULT_OPSET", "IR_VERSION", "MAX_SEED", "MIN_OPSET", "check_opset", "check_ops_exist", "check_seed",
+           "lower_plan"]
+# the lowerings emit opset-13 forms at the oldest (axes of Squeeze/Unsqueeze/ReduceSum as inputs,
+# Dropout's ratio as an input); newer ops (LayerNormalization: 17) are checked per model
+MIN_OPSET = 13
+MAX_SEED = 2**32 - 1
 IR_VERSION = 8  # the IR that goes with opset 18; functions need IR >= 8
 PRODUCER = "onnxbridge"
 DEVICES_PROP = "onnxbridge.devices"
@@ -23,7 +30,13 @@ DEVICES_PROP = "onnxbridge.devices"
 
 def lower_plan(spec: Spec, plan: Plan, report: ShapeReport, *, seed: int = 0, opset: int = DEFAULT_OPSET,
                store: WeightStore | None = None) -> onnx.ModelProto:
-    """The ONNX model for a fully inferred plan: stored weights where ``store`` has them, else seeded ones."""
+    """The ONNX model for a fully inferred plan: stored weights where ``store`` has them, else seeded ones.
+
+    Raises :class:`SpecError` for an opset the spec cannot be written in (too old for an op it uses, newer
+    than onnx or onnxruntime know) and :class:`OnnxBridgeError` for a seed numpy cannot take.
+    """
+    check_seed(seed)
+    check_opset(opset, oldest=1 if _only_onnx_ops(plan) else MIN_OPSET)
     with targeting_opset(opset):
         return _lower(spec, plan, report, seed, opset, store)
 
@@ -63,7 +76,90 @@ def _lower(spec: Spec, plan: Plan, report: ShapeReport, seed: int, opset: int,
         # per-node placement for the framework code generators: {"node name": "cuda:1", ...}
         props[DEVICES_PROP] = json.dumps(devices, separators=(",", ":"))
     helper.set_model_props(model, props)
+    if opset != DEFAULT_OPSET:  # the default is what every lowering is tested at
+        check_ops_exist(model, opset)
     return model
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` when it is an integer numpy can seed with (0 to 2**32 - 1); otherwise a clear error."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise OnnxBridgeError(f"seed {seed!r} is not an integer from 0 to {MAX_SEED}",
+                              hint="give a non-negative seed such as --seed 0")
+    return seed
+
+
+def check_opset(opset: object, *, oldest: int = MIN_OPSET) -> int:
+    """``opset`` when onnx, onnxruntime and the lowerings all support it; otherwise a clear error.
+
+    ``oldest`` is :data:`MIN_OPSET` for the layers' own lowerings; a spec of ``Op`` layers only (a model
+    lifted as it stands) may keep any opset, its ops being checked against it by :func:`check_ops_exist`.
+    """
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not oldest <= opset <= newest:
+        raise SpecError(f"opset {opset!r} is not supported: specs build to opsets {oldest} to {newest} "
+                        f"(onnx {onnx.__version__})", hint=f"use --opset {DEFAULT_OPSET} (the default)")
+    if opset > DEFAULT_OPSET and not _runtime_runs(opset):
+        import onnxruntime
+
+        raise SpecError(f"opset {opset} is newer than onnxruntime {onnxruntime.__version__} runs",
+                        hint=f"use --opset {DEFAULT_OPSET} (the default), or upgrade onnxruntime")
+    return opset
+
+
+@functools.cache
+def _runtime_runs(opset: int) -> bool:
+    """Whether onnxruntime loads a model of this opset (it refuses opsets newer than it knows)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:  # nothing to run it with here: the checker's word is all there is
+        return True
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    probe = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - onnxruntime raises its own exception types
+        return False
+    return True
+
+
+def check_ops_exist(model: onnx.ModelProto, opset: int) -> None:
+    """Refuse a model that uses an op its opset does not have, or that fails the checker at that opset.
+
+    onnxruntime can crash (not raise) on such a model, so it must never get that far.
+    """
+    from onnxbridge.ir.opsets import missing_ops
+
+    problems: dict[str, str] = {}  # one line per op: where it is first used
+    for where, op, _, since in missing_ops(model):
+        where = where.replace("node ", "layer ", 1).replace("function ", "block ", 1)  # the spec's words
+        problems.setdefault(op, f"{where} uses {op}, which ONNX has from opset {since} on, not in opset {opset}")
+    if problems:
+        from onnxbridge.ir.opsets import first_version
+
+        newest = max(first_version(op) for op in problems)
+        lines = list(problems.values())
+        raise SpecError(lines[0] if len(lines) == 1 else f"{len(lines)} problems: " + "; ".join(lines),
+                        problems=lines, hint=f"build with --opset {newest} or newer")
+    from onnxbridge.ir.io import fits_in_protobuf
+
+    if not fits_in_protobuf(model):  # the checker takes such models only from a file
+        return
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise SpecError(f"the spec cannot be written in opset {opset}: {first}",
+                        hint=f"build with --opset {DEFAULT_OPSET} (the default)") from None
+
+
+def _only_onnx_ops(plan: Plan) -> bool:
+    """Whether every layer, in blocks too, is an ``Op`` layer: an ONNX operator as it stands."""
+    return all(_only_onnx_ops(n.block) if n.block is not None else n.type_name == "Op" for n in plan.nodes)
 
 
 def _value_info(name: str, info: TensorInfo | None) -> onnx.ValueInfoProto:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from onnxbridge.errors import SpecError
+from onnxbridge.limits import check_memory, exceeded, format_bytes, limit
 from onnxbridge.spec.blocks import BuiltinBlock, get_block
 from onnxbridge.spec.registry import (
     DEFAULT_OPSET,
@@ -31,7 +32,7 @@ from onnxbridge.spec.schema import BlockSpec, LayerSpec, Spec
 from onnxbridge.spec.types import TensorInfo, format_shape
 
 Ref = tuple[str, int]  # (producer: layer id or scope input name, output index)
-MAX_BLOCK_DEPTH = 16
+WEIGHT_BYTES = 4  # weights are initialised as float32
 
 
 @dataclass
@@ -126,6 +127,14 @@ class _Context:
         self.spec = spec
         self.structure_errors: list[str] = []
         self.report = ShapeReport(spec.name)
+        self.max_layers = limit("max_layers")
+        self.max_block_depth = limit("max_block_depth")
+        self.max_bytes = limit("max_spec_bytes")
+        self.layers = 0  # layers and block instances planned so far, blocks expanded
+        self.expanded_bytes = 0  # size of the block bodies substituted so far
+        self.weight_values = 0  # every weight's element count (buffers included)
+        self.largest_weight = 0
+        self.largest_tensor: tuple[int, str] = (0, "")  # bytes at batch 1, and which layer output
 
     def structural(self, where: str, message: str) -> None:
         self.structure_errors.append(f"{where}: {message}")
@@ -155,11 +164,17 @@ def plan_spec_partial(spec: Spec, *, opset: int | None = None) -> tuple[Plan, Sh
 
 def _plan_spec(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
     ctx = _Context(spec)
+    total = expanded_layer_count(spec)
+    if total > ctx.max_layers:
+        raise exceeded("max_layers", f"the spec expands to {total:,} layers once its blocks are expanded, more "
+                                     f"than {ctx.max_layers:,}")
     inputs = [TensorInfo(tuple(i.shape), i.dtype) for i in spec.inputs]
     names = [i.name for i in spec.inputs]
     if len(set(names)) != len(names):
         ctx.structural("inputs", f"duplicate input names {sorted({n for n in names if names.count(n) > 1})}")
     ctx.report.inputs = dict(zip(names, inputs))
+    for name, info in zip(names, inputs):
+        _note_tensor(ctx, f"input {name}", info)
     outputs = spec.output_specs()
     plan = _plan_scope(ctx, spec.name, spec.layers, names, inputs, [o.from_ for o in outputs], path="",
                        depth=0, stack=())
@@ -168,11 +183,72 @@ def _plan_spec(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
             ctx.structural(f"output {o.name}", "has the same name as an input; rename the output")
     if len({o.name for o in outputs}) != len(outputs):
         ctx.structural("outputs", "output names must be unique")
+    if not ctx.structure_errors:  # a spec at fault is reported as such first
+        _check_planned_memory(ctx)
     infos = {n: i for n, i in zip(names, inputs)}
     by_id = {n.id: n for n in plan.nodes}
     for o, ref in zip(outputs, plan.outputs):
         ctx.report.outputs[o.name] = _info_of(ref, infos, by_id)
     return plan, ctx.report, list(ctx.structure_errors)
+
+
+def expanded_layer_count(spec: Spec) -> int:
+    """How many layers and block instances ``spec`` has once its user blocks are expanded (no planning).
+
+    Counted per block definition and multiplied, so a spec whose blocks fan out ten-fold over seven
+    levels is measured instantly instead of being expanded. Built-in blocks count as one here (their
+    bodies are counted while planning); a block that uses itself, or nests too deep, counts as one (the
+    planner reports it).
+    """
+    memo: dict[str, int] = {}
+    max_depth = limit("max_block_depth")
+
+    def count(layers: list[LayerSpec], stack: tuple[str, ...]) -> int:
+        total = 0
+        for layer in layers:
+            total += 1
+            block = spec.blocks.get(layer.type)
+            if block is None or layer.type in stack or len(stack) >= max_depth:
+                continue
+            if layer.type not in memo:
+                memo[layer.type] = count(block.layers, stack + (layer.type,))
+            total += memo[layer.type]
+        return total
+
+    return count(spec.layers, ())
+
+
+def _note_tensor(ctx: _Context, where: str, info: TensorInfo) -> None:
+    """Remember the largest tensor (its size at batch 1: every symbolic dim taken as 1)."""
+    import numpy as np
+
+    from onnxbridge.spec.types import NUMPY_DTYPES
+
+    size = np.dtype(NUMPY_DTYPES.get(info.dtype, np.float32)).itemsize
+    for d in info.shape:
+        size *= d if isinstance(d, int) else 1
+    if size > ctx.largest_tensor[0]:
+        ctx.largest_tensor = (size, f"{where} {format_shape(info.shape)} {info.dtype}")
+
+
+def _check_planned_memory(ctx: _Context) -> None:
+    """Refuse, before anything is allocated, a network whose weights or a single tensor cannot fit.
+
+    Building holds every weight twice (the initializers and the serialised model) and the largest one
+    three times more while it is drawn (a float64 draw cast to float32).
+    """
+    values = ctx.weight_values
+    if values:
+        needed = 2 * WEIGHT_BYTES * values + 3 * WEIGHT_BYTES * ctx.largest_weight
+        check_memory(needed, f"building {ctx.spec.name}'s {values:,} weight values "
+                             f"({format_bytes(WEIGHT_BYTES * values)} as float32)",
+                     hint="check the layer sizes (out_features, channels, num_embeddings), or set "
+                          "ONNXBRIDGE_MAX_MEMORY if the memory is there")
+    size, where = ctx.largest_tensor
+    if size:
+        check_memory(size, f"{where} at batch 1",
+                     hint="check the input shape and the layer sizes, or set ONNXBRIDGE_MAX_MEMORY if the "
+                          "memory is there")
 
 
 def _join(errors: list[str]) -> str:
@@ -297,6 +373,10 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
     builtin = get_block(node.type_name) if layer_def is None and user_block is None else None
     row = LayerRow(node.path, node.id, node.type_name, depth, None, 0)
     ctx.report.rows.append(row)
+    ctx.layers += 1
+    if ctx.layers > ctx.max_layers:  # built-in blocks grow with their parameters: count as they expand
+        raise exceeded("max_layers", f"{where}: the spec expands to more than {ctx.max_layers:,} layers once "
+                                     "its blocks are expanded")
 
     if layer_def is None and user_block is None and builtin is None:
         options = list(all_layers()) + list(ctx.spec.blocks) + _builtin_names()
@@ -344,11 +424,22 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
         node.out_infos = list(outs)
         row.outputs = node.out_infos
         row.params = sum(w.size for w in node.weights.values() if w.trainable)
+        for w in node.weights.values():
+            ctx.weight_values += w.size
+            ctx.largest_weight = max(ctx.largest_weight, w.size)
+        for i, info in enumerate(node.out_infos):
+            _note_tensor(ctx, f"the output of layer {node.path}" + (f" (#{i})" if i else ""), info)
         return
 
     # a block instance: expand, then plan its body as a nested scope
-    if node.type_name in stack or len(stack) >= MAX_BLOCK_DEPTH:
+    if node.type_name in stack:
         ctx.structural(where, f"block {node.type_name!r} uses itself ({' -> '.join(stack + (node.type_name,))})")
+        row.status = "error"
+        return
+    if len(stack) >= ctx.max_block_depth:
+        ctx.structural(where, f"blocks nest more than {ctx.max_block_depth} levels deep "
+                              f"({' -> '.join(stack + (node.type_name,))}); flatten some of them, or set "
+                              f"ONNXBRIDGE_MAX_BLOCK_DEPTH above {ctx.max_block_depth} to allow it")
         row.status = "error"
         return
     try:
@@ -356,7 +447,7 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
             body = builtin.build(node.params, list(in_infos))
         else:
             assert user_block is not None  # an unknown type returned above
-            body = _substitute_block(user_block, node.params, where)
+            body = _substitute_block(ctx, user_block, node.params, where)
     except LayerShapeError as exc:
         _shape_error(ctx, row, where, in_infos, exc)
         return
@@ -441,8 +532,13 @@ def _validate_block_args(ctx: _Context, where: str, name: str, user: BlockSpec |
     return None if unknown or missing else args
 
 
-def _substitute_block(block: BlockSpec, args: dict[str, Any], where: str) -> BlockSpec:
-    """The block's layers with every ``$param`` value replaced by the instance's argument."""
+def _substitute_block(ctx: _Context, block: BlockSpec, args: dict[str, Any], where: str) -> BlockSpec:
+    """The block's layers with every ``$param`` value replaced by the instance's argument.
+
+    Arguments are shared, not copied, and measured before they are validated, so a large argument used
+    by many instances is refused (``ONNXBRIDGE_MAX_SPEC_BYTES``) before it is multiplied.
+    """
+    from onnxbridge.spec.io import document_size
 
     def sub(value: Any) -> Any:
         if isinstance(value, str) and value.startswith("$"):
@@ -457,6 +553,10 @@ def _substitute_block(block: BlockSpec, args: dict[str, Any], where: str) -> Blo
             return {k: sub(v) for k, v in value.items()}
         return value
 
-    layers = [LayerSpec.model_validate(sub(layer.model_dump(by_alias=True, exclude_none=True)))
-              for layer in block.layers]
+    raw = [sub(layer.model_dump(by_alias=True, exclude_none=True)) for layer in block.layers]
+    ctx.expanded_bytes += document_size(raw, where)
+    if ctx.expanded_bytes > ctx.max_bytes:
+        raise exceeded("max_spec_bytes", f"{where}: with its blocks expanded the spec is more than "
+                                         f"{ctx.max_bytes:,} bytes")
+    layers = [LayerSpec.model_validate(layer) for layer in raw]
     return block.model_copy(update={"layers": layers})

@@ -32,6 +32,7 @@ REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(:[0-9]+)?$"
 DType = Literal["float32", "float16", "float64", "int64", "int32", "bool", "int16", "int8", "uint8", "uint16",
                 "uint32", "uint64"]
 RESERVED_KEYS = ("id", "type", "input", "inputs", "device", "description")
+MAX_DIM = 2**63 - 1  # ONNX dims are int64
 
 
 class _Doc(BaseModel):
@@ -54,6 +55,8 @@ class InputSpec(_Doc):
         for d in shape:
             if isinstance(d, bool) or (isinstance(d, int) and d < 1):
                 raise ValueError(f"dimension {d!r} must be a positive integer or a symbolic name like 'batch'")
+            if isinstance(d, int) and d > MAX_DIM:
+                raise ValueError(f"dimension {d} is larger than ONNX can store (at most {MAX_DIM})")
             if isinstance(d, str) and not d.isidentifier():
                 raise ValueError(f"symbolic dimension {d!r} must be an identifier like 'batch' or 'seq'")
         return shape

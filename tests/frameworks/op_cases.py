@@ -20,12 +20,15 @@ from onnx import TensorProto, helper, numpy_helper
 _ELEM = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "int64": TensorProto.INT64,
          "int32": TensorProto.INT32, "bool": TensorProto.BOOL, "uint8": TensorProto.UINT8,
          "float16": TensorProto.FLOAT16, "int8": TensorProto.INT8, "int16": TensorProto.INT16,
-         "uint16": TensorProto.UINT16, "uint32": TensorProto.UINT32, "uint64": TensorProto.UINT64}
+         "uint16": TensorProto.UINT16, "uint32": TensorProto.UINT32, "uint64": TensorProto.UINT64,
+         "string": TensorProto.STRING}
 
 
 @dataclass(frozen=True)
 class In:
     """One input: ``shape`` (a str dim is symbolic), ``dtype``, ``fill`` and whether it is a constant.
+
+    ``dtype`` ``string`` takes its strings from ``value``.
 
     ``fill``: ``normal``, ``positive`` (0.1..2), ``unit`` (-0.9..0.9), ``gt1`` (1.1..3), ``int:LOW:HIGH``,
     ``bool``, ``distinct`` (a permutation, so sorting has no ties), or ``value`` (use ``value``).
@@ -61,6 +64,8 @@ class OpCase:
     xfail: dict = field(default_factory=dict)  # framework -> reason
     atol: float = 1e-4
     rtol: float = 1e-3
+    domain: str = ""  # the op's domain (``ai.onnx.ml``); ``opset`` is then that domain's version
+    outer: tuple[In, ...] = ()  # more graph inputs (``o0, o1 ...``), read by the node's subgraphs only
 
     @property
     def id(self) -> str:
@@ -84,12 +89,15 @@ def build_model(case: OpCase) -> onnx.ModelProto:
         names.append(name)
     while names and names[-1] == "":
         names.pop()
+    for k, spec in enumerate(case.outer):
+        inputs.append(helper.make_tensor_value_info(f"o{k}", _ELEM[spec.dtype], list(spec.shape)))
     outs = [f"y{j}" for j in range(case.outputs)]
-    node = helper.make_node(case.op, names, outs, name=f"{case.op.lower()}_node", **case.attrs)
+    node = helper.make_node(case.op, names, outs, name=f"{case.op.lower()}_node", domain=case.domain, **case.attrs)
     graph = helper.make_graph([node], f"{case.op.lower()}_case", inputs,
                               [helper.make_empty_tensor_value_info(o) for o in outs], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", case.opset)],
-                              ir_version=min(onnx.IR_VERSION, 10))
+    imports = [helper.make_opsetid("", case.opset)] if not case.domain else \
+        [helper.make_opsetid("", 21), helper.make_opsetid(case.domain, case.opset)]
+    model = helper.make_model(graph, opset_imports=imports, ir_version=min(onnx.IR_VERSION, 10))
     model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     untyped = [o for o in model.graph.output
                if not o.type.HasField("tensor_type") or not o.type.tensor_type.HasField("shape")]
@@ -114,11 +122,15 @@ def case_inputs(case: OpCase, seed: int = 0, batch: int = 2) -> dict[str, np.nda
             continue
         shape = tuple(batch if isinstance(d, str) else d for d in spec.shape)
         feeds[f"x{i}"] = _fill(In(shape, spec.dtype, spec.fill, value=spec.value), rng)
+    for k, spec in enumerate(case.outer):
+        feeds[f"o{k}"] = _fill(spec, rng)
     return feeds
 
 
 def _fill(spec: In, rng: np.random.Generator) -> np.ndarray:
     shape = tuple(2 if isinstance(d, str) else d for d in spec.shape)
+    if spec.dtype == "string":
+        return np.asarray(spec.value, dtype=object)
     dtype = np.dtype(spec.dtype)
     fill = spec.fill
     if fill == "value":
@@ -299,6 +311,25 @@ def _attention_cases() -> list[OpCase]:
                {"is_causal": 1}, opset=24, label="nonpad-causal"),
         OpCase("Attention", (In((2, 2, 3, 8), "float16"), In((2, 2, 5, 8), "float16"), In((2, 2, 5, 8), "float16")),
                {"is_causal": 1}, opset=23, label="float16", atol=2e-3, rtol=2e-3),
+    ]
+
+
+def _rotary_cases() -> list[OpCase]:
+    positions = In((2, 3), "int64", "int:0:49")
+    return [
+        OpCase("RotaryEmbedding", (In((2, 4, 3, 8)), _w(50, 4), _w(50, 4), positions), opset=23,
+               label="4d-constant-caches"),
+        OpCase("RotaryEmbedding", (In((2, 3, 32)), In((50, 4)), In((50, 4)), positions), {"num_heads": 4},
+               opset=23, label="3d"),
+        OpCase("RotaryEmbedding", (In((2, 4, 3, 8)), In((50, 2)), In((50, 2)), positions),
+               {"interleaved": 1, "rotary_embedding_dim": 4}, opset=23, label="interleaved-partial"),
+        OpCase("RotaryEmbedding", (In((2, 3, 16)), In((2, 3, 2)), In((2, 3, 2))),
+               {"num_heads": 2, "rotary_embedding_dim": 4}, opset=23, label="3d-no-positions-partial"),
+        OpCase("RotaryEmbedding", (In((2, 4, 3, 8)), In((2, 3, 4)), In((2, 3, 4))), {"interleaved": 1},
+               opset=23, label="no-positions-interleaved"),
+        OpCase("RotaryEmbedding", (In((1, 2, 3, 8), "float16"), In((8, 4), "float16"), In((8, 4), "float16"),
+                                   In((1, 3), "int64", "int:0:7")),
+               opset=23, label="float16", atol=2e-3),
     ]
 
 
@@ -586,4 +617,162 @@ CASES: list[OpCase] = [
     OpCase("Gemm", (In((3, 4)), In((4, 3)), In((3, 1))), label="column-bias"),
     # attention (batch 2; 4-D inputs are (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
     *_attention_cases(),
+    # normalisation statistics, RMS normalisation, scales computed at run time
+    OpCase("LayerNormalization", (X3, _w(6), _w(6)), outputs=3, label="statistics"),
+    OpCase("LayerNormalization", (X3, In((4, 6)), In((4, 6))), {"axis": 1, "epsilon": 1e-3}, outputs=2,
+           label="mean-runtime-weight"),
+    OpCase("LayerNormalization", (In((2, 4, 6), "float16"), In((6,), "float16", const=True)), outputs=3,
+           label="statistics-float16", atol=2e-3),
+    OpCase("RMSNormalization", (X3, _w(6)), opset=23, label="last-axis"),
+    OpCase("RMSNormalization", (X3, _w(4, 6)), {"axis": 1, "epsilon": 1e-3}, opset=23, label="two-axes"),
+    OpCase("RMSNormalization", (X3, In((6,))), {"axis": 1}, opset=23, label="runtime-broadcast-scale"),
+    OpCase("RMSNormalization", (X3, In((4, 6))), {"axis": -2}, opset=23, label="runtime-scale"),
+    OpCase("RMSNormalization", (In((2, 4, 6), "float16"), In((6,), "float16")), opset=23, label="float16",
+           atol=2e-3),
+    OpCase("GroupNormalization", (In((2, 4, 3, 3)), In((4,)), In((4,))), {"num_groups": 2}, opset=21,
+           label="runtime-scale"),
+    # rotary embedding (4-D inputs (batch, heads, seq, size), 3-D ones (batch, seq, heads * size))
+    *_rotary_cases(),
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# losses, sampling, signal, quantization, data-dependent sizes, control flow, text, ai.onnx.ml
+# --------------------------------------------------------------------------------------------------
+NO_STRINGS = "PyTorch has no string tensors"
+
+
+def _branch(name: str, op: str, second: str) -> onnx.GraphProto:
+    """An If branch with no inputs reading the outer graph's o0: ``out = op(o0, second)``."""
+    return helper.make_graph([helper.make_node(op, ["o0", second], [f"{name}_out"])], name, [],
+                             [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [2, 3])],
+                             initializer=[numpy_helper.from_array(np.asarray(2.0, np.float32), "two")])
+
+
+def _scan_body() -> onnx.GraphProto:
+    """Scan body: running sum and product of the slices, plus the outer o0 added to each step's output."""
+    t = TensorProto
+    nodes = [helper.make_node("Add", ["sum_in", "row"], ["sum_out"]),
+             helper.make_node("Mul", ["prod_in", "row"], ["prod_out"]),
+             helper.make_node("Add", ["sum_out", "o0"], ["step_out"])]
+    vi = helper.make_tensor_value_info
+    return helper.make_graph(nodes, "scan_body",
+                             [vi("sum_in", t.FLOAT, [3]), vi("prod_in", t.FLOAT, [3]), vi("row", t.FLOAT, [3])],
+                             [vi("sum_out", t.FLOAT, [3]), vi("prod_out", t.FLOAT, [3]), vi("step_out", t.FLOAT, [3])])
+
+
+def _tree_attrs() -> dict:
+    """Two trees on 3 features: LEQ/GT splits, a set-membership node, a NaN going true."""
+    return {"n_targets": 2, "aggregate_function": 1, "tree_roots": [0, 3],
+            "nodes_featureids": [0, 1, 2, 2, 0], "nodes_modes": numpy_helper.from_array(np.asarray([0, 3, 6, 0, 1], np.uint8)),
+            "nodes_splits": numpy_helper.from_array(np.asarray([0.0, 0.5, np.nan, 0.2, -0.3], np.float32)),
+            "nodes_truenodeids": [1, 0, 2, 4, 3], "nodes_trueleafs": [0, 1, 1, 0, 1],
+            "nodes_falsenodeids": [2, 1, 3, 5, 4], "nodes_falseleafs": [0, 1, 1, 1, 1],
+            "nodes_missing_value_tracks_true": [1, 0, 0, 0, 0],
+            "membership_values": numpy_helper.from_array(np.asarray([1.0, 2.0, np.nan], np.float32)),
+            "leaf_targetids": [0, 1, 0, 1, 0, 1],
+            "leaf_weights": numpy_helper.from_array(np.asarray([1.5, -2.0, 0.25, 4.0, 3.0, -1.0], np.float32))}
+
+
+CASES += [
+    # losses
+    OpCase("NegativeLogLikelihoodLoss", (In((3, 5, 2)), In((3, 2), "int64", "int:0:5")), opset=13, label="mean"),
+    OpCase("NegativeLogLikelihoodLoss", (In((3, 5)), In((3,), "int64", "int:0:5"), In((5,), fill="positive")),
+           {"reduction": "sum", "ignore_index": 1}, opset=13, label="sum-weight-ignore"),
+    OpCase("SoftmaxCrossEntropyLoss", (In((3, 5, 2)), In((3, 2), "int64", "int:0:5"), C(np.linspace(0.2, 1, 5),
+                                                                                         "float32")),
+           {"reduction": "none", "ignore_index": 2}, opset=13, outputs=2, label="none-log-prob"),
+    OpCase("SoftmaxCrossEntropyLoss", (In((3, 5)), In((3,), "int64", "int:0:5")), opset=13, label="mean"),
+    # sampling
+    OpCase("GridSample", (In((1, 2, 4, 5)), In((1, 3, 3, 2), fill="unit")), opset=16, label="bilinear"),
+    OpCase("GridSample", (In((1, 2, 4, 5)), In((1, 3, 3, 2))), {"mode": "cubic", "padding_mode": "reflection",
+                                                                 "align_corners": 1}, opset=20, label="cubic-reflection"),
+    OpCase("GridSample", (In((1, 1, 3, 4, 4)), In((1, 2, 2, 3, 3))), {"mode": "nearest", "padding_mode": "border"},
+           opset=20, label="volumetric-nearest-border"),
+    OpCase("AffineGrid", (In((2, 2, 3)), C([2, 3, 4, 5])), {"align_corners": 1}, opset=20, label="2d"),
+    OpCase("AffineGrid", (In((1, 3, 4)), C([1, 1, 2, 3, 4])), opset=20, label="3d"),
+    OpCase("Col2Im", (In((1, 12, 12)), C([3, 4]), C([2, 2])), {"pads": [1, 0, 0, 1]}, label="uneven-pads"),
+    OpCase("Col2Im", (In((1, 8, 18)), C([5, 6]), C([2, 2])), {"strides": [2, 1], "dilations": [1, 2],
+                                                              "pads": [1, 1, 1, 1]}, label="fold"),
+    OpCase("DeformConv", (In((1, 4, 5, 5)), _w(4, 2, 3, 3), In((1, 36, 3, 3), fill="unit"), _w(4),
+                          In((1, 18, 3, 3), fill="positive")), {"group": 2, "offset_group": 2}, opset=19),
+    # signal
+    *[OpCase(op, (In((), "int32", "value", value=8),), opset=17) for op in ("HannWindow", "HammingWindow",
+                                                                           "BlackmanWindow")],
+    OpCase("BlackmanWindow", (In((), "int64", "value", value=7),), {"periodic": 0, "output_datatype": TensorProto.DOUBLE}, opset=17,
+           label="symmetric-double"),
+    OpCase("MelWeightMatrix", (In((), "int64", "value", value=6), C(32), C(16000), C(100.0, "float32"),
+                               C(7000.0, "float32")), opset=17),
+    OpCase("DFT", (In((2, 8, 1)),), {"onesided": 1}, opset=20, label="rfft"),
+    OpCase("DFT", (In((2, 6, 2)), C(8), C(-2)), {"inverse": 1}, opset=20, label="inverse-padded"),
+    OpCase("DFT", (In((2, 5, 3, 2)),), {"axis": 2}, opset=17, label="opset17-axis"),
+    OpCase("STFT", (In((2, 32, 1)), C(4), C(np.hanning(8), "float32")), opset=17, label="window"),
+    # quantization
+    OpCase("QuantizeLinear", (In((2, 3, 4)), C(0.05, "float32"), C(3, "uint8")), opset=13, label="per-tensor"),
+    OpCase("QuantizeLinear", (In((2, 3, 4)), C([0.05, 0.1, 0.02], "float32"), C([0, -3, 5], "int8")),
+           {"axis": 1}, opset=13, label="per-axis-int8"),
+    OpCase("QuantizeLinear", (In((2, 6)), C([[0.05, 0.1], [0.02, 0.2]], "float32"), C([[1, 2], [3, 4]], "uint8")),
+           {"axis": 1, "block_size": 3}, opset=21, label="blocked"),
+    OpCase("DequantizeLinear", (In((2, 3, 4), "uint8", "int:0:255"), C([0.05, 0.1, 0.02], "float32"),
+                                C([128, 120, 130], "uint8")), {"axis": 1}, opset=13, label="per-axis"),
+    OpCase("DequantizeLinear", (In((2, 4), "int32", "int:-1000:1000"), C(0.01, "float32")), opset=13,
+           label="int32"),
+    OpCase("DynamicQuantizeLinear", (In((3, 4)),), opset=11, outputs=3),
+    OpCase("QLinearMatMul", (In((2, 4), "uint8", "int:0:255"), C(0.02, "float32"), C(120, "uint8"),
+                             In((4, 3), "uint8", "int:0:255"), C(0.03, "float32"), C(128, "uint8"),
+                             C(0.1, "float32"), C(100, "uint8")), opset=10),
+    OpCase("MatMulInteger", (In((2, 4), "int8", "int:-100:100"), In((4, 3), "int8", "int:-100:100"),
+                             C(3, "int8"), C(-2, "int8")), opset=10),
+    OpCase("ConvInteger", (In((1, 2, 5, 5), "uint8", "int:0:255"), In((3, 2, 3, 3), "uint8", "int:0:255"),
+                           C(100, "uint8"), C(128, "uint8")), {"pads": [1, 0, 0, 1]}, opset=10),
+    OpCase("QLinearConv", (In((1, 4, 5, 5), "uint8", "int:0:255"), C(0.02, "float32"), C(120, "uint8"),
+                           In((4, 2, 3, 3), "uint8", "int:0:255"), C([0.01, 0.02, 0.03, 0.04], "float32"),
+                           C([128, 120, 130, 125], "uint8"), C(0.5, "float32"), C(90, "uint8"),
+                           C([100, -50, 0, 20], "int32")), {"group": 2, "strides": [2, 2]}, opset=10),
+    # sizes that depend on the data
+    OpCase("Compress", (In((3, 4)), In((3,), "bool")), {"axis": 0}, opset=11, label="axis"),
+    OpCase("Compress", (In((3, 4)), In((5,), "bool")), opset=11, label="flat-shorter"),
+    OpCase("Unique", (In((8,), "int64", "int:0:4"),), {"sorted": 0}, opset=11, outputs=4, label="unsorted"),
+    OpCase("Unique", (In((3, 4), "int64", "int:0:2"),), {"axis": 1}, opset=11, outputs=4, label="axis"),
+    OpCase("NonMaxSuppression", (In((2, 6, 4), fill="positive"), In((2, 2, 6), fill="positive"), C([3]),
+                                 C([0.3], "float32"), C([0.5], "float32")), opset=11),
+    OpCase("NonMaxSuppression", (In((1, 5, 4), fill="positive"), In((1, 1, 5), fill="positive"), C([5]),
+                                 C([0.2], "float32")), {"center_point_box": 1}, opset=11, label="center-points"),
+    OpCase("CumProd", (In((2, 3, 4), fill="positive"), C(1)), {"exclusive": 1, "reverse": 1}, opset=26,
+           label="exclusive-reverse"),
+    OpCase("Det", (In((3, 4, 4)),), opset=11),
+    OpCase("OneHot", (In((2, 3), "int64", "int:-5:5"), In((), "int64", "value", value=5),
+                      In((2,), "float32", "value", value=[-1.0, 3.0])), {"axis": 1}, opset=11, label="runtime"),
+    # control flow in general form
+    OpCase("If", (In((), "bool"),), {"then_branch": _branch("then", "Add", "two"),
+                                      "else_branch": _branch("else", "Mul", "o0")}, opset=16, outer=(In((2, 3)),)),
+    OpCase("Scan", (In((3,)), In((3,), fill="positive"), In((3, 4))),
+           {"body": _scan_body(), "num_scan_inputs": 1, "scan_input_axes": [1], "scan_input_directions": [1],
+            "scan_output_axes": [1]}, opset=16, outputs=3, outer=(In((3,)),)),
+    # text
+    OpCase("TfIdfVectorizer", (In((2, 6), "int64", "int:2:6"),),
+           {"mode": "TFIDF", "min_gram_length": 1, "max_gram_length": 2, "max_skip_count": 2,
+            "ngram_counts": [0, 3], "ngram_indexes": [0, 1, 2, 3, 4], "pool_int64s": [2, 3, 4, 2, 3, 5, 4],
+            "weights": [1.0, 0.5, 2.0, 1.5, 3.0]}, opset=9),
+    OpCase("StringConcat", (In((3,), "string", value=["a", "bc", ""]), In((1,), "string", value=["-x"])), opset=20,
+           xfail={"torch": NO_STRINGS}),
+    OpCase("StringSplit", (In((2, 2), "string", value=[["a b  c", " "], ["x", "d e"]]),), opset=20, outputs=2,
+           xfail={"torch": NO_STRINGS}),
+    OpCase("RegexFullMatch", (In((3,), "string", value=["ab12", "abc", "12"]),), {"pattern": "[a-z]+[0-9]*"},
+           opset=20, xfail={"torch": NO_STRINGS}),
+    # onnxruntime builds the locale it is given (en_US.UTF-8 by default, often not installed)
+    OpCase("StringNormalizer", (In((4,), "string", value=["The", "cat", "THE", "sat"]),),
+           {"stopwords": ["the"], "case_change_action": "UPPER", "locale": "C.UTF-8"}, opset=10,
+           xfail={"torch": NO_STRINGS}),
+    # ai.onnx.ml
+    OpCase("Binarizer", (X3,), {"threshold": 0.3}, opset=1, domain="ai.onnx.ml"),
+    OpCase("ArrayFeatureExtractor", (X3, C([4, 0])), opset=1, domain="ai.onnx.ml"),
+    OpCase("LabelEncoder", (In((2, 3), "int64", "int:0:6"),), {"keys_int64s": [1, 3, 5], "values_floats": [0.5, 1.5, 2.5],
+                                                              "default_float": -1.0}, opset=2, domain="ai.onnx.ml"),
+    OpCase("LabelEncoder", (In((3,), "string", value=["b", "z", "a"]),),
+           {"keys_strings": ["a", "b"], "values_int64s": [7, 9]}, opset=2, domain="ai.onnx.ml", label="strings",
+           xfail={"torch": NO_STRINGS}),
+    OpCase("TreeEnsemble", (In((6, 3), "float32", "value", value=[[0.1, 0.9, 1.0], [-1, 0.2, 2.0], [np.nan, 1, 3],
+                                                                 [0.5, 0.4, 0.1], [-0.5, 2, 0.3], [2, -1, 1]]),),
+           _tree_attrs(), opset=5, domain="ai.onnx.ml"),
 ]

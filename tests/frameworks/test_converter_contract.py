@@ -59,8 +59,9 @@ def test_every_registration_is_at_a_schema_version_of_its_op(bridge):
     wrong = [(k.op_type, k.since, schema_versions(k.op_type, k.domain)) for k in registry.keys()
              if schema_versions(k.op_type, k.domain) and k.since not in schema_versions(k.op_type, k.domain)]
     assert not wrong
-    for op in registry.op_types():
-        assert registry.valid_from(op) == min(k.since for k in registry.keys() if k.op_type == op)
+    for op, domain in {(k.op_type, k.domain) for k in registry.keys()}:
+        assert registry.valid_from(op, domain) == min(k.since for k in registry.keys()
+                                                       if (k.op_type, k.domain) == (op, domain))
 
 
 @pytest.mark.parametrize("bridge", sorted(BRIDGES))

@@ -82,7 +82,7 @@ KERAS_EXPECT = {
     "mlp": {"Linear", "ReLU", "LayerNorm", "GELU", "Softmax"},
     "lstm": {"LSTM", "Linear"},
     "branches": {"Conv2d", "ReLU", "Concat", "MaxPool2d", "Linear"},
-    "conv1d": {"Embedding", "Conv2d", "Linear"},
+    "conv1d": {"Embedding", "Conv1d", "Linear"},
     "text": {"Embedding", "Linear"},
     "MobileNetV2": {"Conv2d", "Add", "Linear"},
     "EfficientNetB0": {"Conv2d", "SiLU", "Sigmoid", "Linear"},

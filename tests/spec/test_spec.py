@@ -195,6 +195,19 @@ def test_bad_device_is_rejected():
         build(_spec([{"id": "a", "type": "ReLU", "device": "gpu0"}]))
 
 
+@pytest.mark.parametrize("params", [{}, {"normalized_dims": 2, "eps": 1e-3}, {"elementwise_affine": False}])
+@pytest.mark.parametrize("opset", [13, 16])
+def test_layer_norm_before_opset_17_is_written_out_with_the_same_outputs(params, opset):
+    """There is no LayerNormalization before opset 17: the layer is written out and computes the same."""
+    spec = {"name": "n", "inputs": [{"name": "x", "shape": ["batch", 3, 6]}],
+            "layers": [{"id": "norm", "type": "LayerNorm", **params}]}
+    old, new = build(spec, seed=1, opset=opset), build(spec, seed=1, opset=18)
+    onnx.checker.check_model(old, full_check=True)
+    assert "LayerNormalization" not in {n.op_type for n in old.graph.node}
+    feeds = random_inputs(new, batch=2, seed=0)
+    np.testing.assert_allclose(run_onnxruntime(old, feeds)[0], run_onnxruntime(new, feeds)[0], rtol=1e-5, atol=1e-5)
+
+
 def test_spec_text_parses_to_what_the_safe_loader_gives():
     from onnxbridge.spec.io import parse_spec_text
 

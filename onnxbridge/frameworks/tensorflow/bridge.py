@@ -94,7 +94,7 @@ class TensorFlowBridge(Bridge):
         tf = import_tensorflow()
         tf_device = "/GPU:0" if device == "cuda" else "/CPU:0"
         with tf.device(tf_device):
-            args = [tf.constant(np.ascontiguousarray(a)) for a in inputs]
+            args = [tf.constant(np.require(a, requirements="C")) for a in inputs]
         fn = tf.function(value)
         sync = tf.test.experimental.sync_devices if device == "cuda" else (lambda: None)
 

@@ -43,7 +43,7 @@ _KERAS_ELEMS = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.
                           onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT64, onnx.TensorProto.INT32,
                           onnx.TensorProto.INT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8,
                           onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64,
-                          onnx.TensorProto.BOOL})
+                          onnx.TensorProto.BOOL, onnx.TensorProto.STRING})
 
 
 def dtype_name(elem: int | None) -> str:
@@ -383,6 +383,10 @@ class TensorFlowContext(ConverterContext):
             path = module_path(self.node)
             weight = self.node.input[1] if len(self.node.input) > 1 else None
             hint = ".".join(path) if path else layer_hint(self.node, weight)
+            if not self.node.name and hint == layer_hint(self.node):
+                # Keras names its own operations after them (ops.reshape -> "reshape", "reshape_1"): a layer
+                # named after its bare op type could take one of those names
+                hint = f"{hint}_layer"
         ref, accessor = self.scope.layer_ref(fn, hint, args, self._init)
         self._last_accessor = accessor
         if weights:
@@ -409,6 +413,14 @@ class TensorFlowContext(ConverterContext):
     def emit(self, expr: Code, j: int = 0, perm: Sequence[int] | None = None, **extra: Any) -> Code:
         """``out_j = expr``: output ``j`` (stored with ``perm``) in a new variable named after the tensor."""
         return self.define(self.node.output[j], expr, perm, **extra)
+
+    def let(self, hint: str, expr: Code) -> Code:
+        """``hint = expr`` in a fresh variable: an intermediate value of this converter (not an ONNX tensor)
+        that its later statements read."""
+        var = self.scope.new_var(hint)
+        self.define_raw(var, expr)
+        self.uses.add(var)
+        return var
 
     def define_raw(self, targets: Code | Sequence[Code], expr: Code) -> None:
         """``targets = expr`` for intermediate variables (not ONNX tensors), e.g. a tuple to unpack."""

@@ -16,6 +16,15 @@ def _lines(text: str) -> Callable[[], list[str]]:
     return lambda: list(body)
 
 
+def define(name: str, text: str) -> str:
+    """Add the helper class ``name`` (its fixed source ``text``) for an op family to instantiate; returns
+    ``name``. Families define their helpers beside their converters; a name is defined once."""
+    if name in HELPERS:
+        raise ValueError(f"the TensorFlow helper layer {name!r} is already defined")
+    HELPERS[name] = _lines(text)
+    return name
+
+
 HELPERS: dict[str, Callable[[], list[str]]] = {
     "ResizeBilinear": _lines('''
 class ResizeBilinear(keras.layers.Layer):
@@ -120,7 +129,8 @@ class Range(keras.layers.Layer):
     """``start, start + delta, ...`` below ``limit``, bounds known at run time (ONNX Range)."""
 
     def call(self, start, limit, delta):
-        return tf.range(start, limit, delta)
+        # one-element vectors count as scalars (ONNX's own function bodies pass them)
+        return tf.range(tf.reshape(start, []), tf.reshape(limit, []), tf.reshape(delta, []))
 '''),
     "ConstantLike": _lines('''
 class ConstantLike(keras.layers.Layer):

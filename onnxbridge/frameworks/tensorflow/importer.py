@@ -17,6 +17,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -28,7 +29,11 @@ import onnx
 from onnxbridge.errors import ModelLoadError, OnnxBridgeError
 from onnxbridge.frameworks.base import ConversionResult
 from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
+from onnxbridge.frameworks.tensorflow.origin import origin_doc
 from onnxbridge.frameworks.tensorflow.safe_load import family_of, keras_archive_refs, side_effect_ops
+from onnxbridge.frameworks.tensorflow.tidy_names import name_layer_weights
+from onnxbridge.frameworks.tensorflow.zero_biases import restore_zero_biases, zero_biases
+from onnxbridge.ir.layout_folds import fold_conv1d, fold_transpose_pairs
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL, check_parity, random_inputs
 
 HOP = "TensorFlow -> ONNX"
@@ -41,6 +46,18 @@ def _tensorflow() -> Any:
 
 
 # -- loading -----------------------------------------------------------------------------------------
+def check_source_path(source: Any) -> None:
+    """The checks on a file source that need no TensorFlow (missing, empty), so a mistyped path is
+    reported at once instead of after importing TensorFlow."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    path = Path(source)
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such file or directory", hint="check the path")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ModelLoadError(f"{path}: the file is empty", hint="save the model again")
+
+
 def load_tensorflow_source(source: Any, *, trust: bool = False) -> tuple[Any, str]:
     """A live Keras model or SavedModel object for ``source`` and a label for messages.
 
@@ -50,14 +67,11 @@ def load_tensorflow_source(source: Any, *, trust: bool = False) -> tuple[Any, st
     """
     if not isinstance(source, (str, os.PathLike)):
         return source, type(source).__name__
+    check_source_path(source)
     path = Path(source)
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file or directory", hint="check the path")
     if path.is_dir():
         return _load_saved_model(path, trust), str(path)
     suffix = path.suffix.lower()
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"{path}: the file is empty", hint="save the model again")
     if suffix == ".keras":
         if not zipfile.is_zipfile(path):
             raise ModelLoadError(f"{path}: not a Keras archive (.keras files are zip archives)",
@@ -250,6 +264,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
     unknown = sorted(k for k, v in options.items() if v not in (None, False))
     if unknown:
         raise OnnxBridgeError(f"option(s) {', '.join(unknown)} do not apply to TensorFlow sources")
+    check_source_path(source)
     tf = _tensorflow()
     import tf2onnx
 
@@ -275,6 +290,12 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
                               f"{_first_line(exc)})", hint="the model may use ops tf2onnx does not support") from None
     _require_onnx_ops(model, label)
     _tidy(model, traceable, dynamic_batch)
+    _readable_names(model, obj)
+    name_layer_weights(model)
+    restore_zero_biases(model, zero_biases(obj))
+    fold_conv1d(model)
+    fold_transpose_pairs(model)
+    model.graph.doc_string = origin_doc(source, obj)
     notes = [f"converted with tf2onnx {tf2onnx.__version__} (from_function, opset {opset or DEFAULT_OPSET})"]
     loops = sorted({n.op_type for n in model.graph.node if n.op_type in ("Loop", "Scan", "If")})
     if loops:
@@ -418,6 +439,102 @@ def _tidy(model: onnx.ModelProto, traceable: _Traceable, dynamic_batch: bool) ->
             for d in vi.type.tensor_type.shape.dim:
                 if d.dim_param in batch_params:
                     d.dim_param = BATCH_DIM
+
+
+_CALL_WRAPPER = re.compile(r"^(Stateful)?PartitionedCall(_\d+)?$")
+_TRACE_DOC = re.compile(r"^converted from b?['\"]__inference_")
+
+
+def _readable_names(model: onnx.ModelProto, source: Any) -> None:
+    """Node names without what TensorFlow and Keras put around a layer's path; no tf2onnx trace text.
+
+    tf2onnx names a node by its TensorFlow op path: ``StatefulPartitionedCall/model_1/stem_1/convolution``
+    for a SavedModel's serving function, ``model_1/stem_1/convolution`` for a Keras model (Keras 3 scopes
+    each layer as ``<name>_1`` inside the model's ``<name>_1``). Generated code names its modules and
+    variables after these paths, so they become ``stem/convolution``. The graph takes the Keras model's
+    name, and tf2onnx's doc string (``converted from b'__inference_fn_180'``) goes.
+    """
+    g = model.graph
+    if _TRACE_DOC.match(g.doc_string):
+        g.doc_string = ""
+    name = getattr(source, "name", None) if hasattr(source, "layers") else None
+    if isinstance(name, str) and name.isidentifier() and g.name == "tf2onnx":
+        g.name = name
+    paths = []
+    for node in g.node:
+        parts = node.name.split("/")
+        while len(parts) > 1 and _CALL_WRAPPER.match(parts[0]):
+            parts.pop(0)
+        paths.append(parts)
+    firsts = {p[0] for p in paths if len(p) > 2}
+    model_scope = next(iter(firsts)) if len(firsts) == 1 else None  # every layer path starts with it
+    pattern = rf"{re.escape(name)}(_\d+)?" if name else r".+_\d+"  # a SavedModel: Keras' scope of its model
+    if model_scope is not None and not re.fullmatch(pattern, model_scope):
+        model_scope = None  # one layer holding every other one: its name is worth keeping
+    scope_names = {p[1] if model_scope is not None and len(p) > 2 and p[0] == model_scope else p[0]
+                   for p in paths if len(p) > 1}
+    scopes = _layer_scopes(scope_names, _keras_layer_names(source))
+
+    def readable(parts: list[str]) -> str:
+        if model_scope is not None and len(parts) > 2 and parts[0] == model_scope:
+            parts = parts[1:]
+        return "/".join([scopes.get(parts[0], parts[0])] + parts[1:]) if len(parts) > 1 else parts[0]
+
+    taken = {n.name for n in g.node}
+    for node, parts in zip(g.node, paths):
+        new = readable(parts)
+        if new != node.name and new not in taken:
+            taken.add(new)
+            node.name = new
+    # the values too (weights are saved under their names): graph inputs and outputs keep theirs
+    fixed = {v.name for v in list(g.input) + list(g.output)}
+    values = [i.name for i in g.initializer] + [o for n in g.node for o in n.output]
+    taken, mapping = set(fixed) | set(values), {}
+    for value in values:
+        parts = value.split("/")
+        while len(parts) > 1 and _CALL_WRAPPER.match(parts[0]):
+            parts.pop(0)
+        new = readable(parts)
+        if value not in fixed and new != value and new not in taken:
+            taken.add(new)
+            mapping[value] = new
+    _rename(model, mapping)
+    for init in g.initializer:
+        init.name = mapping.get(init.name, init.name)
+
+
+def _layer_scopes(scopes: set[str], layer_names: set[str]) -> dict[str, str]:
+    """Keras 3 scope names -> layer names: a layer's scope is its name made unique with ``_<n>``
+    (``stem`` -> ``stem_1``; ``dense_1`` -> ``dense_1_2`` when ``dense`` took ``dense_1``).
+
+    With the layers' names known, a scope is the longest name it extends; without them (a SavedModel),
+    the suffix is dropped when every scope has one.
+    """
+    if layer_names:
+        out = {}
+        for scope in scopes:
+            owners = [n for n in layer_names if re.fullmatch(rf"{re.escape(n)}_\d+", scope)]
+            if owners:
+                out[scope] = max(owners, key=len)
+        return out
+    if scopes and all(re.search(r".+_\d+$", s) for s in scopes):
+        return {s: s.rsplit("_", 1)[0] for s in scopes}
+    return {}
+
+
+def _keras_layer_names(source: Any) -> set[str]:
+    """The names of a Keras model's layers, nested models' layers included (none for other objects)."""
+    names: set[str] = set()
+    stack, seen = list(getattr(source, "layers", None) or []), set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if isinstance(getattr(layer, "name", None), str):
+            names.add(layer.name)
+        stack.extend(getattr(layer, "layers", None) or [])
+    return names
 
 
 def _rename(model: onnx.ModelProto, mapping: dict[str, str]) -> None:

@@ -98,7 +98,7 @@ class TorchBridge(Bridge):
         import torch
 
         module = value.eval()  # converted for ``device`` already
-        args = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in inputs]
+        args = [torch.from_numpy(np.require(a, requirements="C")).to(device) for a in inputs]
         fn = torch.compile(module) if engine == "torch.compile" else module
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 

@@ -562,7 +562,20 @@ def generate(model: onnx.ModelProto, *, class_name: str | None = None) -> Genera
     express.
     """
     registry = load_ops()
+    _refuse_strings(model)
     plan = plan_model(model)
     registry.require_all(plan.model)
     return Generator(plan, class_name).generate()
+
+
+def _refuse_strings(model: onnx.ModelProto) -> None:
+    """A model that takes or gives strings cannot become a torch module: torch has no string tensors."""
+    g = model.graph
+    strings = [f"{kind} {vi.name!r}" for kind, values in (("input", g.input), ("output", g.output))
+               for vi in values if vi.type.tensor_type.elem_type == TensorProto.STRING]
+    if strings:
+        raise OnnxBridgeError(f"{', '.join(strings)} of the graph {'is a' if len(strings) == 1 else 'are'} string "
+                              f"tensor{'s' if len(strings) > 1 else ''}: PyTorch has no string tensors",
+                              hint="convert this model to TensorFlow, which has string tensors, or do the string "
+                                   "processing outside the model")
 

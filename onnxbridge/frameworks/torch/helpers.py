@@ -88,4 +88,169 @@ def onnx_pad(x, pads, mode="constant", value=0.0, axes=None):
         x = x.index_select(axis, index)
     return x
 '''),
+    "onnx_tree_ensemble": _lines('''
+def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
+    """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights
+    aggregated per target ("sum", "average", "min" or "max")."""
+    (roots, root_leafs, features, splits, modes, true_ids, false_ids, true_leafs, false_leafs, missing_true,
+     members, leaf_targets, leaf_weights) = trees
+    node = roots.expand(x.shape[0], -1)
+    leaf = root_leafs.expand(x.shape[0], -1)
+    for _ in range(depth):
+        at = torch.where(leaf, 0, node)
+        v = torch.gather(x, 1, features[at])
+        s = splits[at]
+        tests = torch.stack([v <= s, v < s, v >= s, v > s, v == s, v != s, (v[..., None] == members[at]).any(-1)], -1)
+        go = tests.gather(-1, modes[at][..., None])[..., 0] | (missing_true[at] & torch.isnan(v))
+        node = torch.where(leaf, node, torch.where(go, true_ids[at], false_ids[at]))
+        leaf = leaf | torch.where(go, true_leafs[at], false_leafs[at])
+    weights, targets = leaf_weights[node].to(x.dtype), leaf_targets[node]
+    if aggregate in ("sum", "average"):
+        out = x.new_zeros(x.shape[0], n_targets).scatter_add(1, targets, weights)
+        return out / roots.numel() if aggregate == "average" else out
+    start = torch.finfo(x.dtype).max if aggregate == "min" else torch.finfo(x.dtype).min
+    reduce = "amin" if aggregate == "min" else "amax"
+    return x.new_full((x.shape[0], n_targets), start).scatter_reduce(1, targets, weights, reduce)
+'''),
+    "onnx_col2im": _lines('''
+def onnx_col2im(x, image_shape, block_shape, dilations, pads, strides):
+    """ONNX Col2Im for any number of spatial axes: each column entry is added into the image at its block
+    position (entries falling into the padding are dropped)."""
+    image, block = [int(v) for v in image_shape], [int(v) for v in block_shape]
+    nd = len(image)
+    counts = [(image[d] + pads[d] + pads[nd + d] - dilations[d] * (block[d] - 1) - 1) // strides[d] + 1
+              for d in range(nd)]
+    grid = lambda sizes: torch.stack(torch.meshgrid(*[torch.arange(s) for s in sizes], indexing="ij"), -1).reshape(-1, nd)
+    pos = grid(counts)[None] * torch.tensor(strides) + grid(block)[:, None] * torch.tensor(dilations) \\
+        - torch.tensor(pads[:nd])
+    inside = ((pos >= 0) & (pos < torch.tensor(image))).all(-1).reshape(-1)
+    steps = torch.tensor([int(torch.tensor(image[d + 1:]).prod()) for d in range(nd)])
+    flat = (pos * steps).sum(-1).reshape(-1).to(x.device)
+    n, width = x.shape[0], x.shape[1] // len(grid(block))
+    cols = x.reshape(n, width, -1)
+    inside = inside.to(x.device)
+    out = x.new_zeros(n, width, int(torch.tensor(image).prod()))
+    out.index_add_(2, flat[inside], cols[..., inside])
+    return out.reshape(n, width, *image)
+'''),
+    "onnx_deform_conv2d": _lines('''
+def onnx_deform_conv2d(x, weight, offset, bias=None, mask=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                   groups=1, offset_groups=1):
+    """ONNX DeformConv (2-D): each kernel tap reads the input bilinearly at its position moved by the offset
+    (zero outside the image), scaled by the mask, then a grouped convolution of those taps."""
+    n, c, h, w = x.shape
+    out_c, _, kh, kw = weight.shape
+    oh, ow = offset.shape[-2:]
+    offset = offset.reshape(n, offset_groups, kh, kw, 2, oh, ow)
+    mask = torch.ones_like(offset[:, :, :, :, 0]) if mask is None else mask.reshape(n, offset_groups, kh, kw, oh, ow)
+    rows = (torch.arange(kh, device=x.device) * dilation[0])[:, None, None, None] \\
+        + (torch.arange(oh, device=x.device) * stride[0] - padding[0])[:, None]
+    cols = (torch.arange(kw, device=x.device) * dilation[1])[:, None, None] \\
+        + torch.arange(ow, device=x.device) * stride[1] - padding[1]
+    y, x_pos = rows + offset[:, :, :, :, 0], cols + offset[:, :, :, :, 1]
+    planes = x.reshape(n, offset_groups, c // offset_groups, h * w)
+    taps = 0
+    for dy in (0, 1):
+        for dx in (0, 1):
+            ty, tx = torch.floor(y) + dy, torch.floor(x_pos) + dx
+            weight_yx = (1 - (y - ty).abs()) * (1 - (x_pos - tx).abs()) * mask
+            weight_yx = weight_yx * ((ty >= 0) & (ty < h) & (tx >= 0) & (tx < w))
+            index = (ty.clamp(0, h - 1) * w + tx.clamp(0, w - 1)).long().reshape(n, offset_groups, 1, -1)
+            values = torch.gather(planes, 3, index.expand(-1, -1, c // offset_groups, -1))
+            taps = taps + values * weight_yx.reshape(n, offset_groups, 1, -1)
+    taps = taps.reshape(n, groups, c // groups * kh * kw, oh * ow)
+    kernel = weight.reshape(groups, out_c // groups, -1)
+    out = torch.einsum("gok,ngkl->ngol", kernel, taps).reshape(n, out_c, oh, ow)
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+'''),
+    "onnx_unique": _lines('''
+def onnx_unique(x, dim=None, sort=True):
+    """ONNX Unique: the unique values (or slices along dim), the index of each one's first occurrence, the
+    inverse indices and the counts; without sort, in order of first occurrence."""
+    flat = x.reshape(-1) if dim is None else x
+    values, inverse, counts = torch.unique(flat, sorted=True, return_inverse=True, return_counts=True, dim=dim)
+    n = flat.shape[0 if dim is None else dim]
+    positions = torch.arange(n, device=x.device)
+    first = torch.full((counts.shape[0],), n, dtype=torch.int64, device=x.device)
+    first = first.scatter_reduce(0, inverse.reshape(-1), positions, "amin")
+    if not sort:
+        order = torch.argsort(first)
+        values = values.index_select(0 if dim is None else dim, order)
+        inverse = torch.argsort(order)[inverse]
+        first, counts = first[order], counts[order]
+    return values, first, inverse.reshape(-1), counts
+'''),
+    "onnx_non_max_suppression": _lines('''
+def onnx_non_max_suppression(boxes, scores, max_output=None, iou_threshold=None, score_threshold=None,
+                         center_point_box=0):
+    """ONNX NonMaxSuppression: per batch and class, boxes by falling score (ties: lower index first), each
+    kept unless it overlaps a kept one by more than iou_threshold; [batch, class, box] rows."""
+    limit = 0 if max_output is None or max_output.numel() == 0 else max(int(max_output.reshape(-1)[0]), 0)
+    iou_limit = 0.0 if iou_threshold is None or iou_threshold.numel() == 0 else float(iou_threshold.reshape(-1)[0])
+    if center_point_box:
+        half = boxes[..., 2:] / 2
+        corners = torch.cat([boxes[..., :2] - half, boxes[..., :2] + half], -1)
+    else:  # [y1, x1, y2, x2], corners in either order
+        corners = torch.stack([torch.minimum(boxes[..., 1], boxes[..., 3]), torch.minimum(boxes[..., 0], boxes[..., 2]),
+                               torch.maximum(boxes[..., 1], boxes[..., 3]), torch.maximum(boxes[..., 0], boxes[..., 2])], -1)
+    selected = []
+    for b in range(scores.shape[0]):
+        box = corners[b]
+        area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1])
+        overlap = (torch.minimum(box[:, None, 2:], box[None, :, 2:]) - torch.maximum(box[:, None, :2], box[None, :, :2]))
+        inter = overlap.clamp(min=0).prod(-1)
+        union = area[:, None] + area[None, :] - inter
+        valid = (overlap > 0).all(-1) & (area[:, None] > 0) & (area[None, :] > 0) & (union > 0)
+        suppresses = (valid & (inter / torch.where(valid, union, 1) > iou_limit)).tolist()
+        for c in range(scores.shape[1]):
+            order = torch.argsort(scores[b, c], descending=True, stable=True)
+            if score_threshold is not None and score_threshold.numel():
+                order = order[scores[b, c][order] > score_threshold.reshape(-1)[0]]
+            kept = []
+            for i in order.tolist():
+                if len(kept) >= limit:
+                    break
+                if not any(suppresses[k][i] for k in kept):
+                    kept.append(i)
+            selected += [[b, c, i] for i in kept]
+    return torch.tensor(selected, dtype=torch.int64, device=boxes.device).reshape(-1, 3)
+'''),
+    "onnx_tfidf_vectorizer": _lines('''
+def onnx_tfidf_vectorizer(x, pools, output_size, max_skip=0, mode="TF", weights=None):
+    """ONNX TfIdfVectorizer: how often each pool n-gram occurs in each row of tokens (items skip_distance
+    apart, for every distance up to max_skip + 1; unigrams once), as counts (TF), weights where present
+    (IDF) or weighted counts (TFIDF), at each n-gram's output position."""
+    rows = x if x.dim() == 2 else x.reshape(1, -1)
+    counts = torch.zeros(rows.shape[0], output_size, device=x.device)
+    for size, grams, where in pools:
+        grams = torch.tensor(grams, dtype=rows.dtype, device=x.device)
+        spread = F.one_hot(torch.tensor(where, device=x.device), output_size).float()
+        for distance in range(1, max_skip + 2) if size > 1 else [1]:
+            span = (size - 1) * distance + 1
+            if span > rows.shape[1]:
+                break
+            windows = rows.unfold(1, span, 1)[..., ::distance]
+            hits = (windows[:, :, None, :] == grams[None, None]).all(-1)
+            counts = counts + hits.sum(1).float() @ spread
+    if mode != "TF":
+        weights = torch.ones(output_size, device=x.device) if weights is None else torch.tensor(weights, device=x.device)
+        counts = counts * weights if mode == "TFIDF" else torch.where(counts > 0, weights, 0.0)
+    return counts if x.dim() == 2 else counts[0]
+'''),
+    "onnx_mel_weight_matrix": _lines('''
+def onnx_mel_weight_matrix(num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz, dtype):
+    """Triangular filters from the linear-frequency bins of an FFT to mel bins (ONNX MelWeightMatrix)."""
+    num_mel_bins, dft_length, sample_rate = int(num_mel_bins), int(dft_length), int(sample_rate)
+    low = 2595 * torch.log10(1 + torch.as_tensor(lower_edge_hertz, dtype=torch.float64) / 700)
+    high = 2595 * torch.log10(1 + torch.as_tensor(upper_edge_hertz, dtype=torch.float64) / 700)
+    mel = torch.arange(num_mel_bins + 2, dtype=torch.float64) * (high - low) / (num_mel_bins + 2) + low
+    hertz = 700 * (torch.pow(10, mel / 2595) - 1)
+    edges = torch.floor((dft_length + 1) * hertz / sample_rate).long()
+    left, center, right = edges[:-2], edges[1:-1], edges[2:]
+    j = torch.arange(dft_length // 2 + 1, dtype=torch.float64)[:, None]
+    rising = torch.where(center > left, (j - left) / (center - left).clamp(min=1), 1.0)
+    falling = (right - j) / (right - center).clamp(min=1)
+    weights = torch.where((left <= j) & (j <= center), rising, torch.where((center < j) & (j < right), falling, 0.0))
+    return weights.to(dtype)
+'''),
 }

@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import io
 import logging
+import os
 import pickle  # noqa: S403 - only for its error type; nothing is unpickled
 import re
 import warnings
@@ -56,11 +57,29 @@ def _torch() -> Any:
 # --------------------------------------------------------------------------------------------------
 # loading sources
 # --------------------------------------------------------------------------------------------------
+def check_source_path(source: Any) -> None:
+    """The checks on a file source that need no torch (missing, empty, no name after ``file.py``), so a
+    mistyped path is reported at once instead of after importing torch."""
+    if not isinstance(source, (str, os.PathLike)):
+        return
+    text = str(source)
+    match = re.fullmatch(r"(.+\.py):([A-Za-z_]\w*)", text)
+    path = Path(match.group(1) if match else text)
+    if not match and path.suffix == ".py":
+        raise OnnxBridgeError(f"{path}: name the class or factory to use, e.g. {path}:Net")
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}",
+                             hint="check the path")
+    if not match and path.stat().st_size == 0:
+        raise ModelLoadError(f"{path}: the file is empty")
+
+
 def load_torch_source(source: Any) -> tuple[Any, str]:
     """The PyTorch object behind ``source`` and a label for messages.
 
     Returns an ``nn.Module``, a ``torch.jit.ScriptModule`` or a ``torch.export.ExportedProgram``.
     """
+    check_source_path(source)
     torch = _torch()
     if isinstance(source, (torch.nn.Module, torch.export.ExportedProgram)):
         return source, type(source).__name__
@@ -304,6 +323,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Any
     """
     if exporter not in EXPORTERS:
         raise OnnxBridgeError(f"unknown exporter {exporter!r}", hint=f"choose one of: {', '.join(EXPORTERS)}")
+    check_source_path(source)
     torch = _torch()
     obj, label = load_torch_source(source)
     specs = as_specs(input_shapes)

@@ -102,12 +102,29 @@ class LayerNorm(LayerDef):
     def lower(cls, p, b, inputs, infos, outputs):
         """Emit one ONNX ``LayerNormalization`` (a fixed scale of ones when it is not affine)."""
         ws = cls.weights(p, infos)
+        if b.opset < 17:  # no LayerNormalization before opset 17: written out as the exporters write it
+            cls._lower_written_out(p, b, inputs[0], ws, outputs)
+            return
         if p.elementwise_affine:
             scale, bias = b.weight("weight", ws["weight"]), b.weight("bias", ws["bias"])
         else:  # LayerNormalization needs a scale input: fixed ones, no bias
             scale, bias = b.const(np.ones(ws["weight"].shape, np.float32), "ones"), None
         args = [inputs[0], scale] + ([bias] if bias else [])
         b.node("LayerNormalization", args, outputs, axis=-p.normalized_dims, epsilon=float(p.eps))
+
+    @staticmethod
+    def _lower_written_out(p, b, x, ws, outputs):
+        """(x - mean) / sqrt(var + eps) * weight + bias, the mean and variance over the normalised dims."""
+        axes = list(range(-p.normalized_dims, 0))
+        centred = b.op("Sub", x, b.op("ReduceMean", x, axes=axes, keepdims=1))
+        variance = b.op("ReduceMean", b.op("Pow", centred, b.const(np.float32(2.0), "two")), axes=axes, keepdims=1)
+        eps = b.const(np.float32(p.eps), "eps")
+        if not p.elementwise_affine:
+            b.node("Div", [centred, b.op("Sqrt", b.op("Add", variance, eps))], outputs)
+            return
+        normed = b.op("Div", centred, b.op("Sqrt", b.op("Add", variance, eps)))
+        scaled = b.op("Mul", normed, b.weight("weight", ws["weight"]))
+        b.node("Add", [scaled, b.weight("bias", ws["bias"])], outputs)
 
     @classmethod
     def examples(cls):

@@ -121,16 +121,19 @@ def test_saved_model_without_signatures_exits_2(tmp_path):
 
 
 def _unsupported() -> onnx.ModelProto:
-    """Relu -> Reshape -> Det, and Unique: two ops without a TensorFlow converter."""
+    """Relu -> Reshape -> MaxRoiPool, and RoiAlign: two ops without a TensorFlow converter."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 9])
-    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [3, 3])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 3, 3])
+    rois = helper.make_tensor("rois", TensorProto.FLOAT, [1, 5], [0, 0, 0, 2, 2])
+    boxes = helper.make_tensor("boxes", TensorProto.FLOAT, [1, 4], [0, 0, 2, 2])
+    batch = helper.make_tensor("batch", TensorProto.INT64, [1], [0])
     nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
              helper.make_node("Reshape", ["r", "shape"], ["square"], name="square"),
-             helper.make_node("Det", ["square"], ["d"], name="det_a"),
-             helper.make_node("Unique", ["r"], ["u"], name="unique_b")]
+             helper.make_node("MaxRoiPool", ["square", "rois"], ["d"], name="pool_a", pooled_shape=[2, 2]),
+             helper.make_node("RoiAlign", ["square", "boxes", "batch"], ["u"], name="align_b")]
     outputs = [helper.make_tensor_value_info("u", TensorProto.FLOAT, None),
                helper.make_tensor_value_info("d", TensorProto.FLOAT, None)]
-    graph = helper.make_graph(nodes, "g", [x], outputs, initializer=[shape])
+    graph = helper.make_graph(nodes, "g", [x], outputs, initializer=[shape, rois, boxes, batch])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 
@@ -139,15 +142,15 @@ def test_unsupported_ops_listed_at_once(tmp_path):
     onnx.save(_unsupported(), path)
     with pytest.raises(UnsupportedOpsError) as info:
         onnxbridge.convert(str(path), "tensorflow")
-    assert set(info.value.ops) == {"Det", "Unique"}
-    assert info.value.ops["Det"] == ["det_a"] and info.value.ops["Unique"] == ["unique_b"]
+    assert set(info.value.ops) == {"MaxRoiPool", "RoiAlign"}
+    assert info.value.ops["MaxRoiPool"] == ["pool_a"] and info.value.ops["RoiAlign"] == ["align_b"]
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     r = run_cli("convert", path, "--to", "tensorflow", "-o", out)
     assert r.returncode == 2
     line = _error_line(r)
-    assert "Det (det_a)" in line and "Unique (unique_b)" in line
+    assert "MaxRoiPool (pool_a)" in line and "RoiAlign (align_b)" in line
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]  # nothing half-written, nothing lost
 
 

@@ -264,3 +264,38 @@ def test_lambda_layers_are_not_executed_from_files(tmp_path, suffix):
 def test_missing_file(tmp_path):
     with pytest.raises(ModelLoadError, match="no such file"):
         import_to_onnx(tmp_path / "nope.keras")
+
+
+def _named_model():
+    keras.utils.set_random_seed(2)
+    image = keras.Input((8, 8, 3), name="image")
+    x = layers.Conv2D(4, 3, name="stem")(image)
+    x = layers.Dense(6, name="dense")(layers.Flatten(name="flatten")(x))
+    x = layers.Dense(6, name="dense_1")(x)  # Keras' own next name: its scope is "dense_1_1"
+    return keras.Model(image, layers.Dense(5, name="head")(x), name="classifier")
+
+
+@pytest.mark.parametrize("kind", ["keras", "saved_model"])
+def test_names_lose_the_scopes_tensorflow_and_keras_add(tmp_path, kind):
+    """No StatefulPartitionedCall/, model_1/ or Keras 3's "_1" scope suffixes in the names generated code
+    is written from, and no tf2onnx trace text as the doc string."""
+    from onnxbridge.frameworks.torch.codegen import generate
+
+    model = _named_model()
+    if kind == "keras":
+        model.save(tmp_path / "net.keras")
+        source = tmp_path / "net.keras"
+    else:
+        model.export(tmp_path / "exported", verbose=False)
+        source = tmp_path / "exported"
+    result = import_to_onnx(source)
+    assert result.ok, [r.summary() for _, r in result.checks]
+    g = result.onnx_model.graph
+    names = [n.name for n in g.node] + [i.name for i in g.initializer] + [o for n in g.node for o in n.output]
+    assert not [n for n in names if "PartitionedCall" in n or "classifier" in n], names
+    assert {"stem", "dense", "dense_1", "head"} <= {n.name.split("/")[0] for n in g.node}, [n.name for n in g.node]
+    assert "__inference" not in g.doc_string
+    source_code = generate(result.onnx_model).source
+    for attr in ("self.stem = nn.Conv2d", "self.dense = nn.Linear", "self.dense_1 = nn.Linear", "self.head = nn.Linear"):
+        assert attr in source_code, source_code
+    assert "__inference" not in source_code and "_1_1" not in source_code

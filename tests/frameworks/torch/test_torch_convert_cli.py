@@ -133,18 +133,16 @@ def test_pt2_and_torchscript_files(net_file, tmp_path):
 
 
 def _unsupported_model() -> onnx.ModelProto:
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
-    then = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [],
-                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, 3])])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    boxes = helper.make_tensor("boxes", TensorProto.FLOAT, [1, 4], [0, 0, 2, 1])
+    batch = helper.make_tensor("batch", TensorProto.INT64, [1], [0])
     nodes = [
         helper.make_node("Foo", ["x"], ["a"], name="custom_1", domain="com.example"),
         helper.make_node("Foo", ["a"], ["b"], name="custom_2", domain="com.example"),
-        helper.make_node("ReduceMax", ["b"], ["c"], name="cond", keepdims=0),
-        helper.make_node("Cast", ["c"], ["flag"], name="to_bool", to=TensorProto.BOOL),
-        helper.make_node("If", ["flag"], ["y"], name="branch", then_branch=then, else_branch=then),
+        helper.make_node("RoiAlign", ["b", "boxes", "batch"], ["y"], name="align"),
     ]
-    graph = helper.make_graph(nodes, "g", [x], [y])
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[boxes, batch])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.example", 1)])
 
 
@@ -152,7 +150,7 @@ def test_unsupported_ops_listed_at_once(tmp_path):
     with pytest.raises(UnsupportedOpsError) as info:
         onnxbridge.convert(_unsupported_model(), "torch")
     message = str(info.value)
-    assert "com.example::Foo (custom_1, custom_2)" in message and "If (branch)" in message
+    assert "com.example::Foo (custom_1, custom_2)" in message and "RoiAlign (align)" in message
 
 
 def test_bad_inputs_exit_2_and_write_nothing(tmp_path, net_file):
@@ -169,7 +167,7 @@ def test_bad_inputs_exit_2_and_write_nothing(tmp_path, net_file):
         ("model.xyz", ["--to", "torch"], "unknown model format"),
         ("bad.pt2", ["--to", "onnx"], "not a loadable ExportedProgram"),
         (f"{net_file}:broken", ["--to", "torch", "--input", "image:1x3x8x8"], "raised RuntimeError"),
-        ("unsupported.onnx", ["--to", "torch"], "If (branch)"),
+        ("unsupported.onnx", ["--to", "torch"], "RoiAlign (align)"),
     ]
     for i, (src, args, expected) in enumerate(cases):
         out = tmp_path / f"out{i}"

@@ -4,10 +4,12 @@ NonZero, ReverseSequence."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, item, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.symbolic import Dim
 
@@ -129,19 +131,43 @@ def gather_elements(ctx: TensorFlowContext) -> None:
     ctx.emit(call(_ops("take_along_axis"), ctx.x(0), ctx.x(1), axis=lit(axis)))
 
 
+ONE_HOT = define("OneHot", '''
+class OneHot(keras.layers.Layer):
+    """ONNX OneHot with a depth and off/on values given at run time: indices in [-depth, depth) (negative ones
+    count from the end), others give an all-off row."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.axis = axis
+
+    def call(self, indices, depth, values):
+        depth = tf.cast(tf.reshape(depth, []), tf.int32)
+        indices = tf.cast(indices, tf.int32)
+        indices = tf.where(indices < 0, indices + depth, indices)
+        values = tf.reshape(values, [-1])
+        return tf.one_hot(indices, depth, on_value=values[1], off_value=values[0], axis=self.axis)
+''')
+
+
 @TF_OPS.register("OneHot", since=9)
 def one_hot(ctx: TensorFlowContext) -> None:
-    """ONNX ``OneHot`` with constant depth and values."""
-    depth = ctx.ints(1)
+    """ONNX ``OneHot``: constant depth and values written as literals, else read at run time."""
+    depth = ctx.const(1)
     values = ctx.const(2)
-    if depth is None or values is None:
-        ctx.fail("depth and values must be constants")
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank + 1)
+    if depth is None or values is None:
+        layer = ctx.layer(str(ctx.helper(ONE_HOT)), module="", axis=axis if axis != rank else None)
+        ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+        return
+    n = int(np.asarray(depth).reshape(-1)[0])
     off, on = values.reshape(-1)[:2]
     dtype = str(values.dtype)
-    expr = call(_ops("one_hot"), ctx.x(0), lit(int(depth[0])), axis=lit(axis if axis != rank else -1),
-                dtype=lit(dtype))
+    # negative indices count from the end; ops.one_hot gives out-of-range ones an all-off row
+    indices = ctx.x(0)
+    if ctx.elem(0) not in (onnx.TensorProto.UINT8,):
+        indices = call(_ops("where"), call(_ops("less"), indices, lit(0)), call(_ops("add"), indices, lit(n)), indices)
+    expr = call(_ops("one_hot"), indices, lit(n), axis=lit(axis if axis != rank else -1), dtype=lit(dtype))
     if not (off == 0 and on == 1):
         expr = call(_ops("add"), call(_ops("multiply"), expr, lit((on - off).item())), lit(off.item()))
     ctx.emit(expr)

@@ -1,13 +1,15 @@
-"""Normalisation: BatchNormalization, LayerNormalization, Instance/GroupNormalization, LpNormalization, LRN."""
+"""Normalisation: BatchNormalization, Layer/RMSNormalization, Instance/GroupNormalization, LpNormalization, LRN."""
 
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.semantics import keeps_shape
 
 
 def _ops(name: str) -> Code:
@@ -43,16 +45,17 @@ def batch_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("LayerNormalization", since=17)
 def layer_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``LayerNormalization`` as a Keras ``LayerNormalization`` over the trailing axes; no Mean/InvStdDev
-    outputs."""
-    if ctx.has_output(1) or ctx.has_output(2):
-        ctx.fail("the Mean/InvStdDev outputs of LayerNormalization are not supported")
+    """ONNX ``LayerNormalization`` as a Keras ``LayerNormalization`` over the trailing axes; written out when its
+    Mean/InvStdDev outputs are read."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", -1), rank)
     eps = float(ctx.attr("epsilon", 1e-5))
     x, perm = ctx.x_any(0)
     logical_axes = list(range(axis, rank))
     stored_axes = sorted(L.stored_axis(perm, a) for a in logical_axes)
+    if ctx.used(1) or ctx.used(2):
+        _layer_norm_with_statistics(ctx, x, perm, stored_axes, eps)
+        return
     shape = ctx.shape(0)
     norm_shape = tuple(shape[a] for a in logical_axes)
     scale, bias = ctx.const(1), ctx.const(2) if ctx.has(2) else None
@@ -78,6 +81,55 @@ def layer_norm(ctx: TensorFlowContext) -> None:
     layer = ctx.layer("LayerNormalization", weights=weights, axis=-1 if single else tuple(stored_axes),
                       epsilon=eps, center=False if bias is None else None)
     ctx.emit(call(layer, x), perm=perm)
+
+
+def _layer_norm_with_statistics(ctx: TensorFlowContext, x: Code, perm: L.Perm, axes: list[int], eps: float) -> None:
+    """LayerNormalization whose Mean/InvStdDev outputs are read: the statistics written out (in float32 for
+    half-precision inputs, as ``stash_type=1`` says), then the normalisation."""
+    rank = len(perm)
+    stash = int(ctx.attr("stash_type", 1)) == 1 and ctx.elem(0) in (TensorProto.FLOAT16, TensorProto.BFLOAT16)
+    source = call(_ops("cast"), x, lit("float32")) if stash else x
+    axis = lit(tuple(axes))
+    mean = call(_ops("mean"), source, axis=axis, keepdims=lit(True))
+    mean = ctx.emit(mean, 1, perm=perm) if ctx.used(1) else ctx.let("mean", mean)
+    var = ctx.let("var", call(_ops("var"), source, axis=axis, keepdims=lit(True)))
+    inv_std = call(_ops("rsqrt"), call(_ops("add"), var, lit(eps)))
+    inv_std = ctx.emit(inv_std, 2, perm=perm) if ctx.used(2) else ctx.let("inv_std_dev", inv_std)
+    y = call(_ops("multiply"), call(_ops("subtract"), source, mean), inv_std)
+    if stash:
+        y = call(_ops("cast"), y, lit(ctx.dtype(ctx.elem(0))))
+    (scale,), _ = ctx.aligned([1], rank, perm=perm)
+    y = call(_ops("multiply"), y, scale)
+    if ctx.has(2):
+        (bias,), _ = ctx.aligned([2], rank, perm=perm)
+        y = add_code(y, bias, ctx.stored_shape(0, rank, perm), ctx.stored_shape(2, rank, perm))
+    ctx.emit(y, perm=perm)
+
+
+@TF_OPS.register("RMSNormalization", since=23)
+def rms_norm(ctx: TensorFlowContext) -> None:
+    """ONNX ``RMSNormalization`` as a Keras ``RMSNormalization`` layer where the scale is a constant, else
+    ``ops.rms_normalization``."""
+    rank = ctx.rank(0)
+    axis = ctx.axis(ctx.attr("axis", -1), rank)
+    eps = float(ctx.attr("epsilon", 1e-5))  # always given: Keras's default is another
+    if ctx.elem(1) is not None and ctx.elem(1) != ctx.elem(0):
+        ctx.fail("X and scale of different element types are not supported")
+    x, perm = ctx.x_any(0)
+    stored_axes = sorted(L.stored_axis(perm, a) for a in range(axis, rank))
+    norm_shape = tuple(ctx.shape(0)[axis:])
+    scale, scale_shape = ctx.const(1), tuple(ctx.shape(1))
+    fits = len(scale_shape) <= len(norm_shape) and keeps_shape(norm_shape, scale_shape)
+    layer_axis = -1 if stored_axes == [rank - 1] else tuple(stored_axes)
+    if scale is not None and not ctx.is_instance_const(1) and fits and all(isinstance(d, int) for d in norm_shape):
+        # the scale in the stored order of the normalised axes
+        sub_perm = [p - axis for p in perm if p >= axis]
+        gamma = np.transpose(np.broadcast_to(scale, norm_shape), sub_perm).astype(scale.dtype)
+        layer = ctx.layer("RMSNormalization", weights=[gamma], axis=layer_axis, epsilon=eps)
+        ctx.emit(call(layer, x), perm=perm)
+        return
+    (s,), _ = ctx.aligned([1], rank, perm=perm)
+    ctx.emit(call(_ops("rms_normalization"), x, scale=s, axis=lit(layer_axis), epsilon=lit(eps)), perm=perm)
 
 
 @TF_OPS.register("InstanceNormalization", since=6)
@@ -110,15 +162,21 @@ def _group_norm(ctx: TensorFlowContext, per_group: bool) -> None:
     rank = ctx.rank(0)
     groups = int(ctx.attr("num_groups"))
     scale, bias = ctx.const(1), ctx.const(2)
-    if scale is None or bias is None:
-        ctx.fail("scale and bias computed at run time are not supported")
     channels = ctx.shape(0)[1]
     if not isinstance(channels, int):
         ctx.fail("the channel dim must be static")
-    if per_group:  # opset 18: one scale per group
-        scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
     eps = float(ctx.attr("epsilon", 1e-5))
     x, perm = ctx.x_cl(0), L.channels_last(rank)
+    if scale is None or bias is None or ctx.is_instance_const(1) or ctx.is_instance_const(2):
+        # computed at run time: normalise, then scale and shift along the (last) channel axis
+        layer = ctx.layer("GroupNormalization", groups=groups, axis=-1, epsilon=eps, center=False, scale=False)
+        gamma, beta = ctx.x(1), ctx.x(2)
+        if per_group and ctx.shape(1)[0] == groups and groups != channels:
+            gamma, beta = (call(_ops("repeat"), t, lit(channels // groups)) for t in (gamma, beta))
+        ctx.emit(call(_ops("add"), call(_ops("multiply"), call(layer, x), gamma), beta), perm=perm)
+        return
+    if per_group:  # opset 18: one scale per group
+        scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
     layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
                       groups=groups, axis=-1, epsilon=eps)
     ctx.emit(call(layer, x), perm=perm)

@@ -1,5 +1,6 @@
 """Attention ops: Attention -> ``F.scaled_dot_product_attention`` (written out where it means something else:
-a soft cap, the scores as an output, the softmax in another precision).
+a soft cap, the scores as an output, the softmax in another precision); RotaryEmbedding written out
+(torch has no rotary module): pairs of features rotated by the cached angles.
 
 What an Attention node computes is read once, for every bridge, by :mod:`onnxbridge.frameworks.attention`;
 this module only writes it in torch.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, fmt, lit
-from onnxbridge.frameworks.attention import AttentionPlan, read_attention
+from onnxbridge.frameworks.attention import AttentionPlan, read_attention, read_rotary
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
@@ -185,3 +186,30 @@ def _written_out(ctx: TorchContext, p: AttentionPlan, query: Code, key: Code, va
     if mask is not None and p.may_hide_rows:
         ctx.line("{} = {}.masked_fill({}, 0.0)", probs, probs, _hidden_rows(p, mask))
     return fmt("{} @ {}", probs, value)
+
+
+@REG("RotaryEmbedding", since=23)
+def rotary_embedding(ctx: TorchContext) -> None:
+    """ONNX ``RotaryEmbedding``: the cos/sin caches gathered by position and the pairs rotated, written out."""
+    r = read_rotary(ctx)
+    x = ctx.t(0)
+    if r.packed:  # (batch, seq, heads * size) -> (batch, seq, heads, size)
+        heads = ctx.temp("heads")
+        ctx.line("{} = {}.unflatten(-1, {})", heads, x, lit((r.heads, r.head_size)))
+        x = heads
+    head_axis = lit(2 if r.packed else 1)  # the caches are (batch, seq, dim / 2): one angle for every head
+    cos, sin = ctx.temp("cos"), ctx.temp("sin")
+    for var, i in ((cos, 1), (sin, 2)):
+        cache = fmt("{}[{}]", ctx.t(i), ctx.t(3)) if r.positions else ctx.t(i)
+        ctx.line("{} = {}.unsqueeze({})", var, cache, head_axis)
+    rotated = fmt("{}[..., :{}]", x, lit(r.rotary_dim)) if r.rotary_dim < r.head_size else x
+    x1, x2 = ctx.temp("x1"), ctx.temp("x2")
+    if r.interleaved:
+        ctx.line("{}, {} = {}.unflatten(-1, {}).unbind(-1)", x1, x2, rotated, lit((r.half, 2)))
+    else:
+        ctx.line("{}, {} = {}.chunk(2, dim=-1)", x1, x2, rotated)
+    pair = fmt("({} * {} - {} * {}, {} * {} + {} * {})", cos, x1, sin, x2, sin, x1, cos, x2)
+    y = fmt("{}.flatten(-2)", fn("torch.stack", pair, dim=lit(-1))) if r.interleaved else fn("torch.cat", pair, dim=lit(-1))
+    if r.rotary_dim < r.head_size:
+        y = fn("torch.cat", fmt("({}, {}[..., {}:])", y, x, lit(r.rotary_dim)), dim=lit(-1))
+    ctx.emit(fmt("{}.flatten(-2)", y) if r.packed else y)

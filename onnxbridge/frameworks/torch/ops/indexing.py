@@ -196,14 +196,24 @@ def nonzero(ctx: TorchContext) -> None:
 def one_hot(ctx: TorchContext) -> None:
     """ONNX ``OneHot`` with constant depth and values."""
     depth = ctx.const(1)
+    if depth is not None:
+        n = lit(int(np.asarray(depth).reshape(-1)[0]))
+    else:
+        n = ctx.temp("depth")
+        ctx.line("{} = int({})", n, ctx.t(1))
     values = ctx.const(2)
-    if depth is None or values is None:
-        ctx.fail("depth and values must be constants")
-    n = int(np.asarray(depth).reshape(-1)[0])
-    off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
-    # ONNX accepts indices in [-depth, depth): wrap them like Python does
-    hot = fmt("F.one_hot({}.long() % {}, {}).bool()", ctx.t(0), lit(n), lit(n))
+    if values is not None:
+        off, on = (scalar(v) for v in np.asarray(values).reshape(-1)[:2])
+    else:
+        off, on = fmt("{}[0]", ctx.t(2)), fmt("{}[1]", ctx.t(2))
+    # ONNX accepts indices in [-depth, depth): negative ones count from the end, others give an all-off row
+    index = ctx.temp("index")
+    ctx.line("{} = {}.long()", index, ctx.t(0))
+    ctx.line("{} = torch.where({} < 0, {} + {}, {})", index, index, index, n, index)
+    hot = fmt("{}.unsqueeze(-1) == torch.arange({}, device={}.device)", index, n, index)
     y = fn("torch.where", hot, on, off)
+    if values is not None and values.dtype not in (np.float32, np.int64):
+        y = fmt("{}.to({})", y, ctx.dtype(ctx.elem(2)))
     axis = int(ctx.attr("axis", -1))
     if axis != -1:
         y = fmt("{}.movedim(-1, {})", y, lit(axis))

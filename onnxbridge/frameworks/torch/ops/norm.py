@@ -1,12 +1,15 @@
-"""Normalisations: BatchNormalization -> nn.BatchNorm*d, LayerNormalization -> nn.LayerNorm, GroupNorm, ..."""
+"""Normalisations: BatchNormalization -> nn.BatchNorm*d, LayerNormalization -> nn.LayerNorm (its statistics
+written out when they are outputs), RMSNormalization -> nn.RMSNorm, GroupNormalization -> nn.GroupNorm, ..."""
 
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir import semantics
 
 REG = TORCH_OPS.register
 
@@ -67,13 +70,15 @@ def instance_norm(ctx: TorchContext) -> None:
 @REG("LayerNormalization", since=17)
 def layer_norm(ctx: TorchContext) -> None:
     """ONNX ``LayerNormalization`` as an ``nn.LayerNorm`` module over the trailing dims, ``F.layer_norm``
-    otherwise."""
-    _extra_outputs_unused(ctx, "the Mean/InvStdDev")
+    otherwise; written out when its Mean/InvStdDev outputs are read."""
     shape = ctx.type(0).shape
     axis = int(ctx.attr("axis", -1))
     if shape is None:
         ctx.fail("the input rank must be known")
     axis = ctx.axis(axis, len(shape))
+    if ctx.used(1) or ctx.used(2):
+        _layer_norm_with_statistics(ctx, axis, len(shape))
+        return
     normalized = shape[axis:]
     if not all(isinstance(d, int) for d in normalized):
         ctx.fail("the normalised dims must have static sizes")
@@ -96,6 +101,53 @@ def layer_norm(ctx: TorchContext) -> None:
                 eps=scalar(np.float32(ctx.attr("epsilon", 1e-5)))))
 
 
+def _layer_norm_with_statistics(ctx: TorchContext, axis: int, rank: int) -> None:
+    """LayerNormalization whose Mean/InvStdDev outputs are read: the statistics written out (in float32 for
+    half-precision inputs, as ``stash_type=1`` says), then the normalisation."""
+    dims = lit(tuple(range(axis - rank, 0)))
+    x = ctx.t(0)
+    stash = int(ctx.attr("stash_type", 1)) == 1 and ctx.elem(0) in (TensorProto.FLOAT16, TensorProto.BFLOAT16)
+    source = fmt("{}.float()", x) if stash else x
+    var = ctx.temp("var")
+    mean = ctx.output_var(1) if ctx.used(1) else ctx.temp("mean")
+    ctx.line("{}, {} = {}", var, mean, fn("torch.var_mean", source, dim=dims, keepdim=lit(True), correction=lit(0)))
+    inv_std = ctx.output_var(2) if ctx.used(2) else ctx.temp("inv_std_dev")
+    ctx.line("{} = {}", inv_std, fn("torch.rsqrt", fmt("{} + {}", var, scalar(np.float32(ctx.attr("epsilon", 1e-5))))))
+    y = fmt("({} - {}) * {}", source, mean, inv_std)
+    if stash:
+        y = fmt("({}).to({}.dtype)", y, x)
+    y = fmt("{} * {}", y, ctx.t(1))
+    if ctx.has(2):
+        y = fmt("{} + {}", y, ctx.t(2))
+    ctx.emit(y)
+
+
+@REG("RMSNormalization", since=23)
+def rms_norm(ctx: TorchContext) -> None:
+    """ONNX ``RMSNormalization`` as an ``nn.RMSNorm`` module over the trailing dims where it fits, else
+    ``F.rms_norm``."""
+    shape = ctx.shape(0)
+    axis = ctx.axis(int(ctx.attr("axis", -1)), len(shape))
+    normalized = shape[axis:]
+    if not all(isinstance(d, int) for d in normalized):
+        ctx.fail("the normalised dims must have static sizes")
+    if ctx.elem(1) is not None and ctx.elem(1) != ctx.elem(0):
+        ctx.fail("X and scale of different element types are not supported")
+    normalized = tuple(int(d) for d in normalized)
+    size = lit(normalized[0]) if len(normalized) == 1 else lit(normalized)
+    eps = scalar(np.float32(ctx.attr("epsilon", 1e-5)))  # always given: torch's default is the dtype's epsilon
+    scale, scale_shape = ctx.param(1), ctx.shape(1)
+    fits = len(scale_shape) <= len(normalized) and semantics.keeps_shape(normalized, scale_shape)
+    if scale is not None and fits:
+        module = ctx.add_module(fn("nn.RMSNorm", size, eps=eps),
+                                {"weight": (scale, lambda v: np.ascontiguousarray(np.broadcast_to(v, normalized)))})
+        ctx.emit(fmt("{}({})", module, ctx.t(0)))
+    elif tuple(scale_shape) == normalized:
+        ctx.emit(fn("F.rms_norm", ctx.t(0), lit(normalized), weight=ctx.t(1), eps=eps))
+    else:  # a scale that broadcasts over more than the normalised dims
+        ctx.emit(fmt("{} * {}", fn("F.rms_norm", ctx.t(0), lit(normalized), eps=eps), ctx.t(1)))
+
+
 @REG("GroupNormalization", since=18)
 def group_norm(ctx: TorchContext) -> None:
     """ONNX ``GroupNormalization`` as ``nn.GroupNorm`` / ``F.group_norm`` (a static channel count needed)."""
@@ -106,7 +158,14 @@ def group_norm(ctx: TorchContext) -> None:
         ctx.fail("the channel count must be static")
     scale, bias = ctx.param(1), ctx.param(2)
     if scale is None or bias is None:
-        ctx.fail("scale and bias must be constants")
+        # computed at run time: the functional form takes them as tensors
+        weight, shift = ctx.t(1), ctx.t(2)
+        sizes = ctx.shape(1)
+        if ctx.opset < 21 and len(sizes) == 1 and sizes[0] == groups and groups != channels:
+            weight, shift = (fmt("{}.repeat_interleave({})", t, lit(channels // groups)) for t in (weight, shift))
+        ctx.emit(fn("F.group_norm", ctx.t(0), lit(groups), weight, shift,
+                    eps=scalar(np.float32(ctx.attr("epsilon", 1e-5)))))
+        return
     per_group = ctx.opset < 21 and int(np.prod(scale.shape)) == groups and groups != channels
 
     def expand(v: np.ndarray, per_group: bool = per_group) -> np.ndarray:

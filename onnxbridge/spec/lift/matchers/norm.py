@@ -47,7 +47,9 @@ def layer_norm(scope: Scope, node: onnx.NodeProto) -> Draft | None:
     """``LayerNorm`` for an ONNX ``LayerNormalization`` (opset 17) over the trailing axes."""
     x, scale, bias = scope.inp(node, 0), scope.inp(node, 1), scope.inp(node, 2)
     rank = scope.rank(x)
-    if scope.opset < 17 or rank is None or not float32(scope, x) or not one_output(node, scope):
+    # before opset 17 the node is not ONNX (onnxruntime runs it as its own op, with the same arithmetic):
+    # the LayerNorm layer is written out at such opsets, so the rebuilt model is valid where this one is not
+    if rank is None or not float32(scope, x) or not one_output(node, scope):
         return None
     if int(attr(node, "stash_type", 1)) != 1:
         return None
