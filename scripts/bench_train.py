@@ -56,7 +56,7 @@ def ours(framework: str, batch: int, epochs: int) -> list[float]:
 def plain_torch(batch: int, epochs: int) -> list[float]:
     import torch
 
-    from onnxbridge.training.torch_loop import build_module
+    from onnxbridge.frameworks.torch.training import build_module
 
     model, data = _data()
     torch.manual_seed(0)
@@ -82,7 +82,7 @@ def plain_torch(batch: int, epochs: int) -> list[float]:
 def plain_keras(batch: int, epochs: int) -> list[float]:
     import keras
 
-    from onnxbridge.training.keras_loop import build_keras_model
+    from onnxbridge.frameworks.tensorflow.training import build_keras_model
 
     model, data = _data()
     keras.utils.set_random_seed(0)

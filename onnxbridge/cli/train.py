@@ -8,13 +8,12 @@ from pathlib import Path
 import typer
 
 from onnxbridge.cli.common import OutputFormat, console, print_json, reports_errors, shown
+from onnxbridge.frameworks.bridges import names
 
-
-class Framework(str, Enum):
-    """Which framework trains."""
-
-    torch = "torch"
-    tensorflow = "tensorflow"
+#: Which framework trains: every registered bridge (the first is the default).
+# the members come from the registered bridges, which a static checker cannot enumerate
+Framework = Enum("Framework", {name: name for name in names()}, type=str)  # type: ignore[misc]
+_FRAMEWORKS = " or ".join(names())
 
 
 @reports_errors
@@ -22,7 +21,7 @@ def command(
     network: str = typer.Argument(..., show_default=False, help="A spec (.yaml/.json) or an ONNX model."),
     output: Path = typer.Option(None, "-o", "--output", help="RUN_DIR: checkpoints, metrics.json, curves.png, "
                                 "model.onnx. It must be new or empty (continue a run with --resume)."),
-    framework: Framework = typer.Option(Framework.torch, "--framework", "-f", help="torch or tensorflow."),
+    framework: Framework = typer.Option(next(iter(Framework)), "--framework", "-f", help=f"{_FRAMEWORKS}."),
     data: str = typer.Option(None, "--data", help="digits, iris, wine, breast_cancer, npz:PATH, csv:PATH or "
                              "images:DIR (default: the spec's data: section)."),
     target: str = typer.Option(None, "--target", help="The label array (npz) or column (csv)."),
@@ -41,7 +40,7 @@ def command(
                                  "loss (0: off)."),
     resume: Path = typer.Option(None, "--resume", help="Continue RUN_DIR from its last checkpoint."),
     export_to: str = typer.Option(None, "--export-to", help="Also convert the trained network to this framework "
-                                  "(torch or tensorflow), parity checked."),
+                                  f"({_FRAMEWORKS}), parity checked."),
     nproc: int = typer.Option(1, "--nproc", help="Processes on this node: torchrun workers (PyTorch) or local "
                               "MultiWorkerMirroredStrategy workers (TensorFlow)."),
     nnodes: int = typer.Option(1, "--nnodes", help="PyTorch: machines in the run."),

@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # kept out of the import: listing the bridges (the CLI's --he
 
     from onnxbridge.frameworks.registry import OpRegistry
     from onnxbridge.testing import ParityReport
+    from onnxbridge.training.options import TrainOptions
+    from onnxbridge.training.run import Run
 
 
 @dataclass
@@ -110,6 +112,11 @@ class Bridge:
     compiling_engines: ClassVar[tuple[str, ...]] = ()
     #: whether a live object is bound to one device, so benchmarks convert once per device
     converts_per_device: ClassVar[bool] = False
+    #: training options (TrainOptions field names) that lay out a cluster in this framework's own way and
+    #: that no other framework takes (``("nnodes",)``: torchrun's node count)
+    cluster_options: ClassVar[tuple[str, ...]] = ()
+    #: how a multi-machine run of this framework is given, for messages ("--nnodes and --master-addr")
+    cluster_hint: ClassVar[str] = ""
 
     # -- sources --------------------------------------------------------------------------------------
     def recognises(self, path: Path) -> bool:
@@ -183,3 +190,71 @@ class Bridge:
     def check_devices(self, placements: Mapping[str, str] | str) -> None:
         """Raise a clear :class:`OnnxBridgeError` when a placement ({node: device}, or one device for the
         whole model) names a device this framework cannot use here."""
+
+    # -- training -------------------------------------------------------------------------------------
+    # ``onnxbridge.training`` resolves the data, keeps the run's history, checkpoints and files, and asks
+    # the bridge for what only the framework knows: the loop, its distributed engine, its launch files.
+    def check_training_options(self, options: TrainOptions) -> None:
+        """Raise :class:`~onnxbridge.training.options.OptionError` for options this framework cannot train
+        with (the framework-neutral checks and :attr:`cluster_options` of other frameworks are checked
+        before)."""
+
+    def world_size(self, options: TrainOptions) -> int:
+        """How many processes train together under ``options`` (``--nproc`` by default)."""
+        return options.nproc
+
+    def distributed_env(self, options: TrainOptions) -> tuple[int, int] | None:
+        """``(rank, world size)`` when this process is one worker of a distributed run (the framework's
+        launcher, a cluster's operator or the options gave it its place: torchrun's ``RANK``/``WORLD_SIZE``,
+        ``TF_CONFIG``, ``--workers``), else None. Read before the framework is imported."""
+        raise NotImplementedError
+
+    def launch(self, network: str, run_dir: str, options: TrainOptions, *, resume: bool = False) -> bool:
+        """Start every process of this machine's share of a distributed run on the framework's own engine
+        and wait for them; raise :class:`~onnxbridge.training.launch.LaunchError` when one fails. Return
+        whether the reporting process ran here (so RUN_DIR here holds ``metrics.json``)."""
+        raise NotImplementedError
+
+    def launch_files(self, network: str, run_dir: str, options: TrainOptions, image: str) -> dict[str, str]:
+        """``{file name: text}`` of what a cluster needs to run ``options`` (per-node commands, a Slurm
+        script, a Kubeflow manifest for ``image``), every one running the command a local run gives its
+        workers; nothing is written or run."""
+        raise NotImplementedError
+
+    def train(self, run: Run, *, resume: str | None = None) -> Any:
+        """Train ``run`` in this process (one rank of a distributed run when :meth:`distributed_env` says
+        so) and return the trained live object.
+
+        The loop reports every epoch through ``run.end_epoch`` (history, early stopping, ``metrics.json``)
+        and checkpoints it with :func:`~onnxbridge.training.checkpoint.save_checkpoint` on the chief;
+        ``resume=RUN_DIR`` continues from its latest checkpoint. It sets ``run.rank``, ``run.world`` and
+        ``run.device``; a distributed run records every rank's :func:`weights_digest` in
+        ``run.extra["replicas"]``.
+        """
+        raise NotImplementedError
+
+    def exportable(self, value: Any, sample: Sequence[np.ndarray]) -> tuple[Any, Any]:
+        """What :meth:`import_to_onnx` exports a trained ``value`` from: the object (in inference mode, on
+        the CPU) and example inputs built from the numpy ``sample`` batch."""
+        raise NotImplementedError
+
+    def predict(self, value: Any, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """The trained object's first output on numpy ``inputs``, in inference mode, as float32 numpy."""
+        raise NotImplementedError
+
+    def end_training(self) -> None:
+        """Leave what :meth:`train` joined (a process group) once the run's files are written."""
+
+
+def weights_digest(state: Mapping[str, np.ndarray]) -> str:
+    """sha256 over every tensor of a state dict (names and bytes, in name order): equal digests on every
+    rank show that a distributed run ended with the same weights everywhere."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(state[key]).tobytes())
+    return h.hexdigest()

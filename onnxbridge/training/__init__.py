@@ -1,7 +1,10 @@
 """Training: the spec's ``data:`` section resolved into arrays, then trained in PyTorch or Keras.
 
-The loops are ordinary framework code (a PyTorch loop with DDP, Keras ``fit`` under a ``tf.distribute``
-strategy); distributed runs go through ``torch.distributed.run`` and ``TF_CONFIG``. The entry point is
+This package is the framework-neutral half: options, data, the run's history, checkpoints, metrics, the
+export. The loops are ordinary framework code and live behind each framework's bridge
+(``frameworks/<name>/training.py``: a PyTorch loop with DDP, Keras ``fit`` under a ``tf.distribute``
+strategy), as do their distributed engines (``frameworks/<name>/launch.py``: ``torch.distributed.run``,
+``TF_CONFIG``). The entry point is
 ``onnxbridge.train`` (:func:`onnxbridge.training.api.train`). Example::
 
     result = onnxbridge.train("models/digits_cnn.yaml", framework="torch", output="out/run")

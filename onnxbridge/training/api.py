@@ -1,9 +1,10 @@
 """``onnxbridge.train``: a spec (or ONNX model) and its data, trained in PyTorch or TensorFlow.
 
 The steps, in order: check the options; build the network to ONNX; resolve and check the data (before
-anything is written); then either launch the distributed run (torchrun, or local TensorFlow workers) or
-train in this process; at the end the trained network goes back to ONNX, checked, with ``metrics.json``
-and ``curves.png`` beside it in RUN_DIR.
+anything is written); then either launch the distributed run on the framework's engine (torchrun, or
+local TensorFlow workers) or train in this process; at the end the trained network goes back to ONNX,
+checked, with ``metrics.json`` and ``curves.png`` beside it in RUN_DIR. Everything a framework does is
+asked of its bridge (:class:`onnxbridge.frameworks.base.Bridge`): this module names none.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import onnx
 
 from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.base import Bridge
+from onnxbridge.frameworks.bridges import get_bridge
 from onnxbridge.spec.data import DataSpec
 from onnxbridge.training.data import ModelIO, TrainData, load_data, model_io
 from onnxbridge.training.metrics import METRICS_FILE, write_json
@@ -133,6 +136,7 @@ def train(network: Any, *, output: str | os.PathLike | None = None, resume: str 
         print(result.final["val_accuracy"])
     """
     opts = TrainOptions(**options).check()
+    bridge = get_bridge(opts.framework)
     run_dir = _run_dir(output, resume)
     if emit_launch is not None:
         from onnxbridge.training.launch_files import write_launch_files
@@ -142,24 +146,22 @@ def train(network: Any, *, output: str | os.PathLike | None = None, resume: str 
         prepare(network, opts)  # the same checks a run would make, before any file is written
         files = write_launch_files(emit_launch, str(network), str(run_dir), opts, image=image)
         return TrainResult(Path(run_dir), {}, None, [str(f) for f in files])
-    if resume is None:
-        _fresh(run_dir, opts)
+    place = bridge.distributed_env(opts)  # (rank, world) when this process is a worker of a launched run
+    if resume is None and place is None:
+        _fresh(run_dir)  # a worker's launcher has checked the directory
     net, io, data = prepare(network, opts)
     objective = choose_objective(io, data, opts.loss)
-    if _launches(opts):
-        return _launch(network, run_dir, opts, resume is not None)
+    if place is None and opts.world_size > 1:
+        return _launch(bridge, network, run_dir, opts, resume is not None)
     run = Run(Path(run_dir), opts, data, io, objective, net.model, net.name)
-    _early_rank(run)
+    if place is not None:  # only the chief prepares RUN_DIR, before any framework starts
+        run.rank, run.world = place
     if run.chief:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         write_json(Path(run_dir) / OPTIONS_FILE, {"network": net.path or net.name, "argv": sys.argv[1:],
                                                   **opts.to_dict()})
         write_json(Path(run_dir) / DATA_FILE, data.describe())
-    if opts.framework == "torch":
-        from onnxbridge.training.torch_loop import train_torch as loop
-    else:
-        from onnxbridge.training.keras_loop import train_keras as loop
-    trained = loop(run, resume=resume)
+    trained = bridge.train(run, resume=None if resume is None else str(resume))
     onnx_path = None
     if run.chief:
         from onnxbridge.training.export import export_trained
@@ -167,7 +169,7 @@ def train(network: Any, *, output: str | os.PathLike | None = None, resume: str 
         run.extra["onnx"] = export_trained(run, trained)
         onnx_path = Path(run_dir) / run.extra["onnx"]["path"]
     run.finish()
-    _leave_group(opts)
+    bridge.end_training()
     if not run.chief:
         return TrainResult(Path(run_dir), {}, None, role="worker")
     return TrainResult(Path(run_dir), run.summary(), onnx_path, role="worker" if run.world > 1 else "single")
@@ -182,66 +184,19 @@ def _run_dir(output: Any, resume: Any) -> str:
     return str(output if output is not None else resume)
 
 
-def _fresh(run_dir: str, opts: TrainOptions) -> None:
-    from onnxbridge.training.keras_loop import cluster_from_env
-    from onnxbridge.training.torch_loop import torchrun_env
-
+def _fresh(run_dir: str) -> None:
     p = Path(run_dir)
-    if torchrun_env() is not None or cluster_from_env() is not None or opts.workers:
-        return  # a worker of a launched run: the launcher checked the directory
     if p.exists() and (not p.is_dir() or any(p.iterdir())):
         raise OnnxBridgeError(f"{p}: already exists and is not empty",
                               hint="choose another -o, or continue that run with --resume")
 
 
-def _launches(opts: TrainOptions) -> bool:
-    """Whether this process launches others instead of training (it is not already a worker)."""
-    from onnxbridge.training.keras_loop import cluster_from_env
-    from onnxbridge.training.torch_loop import torchrun_env
-
-    if opts.framework == "torch":
-        return torchrun_env() is None and (opts.nproc > 1 or opts.nnodes > 1)
-    return not opts.workers and cluster_from_env() is None and opts.nproc > 1
-
-
-def _launch(network: Any, run_dir: str, opts: TrainOptions, resume: bool) -> TrainResult:
-    from onnxbridge.training.launch import run_tf_workers, run_torchrun
-
+def _launch(bridge: Bridge, network: Any, run_dir: str, opts: TrainOptions, resume: bool) -> TrainResult:
+    """Run every process of this machine's share on the framework's engine; the metrics when they are here."""
     if not isinstance(network, (str, os.PathLike)):
         raise OnnxBridgeError("a distributed run needs the network as a file path (each process reads it)")
-    if opts.framework == "torch":
-        run_torchrun(str(network), run_dir, opts, resume=resume)
-    else:
-        run_tf_workers(str(network), run_dir, opts, resume=resume)
-    metrics_path = Path(run_dir) / METRICS_FILE
-    if opts.framework == "torch" and opts.node_rank != 0:
-        return TrainResult(Path(run_dir), {}, None, role="launcher")  # node 0 writes the files
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    if not bridge.launch(str(network), run_dir, opts, resume=resume):
+        return TrainResult(Path(run_dir), {}, None, role="launcher")  # another node writes the files
+    metrics = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
     onnx_path = Path(run_dir) / metrics["onnx"]["path"] if metrics.get("onnx") else None
     return TrainResult(Path(run_dir), metrics, onnx_path, role="launcher")
-
-
-def _early_rank(run: Run) -> None:
-    """This process's rank before any framework starts (only the chief prepares RUN_DIR)."""
-    from onnxbridge.training.keras_loop import cluster_from_env
-    from onnxbridge.training.torch_loop import torchrun_env
-
-    if run.options.framework == "torch":
-        env = torchrun_env()
-        if env is not None:
-            run.rank, run.world = env["rank"], env["world"]
-    elif run.options.workers:
-        run.rank, run.world = run.options.worker_index, len(run.options.workers)
-    else:
-        cluster = cluster_from_env()
-        if cluster is not None:
-            run.rank, run.world = cluster
-
-
-def _leave_group(opts: TrainOptions) -> None:
-    if opts.framework != "torch":
-        return
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()  # rank 0 may still be exporting: torchrun waits for every process

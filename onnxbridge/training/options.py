@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.bridges import bridges, get_bridge, names
 
-FRAMEWORKS = ("torch", "tensorflow")
+#: what ``--framework`` and ``--export-to`` take: every registered bridge
+FRAMEWORKS = names()
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LOSSES = ("auto", "cross_entropy", "mse", "bce")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
@@ -33,7 +35,7 @@ class TrainOptions:
         TrainOptions(framework="tensorflow", epochs=5, batch_size=64).check()
     """
 
-    framework: str = "torch"
+    framework: str = field(default_factory=lambda: names()[0])  # the first registered bridge
     epochs: int = 20
     batch_size: int = 32          # the global batch: split across processes / workers
     lr: float = 1e-3
@@ -103,21 +105,23 @@ class TrainOptions:
                 raise bad("--workers", w, "each worker is host:port")
         if self.workers and not 0 <= self.worker_index < len(self.workers):
             raise bad("--worker-index", self.worker_index, f"must be between 0 and {len(self.workers) - 1}")
-        if self.framework == "tensorflow" and self.nnodes > 1:
-            raise bad("--nnodes", self.nnodes, "is for PyTorch; TensorFlow takes --workers host:port,...")
-        if self.framework == "torch" and self.workers:
-            raise bad("--workers", ",".join(self.workers), "is for TensorFlow; PyTorch takes --nnodes and "
-                                                           "--master-addr")
-        if self.framework == "tensorflow" and self.workers and self.nproc > 1:
-            raise bad("--nproc", self.nproc, "runs local workers itself; give either --nproc or --workers")
+        bridge = get_bridge(self.framework)
+        # each framework lays out a cluster its own way: the others' cluster options do not apply
+        default = TrainOptions()
+        for other in bridges():
+            for name in other.cluster_options:
+                value = getattr(self, name)
+                if other is not bridge and name not in bridge.cluster_options and value != getattr(default, name):
+                    shown = ",".join(value) if isinstance(value, list) else value
+                    raise bad(f"--{name.replace('_', '-')}", shown, f"is for {other.display_name}; "
+                                                                   f"{bridge.display_name} takes {bridge.cluster_hint}")
+        bridge.check_training_options(self)
         return self
 
     @property
     def world_size(self) -> int:
-        """How many processes train together."""
-        if self.framework == "tensorflow":
-            return len(self.workers) or self.nproc
-        return self.nproc * self.nnodes
+        """How many processes train together (the framework's bridge counts them)."""
+        return get_bridge(self.framework).world_size(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The options as JSON data."""

@@ -36,9 +36,11 @@ def test_every_framework_folder_has_a_registered_bridge():
         assert (FRAMEWORKS / bridge.name / "bridge.py").is_file()
         # the same files in every framework folder: a third framework is a copy of the shape
         assert {p.name for p in (FRAMEWORKS / bridge.name).glob("*.py")} >= {
-            "__init__.py", "bridge.py", "importer.py", "exporter.py", "codegen.py", "registry.py"}
+            "__init__.py", "bridge.py", "importer.py", "exporter.py", "codegen.py", "registry.py",
+            "training.py", "launch.py"}
         for method in ("recognises", "import_to_onnx", "export_from_onnx", "op_registry", "generate_source",
-                       "native_runner"):
+                       "native_runner", "distributed_env", "launch", "launch_files", "train", "exportable",
+                       "predict"):
             assert getattr(type(bridge), method) is not getattr(Bridge, method), (bridge.name, method)
 
 

@@ -7,7 +7,8 @@ import subprocess
 
 import yaml
 
-from onnxbridge.training.launch import torchrun_command, worker_command
+from onnxbridge.frameworks.torch.launch import torchrun_command
+from onnxbridge.training.launch import worker_command
 from onnxbridge.training.launch_files import write_launch_files
 from onnxbridge.training.options import TrainOptions
 from tests.conftest import MODELS, run_cli

@@ -12,11 +12,11 @@ import onnxruntime as ort
 import pytest
 from safetensors.numpy import load_file
 
+from onnxbridge.frameworks.base import weights_digest
 from onnxbridge.spec import build
 from onnxbridge.spec.data import DataSpec
 from onnxbridge.training.data import load_data, model_io
 from onnxbridge.training.launch import free_port
-from onnxbridge.training.torch_loop import weights_digest
 from tests.conftest import MODELS, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("train-runs")]

@@ -33,7 +33,7 @@ def _run(digits, framework="torch", batch=32):
 def test_generated_torch_module_trains(digits):
     import torch
 
-    from onnxbridge.training.torch_loop import build_module
+    from onnxbridge.frameworks.torch.training import build_module
 
     model = digits[0]
     module = build_module(model, "cpu", placed=False)
@@ -54,7 +54,7 @@ def test_generated_torch_module_trains(digits):
 
 @pytest.mark.tensorflow
 def test_generated_keras_model_fits(digits):
-    from onnxbridge.training.keras_loop import build_keras_model
+    from onnxbridge.frameworks.tensorflow.training import build_keras_model
 
     model, _, data = digits
     keras_model = build_keras_model(model)
@@ -72,7 +72,7 @@ def test_generated_keras_model_fits(digits):
 
 @pytest.mark.torch
 def test_torch_loader_gives_the_epoch_batches(digits):
-    from onnxbridge.training.torch_loop import make_loader
+    from onnxbridge.frameworks.torch.training import make_loader
 
     run = _run(digits)
     loader, sampler, view = make_loader(run)
@@ -87,7 +87,7 @@ def test_torch_loader_gives_the_epoch_batches(digits):
 
 @pytest.mark.torch
 def test_each_rank_gets_its_share_of_every_global_batch(digits):
-    from onnxbridge.training.torch_loop import make_loader
+    from onnxbridge.frameworks.torch.training import make_loader
 
     run = _run(digits)
     shares = []
@@ -106,7 +106,7 @@ def test_each_rank_gets_its_share_of_every_global_batch(digits):
 
 @pytest.mark.tensorflow
 def test_tf_dataset_gives_the_same_batches(digits):
-    from onnxbridge.training.keras_loop import make_datasets
+    from onnxbridge.frameworks.tensorflow.training import make_datasets
 
     run = _run(digits, "tensorflow")
     train, val = make_datasets(run, 0)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import onnx
 
     from onnxbridge.frameworks.registry import OpRegistry
+    from onnxbridge.training.options import TrainOptions
+    from onnxbridge.training.run import Run
 
 class TensorFlowBridge(Bridge):
     """TensorFlow/Keras: ``.keras``/``.h5``/SavedModels and Keras models in; ``tf.Module``, a SavedModel and
@@ -41,6 +43,8 @@ class TensorFlowBridge(Bridge):
     output_files = ("model.py", "model.weights.npz", "saved_model")
     check_code = "OB302"
     engines = {"tensorflow": ("tf", "tf.function", "keras")}
+    cluster_options = ("workers",)
+    cluster_hint = "--workers host:port,..."
 
     def recognises(self, path: Path) -> bool:
         """``.keras`` and ``.h5`` files, and SavedModel folders."""
@@ -122,6 +126,56 @@ class TensorFlowBridge(Bridge):
         from onnxbridge.frameworks.tensorflow.lazy import import_tensorflow
 
         return bool(import_tensorflow().config.list_physical_devices("GPU"))
+
+    # -- training: Keras fit under a tf.distribute strategy, workers told their place by TF_CONFIG -----
+    def check_training_options(self, options: TrainOptions) -> None:
+        """Local workers (``--nproc``) and a cluster's (``--workers``) exclude each other."""
+        from onnxbridge.training.options import OptionError
+
+        if options.workers and options.nproc > 1:
+            raise OptionError(f"--nproc {options.nproc!r}: runs local workers itself; give either --nproc or "
+                              "--workers")
+
+    def world_size(self, options: TrainOptions) -> int:
+        """Every ``--workers`` entry, else ``--nproc`` local workers."""
+        return len(options.workers) or options.nproc
+
+    def distributed_env(self, options: TrainOptions) -> tuple[int, int] | None:
+        """``--workers``/``--worker-index``, else ``TF_CONFIG`` (a Kubeflow TFJob's operator sets it)."""
+        if options.workers:
+            return options.worker_index, len(options.workers)
+        from onnxbridge.frameworks.tensorflow.launch import cluster_from_env
+
+        return cluster_from_env()
+
+    def launch(self, network: str, run_dir: str, options: TrainOptions, *, resume: bool = False) -> bool:
+        """``--nproc`` MultiWorkerMirroredStrategy workers on localhost ports; the chief runs here."""
+        from onnxbridge.frameworks.tensorflow.launch import run_tf_workers
+
+        run_tf_workers(network, run_dir, options, resume=resume)
+        return True
+
+    def launch_files(self, network: str, run_dir: str, options: TrainOptions, image: str) -> dict[str, str]:
+        """A command per worker, a Slurm script, a Kubeflow ``TFJob``."""
+        from onnxbridge.frameworks.tensorflow.launch import launch_files
+
+        return launch_files(network, run_dir, options, image)
+
+    def train(self, run: Run, *, resume: str | None = None) -> Any:
+        """The generated Keras model trained by ``fit`` under a ``tf.distribute`` strategy; returns it."""
+        from onnxbridge.frameworks.tensorflow.training import train
+
+        return train(run, resume=resume)
+
+    def exportable(self, value: Any, sample: Sequence[np.ndarray]) -> tuple[Any, Any]:
+        """The Keras model itself, numpy arrays as examples (one array for a single input)."""
+        return value, (list(sample) if len(sample) > 1 else sample[0])
+
+    def predict(self, value: Any, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """The Keras model called in inference mode."""
+        from onnxbridge.frameworks.tensorflow.training import predict
+
+        return predict(value, list(inputs))
 
 
 BRIDGE = TensorFlowBridge()

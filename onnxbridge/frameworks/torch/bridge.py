@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import onnx
 
     from onnxbridge.frameworks.registry import OpRegistry
+    from onnxbridge.training.options import TrainOptions
+    from onnxbridge.training.run import Run
 
 class TorchBridge(Bridge):
     """PyTorch: ``.pt2``/TorchScript/``file.py:Name`` and ``nn.Module`` in; ``nn.Module`` + ``model.py`` out."""
@@ -37,6 +39,8 @@ class TorchBridge(Bridge):
     engines = {"torch": ("pytorch", "eager", "torch-eager"), "torch.compile": ("torch-compile", "compile")}
     compiling_engines = ("torch.compile",)
     converts_per_device = True
+    cluster_options = ("nnodes",)
+    cluster_hint = "--nnodes and --master-addr"
 
     def recognises(self, path: Path) -> bool:
         """Exported programs (``.pt2``), TorchScript archives (``.pt``, ``.pth``) and model sources
@@ -138,6 +142,57 @@ class TorchBridge(Bridge):
         from onnxbridge.frameworks.torch.devices import check_available
 
         check_available(placements)
+
+    # -- training: a plain loop with DDP, launched by torchrun ---------------------------------------
+    def world_size(self, options: TrainOptions) -> int:
+        """``--nproc`` processes on each of ``--nnodes`` machines."""
+        return options.nproc * options.nnodes
+
+    def distributed_env(self, options: TrainOptions) -> tuple[int, int] | None:
+        """torchrun's ``RANK`` and ``WORLD_SIZE`` (a Kubeflow PyTorchJob's torchrun sets them too)."""
+        from onnxbridge.frameworks.torch.launch import torchrun_env
+
+        env = torchrun_env()
+        return None if env is None else (env["rank"], env["world"])
+
+    def launch(self, network: str, run_dir: str, options: TrainOptions, *, resume: bool = False) -> bool:
+        """This node's torchrun (``python -m torch.distributed.run``); node 0 holds the run's files."""
+        from onnxbridge.frameworks.torch.launch import run_torchrun
+
+        run_torchrun(network, run_dir, options, resume=resume)
+        return options.node_rank == 0
+
+    def launch_files(self, network: str, run_dir: str, options: TrainOptions, image: str) -> dict[str, str]:
+        """A torchrun command per node, a Slurm script, a Kubeflow ``PyTorchJob``."""
+        from onnxbridge.frameworks.torch.launch import launch_files
+
+        return launch_files(network, run_dir, options, image)
+
+    def train(self, run: Run, *, resume: str | None = None) -> Any:
+        """The generated ``nn.Module`` trained by a plain loop (DDP under torchrun); returns the module."""
+        from onnxbridge.frameworks.torch.training import train
+
+        return train(run, resume=resume)
+
+    def exportable(self, value: Any, sample: Sequence[np.ndarray]) -> tuple[Any, Any]:
+        """A CPU copy in eval mode (a placed module forgets its placement), torch tensors as examples."""
+        import torch
+
+        from onnxbridge.frameworks.torch.training import cpu_copy
+
+        return cpu_copy(value), tuple(torch.from_numpy(x) for x in sample)
+
+    def predict(self, value: Any, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """The module in eval mode, without gradients, the inputs on its first device."""
+        from onnxbridge.frameworks.torch.training import predict
+
+        return predict(value, list(inputs))
+
+    def end_training(self) -> None:
+        """Destroy the process group: rank 0 may still be exporting, and torchrun waits for every process."""
+        from onnxbridge.frameworks.torch.training import leave_distributed
+
+        leave_distributed()
 
 
 BRIDGE = TorchBridge()

@@ -8,6 +8,9 @@ batch (``distribute_datasets_from_function``). Strategies:
 
 * several workers (``--workers host:port,...`` or a ``TF_CONFIG`` set by a cluster): ``MultiWorkerMirroredStrategy``;
 * several local GPUs: ``MirroredStrategy``; otherwise the default strategy.
+
+The bridge (:meth:`TensorFlowBridge.train <onnxbridge.frameworks.tensorflow.bridge.TensorFlowBridge.train>`)
+calls :func:`train`; ``TF_CONFIG`` and the local workers are in :mod:`.launch`.
 """
 
 from __future__ import annotations
@@ -20,35 +23,12 @@ from typing import Any
 import numpy as np
 
 from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.base import weights_digest
+from onnxbridge.frameworks.tensorflow.launch import cluster_from_env, tf_config_from
 from onnxbridge.training.checkpoint import latest_checkpoint, save_checkpoint
 from onnxbridge.training.run import Run
-from onnxbridge.training.torch_loop import weights_digest
 
 EVAL_BATCH = 512
-
-
-def tf_config_from(workers: list[str], index: int) -> dict[str, Any]:
-    """The ``TF_CONFIG`` of worker ``index`` in a cluster of ``workers`` (worker 0 is the chief)."""
-    return {"cluster": {"worker": list(workers)}, "task": {"type": "worker", "index": index}}
-
-
-def cluster_from_env() -> tuple[int, int] | None:
-    """(worker index, number of workers) from ``TF_CONFIG``, or None when it is not set."""
-    text = os.environ.get("TF_CONFIG")
-    if not text:
-        return None
-    try:
-        config = json.loads(text)
-        workers = config["cluster"].get("worker", [])
-        chief = config["cluster"].get("chief", [])
-        task = config["task"]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise OnnxBridgeError("TF_CONFIG is not valid JSON with cluster and task",
-                              hint='e.g. {"cluster": {"worker": ["h1:2222", "h2:2222"]}, '
-                                   '"task": {"type": "worker", "index": 0}}') from None
-    # with a separate chief task, the chief is rank 0 and the workers follow
-    rank = int(task.get("index", 0)) + (len(chief) if task.get("type") == "worker" else 0)
-    return rank, len(workers) + len(chief)
 
 
 def _select_devices(tf: Any, device: str) -> list[Any]:
@@ -225,9 +205,9 @@ class _EpochCallback:
         return EpochReport()
 
 
-def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
+def train(run: Run, *, resume: Any = None) -> Any:
     """Train ``run`` with Keras ``fit`` in this process (one worker of a multi-worker run when
-    ``TF_CONFIG`` / ``--workers`` say so); return the trained variables and the model."""
+    ``TF_CONFIG`` / ``--workers`` say so); return the trained Keras model."""
     opts = run.options
     strategy = make_strategy(run)
     keras = _keras()
@@ -266,9 +246,8 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
                           callbacks=[callback])
         finally:
             reporter.close()
-        state = _values(model.weights)
         if run.world > 1:
-            run.extra["replicas"] = _replica_digests(strategy, state, run)
+            run.extra["replicas"] = _replica_digests(strategy, _values(model.weights), run)
     finally:
         keras.config.set_dtype_policy(policy)
     if mixed is not None:
@@ -278,7 +257,7 @@ def train_keras(run: Run, *, resume: Any = None) -> dict[str, Any]:
         plain = export_from_onnx(run.onnx_model, verify=False).value.keras_model
         plain.set_weights(model.get_weights())
         model = plain
-    return {"state": state, "module": model}
+    return model
 
 
 def _multi_worker_epochs(run: Run, model: Any, optimizer: Any, strategy: Any, train_ds: Any, val_ds: Any,

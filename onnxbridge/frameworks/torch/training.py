@@ -2,21 +2,23 @@
 
 The module is the converter's own output (``model.py`` executed), switched to train mode; BatchNorm and
 Dropout behave as in any ``nn.Module``. Data comes from :class:`EpochView`, a ``Dataset`` over the
-arrays of :mod:`.data` in the epoch's order, read through a ``DistributedSampler`` (one share of every
-global batch per process) and a ``BatchSampler``. The loop itself is what one writes by hand::
+arrays of :mod:`onnxbridge.training.data` in the epoch's order, read through a ``DistributedSampler`` (one
+share of every global batch per process) and a ``BatchSampler``. The loop itself is what one writes by
+hand::
 
     for inputs, target in loader:
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(*inputs), target)
         loss.backward()
         optimizer.step()
+
+The bridge (:meth:`TorchBridge.train <onnxbridge.frameworks.torch.bridge.TorchBridge.train>`) calls
+:func:`train`; torchrun's command lines are in :mod:`.launch`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import os
 import time
 from contextlib import nullcontext
 from datetime import timedelta
@@ -25,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.frameworks.base import weights_digest
+from onnxbridge.frameworks.torch.launch import torchrun_env
 from onnxbridge.training.checkpoint import latest_checkpoint, save_checkpoint
 from onnxbridge.training.run import Run
 
@@ -38,14 +42,6 @@ def _torch() -> Any:
 
 
 # -- distributed -------------------------------------------------------------------------------------
-def torchrun_env() -> dict[str, int] | None:
-    """Rank, local rank and world size when torchrun (or a cluster operator) started this process."""
-    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
-        return None
-    return {"rank": int(os.environ["RANK"]), "local_rank": int(os.environ.get("LOCAL_RANK", "0")),
-            "world": int(os.environ["WORLD_SIZE"])}
-
-
 def init_distributed(device: str, timeout: float) -> dict[str, int] | None:
     """Join the process group torchrun set up (gloo on CPU, nccl on CUDA); None when not distributed."""
     env = torchrun_env()
@@ -59,6 +55,14 @@ def init_distributed(device: str, timeout: float) -> dict[str, int] | None:
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo",
                                 timeout=timedelta(seconds=max(timeout, 1800.0)))
     return env
+
+
+def leave_distributed() -> None:
+    """Destroy the process group, if this process joined one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # -- the model ---------------------------------------------------------------------------------------
@@ -200,9 +204,9 @@ def make_loader(run: Run) -> tuple[Any, Any, Any]:
 
 
 # -- the loop ----------------------------------------------------------------------------------------
-def train_torch(run: Run, *, resume: Any = None) -> dict[str, Any]:
-    """Train ``run`` in this process (one rank of a DDP run when torchrun started it); return the state
-    dict of the trained module (numpy) and the module."""
+def train(run: Run, *, resume: Any = None) -> Any:
+    """Train ``run`` in this process (one rank of a DDP run when torchrun started it); return the trained
+    module."""
     torch = _torch()
     opts = run.options
     env = torchrun_env()
@@ -290,10 +294,10 @@ def train_torch(run: Run, *, resume: Any = None) -> dict[str, Any]:
             _save(run, module, optimizer, scaler, epoch + 1, dist_env is not None)
     finally:
         reporter.close()
-    state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
     if dist_env is not None:
+        state = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
         run.extra["replicas"] = _replica_digests(state, run)
-    return {"state": state, "module": module}
+    return module
 
 
 def evaluate(module: Any, run: Run, loss_fn: Loss, in_device: Any, out_device: Any) -> dict[str, float]:
@@ -408,15 +412,6 @@ def _save(run: Run, module: Any, optimizer: Any, scaler: Any, epoch: int, distri
         state["scaler"] = scaler.state_dict()
     save_checkpoint(run.run_dir, epoch=epoch, state=state, optimizer=tensors,
                     model={k: v.detach().cpu().numpy() for k, v in module.state_dict().items()})
-
-
-def weights_digest(state: dict[str, np.ndarray]) -> str:
-    """sha256 over every tensor of a state dict (names and bytes, in name order)."""
-    h = hashlib.sha256()
-    for key in sorted(state):
-        h.update(key.encode())
-        h.update(np.ascontiguousarray(state[key]).tobytes())
-    return h.hexdigest()
 
 
 def _replica_digests(state: dict[str, np.ndarray], run: Run) -> list[dict[str, Any]]:
