@@ -8,14 +8,14 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                         '1 op type(s) have no torch converter: Min (<unnamed Min>) (see '
                                         'docs/support-matrix.md for what is supported)'),
  'pytorch-operator/test_operator_symbolic_override_nested': ('refused',
-                                                             '1 op type(s) have no torch converter: Sum (<unnamed '
-                                                             'Sum>) (see docs/support-matrix.md for what is '
-                                                             'supported)'),
+                                                             '1 op type(s) have no torch converter: Sum '
+                                                             '(<unnamed Sum>) (see docs/support-matrix.md '
+                                                             'for what is supported)'),
  'simple/test_sequence_model1': ('refused',
                                  '3 op type(s) have no torch converter: SequenceAt (<unnamed SequenceAt>); '
-                                 'SequenceEmpty (<unnamed SequenceEmpty>); SequenceInsert (<unnamed SequenceInsert>, '
-                                 '<unnamed SequenceInsert>, <unnamed SequenceInsert>) (see docs/support-matrix.md for '
-                                 'what is supported)'),
+                                 'SequenceEmpty (<unnamed SequenceEmpty>); SequenceInsert (<unnamed '
+                                 'SequenceInsert>, <unnamed SequenceInsert>, <unnamed SequenceInsert>) (see '
+                                 'docs/support-matrix.md for what is supported)'),
  'simple/test_sequence_model2': ('refused',
                                  '3 op type(s) have no torch converter: SequenceAt (<unnamed SequenceAt>); '
                                  'SequenceConstruct (<unnamed SequenceConstruct>); SequenceErase (<unnamed '
@@ -34,86 +34,91 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                  'ConcatFromSequence>); SequenceConstruct (<unnamed SequenceConstruct>) (see '
                                  'docs/support-matrix.md for what is supported)'),
  'simple/test_sequence_model6': ('refused',
-                                 '2 op type(s) have no torch converter: SequenceLength (<unnamed SequenceLength>); '
-                                 'SplitToSequence (<unnamed SplitToSequence>) (see docs/support-matrix.md for what is '
-                                 'supported)'),
+                                 '2 op type(s) have no torch converter: SequenceLength (<unnamed '
+                                 'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
+                                 'docs/support-matrix.md for what is supported)'),
  'simple/test_sequence_model7': ('refused',
                                  '2 op type(s) have no torch converter: SequenceAt (<unnamed SequenceAt>); '
-                                 'SplitToSequence (<unnamed SplitToSequence>) (see docs/support-matrix.md for what is '
-                                 'supported)'),
+                                 'SplitToSequence (<unnamed SplitToSequence>) (see docs/support-matrix.md '
+                                 'for what is supported)'),
  'simple/test_sequence_model8': ('refused',
-                                 '2 op type(s) have no torch converter: SequenceLength (<unnamed SequenceLength>); '
-                                 'SplitToSequence (<unnamed SplitToSequence>) (see docs/support-matrix.md for what is '
-                                 'supported)'),
+                                 '2 op type(s) have no torch converter: SequenceLength (<unnamed '
+                                 'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
+                                 'docs/support-matrix.md for what is supported)'),
  'simple/test_strnorm_model_monday_casesensintive_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'simple/test_strnorm_model_nostopwords_nochangecase': ('refused', 'PyTorch has no string tensors'),
- 'test_affine_grid_3d_align_corners_expanded': ('refused',
-                                                "shape inference loses the rank of an intermediate in AffineGrid's "
-                                                'function body, and its Unsqueeze with negative axes needs that rank'),
  'test_ai_onnx_ml_label_encoder_string_int': ('refused', 'PyTorch has no string tensors'),
  'test_ai_onnx_ml_label_encoder_string_int_no_default': ('refused', 'PyTorch has no string tensors'),
  'test_ai_onnx_ml_label_encoder_tensor_mapping': ('refused', 'PyTorch has no string tensors'),
  'test_ai_onnx_ml_label_encoder_tensor_value_only_mapping': ('refused', 'PyTorch has no string tensors'),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
-                                            'torch computes float16 attention in float16 steps where onnxruntime sums '
-                                            'in float32: 2 of 192 values differ by one or two float16 steps, beyond '
-                                            'rtol 1e-3'),
+                                            'torch computes float16 attention in float16 steps where '
+                                            'onnxruntime sums in float32: 2 of 192 values differ by one or '
+                                            'two float16 steps, beyond rtol 1e-3'),
  'test_attention_4d_fp16': ('wrong',
-                            'torch computes float16 attention in float16 steps where onnxruntime sums in float32: 2 of '
-                            '192 values differ by one or two float16 steps, beyond rtol 1e-3'),
+                            'torch computes float16 attention in float16 steps where onnxruntime sums in '
+                            'float32: 2 of 192 values differ by one or two float16 steps, beyond rtol 1e-3'),
  'test_averagepool_2d_dilations': ('refused',
                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed AveragePool>' "
                                    '(AveragePool): dilated average pooling has no torch equivalent (see '
                                    'docs/support-matrix.md for what is supported)'),
  'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False': ('refused',
-                                                                                   '1 node(s) cannot be converted to '
-                                                                                   "PyTorch: node '<unnamed "
-                                                                                   "AveragePool>' (AveragePool): "
-                                                                                   'dilated average pooling has no '
+                                                                                   '1 node(s) cannot be '
+                                                                                   'converted to PyTorch: '
+                                                                                   "node '<unnamed "
+                                                                                   "AveragePool>' "
+                                                                                   '(AveragePool): dilated '
+                                                                                   'average pooling has no '
                                                                                    'torch equivalent (see '
-                                                                                   'docs/support-matrix.md for what is '
-                                                                                   'supported)'),
+                                                                                   'docs/support-matrix.md '
+                                                                                   'for what is supported)'),
  'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True': ('refused',
-                                                                                  '1 node(s) cannot be converted to '
-                                                                                  "PyTorch: node '<unnamed "
-                                                                                  "AveragePool>' (AveragePool): "
-                                                                                  'dilated average pooling has no '
+                                                                                  '1 node(s) cannot be '
+                                                                                  'converted to PyTorch: '
+                                                                                  "node '<unnamed "
+                                                                                  "AveragePool>' "
+                                                                                  '(AveragePool): dilated '
+                                                                                  'average pooling has no '
                                                                                   'torch equivalent (see '
-                                                                                  'docs/support-matrix.md for what is '
-                                                                                  'supported)'),
+                                                                                  'docs/support-matrix.md '
+                                                                                  'for what is supported)'),
  'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False': ('refused',
-                                                                                   '1 node(s) cannot be converted to '
-                                                                                   "PyTorch: node '<unnamed "
-                                                                                   "AveragePool>' (AveragePool): "
-                                                                                   'dilated average pooling has no '
+                                                                                   '1 node(s) cannot be '
+                                                                                   'converted to PyTorch: '
+                                                                                   "node '<unnamed "
+                                                                                   "AveragePool>' "
+                                                                                   '(AveragePool): dilated '
+                                                                                   'average pooling has no '
                                                                                    'torch equivalent (see '
-                                                                                   'docs/support-matrix.md for what is '
-                                                                                   'supported)'),
+                                                                                   'docs/support-matrix.md '
+                                                                                   'for what is supported)'),
  'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True': ('refused',
-                                                                                  '1 node(s) cannot be converted to '
-                                                                                  "PyTorch: node '<unnamed "
-                                                                                  "AveragePool>' (AveragePool): "
-                                                                                  'dilated average pooling has no '
+                                                                                  '1 node(s) cannot be '
+                                                                                  'converted to PyTorch: '
+                                                                                  "node '<unnamed "
+                                                                                  "AveragePool>' "
+                                                                                  '(AveragePool): dilated '
+                                                                                  'average pooling has no '
                                                                                   'torch equivalent (see '
-                                                                                  'docs/support-matrix.md for what is '
-                                                                                  'supported)'),
+                                                                                  'docs/support-matrix.md '
+                                                                                  'for what is supported)'),
  'test_averagepool_3d_dilations_small': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed AveragePool>' "
-                                         '(AveragePool): dilated average pooling has no torch equivalent (see '
-                                         'docs/support-matrix.md for what is supported)'),
+                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                         "AveragePool>' (AveragePool): dilated average pooling has no torch "
+                                         'equivalent (see docs/support-matrix.md for what is supported)'),
  'test_batchnorm_epsilon_training_mode': ('refused',
                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                           "BatchNormalization>' (BatchNormalization): training_mode=1 (batch "
-                                          'statistics) is not an inference graph (see docs/support-matrix.md for what '
-                                          'is supported)'),
+                                          'statistics) is not an inference graph (see docs/support-matrix.md '
+                                          'for what is supported)'),
  'test_batchnorm_example_training_mode': ('refused',
                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                           "BatchNormalization>' (BatchNormalization): training_mode=1 (batch "
-                                          'statistics) is not an inference graph (see docs/support-matrix.md for what '
-                                          'is supported)'),
+                                          'statistics) is not an inference graph (see docs/support-matrix.md '
+                                          'for what is supported)'),
  'test_bitcast_2d_float32_to_int32': ('refused',
-                                      '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) (see '
-                                      'docs/support-matrix.md for what is supported)'),
+                                      '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) '
+                                      '(see docs/support-matrix.md for what is supported)'),
  'test_bitcast_float32_to_int32': ('refused',
                                    '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) (see '
                                    'docs/support-matrix.md for what is supported)'),
@@ -130,8 +135,8 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                 '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) (see '
                                 'docs/support-matrix.md for what is supported)'),
  'test_bitcast_scalar_float32_to_int32': ('refused',
-                                          '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) (see '
-                                          'docs/support-matrix.md for what is supported)'),
+                                          '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) '
+                                          '(see docs/support-matrix.md for what is supported)'),
  'test_bitcast_uint16_to_int16': ('refused',
                                   '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) (see '
                                   'docs/support-matrix.md for what is supported)'),
@@ -145,14 +150,14 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                               '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                               'docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int32_negative_shift': ('refused',
-                                             '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int32_overflow': ('refused',
-                                       '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                       'docs/support-matrix.md for what is supported)'),
+                                       '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) '
+                                       '(see docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int32_shift_ge_width': ('refused',
-                                             '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int64': ('refused',
                               '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                               'docs/support-matrix.md for what is supported)'),
@@ -160,14 +165,14 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                              '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                              'docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int8_negative_shift': ('refused',
-                                            '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                            'docs/support-matrix.md for what is supported)'),
+                                            '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                            'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int8_overflow': ('refused',
-                                      '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                      'docs/support-matrix.md for what is supported)'),
+                                      '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) '
+                                      '(see docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_int8_shift_ge_width': ('refused',
-                                            '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                            'docs/support-matrix.md for what is supported)'),
+                                            '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                            'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_left_uint16': ('refused',
                                '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                'docs/support-matrix.md for what is supported)'),
@@ -187,14 +192,17 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                'docs/support-matrix.md for what is supported)'),
  'test_bitshift_right_int32_negative_input': ('refused',
-                                              '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) '
-                                              '(see docs/support-matrix.md for what is supported)'),
+                                              '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                              'BitShift>) (see docs/support-matrix.md for what is '
+                                              'supported)'),
  'test_bitshift_right_int32_negative_shift': ('refused',
-                                              '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) '
-                                              '(see docs/support-matrix.md for what is supported)'),
+                                              '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                              'BitShift>) (see docs/support-matrix.md for what is '
+                                              'supported)'),
  'test_bitshift_right_int32_shift_ge_width': ('refused',
-                                              '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) '
-                                              '(see docs/support-matrix.md for what is supported)'),
+                                              '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                              'BitShift>) (see docs/support-matrix.md for what is '
+                                              'supported)'),
  'test_bitshift_right_int64': ('refused',
                                '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                'docs/support-matrix.md for what is supported)'),
@@ -202,14 +210,14 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                               '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                               'docs/support-matrix.md for what is supported)'),
  'test_bitshift_right_int8_negative_input': ('refused',
-                                             '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_right_int8_negative_shift': ('refused',
-                                             '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_right_int8_shift_ge_width': ('refused',
-                                             '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
-                                             'docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: BitShift (<unnamed '
+                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
  'test_bitshift_right_uint16': ('refused',
                                 '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                 'docs/support-matrix.md for what is supported)'),
@@ -223,384 +231,426 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                '1 op type(s) have no torch converter: BitShift (<unnamed BitShift>) (see '
                                'docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_b1_c1_degenerate': ('refused',
-                                                  '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                                  'CausalConvWithState>) (see docs/support-matrix.md for what is '
-                                                  'supported)'),
+                                                  '1 op type(s) have no torch converter: CausalConvWithState '
+                                                  '(<unnamed CausalConvWithState>) (see '
+                                                  'docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_basic': ('refused',
                                        '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                       'CausalConvWithState>) (see docs/support-matrix.md for what is supported)'),
+                                       'CausalConvWithState>) (see docs/support-matrix.md for what is '
+                                       'supported)'),
  'test_causal_conv_with_state_decode_step': ('refused',
-                                             '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                             'CausalConvWithState>) (see docs/support-matrix.md for what is '
-                                             'supported)'),
+                                             '1 op type(s) have no torch converter: CausalConvWithState '
+                                             '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
+                                             'for what is supported)'),
  'test_causal_conv_with_state_fp16': ('refused',
                                       '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                      'CausalConvWithState>) (see docs/support-matrix.md for what is supported)'),
+                                      'CausalConvWithState>) (see docs/support-matrix.md for what is '
+                                      'supported)'),
  'test_causal_conv_with_state_kernel_size_one': ('refused',
-                                                 '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                                 'CausalConvWithState>) (see docs/support-matrix.md for what is '
-                                                 'supported)'),
+                                                 '1 op type(s) have no torch converter: CausalConvWithState '
+                                                 '(<unnamed CausalConvWithState>) (see '
+                                                 'docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_short_input_no_past_state': ('refused',
-                                                           '1 op type(s) have no torch converter: CausalConvWithState '
-                                                           '(<unnamed CausalConvWithState>) (see '
+                                                           '1 op type(s) have no torch converter: '
+                                                           'CausalConvWithState (<unnamed '
+                                                           'CausalConvWithState>) (see '
                                                            'docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_silu': ('refused',
                                       '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                      'CausalConvWithState>) (see docs/support-matrix.md for what is supported)'),
+                                      'CausalConvWithState>) (see docs/support-matrix.md for what is '
+                                      'supported)'),
  'test_causal_conv_with_state_silu_fp16': ('refused',
-                                           '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                           'CausalConvWithState>) (see docs/support-matrix.md for what is supported)'),
+                                           '1 op type(s) have no torch converter: CausalConvWithState '
+                                           '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
+                                           'what is supported)'),
  'test_causal_conv_with_state_silu_with_past_state': ('refused',
-                                                      '1 op type(s) have no torch converter: CausalConvWithState '
-                                                      '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
-                                                      'what is supported)'),
+                                                      '1 op type(s) have no torch converter: '
+                                                      'CausalConvWithState (<unnamed CausalConvWithState>) '
+                                                      '(see docs/support-matrix.md for what is supported)'),
  'test_causal_conv_with_state_swish_alias': ('refused',
-                                             '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                             'CausalConvWithState>) (see docs/support-matrix.md for what is '
-                                             'supported)'),
+                                             '1 op type(s) have no torch converter: CausalConvWithState '
+                                             '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
+                                             'for what is supported)'),
  'test_causal_conv_with_state_with_bias': ('refused',
-                                           '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                           'CausalConvWithState>) (see docs/support-matrix.md for what is supported)'),
+                                           '1 op type(s) have no torch converter: CausalConvWithState '
+                                           '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
+                                           'what is supported)'),
  'test_causal_conv_with_state_with_bias_and_past_state': ('refused',
-                                                          '1 op type(s) have no torch converter: CausalConvWithState '
-                                                          '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
+                                                          '1 op type(s) have no torch converter: '
+                                                          'CausalConvWithState (<unnamed '
+                                                          'CausalConvWithState>) (see docs/support-matrix.md '
                                                           'for what is supported)'),
  'test_causal_conv_with_state_with_past_state': ('refused',
-                                                 '1 op type(s) have no torch converter: CausalConvWithState (<unnamed '
-                                                 'CausalConvWithState>) (see docs/support-matrix.md for what is '
-                                                 'supported)'),
+                                                 '1 op type(s) have no torch converter: CausalConvWithState '
+                                                 '(<unnamed CausalConvWithState>) (see '
+                                                 'docs/support-matrix.md for what is supported)'),
  'test_center_crop_pad_crop': ('refused',
-                               '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) (see '
-                               'docs/support-matrix.md for what is supported)'),
+                               '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
+                               'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
  'test_center_crop_pad_crop_and_pad': ('refused',
-                                       '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
-                                       '(see docs/support-matrix.md for what is supported)'),
+                                       '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
+                                       'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
  'test_center_crop_pad_crop_axes_chw': ('refused',
-                                        '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
-                                        '(see docs/support-matrix.md for what is supported)'),
+                                        '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
+                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
  'test_center_crop_pad_crop_axes_hwc': ('refused',
-                                        '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
-                                        '(see docs/support-matrix.md for what is supported)'),
+                                        '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
+                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
  'test_center_crop_pad_crop_negative_axes_hwc': ('refused',
-                                                 '1 op type(s) have no torch converter: CenterCropPad (<unnamed '
-                                                 'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
+                                                 '1 op type(s) have no torch converter: CenterCropPad '
+                                                 '(<unnamed CenterCropPad>) (see docs/support-matrix.md for '
+                                                 'what is supported)'),
  'test_center_crop_pad_pad': ('refused',
-                              '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) (see '
-                              'docs/support-matrix.md for what is supported)'),
+                              '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
+                              '(see docs/support-matrix.md for what is supported)'),
  'test_convtranspose_output_shape': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed ConvTranspose>' "
-                                     '(ConvTranspose): output_shape [10, 8] is larger than the transposed convolution '
-                                     'produces (see docs/support-matrix.md for what is supported)'),
+                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                     "ConvTranspose>' (ConvTranspose): output_shape [10, 8] is larger than "
+                                     'the transposed convolution produces (see docs/support-matrix.md for '
+                                     'what is supported)'),
  'test_equal_string': ('refused',
-                       "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string tensors "
-                       "(element type STRING); graph input 'y': torch has no string tensors (element type STRING); "
-                       "node '<unnamed Equal>' (Equal): torch has no string tensors (element type STRING) (see "
-                       'docs/support-matrix.md for what is '),
+                       "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string "
+                       "tensors (element type STRING); graph input 'y': torch has no string tensors (element "
+                       "type STRING); node '<unnamed Equal>' (Equal): torch has no string tensors (element "
+                       'type STRING) (see docs/support-matrix.md for what is '),
  'test_equal_string_broadcast': ('refused',
-                                 "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string "
-                                 "tensors (element type STRING); graph input 'y': torch has no string tensors (element "
-                                 "type STRING); node '<unnamed Equal>' (Equal): torch has no string tensors (element "
-                                 'type STRING) (see docs/support-matrix.md for what is '),
+                                 "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no "
+                                 "string tensors (element type STRING); graph input 'y': torch has no string "
+                                 "tensors (element type STRING); node '<unnamed Equal>' (Equal): torch has "
+                                 'no string tensors (element type STRING) (see docs/support-matrix.md for '
+                                 'what is '),
  'test_gathernd_example_int32_batch_dim1': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed GatherND>' "
-                                            '(GatherND): batch_dims > 0 is not supported (see docs/support-matrix.md '
-                                            'for what is supported)'),
+                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                            "GatherND>' (GatherND): batch_dims > 0 is not supported (see "
+                                            'docs/support-matrix.md for what is supported)'),
  'test_gru_bidirectional': ('refused',
-                            "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must be "
-                            'constants (see docs/support-matrix.md for what is supported)'),
+                            "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and "
+                            'B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_gru_defaults': ('refused',
-                       "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must be "
-                       'constants (see docs/support-matrix.md for what is supported)'),
+                       "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B "
+                       'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_gru_reverse': ('refused',
-                      "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must be "
-                      'constants (see docs/support-matrix.md for what is supported)'),
+                      "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must "
+                      'be constants (see docs/support-matrix.md for what is supported)'),
  'test_gru_seq_length': ('refused',
-                         "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must be "
-                         'constants (see docs/support-matrix.md for what is supported)'),
+                         "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B "
+                         'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_gru_with_initial_bias': ('refused',
-                                "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must "
-                                'be constants (see docs/support-matrix.md for what is supported)'),
+                                "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R "
+                                'and B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                       'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                       'LinearAttention>) (see docs/support-matrix.md for what is '
+                                       'supported)'),
  'test_linear_attention_decode_step_expanded': ('refused',
-                                                '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                                                'docs/support-matrix.md for what is supported)'),
+                                                '1 op type(s) have no torch converter: Scan (<unnamed Scan>) '
+                                                '(see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_delta': ('refused',
-                                 '1 op type(s) have no torch converter: LinearAttention (<unnamed LinearAttention>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
+                                 '1 op type(s) have no torch converter: LinearAttention (<unnamed '
+                                 'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_delta_expanded': ('refused',
                                           '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
                                           'docs/support-matrix.md for what is supported)'),
  'test_linear_attention_explicit_scale': ('refused',
                                           '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                          'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                          'LinearAttention>) (see docs/support-matrix.md for what is '
+                                          'supported)'),
  'test_linear_attention_explicit_scale_expanded': ('refused',
-                                                   '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                                                   'docs/support-matrix.md for what is supported)'),
+                                                   '1 op type(s) have no torch converter: Scan (<unnamed '
+                                                   'Scan>) (see docs/support-matrix.md for what is '
+                                                   'supported)'),
  'test_linear_attention_fp16': ('refused',
-                                '1 op type(s) have no torch converter: LinearAttention (<unnamed LinearAttention>) '
-                                '(see docs/support-matrix.md for what is supported)'),
+                                '1 op type(s) have no torch converter: LinearAttention (<unnamed '
+                                'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_fp16_expanded': ('refused',
                                          '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
                                          'docs/support-matrix.md for what is supported)'),
  'test_linear_attention_gated': ('refused',
-                                 '1 op type(s) have no torch converter: LinearAttention (<unnamed LinearAttention>) '
-                                 '(see docs/support-matrix.md for what is supported)'),
+                                 '1 op type(s) have no torch converter: LinearAttention (<unnamed '
+                                 'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_gated_delta': ('refused',
                                        '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                       'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                       'LinearAttention>) (see docs/support-matrix.md for what is '
+                                       'supported)'),
  'test_linear_attention_gated_delta_beta_scalar': ('refused',
-                                                   '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                                   'LinearAttention>) (see docs/support-matrix.md for what is '
-                                                   'supported)'),
+                                                   '1 op type(s) have no torch converter: LinearAttention '
+                                                   '(<unnamed LinearAttention>) (see docs/support-matrix.md '
+                                                   'for what is supported)'),
  'test_linear_attention_gated_delta_beta_scalar_expanded': ('refused',
-                                                            '1 op type(s) have no torch converter: Scan (<unnamed '
-                                                            'Scan>) (see docs/support-matrix.md for what is '
-                                                            'supported)'),
+                                                            '1 op type(s) have no torch converter: Scan '
+                                                            '(<unnamed Scan>) (see docs/support-matrix.md '
+                                                            'for what is supported)'),
  'test_linear_attention_gated_delta_expanded': ('refused',
-                                                '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                                                'docs/support-matrix.md for what is supported)'),
+                                                '1 op type(s) have no torch converter: Scan (<unnamed Scan>) '
+                                                '(see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_gated_delta_gqa': ('refused',
                                            '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                           'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                           'LinearAttention>) (see docs/support-matrix.md for what is '
+                                           'supported)'),
  'test_linear_attention_gated_delta_gqa_expanded': ('refused',
-                                                    '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                                                    'docs/support-matrix.md for what is supported)'),
+                                                    '1 op type(s) have no torch converter: Scan (<unnamed '
+                                                    'Scan>) (see docs/support-matrix.md for what is '
+                                                    'supported)'),
  'test_linear_attention_gated_delta_mqa': ('refused',
                                            '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                           'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                           'LinearAttention>) (see docs/support-matrix.md for what is '
+                                           'supported)'),
  'test_linear_attention_gated_delta_mqa_expanded': ('refused',
-                                                    '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
-                                                    'docs/support-matrix.md for what is supported)'),
+                                                    '1 op type(s) have no torch converter: Scan (<unnamed '
+                                                    'Scan>) (see docs/support-matrix.md for what is '
+                                                    'supported)'),
  'test_linear_attention_gated_expanded': ('refused',
                                           '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
                                           'docs/support-matrix.md for what is supported)'),
  'test_linear_attention_gated_per_head_decay': ('refused',
-                                                '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                                'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                                '1 op type(s) have no torch converter: LinearAttention '
+                                                '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
+                                                'what is supported)'),
  'test_linear_attention_gated_per_head_decay_expanded': ('refused',
-                                                         '1 op type(s) have no torch converter: Scan (<unnamed Scan>) '
-                                                         '(see docs/support-matrix.md for what is supported)'),
+                                                         '1 op type(s) have no torch converter: Scan '
+                                                         '(<unnamed Scan>) (see docs/support-matrix.md for '
+                                                         'what is supported)'),
  'test_linear_attention_linear': ('refused',
-                                  '1 op type(s) have no torch converter: LinearAttention (<unnamed LinearAttention>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
+                                  '1 op type(s) have no torch converter: LinearAttention (<unnamed '
+                                  'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_linear_expanded': ('refused',
                                            '1 op type(s) have no torch converter: Scan (<unnamed Scan>) (see '
                                            'docs/support-matrix.md for what is supported)'),
  'test_linear_attention_linear_t1_no_past': ('refused',
-                                             '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                             'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: LinearAttention '
+                                             '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
+                                             'what is supported)'),
  'test_linear_attention_linear_t1_no_past_expanded': ('refused',
-                                                      '1 op type(s) have no torch converter: Scan (<unnamed Scan>) '
-                                                      '(see docs/support-matrix.md for what is supported)'),
+                                                      '1 op type(s) have no torch converter: Scan (<unnamed '
+                                                      'Scan>) (see docs/support-matrix.md for what is '
+                                                      'supported)'),
  'test_linear_attention_no_past_explicit_zeros': ('refused',
-                                                  '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                                  'LinearAttention>) (see docs/support-matrix.md for what is '
-                                                  'supported)'),
+                                                  '1 op type(s) have no torch converter: LinearAttention '
+                                                  '(<unnamed LinearAttention>) (see docs/support-matrix.md '
+                                                  'for what is supported)'),
  'test_linear_attention_no_past_explicit_zeros_expanded': ('refused',
-                                                           '1 op type(s) have no torch converter: Scan (<unnamed '
-                                                           'Scan>) (see docs/support-matrix.md for what is supported)'),
+                                                           '1 op type(s) have no torch converter: Scan '
+                                                           '(<unnamed Scan>) (see docs/support-matrix.md for '
+                                                           'what is supported)'),
  'test_linear_attention_prefill_with_past': ('refused',
-                                             '1 op type(s) have no torch converter: LinearAttention (<unnamed '
-                                             'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
+                                             '1 op type(s) have no torch converter: LinearAttention '
+                                             '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
+                                             'what is supported)'),
  'test_linear_attention_prefill_with_past_expanded': ('refused',
-                                                      '1 op type(s) have no torch converter: Scan (<unnamed Scan>) '
-                                                      '(see docs/support-matrix.md for what is supported)'),
+                                                      '1 op type(s) have no torch converter: Scan (<unnamed '
+                                                      'Scan>) (see docs/support-matrix.md for what is '
+                                                      'supported)'),
  'test_lppool_2d_dilations': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed LpPool>' (LpPool): dilated Lp "
-                              'pooling has no torch equivalent (see docs/support-matrix.md for what is supported)'),
+                              "1 node(s) cannot be converted to PyTorch: node '<unnamed LpPool>' (LpPool): "
+                              'dilated Lp pooling has no torch equivalent (see docs/support-matrix.md for '
+                              'what is supported)'),
  'test_lstm_bidirectional': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B must "
-                             'be constants (see docs/support-matrix.md for what is supported)'),
+                             "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R "
+                             'and B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_lstm_defaults': ('refused',
-                        "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B must be "
-                        'constants (see docs/support-matrix.md for what is supported)'),
+                        "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B "
+                        'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_lstm_reverse': ('refused',
-                       "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B must be "
-                       'constants (see docs/support-matrix.md for what is supported)'),
+                       "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B "
+                       'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_lstm_with_initial_bias': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B "
-                                 'must be constants (see docs/support-matrix.md for what is supported)'),
+                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, "
+                                 'R and B must be constants (see docs/support-matrix.md for what is '
+                                 'supported)'),
  'test_lstm_with_peepholes': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B must "
-                              'be constants (see docs/support-matrix.md for what is supported)'),
+                              "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R "
+                              'and B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed MaxPool>' "
-                                                  '(MaxPool): the Indices output has no torch equivalent (torch '
-                                                  'indexes per channel) (see docs/support-matrix.md for what is '
-                                                  'supported)'),
+                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                  "MaxPool>' (MaxPool): the Indices output has no torch "
+                                                  'equivalent (torch indexes per channel) (see '
+                                                  'docs/support-matrix.md for what is supported)'),
  'test_maxpool_with_argmax_2d_precomputed_strides': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "MaxPool>' (MaxPool): the Indices output has no torch equivalent "
-                                                     '(torch indexes per channel) (see docs/support-matrix.md for what '
-                                                     'is supported)'),
+                                                     '1 node(s) cannot be converted to PyTorch: node '
+                                                     "'<unnamed MaxPool>' (MaxPool): the Indices output has "
+                                                     'no torch equivalent (torch indexes per channel) (see '
+                                                     'docs/support-matrix.md for what is supported)'),
  'test_maxunpool_export_without_output_shape': ('refused',
-                                                '1 op type(s) have no torch converter: MaxUnpool (<unnamed MaxUnpool>) '
-                                                '(see docs/support-matrix.md for what is supported)'),
+                                                '1 op type(s) have no torch converter: MaxUnpool (<unnamed '
+                                                'MaxUnpool>) (see docs/support-matrix.md for what is '
+                                                'supported)'),
  'test_mvn': ('refused',
-              '1 op type(s) have no torch converter: MeanVarianceNormalization (<unnamed MeanVarianceNormalization>) '
-              '(see docs/support-matrix.md for what is supported)'),
+              '1 op type(s) have no torch converter: MeanVarianceNormalization (<unnamed '
+              'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
  'test_regex_full_match_basic': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_email_domain': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_empty': ('refused', 'PyTorch has no string tensors'),
  'test_resize_downsample_scales_cubic': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                         'Resize needs constant scales or sizes (see docs/support-matrix.md for what '
-                                         'is supported)'),
+                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                         '(Resize): Resize needs constant scales or sizes (see '
+                                         'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_scales_cubic_A_n0p5_exclude_outside': ('refused',
-                                                                '1 node(s) cannot be converted to PyTorch: node '
-                                                                "'<unnamed Resize>' (Resize): Resize needs constant "
-                                                                'scales or sizes (see docs/support-matrix.md for what '
-                                                                'is supported)'),
+                                                                '1 node(s) cannot be converted to PyTorch: '
+                                                                "node '<unnamed Resize>' (Resize): Resize "
+                                                                'needs constant scales or sizes (see '
+                                                                'docs/support-matrix.md for what is '
+                                                                'supported)'),
  'test_resize_downsample_scales_cubic_antialias': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                   '(Resize): antialiased resizing is not supported (see '
-                                                   'docs/support-matrix.md for what is supported)'),
+                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                   "Resize>' (Resize): antialiased resizing is not supported "
+                                                   '(see docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_scales_linear': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                          'Resize needs constant scales or sizes (see docs/support-matrix.md for what '
-                                          'is supported)'),
+                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                          '(Resize): Resize needs constant scales or sizes (see '
+                                          'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_scales_linear_antialias': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                    '(Resize): antialiased resizing is not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
+                                                    '1 node(s) cannot be converted to PyTorch: node '
+                                                    "'<unnamed Resize>' (Resize): antialiased resizing is "
+                                                    'not supported (see docs/support-matrix.md for what is '
+                                                    'supported)'),
  'test_resize_downsample_scales_linear_half_pixel_symmetric': ('refused',
-                                                               '1 node(s) cannot be converted to PyTorch: node '
-                                                               "'<unnamed Resize>' (Resize): Resize needs constant "
-                                                               'scales or sizes (see docs/support-matrix.md for what '
-                                                               'is supported)'),
+                                                               '1 node(s) cannot be converted to PyTorch: '
+                                                               "node '<unnamed Resize>' (Resize): Resize "
+                                                               'needs constant scales or sizes (see '
+                                                               'docs/support-matrix.md for what is '
+                                                               'supported)'),
  'test_resize_downsample_scales_nearest': ('refused',
-                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                           '(Resize): Resize needs constant scales or sizes (see '
+                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                           "Resize>' (Resize): Resize needs constant scales or sizes (see "
                                            'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_cubic': ('refused',
-                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                        'Resize needs constant scales or sizes (see docs/support-matrix.md for what is '
-                                        'supported)'),
+                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                        '(Resize): Resize needs constant scales or sizes (see '
+                                        'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_cubic_antialias': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                  '(Resize): antialiased resizing is not supported (see '
-                                                  'docs/support-matrix.md for what is supported)'),
+                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                  "Resize>' (Resize): antialiased resizing is not supported "
+                                                  '(see docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_linear_antialias': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                   '(Resize): antialiased resizing is not supported (see '
-                                                   'docs/support-matrix.md for what is supported)'),
+                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                   "Resize>' (Resize): antialiased resizing is not supported "
+                                                   '(see docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_linear_pytorch_half_pixel': ('refused',
-                                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                            "Resize>' (Resize): Resize needs constant scales or sizes "
-                                                            '(see docs/support-matrix.md for what is supported)'),
+                                                            '1 node(s) cannot be converted to PyTorch: node '
+                                                            "'<unnamed Resize>' (Resize): Resize needs "
+                                                            'constant scales or sizes (see '
+                                                            'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_nearest': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                          'Resize needs constant scales or sizes (see docs/support-matrix.md for what '
-                                          'is supported)'),
+                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                          '(Resize): Resize needs constant scales or sizes (see '
+                                          'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_nearest_not_larger': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "Resize>' (Resize): keep_aspect_ratio_policy other than 'stretch' "
-                                                     'is not supported (see docs/support-matrix.md for what is '
-                                                     'supported)'),
+                                                     '1 node(s) cannot be converted to PyTorch: node '
+                                                     "'<unnamed Resize>' (Resize): keep_aspect_ratio_policy "
+                                                     "other than 'stretch' is not supported (see "
+                                                     'docs/support-matrix.md for what is supported)'),
  'test_resize_downsample_sizes_nearest_not_smaller': ('refused',
-                                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                      "Resize>' (Resize): keep_aspect_ratio_policy other than "
-                                                      "'stretch' is not supported (see docs/support-matrix.md for what "
-                                                      'is supported)'),
+                                                      '1 node(s) cannot be converted to PyTorch: node '
+                                                      "'<unnamed Resize>' (Resize): keep_aspect_ratio_policy "
+                                                      "other than 'stretch' is not supported (see "
+                                                      'docs/support-matrix.md for what is supported)'),
  'test_resize_tf_crop_and_resize': ('refused',
-                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                    'Resize needs constant scales or sizes (see docs/support-matrix.md for what is '
-                                    'supported)'),
+                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                    '(Resize): Resize needs constant scales or sizes (see '
+                                    'docs/support-matrix.md for what is supported)'),
  'test_resize_tf_crop_and_resize_axes_2_3': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                             '(Resize): Resize needs constant scales or sizes (see '
+                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                             "Resize>' (Resize): Resize needs constant scales or sizes (see "
                                              'docs/support-matrix.md for what is supported)'),
  'test_resize_tf_crop_and_resize_axes_3_2': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                             '(Resize): Resize needs constant scales or sizes (see '
+                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                             "Resize>' (Resize): Resize needs constant scales or sizes (see "
                                              'docs/support-matrix.md for what is supported)'),
  'test_resize_tf_crop_and_resize_extrapolation_value': ('refused',
-                                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                        "Resize>' (Resize): Resize needs constant scales or sizes (see "
-                                                        'docs/support-matrix.md for what is supported)'),
+                                                        '1 node(s) cannot be converted to PyTorch: node '
+                                                        "'<unnamed Resize>' (Resize): Resize needs constant "
+                                                        'scales or sizes (see docs/support-matrix.md for '
+                                                        'what is supported)'),
  'test_resize_upsample_scales_cubic': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                       'Resize needs constant scales or sizes (see docs/support-matrix.md for what is '
-                                       'supported)'),
+                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                       '(Resize): Resize needs constant scales or sizes (see '
+                                       'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_scales_cubic_A_n0p5_exclude_outside': ('refused',
-                                                              '1 node(s) cannot be converted to PyTorch: node '
-                                                              "'<unnamed Resize>' (Resize): Resize needs constant "
-                                                              'scales or sizes (see docs/support-matrix.md for what is '
+                                                              '1 node(s) cannot be converted to PyTorch: '
+                                                              "node '<unnamed Resize>' (Resize): Resize "
+                                                              'needs constant scales or sizes (see '
+                                                              'docs/support-matrix.md for what is '
                                                               'supported)'),
  'test_resize_upsample_scales_cubic_align_corners': ('refused',
-                                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                     "Resize>' (Resize): Resize needs constant scales or sizes (see "
-                                                     'docs/support-matrix.md for what is supported)'),
+                                                     '1 node(s) cannot be converted to PyTorch: node '
+                                                     "'<unnamed Resize>' (Resize): Resize needs constant "
+                                                     'scales or sizes (see docs/support-matrix.md for what '
+                                                     'is supported)'),
  'test_resize_upsample_scales_cubic_asymmetric': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                  '(Resize): Resize needs constant scales or sizes (see '
-                                                  'docs/support-matrix.md for what is supported)'),
+                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                  "Resize>' (Resize): Resize needs constant scales or sizes "
+                                                  '(see docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_scales_linear': ('refused',
-                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                        'Resize needs constant scales or sizes (see docs/support-matrix.md for what is '
-                                        'supported)'),
+                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                        '(Resize): Resize needs constant scales or sizes (see '
+                                        'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_scales_linear_align_corners': ('refused',
-                                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                      "Resize>' (Resize): Resize needs constant scales or sizes (see "
-                                                      'docs/support-matrix.md for what is supported)'),
+                                                      '1 node(s) cannot be converted to PyTorch: node '
+                                                      "'<unnamed Resize>' (Resize): Resize needs constant "
+                                                      'scales or sizes (see docs/support-matrix.md for what '
+                                                      'is supported)'),
  'test_resize_upsample_scales_linear_half_pixel_symmetric': ('refused',
-                                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                             "Resize>' (Resize): Resize needs constant scales or sizes "
-                                                             '(see docs/support-matrix.md for what is supported)'),
+                                                             '1 node(s) cannot be converted to PyTorch: node '
+                                                             "'<unnamed Resize>' (Resize): Resize needs "
+                                                             'constant scales or sizes (see '
+                                                             'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_scales_nearest': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                         'Resize needs constant scales or sizes (see docs/support-matrix.md for what '
-                                         'is supported)'),
+                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                         '(Resize): Resize needs constant scales or sizes (see '
+                                         'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_scales_nearest_axes_2_3': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                  '(Resize): Resize needs constant scales or sizes (see '
-                                                  'docs/support-matrix.md for what is supported)'),
+                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                  "Resize>' (Resize): Resize needs constant scales or sizes "
+                                                  '(see docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_scales_nearest_axes_3_2': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                  '(Resize): Resize needs constant scales or sizes (see '
-                                                  'docs/support-matrix.md for what is supported)'),
+                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                  "Resize>' (Resize): Resize needs constant scales or sizes "
+                                                  '(see docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_cubic': ('refused',
-                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                      'Resize needs constant scales or sizes (see docs/support-matrix.md for what is '
-                                      'supported)'),
+                                      "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                      '(Resize): Resize needs constant scales or sizes (see '
+                                      'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_nearest': ('refused',
-                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' (Resize): "
-                                        'Resize needs constant scales or sizes (see docs/support-matrix.md for what is '
-                                        'supported)'),
+                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
+                                        '(Resize): Resize needs constant scales or sizes (see '
+                                        'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_nearest_axes_2_3': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                 '(Resize): Resize needs constant scales or sizes (see '
-                                                 'docs/support-matrix.md for what is supported)'),
+                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                 "Resize>' (Resize): Resize needs constant scales or sizes "
+                                                 '(see docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_nearest_axes_3_2': ('refused',
-                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                 '(Resize): Resize needs constant scales or sizes (see '
-                                                 'docs/support-matrix.md for what is supported)'),
+                                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                 "Resize>' (Resize): Resize needs constant scales or sizes "
+                                                 '(see docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_nearest_ceil_half_pixel': ('refused',
-                                                        "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                        "Resize>' (Resize): Resize needs constant scales or sizes (see "
-                                                        'docs/support-matrix.md for what is supported)'),
+                                                        '1 node(s) cannot be converted to PyTorch: node '
+                                                        "'<unnamed Resize>' (Resize): Resize needs constant "
+                                                        'scales or sizes (see docs/support-matrix.md for '
+                                                        'what is supported)'),
  'test_resize_upsample_sizes_nearest_floor_align_corners': ('refused',
-                                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                            "Resize>' (Resize): Resize needs constant scales or sizes "
-                                                            '(see docs/support-matrix.md for what is supported)'),
+                                                            '1 node(s) cannot be converted to PyTorch: node '
+                                                            "'<unnamed Resize>' (Resize): Resize needs "
+                                                            'constant scales or sizes (see '
+                                                            'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_nearest_not_larger': ('refused',
-                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                   "(Resize): keep_aspect_ratio_policy other than 'stretch' is not "
-                                                   'supported (see docs/support-matrix.md for what is supported)'),
+                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                                   "Resize>' (Resize): keep_aspect_ratio_policy other than "
+                                                   "'stretch' is not supported (see docs/support-matrix.md "
+                                                   'for what is supported)'),
  'test_resize_upsample_sizes_nearest_not_smaller': ('refused',
-                                                    "1 node(s) cannot be converted to PyTorch: node '<unnamed Resize>' "
-                                                    "(Resize): keep_aspect_ratio_policy other than 'stretch' is not "
-                                                    'supported (see docs/support-matrix.md for what is supported)'),
+                                                    '1 node(s) cannot be converted to PyTorch: node '
+                                                    "'<unnamed Resize>' (Resize): keep_aspect_ratio_policy "
+                                                    "other than 'stretch' is not supported (see "
+                                                    'docs/support-matrix.md for what is supported)'),
  'test_resize_upsample_sizes_nearest_round_prefer_ceil_asymmetric': ('refused',
-                                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                                     "'<unnamed Resize>' (Resize): Resize needs "
-                                                                     'constant scales or sizes (see '
-                                                                     'docs/support-matrix.md for what is supported)'),
+                                                                     '1 node(s) cannot be converted to '
+                                                                     "PyTorch: node '<unnamed Resize>' "
+                                                                     '(Resize): Resize needs constant scales '
+                                                                     'or sizes (see docs/support-matrix.md '
+                                                                     'for what is supported)'),
  'test_rnn_seq_length': ('refused',
-                         "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B must be "
-                         'constants (see docs/support-matrix.md for what is supported)'),
+                         "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B "
+                         'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_scatter_with_axis': ('refused',
                             '1 op type(s) have no torch converter: Scatter (<unnamed Scatter>) (see '
                             'docs/support-matrix.md for what is supported)'),
@@ -609,36 +659,40 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                'docs/support-matrix.md for what is supported)'),
  'test_scatternd_max': ('refused',
                         "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' (ScatterND): "
-                        "reduction='max' has no torch index_put equivalent (see docs/support-matrix.md for what is "
-                        'supported)'),
+                        "reduction='max' has no torch index_put equivalent (see docs/support-matrix.md for "
+                        'what is supported)'),
  'test_scatternd_max_with_element_indices': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' "
-                                             "(ScatterND): reduction='max' has no torch index_put equivalent (see "
-                                             'docs/support-matrix.md for what is supported)'),
+                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                             "ScatterND>' (ScatterND): reduction='max' has no torch "
+                                             'index_put equivalent (see docs/support-matrix.md for what is '
+                                             'supported)'),
  'test_scatternd_min': ('refused',
                         "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' (ScatterND): "
-                        "reduction='min' has no torch index_put equivalent (see docs/support-matrix.md for what is "
-                        'supported)'),
+                        "reduction='min' has no torch index_put equivalent (see docs/support-matrix.md for "
+                        'what is supported)'),
  'test_scatternd_min_with_element_indices': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' "
-                                             "(ScatterND): reduction='min' has no torch index_put equivalent (see "
-                                             'docs/support-matrix.md for what is supported)'),
+                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
+                                             "ScatterND>' (ScatterND): reduction='min' has no torch "
+                                             'index_put equivalent (see docs/support-matrix.md for what is '
+                                             'supported)'),
  'test_scatternd_multiply': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' (ScatterND): "
-                             "reduction='mul' has no torch index_put equivalent (see docs/support-matrix.md for what "
-                             'is supported)'),
+                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' "
+                             "(ScatterND): reduction='mul' has no torch index_put equivalent (see "
+                             'docs/support-matrix.md for what is supported)'),
  'test_simple_rnn_bidirectional': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B "
-                                   'must be constants (see docs/support-matrix.md for what is supported)'),
+                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, "
+                                   'R and B must be constants (see docs/support-matrix.md for what is '
+                                   'supported)'),
  'test_simple_rnn_defaults': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B must "
-                              'be constants (see docs/support-matrix.md for what is supported)'),
+                              "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R "
+                              'and B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_simple_rnn_reverse': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B must be "
-                             'constants (see docs/support-matrix.md for what is supported)'),
+                             "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and "
+                             'B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_simple_rnn_with_initial_bias': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and "
-                                       'B must be constants (see docs/support-matrix.md for what is supported)'),
+                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' "
+                                       '(RNN): W, R and B must be constants (see docs/support-matrix.md for '
+                                       'what is supported)'),
  'test_string_concat': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_broadcasting': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_empty_string': ('refused', 'PyTorch has no string tensors'),
@@ -653,17 +707,17 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_strnormalizer_export_monday_casesensintive_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'test_strnormalizer_nostopwords_nochangecase': ('refused', 'PyTorch has no string tensors'),
  'test_swish': ('refused',
-                '1 op type(s) have no torch converter: Swish (<unnamed Swish>) (see docs/support-matrix.md for what is '
-                'supported)'),
+                '1 op type(s) have no torch converter: Swish (<unnamed Swish>) (see docs/support-matrix.md '
+                'for what is supported)'),
  'test_tensorscatter': ('refused',
                         '1 op type(s) have no torch converter: TensorScatter (<unnamed TensorScatter>) (see '
                         'docs/support-matrix.md for what is supported)'),
  'test_tensorscatter_3d': ('refused',
-                           '1 op type(s) have no torch converter: TensorScatter (<unnamed TensorScatter>) (see '
-                           'docs/support-matrix.md for what is supported)'),
+                           '1 op type(s) have no torch converter: TensorScatter (<unnamed TensorScatter>) '
+                           '(see docs/support-matrix.md for what is supported)'),
  'test_tensorscatter_circular': ('refused',
-                                 '1 op type(s) have no torch converter: TensorScatter (<unnamed TensorScatter>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
+                                 '1 op type(s) have no torch converter: TensorScatter (<unnamed '
+                                 'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
  'test_upsample_nearest': ('refused',
-                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Upsample>' (Upsample): the scales "
-                           'must be constants (see docs/support-matrix.md for what is supported)')}
+                           "1 node(s) cannot be converted to PyTorch: node '<unnamed Upsample>' (Upsample): "
+                           'the scales must be constants (see docs/support-matrix.md for what is supported)')}
