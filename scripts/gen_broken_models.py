@@ -295,12 +295,12 @@ def fixed_batch() -> onnx.ModelProto:
 # ---- targets -----------------------------------------------------------------------------------------
 
 def converter_unsupported() -> onnx.ModelProto:
-    """Det and the ai.onnx.ml Normalizer, which the framework converters do not handle: listed at once."""
+    """MeanVarianceNormalization and ai.onnx.ml's Normalizer, which no framework converter handles: listed at once."""
     nodes = [h.make_node("MatMul", ["x", "w"], ["m"], name="mm"),
-             h.make_node("Det", ["m"], ["d"], name="det"),
+             h.make_node("MeanVarianceNormalization", ["m"], ["d"], name="mvn", axes=[1, 2]),
              h.make_node("Relu", ["v"], ["r"], name="relu"),
              h.make_node("Normalizer", ["r"], ["y"], name="l2norm", domain="ai.onnx.ml", norm="L2")]
-    return model(nodes, [vi("x", ["batch", 3, 3]), vi("v", ["batch", 3])], [vi("d", ["batch"]), vi("y", ["batch", 3])],
+    return model(nodes, [vi("x", ["batch", 3, 3]), vi("v", ["batch", 3])], [vi("d", ["batch", 3, 3]), vi("y", ["batch", 3])],
                  [w("w", 3, 3, seed=1)], opsets=[h.make_opsetid("", OPSET), h.make_opsetid("ai.onnx.ml", 3)])
 
 

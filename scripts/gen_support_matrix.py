@@ -34,15 +34,15 @@ def known(table: str) -> dict[str, tuple[str, str]]:
     return runpy.run_path(str(TABLES / f"known_{table}.py"))["KNOWN"]
 
 
-def conformance_figures() -> tuple[dict[str, dict[str, tuple[int, int]]], dict[str, tuple[int, int]]]:
-    """Per op type and bridge name, (cases passed, cases in the pool) over the conformance cases that hold the op
+def conformance_figures() -> tuple[dict[tuple[str, str], dict[str, tuple[int, int]]], dict[str, tuple[int, int]]]:
+    """Per (domain, op type) and bridge name, (cases passed, cases in the pool) over the conformance cases that hold the op
     at top level; and per bridge name the same over the whole pool (the cases onnxruntime passes)."""
     failing_on_ort = known("onnxruntime")
     pool = [case for case in collect() if case.name not in failing_on_ort]
     tables = {b.name: known(b.name) for b in bridges()}
-    per_op: dict[str, dict[str, tuple[int, int]]] = {}
+    per_op: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
     for case in pool:
-        for op in case.op_types:
+        for op in dict.fromkeys((n.domain if n.domain != "ai.onnx" else "", n.op_type) for n in case.model.graph.node):
             cells = per_op.setdefault(op, {})
             for name, table in tables.items():
                 passed, total = cells.get(name, (0, 0))
@@ -92,14 +92,14 @@ def render() -> str:
         "| op | " + " | ".join(f"{fw} | conformance" for fw in frameworks) + " |",
         "|---|" + "---|---|" * len(frameworks),
     ]
-    for op in per_op:  # ops of the conformance cases no bridge converts: listed so the gaps show
-        versions.setdefault(("", op), {})
+    for key in per_op:  # ops of the conformance cases no bridge converts: listed so the gaps show
+        versions.setdefault(key, {})
     for (domain, op), cells in sorted(versions.items(), key=lambda kv: (kv[0][0], kv[0][1].lower())):
         name = f"{domain}::{op}" if domain else op
         row = []
         for label in frameworks:
             row.append(", ".join(str(v) for v in sorted(cells[label])) if label in cells else "—")
-            figures = per_op.get(op, {}).get(names[label]) if not domain else None
+            figures = per_op.get((domain, op), {}).get(names[label])
             row.append(f"{figures[0]}/{figures[1]}" if figures else "")
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     counts = ", ".join(f"{label}: {len(reg.op_types())} ops" for label, reg in filled.items())
