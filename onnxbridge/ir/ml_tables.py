@@ -39,6 +39,12 @@ class TreeTables:
     aggregate: str
     depth: int
 
+    def arrays(self) -> list[np.ndarray]:
+        """The walk's arrays in the order the generated tree walks take them (roots ... leaf_weights)."""
+        return [self.roots, self.root_leafs, self.features, self.splits, self.modes, self.true_ids, self.false_ids,
+                self.true_leafs, self.false_leafs, self.missing_true, self.members, self.leaf_targets,
+                self.leaf_weights]
+
 
 def tree_tables(attrs: dict, dtype: np.dtype) -> TreeTables:
     """The tables of a TreeEnsemble node from its attributes (``ctx.attrs``), with splits, members and

@@ -114,8 +114,7 @@ def tree_ensemble(ctx: TensorFlowContext) -> None:
         t = tree_tables(ctx.attrs, np.dtype(NP_DTYPES.get(ctx.elem(0) or 0, np.float32)))
     except ValueError as exc:
         ctx.fail(str(exc))
-    arrays = [t.roots, t.root_leafs, t.features, t.splits, t.modes, t.true_ids, t.false_ids, t.true_leafs,
-              t.false_leafs, t.missing_true, t.members, t.leaf_targets, t.leaf_weights]
+    arrays = t.arrays()
     trees = [a.tolist() for a in arrays]
     layer = ctx.layer(str(ctx.helper(TREES)), module="", trees=trees, n_targets=t.n_targets, aggregate=t.aggregate,
                       depth=t.depth)

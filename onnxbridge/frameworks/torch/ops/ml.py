@@ -71,8 +71,7 @@ def tree_ensemble(ctx: TorchContext) -> None:
         t = tree_tables(ctx.attrs, np.dtype(NP_DTYPES.get(ctx.elem(0) or 0, np.float32)))
     except ValueError as exc:
         ctx.fail(str(exc))
-    arrays = [t.roots, t.root_leafs, t.features, t.splits, t.modes, t.true_ids, t.false_ids, t.true_leafs,
-              t.false_leafs, t.missing_true, t.members, t.leaf_targets, t.leaf_weights]
+    arrays = t.arrays()
     names = ["tree_roots", "root_leafs", "features", "splits", "modes", "true_ids", "false_ids", "true_leafs",
              "false_leafs", "missing_true", "members", "leaf_targets", "leaf_weights"]
     tables = fmt("({})", join([_constant(ctx, a, f"trees_{n}") for a, n in zip(arrays, names)]))
