@@ -4,6 +4,9 @@ What every code generator needs before it writes a line of framework code:
 
 - :func:`prepare_model` inlines helper functions (keeping spec blocks, domain :data:`BLOCKS_DOMAIN`, as
   functions so they become nested classes) and runs ONNX shape inference;
+- :func:`plan_model` refuses a model that breaks ONNX's rules (:mod:`onnxbridge.ir.validity`) with one
+  :class:`~onnxbridge.ir.validity.InvalidModelError` naming every offending node and weight, so no
+  converter reads a malformed node;
 - :func:`plan_model` makes a :class:`ModelPlan`: the main graph's :class:`GraphView` and one view per
   (block function, distinct signature: weight shapes and input types), named after the function, with
   constants and shape arithmetic folded; all-zero initial states of LSTM/GRU/RNN are dropped (the default);
@@ -29,6 +32,13 @@ from onnxbridge.ir.folding import fold_node
 from onnxbridge.ir.nodes import raw_attr
 from onnxbridge.ir.symbolic import Const, Placeholder
 from onnxbridge.ir.types import UNKNOWN, TensorType, graph_types, infer_shapes, value_info
+from onnxbridge.ir.validity import (
+    InvalidModelError,
+    describe,
+    inference_problem,
+    initializer_value,
+    node_problem,
+)
 from onnxbridge.ir.view import GraphView
 
 
@@ -38,13 +48,25 @@ def prepare_model(model: onnx.ModelProto) -> onnx.ModelProto:
     Block functions (domain ``onnxbridge.blocks``, no attribute parameters) stay functions: they
     become nested classes in generated code. Helper functions from exporters are inlined.
     """
+    return _prepare(model)[0]
+
+
+def _prepare(model: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
+    """:func:`prepare_model`, and whether ONNX's shape rules fail somewhere in it (then each node is judged
+    on its own, to name the one that breaks them)."""
     from onnx import inliner
 
     keep = {(f.domain, f.name) for f in model.functions if is_block_function(f)}
     inline = [(f.domain, f.name) for f in model.functions if (f.domain, f.name) not in keep]
     if inline:
         model = inliner.inline_selected_functions(model, inline)
-    return infer_shapes(take_known_branches(model))
+    model = take_known_branches(model)
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True), False
+    except onnx.shape_inference.InferenceError:
+        return infer_shapes(model), True
+    except Exception:  # noqa: BLE001 - too large to infer, or data propagation failed: inference is a help
+        return infer_shapes(model), False
 
 
 def take_known_branches(model: onnx.ModelProto, rounds: int = 8) -> onnx.ModelProto:
@@ -64,7 +86,7 @@ def take_known_branches(model: onnx.ModelProto, rounds: int = 8) -> onnx.ModelPr
         view = GraphView(g.name, list(g.node), [i.name for i in g.input if i.name not in inits],
                          [o.name for o in g.output], graph_types(infer_shapes(model).graph), opsets_of(model))
         for init in g.initializer:
-            view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+            view.known[init.name] = Const(initializer_value(init), init.name)
         nodes: list[onnx.NodeProto] = []
         taken = False
         for node in g.node:
@@ -113,21 +135,47 @@ class ModelPlan:
     main: GraphView
     functions: dict[FunctionKey, GraphView] = field(default_factory=dict)
     class_names: dict[FunctionKey, str] = field(default_factory=dict)
+    #: whether each node is also judged by its op's ONNX shape rules (they fail somewhere in the model)
+    judge_inference: bool = False
+    #: what breaks ONNX's rules, one line per node (:func:`plan_model` raises them together)
+    problems: list[str] = field(default_factory=list)
 
 
 def plan_model(model: onnx.ModelProto) -> ModelPlan:
-    """Prepare ``model`` and analyse its main graph and every block function instance it calls."""
-    model = prepare_model(model)
+    """Prepare ``model`` and analyse its main graph and every block function instance it calls.
+
+    Raises :class:`~onnxbridge.ir.validity.InvalidModelError` naming every node and weight that breaks
+    ONNX's rules.
+    """
+    model, judge_inference = _prepare(model)
     g = model.graph
     inits = {i.name for i in g.initializer}
     view = GraphView(g.name, list(g.node), [i.name for i in g.input if i.name not in inits],
                      [o.name for o in g.output], graph_types(g), opsets_of(model), doc=g.doc_string)
     for init in g.initializer:
-        view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
-    plan = ModelPlan(model, view)
+        view.known[init.name] = Const(initializer_value(init, _readers(g, init.name)), init.name)
+    plan = ModelPlan(model, view, judge_inference=judge_inference)
     functions = {(f.domain, f.name): f for f in model.functions}
     _analyze(view, plan, functions)
+    if plan.problems:
+        raise InvalidModelError(plan.problems)
     return plan
+
+
+def _readers(graph: onnx.GraphProto, name: str) -> str:
+    """The nodes reading ``name``, for a message (``node 'conv' (Conv)``), at most three."""
+    found = [describe(n) for n in graph.node if name in n.input]
+    return ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+
+
+def _problem(node: onnx.NodeProto, view: GraphView, plan: ModelPlan) -> str | None:
+    """What breaks ONNX's rules in ``node`` (:mod:`onnxbridge.ir.validity`), or None."""
+    problem = node_problem(node, view.opsets, plan.model.ir_version)
+    if problem is None and plan.judge_inference:
+        names = [n for n in node.input if n]
+        consts = {n: c for n in names if (c := view.const(n)) is not None}
+        problem = inference_problem(node, {n: view.type(n) for n in names}, consts, view.opsets)
+    return problem
 
 
 def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], onnx.FunctionProto]) -> None:
@@ -135,6 +183,13 @@ def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], 
         fn = functions.get((node.domain, node.op_type))
         if fn is not None:
             view.calls[id(node)] = _instantiate(fn, node, view, plan, functions)
+            continue
+        problem = _problem(node, view, plan)
+        if problem is not None:  # neither typed nor folded: nothing downstream is judged by it
+            plan.problems.append(f"{describe(node, f'in block {view.name!r}' if view.is_function else '')}: "
+                                 f"{problem}")
+            for o in node.output:
+                view.types.pop(o, None)
             continue
         _infer_node_types(view, node)
         fold_node(node, view)

@@ -132,7 +132,16 @@ def _reshape(ctx: TensorFlowContext) -> None:
 
 
 TF_OPS.register("Reshape", since=5)(_reshape)
-TF_OPS.register("Flatten")(_reshape)
+
+
+@TF_OPS.register("Flatten")
+def flatten(ctx: TensorFlowContext) -> None:
+    """ONNX ``Flatten``: a reshape to two dims, once its ``axis`` is known to be in ``[-rank, rank]``."""
+    rank = len(ctx.shape(0))
+    axis = int(ctx.attr("axis", 1))
+    if not -rank <= axis <= rank:
+        ctx.fail(f"axis {axis} is out of range for rank {rank} (Flatten takes -{rank} to {rank})")
+    _reshape(ctx)
 
 
 @TF_OPS.register("Transpose")

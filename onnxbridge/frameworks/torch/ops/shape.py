@@ -99,6 +99,8 @@ def flatten(ctx: TorchContext) -> None:
     axis = int(ctx.attr("axis", 1))
     rank = ctx.type(0).rank
     x = ctx.t(0)
+    if rank is not None and not -rank <= axis <= rank:
+        ctx.fail(f"axis {axis} is out of range for rank {rank} (Flatten takes -{rank} to {rank})")
     if axis < 0:
         if rank is None:
             ctx.fail("a negative axis needs a known input rank")

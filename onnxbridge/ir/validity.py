@@ -1,0 +1,123 @@
+"""What makes a model invalid ONNX, found before any code generator reads it, each problem named.
+
+Converters read nodes and weights trusting ONNX's rules (an op's input count, its attribute types, a
+``perm`` that permutes the input's axes, weight bytes that fill the declared shape). A model that breaks
+them, a mutated or hand-edited file, would otherwise crash a converter part-way. The same rules are what
+onnxruntime enforces when it loads a model, so nothing it could run is refused here:
+
+- :func:`node_problem`: the ONNX checker's verdict on one node (input and output counts, attributes);
+- :func:`inference_problem`: the op's own ONNX type and shape rules on one node, given its known input
+  types and small constant inputs (a ``perm`` out of range, a ``Reshape`` to a size that cannot be);
+- :func:`initializer_value`: a weight as numpy, or an :class:`InvalidModelError` naming it.
+
+Example::
+
+    problem = node_problem(node, {"": 17}, ir_version=8)     # None, or "has input size 2 not in range ..."
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.ir.conventions import is_onnx_domain
+from onnxbridge.ir.nodes import node_label, subgraphs
+from onnxbridge.ir.types import TensorType, value_info
+
+# what the checker says of a node that other parts of onnxbridge report better (an op newer than the
+# model's opset is a finding of `check` and a missing converter, not a malformed node)
+_NOT_MALFORMED = ("No Op registered for", "No opset import for domain")
+
+_INFERENCE_PREFIX = re.compile(r"^(\s*(\[\w+\]|\(op_type:[^)]*\)|Inference error\(s\)):?\s*)+")
+_CONST_LIMIT = 4096  # known inputs up to this size are given to inference as values
+
+
+class InvalidModelError(OnnxBridgeError):
+    """A model breaks ONNX's rules (what onnxruntime refuses to load); ``problems`` names each node or weight."""
+
+    def __init__(self, problems: list[str]):
+        message = problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems[:8])
+        if len(problems) > 8:
+            message += f"; and {len(problems) - 8} more"
+        super().__init__(message, problems=problems,
+                         hint="the model is not valid ONNX; 'onnxbridge check' on it lists every problem")
+
+
+def describe(node: onnx.NodeProto, where: str = "") -> str:
+    """How a problem names a node: ``node 'embed' (Relu)``, with ``where`` (``in block 'Block'``) after it."""
+    return f"node {node_label(node)!r} ({node.op_type}){f' {where}' if where else ''}"
+
+
+def node_problem(node: onnx.NodeProto, opsets: dict[str, int], ir_version: int) -> str | None:
+    """What the ONNX checker finds wrong with ``node`` alone, in one line, or None.
+
+    Nodes with subgraphs are left to the views of their subgraphs; an op unknown at the opset is not a
+    malformed node (the converter lookup reports it).
+    """
+    if not is_onnx_domain(node.domain) or subgraphs(node):
+        return None
+    ctx = onnx.checker.C.CheckerContext()
+    ctx.ir_version = ir_version
+    ctx.opset_imports = dict(opsets)
+    try:
+        onnx.checker.check_node(node, ctx)
+    except Exception as exc:  # noqa: BLE001 - ValidationError, or protobuf errors for odd nodes
+        message = one_line(exc)
+        return None if any(m in message for m in _NOT_MALFORMED) else message
+    return None
+
+
+def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts: dict[str, np.ndarray],
+                      opsets: dict[str, int]) -> str | None:
+    """What ONNX's type and shape rules for ``node``'s op find wrong, given its inputs' ``types`` and known
+    small values ``consts``, in one line, or None (also when an input's element type is unknown: then
+    nothing can be judged)."""
+    if not is_onnx_domain(node.domain) or subgraphs(node):
+        return None
+    inputs, inits = [], []
+    for name in dict.fromkeys(n for n in node.input if n):
+        c = consts.get(name)
+        if c is not None and np.asarray(c).size <= _CONST_LIMIT:
+            inits.append(numpy_helper.from_array(np.asarray(c), name))
+            continue
+        t = types.get(name)
+        if t is None or t.elem is None:
+            return None
+        inputs.append(value_info(name, t))
+    outs = [helper.make_empty_tensor_value_info(o) for o in dict.fromkeys(o for o in node.output if o)]
+    graph = helper.make_graph([node], "node", inputs, outs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    try:
+        onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    except onnx.shape_inference.InferenceError as exc:
+        message = one_line(exc)
+        # "[ShapeInferenceError] (op_type:Transpose, node name: t): [TypeInferenceError] Invalid ..." -> "Invalid ..."
+        return _INFERENCE_PREFIX.sub("", message) or message
+    except Exception:  # noqa: BLE001 - an op without a schema here, a model onnx cannot build: not judged
+        return None
+    return None
+
+
+def initializer_value(tensor: onnx.TensorProto, readers: str = "") -> np.ndarray:
+    """``tensor`` as numpy; an :class:`InvalidModelError` naming it when its data does not fill its shape."""
+    try:
+        return numpy_helper.to_array(tensor)
+    except ValueError as exc:
+        try:
+            onnx.checker.check_tensor(tensor, onnx.checker.C.CheckerContext())
+            reason = one_line(exc)
+        except onnx.checker.ValidationError as found:
+            reason = one_line(found)
+        raise InvalidModelError([f"weight {tensor.name!r}{f' (read by {readers})' if readers else ''}: "
+                                 f"{reason}"]) from None
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an ONNX error, without the context onnx appends (at most 400 characters)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text.split("==> Context:")[0].strip()[:400]
