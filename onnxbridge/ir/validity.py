@@ -94,9 +94,7 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
     try:
         onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except onnx.shape_inference.InferenceError as exc:
-        message = one_line(exc)
-        # "[ShapeInferenceError] (op_type:Transpose, node name: t): [TypeInferenceError] Invalid ..." -> "Invalid ..."
-        return _INFERENCE_PREFIX.sub("", message) or message
+        return strip_inference_prefix(one_line(exc))
     except Exception:  # noqa: BLE001 - an op without a schema here, a model onnx cannot build: not judged
         return None
     return None
@@ -114,6 +112,12 @@ def initializer_value(tensor: onnx.TensorProto, readers: str = "") -> np.ndarray
             reason = one_line(found)
         raise InvalidModelError([f"weight {tensor.name!r}{f' (read by {readers})' if readers else ''}: "
                                  f"{reason}"]) from None
+
+
+def strip_inference_prefix(message: str) -> str:
+    """``[ShapeInferenceError] (op_type:Transpose, node name: t): [TypeInferenceError] Invalid ...`` ->
+    ``Invalid ...``: what ONNX's inference found, without where (the caller names the node)."""
+    return _INFERENCE_PREFIX.sub("", message) or message
 
 
 def one_line(exc: BaseException) -> str:

@@ -231,12 +231,29 @@ def _infer(params_json: str, inputs: tuple[TensorInfo, ...], opset: int) -> tupl
     model = helper.make_model(graph, opset_imports=imports, ir_version=10)
     found: dict[str, onnx.TypeProto] = {}
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        except onnx.shape_inference.InferenceError as exc:
+            if _domain(p.domain):  # a custom operator: ONNX knows nothing of it, the model's shapes tell
+                raise
+            # an ONNX operator whose own rules refuse these inputs (operands that do not broadcast ...)
+            raise LayerShapeError(f"needs operands that {p.op_type} accepts ({_operand_shapes(p, inputs)}); "
+                                  f"ONNX says: {_inference_reason(exc)}",
+                                  f"compare the input shapes with what {p.op_type} accepts: "
+                                  f"https://onnx.ai/onnx/operators/onnx__{p.op_type}.html") from None
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
             if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
                 found[vi.name] = vi.type
+    except LayerShapeError:
+        raise
     except Exception:  # noqa: BLE001 - inference is a help: the model's own shapes fill in
-        pass
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+            for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+                if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+                    found[vi.name] = vi.type
+        except Exception:  # noqa: BLE001
+            pass
     results = []
     for k in range(p.outputs):
         hint_shape = (p.output_shapes or [None] * p.outputs)[k] if p.output_shapes and k < len(p.output_shapes) else None
@@ -249,6 +266,25 @@ def _infer(params_json: str, inputs: tuple[TensorInfo, ...], opset: int) -> tupl
             shape = tuple(hint_shape) if hint_shape is not None else (inputs[0].shape if inputs else ())
         results.append(TensorInfo(tuple(shape), dtype))
     return tuple(results)
+
+
+def _operand_shapes(p: OpParams, inputs: tuple[TensorInfo, ...]) -> str:
+    """Each operand's shape, for a message: ``input 0 [batch, 2], scale [6]``."""
+    operands = p.operands if p.operands is not None else list(range(len(inputs)))
+    shown = []
+    for o in operands:
+        if isinstance(o, int) and o < len(inputs):
+            shown.append(f"input {o} [{', '.join(str(d) for d in inputs[o].shape)}]")
+        elif isinstance(o, str) and o in p.constants:
+            shown.append(f"{o} [{', '.join(str(d) for d in p.constants[o].shape)}]")
+    return ", ".join(shown)
+
+
+def _inference_reason(exc: Exception) -> str:
+    """ONNX's inference message without its prefixes ("[ShapeInferenceError] (op_type:Mul, node name: ...):")."""
+    from onnxbridge.ir.validity import one_line, strip_inference_prefix
+
+    return strip_inference_prefix(one_line(exc))
 
 
 def _dims(tp: onnx.TypeProto | None, hint: Dims | None, op_type: str, k: int) -> tuple | None:

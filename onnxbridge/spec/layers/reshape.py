@@ -73,6 +73,13 @@ class Reshape(LayerDef):
         if not all(is_static(d) for d in sample):
             if -1 in p.shape:
                 raise LayerShapeError("needs fixed sample dims to infer a -1 size")
+            fixed = math.prod(int(d) for d in sample if is_static(d))
+            known = math.prod(p.shape)
+            if known % fixed:  # the named dims multiply the fixed ones: no value of them gives `known`
+                named = " * ".join(str(d) for d in sample)
+                raise LayerShapeError(f"needs {known} elements per sample for shape {p.shape}; a sample has "
+                                      f"{named}, a multiple of {fixed}, never {known}",
+                                      f"use a shape whose product is a multiple of {fixed}")
             return x.with_shape((x.shape[0], *p.shape))
         total = math.prod(int(d) for d in sample)
         known = math.prod(d for d in p.shape if d != -1)
