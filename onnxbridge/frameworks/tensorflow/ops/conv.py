@@ -173,7 +173,9 @@ def conv_transpose(ctx: TensorFlowContext) -> None:
 
 
 # -- pooling ---------------------------------------------------------------------------------------------
-def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
+def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False, ceil: bool = True):
+    """Rank, spatial rank, kernel, strides, dilations, Keras padding and explicit ``(begin, end)`` pads; with
+    ``ceil`` the end pads also reach the extra windows of ``ceil_mode`` (see :func:`_ceil_pads`)."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -189,15 +191,23 @@ def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
         if any(p is None for p in pads):
             ctx.fail("same padding needs static spatial sizes here")
         padding, explicit = "valid", [p for p in pads if p is not None]
-    if ctx.attr("ceil_mode", 0):
-        # ceil mode adds windows at the end: take the output size from shape inference and pad to reach it
-        out = tuple(ctx.out_shape()[2:])
-        if padding != "same":
-            if not all(isinstance(d, int) for d in out + spatial):
-                ctx.fail("ceil_mode needs static spatial sizes")
-            explicit = [(b, max(e, (o - 1) * s + (k - 1) * d + 1 - size - b)) for (b, e), o, s, k, d, size
-                        in zip(explicit, out, strides, kernel, dilations, spatial)]
+    if ceil:
+        explicit = _ceil_pads(ctx, padding, explicit, kernel, strides, dilations)
     return rank, n, kernel, strides, dilations, padding, explicit
+
+
+def _ceil_pads(ctx: TensorFlowContext, padding: str, explicit: list[tuple[int, int]], kernel: list[int],
+               strides: list[int], dilations: list[int]) -> list[tuple[int, int]]:
+    """``explicit`` with the end pads that ``ceil_mode`` needs: it adds windows at the end, so the output
+    size comes from shape inference and the input is padded to reach it."""
+    if not ctx.attr("ceil_mode", 0) or padding == "same":
+        return explicit
+    out = tuple(ctx.out_shape()[2:])
+    spatial = tuple(ctx.shape(0)[2:])
+    if not all(isinstance(d, int) for d in out + spatial):
+        ctx.fail("ceil_mode needs static spatial sizes")
+    return [(b, max(e, (o - 1) * s + (k - 1) * d + 1 - size - b)) for (b, e), o, s, k, d, size
+            in zip(explicit, out, strides, kernel, dilations, spatial)]
 
 
 def _pad_value(x, pads: list[tuple[int, int]], value: float):
@@ -235,14 +245,23 @@ def average_pool(ctx: TensorFlowContext) -> None:
     """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says; no
     dilation."""
     include_pad = bool(ctx.attr("count_include_pad", 0))
-    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad)
+    rank, n, kernel, strides, dilations, padding, given = _pool_geometry(ctx, explicit_pads=include_pad, ceil=False)
+    explicit = _ceil_pads(ctx, padding, given, kernel, strides, dilations)
     if any(d != 1 for d in dilations):
         ctx.fail("dilated average pooling is not supported")
     x = ctx.x_cl(0)
     padded = any(b or e for b, e in explicit)
+    if padded and include_pad and explicit != given:
+        # the pads count, the windows ceil_mode adds past them do not: divide by a mask of ones over the
+        # padded input, zeros past it
+        pool = dict(pool_size=lit(_tuple(kernel)), strides=lit(_tuple(strides)), padding=lit("valid"))
+        total = call(dotted("ops", "average_pool"), _pad_value(x, explicit, 0.0), **pool)
+        ones = _pad_value(call(dotted("ops", "ones_like"), x), given, 1.0)
+        beyond = [(0, e - g) for (_, e), (_, g) in zip(explicit, given)]
+        count = call(dotted("ops", "average_pool"), _pad_value(ones, beyond, 0.0), **pool)
+        ctx.emit(call(dotted("ops", "divide"), total, count), perm=L.channels_last(rank))
+        return
     if padded and include_pad:
-        if ctx.attr("ceil_mode", 0):
-            ctx.fail("AveragePool with ceil_mode and count_include_pad is not supported")
         x = _pad_value(x, explicit, 0.0)
     elif padded:
         # average over the real elements only: pool the zero-padded input and a zero-padded mask of ones

@@ -1,4 +1,5 @@
-"""Padding and resizing: Pad -> ``ops.pad``; Resize / Upsample -> ``layers.UpSampling2D`` / ``layers.Resizing``."""
+"""Padding and resizing: Pad -> ``ops.pad``; Resize / Upsample -> ``layers.UpSampling1D/2D/3D`` /
+``layers.Resizing``."""
 
 from __future__ import annotations
 
@@ -101,28 +102,44 @@ def _pad(ctx: TensorFlowContext, pads: list[int], value, mode: str, axes: list[i
 
 def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scales: list[float] | None) -> None:
     rank = ctx.rank(0)
-    if rank != 4:
-        ctx.fail(f"resizing a rank-{rank} tensor is not supported (only NCHW images)")
+    if rank not in (3, 4, 5):
+        ctx.fail(f"resizing a rank-{rank} tensor is not supported (only NCL signals, NCHW images, NCDHW volumes)")
     in_shape = ctx.shape(0)
     out_shape = ctx.out_type().shape
     if scales is None:
         if out_shape is None or not all(isinstance(d, int) for d in out_shape[1:]) or \
                 not all(isinstance(d, int) for d in in_shape[1:]):
             ctx.fail("the output size must be static")
-        scales = [1.0, out_shape[1] / in_shape[1], out_shape[2] / in_shape[2], out_shape[3] / in_shape[3]]
+        scales = [1.0] + [o / i for o, i in zip(out_shape[1:], in_shape[1:])]
+    if len(scales) != rank:
+        ctx.fail(f"{len(scales)} scales for a rank-{rank} input")
     if scales[0] != 1 or scales[1] != 1:
         ctx.fail("resizing the batch or channel axis is not supported")
     integer = all(float(s).is_integer() and s >= 1 for s in scales[2:])
     x = ctx.x_cl(0)
-    perm = L.channels_last(4)
+    perm = L.channels_last(rank)
     if mode == "nearest":
         exact = coord in ("half_pixel", "pytorch_half_pixel") or (coord == "asymmetric" and nearest_mode == "floor")
         if not (integer and exact):
             ctx.fail(f"nearest resizing with scales {scales[2:]} and {coord}/{nearest_mode} is not supported "
                      "(integer upscaling only)")
         size = tuple(int(s) for s in scales[2:])
-        ctx.emit(call(ctx.layer("UpSampling2D", size=size, interpolation="nearest"), x), perm=perm)
+        if rank == 4:
+            layer = ctx.layer("UpSampling2D", size=size, interpolation="nearest")
+        else:  # Keras repeats each element: nearest
+            layer = ctx.layer(f"UpSampling{rank - 2}D", size=size[0] if rank == 3 else size)
+        ctx.emit(call(layer, x), perm=perm)
         return
+    if mode == "linear" and rank == 3 and integer and coord in ("half_pixel", "pytorch_half_pixel") \
+            and not ctx.attr("antialias", 0):
+        # a signal as an image one pixel wide: bilinear along the length is linear, the width stays
+        image = call(_ops("expand_dims"), x, lit(2))
+        wide = call(ctx.layer("UpSampling2D", size=(int(scales[2]), 1), interpolation="bilinear"), image)
+        ctx.emit(call(_ops("squeeze"), wide, axis=lit(2)), perm=perm)
+        return
+    if mode == "linear" and rank != 4:
+        ctx.fail(f"linear resizing of a rank-{rank} tensor with scales {scales[2:]} and {coord} is not supported "
+                 "(integer half-pixel upscaling of signals, any scale of images)")
     if mode == "linear":
         if ctx.attr("antialias", 0) and any(s < 1 for s in scales[2:]):
             ctx.fail("antialiased downscaling is not supported")
