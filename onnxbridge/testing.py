@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -210,9 +211,6 @@ def onnxruntime_session(model: onnx.ModelProto, options: Any = None, *,
     and put back into ``model`` afterwards (so it is unchanged, and never held twice). A model onnxruntime
     refuses raises :class:`onnxbridge.errors.RuntimeRefusedError` with its reason.
     """
-    import tempfile
-    from pathlib import Path
-
     import onnxruntime as ort
 
     from onnxbridge.errors import RuntimeRefusedError
@@ -230,11 +228,36 @@ def onnxruntime_session(model: onnx.ModelProto, options: Any = None, *,
             return ort.InferenceSession(model.SerializeToString(), options, providers=list(providers))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
             raise _refused("load", exc) from None
+    return _session_through_disk(model, options, providers)
+
+
+def _session_through_disk(model: onnx.ModelProto, options: Any, providers: Sequence[str]) -> Any:
+    """The session of a model over 2 GiB: written to a temporary folder (``TMPDIR``), removed afterwards."""
+    import tempfile
+
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="onnxbridge-ort-")
+    except OSError as exc:
+        raise _scratch_error(exc, Path(tempfile.gettempdir()) / "onnxbridge-ort-*") from None
+    with scratch as tmp:
+        return session_from_files(model, Path(tmp), options, providers=providers)
+
+
+def session_from_files(model: onnx.ModelProto, folder: Path, options: Any = None, *,
+                       providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
+    """An ``onnxruntime.InferenceSession`` of ``model`` written into the empty ``folder`` with its weights as
+    external data (how onnxruntime reads a model over protobuf's 2 GiB limit); ``model`` is left as it was.
+
+    A failure to write the copy (a full disk) raises :class:`onnxbridge.errors.OutputError` naming the file;
+    the caller removes ``folder``.
+    """
+    import onnxruntime as ort
+
     moved: list[tuple[onnx.TensorProto, bytes]] = []
-    with tempfile.TemporaryDirectory(prefix="onnxbridge-ort-") as tmp:
-        folder = Path(tmp)
+    target = folder / "weights.data"
+    try:
         try:
-            with open(folder / "weights.data", "wb") as f:
+            with open(target, "wb") as f:
                 for tensor in model.graph.initializer:
                     if len(tensor.raw_data) < 1024:
                         continue
@@ -248,16 +271,33 @@ def onnxruntime_session(model: onnx.ModelProto, options: Any = None, *,
                                        ("length", str(len(data)))):
                         entry = tensor.external_data.add()
                         entry.key, entry.value = key, value
-            (folder / "model.onnx").write_bytes(model.SerializeToString())
-            try:
-                return ort.InferenceSession(str(folder / "model.onnx"), options, providers=list(providers))
-            except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-                raise _refused("load", exc) from None
-        finally:
-            for tensor, data in moved:
-                del tensor.external_data[:]
-                tensor.data_location = TensorProto.DEFAULT
-                tensor.raw_data = data
+            target = folder / "model.onnx"
+            target.write_bytes(model.SerializeToString())
+        except OSError as exc:
+            raise _scratch_error(exc, target) from None
+        try:
+            return ort.InferenceSession(str(folder / "model.onnx"), options, providers=list(providers))
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise _refused("load", exc) from None
+    finally:
+        for tensor, data in moved:
+            del tensor.external_data[:]
+            tensor.data_location = TensorProto.DEFAULT
+            tensor.raw_data = data
+
+
+def _scratch_error(exc: OSError, path: Path) -> Exception:
+    """The one-line error for a failure to write onnxruntime's temporary copy of a large model at ``path``."""
+    from onnxbridge.errors import OutputError
+    from onnxbridge.ir.io import write_failure
+
+    failure = write_failure(exc)
+    if failure is None:
+        return exc
+    what, _ = failure
+    return OutputError(f"{path}: cannot write the temporary copy onnxruntime reads a model over 2 GiB from: {what} "
+                       "(the copy was removed)",
+                       hint=f"free some space in {path.parent.parent}, or set TMPDIR to a folder with room")
 
 
 def _refused(what: str, exc: BaseException) -> Exception:

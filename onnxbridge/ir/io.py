@@ -247,17 +247,26 @@ def output_error(exc: BaseException, path: str | os.PathLike, *, any_file: bool 
     (safetensors says "... (os error 28)"); both become e.g. ``out/model.onnx: cannot write: no space
     left on the device (nothing was written)``.
     """
-    code = exc.errno if isinstance(exc, OSError) else None
     if (isinstance(exc, OSError) and exc.filename is not None and not any_file
             and not _is_part_of(exc.filename, Path(path))):
         return None  # about another file (an input read inside the block): not a failure to write ``path``
+    failure = write_failure(exc)
+    if failure is None:
+        return None
+    what, todo = failure
+    return OutputError(f"{path}: cannot write: {what} (nothing was written)", hint=todo)
+
+
+def write_failure(exc: BaseException) -> tuple[str, str] | None:
+    """``(what happened, what to do)`` when ``exc`` is an OS error of a writer (``OSError``, or a writer's
+    own type saying "(os error 28)"), else None: ``("no space left on the device", "free some space ...")``."""
+    code = exc.errno if isinstance(exc, OSError) else None
     if code is None:
         match = _OS_ERROR_TEXT.search(str(exc))
         code = int(match.group(1)) if match else None
     if code is None:
         return None
-    what, todo = _WRITE_ERRORS.get(code, (os.strerror(code).lower(), "write somewhere else"))
-    return OutputError(f"{path}: cannot write: {what} (nothing was written)", hint=todo)
+    return _WRITE_ERRORS.get(code, (os.strerror(code).lower(), "write somewhere else"))
 
 
 @contextmanager
