@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,11 +95,9 @@ def test_random_networks_convert_to_torch_with_parity(spec):
 
 
 def _tf_unsupported(spec: dict) -> bool:
-    """Layers the TensorFlow converter refuses (documented in docs/support-matrix.md); see the xfail below."""
+    """Layers the TensorFlow converter refuses (documented in docs/support-matrix.md): trilinear upsampling."""
     def refused(layer: dict, rank: int) -> bool:
-        if layer["type"].startswith("AvgPool"):
-            return bool(layer.get("ceil_mode")) and layer.get("count_include_pad", True)
-        return layer["type"] == "Upsample" and rank != 4
+        return layer["type"] == "Upsample" and rank == 5 and layer.get("mode") == "linear"
 
     report = infer_shapes(spec)
     ranks = {r.id: len(r.outputs[0].shape) for r in report.rows if r.outputs and r.depth == 0}
@@ -122,51 +121,49 @@ def test_random_networks_convert_to_tensorflow_with_parity(spec):
 
 
 @pytest.mark.tensorflow
-@pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: Resize of a rank-3 tensor (Upsample of a 1-D signal) "
-                   "has no TensorFlow converter (ConversionError), although it is a registered layer example")
-def test_upsample_1d_converts_to_tensorflow():
+@pytest.mark.parametrize("layer", [{"scale_factor": 3}, {"scale_factor": 2, "mode": "linear"}], ids=["nearest", "linear"])
+def test_upsample_1d_converts_to_tensorflow(layer):
     pytest.importorskip("tensorflow")
     _converts({"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", 2, 5], "dtype": "float32"}],
-               "layers": [{"id": "l0", "type": "Upsample"}]}, "tensorflow")
+               "layers": [{"id": "l0", "type": "Upsample", **layer}]}, "tensorflow")
 
 
-@pytest.mark.xfail(strict=True, reason="spec/layers/reshape.py: a Reshape to [4, 4, 4] of [batch, seq, 3] is "
-                   "accepted although no value of seq gives 64 elements (3 does not divide 64); it fails only when run")
 def test_reshape_that_no_symbolic_dim_satisfies_is_refused():
-    from onnxbridge.errors import OnnxBridgeError
-
+    """[batch, seq, 3] to [4, 4, 4]: no value of seq gives 64 elements (3 does not divide 64)."""
     spec = {"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", "seq", 3], "dtype": "float32"}],
             "layers": [{"id": "l0", "type": "Reshape", "shape": [4, 4, 4]}]}
-    try:
-        report = infer_shapes(spec)
-    except OnnxBridgeError:
-        return
+    report = infer_shapes(spec)
     assert not report.ok, "accepted"
+    assert report.errors == ["layer l0 (Reshape) got [batch, seq, 3] but needs 64 elements per sample for shape "
+                             "[4, 4, 4]; a sample has seq * 3, a multiple of 3, never 64: use a shape whose product "
+                             "is a multiple of 3"]
+    spec["layers"][0]["shape"] = [4, 4, 3]  # satisfiable: seq = 16
+    assert infer_shapes(spec).ok
 
 
-@pytest.mark.xfail(strict=True, reason="spec/layers/generic.py: an Op layer's shapes are inferred with "
-                   "strict_mode=False, so a Mul of [batch, 2] by a [6] constant is accepted; only the checker refuses it")
 def test_op_layer_whose_operands_do_not_broadcast_is_refused():
-    from onnxbridge.errors import OnnxBridgeError
-
     spec = {"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", 2], "dtype": "float32"}],
             "layers": [{"id": "l0", "type": "Op", "op_type": "Mul", "operands": [0, "scale"],
                         "constants": {"scale": {"dtype": "float32", "shape": [6]}}}]}
-    try:
-        report = infer_shapes(spec)
-    except OnnxBridgeError:
-        return
+    report = infer_shapes(spec)
     assert not report.ok, "accepted"
+    assert len(report.errors) == 1 and report.errors[0].startswith(
+        "layer l0 (Op) got [batch, 2] but needs operands that Mul accepts (input 0 [batch, 2], scale [6]); "
+        "ONNX says: "), report.errors
+    spec["layers"][0]["constants"]["scale"]["shape"] = [2]
+    assert infer_shapes(spec).ok
 
 
 @pytest.mark.tensorflow
-@pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: AveragePool with ceil_mode=1 and count_include_pad=1 "
-                   "has no TensorFlow converter (ConversionError), although the spec and onnxruntime accept it")
-def test_avgpool_ceil_mode_converts_to_tensorflow():
+@pytest.mark.parametrize("pool", [
+    {"type": "AvgPool1d", "kernel_size": 3, "stride": 2, "ceil_mode": True},
+    {"type": "AvgPool1d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"type": "AvgPool1d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+], ids=["unpadded", "padded", "padding-not-counted"])
+def test_avgpool_ceil_mode_converts_to_tensorflow(pool):
     pytest.importorskip("tensorflow")
     _converts({"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", "seq", 4], "dtype": "float32"}],
-               "layers": [{"id": "l0", "type": "AvgPool1d", "kernel_size": 3, "stride": 2, "ceil_mode": True}]},
-              "tensorflow")
+               "layers": [{"id": "l0", **pool}]}, "tensorflow")
 
 
 # -- mutated ONNX files ------------------------------------------------------------------------------------
@@ -191,8 +188,6 @@ def test_mutated_onnx_models_end_cleanly(cli, tmp_path_factory, data):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the converters in onnxbridge/frameworks/ crash on invalid models instead "
-                   "of refusing them: see test_converters_on_models_the_fuzzer_found for each exact input")
 @given(st.sampled_from(["mlp", "digits_cnn", "lstm_text", "resnet_mini", "gru_tagger", "transformer_tiny"])
        .flatmap(lambda name: mutated_models(_model_bytes(name))), st.sampled_from(["torch", "tensorflow"]))
 def test_mutated_onnx_models_convert_cleanly(cli, tmp_path_factory, data, target):
@@ -240,7 +235,8 @@ def test_spec_text_mutations_end_cleanly(cli, tmp_path_factory, name, edits):
 
 
 # -- what the fuzzing found in the converters (onnxbridge/frameworks/), each with its exact input -------------
-# All but one of these models fail onnx.checker; the converters take them anyway and crash part-way.
+# All but one of these models fail onnx.checker; the converters used to take them and crash part-way. Each
+# must now end in one error naming the node or weight, in the API and on the command line.
 def _mutant(name: str, edit) -> onnx.ModelProto:
     model = onnx.ModelProto()
     model.ParseFromString(_model_bytes(name))
@@ -265,39 +261,47 @@ def _set_attr(node: onnx.NodeProto, name: str, value) -> None:
         attr.i = value
 
 
-FOUND = {
-    "relu-with-two-inputs": (
-        "gru_tagger", lambda m: setattr(_node(m, "embed"), "op_type", "Relu"), "tensorflow", IndexError,
-        "frameworks/tensorflow/layout.py:47 indexes the second input's shape of a one-input op "
-        "(node 'embed' made a Relu with 2 inputs; onnx.checker refuses the model)"),
-    "flatten-axis-out-of-range": (
-        "transformer_tiny", lambda m: _set_attr(_node(m, "flatten"), "axis", 2**40), "tensorflow", ValueError,
-        "frameworks/tensorflow/exporter.py:63: Flatten axis 2**40 passes onnx.checker, then Keras fails with "
-        "'Shapes used to initialize variables must be fully-defined'"),
+FOUND = {  # case: (base spec, edit, target, what the error names)
+    "relu-with-two-inputs": (  # a one-input op given two: the layout code indexed the second input's shape
+        "gru_tagger", lambda m: setattr(_node(m, "embed"), "op_type", "Relu"), "tensorflow", "'embed' (Relu)"),
+    "flatten-axis-out-of-range": (  # passes onnx.checker (ONNX's inference truncates the axis to 32 bits)
+        "transformer_tiny", lambda m: _set_attr(_node(m, "flatten"), "axis", 2**40), "tensorflow",
+        "'flatten' (Flatten): axis 1099511627776 is out of range"),
+    "flatten-axis-out-of-range-torch": (
+        "transformer_tiny", lambda m: _set_attr(_node(m, "flatten"), "axis", 2**40), "torch",
+        "'flatten' (Flatten): axis 1099511627776 is out of range"),
     "transpose-perm-out-of-range": (
         "lstm_text", lambda m: _set_attr(_node(m, "lstm/Transpose_6"), "perm", [1, 99, 2]), "tensorflow",
-        IndexError, "frameworks/tensorflow/layout.py:41 applies perm [1, 99, 2] without checking it "
-        "(onnx.checker refuses the model)"),
-    "weight-dims-not-matching-data": (
-        "resnet_mini", lambda m: _init(m, "block2.conv2.weight").dims.__setitem__(3, 5), "torch", ValueError,
-        "frameworks/graph.py:404 reshapes a 16x16x3x3 weight's bytes to its declared 16x16x3x5 "
-        "(onnx.checker refuses the model)"),
-    "empty-weight-with-data": (
+        "'lstm/Transpose_6' (Transpose): Invalid attribute perm"),
+    "transpose-perm-out-of-range-torch": (  # torch used to name a node downstream of it
+        "lstm_text", lambda m: _set_attr(_node(m, "lstm/Transpose_6"), "perm", [1, 99, 2]), "torch",
+        "'lstm/Transpose_6' (Transpose): Invalid attribute perm"),
+    "weight-dims-not-matching-data": (  # 16x16x3x3 bytes under declared dims 16x16x3x5
+        "resnet_mini", lambda m: _init(m, "block2.conv2.weight").dims.__setitem__(3, 5), "torch",
+        "weight 'block2.conv2.weight'"),
+    "empty-weight-with-data": (  # 64 bytes under the declared shape [0]
         "resnet_mini", lambda m: (_init(m, "block1.bn1.weight").ClearField("dims"),
-                                  _init(m, "block1.bn1.weight").dims.append(0)), "torch", ValueError,
-        "frameworks/graph.py:404 reshapes 64 bytes to the declared shape [0] (onnx.checker refuses the model)"),
+                                  _init(m, "block1.bn1.weight").dims.append(0)), "tensorflow",
+        "weight 'block1.bn1.weight'"),
 }
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, marks=pytest.mark.xfail(strict=True, raises=FOUND[case][3], reason=FOUND[case][4]))
-    for case in sorted(FOUND)])
-def test_converters_on_models_the_fuzzer_found(case):
-    """Each must end in one clean OnnxBridgeError; today the converter crashes (the xfail's ``raises``)."""
+@pytest.mark.parametrize("case", sorted(FOUND))
+def test_converters_on_models_the_fuzzer_found(case, cli, tmp_path):
+    """Each ends in one OnnxBridgeError naming the node or weight; on the command line: exit 2, one line."""
     from onnxbridge.conversion import convert_with_report
     from onnxbridge.errors import OnnxBridgeError
 
-    base, edit, target, _, _ = FOUND[case]
+    base, edit, target, named = FOUND[case]
     pytest.importorskip(target)
-    with pytest.raises(OnnxBridgeError):
-        convert_with_report(_mutant(base, edit), target)
+    model = _mutant(base, edit)
+    with pytest.raises(OnnxBridgeError, match=re.escape(named)):
+        convert_with_report(model, target)
+    path, out = tmp_path / "mutant.onnx", tmp_path / "out"
+    path.write_bytes(model.SerializeToString())
+    result = cli.run(["convert", path, "--to", target, "-o", out], timeout=300)
+    assert result.clean and result.code == 2, result.describe()
+    assert named in " ".join(result.stderr.split()), result.stderr
+    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
+    for args in (["check", path, "--target", target], ["run", path]):
+        _assert_clean(cli.run(args))
