@@ -82,12 +82,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                             'Keras computes the float16 matrix products and softmax in '
                                             'float16 steps where onnxruntime sums in float32: 2 of 192 '
                                             'values differ by one or two float16 steps, beyond rtol 1e-3'),
- 'test_averagepool_2d_ceil_last_window_starts_on_pad': ('refused',
-                                                        '1 node(s) cannot be converted to TensorFlow: node '
-                                                        "'<unnamed AveragePool>' (AveragePool): AveragePool "
-                                                        'with ceil_mode and count_include_pad is not '
-                                                        'supported (see docs/support-matrix.md for what is '
-                                                        'supported)'),
  'test_averagepool_2d_dilations': ('refused',
                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                    "AveragePool>' (AveragePool): dilated average pooling is not supported "
