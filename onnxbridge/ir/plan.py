@@ -29,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxbridge.ir.conventions import is_block_function, is_onnx_domain, opsets_of
 from onnxbridge.ir.folding import fold_node
+from onnxbridge.ir.io import fits_in_protobuf
 from onnxbridge.ir.nodes import raw_attr
 from onnxbridge.ir.symbolic import Const, Placeholder
 from onnxbridge.ir.types import UNKNOWN, TensorType, graph_types, infer_shapes, value_info
@@ -61,6 +62,8 @@ def _prepare(model: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
     if inline:
         model = inliner.inline_selected_functions(model, inline)
     model = take_known_branches(model)
+    if not fits_in_protobuf(model):  # ONNX cannot infer it in one piece: inference is left to the views
+        return infer_shapes(model), False
     try:
         return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True), False
     except onnx.shape_inference.InferenceError:
@@ -153,7 +156,7 @@ def plan_model(model: onnx.ModelProto) -> ModelPlan:
     view = GraphView(g.name, list(g.node), [i.name for i in g.input if i.name not in inits],
                      [o.name for o in g.output], graph_types(g), opsets_of(model), doc=g.doc_string)
     for init in g.initializer:
-        view.known[init.name] = Const(initializer_value(init, _readers(g, init.name)), init.name)
+        view.known[init.name] = Const(initializer_value(init, lambda name=init.name: _readers(g, name)), init.name)
     plan = ModelPlan(model, view, judge_inference=judge_inference)
     functions = {(f.domain, f.name): f for f in model.functions}
     _analyze(view, plan, functions)

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -100,8 +101,9 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
     return None
 
 
-def initializer_value(tensor: onnx.TensorProto, readers: str = "") -> np.ndarray:
-    """``tensor`` as numpy; an :class:`InvalidModelError` naming it when its data does not fill its shape."""
+def initializer_value(tensor: onnx.TensorProto, readers: Callable[[], str] | None = None) -> np.ndarray:
+    """``tensor`` as numpy; an :class:`InvalidModelError` naming it (and what ``readers()`` says reads it)
+    when its data does not fill its shape."""
     try:
         return numpy_helper.to_array(tensor)
     except ValueError as exc:
@@ -110,7 +112,8 @@ def initializer_value(tensor: onnx.TensorProto, readers: str = "") -> np.ndarray
             reason = one_line(exc)
         except onnx.checker.ValidationError as found:
             reason = one_line(found)
-        raise InvalidModelError([f"weight {tensor.name!r}{f' (read by {readers})' if readers else ''}: "
+        read_by = readers() if readers is not None else ""
+        raise InvalidModelError([f"weight {tensor.name!r}{f' (read by {read_by})' if read_by else ''}: "
                                  f"{reason}"]) from None
 
 
