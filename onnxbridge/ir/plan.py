@@ -138,17 +138,19 @@ class ModelPlan:
     main: GraphView
     functions: dict[FunctionKey, GraphView] = field(default_factory=dict)
     class_names: dict[FunctionKey, str] = field(default_factory=dict)
+    #: whether each node is judged by the ONNX checker (:func:`plan_model` refuses those it fails)
+    validate: bool = True
     #: whether each node is also judged by its op's ONNX shape rules (they fail somewhere in the model)
     judge_inference: bool = False
     #: what breaks ONNX's rules, one line per node (:func:`plan_model` raises them together)
     problems: list[str] = field(default_factory=list)
 
 
-def plan_model(model: onnx.ModelProto) -> ModelPlan:
+def plan_model(model: onnx.ModelProto, *, validate: bool = True) -> ModelPlan:
     """Prepare ``model`` and analyse its main graph and every block function instance it calls.
 
-    Raises :class:`~onnxbridge.ir.validity.InvalidModelError` naming every node and weight that breaks
-    ONNX's rules.
+    Raises :class:`~onnxbridge.ir.validity.InvalidModelError` naming every weight whose data does not fill
+    its shape, and with ``validate`` (what code generators ask for) every node that breaks ONNX's rules.
     """
     model, judge_inference = _prepare(model)
     g = model.graph
@@ -157,7 +159,7 @@ def plan_model(model: onnx.ModelProto) -> ModelPlan:
                      [o.name for o in g.output], graph_types(g), opsets_of(model), doc=g.doc_string)
     for init in g.initializer:
         view.known[init.name] = Const(initializer_value(init, lambda name=init.name: _readers(g, name)), init.name)
-    plan = ModelPlan(model, view, judge_inference=judge_inference)
+    plan = ModelPlan(model, view, validate=validate, judge_inference=validate and judge_inference)
     functions = {(f.domain, f.name): f for f in model.functions}
     _analyze(view, plan, functions)
     if plan.problems:
@@ -173,6 +175,8 @@ def _readers(graph: onnx.GraphProto, name: str) -> str:
 
 def _problem(node: onnx.NodeProto, view: GraphView, plan: ModelPlan) -> str | None:
     """What breaks ONNX's rules in ``node`` (:mod:`onnxbridge.ir.validity`), or None."""
+    if not plan.validate:
+        return None
     problem = node_problem(node, view.opsets, plan.model.ir_version)
     if problem is None and plan.judge_inference:
         names = [n for n in node.input if n]

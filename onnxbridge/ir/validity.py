@@ -95,7 +95,8 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
     try:
         onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except onnx.shape_inference.InferenceError as exc:
-        return strip_inference_prefix(one_line(exc))
+        message = strip_inference_prefix(one_line(exc))
+        return None if any(m in message for m in _NOT_MALFORMED) else message
     except Exception:  # noqa: BLE001 - an op without a schema here, a model onnx cannot build: not judged
         return None
     return None
