@@ -7,7 +7,7 @@ onnxruntime enforces when it loads a model, so nothing it could run is refused h
 
 - :func:`node_problem`: the ONNX checker's verdict on one node (input and output counts, attributes);
 - :func:`inference_problem`: the op's own ONNX type and shape rules on one node, given its known input
-  types and small constant inputs (a ``perm`` out of range, a ``Reshape`` to a size that cannot be);
+  types and small constant inputs (a ``perm`` out of range, operands that do not broadcast);
 - :func:`initializer_value`: a weight as numpy, or an :class:`InvalidModelError` naming it.
 
 Example::
