@@ -229,31 +229,7 @@ def _infer(params_json: str, inputs: tuple[TensorInfo, ...], opset: int) -> tupl
     graph = helper.make_graph([node], "op", graph_inputs, [helper.make_empty_tensor_value_info(o) for o in outs if o],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=imports, ir_version=10)
-    found: dict[str, onnx.TypeProto] = {}
-    try:
-        try:
-            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
-        except onnx.shape_inference.InferenceError as exc:
-            if _domain(p.domain):  # a custom operator: ONNX knows nothing of it, the model's shapes tell
-                raise
-            # an ONNX operator whose own rules refuse these inputs (operands that do not broadcast ...)
-            raise LayerShapeError(f"needs operands that {p.op_type} accepts ({_operand_shapes(p, inputs)}); "
-                                  f"ONNX says: {_inference_reason(exc)}",
-                                  f"compare the input shapes with what {p.op_type} accepts: "
-                                  f"https://onnx.ai/onnx/operators/onnx__{p.op_type}.html") from None
-        for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-            if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
-                found[vi.name] = vi.type
-    except LayerShapeError:
-        raise
-    except Exception:  # noqa: BLE001 - inference is a help: the model's own shapes fill in
-        try:
-            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-            for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-                if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
-                    found[vi.name] = vi.type
-        except Exception:  # noqa: BLE001
-            pass
+    found = _inferred_types(model, p, inputs)
     results = []
     for k in range(p.outputs):
         hint_shape = (p.output_shapes or [None] * p.outputs)[k] if p.output_shapes and k < len(p.output_shapes) else None
@@ -266,6 +242,33 @@ def _infer(params_json: str, inputs: tuple[TensorInfo, ...], opset: int) -> tupl
             shape = tuple(hint_shape) if hint_shape is not None else (inputs[0].shape if inputs else ())
         results.append(TensorInfo(tuple(shape), dtype))
     return tuple(results)
+
+
+def _inferred_types(model: onnx.ModelProto, p: OpParams, inputs: tuple[TensorInfo, ...]) -> dict[str, onnx.TypeProto]:
+    """The types ONNX shape inference gives the one-node ``model``'s values (what it can tell).
+
+    Raises :class:`LayerShapeError` when the rules of an ONNX operator refuse its operands (operands that do
+    not broadcast, an attribute out of range); a custom operator's shapes are left to the model's own.
+    """
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        reason = _inference_reason(exc)
+        if not _domain(p.domain) and not any(m in reason for m in ("No Op registered", "No opset import")):
+            raise LayerShapeError(f"needs operands that {p.op_type} accepts ({_operand_shapes(p, inputs)}); "
+                                  f"ONNX says: {reason}",
+                                  f"compare the input shapes with what {p.op_type} accepts: "
+                                  f"https://onnx.ai/onnx/operators/onnx__{p.op_type}.html") from None
+        inferred = None
+    except Exception:  # noqa: BLE001 - inference is a help: the model's own shapes fill in
+        inferred = None
+    if inferred is None:
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        except Exception:  # noqa: BLE001
+            return {}
+    return {vi.name: vi.type for vi in list(inferred.graph.value_info) + list(inferred.graph.output)
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type}
 
 
 def _operand_shapes(p: OpParams, inputs: tuple[TensorInfo, ...]) -> str:
