@@ -39,6 +39,7 @@ from onnxbridge.ir.validity import (
     inference_problem,
     initializer_value,
     node_problem,
+    recurrent_problem,
 )
 from onnxbridge.ir.view import GraphView
 
@@ -177,12 +178,20 @@ def _problem(node: onnx.NodeProto, view: GraphView, plan: ModelPlan) -> str | No
     """What breaks ONNX's rules in ``node`` (:mod:`onnxbridge.ir.validity`), or None."""
     if not plan.validate:
         return None
-    problem = node_problem(node, view.opsets, plan.model.ir_version)
+    problem = node_problem(node, view.opsets, plan.model.ir_version) or recurrent_problem(node, _shape_in(view))
     if problem is None and plan.judge_inference:
         names = [n for n in node.input if n]
         consts = {n: c for n in names if (c := view.const(n)) is not None}
         problem = inference_problem(node, {n: view.type(n) for n in names}, consts, view.opsets)
     return problem
+
+
+def _shape_in(view: GraphView):
+    def shape_of(name: str) -> tuple | None:
+        c = view.const(name)
+        return tuple(c.shape) if c is not None else view.type(name).shape
+
+    return shape_of
 
 
 def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], onnx.FunctionProto]) -> None:

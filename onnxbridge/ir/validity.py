@@ -8,6 +8,8 @@ onnxruntime enforces when it loads a model, so nothing it could run is refused h
 - :func:`node_problem`: the ONNX checker's verdict on one node (input and output counts, attributes);
 - :func:`inference_problem`: the op's own ONNX type and shape rules on one node, given its known input
   types and small constant inputs (a ``perm`` out of range, operands that do not broadcast);
+- :func:`recurrent_problem`: the weight shapes an LSTM, GRU or RNN must have for its input and
+  ``hidden_size`` (ONNX's inference does not check them; onnxruntime refuses them when it runs);
 - :func:`initializer_value`: a weight as numpy, or an :class:`InvalidModelError` naming it.
 
 Example::
@@ -45,7 +47,8 @@ class InvalidModelError(OnnxBridgeError):
         if len(problems) > 8:
             message += f"; and {len(problems) - 8} more"
         super().__init__(message, problems=problems,
-                         hint="the model is not valid ONNX; 'onnxbridge check' on it lists every problem")
+                         hint="the model is not valid ONNX (onnxruntime refuses it too); 'onnxbridge check' on "
+                              "it lists what ONNX's checker and shape rules find")
 
 
 def describe(node: onnx.NodeProto, where: str = "") -> str:
@@ -99,6 +102,38 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
         return None if any(m in message for m in _NOT_MALFORMED) else message
     except Exception:  # noqa: BLE001 - an op without a schema here, a model onnx cannot build: not judged
         return None
+    return None
+
+
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def recurrent_problem(node: onnx.NodeProto, shape_of: Callable[[str], tuple | None]) -> str | None:
+    """What is wrong with the shapes of an LSTM, GRU or RNN node's weights ``W``, ``R``, ``B`` given its input's
+    feature size and ``hidden_size``, in one line, or None (also for any other op, and where a size is not
+    known). ``shape_of(name)`` is a tensor's shape or None."""
+    gates = _GATES.get(node.op_type) if is_onnx_domain(node.domain) else None
+    if gates is None or len(node.input) < 3:
+        return None
+    hidden = next((a.i for a in node.attribute if a.name == "hidden_size"), None)
+    direction = next((a.s.decode("utf-8", "replace") for a in node.attribute if a.name == "direction"), "forward")
+    x = shape_of(node.input[0]) if node.input[0] else None
+    features = x[-1] if x else None
+    want = {1: (2 if direction == "bidirectional" else 1, gates * hidden if hidden else None, features),
+            2: (None, gates * hidden if hidden else None, hidden),
+            3: (None, 2 * gates * hidden if hidden else None)}
+    names = {1: "W", 2: "R", 3: "B"}
+    for i, expected in want.items():
+        if i >= len(node.input) or not node.input[i]:
+            continue
+        got = shape_of(node.input[i])
+        if got is None:
+            continue
+        if len(got) != len(expected) or any(isinstance(g, int) and isinstance(e, int) and g != e
+                                            for g, e in zip(got, expected)):
+            shown = ", ".join("?" if e is None else str(e) for e in expected)
+            return (f"{names[i]} has shape [{', '.join(str(d) for d in got)}], but an input of {features} "
+                    f"features and hidden_size {hidden} need [{shown}]")
     return None
 
 

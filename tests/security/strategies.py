@@ -284,8 +284,9 @@ def mutated_models(draw: st.DrawFn, base: bytes) -> bytes:
                 entry.version = draw(st.sampled_from([1, 6, 12, 13, 17, 21, 28, 29, 99, -1]))
             else:
                 model.opset_import.remove(entry)
-        elif kind == "external" and model.graph.initializer:
-            init = draw(st.sampled_from(list(model.graph.initializer)))
+        elif kind == "external" and any(i.HasField("raw_data") for i in model.graph.initializer):
+            # (an earlier edit may have emptied a tensor's data: onnx moves only data that is there)
+            init = draw(st.sampled_from([i for i in model.graph.initializer if i.HasField("raw_data")]))
             onnx.external_data_helper.set_external_data(
                 init, location=draw(st.sampled_from(ODD_STRINGS + ["w.data"])), offset=draw(st.sampled_from([0, -4, 2**40])),
                 length=draw(st.sampled_from([0, 16, 2**40])))

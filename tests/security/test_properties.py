@@ -276,6 +276,10 @@ FOUND = {  # case: (base spec, edit, target, what the error names)
     "transpose-perm-out-of-range-torch": (  # torch used to name a node downstream of it
         "lstm_text", lambda m: _set_attr(_node(m, "lstm/Transpose_6"), "perm", [1, 99, 2]), "torch",
         "'lstm/Transpose_6' (Transpose): Invalid attribute perm"),
+    "lstm-input-rewired": (  # LSTM weights for 96 input features, fed 32: ONNX's inference does not check W
+        "lstm_text", lambda m: _node(m, "lstm/Reshape_2").input.__setitem__(0, "embed"), "tensorflow",
+        "'lstm/LSTM_2' (LSTM): W has shape [2, 192, 96], but an input of 32 features and hidden_size 48 need "
+        "[2, 192, 32]"),
     "weight-dims-not-matching-data": (  # 16x16x3x3 bytes under declared dims 16x16x3x5
         "resnet_mini", lambda m: _init(m, "block2.conv2.weight").dims.__setitem__(3, 5), "torch",
         "weight 'block2.conv2.weight'"),
