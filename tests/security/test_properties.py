@@ -280,6 +280,9 @@ FOUND = {  # case: (base spec, edit, target, what the error names)
         "lstm_text", lambda m: _node(m, "lstm/Reshape_2").input.__setitem__(0, "embed"), "tensorflow",
         "'lstm/LSTM_2' (LSTM): W has shape [2, 192, 96], but an input of 32 features and hidden_size 48 need "
         "[2, 192, 32]"),
+    "gather-axis-changed": (  # the embedding gathers along its features: the LSTM's input size is symbolic
+        "lstm_text", lambda m: _set_attr(_node(m, "embed"), "axis", -1), "tensorflow",
+        "'lstm/LSTM' (LSTM): the input's feature size 'seq' is not fixed (W takes 32 features)"),
     "weight-dims-not-matching-data": (  # 16x16x3x3 bytes under declared dims 16x16x3x5
         "resnet_mini", lambda m: _init(m, "block2.conv2.weight").dims.__setitem__(3, 5), "torch",
         "weight 'block2.conv2.weight'"),

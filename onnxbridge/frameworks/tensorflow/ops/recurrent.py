@@ -73,6 +73,9 @@ def _recurrent(op: str):
         b = ctx.const(3) if ctx.has(3) else None
         if w is None or r is None or (ctx.has(3) and b is None):
             ctx.fail("weights computed at run time are not supported")
+        x_shape = ctx.type(0).shape
+        if x_shape and not isinstance(x_shape[-1], int):  # Keras builds the kernel from the input's size
+            ctx.fail(f"the input's feature size {x_shape[-1]!r} is not fixed (W takes {w.shape[-1]} features)")
         if op == "LSTM" and ctx.has(7):
             p = ctx.const(7)
             if p is None or np.any(p != 0):
