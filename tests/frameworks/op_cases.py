@@ -851,3 +851,23 @@ CASES += [
     OpCase("ConcatFromSequence", (In((2, 3), items=3),), {"axis": 0}, opset=11),
     OpCase("ConcatFromSequence", (In((2, 3), items=3),), {"axis": -1, "new_axis": 1}, opset=11, label="new-axis"),
 ]
+_SHIFTS_64 = In((6,), "uint64", "value", value=[1, 63, 64, 0, 70, 2**63 + 1])
+CASES += [
+    # shifts outside [0, bits) give 0 (or the sign fill to the right): TensorFlow would clamp them
+    OpCase("BitShift", (In((2, 3), "uint16", "int:0:65535"), In((2, 3), "uint16", "int:0:20")),
+           {"direction": "RIGHT"}, opset=28, label="uint16-wide-shifts"),
+    OpCase("BitShift", (In((2, 3), "int8", "int:-128:127"), In((2, 3), "int8", "int:-2:10")),
+           {"direction": "RIGHT"}, opset=28, label="int8-sign-fill"),
+    OpCase("BitShift", (In((2, 3), "int32", "int:-1000:1000"), In((2, 3), "int32", "int:-2:34")),
+           {"direction": "LEFT"}, opset=28, label="int32-wide-shifts"),
+    OpCase("BitShift", (_U64_A, _SHIFTS_64), {"direction": "RIGHT"}, opset=28, label="uint64-full-range"),
+    OpCase("BitShift", (_U64_A, _SHIFTS_64), {"direction": "LEFT"}, opset=28, label="uint64-left"),
+    OpCase("BitShift", (In((2, 3), "uint32", "int:0:4000000"), C([[1, 2, 3], [4, 5, 31]], "uint32")),
+           {"direction": "LEFT"}, opset=11, label="uint32-constant-shifts"),
+    OpCase("BitCast", (In((2, 3)),), {"to": TensorProto.INT32}, opset=26),
+    OpCase("BitCast", (In((2, 3), "int8", "int:-128:127"),), {"to": TensorProto.UINT8}, opset=26, label="int8"),
+    OpCase("Max", (X2, X2), opset=6, label="opset6"),
+    OpCase("Min", (X2, X2), opset=6, label="opset6"),
+    OpCase("Sum", (X2, X2, X2), opset=6, label="opset6"),
+    OpCase("Mean", (X2, X2), opset=6, label="opset6"),
+]
