@@ -871,3 +871,21 @@ CASES += [
     OpCase("Sum", (X2, X2, X2), opset=6, label="opset6"),
     OpCase("Mean", (X2, X2), opset=6, label="opset6"),
 ]
+CASES += [
+    OpCase("Scatter", (In((3, 4)), C([[1, 0, 2, 1], [2, 1, 0, 0]]), In((2, 4))), {"axis": 0}, opset=10),
+    OpCase("Scatter", (In((3, 4)), C([[3, 0], [1, 2], [0, 1]]), In((3, 2))), {"axis": -1}, opset=9,
+           label="last-axis"),
+    OpCase("MeanVarianceNormalization", (X4,), {"axes": [0, 2, 3]}),  # (onnx infers no shape without axes)
+    OpCase("MeanVarianceNormalization", (X3,), {"axes": [1, -1]}, opset=9, label="axes"),
+    # the pooled values go back where MaxPool found them (indices over the whole NCHW tensor)
+    OpCase("MaxUnpool", (In((2, 2, 2, 2)), C([[[[0, 3], [9, 14]], [[17, 23], [24, 30]]],
+                                             [[[33, 34], [44, 47]], [[48, 55], [56, 63]]]])),
+           {"kernel_shape": [2, 2], "strides": [2, 2]}, opset=11),
+    OpCase("MaxUnpool", (In((1, 2, 3)), C([[[0, 2, 3], [4, 6, 7]]])), {"kernel_shape": [2], "strides": [2],
+                                                                        "pads": [1, 1]}, opset=22, label="1d-pads"),
+    OpCase("CenterCropPad", (In((4, 7, 3)), C([6, 4])), {"axes": [0, 1]}, label="crop-and-pad"),
+    OpCase("CenterCropPad", (In((5, 2, 6)), In((3,), "int64", "value", value=[3, 5, 6])), label="runtime-sizes"),
+    OpCase("CenterCropPad", (In((2, 9, 5)), C([4])), {"axes": [-2]}, label="negative-axis"),
+    OpCase("Swish", (In((2, 3, 4)),), opset=24),
+    OpCase("Swish", (In((2, 3, 4)),), {"alpha": 0.5}, opset=24, label="alpha"),
+]
