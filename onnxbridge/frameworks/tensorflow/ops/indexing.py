@@ -257,8 +257,9 @@ def max_unpool(ctx: TensorFlowContext) -> None:
     shape = ctx.out_shape()
     if not all(isinstance(d, int) for d in shape):
         ctx.fail("the output shape must be known when converting (the indices number its elements)")
-    flat = call(_ops("scatter"), call(_ops("reshape"), ctx.x(1), lit((-1, 1))),
-                call(_ops("reshape"), ctx.x(0), lit((-1,))), lit((int(np.prod(shape)),)))
+    positions = ctx.let("positions", call(_ops("reshape"), ctx.x(1), lit((-1, 1))))
+    flat = ctx.let("unpooled", call(_ops("scatter"), positions, call(_ops("reshape"), ctx.x(0), lit((-1,))),
+                                    lit((int(np.prod(shape)),))))
     ctx.emit(call(_ops("reshape"), flat, lit(tuple(int(d) for d in shape))))
 
 

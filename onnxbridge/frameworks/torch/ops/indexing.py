@@ -119,6 +119,7 @@ def max_unpool(ctx: TorchContext) -> None:
     kwargs = {"stride": compact(strides)} if strides != kernel else {}
     if any(padding):
         kwargs["padding"] = compact(padding)
+    ctx.line("# ONNX numbers the indices over the whole tensor, torch within each channel")
     ctx.emit(fn(f"F.max_unpool{nd}d", ctx.t(0), fmt("{} % {}", ctx.t(1), lit(plane)), compact(kernel),
                 output_size=lit(tuple(spatial)), **kwargs))
 
