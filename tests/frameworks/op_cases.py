@@ -814,6 +814,8 @@ def _decoding_cases() -> list[OpCase]:
         OpCase("CausalConvWithState", (In((2, 4, 6)), _w(4, 1, 3)), opset=27, outputs=2, label="constant-weights"),
         OpCase("CausalConvWithState", (In((2, 4, 6)), In((4, 1, 3)), In((4,)), In((2, 4, 2))),
                {"activation": "silu"}, opset=27, outputs=2, label="past-bias-silu"),
+        # what CausalConvWithState's function body does: a depthwise Conv of run-time weights
+        OpCase("Conv", (In((2, 4, 7)), In((8, 1, 3)), In((8,))), {"group": 4}, label="depthwise-runtime-weights"),
         OpCase("LinearAttention", (q, kv, kv, In((2, 2, 8, 8)), In((2, 5, 2), fill="unit"), In((2, 5, 1), fill="unit")),
                {"q_num_heads": 4, "kv_num_heads": 2}, opset=27, outputs=2, label="gated-delta-gqa-past"),
         OpCase("LinearAttention", (In((2, 3, 16)), In((2, 3, 16)), In((2, 3, 8))),
