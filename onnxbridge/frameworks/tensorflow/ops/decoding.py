@@ -18,7 +18,7 @@ import onnx
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.decoding import read_causal_conv, read_linear_attention, read_tensor_scatter
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 
@@ -41,7 +41,7 @@ def tensor_scatter(ctx: TensorFlowContext) -> None:
         if s.seq_len == s.max_len:
             ctx.alias(1)
             return
-        rest = Code(f"{cache}[{', '.join([':'] * s.axis + [f'{s.seq_len}:'])}]")
+        rest = subscript(cache, [slice_code(None, None)] * s.axis + [slice_code(s.seq_len, None)])
         ctx.emit(call(_ops("concatenate"), listing([update, rest]), axis=lit(s.axis)))
         return
     # where each cache position reads from the update: its distance past the batch entry's write position
@@ -93,7 +93,7 @@ def causal_conv_with_state(ctx: TensorFlowContext) -> None:
         length = ctx.shape(0)[2]
         if not isinstance(length, int):
             ctx.fail("the input's length must be static")
-        ctx.emit(Code(f"{padded}[:, {length}:]"), 1, perm=cl)
+        ctx.emit(subscript(padded, [slice_code(None, None), slice_code(length, None)]), 1, perm=cl)
 
 
 LINEAR_ATTENTION = define("LinearAttention", '''
