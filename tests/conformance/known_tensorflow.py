@@ -23,51 +23,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                               'pooling with strides is not supported by '
                                                               'TensorFlow (see docs/support-matrix.md for '
                                                               'what is supported)'),
- 'pytorch-operator/test_operator_max': ('refused',
-                                        '1 op type(s) have no tensorflow converter: Max (<unnamed Max>) (see '
-                                        'docs/support-matrix.md for what is supported)'),
- 'pytorch-operator/test_operator_min': ('refused',
-                                        '1 op type(s) have no tensorflow converter: Min (<unnamed Min>) (see '
-                                        'docs/support-matrix.md for what is supported)'),
- 'pytorch-operator/test_operator_symbolic_override_nested': ('refused',
-                                                             '1 op type(s) have no tensorflow converter: Sum '
-                                                             '(<unnamed Sum>) (see docs/support-matrix.md '
-                                                             'for what is supported)'),
- 'simple/test_sequence_model1': ('refused',
-                                 '3 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SequenceEmpty (<unnamed SequenceEmpty>); SequenceInsert '
-                                 '(<unnamed SequenceInsert>, <unnamed SequenceInsert>, <unnamed '
-                                 'SequenceInsert>) (see docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model2': ('refused',
-                                 '3 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SequenceConstruct (<unnamed SequenceConstruct>); '
-                                 'SequenceErase (<unnamed SequenceErase>) (see docs/support-matrix.md for '
-                                 'what is supported)'),
- 'simple/test_sequence_model3': ('refused',
-                                 '4 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SequenceConstruct (<unnamed SequenceConstruct>); '
-                                 'SequenceErase (<unnamed SequenceErase>); SequenceInsert (<unnamed '
-                                 'SequenceInsert>) (see docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model4': ('refused',
-                                 '2 op type(s) have no tensorflow converter: ConcatFromSequence (<unnamed '
-                                 'ConcatFromSequence>); SequenceConstruct (<unnamed SequenceConstruct>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model5': ('refused',
-                                 '2 op type(s) have no tensorflow converter: ConcatFromSequence (<unnamed '
-                                 'ConcatFromSequence>); SequenceConstruct (<unnamed SequenceConstruct>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model6': ('refused',
-                                 '2 op type(s) have no tensorflow converter: SequenceLength (<unnamed '
-                                 'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model7': ('refused',
-                                 '2 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SplitToSequence (<unnamed SplitToSequence>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model8': ('refused',
-                                 '2 op type(s) have no tensorflow converter: SequenceLength (<unnamed '
-                                 'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
  'test_affine_grid_2d_align_corners_expanded': ('refused',
                                                 "shape inference loses the shapes inside AffineGrid's "
                                                 'function body, and Keras needs them for its Squeeze without '
@@ -147,139 +102,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                           "BatchNormalization>' (BatchNormalization): training-mode "
                                           'BatchNormalization is not supported (export the model in eval '
                                           'mode) (see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_2d_float32_to_int32': ('refused',
-                                      '1 op type(s) have no tensorflow converter: BitCast (<unnamed '
-                                      'BitCast>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_float32_to_int32': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_float64_to_int64': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_int32_to_float32': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_int64_to_float64': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_int8_to_uint8': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) (see '
-                                'docs/support-matrix.md for what is supported)'),
- 'test_bitcast_scalar_float32_to_int32': ('refused',
-                                          '1 op type(s) have no tensorflow converter: BitCast (<unnamed '
-                                          'BitCast>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_uint16_to_int16': ('refused',
-                                  '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_uint32_to_int32': ('refused',
-                                  '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int16': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32_negative_shift': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32_overflow': ('refused',
-                                       '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                       'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32_shift_ge_width': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int64': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8': ('refused',
-                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8_negative_shift': ('refused',
-                                            '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                            'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8_overflow': ('refused',
-                                      '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                      'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8_shift_ge_width': ('refused',
-                                            '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                            'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint16': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint32': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint64': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint8': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int16': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int32': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int32_negative_input': ('refused',
-                                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                              'BitShift>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_bitshift_right_int32_negative_shift': ('refused',
-                                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                              'BitShift>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_bitshift_right_int32_shift_ge_width': ('refused',
-                                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                              'BitShift>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_bitshift_right_int64': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8_negative_input': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8_negative_shift': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8_shift_ge_width': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint16': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint32': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint64': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint8': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop': ('refused',
-                               '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                               'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_and_pad': ('refused',
-                                       '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                                       'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_chw': ('refused',
-                                        '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_hwc': ('refused',
-                                        '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_negative_axes_hwc': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: CenterCropPad '
-                                                 '(<unnamed CenterCropPad>) (see docs/support-matrix.md for '
-                                                 'what is supported)'),
- 'test_center_crop_pad_pad': ('refused',
-                              '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                              'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
  'test_constant': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: output 'values': the graph has no inputs; a "
                    'Keras model needs at least one (see docs/support-matrix.md for what is supported)'),
@@ -370,13 +192,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                      "'<unnamed MaxPool>' (MaxPool): the Indices output of "
                                                      'MaxPool is not supported (see docs/support-matrix.md '
                                                      'for what is supported)'),
- 'test_maxunpool_export_without_output_shape': ('refused',
-                                                '1 op type(s) have no tensorflow converter: MaxUnpool '
-                                                '(<unnamed MaxUnpool>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
- 'test_mvn': ('refused',
-              '1 op type(s) have no tensorflow converter: MeanVarianceNormalization (<unnamed '
-              'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
  'test_range_float16_type_positive_delta_expanded': ('refused',
                                                      '2 node(s) cannot be converted to TensorFlow: node '
                                                      "'<unnamed Add>' (Add): the rank of output "
@@ -583,12 +398,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                               "ScatterElements>' (ScatterElements): reduction 'mul' is not "
                                               'supported (see docs/support-matrix.md for what is supported)'),
- 'test_scatter_with_axis': ('refused',
-                            '1 op type(s) have no tensorflow converter: Scatter (<unnamed Scatter>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_scatter_without_axis': ('refused',
-                               '1 op type(s) have no tensorflow converter: Scatter (<unnamed Scatter>) (see '
-                               'docs/support-matrix.md for what is supported)'),
  'test_scatternd_multiply': ('refused',
                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed ScatterND>' "
                              "(ScatterND): reduction 'mul' is not supported (see docs/support-matrix.md for "
@@ -609,9 +418,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' "
                                        '(RNN): weights computed at run time are not supported (see '
                                        'docs/support-matrix.md for what is supported)'),
- 'test_swish': ('refused',
-                '1 op type(s) have no tensorflow converter: Swish (<unnamed Swish>) (see '
-                'docs/support-matrix.md for what is supported)'),
  'test_upsample_nearest': ('refused',
                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed Upsample>' "
                            '(Upsample): scales computed at run time are not supported (see '

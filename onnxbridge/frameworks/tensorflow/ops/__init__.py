@@ -19,6 +19,7 @@ from onnxbridge.frameworks.tensorflow.ops import (  # noqa: F401
     resize,
     sampling,
     selection,
+    sequence,
     shape,
     signal,
     text,

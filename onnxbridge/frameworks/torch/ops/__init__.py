@@ -23,6 +23,7 @@ from onnxbridge.frameworks.torch.ops import (  # noqa: F401
     resize,
     sampling,
     selection,
+    sequence,
     shape,
     signal,
     text,
