@@ -34,9 +34,10 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                 'shape inference loses the rank of an intermediate in '
                                                 "AffineGrid's function body; Keras needs every rank"),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
-                                            'Keras computes the float16 matrix products and softmax in '
-                                            'float16 steps where onnxruntime sums in float32: 2 of 192 '
-                                            'values differ by one or two float16 steps, beyond rtol 1e-3'),
+                                            'the function body is float16 op by op, and Keras\'s float16 '
+                                            'MatMul rounds once after summing in float32 where onnxruntime '
+                                            'and the reference round along the way: 2 of 192 values differ '
+                                            'by one or two float16 steps, beyond rtol 1e-3'),
  'test_averagepool_2d_ceil_last_window_starts_on_pad': ('refused',
                                                         '1 node(s) cannot be converted to TensorFlow: node '
                                                         "'<unnamed AveragePool>' (AveragePool): AveragePool "
@@ -101,125 +102,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                           "BatchNormalization>' (BatchNormalization): training-mode "
                                           'BatchNormalization is not supported (export the model in eval '
                                           'mode) (see docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_b1_c1_degenerate': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'CausalConvWithState (<unnamed CausalConvWithState>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_basic': ('refused',
-                                       '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                       '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_causal_conv_with_state_basic_expanded': ('refused',
-                                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                                "Conv>' (Conv): grouped convolution with run-time weights is "
-                                                'not supported (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_causal_conv_with_state_decode_step': ('refused',
-                                             '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                             '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
-                                             'for what is supported)'),
- 'test_causal_conv_with_state_decode_step_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to TensorFlow: node '
-                                                      "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                      'run-time weights is not supported (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_fp16': ('refused',
-                                      '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                      '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for what '
-                                      'is supported)'),
- 'test_causal_conv_with_state_fp16_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "Conv>' (Conv): grouped convolution with run-time weights is "
-                                               'not supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_causal_conv_with_state_kernel_size_one': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: '
-                                                 'CausalConvWithState (<unnamed CausalConvWithState>) (see '
-                                                 'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_kernel_size_one_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                          'run-time weights is not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_short_input_no_past_state': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'CausalConvWithState (<unnamed '
-                                                           'CausalConvWithState>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_short_input_no_past_state_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed Conv>' "
-                                                                    '(Conv): grouped convolution with '
-                                                                    'run-time weights is not supported (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_causal_conv_with_state_silu': ('refused',
-                                      '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                      '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for what '
-                                      'is supported)'),
- 'test_causal_conv_with_state_silu_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "Conv>' (Conv): grouped convolution with run-time weights is "
-                                               'not supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_causal_conv_with_state_silu_fp16': ('refused',
-                                           '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                           '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_causal_conv_with_state_silu_fp16_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                    'run-time weights is not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_silu_with_past_state': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: '
-                                                      'CausalConvWithState (<unnamed CausalConvWithState>) '
-                                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_silu_with_past_state_expanded': ('refused',
-                                                               '1 node(s) cannot be converted to TensorFlow: '
-                                                               "node '<unnamed Conv>' (Conv): grouped "
-                                                               'convolution with run-time weights is not '
-                                                               'supported (see docs/support-matrix.md for '
-                                                               'what is supported)'),
- 'test_causal_conv_with_state_swish_alias': ('refused',
-                                             '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                             '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
-                                             'for what is supported)'),
- 'test_causal_conv_with_state_swish_alias_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to TensorFlow: node '
-                                                      "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                      'run-time weights is not supported (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_with_bias': ('refused',
-                                           '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                           '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_causal_conv_with_state_with_bias_and_past_state': ('refused',
-                                                          '1 op type(s) have no tensorflow converter: '
-                                                          'CausalConvWithState (<unnamed '
-                                                          'CausalConvWithState>) (see docs/support-matrix.md '
-                                                          'for what is supported)'),
- 'test_causal_conv_with_state_with_bias_and_past_state_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "TensorFlow: node '<unnamed Conv>' "
-                                                                   '(Conv): grouped convolution with '
-                                                                   'run-time weights is not supported (see '
-                                                                   'docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_causal_conv_with_state_with_bias_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                    'run-time weights is not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_with_past_state': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: '
-                                                 'CausalConvWithState (<unnamed CausalConvWithState>) (see '
-                                                 'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_with_past_state_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                          'run-time weights is not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
  'test_constant': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: output 'values': the graph has no inputs; a "
                    'Keras model needs at least one (see docs/support-matrix.md for what is supported)'),
@@ -271,108 +153,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
                                'run time are not supported (see docs/support-matrix.md for what is '
                                'supported)'),
- 'test_linear_attention_decode_step': ('refused',
-                                       '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                       'LinearAttention>) (see docs/support-matrix.md for what is '
-                                       'supported)'),
- 'test_linear_attention_decode_step_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Scan (<unnamed '
-                                                'Scan>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_delta': ('refused',
-                                 '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                 'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_delta_expanded': ('refused',
-                                          '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                          '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_explicit_scale': ('refused',
-                                          '1 op type(s) have no tensorflow converter: LinearAttention '
-                                          '(<unnamed LinearAttention>) (see docs/support-matrix.md for what '
-                                          'is supported)'),
- 'test_linear_attention_explicit_scale_expanded': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: Scan '
-                                                   '(<unnamed Scan>) (see docs/support-matrix.md for what is '
-                                                   'supported)'),
- 'test_linear_attention_fp16': ('refused',
-                                '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_fp16_expanded': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated': ('refused',
-                                 '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                 'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_delta': ('refused',
-                                       '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                       'LinearAttention>) (see docs/support-matrix.md for what is '
-                                       'supported)'),
- 'test_linear_attention_gated_delta_beta_scalar': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'LinearAttention (<unnamed LinearAttention>) (see '
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_delta_beta_scalar_expanded': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: Scan '
-                                                            '(<unnamed Scan>) (see docs/support-matrix.md '
-                                                            'for what is supported)'),
- 'test_linear_attention_gated_delta_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Scan (<unnamed '
-                                                'Scan>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_delta_gqa': ('refused',
-                                           '1 op type(s) have no tensorflow converter: LinearAttention '
-                                           '(<unnamed LinearAttention>) (see docs/support-matrix.md for what '
-                                           'is supported)'),
- 'test_linear_attention_gated_delta_gqa_expanded': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Scan '
-                                                    '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                    'is supported)'),
- 'test_linear_attention_gated_delta_mqa': ('refused',
-                                           '1 op type(s) have no tensorflow converter: LinearAttention '
-                                           '(<unnamed LinearAttention>) (see docs/support-matrix.md for what '
-                                           'is supported)'),
- 'test_linear_attention_gated_delta_mqa_expanded': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Scan '
-                                                    '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                    'is supported)'),
- 'test_linear_attention_gated_expanded': ('refused',
-                                          '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                          '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_per_head_decay': ('refused',
-                                                '1 op type(s) have no tensorflow converter: LinearAttention '
-                                                '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_linear_attention_gated_per_head_decay_expanded': ('refused',
-                                                         '1 op type(s) have no tensorflow converter: Scan '
-                                                         '(<unnamed Scan>) (see docs/support-matrix.md for '
-                                                         'what is supported)'),
- 'test_linear_attention_linear': ('refused',
-                                  '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                  'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_linear_expanded': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                           '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_linear_t1_no_past': ('refused',
-                                             '1 op type(s) have no tensorflow converter: LinearAttention '
-                                             '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_linear_attention_linear_t1_no_past_expanded': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Scan '
-                                                      '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                      'is supported)'),
- 'test_linear_attention_no_past_explicit_zeros': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'LinearAttention (<unnamed LinearAttention>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_no_past_explicit_zeros_expanded': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: Scan '
-                                                           '(<unnamed Scan>) (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_linear_attention_prefill_with_past': ('refused',
-                                             '1 op type(s) have no tensorflow converter: LinearAttention '
-                                             '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_linear_attention_prefill_with_past_expanded': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Scan '
-                                                      '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                      'is supported)'),
  'test_lppool_2d_dilations': ('refused',
                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed LpPool>' "
                               '(LpPool): dilated Lp pooling is not supported (see docs/support-matrix.md for '
@@ -638,15 +418,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' "
                                        '(RNN): weights computed at run time are not supported (see '
                                        'docs/support-matrix.md for what is supported)'),
- 'test_tensorscatter': ('refused',
-                        '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed TensorScatter>) '
-                        '(see docs/support-matrix.md for what is supported)'),
- 'test_tensorscatter_3d': ('refused',
-                           '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed '
-                           'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
- 'test_tensorscatter_circular': ('refused',
-                                 '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed '
-                                 'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
  'test_upsample_nearest': ('refused',
                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed Upsample>' "
                            '(Upsample): scales computed at run time are not supported (see '
