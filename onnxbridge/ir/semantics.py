@@ -124,3 +124,16 @@ def keeps_shape(shape: Sequence[Size], other: Sequence[Size]) -> bool:
     if len(other) > len(shape):
         return False
     return all(o == 1 or o == s for o, s in zip(align_rank(other, len(shape)), shape))
+
+
+def center_crop_pad(in_size: int, out_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """ONNX ``CenterCropPad`` along one axis: the window ``(start, stop)`` of the input that is kept and the
+    zeros ``(before, after)`` put around it. The window starts half the excess in, rounded down; padding
+    puts an odd one after.
+
+    >>> center_crop_pad(7, 4), center_crop_pad(3, 6)
+    (((1, 5), (0, 0)), ((0, 3), (1, 2)))
+    """
+    start = max(in_size - out_size, 0) // 2
+    extra = max(out_size - in_size, 0)
+    return (start, start + min(in_size, out_size)), (extra // 2, extra - extra // 2)

@@ -23,51 +23,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                               'pooling with strides is not supported by '
                                                               'TensorFlow (see docs/support-matrix.md for '
                                                               'what is supported)'),
- 'pytorch-operator/test_operator_max': ('refused',
-                                        '1 op type(s) have no tensorflow converter: Max (<unnamed Max>) (see '
-                                        'docs/support-matrix.md for what is supported)'),
- 'pytorch-operator/test_operator_min': ('refused',
-                                        '1 op type(s) have no tensorflow converter: Min (<unnamed Min>) (see '
-                                        'docs/support-matrix.md for what is supported)'),
- 'pytorch-operator/test_operator_symbolic_override_nested': ('refused',
-                                                             '1 op type(s) have no tensorflow converter: Sum '
-                                                             '(<unnamed Sum>) (see docs/support-matrix.md '
-                                                             'for what is supported)'),
- 'simple/test_sequence_model1': ('refused',
-                                 '3 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SequenceEmpty (<unnamed SequenceEmpty>); SequenceInsert '
-                                 '(<unnamed SequenceInsert>, <unnamed SequenceInsert>, <unnamed '
-                                 'SequenceInsert>) (see docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model2': ('refused',
-                                 '3 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SequenceConstruct (<unnamed SequenceConstruct>); '
-                                 'SequenceErase (<unnamed SequenceErase>) (see docs/support-matrix.md for '
-                                 'what is supported)'),
- 'simple/test_sequence_model3': ('refused',
-                                 '4 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SequenceConstruct (<unnamed SequenceConstruct>); '
-                                 'SequenceErase (<unnamed SequenceErase>); SequenceInsert (<unnamed '
-                                 'SequenceInsert>) (see docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model4': ('refused',
-                                 '2 op type(s) have no tensorflow converter: ConcatFromSequence (<unnamed '
-                                 'ConcatFromSequence>); SequenceConstruct (<unnamed SequenceConstruct>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model5': ('refused',
-                                 '2 op type(s) have no tensorflow converter: ConcatFromSequence (<unnamed '
-                                 'ConcatFromSequence>); SequenceConstruct (<unnamed SequenceConstruct>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model6': ('refused',
-                                 '2 op type(s) have no tensorflow converter: SequenceLength (<unnamed '
-                                 'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model7': ('refused',
-                                 '2 op type(s) have no tensorflow converter: SequenceAt (<unnamed '
-                                 'SequenceAt>); SplitToSequence (<unnamed SplitToSequence>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
- 'simple/test_sequence_model8': ('refused',
-                                 '2 op type(s) have no tensorflow converter: SequenceLength (<unnamed '
-                                 'SequenceLength>); SplitToSequence (<unnamed SplitToSequence>) (see '
-                                 'docs/support-matrix.md for what is supported)'),
  'test_affine_grid_2d_align_corners_expanded': ('refused',
                                                 "shape inference loses the shapes inside AffineGrid's "
                                                 'function body, and Keras needs them for its Squeeze without '
@@ -79,9 +34,10 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                 'shape inference loses the rank of an intermediate in '
                                                 "AffineGrid's function body; Keras needs every rank"),
  'test_attention_4d_causal_fp16_expanded': ('wrong',
-                                            'Keras computes the float16 matrix products and softmax in '
-                                            'float16 steps where onnxruntime sums in float32: 2 of 192 '
-                                            'values differ by one or two float16 steps, beyond rtol 1e-3'),
+                                            'the function body is float16 op by op, and Keras\'s float16 '
+                                            'MatMul rounds once after summing in float32 where onnxruntime '
+                                            'and the reference round along the way: 2 of 192 values differ '
+                                            'by one or two float16 steps, beyond rtol 1e-3'),
  'test_averagepool_2d_dilations': ('refused',
                                    "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                    "AveragePool>' (AveragePool): dilated average pooling is not supported "
@@ -140,258 +96,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                           "BatchNormalization>' (BatchNormalization): training-mode "
                                           'BatchNormalization is not supported (export the model in eval '
                                           'mode) (see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_2d_float32_to_int32': ('refused',
-                                      '1 op type(s) have no tensorflow converter: BitCast (<unnamed '
-                                      'BitCast>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_float32_to_int32': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_float64_to_int64': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_int32_to_float32': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_int64_to_float64': ('refused',
-                                   '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_int8_to_uint8': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) (see '
-                                'docs/support-matrix.md for what is supported)'),
- 'test_bitcast_scalar_float32_to_int32': ('refused',
-                                          '1 op type(s) have no tensorflow converter: BitCast (<unnamed '
-                                          'BitCast>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_uint16_to_int16': ('refused',
-                                  '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_bitcast_uint32_to_int32': ('refused',
-                                  '1 op type(s) have no tensorflow converter: BitCast (<unnamed BitCast>) '
-                                  '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int16': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32_negative_shift': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32_overflow': ('refused',
-                                       '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                       'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int32_shift_ge_width': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int64': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8': ('refused',
-                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                             'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8_negative_shift': ('refused',
-                                            '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                            'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8_overflow': ('refused',
-                                      '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                      'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_int8_shift_ge_width': ('refused',
-                                            '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                            'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint16': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint32': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint64': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_left_uint8': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int16': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int32': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int32_negative_input': ('refused',
-                                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                              'BitShift>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_bitshift_right_int32_negative_shift': ('refused',
-                                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                              'BitShift>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_bitshift_right_int32_shift_ge_width': ('refused',
-                                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                              'BitShift>) (see docs/support-matrix.md for what is '
-                                              'supported)'),
- 'test_bitshift_right_int64': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8': ('refused',
-                              '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) (see '
-                              'docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8_negative_input': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8_negative_shift': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_int8_shift_ge_width': ('refused',
-                                             '1 op type(s) have no tensorflow converter: BitShift (<unnamed '
-                                             'BitShift>) (see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint16': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint32': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint64': ('refused',
-                                '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                                '(see docs/support-matrix.md for what is supported)'),
- 'test_bitshift_right_uint8': ('refused',
-                               '1 op type(s) have no tensorflow converter: BitShift (<unnamed BitShift>) '
-                               '(see docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_b1_c1_degenerate': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'CausalConvWithState (<unnamed CausalConvWithState>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_basic': ('refused',
-                                       '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                       '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for what '
-                                       'is supported)'),
- 'test_causal_conv_with_state_basic_expanded': ('refused',
-                                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                                "Conv>' (Conv): grouped convolution with run-time weights is "
-                                                'not supported (see docs/support-matrix.md for what is '
-                                                'supported)'),
- 'test_causal_conv_with_state_decode_step': ('refused',
-                                             '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                             '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
-                                             'for what is supported)'),
- 'test_causal_conv_with_state_decode_step_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to TensorFlow: node '
-                                                      "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                      'run-time weights is not supported (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_fp16': ('refused',
-                                      '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                      '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for what '
-                                      'is supported)'),
- 'test_causal_conv_with_state_fp16_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "Conv>' (Conv): grouped convolution with run-time weights is "
-                                               'not supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_causal_conv_with_state_kernel_size_one': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: '
-                                                 'CausalConvWithState (<unnamed CausalConvWithState>) (see '
-                                                 'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_kernel_size_one_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                          'run-time weights is not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_short_input_no_past_state': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: '
-                                                           'CausalConvWithState (<unnamed '
-                                                           'CausalConvWithState>) (see '
-                                                           'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_short_input_no_past_state_expanded': ('refused',
-                                                                    '1 node(s) cannot be converted to '
-                                                                    "TensorFlow: node '<unnamed Conv>' "
-                                                                    '(Conv): grouped convolution with '
-                                                                    'run-time weights is not supported (see '
-                                                                    'docs/support-matrix.md for what is '
-                                                                    'supported)'),
- 'test_causal_conv_with_state_silu': ('refused',
-                                      '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                      '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for what '
-                                      'is supported)'),
- 'test_causal_conv_with_state_silu_expanded': ('refused',
-                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                               "Conv>' (Conv): grouped convolution with run-time weights is "
-                                               'not supported (see docs/support-matrix.md for what is '
-                                               'supported)'),
- 'test_causal_conv_with_state_silu_fp16': ('refused',
-                                           '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                           '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_causal_conv_with_state_silu_fp16_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                    'run-time weights is not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_silu_with_past_state': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: '
-                                                      'CausalConvWithState (<unnamed CausalConvWithState>) '
-                                                      '(see docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_silu_with_past_state_expanded': ('refused',
-                                                               '1 node(s) cannot be converted to TensorFlow: '
-                                                               "node '<unnamed Conv>' (Conv): grouped "
-                                                               'convolution with run-time weights is not '
-                                                               'supported (see docs/support-matrix.md for '
-                                                               'what is supported)'),
- 'test_causal_conv_with_state_swish_alias': ('refused',
-                                             '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                             '(<unnamed CausalConvWithState>) (see docs/support-matrix.md '
-                                             'for what is supported)'),
- 'test_causal_conv_with_state_swish_alias_expanded': ('refused',
-                                                      '1 node(s) cannot be converted to TensorFlow: node '
-                                                      "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                      'run-time weights is not supported (see '
-                                                      'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_with_bias': ('refused',
-                                           '1 op type(s) have no tensorflow converter: CausalConvWithState '
-                                           '(<unnamed CausalConvWithState>) (see docs/support-matrix.md for '
-                                           'what is supported)'),
- 'test_causal_conv_with_state_with_bias_and_past_state': ('refused',
-                                                          '1 op type(s) have no tensorflow converter: '
-                                                          'CausalConvWithState (<unnamed '
-                                                          'CausalConvWithState>) (see docs/support-matrix.md '
-                                                          'for what is supported)'),
- 'test_causal_conv_with_state_with_bias_and_past_state_expanded': ('refused',
-                                                                   '1 node(s) cannot be converted to '
-                                                                   "TensorFlow: node '<unnamed Conv>' "
-                                                                   '(Conv): grouped convolution with '
-                                                                   'run-time weights is not supported (see '
-                                                                   'docs/support-matrix.md for what is '
-                                                                   'supported)'),
- 'test_causal_conv_with_state_with_bias_expanded': ('refused',
-                                                    '1 node(s) cannot be converted to TensorFlow: node '
-                                                    "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                    'run-time weights is not supported (see '
-                                                    'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_with_past_state': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: '
-                                                 'CausalConvWithState (<unnamed CausalConvWithState>) (see '
-                                                 'docs/support-matrix.md for what is supported)'),
- 'test_causal_conv_with_state_with_past_state_expanded': ('refused',
-                                                          '1 node(s) cannot be converted to TensorFlow: node '
-                                                          "'<unnamed Conv>' (Conv): grouped convolution with "
-                                                          'run-time weights is not supported (see '
-                                                          'docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop': ('refused',
-                               '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                               'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_and_pad': ('refused',
-                                       '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                                       'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_chw': ('refused',
-                                        '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_axes_hwc': ('refused',
-                                        '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                                        'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
- 'test_center_crop_pad_crop_negative_axes_hwc': ('refused',
-                                                 '1 op type(s) have no tensorflow converter: CenterCropPad '
-                                                 '(<unnamed CenterCropPad>) (see docs/support-matrix.md for '
-                                                 'what is supported)'),
- 'test_center_crop_pad_pad': ('refused',
-                              '1 op type(s) have no tensorflow converter: CenterCropPad (<unnamed '
-                              'CenterCropPad>) (see docs/support-matrix.md for what is supported)'),
  'test_constant': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: output 'values': the graph has no inputs; a "
                    'Keras model needs at least one (see docs/support-matrix.md for what is supported)'),
@@ -443,108 +147,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
                                'run time are not supported (see docs/support-matrix.md for what is '
                                'supported)'),
- 'test_linear_attention_decode_step': ('refused',
-                                       '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                       'LinearAttention>) (see docs/support-matrix.md for what is '
-                                       'supported)'),
- 'test_linear_attention_decode_step_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Scan (<unnamed '
-                                                'Scan>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_delta': ('refused',
-                                 '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                 'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_delta_expanded': ('refused',
-                                          '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                          '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_explicit_scale': ('refused',
-                                          '1 op type(s) have no tensorflow converter: LinearAttention '
-                                          '(<unnamed LinearAttention>) (see docs/support-matrix.md for what '
-                                          'is supported)'),
- 'test_linear_attention_explicit_scale_expanded': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: Scan '
-                                                   '(<unnamed Scan>) (see docs/support-matrix.md for what is '
-                                                   'supported)'),
- 'test_linear_attention_fp16': ('refused',
-                                '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_fp16_expanded': ('refused',
-                                         '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                         '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated': ('refused',
-                                 '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                 'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_delta': ('refused',
-                                       '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                       'LinearAttention>) (see docs/support-matrix.md for what is '
-                                       'supported)'),
- 'test_linear_attention_gated_delta_beta_scalar': ('refused',
-                                                   '1 op type(s) have no tensorflow converter: '
-                                                   'LinearAttention (<unnamed LinearAttention>) (see '
-                                                   'docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_delta_beta_scalar_expanded': ('refused',
-                                                            '1 op type(s) have no tensorflow converter: Scan '
-                                                            '(<unnamed Scan>) (see docs/support-matrix.md '
-                                                            'for what is supported)'),
- 'test_linear_attention_gated_delta_expanded': ('refused',
-                                                '1 op type(s) have no tensorflow converter: Scan (<unnamed '
-                                                'Scan>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_delta_gqa': ('refused',
-                                           '1 op type(s) have no tensorflow converter: LinearAttention '
-                                           '(<unnamed LinearAttention>) (see docs/support-matrix.md for what '
-                                           'is supported)'),
- 'test_linear_attention_gated_delta_gqa_expanded': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Scan '
-                                                    '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                    'is supported)'),
- 'test_linear_attention_gated_delta_mqa': ('refused',
-                                           '1 op type(s) have no tensorflow converter: LinearAttention '
-                                           '(<unnamed LinearAttention>) (see docs/support-matrix.md for what '
-                                           'is supported)'),
- 'test_linear_attention_gated_delta_mqa_expanded': ('refused',
-                                                    '1 op type(s) have no tensorflow converter: Scan '
-                                                    '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                    'is supported)'),
- 'test_linear_attention_gated_expanded': ('refused',
-                                          '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                          '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_gated_per_head_decay': ('refused',
-                                                '1 op type(s) have no tensorflow converter: LinearAttention '
-                                                '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
-                                                'what is supported)'),
- 'test_linear_attention_gated_per_head_decay_expanded': ('refused',
-                                                         '1 op type(s) have no tensorflow converter: Scan '
-                                                         '(<unnamed Scan>) (see docs/support-matrix.md for '
-                                                         'what is supported)'),
- 'test_linear_attention_linear': ('refused',
-                                  '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
-                                  'LinearAttention>) (see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_linear_expanded': ('refused',
-                                           '1 op type(s) have no tensorflow converter: Scan (<unnamed Scan>) '
-                                           '(see docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_linear_t1_no_past': ('refused',
-                                             '1 op type(s) have no tensorflow converter: LinearAttention '
-                                             '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_linear_attention_linear_t1_no_past_expanded': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Scan '
-                                                      '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                      'is supported)'),
- 'test_linear_attention_no_past_explicit_zeros': ('refused',
-                                                  '1 op type(s) have no tensorflow converter: '
-                                                  'LinearAttention (<unnamed LinearAttention>) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_linear_attention_no_past_explicit_zeros_expanded': ('refused',
-                                                           '1 op type(s) have no tensorflow converter: Scan '
-                                                           '(<unnamed Scan>) (see docs/support-matrix.md for '
-                                                           'what is supported)'),
- 'test_linear_attention_prefill_with_past': ('refused',
-                                             '1 op type(s) have no tensorflow converter: LinearAttention '
-                                             '(<unnamed LinearAttention>) (see docs/support-matrix.md for '
-                                             'what is supported)'),
- 'test_linear_attention_prefill_with_past_expanded': ('refused',
-                                                      '1 op type(s) have no tensorflow converter: Scan '
-                                                      '(<unnamed Scan>) (see docs/support-matrix.md for what '
-                                                      'is supported)'),
  'test_lppool_2d_dilations': ('refused',
                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed LpPool>' "
                               '(LpPool): dilated Lp pooling is not supported (see docs/support-matrix.md for '
@@ -584,13 +186,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                      "'<unnamed MaxPool>' (MaxPool): the Indices output of "
                                                      'MaxPool is not supported (see docs/support-matrix.md '
                                                      'for what is supported)'),
- 'test_maxunpool_export_without_output_shape': ('refused',
-                                                '1 op type(s) have no tensorflow converter: MaxUnpool '
-                                                '(<unnamed MaxUnpool>) (see docs/support-matrix.md for what '
-                                                'is supported)'),
- 'test_mvn': ('refused',
-              '1 op type(s) have no tensorflow converter: MeanVarianceNormalization (<unnamed '
-              'MeanVarianceNormalization>) (see docs/support-matrix.md for what is supported)'),
  'test_range_float16_type_positive_delta_expanded': ('refused',
                                                      '2 node(s) cannot be converted to TensorFlow: node '
                                                      "'<unnamed Add>' (Add): the rank of output "
@@ -797,12 +392,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                               "ScatterElements>' (ScatterElements): reduction 'mul' is not "
                                               'supported (see docs/support-matrix.md for what is supported)'),
- 'test_scatter_with_axis': ('refused',
-                            '1 op type(s) have no tensorflow converter: Scatter (<unnamed Scatter>) (see '
-                            'docs/support-matrix.md for what is supported)'),
- 'test_scatter_without_axis': ('refused',
-                               '1 op type(s) have no tensorflow converter: Scatter (<unnamed Scatter>) (see '
-                               'docs/support-matrix.md for what is supported)'),
  'test_scatternd_multiply': ('refused',
                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed ScatterND>' "
                              "(ScatterND): reduction 'mul' is not supported (see docs/support-matrix.md for "
@@ -823,18 +412,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' "
                                        '(RNN): weights computed at run time are not supported (see '
                                        'docs/support-matrix.md for what is supported)'),
- 'test_swish': ('refused',
-                '1 op type(s) have no tensorflow converter: Swish (<unnamed Swish>) (see '
-                'docs/support-matrix.md for what is supported)'),
- 'test_tensorscatter': ('refused',
-                        '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed TensorScatter>) '
-                        '(see docs/support-matrix.md for what is supported)'),
- 'test_tensorscatter_3d': ('refused',
-                           '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed '
-                           'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
- 'test_tensorscatter_circular': ('refused',
-                                 '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed '
-                                 'TensorScatter>) (see docs/support-matrix.md for what is supported)'),
  'test_upsample_nearest': ('refused',
                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed Upsample>' "
                            '(Upsample): scales computed at run time are not supported (see '
