@@ -34,6 +34,10 @@ from onnxbridge.ir.types import TensorType, value_info
 # what the checker says of a node that other parts of onnxbridge report better (an op newer than the
 # model's opset is a finding of `check` and a missing converter, not a malformed node)
 _NOT_MALFORMED = ("No Op registered for", "No opset import for domain")
+# the checker's verdicts on the node itself that are taken (it also checks the body of an op defined as an
+# ONNX function, where it can refuse what onnxruntime runs: MeanVarianceNormalization's Constant)
+_MALFORMED = ("has input size", "has output size", "Required attribute", "Unrecognized attribute",
+              "Mismatched attribute type", "attribute type", "0-element but contains data", "raw_data size")
 
 _INFERENCE_PREFIX = re.compile(r"^(\s*(\[\w+\]|\(op_type:[^)]*\)|Inference error\(s\)):?\s*)+")
 _CONST_LIMIT = 4096  # known inputs up to this size are given to inference as values
@@ -71,7 +75,9 @@ def node_problem(node: onnx.NodeProto, opsets: dict[str, int], ir_version: int) 
         onnx.checker.check_node(node, ctx)
     except Exception as exc:  # noqa: BLE001 - ValidationError, or protobuf errors for odd nodes
         message = one_line(exc)
-        return None if any(m in message for m in _NOT_MALFORMED) else message
+        if any(m in message for m in _NOT_MALFORMED) or not any(m in message for m in _MALFORMED):
+            return None
+        return message
     return None
 
 
@@ -80,7 +86,7 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
     """What ONNX's type and shape rules for ``node``'s op find wrong, given its inputs' ``types`` and known
     small values ``consts``, in one line, or None (also when an input's element type is unknown: then
     nothing can be judged)."""
-    if not is_onnx_domain(node.domain) or subgraphs(node):
+    if not is_onnx_domain(node.domain) or subgraphs(node) or _defined_as_function(node, opsets):
         return None
     inputs, inits = [], []
     for name in dict.fromkeys(n for n in node.input if n):
@@ -151,6 +157,17 @@ def initializer_value(tensor: onnx.TensorProto, readers: Callable[[], str] | Non
         read_by = readers() if readers is not None else ""
         raise InvalidModelError([f"weight {tensor.name!r}{f' (read by {read_by})' if read_by else ''}: "
                                  f"{reason}"]) from None
+
+
+def _defined_as_function(node: onnx.NodeProto, opsets: dict[str, int]) -> bool:
+    """Whether ONNX defines ``node``'s op by a function body: its inference runs the body, where ONNX can
+    refuse what onnxruntime runs (MeanVarianceNormalization's Constant), so it does not judge the node."""
+    domain = "" if node.domain in ("", "ai.onnx") else node.domain
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, opsets.get("", 1)), domain)
+    except Exception:  # noqa: BLE001 - no schema: nothing to judge by
+        return True
+    return bool(schema.has_function or schema.has_context_dependent_function)
 
 
 def strip_inference_prefix(message: str) -> str:
