@@ -252,6 +252,35 @@ def _rnn_cases() -> list[OpCase]:
     return cases
 
 
+def _runtime_resize_cases() -> list[OpCase]:
+    def given(values, dtype="float32"):  # a graph input whose value the case fixes
+        return In((len(values),), dtype, "value", value=values)
+
+    x = In((1, 2, 4, 5))
+    return [
+        OpCase("Resize", (x, NONE, given([1, 1, 2, 1.5])), label="runtime-scales-nearest"),
+        OpCase("Resize", (x, NONE, given([1, 1, 0.6, 0.8])), {"mode": "linear"}, label="runtime-scales-linear-down"),
+        OpCase("Resize", (x, NONE, NONE, given([1, 2, 7, 3], "int64")),
+               {"mode": "cubic", "coordinate_transformation_mode": "align_corners"}, label="runtime-sizes-cubic"),
+        OpCase("Resize", (x, NONE, NONE, given([3, 9], "int64")),
+               {"mode": "nearest", "axes": [2, 3], "keep_aspect_ratio_policy": "not_larger",
+                "nearest_mode": "ceil", "coordinate_transformation_mode": "half_pixel_symmetric"},
+               label="runtime-sizes-axes-not-larger"),
+        OpCase("Resize", (x, given([0, 0, 0.2, 0.1, 1, 1, 0.9, 1.2]), NONE, C([1, 2, 3, 4])),
+               {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize",
+                "extrapolation_value": -1.0}, label="runtime-roi-crop"),
+        OpCase("Resize", (x, NONE, C([1, 1, 0.5, 0.7], "float32")), {"mode": "cubic", "antialias": 1,
+                                                                      "exclude_outside": 1, "cubic_coeff_a": -0.5},
+               label="cubic-antialias"),
+        OpCase("Resize", (x, NONE, C([1, 1, 1.7, 2.5], "float32")), {"mode": "linear",
+                                                                      "coordinate_transformation_mode": "asymmetric"},
+               label="linear-asymmetric-fractional"),
+        OpCase("Resize", (In((2, 6, 5)), NONE, given([1, 0.5, 1.6])), {"mode": "linear"},
+               label="runtime-scales-channel-axis"),
+        OpCase("Upsample", (x, given([1, 1, 2, 3])), opset=9, label="runtime-scales"),
+    ]
+
+
 # unsigned values across the whole range: above 2**63 int64 reads them as negative, so these catch a
 # bridge that computes uint64 as int64 (or Keras' uint32)
 _U64_A = In((6,), "uint64", "value", value=[2**64 - 1, 2**63 + 5, 2**63 - 1, 7, 0, 12345678901234567890])
@@ -626,9 +655,11 @@ CASES: list[OpCase] = [
     OpCase("Resize", (X4, NONE, C([1, 1, 2, 2], "float32")), {"mode": "cubic"}, label="bicubic"),
     OpCase("Resize", (X4, NONE, C([1, 1, 2, 2], "float32")), {"mode": "linear",
                                                               "coordinate_transformation_mode": "asymmetric"},
-           label="linear-asymmetric",
-           xfail={"torch": "asymmetric linear resizing has no F.interpolate equivalent"}),
+           label="linear-asymmetric"),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- Resize / Upsample with scales, sizes or roi known at run time, and the forms no framework layer
+    # matches (any axes, cubic and antialiased weights, aspect policies, crop-and-resize) ------------------
+    *_runtime_resize_cases(),
     # -- runtime-valued parameters, element types, old opsets, bit ops (cov-params) ----------------------
     *_params_cases(),
     # additions whose second operand looks like a bias vector along an inner axis (Keras would add it along

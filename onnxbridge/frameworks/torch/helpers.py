@@ -113,6 +113,89 @@ def onnx_pad(x, pads, mode="constant", value=0.0, axes=None):
         x = x.index_select(axis, index)
     return x
 '''),
+    "onnx_resize": _lines('''
+def onnx_resize(x, scales=None, sizes=None, roi=None, mode="nearest", coordinate_transformation_mode="half_pixel",
+                nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=False,
+                extrapolation_value=0.0, antialias=False, axes=None, keep_aspect_ratio_policy="stretch"):
+    """ONNX Resize (and Upsample) with every mode and coordinate rule, scales or sizes known at run time:
+    one axis at a time, each output position a weighted sum of its input neighbours (nearest: the one it
+    rounds to), the weights as ONNX defines them.
+    """
+    rank = x.dim()
+    axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes]
+    shape = list(x.shape)
+    if sizes is not None and len(sizes):
+        out = [int(s) for s in sizes]
+        factors = [out[k] / shape[a] for k, a in enumerate(axes)]
+        if keep_aspect_ratio_policy != "stretch":
+            scale = (min if keep_aspect_ratio_policy == "not_larger" else max)(factors)
+            factors = [scale] * len(axes)
+            out = [int(scale * shape[a] + 0.5) for a in axes]
+    else:
+        factors = [float(s) for s in scales]
+        out = [int(f * shape[a]) for f, a in zip(factors, axes)]
+    roi = [float(r) for r in roi] if roi is not None and len(roi) else None
+    floating = x.dtype.is_floating_point
+    y = x if mode == "nearest" else x.to(torch.promote_types(x.dtype, torch.float32) if floating else torch.float64)
+    for k, axis in enumerate(axes):
+        factor, size, width = factors[k], shape[axis], factors[k] * shape[axis]
+        pos = torch.arange(out[k], dtype=torch.float64, device=x.device)
+        coord = coordinate_transformation_mode
+        if coord == "align_corners":
+            src = pos * 0 if width == 1 else pos * (size - 1) / (width - 1)
+        elif coord == "asymmetric":
+            src = pos / factor
+        elif coord == "tf_crop_and_resize":
+            start, end = roi[k], roi[k + len(axes)]
+            src = pos * 0 + (end - start) * (size - 1) / 2 if width == 1 else pos * (end - start) * (size - 1) / (width - 1)
+            src = src + start * (size - 1)
+        elif coord == "pytorch_half_pixel":
+            src = pos * 0 - 0.5 if width == 1 else (pos + 0.5) / factor - 0.5
+        elif coord == "tf_half_pixel_for_nn":
+            src = (pos + 0.5) / factor
+        elif coord == "half_pixel_symmetric":
+            src = size / 2 * (1 - out[k] / width) + (pos + 0.5) / factor - 0.5
+        else:
+            src = (pos + 0.5) / factor - 0.5
+        whole = src == torch.floor(src)
+        ratio = torch.where(whole, 1.0, src - torch.floor(src))  # in (0, 1]: the left neighbour is preferred
+        if mode == "nearest":
+            up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": ratio < 0,
+                  "ceil": ratio > 0}[nearest_mode] | whole
+            index = (torch.ceil(src) - 1 + up.double()).clamp(0, size - 1).long()
+            y = y.index_select(axis, index)
+        else:
+            support = 1 if mode == "linear" else 2
+            scale = min(factor, 1.0) if antialias else 1.0
+            first = int(-support / scale // 1) + 1
+            n = 2 - 2 * first
+            d = (scale * (torch.arange(first, first + n, dtype=torch.float64, device=x.device) - ratio[:, None])).abs()
+            if mode == "linear":
+                weights = (1 - d).clamp(0, 1)
+            else:
+                a = cubic_coeff_a
+                weights = torch.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
+                                      torch.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, 0.0))
+            if antialias:
+                weights = weights / weights.sum(-1, keepdim=True)
+            taps = torch.ceil(src).long()[:, None] - n // 2 + torch.arange(n, device=x.device)
+            if exclude_outside:
+                weights = torch.where((taps < 0) | (taps >= size), 0.0, weights)
+                total = weights.sum(-1, keepdim=True)
+                weights = weights / torch.where(total == 0, 1.0, total)
+            matrix = torch.zeros(out[k], size, dtype=torch.float64, device=x.device)
+            matrix.scatter_add_(1, taps.clamp(0, size - 1), weights)
+            y = torch.movedim(torch.movedim(y, axis, -1) @ matrix.T.to(y.dtype), -1, axis)
+        if coord == "tf_crop_and_resize":
+            outside = ((src < 0) | (src > size - 1)).reshape([-1 if a == axis else 1 for a in range(rank)])
+            y = torch.where(outside, torch.tensor(extrapolation_value, dtype=y.dtype, device=y.device), y)
+    if y.dtype != x.dtype:
+        if not floating:
+            info = torch.iinfo(x.dtype)
+            y = y.round().clamp(info.min, info.max)
+        y = y.to(x.dtype)
+    return y
+'''),
     "onnx_tree_ensemble": _lines('''
 def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
     """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights

@@ -31,7 +31,6 @@ TF_XFAIL: dict[str, str] = {
     "MaxPool-indices": "TensorFlow numbers max-pool indices differently (and not for NCHW storage order)",
     "GroupNormalization-opset18-per-group": "onnxruntime implements opset-18 GroupNormalization with per-channel "
                                             "scale like opset 21, so the reference is wrong",
-    "Resize-bicubic": "TensorFlow's bicubic kernel uses a=-0.5, ONNX's default cubic_coeff_a is -0.75",
 }
 
 
