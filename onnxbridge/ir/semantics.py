@@ -124,3 +124,24 @@ def keeps_shape(shape: Sequence[Size], other: Sequence[Size]) -> bool:
     if len(other) > len(shape):
         return False
     return all(o == 1 or o == s for o, s in zip(align_rank(other, len(shape)), shape))
+
+
+# ONNX's recurrent activation functions, and how many of activation_alpha / activation_beta each reads
+RECURRENT_ACTIVATIONS = {"sigmoid": (0, 0), "tanh": (0, 0), "relu": (0, 0), "softsign": (0, 0), "softplus": (0, 0),
+                         "leakyrelu": (1, 0), "thresholdedrelu": (1, 0), "elu": (1, 0), "hardsigmoid": (1, 1),
+                         "affine": (1, 1), "scaledtanh": (1, 1)}
+
+
+def recurrent_activation_params(activations: Sequence[str], alphas: Sequence[float],
+                                betas: Sequence[float]) -> tuple[list[float | None], list[float | None]]:
+    """Each activation's alpha and beta (None: its default) from an LSTM/GRU/RNN's ``activation_alpha`` and
+    ``activation_beta``: the activations that take a parameter read the next value in order, as
+    onnxruntime reads them."""
+    alpha_list, beta_list = [float(a) for a in alphas], [float(b) for b in betas]
+    out_alphas: list[float | None] = []
+    out_betas: list[float | None] = []
+    for name in activations:
+        n_alpha, n_beta = RECURRENT_ACTIVATIONS[name.lower()]
+        out_alphas.append(alpha_list.pop(0) if n_alpha and alpha_list else None)
+        out_betas.append(beta_list.pop(0) if n_beta and beta_list else None)
+    return out_alphas, out_betas

@@ -419,26 +419,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                      "ConvTranspose>' (ConvTranspose): output_shape [10, 8] is larger than "
                                      'the transposed convolution produces (see docs/support-matrix.md for '
                                      'what is supported)'),
- 'test_gru_bidirectional': ('refused',
-                            "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): "
-                            'weights computed at run time are not supported (see docs/support-matrix.md for '
-                            'what is supported)'),
- 'test_gru_defaults': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): weights "
-                       'computed at run time are not supported (see docs/support-matrix.md for what is '
-                       'supported)'),
- 'test_gru_reverse': ('refused',
-                      "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): weights "
-                      'computed at run time are not supported (see docs/support-matrix.md for what is '
-                      'supported)'),
- 'test_gru_seq_length': ('refused',
-                         "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): weights "
-                         'computed at run time are not supported (see docs/support-matrix.md for what is '
-                         'supported)'),
- 'test_gru_with_initial_bias': ('refused',
-                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed GRU>' (GRU): "
-                                'weights computed at run time are not supported (see docs/support-matrix.md '
-                                'for what is supported)'),
  'test_instancenorm_epsilon': ('refused',
                                "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
@@ -555,26 +535,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed LpPool>' "
                               '(LpPool): dilated Lp pooling is not supported (see docs/support-matrix.md for '
                               'what is supported)'),
- 'test_lstm_bidirectional': ('refused',
-                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed LSTM>' (LSTM): "
-                             'weights computed at run time are not supported (see docs/support-matrix.md for '
-                             'what is supported)'),
- 'test_lstm_defaults': ('refused',
-                        "1 node(s) cannot be converted to TensorFlow: node '<unnamed LSTM>' (LSTM): weights "
-                        'computed at run time are not supported (see docs/support-matrix.md for what is '
-                        'supported)'),
- 'test_lstm_reverse': ('refused',
-                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed LSTM>' (LSTM): weights "
-                       'computed at run time are not supported (see docs/support-matrix.md for what is '
-                       'supported)'),
- 'test_lstm_with_initial_bias': ('refused',
-                                 "1 node(s) cannot be converted to TensorFlow: node '<unnamed LSTM>' (LSTM): "
-                                 'weights computed at run time are not supported (see docs/support-matrix.md '
-                                 'for what is supported)'),
- 'test_lstm_with_peepholes': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed LSTM>' (LSTM): "
-                              'sequence_lens shorter than the sequence are not supported (see '
-                              'docs/support-matrix.md for what is supported)'),
  'test_maxpool_3d_dilations_use_ref_impl_large': ('refused',
                                                   '1 node(s) cannot be converted to TensorFlow: node '
                                                   "'<unnamed MaxPool>' (MaxPool): dilated pooling with "
@@ -618,10 +578,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                    "is unknown (shape inference failed); node '<unnamed "
                                                    "Loop>' (Loop): the loop body could not be converted (see "
                                                    'the nodes above) (see docs/s'),
- 'test_rnn_seq_length': ('refused',
-                         "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' (RNN): weights "
-                         'computed at run time are not supported (see docs/support-matrix.md for what is '
-                         'supported)'),
  'test_scatter_elements_with_reduction_mul': ('refused',
                                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                               "ScatterElements>' (ScatterElements): reduction 'mul' is not "
@@ -636,22 +592,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed ScatterND>' "
                              "(ScatterND): reduction 'mul' is not supported (see docs/support-matrix.md for "
                              'what is supported)'),
- 'test_simple_rnn_bidirectional': ('refused',
-                                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' (RNN): "
-                                   'weights computed at run time are not supported (see '
-                                   'docs/support-matrix.md for what is supported)'),
- 'test_simple_rnn_defaults': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' (RNN): "
-                              'weights computed at run time are not supported (see docs/support-matrix.md '
-                              'for what is supported)'),
- 'test_simple_rnn_reverse': ('refused',
-                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' (RNN): "
-                             'weights computed at run time are not supported (see docs/support-matrix.md for '
-                             'what is supported)'),
- 'test_simple_rnn_with_initial_bias': ('refused',
-                                       "1 node(s) cannot be converted to TensorFlow: node '<unnamed RNN>' "
-                                       '(RNN): weights computed at run time are not supported (see '
-                                       'docs/support-matrix.md for what is supported)'),
  'test_swish': ('refused',
                 '1 op type(s) have no tensorflow converter: Swish (<unnamed Swish>) (see '
                 'docs/support-matrix.md for what is supported)'),

@@ -323,21 +323,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                             "GatherND>' (GatherND): batch_dims > 0 is not supported (see "
                                             'docs/support-matrix.md for what is supported)'),
- 'test_gru_bidirectional': ('refused',
-                            "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and "
-                            'B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_gru_defaults': ('refused',
-                       "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B "
-                       'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_gru_reverse': ('refused',
-                      "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B must "
-                      'be constants (see docs/support-matrix.md for what is supported)'),
- 'test_gru_seq_length': ('refused',
-                         "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R and B "
-                         'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_gru_with_initial_bias': ('refused',
-                                "1 node(s) cannot be converted to PyTorch: node '<unnamed GRU>' (GRU): W, R "
-                                'and B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no torch converter: LinearAttention (<unnamed '
                                        'LinearAttention>) (see docs/support-matrix.md for what is '
@@ -444,22 +429,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                               "1 node(s) cannot be converted to PyTorch: node '<unnamed LpPool>' (LpPool): "
                               'dilated Lp pooling has no torch equivalent (see docs/support-matrix.md for '
                               'what is supported)'),
- 'test_lstm_bidirectional': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R "
-                             'and B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_lstm_defaults': ('refused',
-                        "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B "
-                        'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_lstm_reverse': ('refused',
-                       "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R and B "
-                       'must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_lstm_with_initial_bias': ('refused',
-                                 "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, "
-                                 'R and B must be constants (see docs/support-matrix.md for what is '
-                                 'supported)'),
- 'test_lstm_with_peepholes': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed LSTM>' (LSTM): W, R "
-                              'and B must be constants (see docs/support-matrix.md for what is supported)'),
  'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                                   "MaxPool>' (MaxPool): the Indices output has no torch "
@@ -480,9 +449,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_regex_full_match_basic': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_email_domain': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_empty': ('refused', 'PyTorch has no string tensors'),
- 'test_rnn_seq_length': ('refused',
-                         "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and B "
-                         'must be constants (see docs/support-matrix.md for what is supported)'),
  'test_scatter_with_axis': ('refused',
                             '1 op type(s) have no torch converter: Scatter (<unnamed Scatter>) (see '
                             'docs/support-matrix.md for what is supported)'),
@@ -511,20 +477,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                              "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' "
                              "(ScatterND): reduction='mul' has no torch index_put equivalent (see "
                              'docs/support-matrix.md for what is supported)'),
- 'test_simple_rnn_bidirectional': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, "
-                                   'R and B must be constants (see docs/support-matrix.md for what is '
-                                   'supported)'),
- 'test_simple_rnn_defaults': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R "
-                              'and B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_simple_rnn_reverse': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' (RNN): W, R and "
-                             'B must be constants (see docs/support-matrix.md for what is supported)'),
- 'test_simple_rnn_with_initial_bias': ('refused',
-                                       "1 node(s) cannot be converted to PyTorch: node '<unnamed RNN>' "
-                                       '(RNN): W, R and B must be constants (see docs/support-matrix.md for '
-                                       'what is supported)'),
  'test_string_concat': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_broadcasting': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_empty_string': ('refused', 'PyTorch has no string tensors'),

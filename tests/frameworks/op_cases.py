@@ -244,12 +244,38 @@ def _rnn_cases() -> list[OpCase]:
                    outputs=n_out, opset=14, label="bidirectional-batch-first", xfail={"*": ORT_NO_LAYOUT}),
         ]
     cases += [
-        OpCase("GRU", _rnn("GRU"), {"hidden_size": 4}, outputs=2, opset=14, label="reset-before-linear",
-               xfail={"torch": "torch's GRU applies the reset gate after the linear map (linear_before_reset=1)"}),
+        OpCase("GRU", _rnn("GRU"), {"hidden_size": 4}, outputs=2, opset=14, label="reset-before-linear"),
         OpCase("RNN", _rnn("RNN"), {"hidden_size": 4, "activations": ["Relu"]}, outputs=2, opset=14, label="relu"),
         OpCase("LSTM", _rnn("LSTM"), {"hidden_size": 4}, outputs=1, opset=7, label="y-only-opset7"),
     ]
     return cases
+
+
+def _runtime_rnn_cases() -> list[OpCase]:
+    def runtime(kind: str, dirs: int = 1, lens: bool = False, states: bool = False, peepholes: bool = False):
+        inputs = [dataclasses.replace(spec, const=False) if k in (1, 2, 3) else spec
+                  for k, spec in enumerate(_rnn(kind, dirs=dirs, states=states))]
+        if lens:
+            inputs[4] = In((2,), "int32", "value", value=[5, 3])
+        if peepholes:
+            inputs.append(In((dirs, 12), fill="unit"))
+        return tuple(inputs)
+
+    base = {"hidden_size": 4}
+    return [
+        OpCase("LSTM", runtime("LSTM"), base, outputs=3, opset=14, label="runtime-weights"),
+        OpCase("LSTM", runtime("LSTM", dirs=2, lens=True, states=True, peepholes=True),
+               {**base, "direction": "bidirectional"}, outputs=3, opset=14, label="runtime-lens-peepholes"),
+        OpCase("LSTM", runtime("LSTM"), {**base, "clip": 0.5, "input_forget": 1, "direction": "reverse"},
+               outputs=3, opset=14, label="clip-input-forget-reverse"),
+        OpCase("GRU", runtime("GRU", dirs=2, lens=True, states=True), {**base, "direction": "bidirectional"},
+               outputs=2, opset=14, label="runtime-lens"),
+        OpCase("GRU", runtime("GRU"), {**base, "linear_before_reset": 1, "activations": ["HardSigmoid", "Elu"],
+                                       "activation_alpha": [0.3, 0.8], "activation_beta": [0.4]},
+               outputs=2, opset=14, label="runtime-activation-params"),
+        OpCase("RNN", runtime("RNN", lens=True), {**base, "direction": "reverse"}, outputs=2, opset=14,
+               label="runtime-lens-reverse"),
+    ]
 
 
 def _runtime_resize_cases() -> list[OpCase]:
@@ -630,6 +656,8 @@ CASES: list[OpCase] = [
            label="full-length"),
     # recurrent (seq 5, batch 2, input 3, hidden 4)
     *_rnn_cases(),
+    # -- LSTM / GRU / RNN with weights known at run time, sequence lengths, peepholes, clipping ------------
+    *_runtime_rnn_cases(),
     # control flow
     OpCase("Loop", (C(4), C(True, "bool"), In((2, 3)), C([1.0, 2.0, 3.0], "float32")),
            {"body": _loop_body()}, outputs=3, opset=16),

@@ -196,6 +196,95 @@ def onnx_resize(x, scales=None, sizes=None, roi=None, mode="nearest", coordinate
         y = y.to(x.dtype)
     return y
 '''),
+    "onnx_recurrent": _lines('''
+def onnx_recurrent(kind, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None,
+                   direction="forward", layout=0, activations=None, alphas=None, betas=None, clip=None,
+                   input_forget=False, linear_before_reset=False):
+    """ONNX LSTM, GRU or RNN (kind) step by step, for weights known at run time and what torch's modules
+    lack: per-batch sequence lengths (steps past one keep the state and give zeros), peepholes, cell
+    clipping, ONNX's activation functions (alphas, betas: their parameters, None for the default).
+    Returns Y, Y_h (and Y_c for an LSTM) laid out as ONNX does.
+    """
+    if layout:  # batch first: run time first
+        x = x.transpose(0, 1)
+        initial_h = None if initial_h is None else initial_h.transpose(0, 1)
+        initial_c = None if initial_c is None else initial_c.transpose(0, 1)
+    steps, batch = x.shape[0], x.shape[1]
+    dirs, hidden = w.shape[0], r.shape[-1]
+    gates, per = {"LSTM": (4, 3), "GRU": (3, 2), "RNN": (1, 1)}[kind]
+    names = activations or {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"], "RNN": ["tanh"]}[kind] * dirs
+    alphas, betas = alphas or [None] * len(names), betas or [None] * len(names)
+
+    def act(k, v):
+        if clip is not None:
+            v = v.clamp(-clip, clip)
+        name, alpha, beta = names[k].lower(), alphas[k], betas[k]
+        if name == "sigmoid":
+            return torch.sigmoid(v)
+        if name == "tanh":
+            return torch.tanh(v)
+        if name == "relu":
+            return torch.relu(v)
+        if name == "leakyrelu":
+            return F.leaky_relu(v, 0.01 if alpha is None else alpha)
+        if name == "thresholdedrelu":
+            return torch.where(v > (1.0 if alpha is None else alpha), v, 0.0)
+        if name == "elu":
+            return F.elu(v, 1.0 if alpha is None else alpha)
+        if name == "softsign":
+            return v / (1 + v.abs())
+        if name == "softplus":
+            return F.softplus(v)
+        if name == "hardsigmoid":
+            return ((0.2 if alpha is None else alpha) * v + (0.5 if beta is None else beta)).clamp(0, 1)
+        if name == "affine":
+            return (1.0 if alpha is None else alpha) * v + (0.0 if beta is None else beta)
+        if name == "scaledtanh":
+            return (1.0 if alpha is None else alpha) * torch.tanh((1.0 if beta is None else beta) * v)
+        raise ValueError(f"unknown activation {name}")
+
+    b = x.new_zeros(dirs, 2 * gates * hidden) if b is None else b
+    lens = torch.full((batch,), steps, device=x.device) if sequence_lens is None else sequence_lens.long()
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        wb, rb = b[d, :gates * hidden], b[d, gates * hidden:]
+        inputs = x @ w[d].T + wb
+        state = x.new_zeros(batch, hidden) if initial_h is None else initial_h[d]
+        cell = x.new_zeros(batch, hidden) if initial_c is None else initial_c[d]
+        out = [x.new_zeros(batch, hidden)] * steps
+        backward = direction == "reverse" or d == 1
+        for t in reversed(range(steps)) if backward else range(steps):
+            live = (t < lens)[:, None]
+            if kind == "LSTM":
+                i, o, f, c = (inputs[t] + state @ r[d].T + rb).chunk(4, -1)
+                pi, po, pf = (0, 0, 0) if p is None else p[d].chunk(3)
+                i = act(3 * d, i + pi * cell)
+                f = 1 - i if input_forget else act(3 * d, f + pf * cell)
+                new_cell = f * cell + i * act(3 * d + 1, c)
+                new_state = act(3 * d, o + po * new_cell) * act(3 * d + 2, new_cell)
+                cell = torch.where(live, new_cell, cell)
+            elif kind == "GRU":
+                xz, xr, xh = inputs[t].chunk(3, -1)
+                (rz, rr, rh), (bz, br, bh) = r[d].chunk(3), rb.chunk(3)
+                z = act(2 * d, xz + state @ rz.T + bz)
+                reset = act(2 * d, xr + state @ rr.T + br)
+                if linear_before_reset:
+                    h = act(2 * d + 1, xh + reset * (state @ rh.T + bh))
+                else:
+                    h = act(2 * d + 1, xh + (reset * state) @ rh.T + bh)
+                new_state = (1 - z) * h + z * state
+            else:
+                new_state = act(d, inputs[t] + state @ r[d].T + rb)
+            out[t] = torch.where(live, new_state, 0.0)
+            state = torch.where(live, new_state, state)
+        ys.append(torch.stack(out))
+        hs.append(state)
+        cs.append(cell)
+    y, y_h, y_c = torch.stack(ys, 1), torch.stack(hs), torch.stack(cs)
+    if layout:
+        y, y_h, y_c = y.permute(2, 0, 1, 3), y_h.transpose(0, 1), y_c.transpose(0, 1)
+    return (y, y_h, y_c) if kind == "LSTM" else (y, y_h)
+'''),
     "onnx_tree_ensemble": _lines('''
 def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
     """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights
