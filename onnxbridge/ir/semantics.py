@@ -145,3 +145,13 @@ def recurrent_activation_params(activations: Sequence[str], alphas: Sequence[flo
         out_alphas.append(alpha_list.pop(0) if n_alpha and alpha_list else None)
         out_betas.append(beta_list.pop(0) if n_beta and beta_list else None)
     return out_alphas, out_betas
+
+
+def pool_out_size(size: int, kernel: int, stride: int, dilation: int, begin: int, end: int, ceil: bool) -> int:
+    """How many windows a pooling takes along one axis (ONNX, as onnxruntime counts them): with ``ceil``, a
+    last window that would start in the end padding is dropped."""
+    room = size + begin + end - dilation * (kernel - 1) - 1
+    count = (-(-room // stride) if ceil else room // stride) + 1
+    if ceil and (count - 1) * stride >= size + begin:
+        count -= 1
+    return count

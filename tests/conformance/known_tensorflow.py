@@ -11,18 +11,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                    "'<unnamed Conv>' (Conv): strides and dilations both "
                                                    'above 1 are not supported by Keras convolutions (see '
                                                    'docs/support-matrix.md for what is supported)'),
- 'pytorch-converted/test_MaxPool1d_stride_padding_dilation': ('refused',
-                                                              '1 node(s) cannot be converted to TensorFlow: '
-                                                              "node '<unnamed MaxPool>' (MaxPool): dilated "
-                                                              'pooling with strides is not supported by '
-                                                              'TensorFlow (see docs/support-matrix.md for '
-                                                              'what is supported)'),
- 'pytorch-converted/test_MaxPool2d_stride_padding_dilation': ('refused',
-                                                              '1 node(s) cannot be converted to TensorFlow: '
-                                                              "node '<unnamed MaxPool>' (MaxPool): dilated "
-                                                              'pooling with strides is not supported by '
-                                                              'TensorFlow (see docs/support-matrix.md for '
-                                                              'what is supported)'),
  'pytorch-operator/test_operator_max': ('refused',
                                         '1 op type(s) have no tensorflow converter: Max (<unnamed Max>) (see '
                                         'docs/support-matrix.md for what is supported)'),
@@ -82,60 +70,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                             'Keras computes the float16 matrix products and softmax in '
                                             'float16 steps where onnxruntime sums in float32: 2 of 192 '
                                             'values differ by one or two float16 steps, beyond rtol 1e-3'),
- 'test_averagepool_2d_ceil_last_window_starts_on_pad': ('refused',
-                                                        '1 node(s) cannot be converted to TensorFlow: node '
-                                                        "'<unnamed AveragePool>' (AveragePool): AveragePool "
-                                                        'with ceil_mode and count_include_pad is not '
-                                                        'supported (see docs/support-matrix.md for what is '
-                                                        'supported)'),
- 'test_averagepool_2d_dilations': ('refused',
-                                   "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                   "AveragePool>' (AveragePool): dilated average pooling is not supported "
-                                   '(see docs/support-matrix.md for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False': ('refused',
-                                                                                   '1 node(s) cannot be '
-                                                                                   'converted to TensorFlow: '
-                                                                                   "node '<unnamed "
-                                                                                   "AveragePool>' "
-                                                                                   '(AveragePool): dilated '
-                                                                                   'average pooling is not '
-                                                                                   'supported (see '
-                                                                                   'docs/support-matrix.md '
-                                                                                   'for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True': ('refused',
-                                                                                  '1 node(s) cannot be '
-                                                                                  'converted to TensorFlow: '
-                                                                                  "node '<unnamed "
-                                                                                  "AveragePool>' "
-                                                                                  '(AveragePool): dilated '
-                                                                                  'average pooling is not '
-                                                                                  'supported (see '
-                                                                                  'docs/support-matrix.md '
-                                                                                  'for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False': ('refused',
-                                                                                   '1 node(s) cannot be '
-                                                                                   'converted to TensorFlow: '
-                                                                                   "node '<unnamed "
-                                                                                   "AveragePool>' "
-                                                                                   '(AveragePool): dilated '
-                                                                                   'average pooling is not '
-                                                                                   'supported (see '
-                                                                                   'docs/support-matrix.md '
-                                                                                   'for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True': ('refused',
-                                                                                  '1 node(s) cannot be '
-                                                                                  'converted to TensorFlow: '
-                                                                                  "node '<unnamed "
-                                                                                  "AveragePool>' "
-                                                                                  '(AveragePool): dilated '
-                                                                                  'average pooling is not '
-                                                                                  'supported (see '
-                                                                                  'docs/support-matrix.md '
-                                                                                  'for what is supported)'),
- 'test_averagepool_3d_dilations_small': ('refused',
-                                         "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                         "AveragePool>' (AveragePool): dilated average pooling is not "
-                                         'supported (see docs/support-matrix.md for what is supported)'),
  'test_batchnorm_epsilon_training_mode': ('refused',
                                           "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
                                           "BatchNormalization>' (BatchNormalization): training-mode "
@@ -531,15 +465,6 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                       '1 op type(s) have no tensorflow converter: Scan '
                                                       '(<unnamed Scan>) (see docs/support-matrix.md for what '
                                                       'is supported)'),
- 'test_lppool_2d_dilations': ('refused',
-                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed LpPool>' "
-                              '(LpPool): dilated Lp pooling is not supported (see docs/support-matrix.md for '
-                              'what is supported)'),
- 'test_maxpool_3d_dilations_use_ref_impl_large': ('refused',
-                                                  '1 node(s) cannot be converted to TensorFlow: node '
-                                                  "'<unnamed MaxPool>' (MaxPool): dilated pooling with "
-                                                  'strides is not supported by TensorFlow (see '
-                                                  'docs/support-matrix.md for what is supported)'),
  'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
                                                   '1 node(s) cannot be converted to TensorFlow: node '
                                                   "'<unnamed MaxPool>' (MaxPool): the Indices output of "

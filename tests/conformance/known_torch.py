@@ -58,54 +58,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_attention_4d_fp16': ('wrong',
                             'torch computes float16 attention in float16 steps where onnxruntime sums in '
                             'float32: 2 of 192 values differ by one or two float16 steps, beyond rtol 1e-3'),
- 'test_averagepool_2d_dilations': ('refused',
-                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed AveragePool>' "
-                                   '(AveragePool): dilated average pooling has no torch equivalent (see '
-                                   'docs/support-matrix.md for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False': ('refused',
-                                                                                   '1 node(s) cannot be '
-                                                                                   'converted to PyTorch: '
-                                                                                   "node '<unnamed "
-                                                                                   "AveragePool>' "
-                                                                                   '(AveragePool): dilated '
-                                                                                   'average pooling has no '
-                                                                                   'torch equivalent (see '
-                                                                                   'docs/support-matrix.md '
-                                                                                   'for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True': ('refused',
-                                                                                  '1 node(s) cannot be '
-                                                                                  'converted to PyTorch: '
-                                                                                  "node '<unnamed "
-                                                                                  "AveragePool>' "
-                                                                                  '(AveragePool): dilated '
-                                                                                  'average pooling has no '
-                                                                                  'torch equivalent (see '
-                                                                                  'docs/support-matrix.md '
-                                                                                  'for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False': ('refused',
-                                                                                   '1 node(s) cannot be '
-                                                                                   'converted to PyTorch: '
-                                                                                   "node '<unnamed "
-                                                                                   "AveragePool>' "
-                                                                                   '(AveragePool): dilated '
-                                                                                   'average pooling has no '
-                                                                                   'torch equivalent (see '
-                                                                                   'docs/support-matrix.md '
-                                                                                   'for what is supported)'),
- 'test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True': ('refused',
-                                                                                  '1 node(s) cannot be '
-                                                                                  'converted to PyTorch: '
-                                                                                  "node '<unnamed "
-                                                                                  "AveragePool>' "
-                                                                                  '(AveragePool): dilated '
-                                                                                  'average pooling has no '
-                                                                                  'torch equivalent (see '
-                                                                                  'docs/support-matrix.md '
-                                                                                  'for what is supported)'),
- 'test_averagepool_3d_dilations_small': ('refused',
-                                         "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                         "AveragePool>' (AveragePool): dilated average pooling has no torch "
-                                         'equivalent (see docs/support-matrix.md for what is supported)'),
  'test_batchnorm_epsilon_training_mode': ('refused',
                                           "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                           "BatchNormalization>' (BatchNormalization): training_mode=1 (batch "
@@ -425,10 +377,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                                       '1 op type(s) have no torch converter: Scan (<unnamed '
                                                       'Scan>) (see docs/support-matrix.md for what is '
                                                       'supported)'),
- 'test_lppool_2d_dilations': ('refused',
-                              "1 node(s) cannot be converted to PyTorch: node '<unnamed LpPool>' (LpPool): "
-                              'dilated Lp pooling has no torch equivalent (see docs/support-matrix.md for '
-                              'what is supported)'),
  'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
                                                   "1 node(s) cannot be converted to PyTorch: node '<unnamed "
                                                   "MaxPool>' (MaxPool): the Indices output has no torch "

@@ -685,6 +685,20 @@ CASES: list[OpCase] = [
                                                               "coordinate_transformation_mode": "asymmetric"},
            label="linear-asymmetric"),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- AveragePool / LpPool / MaxPool over dilated windows at any stride, AveragePool ceil_mode windows past
+    # counted pads -----------------------------------------------------------------------------------------
+    OpCase("AveragePool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 3], "strides": [2, 1],
+                                                "pads": [1, 0, 2, 1]}, opset=19, label="dilated"),
+    OpCase("AveragePool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 2], "strides": [2, 3],
+                                                "pads": [1, 1, 1, 1], "ceil_mode": 1, "count_include_pad": 1},
+           opset=19, label="dilated-ceil-count-pads"),
+    OpCase("AveragePool", (In((1, 2, 7, 7)),), {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1],
+                                                "ceil_mode": 1, "count_include_pad": 1}, opset=19,
+           label="ceil-count-pads"),
+    OpCase("LpPool", (In((1, 2, 9, 8)),), {"kernel_shape": [2, 2], "dilations": [2, 2], "strides": [2, 2], "p": 3},
+           opset=18, label="dilated"),
+    OpCase("MaxPool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 2], "strides": [2, 3],
+                                            "pads": [1, 0, 1, 1]}, opset=12, label="dilated-strided"),
     # -- Resize / Upsample with scales, sizes or roi known at run time, and the forms no framework layer
     # matches (any axes, cubic and antialiased weights, aspect policies, crop-and-resize) ------------------
     *_runtime_resize_cases(),

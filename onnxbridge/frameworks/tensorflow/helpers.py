@@ -441,18 +441,6 @@ class ConvTransposeOp(keras.layers.Layer):
         return ops.conv_transpose(x, kernel, self.strides, padding="valid", output_padding=self.output_padding,
                                   data_format="channels_last")
 '''),
-    "MaxPoolDilated": _lines('''
-class MaxPoolDilated(keras.layers.Layer):
-    """Max pooling with dilated windows on a channels-last tensor."""
-
-    def __init__(self, pool_size, strides, dilation_rate, **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size, self.strides, self.dilation_rate = list(pool_size), list(strides), list(dilation_rate)
-
-    def call(self, x):
-        return tf.nn.pool(x, self.pool_size, "MAX", strides=self.strides, padding="VALID",
-                          dilations=self.dilation_rate)
-'''),
 }
 
 #: helpers that use other helpers (written into the module with them)

@@ -285,6 +285,42 @@ def onnx_recurrent(kind, x, w, r, b=None, sequence_lens=None, initial_h=None, in
         y, y_h, y_c = y.permute(2, 0, 1, 3), y_h.transpose(0, 1), y_c.transpose(0, 1)
     return (y, y_h, y_c) if kind == "LSTM" else (y, y_h)
 '''),
+    "onnx_dilated_pool": _lines('''
+def onnx_dilated_pool(x, kernel, strides, pads, dilations, ceil_mode=False, count_include_pad=False, p=None):
+    """ONNX AveragePool (or LpPool, given p) over dilated windows: each window's sum as a convolution of
+    every channel by ones (dilated), divided by how many elements it counts (ceil_mode's last windows
+    never count what lies past the padding); LpPool takes the p-th root of the sum of |x|^p.
+    """
+    nd = len(kernel)
+    conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+    sizes, ends = list(x.shape[2:]), []
+    for d in range(nd):
+        span = dilations[d] * (kernel[d] - 1) + 1
+        room = sizes[d] + pads[d] + pads[nd + d] - span
+        count = (-(-room // strides[d]) if ceil_mode else room // strides[d]) + 1
+        if ceil_mode and (count - 1) * strides[d] >= sizes[d] + pads[d]:
+            count -= 1
+        ends.append((count - 1) * strides[d] + span - sizes[d] - pads[d])  # the last window just fits
+
+    def torch_order(begins, finals):
+        return [v for d in reversed(range(nd)) for v in (begins[d], finals[d])]
+
+    values = x if p is None else x.abs().pow(p)
+    ones = torch.ones(1, 1, *kernel, dtype=x.dtype, device=x.device)
+    flat = F.pad(values.reshape(-1, 1, *sizes), torch_order(pads[:nd], ends))
+    total = conv(flat, ones, stride=strides, dilation=dilations)
+    if p is not None:
+        y = total.pow(1.0 / p)
+    else:
+        counted = torch.ones(1, 1, *sizes, dtype=x.dtype, device=x.device)
+        if count_include_pad:
+            counted = F.pad(F.pad(counted, torch_order(pads[:nd], pads[nd:]), value=1.0),
+                            torch_order([0] * nd, [e - pads[nd + d] for d, e in enumerate(ends)]))
+        else:
+            counted = F.pad(counted, torch_order(pads[:nd], ends))
+        y = total / conv(counted, ones, stride=strides, dilation=dilations)
+    return y.reshape(*x.shape[:2], *y.shape[2:])
+'''),
     "onnx_tree_ensemble": _lines('''
 def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
     """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights

@@ -10,8 +10,28 @@ import numpy as np
 from onnxbridge.codegen.writer import call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
-from onnxbridge.ir.semantics import same_total, split_total
+from onnxbridge.ir.semantics import pool_out_size, same_total, split_total
+
+DILATED_POOL = define("DilatedPool", '''
+class DilatedPool(keras.layers.Layer):
+    """Max or sum pooling of a channels-last tensor over dilated windows at any stride (TensorFlow pools
+    dilated windows at stride 1 only): every window at stride 1, then every stride-th one."""
+
+    def __init__(self, pool_size, strides, dilation_rate, kind="max", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.dilation_rate = list(pool_size), list(strides), list(dilation_rate)
+        self.kind = kind
+
+    def call(self, x):
+        y = tf.nn.pool(x, self.pool_size, "MAX" if self.kind == "max" else "AVG", padding="VALID",
+                       dilations=self.dilation_rate)
+        if self.kind == "sum":  # the mean of a window that lies wholly inside, times its size
+            for k in self.pool_size:
+                y = y * k
+        return y[(slice(None), *[slice(None, None, s) for s in self.strides], slice(None))]
+''')
 
 
 def spatial_padding(ctx: TensorFlowContext, kernel: list[int], strides: list[int], dilations: list[int],
@@ -190,11 +210,12 @@ def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
             ctx.fail("same padding needs static spatial sizes here")
         padding, explicit = "valid", [p for p in pads if p is not None]
     if ctx.attr("ceil_mode", 0):
-        # ceil mode adds windows at the end: take the output size from shape inference and pad to reach it
-        out = tuple(ctx.out_shape()[2:])
+        # ceil mode adds windows at the end: pad to reach them
         if padding != "same":
-            if not all(isinstance(d, int) for d in out + spatial):
+            if not all(isinstance(d, int) for d in spatial):
                 ctx.fail("ceil_mode needs static spatial sizes")
+            out = tuple(pool_out_size(size, k, s, d, b, e, True) for size, k, s, d, (b, e)
+                        in zip(spatial, kernel, strides, dilations, explicit))
             explicit = [(b, max(e, (o - 1) * s + (k - 1) * d + 1 - size - b)) for (b, e), o, s, k, d, size
                         in zip(explicit, out, strides, kernel, dilations, spatial)]
     return rank, n, kernel, strides, dilations, padding, explicit
@@ -213,13 +234,10 @@ def max_pool(ctx: TensorFlowContext) -> None:
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
     x = ctx.x_cl(0)
     if any(d != 1 for d in dilations):
-        if any(s != 1 for s in strides):
-            ctx.fail("dilated pooling with strides is not supported by TensorFlow")
-        padding, explicit = "valid", explicit if padding != "same" else [
-            _same_pads(k, 1, d, size) for k, d, size in zip(kernel, dilations, ctx.shape(0)[2:])]
+        rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
         if any(b or e for b, e in explicit):
             x = _pad_value(x, explicit, -math.inf)
-        layer = ctx.layer(str(ctx.helper("MaxPoolDilated")), module="", pool_size=tuple(kernel),
+        layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", pool_size=tuple(kernel),
                           strides=tuple(strides), dilation_rate=tuple(dilations))
         ctx.emit(call(layer, x), perm=L.channels_last(rank))
         return
@@ -232,17 +250,30 @@ def max_pool(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("AveragePool")
 def average_pool(ctx: TensorFlowContext) -> None:
-    """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says; no
-    dilation."""
+    """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says;
+    dilated windows (and ceil_mode windows past counted pads) as window sums divided by their counts."""
     include_pad = bool(ctx.attr("count_include_pad", 0))
-    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated average pooling is not supported")
+    dilated = any(d != 1 for d in ctx.attr("dilations", []))
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad or dilated)
     x = ctx.x_cl(0)
     padded = any(b or e for b, e in explicit)
+    if dilated or (padded and include_pad and ctx.attr("ceil_mode", 0)):
+        # window sums over the zero-padded input, divided by the number of elements each window counts
+        window = dict(pool_size=tuple(kernel), strides=tuple(strides), dilation_rate=tuple(dilations), kind="sum")
+        layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", **window)
+        count_layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", hint=f"{_label(ctx)}_count", **window)
+        counted = call(dotted("ops", "ones_like"), x)
+        if include_pad:  # the pads count, the windows ceil_mode adds past them do not
+            declared = ctx.spatial_pads(kernel, strides, dilations) if ctx.attr("ceil_mode", 0) else \
+                [b for b, _ in explicit] + [e for _, e in explicit]
+            counted = _pad_value(counted, list(zip(declared[:n], declared[n:])), 1.0)
+            counted = _pad_value(counted, [(0, e - declared[n + k]) for k, (_, e) in enumerate(explicit)], 0.0)
+        else:
+            counted = _pad_value(counted, explicit, 0.0)
+        total = call(layer, _pad_value(x, explicit, 0.0))
+        ctx.emit(call(dotted("ops", "divide"), total, call(count_layer, counted)), perm=L.channels_last(rank))
+        return
     if padded and include_pad:
-        if ctx.attr("ceil_mode", 0):
-            ctx.fail("AveragePool with ceil_mode and count_include_pad is not supported")
         x = _pad_value(x, explicit, 0.0)
     elif padded:
         # average over the real elements only: pool the zero-padded input and a zero-padded mask of ones
@@ -285,14 +316,17 @@ def _root(y, p: int):
 
 @TF_OPS.register("LpPool", since=11)
 def lp_pool(ctx: TensorFlowContext) -> None:
-    """ONNX ``LpPool`` as the p-th root of a sum pooling of ``|x|^p``; no dilation."""
+    """ONNX ``LpPool`` as the p-th root of a sum pooling of ``|x|^p``, over dilated windows too."""
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated Lp pooling is not supported")
     p = int(ctx.attr("p", 2))
     x = _lp_sum(ctx, ctx.x_cl(0), p)
     if any(b or e for b, e in explicit):
         x = _pad_value(x, explicit, 0.0)
+    if any(d != 1 for d in dilations):
+        layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", pool_size=tuple(kernel), strides=tuple(strides),
+                          dilation_rate=tuple(dilations), kind="sum")
+        ctx.emit(_root(call(layer, x), p), perm=L.channels_last(rank))
+        return
     window = int(np.prod(kernel))
     total = call(dotted("ops", "multiply"), call(dotted("ops", "average_pool"), x, pool_size=lit(_tuple(kernel)),
                                                  strides=lit(_tuple(strides)), padding=lit("valid")),

@@ -164,12 +164,13 @@ def max_pool(ctx: TorchContext) -> None:
 
 @REG("AveragePool")
 def average_pool(ctx: TorchContext) -> None:
-    """ONNX ``AveragePool`` as ``F.avg_pool*d``, padding counted or not as ``count_include_pad`` says; no
-    dilation."""
+    """ONNX ``AveragePool`` as ``F.avg_pool*d``, padding counted or not as ``count_include_pad`` says; dilated
+    windows through the ``onnx_dilated_pool`` helper."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated average pooling has no torch equivalent")
     include_pad = bool(ctx.attr("count_include_pad", 0))
+    if any(d != 1 for d in dilations):  # torch's average pooling has no dilation
+        _dilated_pool(ctx, kernel, strides, pads, dilations, ceil, count_include_pad=include_pad)
+        return
     x = ctx.t(0)
     name = f"F.avg_pool{nd}d"
     if pads[:nd] == pads[nd:] and all(p <= k // 2 for p, k in zip(pads[:nd], kernel)):
@@ -187,6 +188,19 @@ def average_pool(ctx: TorchContext) -> None:
     ones = fn("torch.ones_like", fmt("{}[{}]", x, join([Code(":1"), Code(":1")])))
     counts = fn(name, fn("F.pad", ones, torch_pad(pads)), compact(kernel), **kwargs)
     ctx.emit(fmt("{} / {}", padded, counts))
+
+
+def _dilated_pool(ctx: TorchContext, kernel: list[int], strides: list[int], pads: list[int], dilations: list[int],
+                  ceil: bool, **options: float | bool) -> None:
+    """``onnx_dilated_pool(...)``: average or Lp pooling over dilated windows."""
+    kwargs: dict[str, Code] = {}
+    if ceil:
+        kwargs["ceil_mode"] = lit(True)
+    for name, value in options.items():
+        if value:
+            kwargs[name] = lit(value)
+    ctx.emit(fn(str(ctx.helper("onnx_dilated_pool")), ctx.t(0), lit(kernel), lit(strides), lit(pads), lit(dilations),
+                **kwargs))
 
 
 def _global(kind: str):
@@ -208,11 +222,13 @@ REG("GlobalMaxPool")(_global("max"))
 
 @REG("LpPool", since=11)
 def lp_pool(ctx: TorchContext) -> None:
-    """ONNX ``LpPool`` as ``F.lp_pool*d`` (explicit pads applied first); no dilation."""
+    """ONNX ``LpPool`` as ``F.lp_pool*d`` (explicit pads applied first); dilated windows through the
+    ``onnx_dilated_pool`` helper."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated Lp pooling has no torch equivalent")
     p = float(ctx.attr("p", 2))
+    if any(d != 1 for d in dilations):  # torch's Lp pooling has no dilation
+        _dilated_pool(ctx, kernel, strides, pads, dilations, ceil, p=p)
+        return
     x = ctx.t(0)
     if not any(pads):
         x_p = fmt("{}.abs().pow({})", x, lit(p))
