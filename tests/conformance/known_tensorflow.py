@@ -503,20 +503,12 @@ KNOWN = {'pytorch-converted/test_Conv2d_dilated': ('refused',
                                                    "is unknown (shape inference failed); node '<unnamed "
                                                    "Loop>' (Loop): the loop body could not be converted (see "
                                                    'the nodes above) (see docs/s'),
- 'test_scatter_elements_with_reduction_mul': ('refused',
-                                              "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                              "ScatterElements>' (ScatterElements): reduction 'mul' is not "
-                                              'supported (see docs/support-matrix.md for what is supported)'),
  'test_scatter_with_axis': ('refused',
                             '1 op type(s) have no tensorflow converter: Scatter (<unnamed Scatter>) (see '
                             'docs/support-matrix.md for what is supported)'),
  'test_scatter_without_axis': ('refused',
                                '1 op type(s) have no tensorflow converter: Scatter (<unnamed Scatter>) (see '
                                'docs/support-matrix.md for what is supported)'),
- 'test_scatternd_multiply': ('refused',
-                             "1 node(s) cannot be converted to TensorFlow: node '<unnamed ScatterND>' "
-                             "(ScatterND): reduction 'mul' is not supported (see docs/support-matrix.md for "
-                             'what is supported)'),
  'test_swish': ('refused',
                 '1 op type(s) have no tensorflow converter: Swish (<unnamed Swish>) (see '
                 'docs/support-matrix.md for what is supported)'),

@@ -271,10 +271,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                  "tensors (element type STRING); node '<unnamed Equal>' (Equal): torch has "
                                  'no string tensors (element type STRING) (see docs/support-matrix.md for '
                                  'what is '),
- 'test_gathernd_example_int32_batch_dim1': ('refused',
-                                            "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                            "GatherND>' (GatherND): batch_dims > 0 is not supported (see "
-                                            'docs/support-matrix.md for what is supported)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no torch converter: LinearAttention (<unnamed '
                                        'LinearAttention>) (see docs/support-matrix.md for what is '
@@ -403,28 +399,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_scatter_without_axis': ('refused',
                                '1 op type(s) have no torch converter: Scatter (<unnamed Scatter>) (see '
                                'docs/support-matrix.md for what is supported)'),
- 'test_scatternd_max': ('refused',
-                        "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' (ScatterND): "
-                        "reduction='max' has no torch index_put equivalent (see docs/support-matrix.md for "
-                        'what is supported)'),
- 'test_scatternd_max_with_element_indices': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ScatterND>' (ScatterND): reduction='max' has no torch "
-                                             'index_put equivalent (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_scatternd_min': ('refused',
-                        "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' (ScatterND): "
-                        "reduction='min' has no torch index_put equivalent (see docs/support-matrix.md for "
-                        'what is supported)'),
- 'test_scatternd_min_with_element_indices': ('refused',
-                                             "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                             "ScatterND>' (ScatterND): reduction='min' has no torch "
-                                             'index_put equivalent (see docs/support-matrix.md for what is '
-                                             'supported)'),
- 'test_scatternd_multiply': ('refused',
-                             "1 node(s) cannot be converted to PyTorch: node '<unnamed ScatterND>' "
-                             "(ScatterND): reduction='mul' has no torch index_put equivalent (see "
-                             'docs/support-matrix.md for what is supported)'),
  'test_string_concat': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_broadcasting': ('refused', 'PyTorch has no string tensors'),
  'test_string_concat_empty_string': ('refused', 'PyTorch has no string tensors'),

@@ -685,6 +685,17 @@ CASES: list[OpCase] = [
                                                               "coordinate_transformation_mode": "asymmetric"},
            label="linear-asymmetric"),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- ScatterND / ScatterElements reductions mul, max, min (repeated indices), GatherND batch_dims --------
+    *[OpCase("ScatterND", (X3, C([[0, 1], [1, 3], [0, 1]]), In((3, 6))), {"reduction": r}, opset=18,
+             label=f"{r}-repeated") for r in ("mul", "max", "min")],
+    OpCase("ScatterND", (X3, C([[1], [-2]]), In((2, 4, 6))), {"reduction": "mul"}, opset=18,
+           label="mul-negative-rows"),
+    OpCase("ScatterElements", (X3, C(np.zeros((2, 2, 6), np.int64)), In((2, 2, 6))),
+           {"axis": 1, "reduction": "mul"}, opset=18, label="mul-repeated"),
+    OpCase("GatherND", (In((2, 3, 4)), In((2, 2, 1), "int64", "int:0:3")), {"batch_dims": 1}, opset=13,
+           label="batch-dims"),
+    OpCase("GatherND", (In((2, 3, 4, 2)), In((2, 3, 1), "int64", "int:0:4")), {"batch_dims": 2}, opset=13,
+           label="batch-dims-2"),
     # -- AveragePool / LpPool / MaxPool over dilated windows at any stride, AveragePool ceil_mode windows past
     # counted pads -----------------------------------------------------------------------------------------
     OpCase("AveragePool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 3], "strides": [2, 1],

@@ -321,6 +321,36 @@ def onnx_dilated_pool(x, kernel, strides, pads, dilations, ceil_mode=False, coun
         y = total / conv(counted, ones, stride=strides, dilation=dilations)
     return y.reshape(*x.shape[:2], *y.shape[2:])
 '''),
+    "onnx_scatter_nd": _lines('''
+def onnx_scatter_nd(x, indices, updates, reduction):
+    """ONNX ScatterND with reduction mul, max or min: x flattened over the indexed axes, each indexed row
+    combined with every update aimed at it (scatter_reduce).
+    """
+    k = indices.shape[-1]
+    head = list(x.shape[:k])
+    strides = [1] * k
+    for j in reversed(range(k - 1)):
+        strides[j] = strides[j + 1] * head[j + 1]
+    index = indices.reshape(-1, k) % torch.tensor(head, device=x.device)  # negative indices count from the end
+    rows = (index * torch.tensor(strides, device=x.device)).sum(-1)
+    flat, source = x.reshape(-1, *x.shape[k:]), updates.reshape(-1, *x.shape[k:])
+    rows = rows.reshape(-1, *[1] * (source.dim() - 1)).expand_as(source)
+    reduce = {"mul": "prod", "max": "amax", "min": "amin"}[reduction]
+    return flat.scatter_reduce(0, rows, source, reduce).reshape(x.shape)
+'''),
+    "onnx_gather_nd": _lines('''
+def onnx_gather_nd(x, indices, batch_dims):
+    """ONNX GatherND with batch_dims leading axes shared by x and indices: each batch entry gathers from its
+    own slice of x.
+    """
+    batch = indices.shape[:batch_dims]
+    n = int(torch.tensor(batch).prod()) if batch_dims else 1
+    data = x.reshape(n, *x.shape[batch_dims:])
+    index = indices.reshape(n, -1, indices.shape[-1]).long()
+    which = torch.arange(n, device=x.device)[:, None].expand(-1, index.shape[1])
+    out = data[(which, *index.movedim(-1, 0))]
+    return out.reshape(*indices.shape[:-1], *out.shape[2:])
+'''),
     "onnx_tree_ensemble": _lines('''
 def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
     """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights
