@@ -72,7 +72,8 @@ def conv_pads(auto_pad: str, pads: Sequence[int] | None, kernel: Sequence[int], 
 def conv_transpose_pads(auto_pad: str, pads: Sequence[int] | None, output_shape: Sequence[int] | None,
                         kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],
                         output_padding: Sequence[int], in_spatial: Sequence[Size] | None) -> list[int]:
-    """ONNX ``pads`` of a ConvTranspose node: given, or worked out from ``output_shape`` / ``auto_pad``."""
+    """ONNX ``pads`` of a ConvTranspose node: given, or worked out from ``output_shape`` / ``auto_pad`` (a
+    negative end pad: the output grows there, as with more ``output_padding``)."""
     nd = len(kernel)
     if not output_shape and auto_pad in ("NOTSET", "", "VALID"):
         given = [int(p) for p in pads or []] if auto_pad != "VALID" else []
@@ -85,9 +86,9 @@ def conv_transpose_pads(auto_pad: str, pads: Sequence[int] | None, output_shape:
     for i in range(nd):
         full = strides[i] * (sizes[i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1
         total = full - target[i]
-        if total < 0:
-            raise ValueError(f"output_shape {target} is larger than the transposed convolution produces")
-        begin, end = split_total(total, auto_pad)  # an explicit output_shape splits like SAME_LOWER
+        # an explicit output_shape splits like SAME_LOWER; one larger than the convolution produces grows it
+        # at the end (a negative end pad, like more output_padding)
+        begin, end = split_total(total, auto_pad) if total >= 0 else (0, total)
         begins.append(begin)
         ends.append(end)
     return begins + ends

@@ -255,11 +255,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_center_crop_pad_pad': ('refused',
                               '1 op type(s) have no torch converter: CenterCropPad (<unnamed CenterCropPad>) '
                               '(see docs/support-matrix.md for what is supported)'),
- 'test_convtranspose_output_shape': ('refused',
-                                     "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                     "ConvTranspose>' (ConvTranspose): output_shape [10, 8] is larger than "
-                                     'the transposed convolution produces (see docs/support-matrix.md for '
-                                     'what is supported)'),
  'test_equal_string': ('refused',
                        "3 node(s) cannot be converted to PyTorch: graph input 'x': torch has no string "
                        "tensors (element type STRING); graph input 'y': torch has no string tensors (element "

@@ -685,6 +685,16 @@ CASES: list[OpCase] = [
                                                               "coordinate_transformation_mode": "asymmetric"},
            label="linear-asymmetric"),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- Conv with strides and dilations, ConvTranspose with dilations, groups, an output_shape beyond the
+    # convolution's ----------------------------------------------------------------------------------------
+    OpCase("Conv", (In((1, 3, 11, 10)), _w(4, 3, 3, 2), _w(4)), {"strides": [2, 3], "dilations": [2, 2],
+                                                                 "pads": [1, 0, 2, 1]}, label="dilated-strided"),
+    OpCase("ConvTranspose", (X4, _w(3, 2, 3, 3), _w(2)), {"strides": [2, 1], "dilations": [2, 2],
+                                                          "pads": [1, 0, 0, 1]}, label="dilated"),
+    OpCase("ConvTranspose", (X4, _w(3, 1, 2, 3), _w(3)), {"group": 3, "strides": [2, 2], "dilations": [1, 2],
+                                                          "output_padding": [1, 0]}, label="grouped-dilated"),
+    OpCase("ConvTranspose", (In((1, 1, 3, 3)), _w(1, 2, 3, 3)), {"strides": [3, 2], "output_shape": [10, 8]},
+           label="output-shape-grows"),
     # -- ScatterND / ScatterElements reductions mul, max, min (repeated indices), GatherND batch_dims --------
     *[OpCase("ScatterND", (X3, C([[0, 1], [1, 3], [0, 1]]), In((3, 6))), {"reduction": r}, opset=18,
              label=f"{r}-repeated") for r in ("mul", "max", "min")],

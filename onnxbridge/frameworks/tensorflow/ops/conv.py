@@ -9,7 +9,7 @@ import numpy as np
 
 from onnxbridge.codegen.writer import call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.semantics import pool_out_size, same_total, split_total
@@ -97,10 +97,18 @@ def conv(ctx: TensorFlowContext) -> None:
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
     group = int(ctx.attr("group", 1))
-    if any(s > 1 for s in strides) and any(d > 1 for d in dilations):
-        ctx.fail("strides and dilations both above 1 are not supported by Keras convolutions")
     in_shape = ctx.shape(0)
     padding, explicit = spatial_padding(ctx, kernel, strides, dilations, tuple(in_shape[2:]))
+    # Keras convolutions take strides or dilations above 1, not both: every position at stride 1, then
+    # every stride-th one
+    subsample = strides if any(s > 1 for s in strides) and any(d > 1 for d in dilations) else None
+    if subsample is not None:
+        if padding == "same":
+            same = [_same_pads(k, s, d, size) for k, s, d, size in zip(kernel, strides, dilations, in_shape[2:])]
+            if any(p is None for p in same):
+                ctx.fail("same padding of a strided dilated convolution needs static spatial sizes")
+            padding, explicit = "valid", [p for p in same if p is not None]
+        strides = [1] * n
     x = ctx.x_cl(0)
     if any(b or e for b, e in explicit):
         x = pad_layer(ctx, x, explicit, f"{_label(ctx)}_pad")
@@ -121,7 +129,11 @@ def conv(ctx: TensorFlowContext) -> None:
         weights = [kern] + ([bias] if bias is not None else [])
         layer = ctx.layer(f"Conv{n}D", weights=weights, filters=int(out_channels), kernel_size=_tuple(kernel),
                           groups=group if group != 1 else None, **common)
-    ctx.emit(call(layer, x), perm=L.channels_last(rank))
+    y = call(layer, x)
+    if subsample is not None:
+        y = subscript(y, [slice_code(None, None)] + [slice_code(None, None, s) for s in subsample] +
+                      [slice_code(None, None)])
+    ctx.emit(y, perm=L.channels_last(rank))
 
 
 def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
@@ -147,29 +159,69 @@ def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
     ctx.emit(y, perm=L.channels_last(rank))
 
 
+TRANSPOSED_CONV = define("TransposedConv", '''
+class TransposedConv(keras.layers.Layer):
+    """ONNX ConvTranspose of a channels-last tensor with any strides, dilations, groups and output padding (no
+    cropping): the input spread ``strides`` apart with zeros, padded by the dilated kernel's reach, then
+    convolved with the flipped kernel (ONNX layout [in, out / group, *kernel]), one group at a time."""
+
+    def __init__(self, strides, dilations, group=1, output_padding=None, **kwargs):
+        super().__init__(**kwargs)
+        self.strides, self.dilations, self.group = list(strides), list(dilations), group
+        self.output_padding = list(output_padding or [0] * len(self.strides))
+
+    def call(self, x, kernel):
+        nd = len(self.strides)
+        kernel = tf.cast(kernel, x.dtype)
+        for a, s in enumerate(self.strides, start=1):
+            if s > 1:
+                shape = tf.shape(x)
+                spread = tf.pad(tf.expand_dims(x, a + 1), [[0, 0]] * (a + 1) + [[0, s - 1]] + [[0, 0]] * (nd + 1 - a))
+                x = tf.reshape(spread, tf.concat([shape[:a], shape[a:a + 1] * s, shape[a + 1:]], 0))
+                x = x[(slice(None),) * a + (slice(None, (x.shape[a] or tf.shape(x)[a]) - s + 1),)]
+        reach = [d * (k - 1) for d, k in zip(self.dilations, kernel.shape[2:])]
+        x = tf.pad(x, [[0, 0]] + [[r, r + p] for r, p in zip(reach, self.output_padding)] + [[0, 0]])
+        flipped = tf.reverse(kernel, list(range(2, nd + 2)))
+        per_group = kernel.shape[0] // self.group
+        outs = []
+        for g in range(self.group):
+            w = tf.transpose(flipped[g * per_group:(g + 1) * per_group], [*range(2, nd + 2), 0, 1])
+            part = x[..., g * per_group:(g + 1) * per_group]
+            outs.append(tf.nn.convolution(part, w, padding="VALID", dilations=self.dilations))
+        return outs[0] if self.group == 1 else tf.concat(outs, -1)
+''')
+
+
 @TF_OPS.register("ConvTranspose")
 def conv_transpose(ctx: TensorFlowContext) -> None:
-    """ONNX ``ConvTranspose`` (1-D to 3-D) as a Keras transposed convolution, channels-last."""
+    """ONNX ``ConvTranspose`` (1-D to 3-D) as a Keras transposed convolution, channels-last; groups, dilations
+    and output padding Keras does not take through the ``TransposedConv`` helper layer."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
         ctx.fail(f"{n}-D transposed convolution is not supported")
     w = ctx.const(1)
     bias = ctx.const(2) if ctx.has(2) else None
-    if int(ctx.attr("group", 1)) != 1:
-        ctx.fail("grouped transposed convolution is not supported by Keras")
+    group = int(ctx.attr("group", 1))
     w_shape = w.shape if w is not None else ctx.shape(1)
     kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated transposed convolution is not supported")
     out_pad = list(ctx.attr("output_padding", [0] * n))
     pads = ctx.transposed_pads(kernel, strides, dilations, out_pad)
-    if any(op >= s for op, s in zip(out_pad, strides)) and any(out_pad):
-        ctx.fail("output_padding must be smaller than the stride")
+    for i in range(n):  # an output_shape beyond the convolution's: more output padding
+        if pads[i + n] < 0:
+            out_pad[i], pads[i + n] = out_pad[i] - pads[i + n], 0
     x = ctx.x_cl(0)
-    if w is None or (ctx.has(2) and bias is None):
+    if group != 1 or any(d != 1 for d in dilations) or any(op >= s for op, s in zip(out_pad, strides)):
+        kern = ctx.x(1) if w is None else ctx.constant(w, f"{_label(ctx)}_kernel")
+        layer = ctx.layer(str(ctx.helper(TRANSPOSED_CONV)), module="", strides=tuple(strides),
+                          dilations=tuple(dilations), group=group if group != 1 else None,
+                          output_padding=tuple(out_pad) if any(out_pad) else None)
+        y = call(layer, x, kern)
+        if ctx.has(2):
+            y = call(dotted("ops", "add"), y, ctx.x(2))
+    elif w is None or (ctx.has(2) and bias is None):
         # weights computed in the graph: the functional form
         kern = call(dotted("ops", "transpose"), ctx.x(1), lit((*range(2, rank), 1, 0)))
         layer = ctx.layer(str(ctx.helper("ConvTransposeOp")), module="", strides=_tuple(strides),

@@ -86,6 +86,12 @@ def conv_transpose(ctx: TorchContext) -> None:
     groups = int(ctx.attr("group", 1))
     out_pad = [int(p) for p in ctx.attr("output_padding", [0] * nd)] or [0] * nd
     pads = ctx.transposed_pads(kernel, strides, dilations, out_pad)
+    for i in range(nd):  # an output_shape beyond the convolution's: more output padding
+        if pads[i + nd] < 0:
+            out_pad[i], pads[i + nd] = out_pad[i] - pads[i + nd], 0
+            if out_pad[i] >= max(strides[i], dilations[i]):
+                ctx.fail(f"output_shape needs output padding {out_pad[i]}, torch takes less than the stride "
+                         "or dilation")
     padding = [min(pads[i], pads[i + nd]) for i in range(nd)]
     crop = [(pads[i] - padding[i], pads[i + nd] - padding[i]) for i in range(nd)]
     kwargs = {}
