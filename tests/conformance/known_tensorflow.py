@@ -325,16 +325,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_constant': ('refused',
                    "1 node(s) cannot be converted to TensorFlow: output 'values': the graph has no inputs; a "
                    'Keras model needs at least one (see docs/support-matrix.md for what is supported)'),
- 'test_instancenorm_epsilon': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                               "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
-                               'run time are not supported (see docs/support-matrix.md for what is '
-                               'supported)'),
- 'test_instancenorm_example': ('refused',
-                               "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                               "InstanceNormalization>' (InstanceNormalization): scale and bias computed at "
-                               'run time are not supported (see docs/support-matrix.md for what is '
-                               'supported)'),
  'test_linear_attention_decode_step': ('refused',
                                        '1 op type(s) have no tensorflow converter: LinearAttention (<unnamed '
                                        'LinearAttention>) (see docs/support-matrix.md for what is '

@@ -134,13 +134,21 @@ def rms_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("InstanceNormalization", since=6)
 def instance_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``InstanceNormalization`` with constant scale and bias, channels-last."""
+    """ONNX ``InstanceNormalization``, channels-last: Keras ``GroupNormalization`` (one group per channel)
+    holding constant scale and bias, the normalisation written out for ones known at run time."""
     rank = ctx.rank(0)
     scale, bias = ctx.const(1), ctx.const(2)
-    if scale is None or bias is None:
-        ctx.fail("scale and bias computed at run time are not supported")
     eps = float(ctx.attr("epsilon", 1e-5))
     x, perm = ctx.x_cl(0), L.channels_last(rank)
+    if scale is None or bias is None:
+        hint = "instance_norm"
+        x = ctx.let(f"{hint}_input", x)
+        axes = lit(tuple(range(1, rank - 1)))
+        mean = ctx.let(f"{hint}_mean", call(_ops("mean"), x, axis=axes, keepdims=lit(True)))
+        var = ctx.let(f"{hint}_var", call(_ops("var"), x, axis=axes, keepdims=lit(True)))
+        normed = call(_ops("divide"), call(_ops("subtract"), x, mean), call(_ops("sqrt"), call(_ops("add"), var, lit(eps))))
+        ctx.emit(call(_ops("add"), call(_ops("multiply"), normed, ctx.x(1)), ctx.x(2)), perm=perm)
+        return
     layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
                       groups=-1, axis=-1, epsilon=eps)
     ctx.emit(call(layer, x), perm=perm)
