@@ -60,16 +60,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
                                             'Keras computes the float16 matrix products and softmax in '
                                             'float16 steps where onnxruntime sums in float32: 2 of 192 '
                                             'values differ by one or two float16 steps, beyond rtol 1e-3'),
- 'test_batchnorm_epsilon_training_mode': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "BatchNormalization>' (BatchNormalization): training-mode "
-                                          'BatchNormalization is not supported (export the model in eval '
-                                          'mode) (see docs/support-matrix.md for what is supported)'),
- 'test_batchnorm_example_training_mode': ('refused',
-                                          "1 node(s) cannot be converted to TensorFlow: node '<unnamed "
-                                          "BatchNormalization>' (BatchNormalization): training-mode "
-                                          'BatchNormalization is not supported (export the model in eval '
-                                          'mode) (see docs/support-matrix.md for what is supported)'),
  'test_bitcast_2d_float32_to_int32': ('refused',
                                       '1 op type(s) have no tensorflow converter: BitCast (<unnamed '
                                       'BitCast>) (see docs/support-matrix.md for what is supported)'),

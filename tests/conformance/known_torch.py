@@ -58,16 +58,6 @@ KNOWN = {'pytorch-operator/test_operator_max': ('refused',
  'test_attention_4d_fp16': ('wrong',
                             'torch computes float16 attention in float16 steps where onnxruntime sums in '
                             'float32: 2 of 192 values differ by one or two float16 steps, beyond rtol 1e-3'),
- 'test_batchnorm_epsilon_training_mode': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                          "BatchNormalization>' (BatchNormalization): training_mode=1 (batch "
-                                          'statistics) is not an inference graph (see docs/support-matrix.md '
-                                          'for what is supported)'),
- 'test_batchnorm_example_training_mode': ('refused',
-                                          "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                          "BatchNormalization>' (BatchNormalization): training_mode=1 (batch "
-                                          'statistics) is not an inference graph (see docs/support-matrix.md '
-                                          'for what is supported)'),
  'test_bitcast_2d_float32_to_int32': ('refused',
                                       '1 op type(s) have no torch converter: BitCast (<unnamed BitCast>) '
                                       '(see docs/support-matrix.md for what is supported)'),

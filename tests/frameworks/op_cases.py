@@ -567,6 +567,8 @@ CASES: list[OpCase] = [
     OpCase("BatchNormalization", (X4, In((3,)), In((3,)), In((3,)), In((3,), fill="positive")), label="runtime"),
     OpCase("InstanceNormalization", (X4, C([1, 2, 0.5], "float32"), C([0, 1, -1], "float32"))),
     OpCase("InstanceNormalization", (X4, In((3,)), In((3,))), {"epsilon": 1e-3}, label="runtime-scale-bias"),
+    OpCase("BatchNormalization", (X4, In((3,)), In((3,)), In((3,)), In((3,), fill="positive")),
+           {"training_mode": 1, "momentum": 0.8}, opset=15, outputs=3, label="training-mode"),
     OpCase("LayerNormalization", (X3, _w(6), _w(6)), label="last-axis"),
     OpCase("LayerNormalization", (X3, _w(4, 6)), {"axis": 1, "epsilon": 1e-3}, label="two-axes-nobias"),
     OpCase("LayerNormalization", (X3, In((6,)), In((6,))), label="runtime-weight"),
