@@ -295,12 +295,12 @@ def fixed_batch() -> onnx.ModelProto:
 # ---- targets -----------------------------------------------------------------------------------------
 
 def converter_unsupported() -> onnx.ModelProto:
-    """MeanVarianceNormalization and ai.onnx.ml's Normalizer, which no framework converter handles: listed at once."""
+    """Multinomial (random sampling) and ai.onnx.ml's Normalizer, which no framework converter handles: listed at once."""
     nodes = [h.make_node("MatMul", ["x", "w"], ["m"], name="mm"),
-             h.make_node("MeanVarianceNormalization", ["m"], ["d"], name="mvn", axes=[1, 2]),
+             h.make_node("Multinomial", ["m"], ["d"], name="draw", sample_size=2),
              h.make_node("Relu", ["v"], ["r"], name="relu"),
              h.make_node("Normalizer", ["r"], ["y"], name="l2norm", domain="ai.onnx.ml", norm="L2")]
-    return model(nodes, [vi("x", ["batch", 3, 3]), vi("v", ["batch", 3])], [vi("d", ["batch", 3, 3]), vi("y", ["batch", 3])],
+    return model(nodes, [vi("x", ["batch", 3]), vi("v", ["batch", 3])], [vi("d", ["batch", 2], T.INT32), vi("y", ["batch", 3])],
                  [w("w", 3, 3, seed=1)], opsets=[h.make_opsetid("", OPSET), h.make_opsetid("ai.onnx.ml", 3)])
 
 

@@ -127,6 +127,19 @@ def keeps_shape(shape: Sequence[Size], other: Sequence[Size]) -> bool:
     return all(o == 1 or o == s for o, s in zip(align_rank(other, len(shape)), shape))
 
 
+def center_crop_pad(in_size: int, out_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """ONNX ``CenterCropPad`` along one axis: the window ``(start, stop)`` of the input that is kept and the
+    zeros ``(before, after)`` put around it. The window starts half the excess in, rounded down; padding
+    puts an odd one after.
+
+    >>> center_crop_pad(7, 4), center_crop_pad(3, 6)
+    (((1, 5), (0, 0)), ((0, 3), (1, 2)))
+    """
+    start = max(in_size - out_size, 0) // 2
+    extra = max(out_size - in_size, 0)
+    return (start, start + min(in_size, out_size)), (extra // 2, extra - extra // 2)
+
+
 # ONNX's recurrent activation functions, and how many of activation_alpha / activation_beta each reads
 RECURRENT_ACTIVATIONS = {"sigmoid": (0, 0), "tanh": (0, 0), "relu": (0, 0), "softsign": (0, 0), "softplus": (0, 0),
                          "leakyrelu": (1, 0), "thresholdedrelu": (1, 0), "elu": (1, 0), "hardsigmoid": (1, 1),

@@ -199,6 +199,15 @@ def document_size(data: Any, source: str = "<spec>") -> int:
     if not isinstance(data, (dict, list, tuple)):
         return _scalar_size(data)
     max_bytes, max_depth = limit("max_spec_bytes"), limit("max_spec_depth")
+    if _is_tree(data, source, max_depth):  # the usual case (and always for JSON): measured at C speed
+        try:
+            size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str))
+        except (TypeError, ValueError):  # keys json cannot write, an integer too long to print...
+            pass
+        else:
+            if size > max_bytes:
+                raise exceeded("max_spec_bytes", f"{source}: the document is more than {max_bytes:,} bytes")
+            return size
     measured: dict[int, tuple[int, int]] = {}  # id -> (bytes, depth) of containers already measured
     open_: set[int] = set()
     stack: list[tuple[Any, bool]] = [(data, False)]
@@ -234,6 +243,24 @@ def document_size(data: Any, source: str = "<spec>") -> int:
                 if isinstance(part, (dict, list, tuple)) and id(part) not in measured:
                     stack.append((part, False))
     return measured[id(data)][0]
+
+
+def _is_tree(data: Any, source: str, max_depth: int) -> bool:
+    """Whether no container in ``data`` is reached twice (no YAML alias shares a part); raises for nesting
+    deeper than ``max_depth``. Walks containers only, without recursion."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        if id(obj) in seen:
+            return False
+        seen.add(id(obj))
+        if depth > max_depth:
+            raise exceeded("max_spec_depth", f"{source}: the document nests more than {max_depth} levels deep")
+        for part in (obj.values() if isinstance(obj, dict) else obj):
+            if isinstance(part, (dict, list, tuple)):
+                stack.append((part, depth + 1))
+    return True
 
 
 def check_document(data: Any, source: str = "<spec>") -> None:

@@ -4,7 +4,9 @@ Each :class:`OpCase` is data: the op, its attributes, its inputs (shape, dtype, 
 whether they are graph inputs or constants), the opset, and per-framework expected failures
 (``xfail={"torch": "reason"}``; ``"*"`` for every framework, e.g. when onnxruntime cannot run the
 reference), so a fixed case shows up as XPASS. :func:`build_model` turns a case
-into an ONNX model and :func:`case_inputs` into its input arrays; the reference is onnxruntime.
+into an ONNX model and :func:`case_inputs` into its input arrays; the reference is onnxruntime. Sequence
+inputs and outputs (``In.items``, ``OpCase.sequence_outputs``) are built and read back by sequence nodes
+around the one under test, so the graph takes and gives plain tensors.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class In:
     const: bool = False
     value: Any = None
     absent: bool = False  # an omitted optional input ("")
+    items: int = 0  # > 0: a sequence of this many such tensors (graph inputs xI_0 ..., joined by SequenceConstruct)
 
 
 def C(value: Any, dtype: str = "int64") -> In:  # noqa: N802 - reads like a constructor in the table
@@ -66,6 +69,9 @@ class OpCase:
     rtol: float = 1e-3
     domain: str = ""  # the op's domain (``ai.onnx.ml``); ``opset`` is then that domain's version
     outer: tuple[In, ...] = ()  # more graph inputs (``o0, o1 ...``), read by the node's subgraphs only
+    # output j -> n: output j is a sequence of n tensors, read back as graph outputs by SequenceAt (yJ_0 ...)
+    # and SequenceLength (yJ_len)
+    sequence_outputs: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -74,11 +80,17 @@ class OpCase:
 
 def build_model(case: OpCase) -> onnx.ModelProto:
     """The ONNX model for ``case`` (graph inputs ``x0, x1 ...``, constants ``c0, c1 ...``)."""
-    inputs, inits, names = [], [], []
+    inputs, inits, names, before = [], [], [], []
     rng = np.random.default_rng(1234)
     for i, spec in enumerate(case.inputs):
         if spec.absent:
             names.append("")
+            continue
+        if spec.items:
+            items = [f"x{i}_{k}" for k in range(spec.items)]
+            inputs += [helper.make_tensor_value_info(n, _ELEM[spec.dtype], list(spec.shape)) for n in items]
+            before.append(helper.make_node("SequenceConstruct", items, [f"x{i}"]))
+            names.append(f"x{i}")
             continue
         if spec.const:
             name = f"c{i}"
@@ -93,8 +105,16 @@ def build_model(case: OpCase) -> onnx.ModelProto:
         inputs.append(helper.make_tensor_value_info(f"o{k}", _ELEM[spec.dtype], list(spec.shape)))
     outs = [f"y{j}" for j in range(case.outputs)]
     node = helper.make_node(case.op, names, outs, name=f"{case.op.lower()}_node", domain=case.domain, **case.attrs)
-    graph = helper.make_graph([node], f"{case.op.lower()}_case", inputs,
-                              [helper.make_empty_tensor_value_info(o) for o in outs], initializer=inits)
+    after, graph_outs = [], [o for j, o in enumerate(outs) if j not in case.sequence_outputs]
+    for j, n in case.sequence_outputs.items():
+        after.append(helper.make_node("SequenceLength", [f"y{j}"], [f"y{j}_len"]))
+        graph_outs.append(f"y{j}_len")
+        for k in range(n):
+            inits.append(numpy_helper.from_array(np.asarray(k, np.int64), f"y{j}_at{k}"))
+            after.append(helper.make_node("SequenceAt", [f"y{j}", f"y{j}_at{k}"], [f"y{j}_{k}"]))
+            graph_outs.append(f"y{j}_{k}")
+    graph = helper.make_graph([*before, node, *after], f"{case.op.lower()}_case", inputs,
+                              [helper.make_empty_tensor_value_info(o) for o in graph_outs], initializer=inits)
     imports = [helper.make_opsetid("", case.opset)] if not case.domain else \
         [helper.make_opsetid("", 21), helper.make_opsetid(case.domain, case.opset)]
     model = helper.make_model(graph, opset_imports=imports, ir_version=min(onnx.IR_VERSION, 10))
@@ -121,7 +141,8 @@ def case_inputs(case: OpCase, seed: int = 0, batch: int = 2) -> dict[str, np.nda
         if spec.absent or spec.const:
             continue
         shape = tuple(batch if isinstance(d, str) else d for d in spec.shape)
-        feeds[f"x{i}"] = _fill(In(shape, spec.dtype, spec.fill, value=spec.value), rng)
+        for name in [f"x{i}_{k}" for k in range(spec.items)] if spec.items else [f"x{i}"]:
+            feeds[name] = _fill(In(shape, spec.dtype, spec.fill, value=spec.value), rng)
     for k, spec in enumerate(case.outer):
         feeds[f"o{k}"] = _fill(spec, rng)
     return feeds
@@ -894,4 +915,74 @@ CASES += [
     OpCase("TreeEnsemble", (In((6, 3), "float32", "value", value=[[0.1, 0.9, 1.0], [-1, 0.2, 2.0], [np.nan, 1, 3],
                                                                  [0.5, 0.4, 0.1], [-0.5, 2, 0.3], [2, -1, 1]]),),
            _tree_attrs(), opset=5, domain="ai.onnx.ml"),
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# sequences (SequenceEmpty/Construct/Insert/Erase/At/Length, SplitToSequence, ConcatFromSequence),
+# BitShift, BitCast, Scatter, MeanVarianceNormalization, MaxUnpool, CenterCropPad, Swish, opset-6 Max/Min/Sum
+# --------------------------------------------------------------------------------------------------
+KERAS_BUILDS_ONCE = "Keras builds the model once: a sequence position must be known then"
+_SEQ = In((2, 3), items=3)
+CASES += [
+    OpCase("SequenceEmpty", (), {"dtype": TensorProto.FLOAT}, opset=11, sequence_outputs={0: 0}, outer=(X2,)),
+    OpCase("SequenceConstruct", (In((2, 3)), In((1, 3)), In((4, 3))), opset=11, sequence_outputs={0: 3}),
+    OpCase("SequenceInsert", (In((2, 3), items=2), In((1, 3))), opset=11, sequence_outputs={0: 3}, label="back"),
+    OpCase("SequenceInsert", (In((2, 3), items=2), In((1, 3)), C(-1)), opset=11, sequence_outputs={0: 3},
+           label="negative-position"),
+    OpCase("SequenceErase", (_SEQ,), opset=11, sequence_outputs={0: 2}, label="back"),
+    OpCase("SequenceErase", (_SEQ, C(-2)), opset=11, sequence_outputs={0: 2}, label="negative-position"),
+    OpCase("SequenceErase", (_SEQ, In((), "int64", "value", value=1)), opset=11, sequence_outputs={0: 2},
+           label="runtime-position", xfail={"tensorflow": KERAS_BUILDS_ONCE}),
+    OpCase("SequenceAt", (_SEQ, C(-1)), opset=11),
+    OpCase("SequenceAt", (_SEQ, In((), "int64", "value", value=1)), opset=11, label="runtime-position",
+           xfail={"tensorflow": KERAS_BUILDS_ONCE}),
+    OpCase("SequenceLength", (In((2, 3), items=4),), opset=11),
+    OpCase("SplitToSequence", (In((2, 7)), C([2, 5])), {"axis": 1}, opset=11, sequence_outputs={0: 2},
+           label="sizes"),
+    OpCase("SplitToSequence", (In((5, 3)), C(2)), opset=11, sequence_outputs={0: 3}, label="chunks"),
+    OpCase("SplitToSequence", (In((2, 3)),), {"axis": -1, "keepdims": 0}, opset=11, sequence_outputs={0: 3},
+           label="slices"),
+    OpCase("SplitToSequence", (In((2, 7)), In((2,), "int64", "value", value=[3, 4])), {"axis": 1}, opset=11,
+           sequence_outputs={0: 2}, label="runtime-sizes"),
+    OpCase("ConcatFromSequence", (In((2, 3), items=3),), {"axis": 0}, opset=11),
+    OpCase("ConcatFromSequence", (In((2, 3), items=3),), {"axis": -1, "new_axis": 1}, opset=11, label="new-axis"),
+]
+_SHIFTS_64 = In((6,), "uint64", "value", value=[1, 63, 64, 0, 70, 2**63 + 1])
+CASES += [
+    # shifts outside [0, bits) give 0 (or the sign fill to the right): TensorFlow would clamp them
+    OpCase("BitShift", (In((2, 3), "uint16", "int:0:65535"), In((2, 3), "uint16", "int:0:20")),
+           {"direction": "RIGHT"}, opset=28, label="uint16-wide-shifts"),
+    OpCase("BitShift", (In((2, 3), "int8", "int:-128:127"), In((2, 3), "int8", "int:-2:10")),
+           {"direction": "RIGHT"}, opset=28, label="int8-sign-fill"),
+    OpCase("BitShift", (In((2, 3), "int32", "int:-1000:1000"), In((2, 3), "int32", "int:-2:34")),
+           {"direction": "LEFT"}, opset=28, label="int32-wide-shifts"),
+    OpCase("BitShift", (_U64_A, _SHIFTS_64), {"direction": "RIGHT"}, opset=28, label="uint64-full-range"),
+    OpCase("BitShift", (_U64_A, _SHIFTS_64), {"direction": "LEFT"}, opset=28, label="uint64-left"),
+    OpCase("BitShift", (In((2, 3), "uint32", "int:0:4000000"), C([[1, 2, 3], [4, 5, 31]], "uint32")),
+           {"direction": "LEFT"}, opset=11, label="uint32-constant-shifts"),
+    OpCase("BitCast", (In((2, 3)),), {"to": TensorProto.INT32}, opset=26),
+    OpCase("BitCast", (In((2, 3), "int8", "int:-128:127"),), {"to": TensorProto.UINT8}, opset=26, label="int8"),
+    OpCase("Max", (X2, X2), opset=6, label="opset6"),
+    OpCase("Min", (X2, X2), opset=6, label="opset6"),
+    OpCase("Sum", (X2, X2, X2), opset=6, label="opset6"),
+    OpCase("Mean", (X2, X2), opset=6, label="opset6"),
+]
+CASES += [
+    OpCase("Scatter", (In((3, 4)), C([[1, 0, 2, 1], [2, 1, 0, 0]]), In((2, 4))), {"axis": 0}, opset=10),
+    OpCase("Scatter", (In((3, 4)), C([[3, 0], [1, 2], [0, 1]]), In((3, 2))), {"axis": -1}, opset=9,
+           label="last-axis"),
+    OpCase("MeanVarianceNormalization", (X4,), {"axes": [0, 2, 3]}),  # (onnx infers no shape without axes)
+    OpCase("MeanVarianceNormalization", (X3,), {"axes": [1, -1]}, opset=9, label="axes"),
+    # the pooled values go back where MaxPool found them (indices over the whole NCHW tensor)
+    OpCase("MaxUnpool", (In((2, 2, 2, 2)), C([[[[0, 3], [9, 14]], [[17, 23], [24, 30]]],
+                                             [[[33, 34], [44, 47]], [[48, 55], [56, 63]]]])),
+           {"kernel_shape": [2, 2], "strides": [2, 2]}, opset=11),
+    OpCase("MaxUnpool", (In((1, 2, 3)), C([[[0, 2, 3], [4, 6, 7]]])), {"kernel_shape": [2], "strides": [2],
+                                                                        "pads": [1, 1]}, opset=22, label="1d-pads"),
+    OpCase("CenterCropPad", (In((4, 7, 3)), C([6, 4])), {"axes": [0, 1]}, label="crop-and-pad"),
+    OpCase("CenterCropPad", (In((5, 2, 6)), In((3,), "int64", "value", value=[3, 5, 6])), label="runtime-sizes"),
+    OpCase("CenterCropPad", (In((2, 9, 5)), C([4])), {"axes": [-2]}, label="negative-axis"),
+    OpCase("Swish", (In((2, 3, 4)),), opset=24),
+    OpCase("Swish", (In((2, 3, 4)),), {"alpha": 0.5}, opset=24, label="alpha"),
 ]

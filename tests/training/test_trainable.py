@@ -71,35 +71,34 @@ def test_generated_keras_model_fits(digits):
 
 
 @pytest.mark.torch
-def test_torch_loader_gives_the_epoch_batches(digits):
-    from onnxbridge.frameworks.torch.training import make_loader
+def test_torch_batches_are_the_epoch_batches(digits):
+    from onnxbridge.frameworks.torch.training import EpochBatches
 
     run = _run(digits)
-    loader, sampler, view = make_loader(run)
+    batches = EpochBatches(run)
     for epoch in (0, 3):
-        sampler.set_epoch(epoch)
-        view.set_epoch(epoch)
+        batches.set_epoch(epoch)
         expected = run.data.epoch_batches(epoch, 32)
-        got = [y.numpy() for _, y in loader]
-        assert len(got) == len(expected)
+        got = [y.numpy() for _, y in batches]
+        assert len(got) == len(batches) == len(expected)
         assert all(np.array_equal(g, run.data.y_train[e]) for g, e in zip(got, expected))
 
 
 @pytest.mark.torch
 def test_each_rank_gets_its_share_of_every_global_batch(digits):
-    from onnxbridge.frameworks.torch.training import make_loader
+    from onnxbridge.frameworks.torch.training import EpochBatches
 
     run = _run(digits)
     shares = []
     for rank in range(2):
         run.rank, run.world = rank, 2
-        loader, sampler, view = make_loader(run)
-        sampler.set_epoch(1)
-        view.set_epoch(1)
-        shares.append([x[0].numpy() for x, _ in loader])
+        batches = EpochBatches(run)
+        batches.set_epoch(1)
+        shares.append([x[0].numpy() for x, _ in batches])
     expected = run.data.epoch_batches(1, 32)
     assert len(shares[0]) == len(shares[1]) == len(expected)
     for a, b, idx in zip(shares[0], shares[1], expected):
+        assert len(a) == len(b) == 16
         together = np.sort(np.concatenate([a, b]).reshape(32, -1), axis=0)
         assert np.array_equal(together, np.sort(run.data.x_train[0][idx].reshape(32, -1), axis=0))
 

@@ -6,7 +6,7 @@ arrays of :mod:`onnxbridge.training.data` in the epoch's order, read through a `
 share of every global batch per process) and a ``BatchSampler``. The loop itself is what one writes by
 hand::
 
-    for inputs, target in loader:
+    for inputs, target in batches:
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(*inputs), target)
         loss.backward()
@@ -157,50 +157,35 @@ class Loss:
 
 
 # -- the data ----------------------------------------------------------------------------------------
-def epoch_view_class() -> type:
-    """The torch Dataset class that views one epoch's sample order (defined in a function so that torch is
-    imported only when training)."""
-    torch = _torch()
-    dataset: Any = torch.utils.data.Dataset
+class EpochBatches:
+    """This process's share of every global batch of an epoch, as tensors.
 
-    class EpochView(dataset):
-        """Position ``i`` of an epoch is sample ``order[i]``; the samplers pick positions."""
+    The epoch's order is :meth:`TrainData.epoch_order <onnxbridge.training.data.TrainData.epoch_order>`
+    (the same in every framework). Rank ``r`` of ``W`` takes positions ``r, r+W, r+2W ...`` of each global
+    batch, as a ``DistributedSampler`` without shuffling would deal them, so a ``W``-process run takes the
+    single-process batches, shared out. Batches are sliced straight from tensors: a ``DataLoader`` over a
+    sampler builds a Python list of positions per batch, about a tenth of a small network's step on the CPU.
+    """
 
-        def __init__(self, data: Any, inputs: list[np.ndarray], target: np.ndarray):
-            self.data = data
-            self.inputs = [torch.from_numpy(x) for x in inputs]
-            self.target = torch.from_numpy(target)
-            self.order = torch.from_numpy(data.epoch_order(0))
+    def __init__(self, run: Run):
+        torch = _torch()
+        data = run.data
+        self.inputs = [torch.from_numpy(x) for x in data.x_train]
+        self.target = torch.from_numpy(data.y_train)
+        self.data, self.batch, self.rank, self.world = data, run.options.batch_size, run.rank, run.world
+        self.order = torch.from_numpy(data.epoch_order(0))
 
-        def set_epoch(self, epoch: int) -> None:
-            self.order = torch.from_numpy(self.data.epoch_order(epoch))
+    def set_epoch(self, epoch: int) -> None:
+        """Take ``epoch``'s sample order."""
+        self.order = _torch().from_numpy(self.data.epoch_order(epoch))
 
-        def __len__(self) -> int:
-            return len(self.target)
+    def __len__(self) -> int:
+        return len(self.order) // self.batch
 
-        def __getitem__(self, positions: list[int]) -> tuple[list[Any], Any]:
-            idx = self.order[positions]
-            return [x[idx] for x in self.inputs], self.target[idx]
-
-    return EpochView
-
-
-def make_loader(run: Run) -> tuple[Any, Any, Any]:
-    """(DataLoader, its DistributedSampler, the EpochView) for this process's share of every batch."""
-    torch = _torch()
-    from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
-
-    data = run.data
-    view = epoch_view_class()(data, data.x_train, data.y_train)
-    # shuffle=False: the epoch's order is in the view (the same in every framework); the sampler deals
-    # position r, r+W, r+2W ... to rank r, so each global batch is the single-process batch, shared out
-    sampler: DistributedSampler[Any] = DistributedSampler(view, num_replicas=run.world, rank=run.rank, shuffle=False,
-                                                          drop_last=True)
-    per_rank = run.options.batch_size // run.world
-    batches = BatchSampler(sampler, per_rank, drop_last=True)
-    loader = DataLoader(view, sampler=batches, batch_size=None, num_workers=0)
-    del torch
-    return loader, sampler, view
+    def __iter__(self) -> Any:
+        for start in range(0, len(self) * self.batch, self.batch):
+            idx = self.order[start + self.rank:start + self.batch:self.world]
+            yield [x[idx] for x in self.inputs], self.target[idx]
 
 
 # -- the loop ----------------------------------------------------------------------------------------
@@ -231,7 +216,7 @@ def train(run: Run, *, resume: Any = None) -> Any:
     amp_dtype = torch.float16 if amp_device == "cuda" else torch.bfloat16
     scaler = torch.amp.GradScaler(amp_device, enabled=opts.amp and amp_device == "cuda")
     loss_fn = Loss(run.objective)
-    loader, sampler, view = make_loader(run)
+    batches = EpochBatches(run)
     in_device, out_device = _io_devices(module, device, placed)
     if resume is not None:
         ckpt = latest_checkpoint(resume)
@@ -248,14 +233,14 @@ def train(run: Run, *, resume: Any = None) -> Any:
             if stop:
                 break
             reporter.start_epoch(epoch)
-            sampler.set_epoch(epoch)
-            view.set_epoch(epoch)
+            batches.set_epoch(epoch)
             model.train()
-            loss_sum = torch.zeros((), dtype=torch.float64)
-            score_sum = torch.zeros((), dtype=torch.float64)
+            # summed where the output is: reading them back every batch would wait for the GPU each time
+            loss_sum = torch.zeros((), dtype=torch.float64, device=out_device)
+            score_sum = torch.zeros((), dtype=torch.float64, device=out_device)
             seen = 0
             began = time.perf_counter()
-            for inputs, target in loader:
+            for inputs, target in batches:
                 inputs = [x.to(in_device, non_blocking=True) for x in inputs]
                 target = target.to(out_device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
@@ -267,12 +252,15 @@ def train(run: Run, *, resume: Any = None) -> Any:
                 scaler.step(optimizer)
                 scaler.update()
                 n = len(target)
-                loss_sum += loss.detach().double().cpu() * n
-                score_sum += loss_fn.score(out.detach(), target).double().cpu()
+                loss_sum += loss.detach() * n
+                score_sum += loss_fn.score(out.detach(), target)
                 seen += n
                 reporter.step()
+            if out_device.type == "cuda":
+                torch.cuda.synchronize(out_device)  # the GPU may still be running the epoch's last steps
             elapsed = time.perf_counter() - began
-            totals = torch.stack([loss_sum, score_sum, torch.tensor(float(seen), dtype=torch.float64)])
+            totals = torch.stack([loss_sum, score_sum, torch.tensor(float(seen), dtype=torch.float64,
+                                                                    device=out_device)])
             if dist_env is not None:
                 import torch.distributed as dist
 

@@ -18,6 +18,7 @@ from onnxbridge.frameworks.tensorflow.ops import (  # noqa: F401
     resize,
     sampling,
     selection,
+    sequence,
     shape,
     signal,
     text,

@@ -33,6 +33,18 @@ for _op, _fn in _SIMPLE.items():
     TF_OPS.register(_op)(_simple(_fn))
 
 
+@TF_OPS.register("Swish", since=24)
+def swish(ctx: TensorFlowContext) -> None:
+    """ONNX ``Swish``: ``ops.silu`` (alpha 1), else ``x * sigmoid(alpha * x)``."""
+    x, perm = ctx.x_any(0)
+    alpha = float(ctx.attr("alpha", 1.0))
+    if alpha == 1.0:
+        ctx.emit(call(_ops("silu"), x), perm=perm)
+    else:
+        scaled = call(_ops("multiply"), x, lit(alpha))
+        ctx.emit(call(_ops("multiply"), x, call(_ops("sigmoid"), scaled)), perm=perm)
+
+
 @TF_OPS.register("LeakyRelu")
 def leaky_relu(ctx: TensorFlowContext) -> None:
     """ONNX ``LeakyRelu`` as ``ops.leaky_relu``."""

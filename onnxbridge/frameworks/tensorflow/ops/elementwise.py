@@ -1,4 +1,5 @@
-"""Element-wise math: unary functions, broadcasting binary ops, comparisons, logic, Where, Cast, Trilu, CumSum.
+"""Element-wise math: unary functions, broadcasting binary ops, comparisons, logic, Where, Cast, BitCast,
+BitShift, Trilu, CumSum.
 
 All of these are layout-agnostic: they run on tensors in whatever layout they are stored in
 (channels-last inside a CNN), and broadcast constants are permuted to match at conversion time.
@@ -12,6 +13,7 @@ from onnx import TensorProto
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
+from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.semantics import broadcast_shapes
 
@@ -170,10 +172,58 @@ def _variadic(fn: str, mean: bool = False):
     return convert
 
 
-TF_OPS.register("Max", since=8)(_variadic("maximum"))
-TF_OPS.register("Min", since=8)(_variadic("minimum"))
-TF_OPS.register("Sum", since=8)(_variadic("add"))
-TF_OPS.register("Mean", since=8)(_variadic("add", mean=True))
+# opset 6 wants equal shapes, which broadcasting (from opset 8) covers
+TF_OPS.register("Max", since=6)(_variadic("maximum"))
+TF_OPS.register("Min", since=6)(_variadic("minimum"))
+TF_OPS.register("Sum", since=6)(_variadic("add"))
+TF_OPS.register("Mean", since=6)(_variadic("add", mean=True))
+
+
+BIT_SHIFT = define("BitShift", '''
+class BitShift(keras.layers.Layer):
+    """ONNX BitShift: x shifted left (or right) by y bits; a shift outside [0, bits) gives what the sign fill
+    alone gives: 0, or -1 for a negative x shifted right (TensorFlow clamps the shift instead)."""
+
+    def __init__(self, left=True, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.left = left
+
+    def call(self, x, y):
+        bits = x.dtype.size * 8
+        inside = tf.logical_and(y >= 0, y < bits)
+        y = tf.where(inside, y, tf.zeros_like(y))
+        if self.left:
+            return tf.where(inside, tf.bitwise.left_shift(x, y), tf.zeros_like(x))
+        fill = tf.zeros_like(x) if x.dtype.is_unsigned else tf.bitwise.right_shift(x, tf.cast(bits - 1, x.dtype))
+        return tf.where(inside, tf.bitwise.right_shift(x, y), fill)
+''')
+
+
+@TF_OPS.register("BitShift", since=11)
+def bit_shift(ctx: TensorFlowContext) -> None:
+    """ONNX ``BitShift`` as ``ops.left_shift`` / ``ops.right_shift`` for constant shifts inside ``[0, bits)``;
+    else (and for uint64, which Keras computes as uint32) the ``BitShift`` helper, which gives ONNX's answer
+    for the shifts outside."""
+    left = ctx.attr("direction") == "LEFT"
+    elem = ctx.elem(0)
+    bits = np.dtype(ctx.dtype(elem)).itemsize * 8
+    amounts = ctx.const(1)
+    (x, y), perm = ctx.aligned([0, 1], ctx.out_rank())
+    if amounts is not None and elem != TensorProto.UINT64 and bool(np.all((amounts >= 0) & (amounts < bits))):
+        ctx.emit(call(_ops("left_shift" if left else "right_shift"), x, y), perm=perm)
+        return
+    layer = ctx.layer(str(ctx.helper(BIT_SHIFT)), module="", left=None if left else False)
+    ctx.emit(call(layer, x, y), perm=perm)
+
+
+@TF_OPS.register("BitCast", since=26)
+def bit_cast(ctx: TensorFlowContext) -> None:
+    """ONNX ``BitCast`` as ``ops.view``: the same bits read as another type of the same width (a cast to or
+    from bool, which TensorFlow cannot view: its bytes hold 0 or 1)."""
+    x, perm = ctx.x_any(0)
+    to = int(ctx.attr("to"))
+    fn = "cast" if TensorProto.BOOL in (to, ctx.elem(0)) else "view"
+    ctx.emit(call(_ops(fn), x, lit(ctx.dtype(to))), perm=perm)
 
 
 @TF_OPS.register("Where", since=9)

@@ -1,5 +1,5 @@
 """Indexing: Gather (constant tables become ``layers.Embedding``), Slice, TopK, OneHot, GatherND, Scatter*,
-NonZero, ReverseSequence."""
+NonZero, ReverseSequence, MaxUnpool (a scatter of the pooled values back to their positions)."""
 
 from __future__ import annotations
 
@@ -244,6 +244,23 @@ def scatter_elements(ctx: TensorFlowContext) -> None:
     layer = ctx.layer(str(ctx.helper("ScatterElements")), module="", axis=axis,
                       reduction=reduction if reduction != "none" else None)
     ctx.emit(call(layer, ctx.tensor_arg(0), ctx.tensor_arg(1), ctx.tensor_arg(2)))
+
+
+# the deprecated Scatter is ScatterElements without a reduction
+TF_OPS.register("Scatter", since=9)(scatter_elements)
+
+
+@TF_OPS.register("MaxUnpool", since=9)
+def max_unpool(ctx: TensorFlowContext) -> None:
+    """ONNX ``MaxUnpool`` as ``ops.scatter`` of the values to their indices, which ONNX numbers over the whole
+    (NCHW) tensor: Keras has no unpooling layer."""
+    shape = ctx.out_shape()
+    if not all(isinstance(d, int) for d in shape):
+        ctx.fail("the output shape must be known when converting (the indices number its elements)")
+    positions = ctx.let("positions", call(_ops("reshape"), ctx.x(1), lit((-1, 1))))
+    flat = ctx.let("unpooled", call(_ops("scatter"), positions, call(_ops("reshape"), ctx.x(0), lit((-1,))),
+                                    lit((int(np.prod(shape)),))))
+    ctx.emit(call(_ops("reshape"), flat, lit(tuple(int(d) for d in shape))))
 
 
 @TF_OPS.register("NonZero", since=9)

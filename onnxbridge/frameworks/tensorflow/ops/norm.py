@@ -217,6 +217,20 @@ def _group_norm(ctx: TensorFlowContext, per_group: bool) -> None:
     ctx.emit(call(layer, x), perm=perm)
 
 
+@TF_OPS.register("MeanVarianceNormalization", since=9)
+def mean_variance_normalization(ctx: TensorFlowContext) -> None:
+    """ONNX ``MeanVarianceNormalization``: ``(x - mean) / (std + 1e-9)`` over ``axes`` (default N, H, W), with
+    ``ops.moments`` (the variance of the whole population)."""
+    rank = ctx.rank(0)
+    x, perm = ctx.x_any(0)
+    axes = sorted(L.stored_axis(perm, ctx.axis(a, rank)) for a in ctx.attr("axes", [0, 2, 3]))
+    mean, var = ctx.scope.new_var("mean"), ctx.scope.new_var("variance")
+    ctx.define_raw([mean, var], call(_ops("moments"), x, axes=lit(axes), keepdims=lit(True)))
+    ctx.uses.update({mean, var})
+    std = call(_ops("add"), call(_ops("sqrt"), var), lit(1e-9))
+    ctx.emit(call(_ops("divide"), call(_ops("subtract"), x, mean), std), perm=perm)
+
+
 @TF_OPS.register("LpNormalization")
 def lp_norm(ctx: TensorFlowContext) -> None:
     """ONNX ``LpNormalization`` (p 1 or 2) along an axis; a zero vector gives zeros."""

@@ -13,6 +13,7 @@ from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, listing, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir import semantics
 from onnxbridge.ir.symbolic import Dim, Elem, sym_binop
 
 INT64_MAX = 2**63 - 1
@@ -392,3 +393,32 @@ def eye_like(ctx: TensorFlowContext) -> None:
         ctx.fail("EyeLike of a tensor with run-time dims is not supported")
     dtype = ctx.dtype(ctx.attr("dtype") if ctx.attr("dtype") is not None else ctx.elem(0))
     ctx.set_const(0, np.eye(shape[0], shape[1], k=int(ctx.attr("k", 0)), dtype=dtype))
+
+
+@TF_OPS.register("CenterCropPad", since=18)
+def center_crop_pad(ctx: TensorFlowContext) -> None:
+    """ONNX ``CenterCropPad`` to the output's shape (the target sizes may be known only at run time; shape
+    inference or the graph gives the output's): a centred slice where the input is larger, ``ops.pad`` with
+    zeros where it is smaller."""
+    rank = ctx.rank(0)
+    if ctx.out_type().shape is None:
+        ctx.fail("the output's shape is unknown, so the sizes to crop or pad to are known only at run time")
+    in_shape, out_shape = ctx.shape(0), ctx.out_shape()
+    axes = sorted({ctx.axis(a, rank) for a in ctx.attr("axes", range(rank))})
+    window, widths = [slice_code(None, None)] * rank, [(0, 0)] * rank
+    for a in axes:
+        n, m = in_shape[a], out_shape[a]
+        if not (isinstance(n, int) and isinstance(m, int)):
+            ctx.fail(f"the size of axis {a} before and after must be known when converting")
+        (start, stop), widths[a] = semantics.center_crop_pad(n, m)
+        if (start, stop) != (0, n):
+            window[a] = slice_code(start, stop)
+    y = ctx.x(0)
+    if any(str(w) != ":" for w in window):
+        y = subscript(y, window)
+    if any(widths[a] != (0, 0) for a in range(rank)):
+        y = call(_ops("pad"), y, lit(tuple(widths)))
+    if y == ctx.x(0):
+        ctx.alias(0)
+    else:
+        ctx.emit(y)

@@ -22,6 +22,7 @@ from onnxbridge.frameworks.torch.ops import (  # noqa: F401
     resize,
     sampling,
     selection,
+    sequence,
     shape,
     signal,
     text,

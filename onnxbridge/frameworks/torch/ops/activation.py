@@ -46,6 +46,17 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7)
 
 
+@REG("Swish", since=24)
+def swish(ctx: TorchContext) -> None:
+    """ONNX ``Swish``: ``F.silu`` (alpha 1), else ``x * torch.sigmoid(alpha * x)``."""
+    alpha = float(ctx.attr("alpha", 1.0))
+    x = ctx.t(0)
+    if _close(alpha, 1.0):
+        ctx.emit(fn("F.silu", x))
+    else:
+        ctx.emit(fmt("{} * torch.sigmoid({} * {})", x, scalar(np.float32(alpha)), x))
+
+
 @REG("LeakyRelu")
 def leaky_relu(ctx: TorchContext) -> None:
     """ONNX ``LeakyRelu`` as ``F.leaky_relu``."""

@@ -1,4 +1,4 @@
-"""Element-wise math, comparisons and logic; Cast, Identity, Dropout, Where, CumSum, Trilu."""
+"""Element-wise math, comparisons and logic; Cast, BitCast, BitShift, Identity, Dropout, Where, CumSum, Trilu."""
 
 from __future__ import annotations
 
@@ -126,14 +126,14 @@ def _variadic(op: str, api_name: str, clamp_kw: str) -> None:
             acc = fn(api_name, acc, ctx.t(i))
         ctx.emit(acc)
 
-    REG(op, since=8)(convert)  # multidirectional broadcasting from opset 8
+    REG(op, since=6)(convert)  # opset 6 wants equal shapes, which broadcasting (from opset 8) covers
 
 
 _variadic("Max", "torch.maximum", "min")
 _variadic("Min", "torch.minimum", "max")
 
 
-@REG("Sum", since=8)
+@REG("Sum", since=6)
 def sum_(ctx: TorchContext) -> None:
     """ONNX ``Sum`` of any number of inputs."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
@@ -143,7 +143,7 @@ def sum_(ctx: TorchContext) -> None:
         ctx.emit(Code(" + ".join(parts)))
 
 
-@REG("Mean", since=8)
+@REG("Mean", since=6)
 def mean(ctx: TorchContext) -> None:
     """ONNX ``Mean`` of any number of inputs."""
     parts = [ctx.t(i) for i in range(ctx.n_inputs) if ctx.has(i)]
@@ -183,6 +183,32 @@ for _op, _api in [
     ("BitwiseAnd", "torch.bitwise_and"), ("BitwiseOr", "torch.bitwise_or"), ("BitwiseXor", "torch.bitwise_xor"),
 ]:
     _logical(_op, _api)
+
+
+@REG("BitShift", since=11)
+def bit_shift(ctx: TorchContext) -> None:
+    """ONNX ``BitShift`` as ``x << y`` / ``x >> y``: torch's shifts already give what ONNX defines for a shift
+    outside ``[0, bits)`` (0, or the sign fill of a right shift). uint16/uint32 shift in int64 (see
+    ``widening.py``); uint64 shifts its int64 bits, to the right logically."""
+    left = ctx.attr("direction") == "LEFT"
+    if ctx.elem(0) != TensorProto.UINT64:
+        a, b = _binary_operands(ctx)
+        ctx.emit(fmt("{} << {}" if left else "{} >> {}", a, b))
+        return
+    if left:
+        ctx.emit(fmt("({}.view(torch.int64) << {}.view(torch.int64)).view(torch.uint64)", ctx.t(0), ctx.t(1)))
+        return
+    a, s = ctx.temp("a"), ctx.temp("s")
+    ctx.line("# a logical shift of the uint64 bits (torch shifts int64 arithmetically): clear the top s bits")
+    ctx.line("{}, {} = {}.view(torch.int64), {}.view(torch.int64)", a, s, ctx.t(0), ctx.t(1))
+    ctx.emit(fmt("torch.where(({} >= 0) & ({} < 64), ({} >> {}) & ((1 << (64 - {})) - 1), 0).view(torch.uint64)",
+                 s, s, a, s, s))
+
+
+@REG("BitCast", since=26)
+def bit_cast(ctx: TorchContext) -> None:
+    """ONNX ``BitCast`` as ``x.view(dtype)``: the same bits read as another type of the same width."""
+    ctx.emit(fmt("{}.view({})", ctx.t(0), ctx.dtype(int(ctx.attr("to")))))
 
 
 @REG("IsInf", since=10)

@@ -1,4 +1,5 @@
-"""Indexing: Gather (-> nn.Embedding on a constant table), Slice, GatherElements/ND, Scatter*, TopK, NonZero."""
+"""Indexing: Gather (-> nn.Embedding on a constant table), Slice, GatherElements/ND, Scatter*, TopK, NonZero,
+MaxUnpool (a scatter of the pooled values back to their positions)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 from onnx import TensorProto
 
 from onnxbridge.codegen.writer import Code, fmt, join, lit
-from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
+from onnxbridge.frameworks.torch.context import TorchContext, compact, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.dtypes import FLOAT_TYPES
 
@@ -87,6 +88,41 @@ def scatter_elements(ctx: TorchContext) -> None:
     else:
         reduce = {"mul": "prod", "max": "amax", "min": "amin"}[reduction]
         ctx.emit(fmt("{}.scatter_reduce({}, {}, {}, {})", x, axis, idx, upd, lit(reduce)))
+
+
+# the deprecated Scatter is ScatterElements without a reduction
+REG("Scatter", since=9)(scatter_elements)
+
+
+@REG("MaxUnpool", since=9)
+def max_unpool(ctx: TorchContext) -> None:
+    """ONNX ``MaxUnpool`` as ``F.max_unpool{1,2,3}d`` to the output's spatial size; ONNX numbers the indices
+    over the whole tensor, torch within each channel's plane (hence ``indices % plane``)."""
+    nd = ctx.rank(0) - 2
+    if nd not in (1, 2, 3):
+        ctx.fail(f"torch unpools 1-D, 2-D or 3-D inputs, not {nd}-D ones")
+    spatial = ctx.out_shape()[2:]
+    if not all(isinstance(d, int) for d in spatial):
+        ctx.fail("the output's spatial size must be known when converting")
+    kernel = [int(k) for k in ctx.attr("kernel_shape")]
+    strides = [int(v) for v in ctx.attr("strides", [1] * nd)]
+    pads = [int(v) for v in ctx.attr("pads", [0] * 2 * nd)]
+    # the padding only sets torch's default size, which the given output size may differ from by less than
+    # a stride (the indices place every value anyway)
+    padding = pads[:nd] if all(2 * p <= k for p, k in zip(pads[:nd], kernel)) else [0] * nd
+    in_spatial = ctx.shape(0)[2:]
+    for size, n, k, s, p in zip(spatial, in_spatial, kernel, strides, padding):
+        default = (n - 1) * s - 2 * p + k if isinstance(n, int) else None
+        if default is None or abs(size - default) >= s:
+            ctx.fail(f"output size {tuple(spatial)} is too far from what torch's max_unpool allows for these "
+                     f"kernel, strides and pads")
+    plane = int(np.prod(spatial))
+    kwargs = {"stride": compact(strides)} if strides != kernel else {}
+    if any(padding):
+        kwargs["padding"] = compact(padding)
+    ctx.line("# ONNX numbers the indices over the whole tensor, torch within each channel")
+    ctx.emit(fn(f"F.max_unpool{nd}d", ctx.t(0), fmt("{} % {}", ctx.t(1), lit(plane)), compact(kernel),
+                output_size=lit(tuple(spatial)), **kwargs))
 
 
 @REG("ScatterND", since=11)

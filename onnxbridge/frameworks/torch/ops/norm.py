@@ -199,6 +199,18 @@ def group_norm(ctx: TorchContext) -> None:
     ctx.emit(fmt("{}({})", module, ctx.t(0)))
 
 
+@REG("MeanVarianceNormalization", since=9)
+def mean_variance_normalization(ctx: TorchContext) -> None:
+    """ONNX ``MeanVarianceNormalization``: ``(x - mean) / (std + 1e-9)`` over ``axes`` (default N, H, W), the
+    deviation of the whole population (no Bessel correction)."""
+    rank = ctx.rank(0)
+    axes = sorted(ctx.axis(a, rank) for a in ctx.attr("axes", [0, 2, 3]))
+    x = ctx.t(0)
+    var, mean = ctx.temp("var"), ctx.temp("mean")
+    ctx.line("{}, {} = torch.var_mean({}, {}, correction=0, keepdim=True)", var, mean, x, lit(tuple(axes)))
+    ctx.emit(fmt("({} - {}) / ({}.sqrt() + {})", x, mean, var, lit(1e-9)))
+
+
 @REG("LpNormalization")
 def lp_normalization(ctx: TorchContext) -> None:
     """ONNX ``LpNormalization`` as ``F.normalize`` (a zero vector gives zeros, as ONNX asks)."""

@@ -15,6 +15,7 @@ import numpy as np
 from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn, scalar
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
+from onnxbridge.ir import semantics
 from onnxbridge.ir.symbolic import Elem
 
 REG = TORCH_OPS.register
@@ -356,3 +357,35 @@ def eye_like(ctx: TorchContext) -> None:
     elem = int(ctx.attr("dtype", 0)) or ctx.elem(0)
     ones = fn("torch.ones", ctx.elem_code(dims[0]), ctx.elem_code(dims[1]), dtype=ctx.dtype(elem), device=ctx.device())
     ctx.emit(fmt("{}.tril({}).triu({})", ones, lit(k), lit(k)) if k else fmt("{}.tril(0).triu(0)", ones))
+
+
+@REG("CenterCropPad", since=18)
+def center_crop_pad(ctx: TorchContext) -> None:
+    """ONNX ``CenterCropPad`` to the output's shape (the target sizes may be known only at run time; shape
+    inference or the graph gives the output's): a centred slice where the input is larger, ``F.pad`` with
+    zeros where it is smaller."""
+    rank = ctx.rank(0)
+    if ctx.out_type().shape is None:
+        ctx.fail("the output's shape is unknown, so the sizes to crop or pad to are known only at run time")
+    in_shape, out_shape = ctx.shape(0), ctx.out_shape()
+    axes = sorted({ctx.axis(a, rank) for a in ctx.attr("axes", range(rank))})
+    parts, pads = [Code(":")] * rank, [0] * (2 * rank)  # F.pad lists the last axis first
+    for a in axes:
+        n, m = in_shape[a], out_shape[a]
+        if not (isinstance(n, int) and isinstance(m, int)):
+            ctx.fail(f"the size of axis {a} before and after must be known when converting")
+        (start, stop), (before, after) = semantics.center_crop_pad(n, m)
+        if (start, stop) != (0, n):
+            parts[a] = Code(f"{start}:{stop}")
+        pads[2 * (rank - 1 - a)], pads[2 * (rank - 1 - a) + 1] = before, after
+    y = ctx.t(0)
+    if any(p != ":" for p in parts):
+        last = max(k for k, p in enumerate(parts) if p != ":")
+        y = fmt("{}[{}]", y, join(parts[: last + 1]))
+    if any(pads):
+        last = max(k for k, p in enumerate(pads) if p)
+        y = fn("F.pad", y, lit(tuple(pads[: last + 1 + (last % 2 == 0)])))
+    if y == ctx.t(0):
+        ctx.alias(0)
+    else:
+        ctx.emit(y)
