@@ -249,27 +249,6 @@ KNOWN = {'test_affine_grid_2d_align_corners_expanded': ('refused',
                                                      "'<unnamed MaxPool>' (MaxPool): the Indices output of "
                                                      'MaxPool is not supported (see docs/support-matrix.md '
                                                      'for what is supported)'),
- 'test_range_float16_type_positive_delta_expanded': ('refused',
-                                                     '2 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed Add>' (Add): the rank of output "
-                                                     "'Range_test_range_float16_type_positive_delta_expanded_function_current' "
-                                                     "is unknown (shape inference failed); node '<unnamed "
-                                                     "Loop>' (Loop): the loop body could not be converted "
-                                                     '(see the nodes above) (see docs'),
- 'test_range_float_type_positive_delta_expanded': ('refused',
-                                                   '2 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed Add>' (Add): the rank of output "
-                                                   "'Range_test_range_float_type_positive_delta_expanded_function_current' "
-                                                   "is unknown (shape inference failed); node '<unnamed "
-                                                   "Loop>' (Loop): the loop body could not be converted (see "
-                                                   'the nodes above) (see docs/s'),
- 'test_range_int32_type_negative_delta_expanded': ('refused',
-                                                   '2 node(s) cannot be converted to TensorFlow: node '
-                                                   "'<unnamed Add>' (Add): the rank of output "
-                                                   "'Range_test_range_int32_type_negative_delta_expanded_function_current' "
-                                                   "is unknown (shape inference failed); node '<unnamed "
-                                                   "Loop>' (Loop): the loop body could not be converted (see "
-                                                   'the nodes above) (see docs/s'),
  'test_tensorscatter': ('refused',
                         '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed TensorScatter>) '
                         '(see docs/support-matrix.md for what is supported)'),
