@@ -239,16 +239,6 @@ KNOWN = {'test_affine_grid_2d_align_corners_expanded': ('refused',
                                                       '1 op type(s) have no tensorflow converter: Scan '
                                                       '(<unnamed Scan>) (see docs/support-matrix.md for what '
                                                       'is supported)'),
- 'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
-                                                  '1 node(s) cannot be converted to TensorFlow: node '
-                                                  "'<unnamed MaxPool>' (MaxPool): the Indices output of "
-                                                  'MaxPool is not supported (see docs/support-matrix.md for '
-                                                  'what is supported)'),
- 'test_maxpool_with_argmax_2d_precomputed_strides': ('refused',
-                                                     '1 node(s) cannot be converted to TensorFlow: node '
-                                                     "'<unnamed MaxPool>' (MaxPool): the Indices output of "
-                                                     'MaxPool is not supported (see docs/support-matrix.md '
-                                                     'for what is supported)'),
  'test_tensorscatter': ('refused',
                         '1 op type(s) have no tensorflow converter: TensorScatter (<unnamed TensorScatter>) '
                         '(see docs/support-matrix.md for what is supported)'),

@@ -181,16 +181,6 @@ KNOWN = {'simple/test_strnorm_model_monday_casesensintive_nochangecase': ('refus
                                                       '1 op type(s) have no torch converter: Scan (<unnamed '
                                                       'Scan>) (see docs/support-matrix.md for what is '
                                                       'supported)'),
- 'test_maxpool_with_argmax_2d_precomputed_pads': ('refused',
-                                                  "1 node(s) cannot be converted to PyTorch: node '<unnamed "
-                                                  "MaxPool>' (MaxPool): the Indices output has no torch "
-                                                  'equivalent (torch indexes per channel) (see '
-                                                  'docs/support-matrix.md for what is supported)'),
- 'test_maxpool_with_argmax_2d_precomputed_strides': ('refused',
-                                                     '1 node(s) cannot be converted to PyTorch: node '
-                                                     "'<unnamed MaxPool>' (MaxPool): the Indices output has "
-                                                     'no torch equivalent (torch indexes per channel) (see '
-                                                     'docs/support-matrix.md for what is supported)'),
  'test_regex_full_match_basic': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_email_domain': ('refused', 'PyTorch has no string tensors'),
  'test_regex_full_match_empty': ('refused', 'PyTorch has no string tensors'),

@@ -351,6 +351,20 @@ def onnx_gather_nd(x, indices, batch_dims):
     out = data[(which, *index.movedim(-1, 0))]
     return out.reshape(*indices.shape[:-1], *out.shape[2:])
 '''),
+    "onnx_pool_indices": _lines('''
+def onnx_pool_indices(indices, shape, column_major=False):
+    """torch's max-pool indices (row-major within each channel) as ONNX numbers them: over the whole input
+    of this shape, row-major, or column-major over the last two axes (storage_order=1).
+    """
+    n, c, *spatial = shape
+    if column_major:
+        height, width = spatial[-2:]
+        indices = indices % width * height + indices // width
+    size = 1
+    for d in spatial:
+        size *= d
+    return indices + torch.arange(n * c, device=indices.device).reshape(n, c, *[1] * len(spatial)) * size
+'''),
     "onnx_tree_ensemble": _lines('''
 def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
     """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights

@@ -28,7 +28,6 @@ NO_INPUTS = "the graph has no inputs (its outputs are constants); a Keras functi
 TF_XFAIL: dict[str, str] = {
     "Constant": NO_INPUTS,
     "IsNaN-const-folded": NO_INPUTS,
-    "MaxPool-indices": "TensorFlow numbers max-pool indices differently (and not for NCHW storage order)",
     "GroupNormalization-opset18-per-group": "onnxruntime implements opset-18 GroupNormalization with per-channel "
                                             "scale like opset 21, so the reference is wrong",
 }

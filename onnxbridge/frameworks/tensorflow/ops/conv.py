@@ -159,6 +159,32 @@ def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
     ctx.emit(y, perm=L.channels_last(rank))
 
 
+MAX_POOL_INDICES = define("MaxPoolWithIndices", '''
+class MaxPoolWithIndices(keras.layers.Layer):
+    """2-D max pooling of a channels-last tensor that ``pads`` (top, left, bottom, right) already padded,
+    with where each maximum is as ONNX numbers it: over the whole unpadded NCHW input, row-major, or
+    column-major over height and width (``column_major``)."""
+
+    def __init__(self, pool_size, strides, pads, column_major=False, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.pool_size, self.strides, self.pads = list(pool_size), list(strides), list(pads)
+        self.column_major = column_major
+
+    def call(self, x):
+        values, where = tf.nn.max_pool_with_argmax(x, self.pool_size, self.strides, "VALID", output_dtype=tf.int64,
+                                                   include_batch_in_index=True)
+        shape = tf.shape(x, out_type=tf.int64)
+        height, width, channels = shape[1], shape[2], shape[3]
+        top, left, bottom, right = self.pads
+        channel, rest = where % channels, where // channels
+        col, rest = rest % width - left, rest // width
+        row, batch = rest % height - top, rest // height
+        h, w = height - top - bottom, width - left - right
+        within = col * h + row if self.column_major else row * w + col
+        return values, (batch * channels + channel) * h * w + within
+''')
+
+
 TRANSPOSED_CONV = define("TransposedConv", '''
 class TransposedConv(keras.layers.Layer):
     """ONNX ConvTranspose of a channels-last tensor with any strides, dilations, groups and output padding (no
@@ -282,7 +308,8 @@ def _pad_value(x, pads: list[tuple[int, int]], value: float):
 def max_pool(ctx: TensorFlowContext) -> None:
     """ONNX ``MaxPool`` as Keras max pooling (explicit pads as a separate pad); the Indices output is refused."""
     if ctx.has_output(1):
-        ctx.fail("the Indices output of MaxPool is not supported")
+        _max_pool_with_indices(ctx)
+        return
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
     x = ctx.x_cl(0)
     if any(d != 1 for d in dilations):
@@ -298,6 +325,21 @@ def max_pool(ctx: TensorFlowContext) -> None:
     layer = ctx.layer(f"MaxPooling{n}D", pool_size=_tuple(kernel), strides=_tuple(strides),
                       padding=padding if padding != "valid" else None)
     ctx.emit(call(layer, x), perm=L.channels_last(rank))
+
+
+def _max_pool_with_indices(ctx: TensorFlowContext) -> None:
+    """MaxPool with its Indices output: ``tf.nn.max_pool_with_argmax`` renumbered as ONNX numbers them."""
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
+    if n != 2 or any(d != 1 for d in dilations):
+        ctx.fail("the Indices output of MaxPool is supported for 2-D pooling without dilation")
+    x = ctx.x_cl(0)
+    if any(b or e for b, e in explicit):
+        x = _pad_value(x, explicit, -math.inf)
+    (top, bottom), (left, right) = explicit
+    column_major = int(ctx.attr("storage_order", 0)) == 1
+    layer = ctx.layer(str(ctx.helper(MAX_POOL_INDICES)), module="", pool_size=tuple(kernel), strides=tuple(strides),
+                      pads=(top, left, bottom, right), column_major=True if column_major else None)
+    ctx.outs(call(layer, x), [L.channels_last(rank)] * 2)
 
 
 @TF_OPS.register("AveragePool")

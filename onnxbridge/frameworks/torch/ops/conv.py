@@ -154,18 +154,30 @@ def _pool_kwargs(kernel: list[int], strides: list[int], padding: list[int], ceil
 @REG("MaxPool")
 def max_pool(ctx: TorchContext) -> None:
     """ONNX ``MaxPool`` as ``F.max_pool*d`` (asymmetric or large pads as an explicit pad); the Indices output
-    is refused."""
-    if ctx.used(1):
-        ctx.fail("the Indices output has no torch equivalent (torch indexes per channel)")
+    from torch's (numbered per channel) through the ``onnx_pool_indices`` helper."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     x = ctx.t(0)
     limit = [((k - 1) * d + 1) // 2 for k, d in zip(kernel, dilations)]
     if pads[:nd] == pads[nd:] and all(p <= m for p, m in zip(pads[:nd], limit)):
         padding = pads[:nd]
     else:
+        if ctx.used(1):
+            ctx.fail("the Indices output with pads torch's max pooling does not take (uneven or wide)")
         x = fn("F.pad", x, torch_pad(pads), value=lit(-math.inf))
         padding = [0] * nd
-    ctx.emit(fn(f"F.max_pool{nd}d", x, compact(kernel), **_pool_kwargs(kernel, strides, padding, ceil, dilations)))
+    kwargs = _pool_kwargs(kernel, strides, padding, ceil, dilations)
+    if not ctx.used(1):
+        ctx.emit(fn(f"F.max_pool{nd}d", x, compact(kernel), **kwargs))
+        return
+    column_major = int(ctx.attr("storage_order", 0)) == 1
+    if column_major and nd != 2:
+        ctx.fail("storage_order=1 numbers the indices of 2-D pooling only")
+    shape, indices = ctx.temp("pooled_shape"), ctx.temp("indices")
+    ctx.line("{} = {}.shape", shape, ctx.t(0))  # read before the output may take the input's name
+    ctx.line("{}, {} = {}", ctx.output_var(0), indices,
+             fn(f"F.max_pool{nd}d", x, compact(kernel), **kwargs, return_indices=lit(True)))
+    extra = {"column_major": lit(True)} if column_major else {}
+    ctx.emit(fn(str(ctx.helper("onnx_pool_indices")), indices, shape, **extra), 1)
 
 
 @REG("AveragePool")
