@@ -134,9 +134,17 @@ class ModelContext:
 
     # ---- types --------------------------------------------------------------------------------------
 
+    @cached_property
+    def checkable(self) -> onnx.ModelProto:
+        """The model as ONNX's checker and shape inference can take it: itself, or for a model over
+        protobuf's 2 GiB limit a copy without its weights' data (which neither of them reads)."""
+        from onnxbridge.ir.io import fits_in_protobuf, without_weight_data
+
+        return self.model if fits_in_protobuf(self.model) else without_weight_data(self.model)
+
     def _infer(self) -> None:
         # ONNX infers in node order: an unsorted graph is analysed in sorted order (same nodes, same names)
-        model = self.sorted_model()
+        model = self.sorted_model(self.checkable)
         # strict inference first: on a valid model its result is all we need (one pass, in C++)
         try:
             self._inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
@@ -147,7 +155,7 @@ class ModelContext:
         try:  # then everything that can be inferred despite the errors
             self._inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False)
         except Exception:  # noqa: BLE001 - e.g. a malformed graph; rules then see only declared types
-            self._inferred = self.model
+            self._inferred = self.checkable
 
     def topological_order(self) -> list[int] | None:
         """Node indices in a stable topological order, or None when the graph has a cycle."""
@@ -163,15 +171,17 @@ class ModelContext:
             defined.update(node.output)
         return True
 
-    def sorted_model(self) -> onnx.ModelProto:
-        """The model itself if sorted, else a copy with its nodes in topological order (if there is one)."""
+    def sorted_model(self, model: onnx.ModelProto | None = None) -> onnx.ModelProto:
+        """``model`` (default: the model itself) if sorted, else a copy with its nodes in topological order
+        (if there is one). ``model`` must have the same nodes as this context's model."""
+        model = self.model if model is None else model
         if self.is_sorted():
-            return self.model
+            return model
         order = self.topological_order()
         if order is None:
-            return self.model
+            return model
         copy = onnx.ModelProto()
-        copy.CopyFrom(self.model)
+        copy.CopyFrom(model)
         del copy.graph.node[:]
         copy.graph.node.extend(self.nodes[i] for i in order)
         return copy

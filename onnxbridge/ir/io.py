@@ -7,6 +7,7 @@ command never leaves a half-written file behind and never clobbers an existing f
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -160,6 +162,42 @@ def _cheap_size_known(model: onnx.ModelProto) -> bool:
 def fits_in_protobuf(model: onnx.ModelProto) -> bool:
     """Whether ``model`` can be serialised in one piece (under 2 GiB); larger ones need external data."""
     return _cheap_size_known(model) and model.ByteSize() <= PROTOBUF_LIMIT
+
+
+INLINE_ELEMENTS = 256  # initializers up to this size keep their values in without_weight_data's copy
+
+
+def without_weight_data(model: onnx.ModelProto, *, keep_up_to: int = INLINE_ELEMENTS) -> onnx.ModelProto:
+    """A copy of ``model`` for the checker and shape inference, which serialise it: every initializer of
+    more than ``keep_up_to`` elements keeps its name, type and dims but not its data (it is marked external).
+
+    A model over protobuf's 2 GiB limit cannot be checked as it is; its structure fits easily. Small
+    initializers (shapes, axes, scalars) keep their values, which shape inference may read.
+    """
+    light = onnx.ModelProto()
+    for fd, value in model.ListFields():
+        if fd.name != "graph":
+            _copy_field(light, fd, value)
+    for fd, value in model.graph.ListFields():
+        if fd.name != "initializer":
+            _copy_field(light.graph, fd, value)
+    for tensor in model.graph.initializer:
+        if math.prod(tensor.dims) <= keep_up_to:  # (ByteSize() itself raises on a tensor over 2 GiB)
+            light.graph.initializer.add().CopyFrom(tensor)
+            continue
+        meta = light.graph.initializer.add(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims,
+                                           data_location=onnx.TensorProto.EXTERNAL)
+        meta.external_data.add(key="location", value="weights.data")  # never read: nothing loads it
+    return light
+
+
+def _copy_field(target: Any, fd: Any, value: Any) -> None:
+    if fd.is_repeated:
+        getattr(target, fd.name).extend(value)
+    elif fd.type == fd.TYPE_MESSAGE:
+        getattr(target, fd.name).CopyFrom(value)
+    else:
+        setattr(target, fd.name, value)
 
 
 @contextmanager

@@ -136,9 +136,18 @@ def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], 
         if fn is not None:
             view.calls[id(node)] = _instantiate(fn, node, view, plan, functions)
             continue
-        _infer_node_types(view, node)
+        _type_node(view, node)
         fold_node(node, view)
     _drop_zero_initial_states(view)
+
+
+def _type_node(view: GraphView, node: onnx.NodeProto) -> None:
+    """Fill in the output types ONNX shape inference missed for ``node`` (see :func:`_infer_node_types`;
+    a Scan's from its body, see :func:`_infer_scan_types`)."""
+    if node.op_type == "Scan" and is_onnx_domain(node.domain):
+        _infer_scan_types(view, node)
+    else:
+        _infer_node_types(view, node)
 
 
 _INFER_CONST_LIMIT = 4096  # known inputs up to this size are given to per-node inference as values
@@ -170,6 +179,54 @@ def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
         t = inferred.get(o, UNKNOWN)
         if t.rank is not None and view.type(o).rank is None:
             view.types[o] = t
+
+
+def _scan_axes(node: onnx.NodeProto, name: str, count: int) -> list[int]:
+    given = next((list(a.ints) for a in node.attribute if a.name == name), None)
+    return [int(a) for a in given] if given else [0] * count
+
+
+def _scan_body_input_types(node: onnx.NodeProto, outer: GraphView, body_inputs: list[str]) -> dict[str, TensorType]:
+    """A Scan (opset 9 on) body's input types from the node's inputs: the states as they are, each scanned
+    input without its scanned axis. ONNX leaves them out of function bodies (LinearAttention's)."""
+    m = int(next((a.i for a in node.attribute if a.name == "num_scan_inputs"), 0))
+    n_state = len(node.input) - m
+    axes = _scan_axes(node, "scan_input_axes", m)
+    types: dict[str, TensorType] = {}
+    for k, name in enumerate(body_inputs[:len(node.input)]):
+        t = outer.type(node.input[k]) if node.input[k] else UNKNOWN
+        if k >= n_state and t.shape is not None:
+            shape = list(t.shape)
+            axis = axes[k - n_state] % len(shape) if shape else 0
+            t = TensorType(t.elem, tuple(shape[:axis] + shape[axis + 1:])) if shape else UNKNOWN
+        types[name] = t
+    return types
+
+
+def _infer_scan_types(view: GraphView, node: onnx.NodeProto) -> None:
+    """A Scan's output types from its body, typed with the node's inputs (:func:`subgraph_view`), where ONNX
+    shape inference found none: final states as the body leaves them, scan outputs stacked along their
+    axis (the scanned length taken from the first scanned input)."""
+    outs = [o for o in node.output if o]
+    if view.opset < 9 or not outs or all(view.type(o).rank is not None for o in outs):
+        return
+    body = subgraph_view(node, "body", view)
+    m = int(next((a.i for a in node.attribute if a.name == "num_scan_inputs"), 0))
+    n_state = len(node.input) - m
+    first = view.type(node.input[n_state]) if m else UNKNOWN
+    in_axis = _scan_axes(node, "scan_input_axes", m)[0] if m else 0
+    steps = first.shape[in_axis % len(first.shape)] if first.shape else None
+    out_axes = _scan_axes(node, "scan_output_axes", len(node.output) - n_state)
+    for j, name in enumerate(node.output):
+        if not name or view.type(name).rank is not None or j >= len(body.outputs):
+            continue
+        t = body.type(body.outputs[j])
+        if j >= n_state and t.shape is not None:
+            shape = list(t.shape)
+            axis = out_axes[j - n_state] % (len(shape) + 1)
+            t = TensorType(t.elem, tuple(shape[:axis] + [steps] + shape[axis:]))
+        if t.rank is not None:
+            view.types[name] = t
 
 
 _RECURRENT_STATES = {"LSTM": (5, 6), "GRU": (5,), "RNN": (5,)}
@@ -322,6 +379,11 @@ def subgraph_view(node: onnx.NodeProto, attribute: str, outer: GraphView) -> Gra
     view.sym_shapes.update(outer.sym_shapes)
     for init in graph.initializer:
         view.known[init.name] = Const(numpy_helper.to_array(init), init.name)
+    if node.op_type == "Scan" and is_onnx_domain(node.domain) and outer.opset >= 9:
+        for name, t in _scan_body_input_types(node, outer, view.inputs).items():
+            if view.type(name).rank is None and t.rank is not None:
+                view.types[name] = t
     for inner in view.nodes:
+        _type_node(view, inner)
         fold_node(inner, view)
     return view

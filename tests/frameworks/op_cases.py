@@ -928,6 +928,37 @@ CASES += [
 
 
 # --------------------------------------------------------------------------------------------------
+# decoding state: TensorScatter, CausalConvWithState, LinearAttention
+# --------------------------------------------------------------------------------------------------
+def _decoding_cases() -> list[OpCase]:
+    positions = In((2,), "int64", "value", value=[1, 3])
+    q, kv = In((2, 5, 32)), In((2, 5, 16))  # 4 query heads sharing 2 key-value heads of size 8
+    return [
+        OpCase("TensorScatter", (In((2, 2, 6, 4)), In((2, 2, 2, 4))), opset=24, label="prefill"),
+        OpCase("TensorScatter", (In((2, 2, 6, 4)), In((2, 2, 3, 4)), positions), opset=24, label="positions"),
+        OpCase("TensorScatter", (In((2, 5, 3)), In((2, 2, 3)), positions), {"mode": "circular", "axis": 1},
+               opset=24, label="circular"),
+        OpCase("CausalConvWithState", (In((2, 4, 6)), _w(4, 1, 3)), opset=27, outputs=2, label="constant-weights"),
+        OpCase("CausalConvWithState", (In((2, 4, 6)), In((4, 1, 3)), In((4,)), In((2, 4, 2))),
+               {"activation": "silu"}, opset=27, outputs=2, label="past-bias-silu"),
+        # what CausalConvWithState's function body does: a depthwise Conv of run-time weights
+        OpCase("Conv", (In((2, 4, 7)), In((8, 1, 3)), In((8,))), {"group": 4}, label="depthwise-runtime-weights"),
+        OpCase("LinearAttention", (q, kv, kv, In((2, 2, 8, 8)), In((2, 5, 2), fill="unit"), In((2, 5, 1), fill="unit")),
+               {"q_num_heads": 4, "kv_num_heads": 2}, opset=27, outputs=2, label="gated-delta-gqa-past"),
+        OpCase("LinearAttention", (In((2, 3, 16)), In((2, 3, 16)), In((2, 3, 8))),
+               {"q_num_heads": 2, "kv_num_heads": 2, "update_rule": "linear", "scale": 0.5}, opset=27, outputs=2,
+               label="linear-no-past"),
+        OpCase("LinearAttention", (In((1, 4, 16), "float16"), In((1, 4, 16), "float16"), In((1, 4, 16), "float16"),
+                                   NONE, In((1, 4, 16), "float16", "unit")),
+               {"q_num_heads": 2, "kv_num_heads": 2, "update_rule": "gated"}, opset=27, outputs=2,
+               label="gated-float16", atol=2e-3),
+    ]
+
+
+CASES += _decoding_cases()
+
+
+# --------------------------------------------------------------------------------------------------
 # sequences (SequenceEmpty/Construct/Insert/Erase/At/Length, SplitToSequence, ConcatFromSequence),
 # BitShift, BitCast, Scatter, MeanVarianceNormalization, MaxUnpool, CenterCropPad, Swish, opset-6 Max/Min/Sum
 # --------------------------------------------------------------------------------------------------

@@ -85,9 +85,6 @@ def large_model():
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("large-model")]  # one worker builds it once
 
 
-@pytest.mark.xfail(strict=True, reason="checks/: rules OB100 and OB200 run onnx's checker and shape inference on "
-                   "the in-memory ModelProto, which protobuf cannot serialise over 2 GiB ('Failed to serialize "
-                   "proto'), so a valid model is reported with 2 errors")
 def test_check_a_model_over_2gb(large_model):
     r = run_cli("check", large_model)
     assert r.returncode == 0, r.stdout + r.stderr

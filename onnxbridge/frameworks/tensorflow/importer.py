@@ -34,6 +34,7 @@ from onnxbridge.frameworks.tensorflow.safe_load import family_of, keras_archive_
 from onnxbridge.frameworks.tensorflow.tidy_names import name_layer_weights
 from onnxbridge.frameworks.tensorflow.zero_biases import restore_zero_biases, zero_biases
 from onnxbridge.ir.layout_folds import fold_conv1d, fold_transpose_pairs
+from onnxbridge.ir.norm_folds import fold_layer_norm
 from onnxbridge.testing import DEFAULT_ATOL, DEFAULT_RTOL, check_parity, random_inputs
 
 HOP = "TensorFlow -> ONNX"
@@ -294,6 +295,7 @@ def import_to_onnx(source: Any, *, example_inputs: Any = None, input_shapes: Map
     _readable_names(model, obj)
     name_layer_weights(model)
     restore_zero_biases(model, zero_biases(obj))
+    fold_layer_norm(model, [layer.name for layer in getattr(obj, "layers", [])])
     fold_conv1d(model)
     fold_transpose_pairs(model)
     model.graph.doc_string = origin_doc(source, obj)

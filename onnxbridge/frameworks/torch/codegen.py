@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from onnxbridge.frameworks.context import (
     convert_nodes,
     lookup_converter,
 )
+from onnxbridge.frameworks.torch.class_merge import merge_block_classes
 from onnxbridge.frameworks.torch.context import (
     ParamRef,
     StateEntry,
@@ -462,18 +464,44 @@ class Generator:
         if errors:
             raise ConversionError(TorchContext.framework, errors)
         state = _resolve_state(codes, "__main__", {})
-        source = self._render(codes)
+        source = self._render(self._merged_texts(codes))
         return GeneratedModule(source, str(self.main_name), state)
 
-    def _render(self, codes: dict[FunctionKey | str, ClassCode]) -> str:
+    def _merged_texts(self, codes: dict[FunctionKey | str, ClassCode]) -> list[str]:
+        """Each class's source, a block's classes for several widths merged into one with constructor
+        parameters where they differ only in sizes (see :mod:`.class_merge`); callees come first."""
+        texts: dict[FunctionKey | str, str] = {key: code.writer.render() for key, code in codes.items()}
+        groups: dict[tuple[str, str], list[FunctionKey]] = {}
+        for key in codes:
+            if isinstance(key, FunctionKey):
+                groups.setdefault((key.domain, key.name), []).append(key)
+        for keys in groups.values():
+            if len(keys) < 2:
+                continue
+            names = {k: str(self._names[k]) for k in keys}
+            keep = min(keys, key=lambda k: (len(names[k]), names[k]))  # BasicBlock, not BasicBlock2
+            merged = merge_block_classes(names[keep], {names[k]: texts[k] for k in keys})
+            if merged is None:
+                continue
+            for k in keys:
+                del texts[k]
+            texts[keep] = merged.source
+            for old, constructor in merged.calls.items():
+                pattern = re.compile(rf"\b{re.escape(old)}\(\)")
+                texts = {k: pattern.sub(constructor, t) for k, t in texts.items()}
+        order = list(codes)
+        return [texts[k] for k in sorted(texts, key=order.index)]
+
+    def _render(self, classes: list[str]) -> str:
         body = SourceWriter()
         for name in sorted(self.helpers):
             body.blank(2)
             for line in HELPERS[name]():
                 body.line("{}", Code(line))
-        for code in codes.values():
+        for text in classes:
             body.blank(2)
-            body.extend(code.writer)
+            for line in text.rstrip("\n").split("\n"):
+                body.line("{}", Code(line))
         body.blank(2)
         self._write_load(body)
         text = body.render()

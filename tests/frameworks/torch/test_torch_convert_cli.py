@@ -73,7 +73,10 @@ def test_spec_to_torch_keeps_block_names(tmp_path):
     source = (out / "model.py").read_text()
     assert "class BasicBlock(nn.Module):" in source and "class ConvBNAct(nn.Module):" in source
     assert "class ResnetMini(nn.Module):" in source
-    assert "self.block1 = BasicBlock()" in source
+    # one class serves both widths of BasicBlock: its sizes are constructor parameters
+    assert "def __init__(self, channels):" in source and "nn.Conv2d(channels, channels, 3" in source
+    assert "self.block1 = BasicBlock(channels=16)" in source and "self.block3 = BasicBlock(channels=32)" in source
+    assert "BasicBlock2" not in source
     assert "onnxbridge" not in source.split("import os", 1)[1]
     # the package works on its own: a fresh interpreter with only torch imports it and runs it
     code = (f"import sys; sys.path.insert(0, {str(out)!r}); import torch, model; m = model.load(); "

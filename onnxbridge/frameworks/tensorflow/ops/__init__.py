@@ -5,6 +5,7 @@ from onnxbridge.frameworks.tensorflow.ops import (  # noqa: F401
     attention,
     control,
     conv,
+    decoding,
     elementwise,
     indexing,
     linear,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import onnx
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.attention import AttentionPlan, read_attention, read_rotary
@@ -23,6 +24,7 @@ from onnxbridge.ir.semantics import broadcast_shapes
 
 SEQ_FIRST = (0, 2, 1, 3)  # (batch, heads, seq, size) stored as (batch, seq, heads, size)
 _NEG_INF = lit(float("-inf"))
+_HALF_TYPES = (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
 
 
 def _ops(name: str) -> Code:
@@ -167,6 +169,10 @@ def _fused(ctx: TensorFlowContext, p: AttentionPlan, query: Code, key: Code, val
     if p.kv_heads == 1 and p.groups > 1:  # Keras repeats key/value heads itself only when there are several
         key = ctx.let("key", call(_ops("repeat"), key, lit(p.groups), axis=lit(2)))
         value = ctx.let("value", call(_ops("repeat"), value, lit(p.groups), axis=lit(2)))
+    if p.elem in _HALF_TYPES:  # summed in float32, as onnxruntime does; Keras's half kernel rounds each step
+        query, key, value = (call(_ops("cast"), t, lit("float32")) for t in (query, key, value))
+        y = call(_ops("dot_product_attention"), query, key, value, **kwargs)
+        return call(_ops("cast"), y, lit(ctx.dtype(p.elem)))
     return call(_ops("dot_product_attention"), query, key, value, **kwargs)
 
 

@@ -139,9 +139,13 @@ def conv(ctx: TensorFlowContext) -> None:
 def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
     """A convolution whose weights are tensors computed in the graph: ``ops.conv`` on the fly."""
     n = rank - 2
-    if int(ctx.attr("group", 1)) != 1:
-        ctx.fail("grouped convolution with run-time weights is not supported")
+    group = int(ctx.attr("group", 1))
     w_shape = ctx.shape(1)
+    # one group per input channel (depthwise): ops.depthwise_conv; other groupings have no Keras op
+    depthwise = group > 1 and n in (1, 2) and w_shape[1] == 1 and ctx.shape(0)[1] == group \
+        and isinstance(w_shape[0], int) and w_shape[0] % group == 0
+    if group != 1 and not depthwise:
+        ctx.fail("grouped convolution with run-time weights is not supported (only depthwise)")
     kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
     if not all(isinstance(k, int) for k in kernel):
         ctx.fail("the kernel size must be static")
@@ -151,9 +155,16 @@ def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
     x = ctx.x_cl(0)
     if any(b or e for b, e in explicit):
         x = call(dotted("ops", "pad"), x, lit(((0, 0),) + tuple(explicit) + ((0, 0),)))
-    kern = call(dotted("ops", "transpose"), ctx.x(1), lit((*range(2, rank), 1, 0)))
-    y = call(dotted("ops", "conv"), x, kern, strides=lit(_tuple(strides)), padding=lit(padding),
-             data_format=lit("channels_last"), dilation_rate=lit(_tuple(dilations)))
+    if depthwise:  # (group * multiplier, 1, *kernel) -> (*kernel, group, multiplier)
+        multiplier = w_shape[0] // group
+        w = ctx.x(1) if multiplier == 1 else call(dotted("ops", "reshape"), ctx.x(1), lit((group, multiplier, *kernel)))
+        kern = call(dotted("ops", "transpose"), w, lit((*range(2, rank), 0, 1)))
+        y = call(dotted("ops", "depthwise_conv"), x, kern, strides=lit(_tuple(strides)), padding=lit(padding),
+                 data_format=lit("channels_last"), dilation_rate=lit(_tuple(dilations)))
+    else:
+        kern = call(dotted("ops", "transpose"), ctx.x(1), lit((*range(2, rank), 1, 0)))
+        y = call(dotted("ops", "conv"), x, kern, strides=lit(_tuple(strides)), padding=lit(padding),
+                 data_format=lit("channels_last"), dilation_rate=lit(_tuple(dilations)))
     if ctx.has(2):
         y = call(dotted("ops", "add"), y, ctx.x(2))
     ctx.emit(y, perm=L.channels_last(rank))

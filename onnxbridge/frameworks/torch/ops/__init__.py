@@ -9,6 +9,7 @@ from onnxbridge.frameworks.torch.ops import (  # noqa: F401
     attention,
     control,
     conv,
+    decoding,
     elementwise,
     indexing,
     linear,

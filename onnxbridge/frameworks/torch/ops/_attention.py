@@ -109,5 +109,14 @@ def emit_attention(ctx: TorchContext, match: Attention) -> None:
     kwargs["scale"] = scalar(np.float32(scale)) if scale != 1.0 else lit(1.0)
     for node in match.nodes:
         ctx.absorb(node)
-    ctx.define(match.output.output[0],
-               fn("F.scaled_dot_product_attention", q, fmt("{}.transpose(-2, -1)", kt), v, **kwargs))
+    elem = ctx.elem(0)
+    if elem in (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16):
+        # summed in float32, as onnxruntime does; torch's half kernel rounds each step
+        q, kt, v = (fmt("{}.float()", t) for t in (q, kt, v))
+        if "attn_mask" in kwargs:
+            kwargs["attn_mask"] = fmt("{}.float()", kwargs["attn_mask"])
+        y = fmt("{}.to({})", fn("F.scaled_dot_product_attention", q, fmt("{}.transpose(-2, -1)", kt), v, **kwargs),
+                ctx.dtype(elem))
+    else:
+        y = fn("F.scaled_dot_product_attention", q, fmt("{}.transpose(-2, -1)", kt), v, **kwargs)
+    ctx.define(match.output.output[0], y)

@@ -9,6 +9,7 @@ this module only writes it in torch.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from onnxbridge.codegen.writer import Code, fmt, lit
 from onnxbridge.frameworks.attention import AttentionPlan, read_attention, read_rotary
@@ -17,6 +18,7 @@ from onnxbridge.frameworks.torch.registry import TORCH_OPS
 
 REG = TORCH_OPS.register
 _NEG_INF = lit(float("-inf"))
+_HALF_TYPES = (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
 
 
 def _float(value: float) -> Code:
@@ -147,7 +149,14 @@ def attention(ctx: TorchContext) -> None:
             kwargs["scale"] = _float(p.scale)
         if p.groups > 1:
             kwargs["enable_gqa"] = lit(True)
-        y = fn("F.scaled_dot_product_attention", query, key, value, **kwargs)
+        if p.elem in _HALF_TYPES:  # summed in float32, as onnxruntime does; torch's half kernel rounds each step
+            query, key, value = (fmt("{}.float()", t) for t in (query, key, value))
+            if p.mask == "float" and "attn_mask" in kwargs:
+                kwargs["attn_mask"] = fmt("{}.float()", kwargs["attn_mask"])
+            y = fmt("{}.to({})", fn("F.scaled_dot_product_attention", query, key, value, **kwargs),
+                    ctx.dtype(p.elem))
+        else:
+            y = fn("F.scaled_dot_product_attention", query, key, value, **kwargs)
     else:
         y = _written_out(ctx, p, query, key, value, mask)
     if p.packed:

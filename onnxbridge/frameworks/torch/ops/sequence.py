@@ -31,6 +31,13 @@ def _position(ctx: TorchContext, i: int) -> Code | None:
     return lit(known[0]) if known is not None else fmt("int({})", ctx.t(i))
 
 
+def _required_position(ctx: TorchContext, i: int) -> Code:
+    """Input ``i``, a position that is there (absent only where the op makes it optional)."""
+    p = _position(ctx, i)
+    assert p is not None, "callers check ctx.has(i) first"
+    return p
+
+
 @REG("SequenceEmpty", since=11)
 def sequence_empty(ctx: TorchContext) -> None:
     """ONNX ``SequenceEmpty``: ``[]``."""
@@ -58,11 +65,12 @@ def sequence_insert(ctx: TorchContext) -> None:
 def sequence_erase(ctx: TorchContext) -> None:
     """ONNX ``SequenceErase``: the last tensor by default, else the one at position ``p``."""
     seq = ctx.t(0)
-    p = _position(ctx, 1)
     known = ctx.ints(1) if ctx.has(1) else [-1]
     if known == [-1]:
         _emit(ctx, fmt("{}[:-1]", seq))
-    elif known is not None:
+        return
+    p = _required_position(ctx, 1)
+    if known is not None:
         _emit(ctx, fmt("{}[:{}] + {}[{}:]", seq, p, seq, lit(known[0] + 1)))
     else:  # known at run time, perhaps negative: drop the first tensor from that position on
         _emit(ctx, fmt("{}[:{}] + {}[{}:][1:]", seq, p, seq, p))
@@ -71,7 +79,7 @@ def sequence_erase(ctx: TorchContext) -> None:
 @REG("SequenceAt", since=11)
 def sequence_at(ctx: TorchContext) -> None:
     """ONNX ``SequenceAt``: ``seq[p]`` (negative positions count from the back, as in Python)."""
-    _emit(ctx, fmt("{}[{}]", ctx.t(0), _position(ctx, 1)))
+    _emit(ctx, fmt("{}[{}]", ctx.t(0), _required_position(ctx, 1)))
 
 
 @REG("SequenceLength", since=11)
@@ -93,7 +101,8 @@ def split_to_sequence(ctx: TorchContext) -> None:
             _emit(ctx, fmt("list({})", fn("torch.unbind", x, lit(axis))))
         return
     sizes = ctx.ints(1)
-    scalar = ctx.type(1).rank == 0 or (ctx.const(1) is not None and ctx.const(1).ndim == 0)
+    const = ctx.const(1)
+    scalar = ctx.type(1).rank == 0 or (const is not None and const.ndim == 0)
     if sizes is not None:
         split = lit(sizes[0]) if scalar else lit(sizes)
     else:  # known at run time
