@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import pytest
 import yaml
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onnxbridge.spec import build, infer_shapes
@@ -93,37 +93,15 @@ def test_random_networks_convert_to_torch_with_parity(spec):
     _converts(spec, "torch")
 
 
-def _tf_unsupported(spec: dict) -> bool:
-    """Layers the TensorFlow converter refuses (documented in docs/support-matrix.md); see the xfail below."""
-    def refused(layer: dict, rank: int) -> bool:
-        if layer["type"].startswith("AvgPool"):
-            return bool(layer.get("ceil_mode")) and layer.get("count_include_pad", True)
-        return layer["type"] == "Upsample" and rank != 4
-
-    report = infer_shapes(spec)
-    ranks = {r.id: len(r.outputs[0].shape) for r in report.rows if r.outputs and r.depth == 0}
-    ranks["x"] = len(spec["inputs"][0]["shape"])
-    previous = "x"
-    for layer in spec["layers"]:
-        source = layer.get("input", previous)
-        if refused(layer, ranks[source if isinstance(source, str) else source[0]]):
-            return True
-        previous = layer["id"]
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @given(networks())
 def test_random_networks_convert_to_tensorflow_with_parity(spec):
     pytest.importorskip("tensorflow")
-    assume(not _tf_unsupported(spec))
     _converts(spec, "tensorflow")
 
 
 @pytest.mark.tensorflow
-@pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: Resize of a rank-3 tensor (Upsample of a 1-D signal) "
-                   "has no TensorFlow converter (ConversionError), although it is a registered layer example")
 def test_upsample_1d_converts_to_tensorflow():
     pytest.importorskip("tensorflow")
     _converts({"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", 2, 5], "dtype": "float32"}],
@@ -160,8 +138,6 @@ def test_op_layer_whose_operands_do_not_broadcast_is_refused():
 
 
 @pytest.mark.tensorflow
-@pytest.mark.xfail(strict=True, reason="frameworks/tensorflow: AveragePool with ceil_mode=1 and count_include_pad=1 "
-                   "has no TensorFlow converter (ConversionError), although the spec and onnxruntime accept it")
 def test_avgpool_ceil_mode_converts_to_tensorflow():
     pytest.importorskip("tensorflow")
     _converts({"name": "drawn", "inputs": [{"name": "x", "shape": ["batch", "seq", 4], "dtype": "float32"}],
