@@ -372,7 +372,9 @@ def average_pool(ctx: TensorFlowContext) -> None:
             declared = ctx.spatial_pads(kernel, strides, dilations) if ctx.attr("ceil_mode", 0) else \
                 [b for b, _ in explicit] + [e for _, e in explicit]
             counted = _pad_value(counted, list(zip(declared[:n], declared[n:])), 1.0)
-            counted = _pad_value(counted, [(0, e - declared[n + k]) for k, (_, e) in enumerate(explicit)], 0.0)
+            beyond = [(0, e - declared[n + k]) for k, (_, e) in enumerate(explicit)]
+            if any(e for _, e in beyond):
+                counted = _pad_value(counted, beyond, 0.0)
         else:
             counted = _pad_value(counted, explicit, 0.0)
         total = call(layer, _pad_value(x, explicit, 0.0))
