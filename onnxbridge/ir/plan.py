@@ -388,8 +388,8 @@ def loop_body_view(loop: onnx.NodeProto, outer: GraphView) -> GraphView:
     body = next(a.g for a in loop.attribute if a.name == "body")
     inits = {i.name for i in body.initializer}
     view = GraphView(body.name or "loop_body", list(body.node), [i.name for i in body.input if i.name not in inits],
-                     [o.name for o in body.output], {**outer.types, **graph_types(body)}, dict(outer.opsets),
-                     is_function=outer.is_function)
+                     [o.name for o in body.output], {**outer.types, **_loop_body_types(body, loop, outer)},
+                     dict(outer.opsets), is_function=outer.is_function)
     view.known.update(outer.known)
     view.sym_shapes.update(outer.sym_shapes)
     for init in body.initializer:
@@ -402,6 +402,39 @@ def loop_body_view(loop: onnx.NodeProto, outer: GraphView) -> GraphView:
     for node in view.nodes:
         fold_node(node, view)
     return view
+
+
+def _loop_body_types(body: onnx.GraphProto, loop: onnx.NodeProto, outer: GraphView) -> dict[str, TensorType]:
+    """The types of a Loop body's values. Carried inputs the body declares without a shape (function
+    bodies often do) take the rank of the value they start from, and the body is inferred again from them;
+    only ranks are seeded, as a carried value may change its sizes from one iteration to the next."""
+    types = graph_types(body)
+    seeded: dict[str, TensorType] = {}
+    for k, inp in enumerate(body.input[2:]):
+        start = outer.types.get(loop.input[2 + k]) if 2 + k < len(loop.input) and loop.input[2 + k] else None
+        own = types.get(inp.name, UNKNOWN)
+        if own.shape is None and start is not None and start.shape is not None:
+            seeded[inp.name] = TensorType(own.elem or start.elem, (None,) * len(start.shape))
+    if not seeded:
+        return types
+    defined = {i.name for i in body.input} | inits_of(body) | {o for n in body.node for o in n.output}
+    read = [i for n in body.node for i in n.input if i and i not in defined]
+    if any(name not in outer.types for name in read):
+        return types
+    graph = onnx.GraphProto()
+    graph.CopyFrom(body)
+    del graph.input[:], graph.output[:], graph.value_info[:]
+    graph.input.extend(value_info(i.name, seeded[i.name]) if i.name in seeded else i for i in body.input)
+    graph.input.extend(value_info(name, outer.types[name]) for name in dict.fromkeys(read))
+    graph.output.extend(onnx.ValueInfoProto(name=o.name) for o in body.output)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in outer.opsets.items()])
+    inferred = graph_types(infer_shapes(model).graph)
+    return {**types, **{n: t for n, t in inferred.items() if types.get(n, UNKNOWN).shape is None}}
+
+
+def inits_of(graph: onnx.GraphProto) -> set[str]:
+    """The names of a graph's initializers."""
+    return {i.name for i in graph.initializer}
 
 
 def subgraph_view(node: onnx.NodeProto, attribute: str, outer: GraphView) -> GraphView:

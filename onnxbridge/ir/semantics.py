@@ -72,7 +72,8 @@ def conv_pads(auto_pad: str, pads: Sequence[int] | None, kernel: Sequence[int], 
 def conv_transpose_pads(auto_pad: str, pads: Sequence[int] | None, output_shape: Sequence[int] | None,
                         kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],
                         output_padding: Sequence[int], in_spatial: Sequence[Size] | None) -> list[int]:
-    """ONNX ``pads`` of a ConvTranspose node: given, or worked out from ``output_shape`` / ``auto_pad``."""
+    """ONNX ``pads`` of a ConvTranspose node: given, or worked out from ``output_shape`` / ``auto_pad`` (a
+    negative end pad: the output grows there, as with more ``output_padding``)."""
     nd = len(kernel)
     if not output_shape and auto_pad in ("NOTSET", "", "VALID"):
         given = [int(p) for p in pads or []] if auto_pad != "VALID" else []
@@ -85,9 +86,9 @@ def conv_transpose_pads(auto_pad: str, pads: Sequence[int] | None, output_shape:
     for i in range(nd):
         full = strides[i] * (sizes[i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1
         total = full - target[i]
-        if total < 0:
-            raise ValueError(f"output_shape {target} is larger than the transposed convolution produces")
-        begin, end = split_total(total, auto_pad)  # an explicit output_shape splits like SAME_LOWER
+        # an explicit output_shape splits like SAME_LOWER; one larger than the convolution produces grows it
+        # at the end (a negative end pad, like more output_padding)
+        begin, end = split_total(total, auto_pad) if total >= 0 else (0, total)
         begins.append(begin)
         ends.append(end)
     return begins + ends
@@ -137,3 +138,34 @@ def center_crop_pad(in_size: int, out_size: int) -> tuple[tuple[int, int], tuple
     start = max(in_size - out_size, 0) // 2
     extra = max(out_size - in_size, 0)
     return (start, start + min(in_size, out_size)), (extra // 2, extra - extra // 2)
+
+
+# ONNX's recurrent activation functions, and how many of activation_alpha / activation_beta each reads
+RECURRENT_ACTIVATIONS = {"sigmoid": (0, 0), "tanh": (0, 0), "relu": (0, 0), "softsign": (0, 0), "softplus": (0, 0),
+                         "leakyrelu": (1, 0), "thresholdedrelu": (1, 0), "elu": (1, 0), "hardsigmoid": (1, 1),
+                         "affine": (1, 1), "scaledtanh": (1, 1)}
+
+
+def recurrent_activation_params(activations: Sequence[str], alphas: Sequence[float],
+                                betas: Sequence[float]) -> tuple[list[float | None], list[float | None]]:
+    """Each activation's alpha and beta (None: its default) from an LSTM/GRU/RNN's ``activation_alpha`` and
+    ``activation_beta``: the activations that take a parameter read the next value in order, as
+    onnxruntime reads them."""
+    alpha_list, beta_list = [float(a) for a in alphas], [float(b) for b in betas]
+    out_alphas: list[float | None] = []
+    out_betas: list[float | None] = []
+    for name in activations:
+        n_alpha, n_beta = RECURRENT_ACTIVATIONS[name.lower()]
+        out_alphas.append(alpha_list.pop(0) if n_alpha and alpha_list else None)
+        out_betas.append(beta_list.pop(0) if n_beta and beta_list else None)
+    return out_alphas, out_betas
+
+
+def pool_out_size(size: int, kernel: int, stride: int, dilation: int, begin: int, end: int, ceil: bool) -> int:
+    """How many windows a pooling takes along one axis (ONNX, as onnxruntime counts them): with ``ceil``, a
+    last window that would start in the end padding is dropped."""
+    room = size + begin + end - dilation * (kernel - 1) - 1
+    count = (-(-room // stride) if ceil else room // stride) + 1
+    if ceil and (count - 1) * stride >= size + begin:
+        count -= 1
+    return count

@@ -201,6 +201,10 @@ def xfail_reason(case: OpCase, framework: str) -> str | None:
     return case.xfail.get(framework) or case.xfail.get("*")
 
 
+# the inputs of LSTM / GRU / RNN that layout=1 lays out batch first: X, initial_h, initial_c
+LAYOUT_INPUTS = (0, 5, 6)
+
+
 def sequence_first_variant(case: OpCase) -> OpCase:
     """A batch-first (layout=1) recurrent case as the same op at layout=0: data inputs with dims 0 and 1 swapped.
 
@@ -208,7 +212,7 @@ def sequence_first_variant(case: OpCase) -> OpCase:
     """
     attrs = {k: v for k, v in case.attrs.items() if k != "layout"}
     swapped = tuple(dataclasses.replace(i, shape=(i.shape[1], i.shape[0], *i.shape[2:]))
-                    if not i.const and not i.absent else i for i in case.inputs)
+                    if k in LAYOUT_INPUTS and not i.const and not i.absent else i for k, i in enumerate(case.inputs))
     return dataclasses.replace(case, attrs=attrs, inputs=swapped, xfail={})
 
 
@@ -265,12 +269,71 @@ def _rnn_cases() -> list[OpCase]:
                    outputs=n_out, opset=14, label="bidirectional-batch-first", xfail={"*": ORT_NO_LAYOUT}),
         ]
     cases += [
-        OpCase("GRU", _rnn("GRU"), {"hidden_size": 4}, outputs=2, opset=14, label="reset-before-linear",
-               xfail={"torch": "torch's GRU applies the reset gate after the linear map (linear_before_reset=1)"}),
+        OpCase("GRU", _rnn("GRU"), {"hidden_size": 4}, outputs=2, opset=14, label="reset-before-linear"),
         OpCase("RNN", _rnn("RNN"), {"hidden_size": 4, "activations": ["Relu"]}, outputs=2, opset=14, label="relu"),
         OpCase("LSTM", _rnn("LSTM"), {"hidden_size": 4}, outputs=1, opset=7, label="y-only-opset7"),
     ]
     return cases
+
+
+def _runtime_rnn_cases() -> list[OpCase]:
+    def runtime(kind: str, dirs: int = 1, lens: bool = False, states: bool = False, peepholes: bool = False,
+                layout: int = 0):
+        inputs = [dataclasses.replace(spec, const=False) if k in (1, 2, 3) else spec
+                  for k, spec in enumerate(_rnn(kind, dirs=dirs, states=states, layout=layout))]
+        if lens:
+            inputs[4] = In((2,), "int32", "value", value=[5, 3])
+        if peepholes:
+            inputs.append(In((dirs, 12), fill="unit"))
+        return tuple(inputs)
+
+    base = {"hidden_size": 4}
+    return [
+        OpCase("LSTM", runtime("LSTM"), base, outputs=3, opset=14, label="runtime-weights"),
+        OpCase("LSTM", runtime("LSTM", dirs=2, lens=True, states=True, peepholes=True),
+               {**base, "direction": "bidirectional"}, outputs=3, opset=14, label="runtime-lens-peepholes"),
+        OpCase("LSTM", runtime("LSTM"), {**base, "clip": 0.5, "input_forget": 1, "direction": "reverse"},
+               outputs=3, opset=14, label="clip-input-forget-reverse"),
+        OpCase("GRU", runtime("GRU", dirs=2, lens=True, states=True), {**base, "direction": "bidirectional"},
+               outputs=2, opset=14, label="runtime-lens"),
+        OpCase("GRU", runtime("GRU"), {**base, "linear_before_reset": 1, "activations": ["HardSigmoid", "Elu"],
+                                       "activation_alpha": [0.3, 0.8], "activation_beta": [0.4]},
+               outputs=2, opset=14, label="runtime-activation-params"),
+        OpCase("RNN", runtime("RNN", lens=True), {**base, "direction": "reverse"}, outputs=2, opset=14,
+               label="runtime-lens-reverse"),
+        OpCase("LSTM", runtime("LSTM", dirs=2, states=True, layout=1),
+               {**base, "direction": "bidirectional", "layout": 1}, outputs=3, opset=14,
+               label="runtime-batch-first", xfail={"*": ORT_NO_LAYOUT}),
+    ]
+
+
+def _runtime_resize_cases() -> list[OpCase]:
+    def given(values, dtype="float32"):  # a graph input whose value the case fixes
+        return In((len(values),), dtype, "value", value=values)
+
+    x = In((1, 2, 4, 5))
+    return [
+        OpCase("Resize", (x, NONE, given([1, 1, 2, 1.5])), label="runtime-scales-nearest"),
+        OpCase("Resize", (x, NONE, given([1, 1, 0.6, 0.8])), {"mode": "linear"}, label="runtime-scales-linear-down"),
+        OpCase("Resize", (x, NONE, NONE, given([1, 2, 7, 3], "int64")),
+               {"mode": "cubic", "coordinate_transformation_mode": "align_corners"}, label="runtime-sizes-cubic"),
+        OpCase("Resize", (x, NONE, NONE, given([3, 9], "int64")),
+               {"mode": "nearest", "axes": [2, 3], "keep_aspect_ratio_policy": "not_larger",
+                "nearest_mode": "ceil", "coordinate_transformation_mode": "half_pixel_symmetric"},
+               label="runtime-sizes-axes-not-larger"),
+        OpCase("Resize", (x, given([0, 0, 0.2, 0.1, 1, 1, 0.9, 1.2]), NONE, C([1, 2, 3, 4])),
+               {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize",
+                "extrapolation_value": -1.0}, label="runtime-roi-crop"),
+        OpCase("Resize", (x, NONE, C([1, 1, 0.5, 0.7], "float32")), {"mode": "cubic", "antialias": 1,
+                                                                      "exclude_outside": 1, "cubic_coeff_a": -0.5},
+               label="cubic-antialias"),
+        OpCase("Resize", (x, NONE, C([1, 1, 1.7, 2.5], "float32")), {"mode": "linear",
+                                                                      "coordinate_transformation_mode": "asymmetric"},
+               label="linear-asymmetric-fractional"),
+        OpCase("Resize", (In((2, 6, 5)), NONE, given([1, 0.5, 1.6])), {"mode": "linear"},
+               label="runtime-scales-channel-axis"),
+        OpCase("Upsample", (x, given([1, 1, 2, 3])), opset=9, label="runtime-scales"),
+    ]
 
 
 # unsigned values across the whole range: above 2**63 int64 reads them as negative, so these catch a
@@ -490,8 +553,9 @@ CASES: list[OpCase] = [
     OpCase("MaxPool", (X4,), {"kernel_shape": [2, 2], "auto_pad": "SAME_UPPER"}, label="same-upper-odd"),
     OpCase("MaxPool", (X4,), {"kernel_shape": [2, 2], "dilations": [2, 2]}, label="dilated"),
     OpCase("MaxPool", (X3,), {"kernel_shape": [2], "strides": [2]}, label="1d"),
-    OpCase("MaxPool", (X4,), {"kernel_shape": [2, 2], "strides": [2, 2]}, outputs=2, label="indices",
-           xfail={"torch": "torch numbers max-pool indices per channel, ONNX over the whole tensor"}),
+    OpCase("MaxPool", (X4,), {"kernel_shape": [2, 2], "strides": [2, 2]}, outputs=2, label="indices"),
+    OpCase("MaxPool", (In((2, 3, 7, 6)),), {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [1, 0, 1, 0],
+                                            "storage_order": 1}, outputs=2, opset=12, label="indices-column-major"),
     OpCase("AveragePool", (X4,), {"kernel_shape": [2, 2], "strides": [2, 2]}, label="2x2"),
     OpCase("AveragePool", (X4,), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, label="exclude-pad"),
     OpCase("AveragePool", (X4,), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1},
@@ -532,6 +596,9 @@ CASES: list[OpCase] = [
     OpCase("BatchNormalization", (In((2, 3)), *[C([1.0, 2.0, 3.0], "float32")] * 4), label="2d-input"),
     OpCase("BatchNormalization", (X4, In((3,)), In((3,)), In((3,)), In((3,), fill="positive")), label="runtime"),
     OpCase("InstanceNormalization", (X4, C([1, 2, 0.5], "float32"), C([0, 1, -1], "float32"))),
+    OpCase("InstanceNormalization", (X4, In((3,)), In((3,))), {"epsilon": 1e-3}, label="runtime-scale-bias"),
+    OpCase("BatchNormalization", (X4, In((3,)), In((3,)), In((3,)), In((3,), fill="positive")),
+           {"training_mode": 1, "momentum": 0.8}, opset=15, outputs=3, label="training-mode"),
     OpCase("LayerNormalization", (X3, _w(6), _w(6)), label="last-axis"),
     OpCase("LayerNormalization", (X3, _w(4, 6)), {"axis": 1, "epsilon": 1e-3}, label="two-axes-nobias"),
     OpCase("LayerNormalization", (X3, In((6,)), In((6,))), label="runtime-weight"),
@@ -622,6 +689,8 @@ CASES: list[OpCase] = [
            label="full-length"),
     # recurrent (seq 5, batch 2, input 3, hidden 4)
     *_rnn_cases(),
+    # -- LSTM / GRU / RNN with weights known at run time, sequence lengths, peepholes, clipping ------------
+    *_runtime_rnn_cases(),
     # control flow
     OpCase("Loop", (C(4), C(True, "bool"), In((2, 3)), C([1.0, 2.0, 3.0], "float32")),
            {"body": _loop_body()}, outputs=3, opset=16),
@@ -647,9 +716,46 @@ CASES: list[OpCase] = [
     OpCase("Resize", (X4, NONE, C([1, 1, 2, 2], "float32")), {"mode": "cubic"}, label="bicubic"),
     OpCase("Resize", (X4, NONE, C([1, 1, 2, 2], "float32")), {"mode": "linear",
                                                               "coordinate_transformation_mode": "asymmetric"},
-           label="linear-asymmetric",
-           xfail={"torch": "asymmetric linear resizing has no F.interpolate equivalent"}),
+           label="linear-asymmetric"),
     OpCase("Upsample", (X4, C([1, 1, 2, 2], "float32")), opset=9),
+    # -- Conv with strides and dilations, ConvTranspose with dilations, groups, an output_shape beyond the
+    # convolution's ----------------------------------------------------------------------------------------
+    OpCase("Conv", (In((1, 3, 11, 10)), _w(4, 3, 3, 2), _w(4)), {"strides": [2, 3], "dilations": [2, 2],
+                                                                 "pads": [1, 0, 2, 1]}, label="dilated-strided"),
+    OpCase("ConvTranspose", (X4, _w(3, 2, 3, 3), _w(2)), {"strides": [2, 1], "dilations": [2, 2],
+                                                          "pads": [1, 0, 0, 1]}, label="dilated"),
+    OpCase("ConvTranspose", (X4, _w(3, 1, 2, 3), _w(3)), {"group": 3, "strides": [2, 2], "dilations": [1, 2],
+                                                          "output_padding": [1, 0]}, label="grouped-dilated"),
+    OpCase("ConvTranspose", (In((1, 1, 3, 3)), _w(1, 2, 3, 3)), {"strides": [3, 2], "output_shape": [10, 8]},
+           label="output-shape-grows"),
+    # -- ScatterND / ScatterElements reductions mul, max, min (repeated indices), GatherND batch_dims --------
+    *[OpCase("ScatterND", (X3, C([[0, 1], [1, 3], [0, 1]]), In((3, 6))), {"reduction": r}, opset=18,
+             label=f"{r}-repeated") for r in ("mul", "max", "min")],
+    OpCase("ScatterND", (X3, C([[1], [-2]]), In((2, 4, 6))), {"reduction": "mul"}, opset=18,
+           label="mul-negative-rows"),
+    OpCase("ScatterElements", (X3, C(np.zeros((2, 2, 6), np.int64)), In((2, 2, 6))),
+           {"axis": 1, "reduction": "mul"}, opset=18, label="mul-repeated"),
+    OpCase("GatherND", (In((2, 3, 4)), In((2, 2, 1), "int64", "int:0:3")), {"batch_dims": 1}, opset=13,
+           label="batch-dims"),
+    OpCase("GatherND", (In((2, 3, 4, 2)), In((2, 3, 1), "int64", "int:0:4")), {"batch_dims": 2}, opset=13,
+           label="batch-dims-2"),
+    # -- AveragePool / LpPool / MaxPool over dilated windows at any stride, AveragePool ceil_mode windows past
+    # counted pads -----------------------------------------------------------------------------------------
+    OpCase("AveragePool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 3], "strides": [2, 1],
+                                                "pads": [1, 0, 2, 1]}, opset=19, label="dilated"),
+    OpCase("AveragePool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 2], "strides": [2, 3],
+                                                "pads": [1, 1, 1, 1], "ceil_mode": 1, "count_include_pad": 1},
+           opset=19, label="dilated-ceil-count-pads"),
+    OpCase("AveragePool", (In((1, 2, 7, 7)),), {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1],
+                                                "ceil_mode": 1, "count_include_pad": 1}, opset=19,
+           label="ceil-count-pads"),
+    OpCase("LpPool", (In((1, 2, 9, 8)),), {"kernel_shape": [2, 2], "dilations": [2, 2], "strides": [2, 2], "p": 3},
+           opset=18, label="dilated"),
+    OpCase("MaxPool", (In((1, 2, 9, 8)),), {"kernel_shape": [3, 2], "dilations": [2, 2], "strides": [2, 3],
+                                            "pads": [1, 0, 1, 1]}, opset=12, label="dilated-strided"),
+    # -- Resize / Upsample with scales, sizes or roi known at run time, and the forms no framework layer
+    # matches (any axes, cubic and antialiased weights, aspect policies, crop-and-resize) ------------------
+    *_runtime_resize_cases(),
     # -- runtime-valued parameters, element types, old opsets, bit ops (cov-params) ----------------------
     *_params_cases(),
     # additions whose second operand looks like a bias vector along an inner axis (Keras would add it along

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 import pytest
 import yaml
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onnxbridge.spec import build, infer_shapes
@@ -94,29 +94,11 @@ def test_random_networks_convert_to_torch_with_parity(spec):
     _converts(spec, "torch")
 
 
-def _tf_unsupported(spec: dict) -> bool:
-    """Layers the TensorFlow converter refuses (documented in docs/support-matrix.md): trilinear upsampling."""
-    def refused(layer: dict, rank: int) -> bool:
-        return layer["type"] == "Upsample" and rank == 5 and layer.get("mode") == "linear"
-
-    report = infer_shapes(spec)
-    ranks = {r.id: len(r.outputs[0].shape) for r in report.rows if r.outputs and r.depth == 0}
-    ranks["x"] = len(spec["inputs"][0]["shape"])
-    previous = "x"
-    for layer in spec["layers"]:
-        source = layer.get("input", previous)
-        if refused(layer, ranks[source if isinstance(source, str) else source[0]]):
-            return True
-        previous = layer["id"]
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.tensorflow
 @given(networks())
 def test_random_networks_convert_to_tensorflow_with_parity(spec):
     pytest.importorskip("tensorflow")
-    assume(not _tf_unsupported(spec))
     _converts(spec, "tensorflow")
 
 

@@ -374,13 +374,22 @@ class ScatterND(keras.layers.Layer):
         self.reduction = reduction
 
     def call(self, x, indices, updates):
+        k = indices.shape[-1]
+        indices = tf.cast(indices, tf.int64)
+        indices = tf.where(indices < 0, indices + tf.shape(x, out_type=tf.int64)[:k], indices)
+        if self.reduction == "mul":  # TensorFlow has no multiplying scatter: one update at a time
+            at = tf.reshape(indices, [-1, k])
+            rows = tf.reshape(updates, tf.concat([[-1], tf.shape(updates)[len(indices.shape) - 1:]], 0))
+            step = lambda i, y: (i + 1, tf.tensor_scatter_nd_update(y, at[i:i + 1], tf.gather_nd(y, at[i:i + 1]) * rows[i:i + 1]))
+            return tf.while_loop(lambda i, y: i < tf.shape(at)[0], step, (0, x))[1]
         op = {"none": tf.tensor_scatter_nd_update, "add": tf.tensor_scatter_nd_add,
               "max": tf.tensor_scatter_nd_max, "min": tf.tensor_scatter_nd_min}[self.reduction]
         return op(x, indices, updates)
 '''),
     "ScatterElements": _lines('''
 class ScatterElements(keras.layers.Layer):
-    """Write (or add ...) updates along one axis at per-element indices (ONNX ScatterElements)."""
+    """Write (or add, multiply, take the max/min of) updates along one axis at per-element indices (ONNX
+    ScatterElements)."""
 
     def __init__(self, axis, reduction="none", **kwargs):
         super().__init__(autocast=False, **kwargs)
@@ -394,6 +403,10 @@ class ScatterElements(keras.layers.Layer):
         grids = tf.meshgrid(*[tf.range(n) for n in tf.unstack(tf.shape(indices, out_type=tf.int64))], indexing="ij")
         grids[self.axis] = indices
         coords = tf.stack(grids, axis=-1)
+        if self.reduction == "mul":  # TensorFlow has no multiplying scatter: one update at a time
+            at, rows = tf.reshape(coords, [-1, len(x.shape)]), tf.reshape(updates, [-1])
+            step = lambda i, y: (i + 1, tf.tensor_scatter_nd_update(y, at[i:i + 1], tf.gather_nd(y, at[i:i + 1]) * rows[i:i + 1]))
+            return tf.while_loop(lambda i, y: i < tf.shape(at)[0], step, (0, x))[1]
         op = {"none": tf.tensor_scatter_nd_update, "add": tf.tensor_scatter_nd_add,
               "max": tf.tensor_scatter_nd_max, "min": tf.tensor_scatter_nd_min}[self.reduction]
         return op(x, coords, updates)
@@ -440,18 +453,6 @@ class ConvTransposeOp(keras.layers.Layer):
     def call(self, x, kernel):
         return ops.conv_transpose(x, kernel, self.strides, padding="valid", output_padding=self.output_padding,
                                   data_format="channels_last")
-'''),
-    "MaxPoolDilated": _lines('''
-class MaxPoolDilated(keras.layers.Layer):
-    """Max pooling with dilated windows on a channels-last tensor."""
-
-    def __init__(self, pool_size, strides, dilation_rate, **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size, self.strides, self.dilation_rate = list(pool_size), list(strides), list(dilation_rate)
-
-    def call(self, x):
-        return tf.nn.pool(x, self.pool_size, "MAX", strides=self.strides, padding="VALID",
-                          dilations=self.dilation_rate)
 '''),
 }
 

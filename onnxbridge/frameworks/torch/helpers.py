@@ -113,6 +113,258 @@ def onnx_pad(x, pads, mode="constant", value=0.0, axes=None):
         x = x.index_select(axis, index)
     return x
 '''),
+    "onnx_resize": _lines('''
+def onnx_resize(x, scales=None, sizes=None, roi=None, mode="nearest", coordinate_transformation_mode="half_pixel",
+                nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=False,
+                extrapolation_value=0.0, antialias=False, axes=None, keep_aspect_ratio_policy="stretch"):
+    """ONNX Resize (and Upsample) with every mode and coordinate rule, scales or sizes known at run time:
+    one axis at a time, each output position a weighted sum of its input neighbours (nearest: the one it
+    rounds to), the weights as ONNX defines them.
+    """
+    rank = x.dim()
+    axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes]
+    shape = list(x.shape)
+    if sizes is not None and len(sizes):
+        out = [int(s) for s in sizes]
+        factors = [out[k] / shape[a] for k, a in enumerate(axes)]
+        if keep_aspect_ratio_policy != "stretch":
+            scale = (min if keep_aspect_ratio_policy == "not_larger" else max)(factors)
+            factors = [scale] * len(axes)
+            out = [int(scale * shape[a] + 0.5) for a in axes]
+    else:
+        factors = [float(s) for s in scales]
+        out = [int(f * shape[a]) for f, a in zip(factors, axes)]
+    roi = [float(r) for r in roi] if roi is not None and len(roi) else None
+    floating = x.dtype.is_floating_point
+    y = x if mode == "nearest" else x.to(torch.promote_types(x.dtype, torch.float32) if floating else torch.float64)
+    for k, axis in enumerate(axes):
+        factor, size, width = factors[k], shape[axis], factors[k] * shape[axis]
+        pos = torch.arange(out[k], dtype=torch.float64, device=x.device)
+        coord = coordinate_transformation_mode
+        if coord == "align_corners":
+            src = pos * 0 if width == 1 else pos * (size - 1) / (width - 1)
+        elif coord == "asymmetric":
+            src = pos / factor
+        elif coord == "tf_crop_and_resize":
+            start, end = roi[k], roi[k + len(axes)]
+            src = pos * 0 + (end - start) * (size - 1) / 2 if width == 1 else pos * (end - start) * (size - 1) / (width - 1)
+            src = src + start * (size - 1)
+        elif coord == "pytorch_half_pixel":
+            src = pos * 0 - 0.5 if width == 1 else (pos + 0.5) / factor - 0.5
+        elif coord == "tf_half_pixel_for_nn":
+            src = (pos + 0.5) / factor
+        elif coord == "half_pixel_symmetric":
+            src = size / 2 * (1 - out[k] / width) + (pos + 0.5) / factor - 0.5
+        else:
+            src = (pos + 0.5) / factor - 0.5
+        whole = src == torch.floor(src)
+        ratio = torch.where(whole, 1.0, src - torch.floor(src))  # in (0, 1]: the left neighbour is preferred
+        if mode == "nearest":
+            up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": ratio < 0,
+                  "ceil": ratio > 0}[nearest_mode] | whole
+            index = (torch.ceil(src) - 1 + up.double()).clamp(0, size - 1).long()
+            y = y.index_select(axis, index)
+        else:
+            support = 1 if mode == "linear" else 2
+            scale = min(factor, 1.0) if antialias else 1.0
+            first = int(-support / scale // 1) + 1
+            n = 2 - 2 * first
+            d = (scale * (torch.arange(first, first + n, dtype=torch.float64, device=x.device) - ratio[:, None])).abs()
+            if mode == "linear":
+                weights = (1 - d).clamp(0, 1)
+            else:
+                a = cubic_coeff_a
+                weights = torch.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
+                                      torch.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, 0.0))
+            if antialias:
+                weights = weights / weights.sum(-1, keepdim=True)
+            taps = torch.ceil(src).long()[:, None] - n // 2 + torch.arange(n, device=x.device)
+            if exclude_outside:
+                weights = torch.where((taps < 0) | (taps >= size), 0.0, weights)
+                total = weights.sum(-1, keepdim=True)
+                weights = weights / torch.where(total == 0, 1.0, total)
+            matrix = torch.zeros(out[k], size, dtype=torch.float64, device=x.device)
+            matrix.scatter_add_(1, taps.clamp(0, size - 1), weights)
+            y = torch.movedim(torch.movedim(y, axis, -1) @ matrix.T.to(y.dtype), -1, axis)
+        if coord == "tf_crop_and_resize":
+            outside = ((src < 0) | (src > size - 1)).reshape([-1 if a == axis else 1 for a in range(rank)])
+            y = torch.where(outside, torch.tensor(extrapolation_value, dtype=y.dtype, device=y.device), y)
+    if y.dtype != x.dtype:
+        if not floating:
+            info = torch.iinfo(x.dtype)
+            y = y.round().clamp(info.min, info.max)
+        y = y.to(x.dtype)
+    return y
+'''),
+    "onnx_recurrent": _lines('''
+def onnx_recurrent(kind, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None,
+                   direction="forward", layout=0, activations=None, alphas=None, betas=None, clip=None,
+                   input_forget=False, linear_before_reset=False):
+    """ONNX LSTM, GRU or RNN (kind) step by step, for weights known at run time and what torch's modules
+    lack: per-batch sequence lengths (steps past one keep the state and give zeros), peepholes, cell
+    clipping, ONNX's activation functions (alphas, betas: their parameters, None for the default).
+    Returns Y, Y_h (and Y_c for an LSTM) laid out as ONNX does.
+    """
+    if layout:  # batch first: run time first
+        x = x.transpose(0, 1)
+        initial_h = None if initial_h is None else initial_h.transpose(0, 1)
+        initial_c = None if initial_c is None else initial_c.transpose(0, 1)
+    steps, batch = x.shape[0], x.shape[1]
+    dirs, hidden = w.shape[0], r.shape[-1]
+    gates, per = {"LSTM": (4, 3), "GRU": (3, 2), "RNN": (1, 1)}[kind]
+    names = activations or {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"], "RNN": ["tanh"]}[kind] * dirs
+    alphas, betas = alphas or [None] * len(names), betas or [None] * len(names)
+
+    def act(k, v):
+        if clip is not None:
+            v = v.clamp(-clip, clip)
+        name, alpha, beta = names[k].lower(), alphas[k], betas[k]
+        if name == "sigmoid":
+            return torch.sigmoid(v)
+        if name == "tanh":
+            return torch.tanh(v)
+        if name == "relu":
+            return torch.relu(v)
+        if name == "leakyrelu":
+            return F.leaky_relu(v, 0.01 if alpha is None else alpha)
+        if name == "thresholdedrelu":
+            return torch.where(v > (1.0 if alpha is None else alpha), v, 0.0)
+        if name == "elu":
+            return F.elu(v, 1.0 if alpha is None else alpha)
+        if name == "softsign":
+            return v / (1 + v.abs())
+        if name == "softplus":
+            return F.softplus(v)
+        if name == "hardsigmoid":
+            return ((0.2 if alpha is None else alpha) * v + (0.5 if beta is None else beta)).clamp(0, 1)
+        if name == "affine":
+            return (1.0 if alpha is None else alpha) * v + (0.0 if beta is None else beta)
+        if name == "scaledtanh":
+            return (1.0 if alpha is None else alpha) * torch.tanh((1.0 if beta is None else beta) * v)
+        raise ValueError(f"unknown activation {name}")
+
+    b = x.new_zeros(dirs, 2 * gates * hidden) if b is None else b
+    lens = torch.full((batch,), steps, device=x.device) if sequence_lens is None else sequence_lens.long()
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        wb, rb = b[d, :gates * hidden], b[d, gates * hidden:]
+        inputs = x @ w[d].T + wb
+        state = x.new_zeros(batch, hidden) if initial_h is None else initial_h[d]
+        cell = x.new_zeros(batch, hidden) if initial_c is None else initial_c[d]
+        out = [x.new_zeros(batch, hidden)] * steps
+        backward = direction == "reverse" or d == 1
+        for t in reversed(range(steps)) if backward else range(steps):
+            live = (t < lens)[:, None]
+            if kind == "LSTM":
+                i, o, f, c = (inputs[t] + state @ r[d].T + rb).chunk(4, -1)
+                pi, po, pf = (0, 0, 0) if p is None else p[d].chunk(3)
+                i = act(3 * d, i + pi * cell)
+                f = 1 - i if input_forget else act(3 * d, f + pf * cell)
+                new_cell = f * cell + i * act(3 * d + 1, c)
+                new_state = act(3 * d, o + po * new_cell) * act(3 * d + 2, new_cell)
+                cell = torch.where(live, new_cell, cell)
+            elif kind == "GRU":
+                xz, xr, xh = inputs[t].chunk(3, -1)
+                (rz, rr, rh), (bz, br, bh) = r[d].chunk(3), rb.chunk(3)
+                z = act(2 * d, xz + state @ rz.T + bz)
+                reset = act(2 * d, xr + state @ rr.T + br)
+                if linear_before_reset:
+                    h = act(2 * d + 1, xh + reset * (state @ rh.T + bh))
+                else:
+                    h = act(2 * d + 1, xh + (reset * state) @ rh.T + bh)
+                new_state = (1 - z) * h + z * state
+            else:
+                new_state = act(d, inputs[t] + state @ r[d].T + rb)
+            out[t] = torch.where(live, new_state, 0.0)
+            state = torch.where(live, new_state, state)
+        ys.append(torch.stack(out))
+        hs.append(state)
+        cs.append(cell)
+    y, y_h, y_c = torch.stack(ys, 1), torch.stack(hs), torch.stack(cs)
+    if layout:
+        y, y_h, y_c = y.permute(2, 0, 1, 3), y_h.transpose(0, 1), y_c.transpose(0, 1)
+    return (y, y_h, y_c) if kind == "LSTM" else (y, y_h)
+'''),
+    "onnx_dilated_pool": _lines('''
+def onnx_dilated_pool(x, kernel, strides, pads, dilations, ceil_mode=False, count_include_pad=False, p=None):
+    """ONNX AveragePool (or LpPool, given p) over dilated windows: each window's sum as a convolution of
+    every channel by ones (dilated), divided by how many elements it counts (ceil_mode's last windows
+    never count what lies past the padding); LpPool takes the p-th root of the sum of |x|^p.
+    """
+    nd = len(kernel)
+    conv = (F.conv1d, F.conv2d, F.conv3d)[nd - 1]
+    sizes, ends = list(x.shape[2:]), []
+    for d in range(nd):
+        span = dilations[d] * (kernel[d] - 1) + 1
+        room = sizes[d] + pads[d] + pads[nd + d] - span
+        count = (-(-room // strides[d]) if ceil_mode else room // strides[d]) + 1
+        if ceil_mode and (count - 1) * strides[d] >= sizes[d] + pads[d]:
+            count -= 1
+        ends.append((count - 1) * strides[d] + span - sizes[d] - pads[d])  # the last window just fits
+
+    def torch_order(begins, finals):
+        return [v for d in reversed(range(nd)) for v in (begins[d], finals[d])]
+
+    values = x if p is None else x.abs().pow(p)
+    ones = torch.ones(1, 1, *kernel, dtype=x.dtype, device=x.device)
+    flat = F.pad(values.reshape(-1, 1, *sizes), torch_order(pads[:nd], ends))
+    total = conv(flat, ones, stride=strides, dilation=dilations)
+    if p is not None:
+        y = total.pow(1.0 / p)
+    else:
+        counted = torch.ones(1, 1, *sizes, dtype=x.dtype, device=x.device)
+        if count_include_pad:
+            counted = F.pad(F.pad(counted, torch_order(pads[:nd], pads[nd:]), value=1.0),
+                            torch_order([0] * nd, [e - pads[nd + d] for d, e in enumerate(ends)]))
+        else:
+            counted = F.pad(counted, torch_order(pads[:nd], ends))
+        y = total / conv(counted, ones, stride=strides, dilation=dilations)
+    return y.reshape(*x.shape[:2], *y.shape[2:])
+'''),
+    "onnx_scatter_nd": _lines('''
+def onnx_scatter_nd(x, indices, updates, reduction):
+    """ONNX ScatterND with reduction mul, max or min: x flattened over the indexed axes, each indexed row
+    combined with every update aimed at it (scatter_reduce).
+    """
+    k = indices.shape[-1]
+    head = list(x.shape[:k])
+    strides = [1] * k
+    for j in reversed(range(k - 1)):
+        strides[j] = strides[j + 1] * head[j + 1]
+    index = indices.reshape(-1, k) % torch.tensor(head, device=x.device)  # negative indices count from the end
+    rows = (index * torch.tensor(strides, device=x.device)).sum(-1)
+    flat, source = x.reshape(-1, *x.shape[k:]), updates.reshape(-1, *x.shape[k:])
+    rows = rows.reshape(-1, *[1] * (source.dim() - 1)).expand_as(source)
+    reduce = {"mul": "prod", "max": "amax", "min": "amin"}[reduction]
+    return flat.scatter_reduce(0, rows, source, reduce).reshape(x.shape)
+'''),
+    "onnx_gather_nd": _lines('''
+def onnx_gather_nd(x, indices, batch_dims):
+    """ONNX GatherND with batch_dims leading axes shared by x and indices: each batch entry gathers from its
+    own slice of x.
+    """
+    batch = indices.shape[:batch_dims]
+    n = int(torch.tensor(batch).prod()) if batch_dims else 1
+    data = x.reshape(n, *x.shape[batch_dims:])
+    index = indices.reshape(n, -1, indices.shape[-1]).long()
+    which = torch.arange(n, device=x.device)[:, None].expand(-1, index.shape[1])
+    out = data[(which, *index.movedim(-1, 0))]
+    return out.reshape(*indices.shape[:-1], *out.shape[2:])
+'''),
+    "onnx_pool_indices": _lines('''
+def onnx_pool_indices(indices, shape, column_major=False):
+    """torch's max-pool indices (row-major within each channel) as ONNX numbers them: over the whole input
+    of this shape, row-major, or column-major over the last two axes (storage_order=1).
+    """
+    n, c, *spatial = shape
+    if column_major:
+        height, width = spatial[-2:]
+        indices = indices % width * height + indices // width
+    size = 1
+    for d in spatial:
+        size *= d
+    return indices + torch.arange(n * c, device=indices.device).reshape(n, c, *[1] * len(spatial)) * size
+'''),
     "onnx_tree_ensemble": _lines('''
 def onnx_tree_ensemble(x, trees, n_targets, aggregate, depth):
     """ONNX TreeEnsemble: every tree walked at once, one level per step, then the reached leaves' weights

@@ -9,9 +9,29 @@ import numpy as np
 
 from onnxbridge.codegen.writer import call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
-from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
+from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, slice_code, subscript
+from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
-from onnxbridge.ir.semantics import same_total, split_total
+from onnxbridge.ir.semantics import pool_out_size, same_total, split_total
+
+DILATED_POOL = define("DilatedPool", '''
+class DilatedPool(keras.layers.Layer):
+    """Max or sum pooling of a channels-last tensor over dilated windows at any stride (TensorFlow pools
+    dilated windows at stride 1 only): every window at stride 1, then every stride-th one."""
+
+    def __init__(self, pool_size, strides, dilation_rate, kind="max", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides, self.dilation_rate = list(pool_size), list(strides), list(dilation_rate)
+        self.kind = kind
+
+    def call(self, x):
+        y = tf.nn.pool(x, self.pool_size, "MAX" if self.kind == "max" else "AVG", padding="VALID",
+                       dilations=self.dilation_rate)
+        if self.kind == "sum":  # the mean of a window that lies wholly inside, times its size
+            for k in self.pool_size:
+                y = y * k
+        return y[(slice(None), *[slice(None, None, s) for s in self.strides], slice(None))]
+''')
 
 
 def spatial_padding(ctx: TensorFlowContext, kernel: list[int], strides: list[int], dilations: list[int],
@@ -77,10 +97,18 @@ def conv(ctx: TensorFlowContext) -> None:
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
     group = int(ctx.attr("group", 1))
-    if any(s > 1 for s in strides) and any(d > 1 for d in dilations):
-        ctx.fail("strides and dilations both above 1 are not supported by Keras convolutions")
     in_shape = ctx.shape(0)
     padding, explicit = spatial_padding(ctx, kernel, strides, dilations, tuple(in_shape[2:]))
+    # Keras convolutions take strides or dilations above 1, not both: every position at stride 1, then
+    # every stride-th one
+    subsample = strides if any(s > 1 for s in strides) and any(d > 1 for d in dilations) else None
+    if subsample is not None:
+        if padding == "same":
+            same = [_same_pads(k, s, d, size) for k, s, d, size in zip(kernel, strides, dilations, in_shape[2:])]
+            if any(p is None for p in same):
+                ctx.fail("same padding of a strided dilated convolution needs static spatial sizes")
+            padding, explicit = "valid", [p for p in same if p is not None]
+        strides = [1] * n
     x = ctx.x_cl(0)
     if any(b or e for b, e in explicit):
         x = pad_layer(ctx, x, explicit, f"{_label(ctx)}_pad")
@@ -101,7 +129,11 @@ def conv(ctx: TensorFlowContext) -> None:
         weights = [kern] + ([bias] if bias is not None else [])
         layer = ctx.layer(f"Conv{n}D", weights=weights, filters=int(out_channels), kernel_size=_tuple(kernel),
                           groups=group if group != 1 else None, **common)
-    ctx.emit(call(layer, x), perm=L.channels_last(rank))
+    y = call(layer, x)
+    if subsample is not None:
+        y = subscript(y, [slice_code(None, None)] + [slice_code(None, None, s) for s in subsample] +
+                      [slice_code(None, None)])
+    ctx.emit(y, perm=L.channels_last(rank))
 
 
 def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
@@ -138,29 +170,95 @@ def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:
     ctx.emit(y, perm=L.channels_last(rank))
 
 
+MAX_POOL_INDICES = define("MaxPoolWithIndices", '''
+class MaxPoolWithIndices(keras.layers.Layer):
+    """2-D max pooling of a channels-last tensor that ``pads`` (top, left, bottom, right) already padded,
+    with where each maximum is as ONNX numbers it: over the whole unpadded NCHW input, row-major, or
+    column-major over height and width (``column_major``)."""
+
+    def __init__(self, pool_size, strides, pads, column_major=False, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.pool_size, self.strides, self.pads = list(pool_size), list(strides), list(pads)
+        self.column_major = column_major
+
+    def call(self, x):
+        values, where = tf.nn.max_pool_with_argmax(x, self.pool_size, self.strides, "VALID", output_dtype=tf.int64,
+                                                   include_batch_in_index=True)
+        shape = tf.shape(x, out_type=tf.int64)
+        height, width, channels = shape[1], shape[2], shape[3]
+        top, left, bottom, right = self.pads
+        channel, rest = where % channels, where // channels
+        col, rest = rest % width - left, rest // width
+        row, batch = rest % height - top, rest // height
+        h, w = height - top - bottom, width - left - right
+        within = col * h + row if self.column_major else row * w + col
+        return values, (batch * channels + channel) * h * w + within
+''')
+
+
+TRANSPOSED_CONV = define("TransposedConv", '''
+class TransposedConv(keras.layers.Layer):
+    """ONNX ConvTranspose of a channels-last tensor with any strides, dilations, groups and output padding (no
+    cropping): the input spread ``strides`` apart with zeros, padded by the dilated kernel's reach, then
+    convolved with the flipped kernel (ONNX layout [in, out / group, *kernel]), one group at a time."""
+
+    def __init__(self, strides, dilations, group=1, output_padding=None, **kwargs):
+        super().__init__(**kwargs)
+        self.strides, self.dilations, self.group = list(strides), list(dilations), group
+        self.output_padding = list(output_padding or [0] * len(self.strides))
+
+    def call(self, x, kernel):
+        nd = len(self.strides)
+        kernel = tf.cast(kernel, x.dtype)
+        for a, s in enumerate(self.strides, start=1):
+            if s > 1:
+                shape = tf.shape(x)
+                spread = tf.pad(tf.expand_dims(x, a + 1), [[0, 0]] * (a + 1) + [[0, s - 1]] + [[0, 0]] * (nd + 1 - a))
+                x = tf.reshape(spread, tf.concat([shape[:a], shape[a:a + 1] * s, shape[a + 1:]], 0))
+                x = x[(slice(None),) * a + (slice(None, (x.shape[a] or tf.shape(x)[a]) - s + 1),)]
+        reach = [d * (k - 1) for d, k in zip(self.dilations, kernel.shape[2:])]
+        x = tf.pad(x, [[0, 0]] + [[r, r + p] for r, p in zip(reach, self.output_padding)] + [[0, 0]])
+        flipped = tf.reverse(kernel, list(range(2, nd + 2)))
+        per_group = kernel.shape[0] // self.group
+        outs = []
+        for g in range(self.group):
+            w = tf.transpose(flipped[g * per_group:(g + 1) * per_group], [*range(2, nd + 2), 0, 1])
+            part = x[..., g * per_group:(g + 1) * per_group]
+            outs.append(tf.nn.convolution(part, w, padding="VALID", dilations=self.dilations))
+        return outs[0] if self.group == 1 else tf.concat(outs, -1)
+''')
+
+
 @TF_OPS.register("ConvTranspose")
 def conv_transpose(ctx: TensorFlowContext) -> None:
-    """ONNX ``ConvTranspose`` (1-D to 3-D) as a Keras transposed convolution, channels-last."""
+    """ONNX ``ConvTranspose`` (1-D to 3-D) as a Keras transposed convolution, channels-last; groups, dilations
+    and output padding Keras does not take through the ``TransposedConv`` helper layer."""
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
         ctx.fail(f"{n}-D transposed convolution is not supported")
     w = ctx.const(1)
     bias = ctx.const(2) if ctx.has(2) else None
-    if int(ctx.attr("group", 1)) != 1:
-        ctx.fail("grouped transposed convolution is not supported by Keras")
+    group = int(ctx.attr("group", 1))
     w_shape = w.shape if w is not None else ctx.shape(1)
     kernel = list(ctx.attr("kernel_shape", w_shape[2:]))
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated transposed convolution is not supported")
     out_pad = list(ctx.attr("output_padding", [0] * n))
     pads = ctx.transposed_pads(kernel, strides, dilations, out_pad)
-    if any(op >= s for op, s in zip(out_pad, strides)) and any(out_pad):
-        ctx.fail("output_padding must be smaller than the stride")
+    for i in range(n):  # an output_shape beyond the convolution's: more output padding
+        if pads[i + n] < 0:
+            out_pad[i], pads[i + n] = out_pad[i] - pads[i + n], 0
     x = ctx.x_cl(0)
-    if w is None or (ctx.has(2) and bias is None):
+    if group != 1 or any(d != 1 for d in dilations) or any(op >= s for op, s in zip(out_pad, strides)):
+        kern = ctx.x(1) if w is None else ctx.constant(w, f"{_label(ctx)}_kernel")
+        layer = ctx.layer(str(ctx.helper(TRANSPOSED_CONV)), module="", strides=tuple(strides),
+                          dilations=tuple(dilations), group=group if group != 1 else None,
+                          output_padding=tuple(out_pad) if any(out_pad) else None)
+        y = call(layer, x, kern)
+        if ctx.has(2):
+            y = call(dotted("ops", "add"), y, ctx.x(2))
+    elif w is None or (ctx.has(2) and bias is None):
         # weights computed in the graph: the functional form
         kern = call(dotted("ops", "transpose"), ctx.x(1), lit((*range(2, rank), 1, 0)))
         layer = ctx.layer(str(ctx.helper("ConvTransposeOp")), module="", strides=_tuple(strides),
@@ -184,9 +282,7 @@ def conv_transpose(ctx: TensorFlowContext) -> None:
 
 
 # -- pooling ---------------------------------------------------------------------------------------------
-def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False, ceil: bool = True):
-    """Rank, spatial rank, kernel, strides, dilations, Keras padding and explicit ``(begin, end)`` pads; with
-    ``ceil`` the end pads also reach the extra windows of ``ceil_mode`` (see :func:`_ceil_pads`)."""
+def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False):
     rank = ctx.rank(0)
     n = rank - 2
     if n not in (1, 2, 3):
@@ -202,23 +298,16 @@ def _pool_geometry(ctx: TensorFlowContext, *, explicit_pads: bool = False, ceil:
         if any(p is None for p in pads):
             ctx.fail("same padding needs static spatial sizes here")
         padding, explicit = "valid", [p for p in pads if p is not None]
-    if ceil:
-        explicit = _ceil_pads(ctx, padding, explicit, kernel, strides, dilations)
+    if ctx.attr("ceil_mode", 0):
+        # ceil mode adds windows at the end: pad to reach them
+        if padding != "same":
+            if not all(isinstance(d, int) for d in spatial):
+                ctx.fail("ceil_mode needs static spatial sizes")
+            out = tuple(pool_out_size(size, k, s, d, b, e, True) for size, k, s, d, (b, e)
+                        in zip(spatial, kernel, strides, dilations, explicit))
+            explicit = [(b, max(e, (o - 1) * s + (k - 1) * d + 1 - size - b)) for (b, e), o, s, k, d, size
+                        in zip(explicit, out, strides, kernel, dilations, spatial)]
     return rank, n, kernel, strides, dilations, padding, explicit
-
-
-def _ceil_pads(ctx: TensorFlowContext, padding: str, explicit: list[tuple[int, int]], kernel: list[int],
-               strides: list[int], dilations: list[int]) -> list[tuple[int, int]]:
-    """``explicit`` with the end pads that ``ceil_mode`` needs: it adds windows at the end, so the output
-    size comes from shape inference and the input is padded to reach it."""
-    if not ctx.attr("ceil_mode", 0) or padding == "same":
-        return explicit
-    out = tuple(ctx.out_shape()[2:])
-    spatial = tuple(ctx.shape(0)[2:])
-    if not all(isinstance(d, int) for d in out + spatial):
-        ctx.fail("ceil_mode needs static spatial sizes")
-    return [(b, max(e, (o - 1) * s + (k - 1) * d + 1 - size - b)) for (b, e), o, s, k, d, size
-            in zip(explicit, out, strides, kernel, dilations, spatial)]
 
 
 def _pad_value(x, pads: list[tuple[int, int]], value: float):
@@ -230,17 +319,15 @@ def _pad_value(x, pads: list[tuple[int, int]], value: float):
 def max_pool(ctx: TensorFlowContext) -> None:
     """ONNX ``MaxPool`` as Keras max pooling (explicit pads as a separate pad); the Indices output is refused."""
     if ctx.has_output(1):
-        ctx.fail("the Indices output of MaxPool is not supported")
+        _max_pool_with_indices(ctx)
+        return
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx)
     x = ctx.x_cl(0)
     if any(d != 1 for d in dilations):
-        if any(s != 1 for s in strides):
-            ctx.fail("dilated pooling with strides is not supported by TensorFlow")
-        padding, explicit = "valid", explicit if padding != "same" else [
-            _same_pads(k, 1, d, size) for k, d, size in zip(kernel, dilations, ctx.shape(0)[2:])]
+        rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
         if any(b or e for b, e in explicit):
             x = _pad_value(x, explicit, -math.inf)
-        layer = ctx.layer(str(ctx.helper("MaxPoolDilated")), module="", pool_size=tuple(kernel),
+        layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", pool_size=tuple(kernel),
                           strides=tuple(strides), dilation_rate=tuple(dilations))
         ctx.emit(call(layer, x), perm=L.channels_last(rank))
         return
@@ -251,26 +338,47 @@ def max_pool(ctx: TensorFlowContext) -> None:
     ctx.emit(call(layer, x), perm=L.channels_last(rank))
 
 
+def _max_pool_with_indices(ctx: TensorFlowContext) -> None:
+    """MaxPool with its Indices output: ``tf.nn.max_pool_with_argmax`` renumbered as ONNX numbers them."""
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
+    if n != 2 or any(d != 1 for d in dilations):
+        ctx.fail("the Indices output of MaxPool is supported for 2-D pooling without dilation")
+    x = ctx.x_cl(0)
+    if any(b or e for b, e in explicit):
+        x = _pad_value(x, explicit, -math.inf)
+    (top, bottom), (left, right) = explicit
+    column_major = int(ctx.attr("storage_order", 0)) == 1
+    layer = ctx.layer(str(ctx.helper(MAX_POOL_INDICES)), module="", pool_size=tuple(kernel), strides=tuple(strides),
+                      pads=(top, left, bottom, right), column_major=True if column_major else None)
+    ctx.outs(call(layer, x), [L.channels_last(rank)] * 2)
+
+
 @TF_OPS.register("AveragePool")
 def average_pool(ctx: TensorFlowContext) -> None:
-    """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says; no
-    dilation."""
+    """ONNX ``AveragePool`` as Keras average pooling, padding counted or not as ``count_include_pad`` says;
+    dilated windows (and ceil_mode windows past counted pads) as window sums divided by their counts."""
     include_pad = bool(ctx.attr("count_include_pad", 0))
-    rank, n, kernel, strides, dilations, padding, given = _pool_geometry(ctx, explicit_pads=include_pad, ceil=False)
-    explicit = _ceil_pads(ctx, padding, given, kernel, strides, dilations)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated average pooling is not supported")
+    dilated = any(d != 1 for d in ctx.attr("dilations", []))
+    rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=include_pad or dilated)
     x = ctx.x_cl(0)
     padded = any(b or e for b, e in explicit)
-    if padded and include_pad and explicit != given:
-        # the pads count, the windows ceil_mode adds past them do not: divide by a mask of ones over the
-        # padded input, zeros past it
-        pool = dict(pool_size=lit(_tuple(kernel)), strides=lit(_tuple(strides)), padding=lit("valid"))
-        total = call(dotted("ops", "average_pool"), _pad_value(x, explicit, 0.0), **pool)
-        ones = _pad_value(call(dotted("ops", "ones_like"), x), given, 1.0)
-        beyond = [(0, e - g) for (_, e), (_, g) in zip(explicit, given)]
-        count = call(dotted("ops", "average_pool"), _pad_value(ones, beyond, 0.0), **pool)
-        ctx.emit(call(dotted("ops", "divide"), total, count), perm=L.channels_last(rank))
+    if dilated or (padded and include_pad and ctx.attr("ceil_mode", 0)):
+        # window sums over the zero-padded input, divided by the number of elements each window counts
+        window = dict(pool_size=tuple(kernel), strides=tuple(strides), dilation_rate=tuple(dilations), kind="sum")
+        layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", **window)
+        count_layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", hint=f"{_label(ctx)}_count", **window)
+        counted = call(dotted("ops", "ones_like"), x)
+        if include_pad:  # the pads count, the windows ceil_mode adds past them do not
+            declared = ctx.spatial_pads(kernel, strides, dilations) if ctx.attr("ceil_mode", 0) else \
+                [b for b, _ in explicit] + [e for _, e in explicit]
+            counted = _pad_value(counted, list(zip(declared[:n], declared[n:])), 1.0)
+            beyond = [(0, e - declared[n + k]) for k, (_, e) in enumerate(explicit)]
+            if any(e for _, e in beyond):
+                counted = _pad_value(counted, beyond, 0.0)
+        else:
+            counted = _pad_value(counted, explicit, 0.0)
+        total = call(layer, _pad_value(x, explicit, 0.0))
+        ctx.emit(call(dotted("ops", "divide"), total, call(count_layer, counted)), perm=L.channels_last(rank))
         return
     if padded and include_pad:
         x = _pad_value(x, explicit, 0.0)
@@ -315,14 +423,17 @@ def _root(y, p: int):
 
 @TF_OPS.register("LpPool", since=11)
 def lp_pool(ctx: TensorFlowContext) -> None:
-    """ONNX ``LpPool`` as the p-th root of a sum pooling of ``|x|^p``; no dilation."""
+    """ONNX ``LpPool`` as the p-th root of a sum pooling of ``|x|^p``, over dilated windows too."""
     rank, n, kernel, strides, dilations, padding, explicit = _pool_geometry(ctx, explicit_pads=True)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated Lp pooling is not supported")
     p = int(ctx.attr("p", 2))
     x = _lp_sum(ctx, ctx.x_cl(0), p)
     if any(b or e for b, e in explicit):
         x = _pad_value(x, explicit, 0.0)
+    if any(d != 1 for d in dilations):
+        layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", pool_size=tuple(kernel), strides=tuple(strides),
+                          dilation_rate=tuple(dilations), kind="sum")
+        ctx.emit(_root(call(layer, x), p), perm=L.channels_last(rank))
+        return
     window = int(np.prod(kernel))
     total = call(dotted("ops", "multiply"), call(dotted("ops", "average_pool"), x, pool_size=lit(_tuple(kernel)),
                                                  strides=lit(_tuple(strides)), padding=lit("valid")),

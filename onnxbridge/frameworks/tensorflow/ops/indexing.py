@@ -223,7 +223,7 @@ def gather_nd(ctx: TensorFlowContext) -> None:
 
 def _reduction(ctx: TensorFlowContext) -> str:
     reduction = ctx.attr("reduction", "none")
-    if reduction not in ("none", "add", "max", "min"):
+    if reduction not in ("none", "add", "mul", "max", "min"):
         ctx.fail(f"reduction {reduction!r} is not supported")
     return reduction
 

@@ -18,7 +18,11 @@ def _ops(name: str) -> Code:
 
 @TF_OPS.register("BatchNormalization")
 def batch_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``BatchNormalization`` (inference mode) as a Keras ``BatchNormalization`` layer."""
+    """ONNX ``BatchNormalization`` (inference mode) as a Keras ``BatchNormalization`` layer; training mode
+    with its running statistics written out."""
+    if ctx.attr("training_mode", 0) and ctx.opset >= 14:
+        _batch_norm_training(ctx)
+        return
     if ctx.attr("training_mode", 0) or any(ctx.has_output(j) for j in range(1, ctx.n_outputs)):
         ctx.fail("training-mode BatchNormalization is not supported (export the model in eval mode)")
     rank = ctx.rank(0)
@@ -41,6 +45,29 @@ def batch_norm(ctx: TensorFlowContext) -> None:
     layer = ctx.layer("BatchNormalization", weights=[gamma, beta, moving_mean, moving_var],
                       axis=axis if axis != rank - 1 else -1, epsilon=eps)
     ctx.emit(call(layer, x), perm=perm)
+
+
+def _batch_norm_training(ctx: TensorFlowContext) -> None:
+    """``training_mode=1``: normalised by the batch's own statistics, the running mean and variance outputs
+    updated with them by ``momentum``, as the ONNX op computes them (the model keeps no state)."""
+    rank = ctx.rank(0)
+    eps = float(ctx.attr("epsilon", 1e-5))
+    momentum = float(ctx.attr("momentum", 0.9))
+    x = ctx.let("batch_norm_input", ctx.x(0))
+    axes = lit((0, *range(2, rank)))
+    # one moments op: Keras would name a var op "var", like the variance input ONNX graphs call so
+    mean, var = ctx.scope.new_var("batch_mean"), ctx.scope.new_var("batch_var")
+    ctx.define_raw([mean, var], call(_ops("moments"), x, axes=axes))
+    ctx.uses.update((mean, var))
+    shape = lit((1, -1) + (1,) * (rank - 2))
+    scale, bias, batch_mean, batch_var = (call(_ops("reshape"), v, shape) for v in (ctx.x(1), ctx.x(2), mean, var))
+    norm = call(_ops("divide"), call(_ops("subtract"), x, batch_mean),
+                call(_ops("sqrt"), call(_ops("add"), batch_var, lit(eps))))
+    ctx.emit(call(_ops("add"), call(_ops("multiply"), norm, scale), bias))
+    for j, (stat, running) in enumerate(((mean, 3), (var, 4)), start=1):
+        if ctx.has_output(j):
+            ctx.emit(call(_ops("add"), call(_ops("multiply"), ctx.x(running), lit(momentum)),
+                          call(_ops("multiply"), stat, lit(1 - momentum))), j)
 
 
 @TF_OPS.register("LayerNormalization", since=17)
@@ -134,13 +161,21 @@ def rms_norm(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("InstanceNormalization", since=6)
 def instance_norm(ctx: TensorFlowContext) -> None:
-    """ONNX ``InstanceNormalization`` with constant scale and bias, channels-last."""
+    """ONNX ``InstanceNormalization``, channels-last: Keras ``GroupNormalization`` (one group per channel)
+    holding constant scale and bias, the normalisation written out for ones known at run time."""
     rank = ctx.rank(0)
     scale, bias = ctx.const(1), ctx.const(2)
-    if scale is None or bias is None:
-        ctx.fail("scale and bias computed at run time are not supported")
     eps = float(ctx.attr("epsilon", 1e-5))
     x, perm = ctx.x_cl(0), L.channels_last(rank)
+    if scale is None or bias is None:
+        hint = "instance_norm"
+        x = ctx.let(f"{hint}_input", x)
+        axes = lit(tuple(range(1, rank - 1)))
+        mean = ctx.let(f"{hint}_mean", call(_ops("mean"), x, axis=axes, keepdims=lit(True)))
+        var = ctx.let(f"{hint}_var", call(_ops("var"), x, axis=axes, keepdims=lit(True)))
+        normed = call(_ops("divide"), call(_ops("subtract"), x, mean), call(_ops("sqrt"), call(_ops("add"), var, lit(eps))))
+        ctx.emit(call(_ops("add"), call(_ops("multiply"), normed, ctx.x(1)), ctx.x(2)), perm=perm)
+        return
     layer = ctx.layer("GroupNormalization", weights=[scale.astype(np.float32), bias.astype(np.float32)],
                       groups=-1, axis=-1, epsilon=eps)
     ctx.emit(call(layer, x), perm=perm)

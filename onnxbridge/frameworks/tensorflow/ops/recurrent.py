@@ -1,4 +1,6 @@
-"""Recurrent layers: ONNX LSTM / GRU / RNN -> Keras LSTM / GRU / SimpleRNN (wrapped in Bidirectional).
+"""Recurrent layers: ONNX LSTM / GRU / RNN -> Keras LSTM / GRU / SimpleRNN (wrapped in Bidirectional); weights
+known at run time and what Keras's layers cannot do (sequence lengths, peepholes, clipping, other activations)
+as the ``Recurrent`` helper layer, which runs the ONNX recurrence step by step (``tf.scan``).
 
 Gate orders differ: ONNX LSTM packs (input, output, forget, cell), Keras (input, forget, cell, output);
 GRU gates are (update, reset, hidden) in both, and ONNX ``linear_before_reset=1`` is Keras ``reset_after``
@@ -22,8 +24,115 @@ from onnxbridge.frameworks.tensorflow.context import (
     slice_code,
     subscript,
 )
+from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.naming import layer_hint
+from onnxbridge.ir.semantics import RECURRENT_ACTIVATIONS, recurrent_activation_params
+
+RECURRENT = define("Recurrent", '''
+class Recurrent(keras.layers.Layer):
+    """ONNX LSTM, GRU or RNN (``kind``) step by step, for weights known at run time and what Keras's layers
+    lack: per-batch sequence lengths (steps past one keep the state and give zeros), peepholes, cell
+    clipping, ONNX's activation functions (alphas, betas: their parameters, None for the default).
+    Returns Y, Y_h (and Y_c for an LSTM) laid out as ONNX does; ``shapes``: their static shapes."""
+
+    def __init__(self, kind, hidden_size, direction="forward", layout=0, activations=None, alphas=None,
+                 betas=None, clip=None, input_forget=False, linear_before_reset=False, shapes=None, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.kind, self.hidden, self.direction, self.layout = kind, hidden_size, direction, layout
+        self.dirs = 2 if direction == "bidirectional" else 1
+        defaults = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"], "RNN": ["tanh"]}[kind]
+        self.names = [a.lower() for a in activations or defaults * self.dirs]
+        self.alphas, self.betas = alphas or [None] * len(self.names), betas or [None] * len(self.names)
+        self.clip, self.input_forget, self.linear_before_reset = clip, input_forget, linear_before_reset
+        self.shapes = shapes
+
+    def _act(self, k, v):
+        if self.clip is not None:
+            v = tf.clip_by_value(v, -self.clip, self.clip)
+        name, alpha, beta = self.names[k], self.alphas[k], self.betas[k]
+        if name == "sigmoid":
+            return tf.sigmoid(v)
+        if name == "tanh":
+            return tf.tanh(v)
+        if name == "relu":
+            return tf.nn.relu(v)
+        if name == "leakyrelu":
+            return tf.nn.leaky_relu(v, 0.01 if alpha is None else alpha)
+        if name == "thresholdedrelu":
+            return tf.where(v > (1.0 if alpha is None else alpha), v, tf.zeros_like(v))
+        if name == "elu":
+            return tf.where(v > 0, v, (1.0 if alpha is None else alpha) * (tf.exp(v) - 1))
+        if name == "softsign":
+            return tf.nn.softsign(v)
+        if name == "softplus":
+            return tf.nn.softplus(v)
+        if name == "hardsigmoid":
+            return tf.clip_by_value((0.2 if alpha is None else alpha) * v + (0.5 if beta is None else beta), 0.0, 1.0)
+        if name == "affine":
+            return (1.0 if alpha is None else alpha) * v + (0.0 if beta is None else beta)
+        if name == "scaledtanh":
+            return (1.0 if alpha is None else alpha) * tf.tanh((1.0 if beta is None else beta) * v)
+        raise ValueError(f"unknown activation {name}")
+
+    def call(self, x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None):
+        if self.layout:  # batch first: run time first
+            x = tf.transpose(x, [1, 0, 2])
+            initial_h = None if initial_h is None else tf.transpose(initial_h, [1, 0, 2])
+            initial_c = None if initial_c is None else tf.transpose(initial_c, [1, 0, 2])
+        steps, batch, hidden = tf.shape(x)[0], tf.shape(x)[1], self.hidden
+        gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[self.kind]
+        zeros = tf.zeros(tf.stack([batch, hidden]), x.dtype)
+        b = tf.zeros([self.dirs, 2 * gates * hidden], x.dtype) if b is None else b
+        lens = tf.fill([batch], steps) if sequence_lens is None else tf.cast(sequence_lens, tf.int32)
+        ys, hs, cs = [], [], []
+        for d in range(self.dirs):
+            wb, rb, rd = b[d, :gates * hidden], b[d, gates * hidden:], r[d]
+            inputs = tf.einsum("tbi,gi->tbg", x, w[d]) + wb
+            h0 = zeros if initial_h is None else initial_h[d]
+            c0 = zeros if initial_c is None else initial_c[d]
+            peep = None if p is None else tf.split(p[d], 3)
+
+            def step(carry, elems, d=d, rd=rd, rb=rb, peep=peep):
+                state, cell, _ = carry
+                xt, t = elems
+                live = (t < lens)[:, None]
+                if self.kind == "LSTM":
+                    i, o, f, c = tf.split(xt + tf.matmul(state, rd, transpose_b=True) + rb, 4, axis=-1)
+                    pi, po, pf = (0.0, 0.0, 0.0) if peep is None else peep
+                    i = self._act(3 * d, i + pi * cell)
+                    f = 1 - i if self.input_forget else self._act(3 * d, f + pf * cell)
+                    new_cell = f * cell + i * self._act(3 * d + 1, c)
+                    new_state = self._act(3 * d, o + po * new_cell) * self._act(3 * d + 2, new_cell)
+                    cell = tf.where(live, new_cell, cell)
+                elif self.kind == "GRU":
+                    xz, xr, xh = tf.split(xt, 3, axis=-1)
+                    (rz, rr, rh), (bz, br, bh) = tf.split(rd, 3), tf.split(rb, 3)
+                    z = self._act(2 * d, xz + tf.matmul(state, rz, transpose_b=True) + bz)
+                    reset = self._act(2 * d, xr + tf.matmul(state, rr, transpose_b=True) + br)
+                    if self.linear_before_reset:
+                        h = self._act(2 * d + 1, xh + reset * (tf.matmul(state, rh, transpose_b=True) + bh))
+                    else:
+                        h = self._act(2 * d + 1, xh + tf.matmul(reset * state, rh, transpose_b=True) + bh)
+                    new_state = (1 - z) * h + z * state
+                else:
+                    new_state = self._act(d, xt + tf.matmul(state, rd, transpose_b=True) + rb)
+                out = tf.where(live, new_state, tf.zeros_like(new_state))
+                return tf.where(live, new_state, state), cell, out
+
+            backward = self.direction == "reverse" or d == 1
+            states, cells, out = tf.scan(step, (inputs, tf.range(steps)), initializer=(h0, c0, zeros),
+                                         reverse=backward)
+            ys.append(out)
+            hs.append(states[0] if backward else states[-1])
+            cs.append(cells[0] if backward else cells[-1])
+        y, y_h, y_c = tf.stack(ys, 1), tf.stack(hs), tf.stack(cs)
+        if self.layout:
+            y, y_h, y_c = tf.transpose(y, [2, 0, 1, 3]), tf.transpose(y_h, [1, 0, 2]), tf.transpose(y_c, [1, 0, 2])
+        outs = (y, y_h, y_c) if self.kind == "LSTM" else (y, y_h)
+        return outs if self.shapes is None else tuple(o if s is None else tf.ensure_shape(o, s)
+                                                       for o, s in zip(outs, self.shapes))
+''')
 
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu"}
 _DEFAULTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}
@@ -33,28 +142,63 @@ def _ops(name: str) -> Code:
     return dotted("ops", name)
 
 
-def _check(ctx: TensorFlowContext, op: str, directions: int) -> list[str]:
-    if ctx.attr("clip") is not None:
-        ctx.fail("cell clipping is not supported by Keras recurrent layers")
-    if ctx.attr("input_forget", 0):
-        ctx.fail("input_forget=1 is not supported")
+def _check(ctx: TensorFlowContext, op: str, directions: int) -> list[str] | None:
+    """The Keras activation names for this node, or None where Keras's recurrent layers cannot compute it."""
+    if ctx.attr("clip") is not None or ctx.attr("input_forget", 0):
+        return None
     if ctx.attr("activation_alpha") or ctx.attr("activation_beta"):
-        ctx.fail("activation_alpha/beta are not supported")
+        return None
     acts = ctx.attr("activations") or _DEFAULTS[op] * directions
     per = len(_DEFAULTS[op])
     if acts[:per] != acts[per:] and directions == 2:
-        ctx.fail("different activations per direction are not supported")
+        return None
     acts = acts[:per]
     if any(a not in _ACTIVATIONS for a in acts):
-        ctx.fail(f"activations {acts} are not supported")
+        return None
     if op == "LSTM" and acts[1] != acts[2]:
-        ctx.fail("LSTM with different cell and output activations is not supported")
+        return None
+    if op == "LSTM" and ctx.has(7):
+        p = ctx.const(7)
+        if p is None or np.any(p != 0):
+            return None  # peephole connections
     if ctx.has(4):
         lens = ctx.const(4)
         t = ctx.shape(0)[1 if ctx.attr("layout", 0) else 0]
         if lens is None or not isinstance(t, int) or not np.all(lens == t):
-            ctx.fail("sequence_lens shorter than the sequence are not supported")
+            return None
     return [_ACTIVATIONS[a] for a in acts]
+
+
+def _step_by_step(ctx: TensorFlowContext, op: str) -> None:
+    """The ``Recurrent`` helper layer: the recurrence written out, for what Keras's layers cannot hold."""
+    options: dict[str, Any] = {}
+    acts = [str(a).lower() for a in (ctx.attr("activations") or [])]
+    if acts:
+        unknown = sorted({a for a in acts if a not in RECURRENT_ACTIVATIONS})
+        if unknown:
+            ctx.fail(f"activation(s) {unknown} are not ONNX recurrent activations")
+        options["activations"] = acts
+        alphas, betas = recurrent_activation_params(acts, ctx.attr("activation_alpha") or [],
+                                                    ctx.attr("activation_beta") or [])
+        options["alphas"] = alphas if any(v is not None for v in alphas) else None
+        options["betas"] = betas if any(v is not None for v in betas) else None
+    if ctx.attr("clip") is not None:
+        options["clip"] = float(ctx.attr("clip"))
+    if op == "LSTM" and int(ctx.attr("input_forget", 0)):
+        options["input_forget"] = True
+    if op == "GRU" and int(ctx.attr("linear_before_reset", 0)):
+        options["linear_before_reset"] = True
+    direction = ctx.attr("direction", "forward")
+    n_out = 3 if op == "LSTM" else 2
+    layer = ctx.layer(str(ctx.helper(RECURRENT)), module="", kind=op, hidden_size=int(ctx.attr("hidden_size", ctx.shape(2)[-1])),
+                      direction=direction if direction != "forward" else None,
+                      layout=1 if int(ctx.attr("layout", 0)) else None, **options,
+                      shapes=[ctx.static_out_shape(j) if j < len(ctx.node.output) and ctx.node.output[j]
+                              else None for j in range(n_out)])
+    kwargs = {name: ctx.tensor_arg(i) for i, name in ((3, "b"), (4, "sequence_lens"), (5, "initial_h"),
+                                                      (6, "initial_c"), (7, "p"))
+              if ctx.has(i) and (op == "LSTM" or i < 6)}
+    ctx.outs(call(layer, ctx.x(0), ctx.tensor_arg(1), ctx.tensor_arg(2), **kwargs), [None] * n_out)
 
 
 def _gates(w: np.ndarray, order: list[int], n: int) -> np.ndarray:
@@ -68,18 +212,15 @@ def _recurrent(op: str):
         direction = ctx.attr("direction", "forward")
         directions = 2 if direction == "bidirectional" else 1
         acts = _check(ctx, op, directions)
-        hidden = int(ctx.attr("hidden_size"))
         w, r = ctx.const(1), ctx.const(2)
         b = ctx.const(3) if ctx.has(3) else None
-        if w is None or r is None or (ctx.has(3) and b is None):
-            ctx.fail("weights computed at run time are not supported")
+        if acts is None or w is None or r is None or (ctx.has(3) and b is None):
+            _step_by_step(ctx, op)
+            return
         x_shape = ctx.type(0).shape
         if x_shape and not isinstance(x_shape[-1], int):  # Keras builds the kernel from the input's size
             ctx.fail(f"the input's feature size {x_shape[-1]!r} is not fixed (W takes {w.shape[-1]} features)")
-        if op == "LSTM" and ctx.has(7):
-            p = ctx.const(7)
-            if p is None or np.any(p != 0):
-                ctx.fail("peephole connections are not supported by Keras")
+        hidden = int(ctx.attr("hidden_size"))
         n_gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
         if b is None:
             b = np.zeros((directions, 2 * n_gates * hidden), dtype=w.dtype)

@@ -1,5 +1,4 @@
-"""Padding and resizing: Pad -> ``ops.pad``; Resize / Upsample -> ``layers.UpSampling1D/2D/3D`` /
-``layers.Resizing``."""
+"""Padding and resizing: Pad -> ``ops.pad``; Resize / Upsample -> ``layers.UpSampling2D`` / ``layers.Resizing``."""
 
 from __future__ import annotations
 
@@ -14,7 +13,110 @@ from onnxbridge.frameworks.tensorflow.context import (
     slice_code,
     subscript,
 )
+from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+
+RESIZE = define("ResizeAxes", '''
+class ResizeAxes(keras.layers.Layer):
+    """ONNX Resize (and Upsample) with every mode and coordinate rule, the scales or sizes (``by``) known at
+    run time: one axis at a time, each output position a weighted sum of its input neighbours (nearest: the
+    one it rounds to), the weights as ONNX defines them; ``shape``: the output's static shape."""
+
+    def __init__(self, by="scales", axes=None, mode="nearest", coordinate_transformation_mode="half_pixel",
+                 nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=False,
+                 extrapolation_value=0.0, antialias=False, keep_aspect_ratio_policy="stretch", shape=None,
+                 **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.by, self.axes, self.mode, self.coord = by, axes, mode, coordinate_transformation_mode
+        self.nearest_mode, self.a, self.exclude_outside = nearest_mode, cubic_coeff_a, exclude_outside
+        self.extrapolation_value, self.antialias = extrapolation_value, antialias
+        self.policy, self.out_shape = keep_aspect_ratio_policy, shape
+
+    def call(self, x, values, roi=None):
+        rank = len(x.shape)
+        axes = list(range(rank)) if self.axes is None else [a % rank for a in self.axes]
+        sizes = tf.cast(tf.gather(tf.shape(x), axes), tf.float64)
+        values = tf.cast(tf.reshape(values, [-1]), tf.float64)
+        if self.by == "sizes":
+            factors, out = values / sizes, values
+            if self.policy != "stretch":
+                scale = tf.reduce_min(factors) if self.policy == "not_larger" else tf.reduce_max(factors)
+                factors, out = scale * tf.ones_like(factors), tf.floor(scale * sizes + 0.5)
+        else:
+            factors, out = values, tf.floor(values * sizes)
+        out = tf.cast(out, tf.int64)
+        roi = None if roi is None else tf.cast(tf.reshape(roi, [-1]), tf.float64)
+        floating = x.dtype.is_floating
+        work = tf.float64 if x.dtype == tf.float64 or not floating else tf.float32
+        y = x if self.mode == "nearest" else tf.cast(x, work)
+        for k, axis in enumerate(axes):
+            box = None if roi is None else (roi[k], roi[k + len(axes)])
+            y = self._axis(y, axis, factors[k], out[k], sizes[k], box)
+        if y.dtype != x.dtype:
+            if not floating:
+                y = tf.clip_by_value(tf.round(y), float(x.dtype.min), float(x.dtype.max))
+            y = tf.cast(y, x.dtype)
+        return y if self.out_shape is None else tf.ensure_shape(y, self.out_shape)
+
+    def _axis(self, y, axis, factor, out, size, box):
+        rank = len(y.shape)
+        pos = tf.range(tf.cast(out, tf.float64))
+        width = factor * size
+        one = tf.equal(width, 1.0)
+        if self.coord == "align_corners":
+            src = tf.where(one, tf.zeros_like(pos), pos * (size - 1) / (width - 1))
+        elif self.coord == "asymmetric":
+            src = pos / factor
+        elif self.coord == "tf_crop_and_resize":
+            start, end = box
+            src = tf.where(one, tf.zeros_like(pos) + (end - start) * (size - 1) / 2,
+                           pos * (end - start) * (size - 1) / (width - 1)) + start * (size - 1)
+        elif self.coord == "pytorch_half_pixel":
+            src = tf.where(one, tf.zeros_like(pos) - 0.5, (pos + 0.5) / factor - 0.5)
+        elif self.coord == "tf_half_pixel_for_nn":
+            src = (pos + 0.5) / factor
+        elif self.coord == "half_pixel_symmetric":
+            src = size / 2 * (1 - tf.cast(out, tf.float64) / width) + (pos + 0.5) / factor - 0.5
+        else:
+            src = (pos + 0.5) / factor - 0.5
+        whole = tf.equal(src, tf.floor(src))
+        ratio = tf.where(whole, tf.ones_like(src), src - tf.floor(src))  # in (0, 1]: the left neighbour first
+        last = tf.cast(size, tf.int64) - 1
+        if self.mode == "nearest":
+            up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": ratio < 0,
+                  "ceil": ratio > 0}[self.nearest_mode] | whole
+            index = tf.cast(tf.math.ceil(src), tf.int64) - 1 + tf.cast(up, tf.int64)
+            y = tf.gather(y, tf.clip_by_value(index, 0, last), axis=axis)
+        else:
+            support = 1.0 if self.mode == "linear" else 2.0
+            scale = tf.minimum(factor, 1.0) if self.antialias else tf.ones_like(factor)
+            first = tf.floor(-support / scale) + 1
+            n = tf.cast(2 - 2 * first, tf.int64)
+            d = tf.abs(scale * (first + tf.range(tf.cast(n, tf.float64))[None, :] - ratio[:, None]))
+            if self.mode == "linear":
+                weights = tf.clip_by_value(1 - d, 0.0, 1.0)
+            else:
+                a = self.a
+                weights = tf.where(d <= 1, (a + 2) * d ** 3 - (a + 3) * d ** 2 + 1,
+                                   tf.where(d < 2, a * d ** 3 - 5 * a * d ** 2 + 8 * a * d - 4 * a, tf.zeros_like(d)))
+            if self.antialias:
+                weights = weights / tf.reduce_sum(weights, -1, keepdims=True)
+            taps = tf.cast(tf.math.ceil(src), tf.int64)[:, None] - n // 2 + tf.range(n)[None, :]
+            if self.exclude_outside:
+                weights = tf.where((taps < 0) | (taps > last), tf.zeros_like(weights), weights)
+                total = tf.reduce_sum(weights, -1, keepdims=True)
+                weights = weights / tf.where(total == 0, tf.ones_like(total), total)
+            rows = tf.broadcast_to(tf.range(out)[:, None], tf.shape(taps, out_type=tf.int64))
+            matrix = tf.tensor_scatter_nd_add(tf.zeros(tf.stack([out, last + 1]), tf.float64),
+                                              tf.stack([rows, tf.clip_by_value(taps, 0, last)], -1), weights)
+            letters = "abcdefgh"[:rank]
+            spec = f"{letters},z{letters[axis]}->{letters[:axis]}z{letters[axis + 1:]}"
+            y = tf.einsum(spec, y, tf.cast(matrix, y.dtype))
+        if self.coord == "tf_crop_and_resize":
+            outside = tf.reshape((src < 0) | (src > size - 1), [-1 if a == axis else 1 for a in range(rank)])
+            y = tf.where(outside, tf.cast(self.extrapolation_value, y.dtype), y)
+        return y
+''')
 
 
 def _ops(name: str) -> Code:
@@ -100,92 +202,116 @@ def _pad(ctx: TensorFlowContext, pads: list[int], value, mode: str, axes: list[i
     ctx.emit(call(_ops("pad"), x, lit(stored), **kwargs), perm=perm)
 
 
-def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scales: list[float] | None) -> None:
+def _emit(ctx: TensorFlowContext, mode: str, coord: str, nearest_mode: str, scales: list[float] | None) -> bool:
+    """A Keras resizing layer for an NCHW image resized by constant amounts where its coordinate rules give
+    ONNX's answer; False where none does."""
     rank = ctx.rank(0)
-    if rank not in (3, 4, 5):
-        ctx.fail(f"resizing a rank-{rank} tensor is not supported (only NCL signals, NCHW images, NCDHW volumes)")
+    if rank != 4:
+        return False
     in_shape = ctx.shape(0)
     out_shape = ctx.out_type().shape
     if scales is None:
         if out_shape is None or not all(isinstance(d, int) for d in out_shape[1:]) or \
                 not all(isinstance(d, int) for d in in_shape[1:]):
-            ctx.fail("the output size must be static")
-        scales = [1.0] + [o / i for o, i in zip(out_shape[1:], in_shape[1:])]
-    if len(scales) != rank:
-        ctx.fail(f"{len(scales)} scales for a rank-{rank} input")
+            return False
+        scales = [1.0, out_shape[1] / in_shape[1], out_shape[2] / in_shape[2], out_shape[3] / in_shape[3]]
     if scales[0] != 1 or scales[1] != 1:
-        ctx.fail("resizing the batch or channel axis is not supported")
+        return False
     integer = all(float(s).is_integer() and s >= 1 for s in scales[2:])
-    x = ctx.x_cl(0)
-    perm = L.channels_last(rank)
+    if not integer and not all(isinstance(d, int) and float(s * d).is_integer()
+                               for s, d in zip(scales[2:], in_shape[2:])):
+        return False  # Keras scales by output / input size, ONNX by the scale itself
+    perm = L.channels_last(4)
     if mode == "nearest":
         exact = coord in ("half_pixel", "pytorch_half_pixel") or (coord == "asymmetric" and nearest_mode == "floor")
         if not (integer and exact):
-            ctx.fail(f"nearest resizing with scales {scales[2:]} and {coord}/{nearest_mode} is not supported "
-                     "(integer upscaling only)")
+            return False
         size = tuple(int(s) for s in scales[2:])
-        if rank == 4:
-            layer = ctx.layer("UpSampling2D", size=size, interpolation="nearest")
-        else:  # Keras repeats each element: nearest
-            layer = ctx.layer(f"UpSampling{rank - 2}D", size=size[0] if rank == 3 else size)
-        ctx.emit(call(layer, x), perm=perm)
-        return
-    if mode == "linear" and rank == 3 and integer and coord in ("half_pixel", "pytorch_half_pixel") \
-            and not ctx.attr("antialias", 0):
-        # a signal as an image one pixel wide: bilinear along the length is linear, the width stays
-        image = call(_ops("expand_dims"), x, lit(2))
-        wide = call(ctx.layer("UpSampling2D", size=(int(scales[2]), 1), interpolation="bilinear"), image)
-        ctx.emit(call(_ops("squeeze"), wide, axis=lit(2)), perm=perm)
-        return
-    if mode == "linear" and rank != 4:
-        ctx.fail(f"linear resizing of a rank-{rank} tensor with scales {scales[2:]} and {coord} is not supported "
-                 "(integer half-pixel upscaling of signals, any scale of images)")
+        ctx.emit(call(ctx.layer("UpSampling2D", size=size, interpolation="nearest"), ctx.x_cl(0)), perm=perm)
+        return True
     if mode == "linear":
         if ctx.attr("antialias", 0) and any(s < 1 for s in scales[2:]):
-            ctx.fail("antialiased downscaling is not supported")
+            return False
         if coord in ("half_pixel", "pytorch_half_pixel"):
             if integer:
                 size = tuple(int(s) for s in scales[2:])
-                ctx.emit(call(ctx.layer("UpSampling2D", size=size, interpolation="bilinear"), x), perm=perm)
-                return
+                ctx.emit(call(ctx.layer("UpSampling2D", size=size, interpolation="bilinear"), ctx.x_cl(0)), perm=perm)
+                return True
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
-                ctx.fail("the output size must be static")
+                return False
             height, width = (d for d in out_shape[2:4] if isinstance(d, int))
             layer = ctx.layer("Resizing", height=height, width=width, interpolation="bilinear")
-            ctx.emit(call(layer, x), perm=perm)
-            return
+            ctx.emit(call(layer, ctx.x_cl(0)), perm=perm)
+            return True
         if coord in ("align_corners", "asymmetric"):
             if out_shape is None or not all(isinstance(d, int) for d in out_shape[2:]):
-                ctx.fail("the output size must be static")
+                return False
             height, width = (d for d in out_shape[2:4] if isinstance(d, int))
             layer = ctx.layer(str(ctx.helper("ResizeBilinear")), module="", size=(height, width),
                               align_corners=coord == "align_corners")
-            ctx.emit(call(layer, x), perm=perm)
-            return
-    ctx.fail(f"mode {mode!r} with coordinate_transformation_mode {coord!r} is not supported")
+            ctx.emit(call(layer, ctx.x_cl(0)), perm=perm)
+            return True
+    return False
+
+
+_RESIZE_DEFAULTS = {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                    "nearest_mode": "round_prefer_floor", "cubic_coeff_a": -0.75, "exclude_outside": 0,
+                    "extrapolation_value": 0.0, "antialias": 0, "keep_aspect_ratio_policy": "stretch"}
+_COORDS = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+           "tf_crop_and_resize", "tf_half_pixel_for_nn")
 
 
 @TF_OPS.register("Resize", since=11)
 def resize(ctx: TensorFlowContext) -> None:
-    """ONNX ``Resize`` with constant scales or sizes (no ``axes``, aspect policy ``stretch``)."""
-    if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-        ctx.fail("axes / keep_aspect_ratio_policy are not supported")
+    """ONNX ``Resize``: Keras resizing layers for NCHW images with constant scales or sizes where their
+    coordinate rules match; every other form (scales or sizes known at run time, other axes, modes or
+    coordinate rules, antialiasing, an aspect policy) through the ``ResizeAxes`` helper layer."""
+    mode = ctx.attr("mode", "nearest")
+    coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
+    if mode not in ("nearest", "linear", "cubic") or coord not in _COORDS:
+        ctx.fail(f"mode {mode!r} with coordinate_transformation_mode {coord!r} is not an ONNX Resize mode")
+    if mode == "nearest" and int(ctx.attr("antialias", 0)):
+        ctx.fail("antialiasing applies to linear and cubic resizing only")
     scales = ctx.const(2) if ctx.has(2) else None
     if scales is not None and scales.size == 0:
         scales = None
-    if scales is None and ctx.has(3) and ctx.const(3) is None and ctx.elems(3) is None:
-        ctx.fail("sizes computed at run time are not supported")
-    if ctx.has(2) and scales is None and ctx.const(2) is None:
-        ctx.fail("scales computed at run time are not supported")
-    _emit(ctx, ctx.attr("mode", "nearest"), ctx.attr("coordinate_transformation_mode", "half_pixel"),
-          ctx.attr("nearest_mode", "round_prefer_floor"),
-          None if scales is None else [float(s) for s in np.asarray(scales).reshape(-1)])
+    constant = scales is not None or (ctx.has(3) and (ctx.const(3) is not None or ctx.elems(3) is not None))
+    if constant and ctx.attr("axes") is None and ctx.attr("keep_aspect_ratio_policy", "stretch") == "stretch" \
+            and _emit(ctx, mode, coord, ctx.attr("nearest_mode", "round_prefer_floor"),
+                      None if scales is None else [float(s) for s in np.asarray(scales).reshape(-1)]):
+        return
+    by_scales = ctx.has(2) and (ctx.const(2) is None or ctx.const(2).size > 0)
+    if not by_scales and not ctx.has(3):
+        ctx.fail("Resize needs scales or sizes")
+    args = [ctx.x(0), ctx.tensor_arg(2 if by_scales else 3)]
+    options = {name: ctx.attr(name, default) for name, default in _RESIZE_DEFAULTS.items()
+               if ctx.attr(name, default) != default}
+    for name in ("exclude_outside", "antialias"):
+        if name in options:
+            options[name] = bool(options[name])
+    if coord == "tf_crop_and_resize":
+        if not ctx.has(1):
+            ctx.fail("tf_crop_and_resize needs the roi input")
+        args.append(ctx.tensor_arg(1))
+    axes = ctx.attr("axes")
+    layer = ctx.layer(str(ctx.helper(RESIZE)), module="", by=None if by_scales else "sizes",
+                      axes=None if axes is None else [int(a) for a in axes], **options,
+                      shape=ctx.static_out_shape())
+    ctx.emit(call(layer, *args))
 
 
 @TF_OPS.register("Upsample", since=9)
 def upsample(ctx: TensorFlowContext) -> None:
-    """ONNX ``Upsample`` with constant scales (asymmetric coordinates, floor rounding)."""
+    """ONNX ``Upsample`` (asymmetric coordinates, nearest rounding down): Keras ``UpSampling2D`` for constant
+    integer scales of NCHW images, the ``ResizeAxes`` helper layer otherwise."""
+    mode = ctx.attr("mode", "nearest")
+    if mode not in ("nearest", "linear", "bilinear"):
+        ctx.fail(f"Upsample mode {mode!r} is unknown")
     scales = ctx.const(1)
-    if scales is None:
-        ctx.fail("scales computed at run time are not supported")
-    _emit(ctx, ctx.attr("mode", "nearest"), "asymmetric", "floor", [float(s) for s in scales.reshape(-1)])
+    if scales is not None and _emit(ctx, "nearest" if mode == "nearest" else "linear", "asymmetric", "floor",
+                                    [float(s) for s in scales.reshape(-1)]):
+        return
+    options = {"nearest_mode": "floor"} if mode == "nearest" else {"mode": "linear"}
+    layer = ctx.layer(str(ctx.helper(RESIZE)), module="", coordinate_transformation_mode="asymmetric", **options,
+                      shape=ctx.static_out_shape())
+    ctx.emit(call(layer, ctx.x(0), ctx.tensor_arg(1)))

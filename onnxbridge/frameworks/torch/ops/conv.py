@@ -86,6 +86,12 @@ def conv_transpose(ctx: TorchContext) -> None:
     groups = int(ctx.attr("group", 1))
     out_pad = [int(p) for p in ctx.attr("output_padding", [0] * nd)] or [0] * nd
     pads = ctx.transposed_pads(kernel, strides, dilations, out_pad)
+    for i in range(nd):  # an output_shape beyond the convolution's: more output padding
+        if pads[i + nd] < 0:
+            out_pad[i], pads[i + nd] = out_pad[i] - pads[i + nd], 0
+            if out_pad[i] >= max(strides[i], dilations[i]):
+                ctx.fail(f"output_shape needs output padding {out_pad[i]}, torch takes less than the stride "
+                         "or dilation")
     padding = [min(pads[i], pads[i + nd]) for i in range(nd)]
     crop = [(pads[i] - padding[i], pads[i + nd] - padding[i]) for i in range(nd)]
     kwargs = {}
@@ -148,28 +154,41 @@ def _pool_kwargs(kernel: list[int], strides: list[int], padding: list[int], ceil
 @REG("MaxPool")
 def max_pool(ctx: TorchContext) -> None:
     """ONNX ``MaxPool`` as ``F.max_pool*d`` (asymmetric or large pads as an explicit pad); the Indices output
-    is refused."""
-    if ctx.used(1):
-        ctx.fail("the Indices output has no torch equivalent (torch indexes per channel)")
+    from torch's (numbered per channel) through the ``onnx_pool_indices`` helper."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
     x = ctx.t(0)
     limit = [((k - 1) * d + 1) // 2 for k, d in zip(kernel, dilations)]
     if pads[:nd] == pads[nd:] and all(p <= m for p, m in zip(pads[:nd], limit)):
         padding = pads[:nd]
     else:
+        if ctx.used(1):
+            ctx.fail("the Indices output with pads torch's max pooling does not take (uneven or wide)")
         x = fn("F.pad", x, torch_pad(pads), value=lit(-math.inf))
         padding = [0] * nd
-    ctx.emit(fn(f"F.max_pool{nd}d", x, compact(kernel), **_pool_kwargs(kernel, strides, padding, ceil, dilations)))
+    kwargs = _pool_kwargs(kernel, strides, padding, ceil, dilations)
+    if not ctx.used(1):
+        ctx.emit(fn(f"F.max_pool{nd}d", x, compact(kernel), **kwargs))
+        return
+    column_major = int(ctx.attr("storage_order", 0)) == 1
+    if column_major and nd != 2:
+        ctx.fail("storage_order=1 numbers the indices of 2-D pooling only")
+    shape, indices = ctx.temp("pooled_shape"), ctx.temp("indices")
+    ctx.line("{} = {}.shape", shape, ctx.t(0))  # read before the output may take the input's name
+    ctx.line("{}, {} = {}", ctx.output_var(0), indices,
+             fn(f"F.max_pool{nd}d", x, compact(kernel), **kwargs, return_indices=lit(True)))
+    extra = {"column_major": lit(True)} if column_major else {}
+    ctx.emit(fn(str(ctx.helper("onnx_pool_indices")), indices, shape, **extra), 1)
 
 
 @REG("AveragePool")
 def average_pool(ctx: TorchContext) -> None:
-    """ONNX ``AveragePool`` as ``F.avg_pool*d``, padding counted or not as ``count_include_pad`` says; no
-    dilation."""
+    """ONNX ``AveragePool`` as ``F.avg_pool*d``, padding counted or not as ``count_include_pad`` says; dilated
+    windows through the ``onnx_dilated_pool`` helper."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated average pooling has no torch equivalent")
     include_pad = bool(ctx.attr("count_include_pad", 0))
+    if any(d != 1 for d in dilations):  # torch's average pooling has no dilation
+        _dilated_pool(ctx, kernel, strides, pads, dilations, ceil, count_include_pad=include_pad)
+        return
     x = ctx.t(0)
     name = f"F.avg_pool{nd}d"
     if pads[:nd] == pads[nd:] and all(p <= k // 2 for p, k in zip(pads[:nd], kernel)):
@@ -187,6 +206,19 @@ def average_pool(ctx: TorchContext) -> None:
     ones = fn("torch.ones_like", fmt("{}[{}]", x, join([Code(":1"), Code(":1")])))
     counts = fn(name, fn("F.pad", ones, torch_pad(pads)), compact(kernel), **kwargs)
     ctx.emit(fmt("{} / {}", padded, counts))
+
+
+def _dilated_pool(ctx: TorchContext, kernel: list[int], strides: list[int], pads: list[int], dilations: list[int],
+                  ceil: bool, **options: float | bool) -> None:
+    """``onnx_dilated_pool(...)``: average or Lp pooling over dilated windows."""
+    kwargs: dict[str, Code] = {}
+    if ceil:
+        kwargs["ceil_mode"] = lit(True)
+    for name, value in options.items():
+        if value:
+            kwargs[name] = lit(value)
+    ctx.emit(fn(str(ctx.helper("onnx_dilated_pool")), ctx.t(0), lit(kernel), lit(strides), lit(pads), lit(dilations),
+                **kwargs))
 
 
 def _global(kind: str):
@@ -208,11 +240,13 @@ REG("GlobalMaxPool")(_global("max"))
 
 @REG("LpPool", since=11)
 def lp_pool(ctx: TorchContext) -> None:
-    """ONNX ``LpPool`` as ``F.lp_pool*d`` (explicit pads applied first); no dilation."""
+    """ONNX ``LpPool`` as ``F.lp_pool*d`` (explicit pads applied first); dilated windows through the
+    ``onnx_dilated_pool`` helper."""
     nd, kernel, strides, dilations, pads, ceil = _pool_common(ctx)
-    if any(d != 1 for d in dilations):
-        ctx.fail("dilated Lp pooling has no torch equivalent")
     p = float(ctx.attr("p", 2))
+    if any(d != 1 for d in dilations):  # torch's Lp pooling has no dilation
+        _dilated_pool(ctx, kernel, strides, pads, dilations, ceil, p=p)
+        return
     x = ctx.t(0)
     if not any(pads):
         x_p = fmt("{}.abs().pow({})", x, lit(p))

@@ -67,9 +67,10 @@ def gather_elements(ctx: TorchContext) -> None:
 
 @REG("GatherND", since=11)
 def gather_nd(ctx: TorchContext) -> None:
-    """ONNX ``GatherND`` (``batch_dims`` 0) as advanced indexing."""
+    """ONNX ``GatherND`` as advanced indexing; with ``batch_dims`` through the ``onnx_gather_nd`` helper."""
     if int(ctx.attr("batch_dims", 0)):
-        ctx.fail("batch_dims > 0 is not supported")
+        ctx.emit(fn(str(ctx.helper("onnx_gather_nd")), ctx.t(0), ctx.t(1), lit(int(ctx.attr("batch_dims")))))
+        return
     ctx.emit(fmt("{}[tuple({}.movedim(-1, 0))]", ctx.t(0), ctx.t(1)))
 
 
@@ -126,10 +127,14 @@ def max_unpool(ctx: TorchContext) -> None:
 
 @REG("ScatterND", since=11)
 def scatter_nd(ctx: TorchContext) -> None:
-    """ONNX ``ScatterND`` (reduction none or add) as ``index_put``."""
+    """ONNX ``ScatterND`` as ``index_put`` (reduction none or add); mul, max and min through the
+    ``onnx_scatter_nd`` helper."""
     reduction = ctx.attr("reduction", "none")
+    if reduction in ("mul", "max", "min"):
+        ctx.emit(fn(str(ctx.helper("onnx_scatter_nd")), ctx.t(0), ctx.t(1), ctx.t(2), lit(reduction)))
+        return
     if reduction not in ("none", "add"):
-        ctx.fail(f"reduction={reduction!r} has no torch index_put equivalent")
+        ctx.fail(f"reduction={reduction!r} is not an ONNX ScatterND reduction")
     args = [fmt("tuple({}.movedim(-1, 0))", ctx.t(1)), ctx.t(2)]
     if reduction == "add":
         args.append(Code("accumulate=True"))

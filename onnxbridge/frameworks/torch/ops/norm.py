@@ -27,9 +27,10 @@ def _extra_outputs_unused(ctx: TorchContext, what: str) -> None:
 @REG("BatchNormalization", since=7)
 def batch_norm(ctx: TorchContext) -> None:
     """ONNX ``BatchNormalization`` (inference mode) as an ``nn.BatchNorm*d`` module for constant parameters,
-    ``F.batch_norm`` otherwise."""
+    ``F.batch_norm`` otherwise; training mode with its running statistics written out."""
     if int(ctx.attr("training_mode", 0)):
-        ctx.fail("training_mode=1 (batch statistics) is not an inference graph")
+        _batch_norm_training(ctx)
+        return
     _extra_outputs_unused(ctx, "the mean/variance")
     params = [ctx.param(i) for i in range(1, 5)]
     rank = ctx.type(0).rank
@@ -48,6 +49,28 @@ def batch_norm(ctx: TorchContext) -> None:
         return
     ctx.emit(fn("F.batch_norm", ctx.t(0), ctx.t(3), ctx.t(4), ctx.t(1), ctx.t(2),
                 eps=scalar(np.float32(ctx.attr("epsilon", 1e-5)))))
+
+
+def _batch_norm_training(ctx: TorchContext) -> None:
+    """``training_mode=1``: normalised by the batch's own statistics (``F.batch_norm(training=True)``), the
+    running mean and variance outputs updated with them by ``momentum``, as the ONNX op computes them (the
+    module keeps no state)."""
+    if ctx.opset < 14:
+        ctx.fail("training mode before opset 14 has other outputs (saved mean and variance)")
+    x = ctx.t(0)
+    momentum = scalar(np.float32(ctx.attr("momentum", 0.9)))
+    eps = scalar(np.float32(ctx.attr("epsilon", 1e-5)))
+    dims = fmt("[0, *range(2, {}.dim())]", x)
+    updated = []  # computed before any output takes the name of an input this node reads
+    for j, (stat, running) in enumerate(((fmt("{}.mean({})", x, dims), 3),
+                                         (fmt("{}.var({}, unbiased=False)", x, dims), 4)), start=1):
+        if ctx.used(j):
+            var = ctx.temp("running_mean" if j == 1 else "running_var")
+            ctx.line("{} = {}", var, fmt("{} * {} + {} * (1 - {})", ctx.t(running), momentum, stat, momentum))
+            updated.append((j, var))
+    ctx.emit(fn("F.batch_norm", x, Code("None"), Code("None"), ctx.t(1), ctx.t(2), training=lit(True), eps=eps))
+    for j, var in updated:
+        ctx.alias(var, j)
 
 
 @REG("InstanceNormalization", since=6)

@@ -1,4 +1,6 @@
-"""LSTM, GRU and RNN -> nn.LSTM / nn.GRU / nn.RNN.
+"""LSTM, GRU and RNN -> nn.LSTM / nn.GRU / nn.RNN; weights known at run time and what those modules
+cannot do (sequence lengths, peepholes, clipping, other activations, GRU ``linear_before_reset=0``) as the
+``onnx_recurrent`` helper, which runs the ONNX recurrence step by step.
 
 ONNX and torch order the gates differently: LSTM weights are ONNX ``i o f c`` and torch ``i f g o``
 (``g`` is ONNX's cell gate ``c``); GRU weights are ONNX ``z r h`` and torch ``r z n``. torch's GRU
@@ -17,6 +19,7 @@ from onnxbridge.codegen.writer import Code, fmt, join, lit
 from onnxbridge.frameworks.torch.context import TorchContext, fn
 from onnxbridge.frameworks.torch.registry import TORCH_OPS
 from onnxbridge.ir.nodes import node_attrs
+from onnxbridge.ir.semantics import RECURRENT_ACTIVATIONS, recurrent_activation_params
 from onnxbridge.ir.symbolic import Dim, Elem
 
 REG = TORCH_OPS.register
@@ -33,46 +36,83 @@ def reorder_gates(w: np.ndarray, kind: str, hidden: int) -> np.ndarray:
     return np.ascontiguousarray(blocks[_TORCH_ORDER[kind]].reshape(w.shape))
 
 
-def _check_attrs(ctx: TorchContext, kind: str, dirs: int) -> str | None:
-    """Raise for what torch's RNN modules cannot do; return the RNN nonlinearity."""
+def _module_form(ctx: TorchContext, kind: str, dirs: int) -> tuple[bool, str | None]:
+    """Whether torch's RNN module computes this node, and the RNN nonlinearity."""
     acts = [str(a).lower() for a in (ctx.attr("activations") or [])]
     nonlinearity = None
     if kind == "RNN":
         acts = acts or ["tanh"] * dirs
         if len(set(acts)) != 1 or acts[0] not in ("tanh", "relu"):
-            ctx.fail(f"activations {acts} (torch's RNN has one tanh or relu)")
+            return False, None
         nonlinearity = acts[0]
     elif acts and acts != _DEFAULT_ACTIVATIONS[kind] * dirs:
-        ctx.fail(f"activations {acts} (torch uses {_DEFAULT_ACTIVATIONS[kind]})")
-    if ctx.attr("clip") is not None:
-        ctx.fail("cell clipping has no torch equivalent")
+        return False, None
+    if ctx.attr("clip") is not None or ctx.attr("activation_alpha") or ctx.attr("activation_beta"):
+        return False, None
     if kind == "LSTM":
         if int(ctx.attr("input_forget", 0)):
-            ctx.fail("input_forget=1 has no torch equivalent")
+            return False, None
         peep = ctx.const(7) if ctx.has(7) else None
         if ctx.has(7) and (peep is None or np.any(peep)):
-            ctx.fail("peephole connections have no torch equivalent")
+            return False, None
     if kind == "GRU" and not int(ctx.attr("linear_before_reset", 0)):
-        ctx.fail("linear_before_reset=0 (torch's GRU applies the reset gate after the linear map, "
-                       "i.e. linear_before_reset=1)")
+        return False, None  # torch's GRU applies the reset gate after the linear map
     if ctx.has(4):
         lens = ctx.const(4)
         shape = ctx.type(0).shape
         seq = shape[1 if int(ctx.attr("layout", 0)) else 0] if shape is not None else None
         if lens is None or not isinstance(seq, int) or np.any(lens != seq):
-            ctx.fail("variable sequence lengths (sequence_lens) are not supported")
-    return nonlinearity
+            return False, None
+    return True, nonlinearity
+
+
+def _step_by_step(ctx: TorchContext, kind: str) -> None:
+    """``onnx_recurrent(...)``: the recurrence written out, for what torch's modules cannot hold."""
+    direction = ctx.attr("direction", "forward")
+    args: list[Code] = [lit(kind), ctx.t(0), ctx.t(1), ctx.t(2)]
+    kwargs: dict[str, Code] = {}
+    for i, name in ((3, "b"), (4, "sequence_lens"), (5, "initial_h"), (6, "initial_c"), (7, "p")):
+        if ctx.has(i) and (kind == "LSTM" or i < 6):
+            kwargs[name] = ctx.t(i)
+    if direction != "forward":
+        kwargs["direction"] = lit(direction)
+    if int(ctx.attr("layout", 0)):
+        kwargs["layout"] = lit(1)
+    acts = [str(a).lower() for a in (ctx.attr("activations") or [])]
+    if acts:
+        unknown = sorted({a for a in acts if a not in RECURRENT_ACTIVATIONS})
+        if unknown:
+            ctx.fail(f"activation(s) {unknown} are not ONNX recurrent activations")
+        kwargs["activations"] = lit(acts)
+        alphas, betas = recurrent_activation_params(acts, ctx.attr("activation_alpha") or [],
+                                                    ctx.attr("activation_beta") or [])
+        if any(v is not None for v in alphas):
+            kwargs["alphas"] = lit(alphas)
+        if any(v is not None for v in betas):
+            kwargs["betas"] = lit(betas)
+    if ctx.attr("clip") is not None:
+        kwargs["clip"] = lit(float(ctx.attr("clip")))
+    if kind == "LSTM" and int(ctx.attr("input_forget", 0)):
+        kwargs["input_forget"] = lit(True)
+    if kind == "GRU" and int(ctx.attr("linear_before_reset", 0)):
+        kwargs["linear_before_reset"] = lit(True)
+    n_out = 3 if kind == "LSTM" else 2
+    hint = kind.lower()
+    targets = [ctx.output_var(j, f"{hint}_{suffix}") if j < len(ctx.node.output) and ctx.used(j) else Code("_")
+               for j, suffix in enumerate(["y", "h", "c"][:n_out])]
+    ctx.line("{} = {}", join(targets), fn(str(ctx.helper("onnx_recurrent")), *args, **kwargs))
 
 
 def _convert(ctx: TorchContext, kind: str) -> None:
     weight, recurrent, bias = ctx.param(1), ctx.param(2), ctx.param(3)
-    if weight is None or recurrent is None or (ctx.has(3) and bias is None):
-        ctx.fail("W, R and B must be constants")
-    hidden = int(ctx.attr("hidden_size", recurrent.shape[-1]))
     direction = ctx.attr("direction", "forward")
     dirs = 2 if direction == "bidirectional" else 1
+    module_form, nonlinearity = _module_form(ctx, kind, dirs)
+    if weight is None or recurrent is None or (ctx.has(3) and bias is None) or not module_form:
+        _step_by_step(ctx, kind)
+        return
+    hidden = int(ctx.attr("hidden_size", recurrent.shape[-1]))
     layout = int(ctx.attr("layout", 0))
-    nonlinearity = _check_attrs(ctx, kind, dirs)
     gates = _GATES[kind] * hidden
     kwargs: dict[str, Code] = {}
     if nonlinearity == "relu":

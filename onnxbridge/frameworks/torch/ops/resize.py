@@ -99,19 +99,60 @@ def _torch_pad_start(ctx: TorchContext, pads: list[int], first: int, mode: str) 
 _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
+_RESIZE_DEFAULTS = {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                    "nearest_mode": "round_prefer_floor", "cubic_coeff_a": -0.75, "exclude_outside": 0,
+                    "extrapolation_value": 0.0, "antialias": 0, "keep_aspect_ratio_policy": "stretch"}
+_COORDS = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+           "tf_crop_and_resize", "tf_half_pixel_for_nn")
+
+
 @REG("Resize", since=11)
 def resize(ctx: TorchContext) -> None:
-    """ONNX ``Resize`` of the spatial axes of a 3-D to 5-D input as ``F.interpolate`` (no antialiasing, aspect
-    policy ``stretch``)."""
+    """ONNX ``Resize``: ``F.interpolate`` for the spatial axes of a 3-D to 5-D input where torch's coordinate
+    rules match (constant scales or sizes); every other form (scales or sizes known at run time, other axes,
+    modes or coordinate rules, antialiasing, an aspect policy) through the ``onnx_resize`` helper."""
     mode = ctx.attr("mode", "nearest")
     coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
-    if int(ctx.attr("antialias", 0)):
-        ctx.fail("antialiased resizing is not supported")
-    if ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-        ctx.fail("keep_aspect_ratio_policy other than 'stretch' is not supported")
+    if mode not in ("nearest", "linear", "cubic") or coord not in _COORDS:
+        ctx.fail(f"mode {mode!r} with coordinate_transformation_mode {coord!r} is not an ONNX Resize mode")
+    if mode == "nearest" and int(ctx.attr("antialias", 0)):
+        ctx.fail("antialiasing applies to linear and cubic resizing only")
+    if not _interpolate(ctx, mode, coord):
+        _resize_general(ctx)
+
+
+def _resize_general(ctx: TorchContext) -> None:
+    """``onnx_resize(x, scales=... | sizes=..., ...)``: constant values as literals, others as tensors."""
+    kwargs: dict[str, Code] = {}
+    scales = ctx.const(2) if ctx.has(2) else None
+    if ctx.has(2) and (scales is None or scales.size):
+        kwargs["scales"] = ctx.t(2) if scales is None else lit([float(s) for s in scales.reshape(-1)])
+    else:
+        if not ctx.has(3):
+            ctx.fail("Resize needs scales or sizes")
+        sizes = ctx.ints(3)
+        kwargs["sizes"] = ctx.t(3) if sizes is None else lit(sizes)
+    if ctx.attr("coordinate_transformation_mode") == "tf_crop_and_resize":
+        if not ctx.has(1):
+            ctx.fail("tf_crop_and_resize needs the roi input")
+        roi = ctx.const(1)
+        kwargs["roi"] = ctx.t(1) if roi is None else lit([float(r) for r in roi.reshape(-1)])
+    for name, default in _RESIZE_DEFAULTS.items():
+        value = ctx.attr(name, default)
+        if value != default:
+            kwargs[name] = lit(bool(value) if name in ("exclude_outside", "antialias") else value)
+    if ctx.attr("axes") is not None:
+        kwargs["axes"] = lit([int(a) for a in ctx.attr("axes")])
+    ctx.emit(fn(str(ctx.helper("onnx_resize")), ctx.t(0), **kwargs))
+
+
+def _interpolate(ctx: TorchContext, mode: str, coord: str) -> bool:
+    """``F.interpolate`` for this node where it gives ONNX's answer; False where it cannot."""
+    if int(ctx.attr("antialias", 0)) or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+        return False
     rank = ctx.type(0).rank
     if rank not in (3, 4, 5):
-        ctx.fail("only 3-D to 5-D inputs (batch, channels, spatial...) can be resized")
+        return False
     nd = rank - 2
     scales = ctx.const(2) if ctx.has(2) else None
     scales = scales if scales is not None and scales.size else None
@@ -123,24 +164,24 @@ def resize(ctx: TorchContext) -> None:
     if scales is not None:
         full = dict(zip(axes, [float(s) for s in scales.reshape(-1)]))
         if any(full.get(a, 1.0) != 1.0 for a in (0, 1)):
-            ctx.fail("resizing the batch or channel axis is not supported")
+            return False
         factors = [full.get(a, 1.0) for a in range(2, rank)]
         kwargs["scale_factor"] = lit(tuple(factors)) if len(set(factors)) > 1 else lit(factors[0])
     elif sizes is not None:
         full_sizes = dict(zip(axes, sizes))
         if dims is not None and any(a in full_sizes and full_sizes[a] != dims[a] and isinstance(dims[a], int)
                                     for a in (0, 1)):
-            ctx.fail("resizing the batch or channel axis is not supported")
+            return False
         spatial = [full_sizes.get(a, dims[a] if dims is not None else None) for a in range(2, rank)]
         if any(s is None or isinstance(s, str) for s in spatial):
-            ctx.fail("the output size must be known")
+            return False
         codes = [ctx.elem_code(s) for s in spatial]  # type: ignore[arg-type]
         kwargs["size"] = fmt("({},)", codes[0]) if len(codes) == 1 else fmt("({})", join(codes))
         if dims is not None and all(isinstance(d := dims[2 + i], int) and isinstance(s, int) and s % d == 0
-                                    for i, s in enumerate(spatial)):
+               for i, s in enumerate(spatial)):
             factors = [s // dims[2 + i] for i, s in enumerate(spatial)]  # type: ignore[operator]
     else:
-        ctx.fail("Resize needs constant scales or sizes")
+        return False
     integer_upscale = factors is not None and all(float(f).is_integer() and f >= 1 for f in factors)
     if mode == "nearest":
         nearest = ctx.attr("nearest_mode", "round_prefer_floor")
@@ -154,38 +195,44 @@ def resize(ctx: TorchContext) -> None:
                 and all(f <= 2 for f in factors):  # type: ignore[union-attr]
             torch_mode = "nearest"
         else:
-            ctx.fail(f"nearest resizing with coordinate_transformation_mode={coord!r} and "
-                           f"nearest_mode={nearest!r} has no torch equivalent")
+            return False
         ctx.emit(fn("F.interpolate", ctx.t(0), **kwargs, mode=lit(torch_mode)))
-        return
+        return True
     if coord in ("half_pixel", "pytorch_half_pixel"):
         align = False
     elif coord == "align_corners":
         align = True
     else:
-        ctx.fail(f"{mode} resizing with coordinate_transformation_mode={coord!r} has no torch equivalent")
+        return False
     if mode == "linear":
         torch_mode = _INTERP[nd]
     elif mode == "cubic" and nd == 2:
         if abs(float(ctx.attr("cubic_coeff_a", -0.75)) + 0.75) > 1e-6 or int(ctx.attr("exclude_outside", 0)):
-            ctx.fail("cubic resizing only matches torch with cubic_coeff_a=-0.75 and exclude_outside=0")
+            return False
         torch_mode = "bicubic"
     else:
-        ctx.fail(f"{mode} resizing of {nd}-D data has no torch equivalent")
+        return False
     ctx.emit(fn("F.interpolate", ctx.t(0), **kwargs, mode=lit(torch_mode), align_corners=lit(align)))
+    return True
 
 
 @REG("Upsample", since=7)
 def upsample(ctx: TorchContext) -> None:
-    """ONNX ``Upsample`` (nearest) as ``F.interpolate`` with constant scales."""
-    if ctx.attr("mode", "nearest") != "nearest":
-        ctx.fail("linear Upsample uses asymmetric coordinates, which torch's interpolate does not offer")
+    """ONNX ``Upsample`` (asymmetric coordinates, nearest rounding down): ``F.interpolate`` for constant
+    nearest scales, the ``onnx_resize`` helper for linear ones or scales known at run time."""
+    mode = ctx.attr("mode", "nearest")
+    if mode not in ("nearest", "linear", "bilinear"):
+        ctx.fail(f"Upsample mode {mode!r} is unknown")
     scales = ctx.attr("scales") if ctx.opset < 9 else ctx.const(1)
+    kwargs: dict[str, Code] = {"coordinate_transformation_mode": lit("asymmetric")}
+    kwargs.update({"nearest_mode": lit("floor")} if mode == "nearest" else {"mode": lit("linear")})
     if scales is None:
-        ctx.fail("the scales must be constants")
+        ctx.emit(fn(str(ctx.helper("onnx_resize")), ctx.t(0), scales=ctx.t(1), **kwargs))
+        return
     scales = [float(s) for s in np.asarray(scales).reshape(-1)]
-    if scales[:2] != [1.0, 1.0]:
-        ctx.fail("upsampling the batch or channel axis is not supported")
+    if mode != "nearest" or scales[:2] != [1.0, 1.0] or len(scales) not in (3, 4, 5):
+        ctx.emit(fn(str(ctx.helper("onnx_resize")), ctx.t(0), scales=lit(scales), **kwargs))
+        return
     factors = scales[2:]
     factor = lit(tuple(factors)) if len(set(factors)) > 1 else lit(factors[0])
     ctx.emit(fn("F.interpolate", ctx.t(0), scale_factor=factor, mode=lit("nearest")))
