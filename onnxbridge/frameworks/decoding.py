@@ -131,8 +131,8 @@ def read_linear_attention(ctx: ConverterContext) -> LinearAttentionPlan:
     elem = ctx.elem(0)
     if elem not in _FLOATS:
         ctx.fail("query, key and value must be float tensors")
-    hidden = [_static(s[2]) for s in shapes]
-    if None in hidden:
+    hidden = [h for h in (_static(s[2]) for s in shapes) if h is not None]
+    if len(hidden) != 3:
         ctx.fail("the hidden sizes of query, key and value must be static")
     q_hidden, k_hidden, v_hidden = hidden
     if q_hidden % q_heads or k_hidden % kv_heads or v_hidden % kv_heads:

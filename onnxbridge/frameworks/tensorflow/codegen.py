@@ -26,6 +26,7 @@ from typing import NoReturn
 import numpy as np
 import onnx
 
+from onnxbridge.codegen.class_merge import MergedClass, merge_block_classes, with_arguments
 from onnxbridge.codegen.writer import Code, NameScope, SourceWriter, call, dotted, fmt, ident, join, lit
 from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.context import (
@@ -342,6 +343,7 @@ class _BlockClass:
     name: str
     body: str
     source: list[str]
+    key: tuple = ()  # the ONNX function (domain, name): its classes for several widths may merge
 
 
 class Converter:
@@ -535,7 +537,7 @@ class Converter:
                 cw.docstring(doc)
                 cw.blank()
                 cw.extend(body)
-            match = _BlockClass(str(name), text, cw.render().rstrip("\n").split("\n"))
+            match = _BlockClass(str(name), text, cw.render().rstrip("\n").split("\n"), key)
             variants.append(match)
             self.class_order.append(match)
         return match.name
@@ -611,6 +613,28 @@ class Converter:
         raise ConversionError(TensorFlowContext.framework, [NodeConversionError(name, reason, "output")]) from None
 
     # -- rendering --
+    def _merged_classes(self) -> tuple[list[list[str]], list[MergedClass]]:
+        """The block classes' sources, a block's classes for several widths merged into one with
+        constructor parameters where they differ only in sizes (see :mod:`onnxbridge.codegen.class_merge`);
+        and the merges, whose instances the module text must rewrite."""
+        sources = {c.name: "\n".join(c.source) + "\n" for c in self.class_order}
+        groups: dict[tuple, list[str]] = {}
+        for c in self.class_order:
+            groups.setdefault(c.key, []).append(c.name)
+        merges: list[MergedClass] = []
+        for names in groups.values():
+            if len(names) < 2:
+                continue
+            keep = min(names, key=lambda n: (len(n), n))  # BasicBlock, not BasicBlock_2
+            merged = merge_block_classes(keep, {n: sources[n] for n in names})
+            if merged is None:
+                continue
+            merges.append(merged)
+            sources = {n: with_arguments(t, merged) for n, t in sources.items() if n not in names}
+            sources[keep] = merged.source
+        order = [c.name for c in self.class_order]
+        return [sources[n].rstrip("\n").split("\n") for n in sorted(sources, key=order.index)], merges
+
     def _render(self, scope, live, input_vars, signature, outputs) -> Generated:
         model = self.model
         g = model.graph
@@ -635,9 +659,11 @@ class Converter:
             w.blank(2)
             for line in HELPERS[name]():
                 w._lines.append(line)
-        for cls in self.class_order:
+        classes, merges = self._merged_classes()
+        for source in classes:
             w.blank(2)
-            w._lines.extend(cls.source)
+            w._lines.extend(source)
+        after_classes = len(w._lines)  # instances below still name the classes before merging
         w.blank(2)
         constants: dict[str, np.ndarray] = {}
         weights: list = []
@@ -696,6 +722,8 @@ class Converter:
             with w.block("for variable in model.weights"):
                 w.line("variable.assign(params[variable.path])")
             w.line("return {}(model)", class_name)
+        for merged in merges:
+            w._lines[after_classes:] = [with_arguments(line, merged) for line in w._lines[after_classes:]]
         return Generated(w.render(), str(class_name), constants, weights,
                          [str(v) for v in input_vars], out_names, self.channels_last, self.transposes)
 

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
+from onnxbridge.codegen.class_merge import merge_block_classes, with_arguments
 from onnxbridge.codegen.writer import Code, NameScope, SourceWriter, call, fmt, ident, join, lit
 from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.context import (
@@ -32,7 +32,6 @@ from onnxbridge.frameworks.context import (
     convert_nodes,
     lookup_converter,
 )
-from onnxbridge.frameworks.torch.class_merge import merge_block_classes
 from onnxbridge.frameworks.torch.context import (
     ParamRef,
     StateEntry,
@@ -469,7 +468,8 @@ class Generator:
 
     def _merged_texts(self, codes: dict[FunctionKey | str, ClassCode]) -> list[str]:
         """Each class's source, a block's classes for several widths merged into one with constructor
-        parameters where they differ only in sizes (see :mod:`.class_merge`); callees come first."""
+        parameters where they differ only in sizes (see :mod:`onnxbridge.codegen.class_merge`); callees
+        come first."""
         texts: dict[FunctionKey | str, str] = {key: code.writer.render() for key, code in codes.items()}
         groups: dict[tuple[str, str], list[FunctionKey]] = {}
         for key in codes:
@@ -486,9 +486,7 @@ class Generator:
             for k in keys:
                 del texts[k]
             texts[keep] = merged.source
-            for old, constructor in merged.calls.items():
-                pattern = re.compile(rf"\b{re.escape(old)}\(\)")
-                texts = {k: pattern.sub(constructor, t) for k, t in texts.items()}
+            texts = {k: with_arguments(t, merged) if k != keep else t for k, t in texts.items()}
         order = list(codes)
         return [texts[k] for k in sorted(texts, key=order.index)]
 

@@ -80,6 +80,10 @@ def test_channels_last_interface(tmp_path):
     signature = loaded.signatures["serving_default"].structured_input_signature[1]["image"]
     assert tuple(signature.shape) == (None, 32, 32, 3)
     np.testing.assert_allclose(loaded(np.transpose(x, (0, 2, 3, 1))).numpy(), expected, atol=1e-4, rtol=1e-3)
+    # one Keras layer class serves both widths of BasicBlock: its sizes are constructor parameters
+    source = (out / "model.py").read_text()
+    assert "def __init__(self, filters, **kwargs):" in source and "BasicBlock_2" not in source
+    assert "BasicBlock(filters=16, name='block1')" in source and "BasicBlock(filters=32, name='block3')" in source
 
 
 def test_channels_last_only_for_tensorflow():

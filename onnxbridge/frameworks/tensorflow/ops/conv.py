@@ -364,7 +364,8 @@ def average_pool(ctx: TensorFlowContext) -> None:
     padded = any(b or e for b, e in explicit)
     if dilated or (padded and include_pad and ctx.attr("ceil_mode", 0)):
         # window sums over the zero-padded input, divided by the number of elements each window counts
-        window = dict(pool_size=tuple(kernel), strides=tuple(strides), dilation_rate=tuple(dilations), kind="sum")
+        window: dict[str, Any] = dict(pool_size=tuple(kernel), strides=tuple(strides), dilation_rate=tuple(dilations),
+                                      kind="sum")
         layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", **window)
         count_layer = ctx.layer(str(ctx.helper(DILATED_POOL)), module="", hint=f"{_label(ctx)}_count", **window)
         counted = call(dotted("ops", "ones_like"), x)

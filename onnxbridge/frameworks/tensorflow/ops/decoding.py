@@ -12,6 +12,8 @@ back at the end).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnx
 
@@ -145,7 +147,7 @@ def linear_attention(ctx: TensorFlowContext) -> None:
     """ONNX ``LinearAttention`` as the ``LinearAttention`` helper layer (a ``tf.while_loop`` over the tokens)."""
     a = read_linear_attention(ctx)
     ctx.dtype(a.elem)  # fails cleanly for types Keras lacks
-    options = {"gated": a.gated or None, "delta": a.delta or None,
+    options: dict[str, Any] = {"gated": a.gated or None, "delta": a.delta or None,
                "state_dtype": ctx.dtype(a.state_elem) if a.state_elem != onnx.TensorProto.FLOAT else None}
     layer = ctx.layer(str(ctx.helper(LINEAR_ATTENTION)), module="", q_heads=a.q_heads, kv_heads=a.kv_heads,
                       scale=float(a.scale), **options)

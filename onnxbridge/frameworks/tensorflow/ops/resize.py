@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from onnxbridge.codegen.writer import Code, call, dotted, lit
@@ -280,7 +282,8 @@ def resize(ctx: TensorFlowContext) -> None:
             and _emit(ctx, mode, coord, ctx.attr("nearest_mode", "round_prefer_floor"),
                       None if scales is None else [float(s) for s in np.asarray(scales).reshape(-1)]):
         return
-    by_scales = ctx.has(2) and (ctx.const(2) is None or ctx.const(2).size > 0)
+    given = ctx.const(2)
+    by_scales = ctx.has(2) and (given is None or given.size > 0)
     if not by_scales and not ctx.has(3):
         ctx.fail("Resize needs scales or sizes")
     args = [ctx.x(0), ctx.tensor_arg(2 if by_scales else 3)]
@@ -311,7 +314,7 @@ def upsample(ctx: TensorFlowContext) -> None:
     if scales is not None and _emit(ctx, "nearest" if mode == "nearest" else "linear", "asymmetric", "floor",
                                     [float(s) for s in scales.reshape(-1)]):
         return
-    options = {"nearest_mode": "floor"} if mode == "nearest" else {"mode": "linear"}
+    options: dict[str, Any] = {"nearest_mode": "floor"} if mode == "nearest" else {"mode": "linear"}
     layer = ctx.layer(str(ctx.helper(RESIZE)), module="", coordinate_transformation_mode="asymmetric", **options,
                       shape=ctx.static_out_shape())
     ctx.emit(call(layer, ctx.x(0), ctx.tensor_arg(1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onnxbridge.frameworks.torch.class_merge import merge_block_classes
+from onnxbridge.codegen.class_merge import merge_block_classes, with_arguments
 
 NARROW = '''class Stage(nn.Module):
     """A stage."""
@@ -33,8 +33,12 @@ def test_sizes_become_named_parameters():
     assert "def __init__(self, in_channels, channels, stride):" in merged.source
     assert "nn.Conv2d(in_channels, channels, 3, stride=stride)" in merged.source
     assert "nn.BatchNorm2d(channels)" in merged.source and "nn.Linear(channels, 4)" in merged.source
-    assert merged.calls == {"Stage": "Stage(in_channels=8, channels=16, stride=1)",
-                            "Stage2": "Stage(in_channels=16, channels=32, stride=2)"}
+    assert merged.arguments == {"Stage": "in_channels=8, channels=16, stride=1",
+                                "Stage2": "in_channels=16, channels=32, stride=2"}
+    calls = "class Stage(nn.Module):\n    self.a = Stage()\n    self.b = Stage2(name='b')\n"
+    assert with_arguments(calls, merged) == ("class Stage(nn.Module):\n"
+                                             "    self.a = Stage(in_channels=8, channels=16, stride=1)\n"
+                                             "    self.b = Stage(in_channels=16, channels=32, stride=2, name='b')\n")
     compile(merged.source, "<merged>", "exec")
 
 
@@ -48,4 +52,4 @@ def test_classes_that_differ_in_forward_stay_apart():
 def test_identical_classes_become_one():
     merged = merge_block_classes("Stage", {"Stage": NARROW, "Stage2": NARROW.replace("class Stage(", "class Stage2(")})
     assert merged is not None and merged.source == NARROW
-    assert merged.calls == {"Stage": "Stage()", "Stage2": "Stage()"}
+    assert merged.arguments == {"Stage": "", "Stage2": ""}

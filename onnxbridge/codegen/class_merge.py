@@ -1,9 +1,10 @@
 """One generated class for a block used at several widths, its sizes as constructor parameters.
 
-A block function called with weights of different shapes is planned once per signature, so the generator
-writes one class per signature (``BasicBlock`` for 16 channels, ``BasicBlock2`` for 32). When those classes
-differ only in integer literals of their constructor, :func:`merge_block_classes` turns them into one class
-whose constructor takes those numbers::
+A block function called with weights of different shapes is planned once per signature, so the code
+generators (PyTorch ``nn.Module`` and Keras ``Layer`` classes alike) write one class per signature
+(``BasicBlock`` for 16 channels, ``BasicBlock2`` for 32). When those classes differ only in integer literals
+of their constructor, :func:`merge_block_classes` turns them into one class whose constructor takes those
+numbers, and :func:`with_arguments` rewrites the instances::
 
     class BasicBlock(nn.Module):
         def __init__(self, channels):
@@ -14,7 +15,7 @@ whose constructor takes those numbers::
 
 Classes that differ in anything else (a stride that adds a ``F.pad`` to ``forward``) stay separate.
 Parameter names come from the constructor argument they fill (``in_channels``, ``out_features``,
-``stride``); a size filling several of them is named after what they share (``channels``).
+``filters``, ``stride``); a size filling several of them is named after what they share (``channels``).
 """
 
 from __future__ import annotations
@@ -44,10 +45,27 @@ POSITIONAL = {
 
 @dataclass
 class MergedClass:
-    """The merged class's source and, per original class name, the constructor call that replaces ``Name()``."""
+    """The merged class (``name``, ``source``) and, per original class name, the constructor arguments its
+    instances get (``channels=32``)."""
 
+    name: str
     source: str
-    calls: dict[str, str]
+    arguments: dict[str, str]
+
+
+def with_arguments(text: str, merged: MergedClass) -> str:
+    """``text`` with every instance of a merged class (``BasicBlock2()``, ``BasicBlock_2(name='b3')``)
+    rewritten to the merged class with its arguments (``BasicBlock(channels=32, name='b3')``)."""
+    names = sorted(merged.arguments, key=len, reverse=True)
+    pattern = re.compile(rf"(?<!class )\b({'|'.join(map(re.escape, names))})\((\))?")
+
+    def instance(m: re.Match[str]) -> str:
+        args = merged.arguments[m[1]]
+        if not args:
+            return f"{merged.name}({m[2] or ''}"
+        return f"{merged.name}({args})" if m[2] else f"{merged.name}({args}, "
+
+    return pattern.sub(instance, text)  # one pass: a rewritten call is never rewritten again
 
 
 def merge_block_classes(name: str, sources: dict[str, str]) -> MergedClass | None:
@@ -90,9 +108,8 @@ def merge_block_classes(name: str, sources: dict[str, str]) -> MergedClass | Non
         params[values] = chosen
     by_slot = {i: params[v] for v, where in columns.items() for i in where}
     source = _rewrite(sources[names[0]], first, by_slot, name, list(params.values()))
-    calls = {n: f"{name}({', '.join(f'{p}={values[k]}' for values, p in params.items())})"
-             for k, n in enumerate(names)}
-    return MergedClass(source, calls)
+    arguments = {n: ", ".join(f"{p}={values[k]}" for values, p in params.items()) for k, n in enumerate(names)}
+    return MergedClass(name, source, arguments)
 
 
 def _tokens(source: str, class_name: str) -> list[tokenize.TokenInfo] | None:
@@ -160,4 +177,5 @@ def _rewrite(source: str, toks: list[tokenize.TokenInfo], by_slot: dict[int, str
     out = re.sub(r"^class \w+\(", f"class {name}(", out, count=1, flags=re.M)
     if not params:
         return out
-    return re.sub(r"def __init__\(self\):", f"def __init__(self, {', '.join(params)}):", out, count=1)
+    return re.sub(r"def __init__\(self(, \*\*kwargs)?\):", lambda m: f"def __init__(self, {', '.join(params)}{m[1] or ''}):",
+                  out, count=1)
