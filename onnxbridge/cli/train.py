@@ -32,6 +32,8 @@ def command(
     batch_size: int = typer.Option(32, "--batch-size", help="The global batch size (split across processes)."),
     lr: float = typer.Option(1e-3, "--lr", help="Learning rate."),
     optimizer: str = typer.Option("adam", "--optimizer", help="adam, adamw or sgd (momentum 0.9)."),
+    schedule: str = typer.Option("cosine", "--schedule", help="The learning rate over the run: cosine (from "
+                                 "--lr down to 0 over all epochs' steps) or constant."),
     loss: str = typer.Option("auto", "--loss", help="auto, cross_entropy, mse or bce."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision (float16 on CUDA, bfloat16 on the CPU)."),
@@ -69,7 +71,7 @@ def command(
     result = train(
         network, output=output, resume=resume, emit_launch=emit_launch, image=image,
         framework=framework.value, data=data, target=target, task=task, split=split, scale=scale, epochs=epochs,
-        batch_size=batch_size, lr=lr, optimizer=optimizer, loss=loss, device=device, amp=amp, seed=seed,
+        batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule, loss=loss, device=device, amp=amp, seed=seed,
         patience=patience, export_to=export_to, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
         master_addr=master_addr, master_port=master_port, connect_timeout=connect_timeout,
         workers=[w.strip() for w in workers.split(",") if w.strip()] if workers else [],

@@ -7,6 +7,7 @@ that launched them.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -17,6 +18,7 @@ from onnxbridge.frameworks.bridges import bridges, get_bridge, names
 #: what ``--framework`` and ``--export-to`` take: every registered bridge
 FRAMEWORKS = names()
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
 LOSSES = ("auto", "cross_entropy", "mse", "bce")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
 _HOSTPORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}$")
@@ -40,6 +42,7 @@ class TrainOptions:
     batch_size: int = 32          # the global batch: split across processes / workers
     lr: float = 1e-3
     optimizer: str = "adam"
+    schedule: str = "cosine"      # the learning rate over the run's steps (see lr_factor)
     loss: str = "auto"
     device: str = "auto"
     amp: bool = False
@@ -74,6 +77,8 @@ class TrainOptions:
             raise bad("--framework", self.framework, f"choose {' or '.join(FRAMEWORKS)}")
         if self.optimizer not in OPTIMIZERS:
             raise bad("--optimizer", self.optimizer, f"choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise bad("--schedule", self.schedule, f"choose one of {', '.join(SCHEDULES)}")
         if self.loss not in LOSSES:
             raise bad("--loss", self.loss, f"choose one of {', '.join(LOSSES)}")
         if not _DEVICE.match(self.device):
@@ -158,3 +163,15 @@ class TrainOptions:
             else:
                 args += [flag, str(value)]
         return args
+
+
+def lr_factor(schedule: str, step: int, total_steps: int) -> float:
+    """The learning rate at optimisation step ``step`` (from 0) of ``total_steps``, as a fraction of ``--lr``.
+
+    ``cosine`` decays it from 1 to 0 along half a cosine, as Keras' ``CosineDecay`` does (which the
+    TensorFlow loop uses), so the last epochs take small steps and the final weights settle instead of
+    jumping between epochs; ``constant`` keeps it.
+    """
+    if schedule == "constant" or total_steps <= 0:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))

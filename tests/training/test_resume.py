@@ -39,7 +39,9 @@ def _final(run_dir, epoch):
 @pytest.mark.parametrize("framework", [pytest.param("torch", marks=pytest.mark.torch),
                                        pytest.param("tensorflow", marks=pytest.mark.tensorflow)])
 def test_resume_is_exact(tmp_path, framework):
-    options = {"framework": framework, "data": "digits", "progress": False}
+    # a run of 2 epochs extended to 4: with a constant rate it is the same run as 4 straight (the cosine
+    # schedule spans the planned epochs, so extending a finished run bends its curve: see the next test)
+    options = {"framework": framework, "data": "digits", "progress": False, "schedule": "constant"}
     straight = onnxbridge.train(SPEC, output=tmp_path / "straight", epochs=4, **options)
     first = onnxbridge.train(SPEC, output=tmp_path / "split", epochs=2, **options)
     assert first.metrics["epochs_run"] == 2
@@ -54,6 +56,36 @@ def test_resume_is_exact(tmp_path, framework):
     assert len(a_model) == len(b_model) and len(a_opt) == len(b_opt)
     assert all(np.array_equal(x, y) for x, y in zip(by_position(a_model), by_position(b_model)))
     assert all(np.array_equal(x, y) for x, y in zip(by_position(a_opt), by_position(b_opt)))
+    assert [r["loss"] for r in straight.history] == [r["loss"] for r in resumed.history]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", [pytest.param("torch", marks=pytest.mark.torch),
+                                       pytest.param("tensorflow", marks=pytest.mark.tensorflow)])
+def test_interrupted_run_resumes_exactly(tmp_path, framework, monkeypatch):
+    """A 4-epoch run stopped (Ctrl-C) during epoch 3 and resumed ends as the straight run: the cosine
+    schedule and every other state continue where they were."""
+    from onnxbridge.training.run import Run
+
+    options = {"framework": framework, "data": "digits", "progress": False, "epochs": 4, "patience": 0}
+    straight = onnxbridge.train(SPEC, output=tmp_path / "straight", **options)
+    end_epoch = Run.end_epoch
+
+    def interrupted(self, record):
+        if record["epoch"] == 3:  # before epoch 3's checkpoint is written: the last one is epoch 2's
+            raise KeyboardInterrupt
+        return end_epoch(self, record)
+
+    monkeypatch.setattr(Run, "end_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        onnxbridge.train(SPEC, output=tmp_path / "split", **options)
+    monkeypatch.setattr(Run, "end_epoch", end_epoch)
+    assert latest_checkpoint(tmp_path / "split").epoch == 2
+    resumed = onnxbridge.train(SPEC, resume=tmp_path / "split", **options)
+    assert resumed.metrics["resumed_from"] == 2 and resumed.metrics["epochs_run"] == 4
+    a_model, _ = _final(tmp_path / "straight", 4)
+    b_model, _ = _final(tmp_path / "split", 4)
+    assert [a_model[k].tobytes() for k in sorted(a_model)] == [b_model[k].tobytes() for k in sorted(b_model)]
     assert [r["loss"] for r in straight.history] == [r["loss"] for r in resumed.history]
 
 

@@ -102,7 +102,9 @@ def build_keras_model(onnx_model: Any, *, mixed_policy: str | None = None) -> An
     return model
 
 
-def _optimizer(keras: Any, name: str, lr: float) -> Any:
+def _optimizer(keras: Any, name: str, lr: float, schedule: str = "constant", total_steps: int = 0) -> Any:
+    if schedule == "cosine" and total_steps > 0:  # the same curve as training.options.lr_factor
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=total_steps)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
     if name == "adamw":
@@ -218,7 +220,7 @@ def train(run: Run, *, resume: Any = None) -> Any:
         with strategy.scope():
             model = build_keras_model(run.onnx_model, mixed_policy=mixed)
             loss, metric = _loss_and_metric(keras, run.objective)
-            optimizer = _optimizer(keras, opts.optimizer, opts.lr)
+            optimizer = _optimizer(keras, opts.optimizer, opts.lr, opts.schedule, opts.epochs * run.steps_per_epoch)
             model.compile(optimizer=optimizer, loss=loss, metrics=[metric], jit_compile=False)
             if resume is not None:
                 ckpt = latest_checkpoint(resume)

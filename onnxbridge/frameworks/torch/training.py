@@ -30,6 +30,7 @@ from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.base import weights_digest
 from onnxbridge.frameworks.torch.launch import torchrun_env
 from onnxbridge.training.checkpoint import latest_checkpoint, save_checkpoint
+from onnxbridge.training.options import lr_factor
 from onnxbridge.training.run import Run
 
 EVAL_BATCH = 512
@@ -217,6 +218,7 @@ def train(run: Run, *, resume: Any = None) -> Any:
     scaler = torch.amp.GradScaler(amp_device, enabled=opts.amp and amp_device == "cuda")
     loss_fn = Loss(run.objective)
     batches = EpochBatches(run)
+    total_steps = opts.epochs * len(batches)
     in_device, out_device = _io_devices(module, device, placed)
     if resume is not None:
         ckpt = latest_checkpoint(resume)
@@ -240,7 +242,9 @@ def train(run: Run, *, resume: Any = None) -> Any:
             score_sum = torch.zeros((), dtype=torch.float64, device=out_device)
             seen = 0
             began = time.perf_counter()
-            for inputs, target in batches:
+            for i, (inputs, target) in enumerate(batches):
+                for group in optimizer.param_groups:  # the step's rate; Keras' CosineDecay does the same
+                    group["lr"] = opts.lr * lr_factor(opts.schedule, epoch * len(batches) + i, total_steps)
                 inputs = [x.to(in_device, non_blocking=True) for x in inputs]
                 target = target.to(out_device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
