@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,7 +160,7 @@ def plan_model(model: onnx.ModelProto, *, validate: bool = True) -> ModelPlan:
     view = GraphView(g.name, list(g.node), [i.name for i in g.input if i.name not in inits],
                      [o.name for o in g.output], graph_types(g), opsets_of(model), doc=g.doc_string)
     for init in g.initializer:
-        view.known[init.name] = Const(initializer_value(init, lambda name=init.name: _readers(g, name)), init.name)
+        view.known[init.name] = Const(initializer_value(init, functools.partial(_readers, g, init.name)), init.name)
     plan = ModelPlan(model, view, validate=validate, judge_inference=validate and judge_inference)
     functions = {(f.domain, f.name): f for f in model.functions}
     _analyze(view, plan, functions)

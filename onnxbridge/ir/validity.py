@@ -167,7 +167,8 @@ def _defined_as_function(node: onnx.NodeProto, opsets: dict[str, int]) -> bool:
         schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, opsets.get("", 1)), domain)
     except Exception:  # noqa: BLE001 - no schema: nothing to judge by
         return True
-    return bool(schema.has_function or schema.has_context_dependent_function)
+    # (the stubs of onnx's C++ schema object do not list these two attributes)
+    return bool(getattr(schema, "has_function", False) or getattr(schema, "has_context_dependent_function", False))
 
 
 def strip_inference_prefix(message: str) -> str:
