@@ -9,9 +9,10 @@ import importlib
 import inspect
 import pkgutil
 
+import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from onnxbridge.errors import OnnxBridgeError
 from onnxbridge.frameworks.context import (
@@ -181,16 +182,17 @@ def test_both_generators_raise_one_error_listing_every_node():
     from onnxbridge.frameworks.tensorflow.codegen import generate as tf_generate
     from onnxbridge.frameworks.torch.codegen import generate as torch_generate
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
-    node = helper.make_node("MaxPool", ["x"], ["y", "idx"], name="the_pool", kernel_shape=[2, 2])
-    model = _model(node, [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
-                               helper.make_tensor_value_info("idx", TensorProto.INT64, None)])
+    # a valid ONNX model (Conv is N-D) that neither framework has a layer for: 4 spatial axes
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3, 3, 3])
+    weight = numpy_helper.from_array(np.ones((1, 1, 2, 2, 2, 2), np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="the_conv", kernel_shape=[2, 2, 2, 2])
+    model = _model(node, [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
     for generate in (torch_generate, tf_generate):
         with pytest.raises(ConversionError) as err:
             generate(model)
         assert isinstance(err.value, OnnxBridgeError)
-        assert [e.node_name for e in err.value.errors] == ["the_pool"]
-        assert "the_pool" in str(err.value) and "Indices" in str(err.value)
+        assert [e.node_name for e in err.value.errors] == ["the_conv"]
+        assert "the_conv" in str(err.value) and "4-D convolution" in str(err.value)
 
 
 def test_tensorflow_input_of_an_unsupported_type_is_a_clean_error():

@@ -254,7 +254,8 @@ def _inferred_types(model: onnx.ModelProto, p: OpParams, inputs: tuple[TensorInf
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except onnx.shape_inference.InferenceError as exc:
         reason = _inference_reason(exc)
-        if not _domain(p.domain) and not any(m in reason for m in ("No Op registered", "No opset import")):
+        if not _domain(p.domain) and not any(m in reason for m in ("No Op registered", "No opset import")) \
+                and not _takes_sequences(p.op_type, model):
             raise LayerShapeError(f"needs operands that {p.op_type} accepts ({_operand_shapes(p, inputs)}); "
                                   f"ONNX says: {reason}",
                                   f"compare the input shapes with what {p.op_type} accepts: "
@@ -269,6 +270,16 @@ def _inferred_types(model: onnx.ModelProto, p: OpParams, inputs: tuple[TensorInf
             return {}
     return {vi.name: vi.type for vi in list(inferred.graph.value_info) + list(inferred.graph.output)
             if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type}
+
+
+def _takes_sequences(op_type: str, model: onnx.ModelProto) -> bool:
+    """Whether the ONNX operator reads or writes sequences (or optionals), which a spec holds as tensors:
+    its one-node model then declares them wrongly, and ONNX's refusal says nothing about the operands."""
+    try:
+        schema = onnx.defs.get_schema(op_type, model.opset_import[0].version, "")
+    except Exception:  # noqa: BLE001 - no schema: nothing to go by
+        return False
+    return any(t.startswith(("seq(", "optional(")) for c in schema.type_constraints for t in c.allowed_type_strs)
 
 
 def _operand_shapes(p: OpParams, inputs: tuple[TensorInfo, ...]) -> str:
