@@ -40,6 +40,7 @@ from onnxbridge.ir.validity import (
     inference_problem,
     initializer_value,
     node_problem,
+    one_node_model,
     recurrent_problem,
 )
 from onnxbridge.ir.view import GraphView
@@ -222,9 +223,6 @@ def _type_node(view: GraphView, node: onnx.NodeProto) -> None:
         _infer_node_types(view, node)
 
 
-_INFER_CONST_LIMIT = 4096  # known inputs up to this size are given to per-node inference as values
-
-
 def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
     """Types ONNX shape inference missed for ``node``'s outputs, inferred for the node alone with the
     values folded so far (axes from ``Range(0, Size(Shape(x)))``, split sizes from shape arithmetic ...);
@@ -233,19 +231,9 @@ def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
     if not outs or all(view.type(o).rank is not None for o in outs) or not is_onnx_domain(node.domain) \
             or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
         return
-    inputs, inits = [], []
-    for name in dict.fromkeys(n for n in node.input if n):
-        c = view.const(name)
-        if c is not None and np.asarray(c).size <= _INFER_CONST_LIMIT:
-            inits.append(numpy_helper.from_array(np.asarray(c), name))
-            continue
-        t = view.type(name)
-        if t.elem is None or t.shape is None:
-            return
-        inputs.append(value_info(name, t))
-    graph = helper.make_graph([node], "node", inputs, [helper.make_empty_tensor_value_info(o) for o in outs],
-                              initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in view.opsets.items()])
+    model = one_node_model(node, view.type, view.const, view.opsets, need_shapes=True)
+    if model is None:
+        return
     inferred = graph_types(infer_shapes(model).graph)
     for o in outs:
         t = inferred.get(o, UNKNOWN)

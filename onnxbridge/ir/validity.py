@@ -88,19 +88,9 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
     nothing can be judged)."""
     if not is_onnx_domain(node.domain) or subgraphs(node) or _defined_as_function(node, opsets):
         return None
-    inputs, inits = [], []
-    for name in dict.fromkeys(n for n in node.input if n):
-        c = consts.get(name)
-        if c is not None and np.asarray(c).size <= _CONST_LIMIT:
-            inits.append(numpy_helper.from_array(np.asarray(c), name))
-            continue
-        t = types.get(name)
-        if t is None or t.elem is None:
-            return None
-        inputs.append(value_info(name, t))
-    outs = [helper.make_empty_tensor_value_info(o) for o in dict.fromkeys(o for o in node.output if o)]
-    graph = helper.make_graph([node], "node", inputs, outs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    model = one_node_model(node, types.get, consts.get, opsets)
+    if model is None:
+        return None
     try:
         onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except onnx.shape_inference.InferenceError as exc:
@@ -109,6 +99,27 @@ def inference_problem(node: onnx.NodeProto, types: dict[str, TensorType], consts
     except Exception:  # noqa: BLE001 - an op without a schema here, a model onnx cannot build: not judged
         return None
     return None
+
+
+def one_node_model(node: onnx.NodeProto, type_of: Callable[[str], TensorType | None],
+                   const_of: Callable[[str], np.ndarray | None], opsets: dict[str, int], *,
+                   need_shapes: bool = False) -> onnx.ModelProto | None:
+    """``node`` alone as a model for ONNX's shape inference: its small known inputs as initializers (values
+    inference may read), the others as typed graph inputs; None when an input's element type (with
+    ``need_shapes``, its rank too) is unknown."""
+    inputs, inits = [], []
+    for name in dict.fromkeys(n for n in node.input if n):
+        c = const_of(name)
+        if c is not None and np.asarray(c).size <= _CONST_LIMIT:
+            inits.append(numpy_helper.from_array(np.asarray(c), name))
+            continue
+        t = type_of(name)
+        if t is None or t.elem is None or (need_shapes and t.shape is None):
+            return None
+        inputs.append(value_info(name, t))
+    outs = [helper.make_empty_tensor_value_info(o) for o in dict.fromkeys(o for o in node.output if o)]
+    graph = helper.make_graph([node], "node", inputs, outs, initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
 
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
