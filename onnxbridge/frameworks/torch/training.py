@@ -153,6 +153,8 @@ class Loss:
         if self.kind == "binary":
             threshold = 0.5 if self.form == "probs" else 0.0
             return ((out > threshold).long() == target).float().mean(dim=tuple(range(1, out.ndim))).sum()
+        if out.ndim == 2:  # one label per sample: the count of hits (the general form takes three ops more)
+            return (out.argmax(-1) == target).sum()
         hits = (out.argmax(-1) == target).float()
         return hits.reshape(len(hits), -1).mean(1).sum()
 
@@ -220,6 +222,10 @@ def train(run: Run, *, resume: Any = None) -> Any:
     batches = EpochBatches(run)
     total_steps = opts.epochs * len(batches)
     in_device, out_device = _io_devices(module, device, placed)
+    moved = in_device.type != "cpu" or out_device.type != "cpu"  # the batches are sliced on the CPU
+    scheduled = opts.schedule != "constant"
+    # one autocast context, entered afresh each step (it keeps no state between uses)
+    autocast = torch.autocast(amp_device, dtype=amp_dtype) if opts.amp else nullcontext()
     if resume is not None:
         ckpt = latest_checkpoint(resume)
         run.restore(ckpt.state, ckpt.epoch)
@@ -243,18 +249,24 @@ def train(run: Run, *, resume: Any = None) -> Any:
             seen = 0
             began = time.perf_counter()
             for i, (inputs, target) in enumerate(batches):
-                for group in optimizer.param_groups:  # the step's rate; Keras' CosineDecay does the same
-                    group["lr"] = opts.lr * lr_factor(opts.schedule, epoch * len(batches) + i, total_steps)
-                inputs = [x.to(in_device, non_blocking=True) for x in inputs]
-                target = target.to(out_device, non_blocking=True)
+                if scheduled:  # the step's rate; Keras' CosineDecay does the same
+                    rate = opts.lr * lr_factor(opts.schedule, epoch * len(batches) + i, total_steps)
+                    for group in optimizer.param_groups:
+                        group["lr"] = rate
+                if moved:
+                    inputs = [x.to(in_device, non_blocking=True) for x in inputs]
+                    target = target.to(out_device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
-                autocast = torch.autocast(amp_device, dtype=amp_dtype) if opts.amp else nullcontext()
                 with autocast:
                     out = model(*inputs)
                 loss = loss_fn(out, target)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+                if scaler.is_enabled():
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:  # the plain step: the disabled scaler's calls cost a little every batch
+                    loss.backward()
+                    optimizer.step()
                 n = len(target)
                 loss_sum += loss.detach() * n
                 score_sum += loss_fn.score(out.detach(), target)
