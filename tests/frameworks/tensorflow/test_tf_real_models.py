@@ -259,3 +259,25 @@ def test_torch_bert_with_dynamic_sequence_length_to_tensorflow(token_type_input,
     _checked(tf_result)
     for batch, seq in [(2, 7), (3, 12), (1, 3)]:
         _bert_parity(onnx_model, tf_result.value, torch, batch, seq, token_type_input)
+
+
+@pytest.mark.slow
+def test_torch_bert_static_export_without_constant_folding_to_tensorflow(tmp_path):
+    """Exported for a fixed serving batch without constant folding, the buffered token types are an Expand of
+    constants too large to fold at conversion time: the token-type lookup reads no model input, and is
+    computed once instead of becoming a Keras Embedding left out of the model (``No such layer:
+    embeddings_token_type_embeddings``)."""
+    torch = pytest.importorskip("torch")
+    import onnx
+
+    torch.manual_seed(0)
+    model = bert_model(torch, token_type_input=False, layers_=1)
+    batch, seq = 4100, 16  # 65,600 token types: over the conversion's folding limit
+    example = bert_inputs(torch, batch, seq, token_type_input=False)
+    path = tmp_path / "bert.onnx"
+    torch.onnx.export(model, tuple(example.values()), str(path), input_names=list(example), dynamo=False,
+                      do_constant_folding=False)
+    onnx_model = onnx.load(str(path))
+    tf_result = export_from_onnx(onnx_model)
+    _checked(tf_result)
+    _bert_parity(onnx_model, tf_result.value, torch, batch, seq, False)
