@@ -3,6 +3,8 @@ to ONNX (tf2onnx for Keras, torch.onnx for PyTorch), converted to TensorFlow and
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 tf = pytest.importorskip("tensorflow")
@@ -245,6 +247,14 @@ def test_torch_bert_with_dynamic_sequence_length_to_tensorflow(token_type_input,
     """Exported as BERT usually is (TorchScript, batch and sequence dynamic): the heads merged back with
     ``view(batch, seq, -1)`` still give the output Dense layer its width, at every sequence length."""
     torch = pytest.importorskip("torch")
+    onnx_model = _dynamic_bert_onnx(torch, tmp_path, token_type_input)
+    tf_result = export_from_onnx(onnx_model)
+    _checked(tf_result)
+    for batch, seq in [(2, 7), (3, 12), (1, 3)]:
+        _bert_parity(onnx_model, tf_result.value, torch, batch, seq, token_type_input)
+
+
+def _dynamic_bert_onnx(torch, tmp_path, token_type_input: bool = True):
     import onnx
 
     torch.manual_seed(0)
@@ -254,11 +264,22 @@ def test_torch_bert_with_dynamic_sequence_length_to_tensorflow(token_type_input,
     torch.onnx.export(model, tuple(example.values()), str(path), input_names=list(example),
                       output_names=["last_hidden_state", "pooler_output"], dynamo=False,
                       dynamic_axes={name: {0: "batch", 1: "sequence"} for name in example})
-    onnx_model = onnx.load(str(path))
-    tf_result = export_from_onnx(onnx_model)
-    _checked(tf_result)
-    for batch, seq in [(2, 7), (3, 12), (1, 3)]:
-        _bert_parity(onnx_model, tf_result.value, torch, batch, seq, token_type_input)
+    return onnx.load(str(path))
+
+
+def test_converted_bert_saves_as_a_keras_file_and_loads_back(tmp_path):
+    """The run-time-shape helper layers of a dynamic-length BERT are listed in ``CUSTOM_OBJECTS``: the Keras
+    model saved as ``.keras`` loads back in safe mode and still answers like onnxruntime."""
+    torch = pytest.importorskip("torch")
+    onnx_model = _dynamic_bert_onnx(torch, tmp_path)
+    _checked(export_from_onnx(onnx_model, output_dir=tmp_path / "tf"))
+    spec = importlib.util.spec_from_file_location("converted_bert", tmp_path / "tf" / "model.py")
+    generated = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generated)  # as a user imports the model.py written for them
+    generated.load().keras_model.save(tmp_path / "bert.keras")
+    reloaded = keras.saving.load_model(tmp_path / "bert.keras", safe_mode=True,
+                                       custom_objects=generated.CUSTOM_OBJECTS)
+    _bert_parity(onnx_model, lambda *xs: tuple(reloaded(list(xs))), torch, 3, 12, True)
 
 
 @pytest.mark.slow
