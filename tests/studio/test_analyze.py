@@ -57,6 +57,22 @@ def test_analyze_a_valid_spec(studio):
     assert body["elapsed_ms"] >= 0
 
 
+def test_each_edit_is_planned_with_the_servers_memo_and_answers_as_a_full_analysis(studio):
+    memo = studio.server.state.plan_memo
+    spec = digits_spec()
+    studio.post("/api/analyze", json={"spec": spec})
+    planned = memo.misses
+    for edit in ({"kernel_size": 5}, {"kernel_size": 40}, {"out_channels": 7}, {"kernel_size": 3, "out_channels": 16}):
+        spec["layers"][3].update(edit)  # conv2: the layers before it are looked up, not planned again
+        body = studio.post("/api/analyze", json={"spec": spec}).json()
+        expected = analyse_spec(copy.deepcopy(spec)).to_dict()
+        body.pop("elapsed_ms")
+        expected.pop("elapsed_ms")
+        assert body == expected
+    assert memo.hits > 0 and memo.misses > planned
+    assert memo.misses - planned < 4 * len(spec["layers"])  # nothing like a full plan per edit
+
+
 def test_analyze_linear_after_conv_reports_the_fix(studio):
     body = studio.post("/api/analyze", json={"spec": conv_then_linear()}).json()
     assert body["ok"] is False
