@@ -166,3 +166,22 @@ def test_connectivity_follows_whole_chains():
     assert check_connectivity(spec).unconnected == ["dropout", "fc2"]
     # a document that does not validate has its problems reported by the analysis, not here
     assert check_connectivity({"inputs": [], "layers": [{"id": "x"}]}).unconnected == []
+
+
+def test_answers_on_a_kept_alive_connection_are_not_held_back_by_nagles_algorithm(studio):
+    import socket
+
+    # asyncio turns TCP_NODELAY on for accepted sockets only when their protocol says TCP; without it each
+    # answer's last piece waited for the client's delayed ACK on a reused connection
+    listening = studio.server._socket
+    assert listening.proto == socket.IPPROTO_TCP
+    assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    with socket.create_connection(("127.0.0.1", studio.server.port)) as conn:
+        request = (f"GET /api/initial HTTP/1.1\r\nHost: 127.0.0.1:{studio.server.port}\r\n"
+                   f"Authorization: Bearer {studio.server.token}\r\n\r\n").encode()
+        for _ in range(3):  # the same connection, kept alive
+            conn.sendall(request)
+            answer = b""
+            while not answer.endswith(b"}"):
+                answer += conn.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200") and b'"path":null' in answer
