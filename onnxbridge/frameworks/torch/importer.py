@@ -207,6 +207,7 @@ def _example_args(obj: Any, example_inputs: Any, specs: list[InputSpec], dynamic
         return args, [s.name for s in specs] if specs and len(specs) == len(args) else None
     if specs:
         gen = torch.Generator().manual_seed(seed)
+        high = _int_input_high(obj)
         made: list[Any] = []
         for s in specs:
             shape = s.example_shape(DEFAULT_BATCH if dynamic_batch else 1)
@@ -218,13 +219,26 @@ def _example_args(obj: Any, example_inputs: Any, specs: list[InputSpec], dynamic
             elif dtype == torch.bool:
                 made.append(torch.randint(0, 2, shape, generator=gen).bool())
             else:
-                made.append(torch.randint(0, 10, shape, generator=gen).to(dtype))
+                made.append(torch.randint(0, high, shape, generator=gen).to(dtype))
         return tuple(made), [s.name for s in specs]
     stored = getattr(obj, "example_inputs", None)
     if isinstance(obj, torch.export.ExportedProgram) and stored:
         return tuple(stored[0]), None
     raise OnnxBridgeError("example inputs are needed to export this PyTorch model",
                           hint="pass --input NAME:1x3x224x224[:dtype] (one per input) or example_inputs=")
+
+
+def _int_input_high(obj: Any) -> int:
+    """The bound of the random integer inputs made for ``obj``: 10, or the row count of its smallest
+    embedding table when that is less (which input feeds which table is not known before the export, and
+    an id past a table's end fails: BERT's token-type table has two rows)."""
+    torch = _torch()
+    high = 10
+    if isinstance(obj, torch.nn.Module):
+        for sub in obj.modules():
+            if isinstance(sub, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
+                high = min(high, max(int(sub.num_embeddings), 1))
+    return high
 
 
 def _input_names(obj: Any, args: tuple, names: list[str] | None) -> list[str]:

@@ -242,6 +242,19 @@ def test_torch_bert_with_token_type_embeddings_to_tensorflow(token_type_input):
     assert isinstance(embedding, keras.layers.Embedding)
 
 
+def test_torch_bert_imported_from_input_shapes_alone():
+    """Given shapes only (``--input input_ids:2x7:int64 ...``), the importer makes integer inputs that every
+    embedding table can look up: the token-type table has two rows, so ids up to 9 would fail."""
+    torch = pytest.importorskip("torch")
+    from onnxbridge.frameworks.torch.importer import import_to_onnx as torch_import
+
+    torch.manual_seed(0)
+    shapes = {name: ((2, 7), "int64") for name in ("input_ids", "token_type_ids", "attention_mask")}
+    onnx_result = torch_import(bert_model(torch), input_shapes=shapes)
+    _checked(onnx_result)
+    _checked(export_from_onnx(onnx_result.onnx_model))
+
+
 @pytest.mark.parametrize("token_type_input", [True, False], ids=["token_type_ids", "buffered_token_types"])
 def test_torch_bert_with_dynamic_sequence_length_to_tensorflow(token_type_input, tmp_path):
     """Exported as BERT usually is (TorchScript, batch and sequence dynamic): the heads merged back with
