@@ -158,7 +158,19 @@ def _projection(view: GraphView, value: str) -> _Projection | None:
         return None
     if bias is not None and bias.shape != (weight.shape[1],):
         return None
-    return _Projection(node, node.input[0], weight, bias)
+    return _Projection(node, _unflattened(view, node.input[0], weight.shape[0]), weight, bias)
+
+
+def _unflattened(view: GraphView, value: str, width: int) -> str:
+    """The 3-D tensor a Dense input ``value`` flattens to ``(-1, width)`` (Keras's ``Dense`` on a sequence
+    exports as Reshape -> MatMul -> Reshape), else ``value``."""
+    node = view.producer.get(value)
+    if node is None or node.op_type != "Reshape":
+        return value
+    source = view.type(node.input[0])
+    if source.rank == 3 and view.type(value).rank == 2 and source.shape[-1] == width:  # type: ignore[index]
+        return node.input[0]
+    return value
 
 
 def _product(view: GraphView, value: str) -> onnx.NodeProto | None:
@@ -203,7 +215,13 @@ def _output_projection(view: GraphView, weighted: onnx.NodeProto) -> tuple[_Proj
         c = _const(view, other)
         if c is not None and c.size == weight.shape[1] and c.shape[-1:] == (weight.shape[1],):
             bias, out = c.reshape(-1), add.output[0]
-    return _Projection(node, node.input[0], weight, bias), out
+    users = view.users(out)
+    if len(users) == 1 and users[0].op_type == "Reshape" and users[0].input[0] == out and not view.is_output(out):
+        # a Dense on a sequence: the flat (batch * seq, features) result back to (batch, seq, features)
+        back = view.type(users[0].output[0])
+        if back.rank == 3 and view.type(out).rank == 2 and back.shape[-1] == weight.shape[1]:  # type: ignore[index]
+            out = users[0].output[0]
+    return _Projection(node, _unflattened(view, node.input[0], weight.shape[0]), weight, bias), out
 
 
 def _region(view: GraphView, y: str, sources: set[str]) -> dict[int, onnx.NodeProto] | None:
