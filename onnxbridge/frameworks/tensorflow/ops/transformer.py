@@ -368,24 +368,25 @@ def _verified(view: GraphView, region, candidates: list[Attention], y: str) -> A
     return None
 
 
-def _absorbed(view: GraphView, region: dict[int, onnx.NodeProto], y: str) -> set[int]:
-    """The region's nodes the layer replaces: all but those whose results something outside still reads
-    (shape arithmetic an exporter shares, say), and what those read."""
+def _absorbed(view: GraphView, region: dict[int, onnx.NodeProto], y: str, live: set[int]) -> set[int]:
+    """The region's nodes the layer replaces: all but those whose results a converted node outside still
+    reads (shape arithmetic an exporter shares, say), and what those read. Readers that write no code
+    (dead, or folded at conversion time) do not count, except through the sizes their results read."""
     kept: set[int] = set()
     region_values = {o: n for n in region.values() for o in n.output if o}
+
+    def read_outside(value: str) -> bool:
+        return view.is_output(value) or any(id(u) not in region and id(u) in live for u in view.users(value))
+
     for o, n in region_values.items():
-        if o == y:
-            continue
-        if view.is_output(o) or any(id(u) not in region for u in view.users(o)):
+        if o != y and read_outside(o):
             kept.add(id(n))
     for name, k in view.known.items():  # shape arithmetic outside reading a region tensor's sizes
         producer = view.producer.get(name)
-        if producer is not None and id(producer) in region:
+        if isinstance(k, Const) or not hasattr(k, "refs") or (producer is not None and id(producer) in region):
             continue
-        refs = k.refs() if hasattr(k, "refs") and not isinstance(k, Const) else ()
-        for r in refs:
-            if r in region_values and r != y:
-                kept.add(id(region_values[r]))
+        if read_outside(name):
+            kept.update(id(region_values[r]) for r in k.refs() if r in region_values and r != y)
     stack = [n for n in region.values() if id(n) in kept]
     while stack:
         node = stack.pop()
@@ -418,7 +419,7 @@ def multi_head_attention(view: GraphView, nodes: list[onnx.NodeProto]) -> list[P
         layer = _verified(view, region, candidates, y)
         if layer is None:
             continue
-        absorbed = _absorbed(view, region, y) & live
+        absorbed = _absorbed(view, region, y, live) & live
         if id(view.producer[y]) not in absorbed:
             continue
         taken.update(region)
