@@ -59,6 +59,7 @@ def test_self_attention_block_becomes_one_layer(heads, key_dim, use_bias, value_
         expected += ", use_bias=False"
     assert expected + ", name='attn')" in source
     assert "ops.softmax" not in source and "ops.matmul" not in source
+    assert "ops.reshape" not in source  # the feed-forward's Dense layers act on the sequence, as in Keras
 
 
 def test_cross_attention_with_another_output_size():
