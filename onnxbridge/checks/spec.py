@@ -95,8 +95,10 @@ def read_spec_document(source: Any) -> tuple[dict[str, Any], str | None]:
     return data, str(p)
 
 
-def analyse(data: dict[str, Any], *, targets: tuple[str, ...] = (), options: dict | None = None) -> SpecContext:
-    """Validate and plan ``data``, collecting every structural and per-layer problem."""
+def analyse(data: dict[str, Any], *, targets: tuple[str, ...] = (), options: dict | None = None,
+            memo: Any = None) -> SpecContext:
+    """Validate and plan ``data``, collecting every structural and per-layer problem. ``memo`` (a
+    :class:`~onnxbridge.spec.plan_memo.PlanMemo`) lets the planner look up layers it planned before."""
     from onnxbridge.spec.io import spec_from_dict
     from onnxbridge.spec.plan import plan_spec
 
@@ -107,7 +109,7 @@ def analyse(data: dict[str, Any], *, targets: tuple[str, ...] = (), options: dic
         ctx.structure = split_problems(exc)
         return ctx
     try:
-        ctx.plan, ctx.shapes = plan_spec(ctx.spec)
+        ctx.plan, ctx.shapes = plan_spec(ctx.spec, memo=memo)
     except SpecError as exc:
         ctx.structure = split_problems(exc)
         return ctx

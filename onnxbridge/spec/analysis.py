@@ -20,6 +20,7 @@ from typing import Any
 from onnxbridge.checks.diagnostic import AppliedFix, Diagnostic, Level
 from onnxbridge.errors import SpecError
 from onnxbridge.spec.plan import ShapeReport
+from onnxbridge.spec.plan_memo import PlanMemo
 
 
 @dataclass
@@ -62,10 +63,14 @@ class SpecAnalysis:
                 "elapsed_ms": round(self.elapsed_ms, 3)}
 
 
-def analyse_spec(data: dict[str, Any], *, targets: tuple[str, ...] = ()) -> SpecAnalysis:
+def analyse_spec(data: dict[str, Any], *, targets: tuple[str, ...] = (), memo: PlanMemo | None = None
+                 ) -> SpecAnalysis:
     """Plan ``data`` (a spec as plain data) and run the spec checks on it; never raises for bad specs.
 
-    Every problem of the document is a diagnostic (code, level, message, layers, suggestion, fix).
+    Every problem of the document is a diagnostic (code, level, message, layers, suggestion, fix). An
+    editor that analyses one document after each edit passes the same ``memo`` every time: the layers the
+    edit left alone (same definition, same input types) are looked up instead of planned again, with the
+    same result.
     """
     from onnxbridge.checks.engine import diagnose
     from onnxbridge.checks.spec import analyse, layer_of
@@ -74,12 +79,12 @@ def analyse_spec(data: dict[str, Any], *, targets: tuple[str, ...] = ()) -> Spec
     start = time.perf_counter()
     if not isinstance(data, dict):
         raise SpecError(f"expected a spec mapping with 'inputs' and 'layers', got {type(data).__name__}")
-    ctx = analyse(data, targets=tuple(targets))
+    ctx = analyse(data, targets=tuple(targets), memo=memo)
     diagnostics, notes = diagnose(ctx)
     summary = ctx.shapes
     if summary is None and ctx.spec is not None:
         # the planner stopped at structural problems: plan again, keeping what can be shaped
-        _, summary, _ = plan_spec_partial(ctx.spec)
+        _, summary, _ = plan_spec_partial(ctx.spec, memo=memo)
     diagnostics.sort(key=lambda d: (d.level.rank, d.code, d.where))
     structure = [StructureProblem(p, layer_of(p)) for p in ctx.structure]
     return SpecAnalysis(summary, diagnostics, structure, notes, (time.perf_counter() - start) * 1000)
@@ -138,12 +143,14 @@ class FixOutcome:
                 "analysis": self.analysis.to_dict()}
 
 
-def apply_fix(data: dict[str, Any], code: str, layers: list[str] | tuple[str, ...] = ()) -> FixOutcome:
+def apply_fix(data: dict[str, Any], code: str, layers: list[str] | tuple[str, ...] = (), *,
+              memo: PlanMemo | None = None) -> FixOutcome:
     """Apply the linter's fix for diagnostic ``code`` to ``data`` and re-check the result.
 
     ``layers`` names the layer(s) the diagnostic was shown on; the fix must be offered there (else a
     :class:`SpecError` says so). A fix pass repairs every occurrence of its problem in the spec, as
-    ``onnxbridge check --fix --select CODE`` does.
+    ``onnxbridge check --fix --select CODE`` does. ``memo`` is passed to both analyses (see
+    :func:`analyse_spec`).
 
     Example::
 
@@ -152,7 +159,7 @@ def apply_fix(data: dict[str, Any], code: str, layers: list[str] | tuple[str, ..
     """
     from onnxbridge.checks.repair import repair_spec
 
-    before = analyse_spec(data)
+    before = analyse_spec(data, memo=memo)
     offered = [d for d in before.diagnostics if d.code == code and d.fix is not None
                and (not layers or set(layers) & set(d.layers))]
     if not offered:
@@ -162,4 +169,4 @@ def apply_fix(data: dict[str, Any], code: str, layers: list[str] | tuple[str, ..
                         hint=f"fixable here: {', '.join(found)}" if found else "nothing in this spec has an automatic fix")
     fixed, report = repair_spec(data, select=[code])
     applied = report.repair.fixes if report.repair is not None else []
-    return FixOutcome(fixed, applied, analyse_spec(fixed))
+    return FixOutcome(fixed, applied, analyse_spec(fixed, memo=memo))

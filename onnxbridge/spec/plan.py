@@ -10,21 +10,24 @@ all collected, and shape errors are reported once each — layers downstream of 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
 from onnxbridge.errors import SpecError
 from onnxbridge.limits import check_memory, exceeded, format_bytes, limit
 from onnxbridge.spec.blocks import BuiltinBlock, get_block
+from onnxbridge.spec.plan_memo import MISSING, PlanMemo, params_key
 from onnxbridge.spec.registry import (
     DEFAULT_OPSET,
     LayerDef,
     LayerShapeError,
     Weight,
     all_layers,
+    current_opset,
     get_layer,
     targeting_opset,
 )
@@ -123,8 +126,9 @@ class ShapeReport:
 
 
 class _Context:
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, memo: PlanMemo | None = None):
         self.spec = spec
+        self.memo = memo
         self.structure_errors: list[str] = []
         self.report = ShapeReport(spec.name)
         self.max_layers = limit("max_layers")
@@ -140,30 +144,33 @@ class _Context:
         self.structure_errors.append(f"{where}: {message}")
 
 
-def plan_spec(spec: Spec, *, opset: int | None = None) -> tuple[Plan, ShapeReport]:
+def plan_spec(spec: Spec, *, opset: int | None = None, memo: PlanMemo | None = None) -> tuple[Plan, ShapeReport]:
     """Resolve and shape-check ``spec`` (for ``opset``, default the spec's own, else 18).
 
     Raises :class:`SpecError` listing every structural problem; shape problems are returned in the
-    report (``report.errors``) so callers can show the partial table.
+    report (``report.errors``) so callers can show the partial table. With a ``memo``
+    (:class:`~onnxbridge.spec.plan_memo.PlanMemo`), layers planned before with the same definition and
+    input types are looked up instead of planned again; the result is the same.
     """
-    plan, report, structure = plan_spec_partial(spec, opset=opset)
+    plan, report, structure = plan_spec_partial(spec, opset=opset, memo=memo)
     if structure:
         raise SpecError(_join(structure), problems=structure)
     return plan, report
 
 
-def plan_spec_partial(spec: Spec, *, opset: int | None = None) -> tuple[Plan, ShapeReport, list[str]]:
+def plan_spec_partial(spec: Spec, *, opset: int | None = None, memo: PlanMemo | None = None
+                      ) -> tuple[Plan, ShapeReport, list[str]]:
     """Like :func:`plan_spec`, but returns the structural problems instead of raising.
 
     The report then still has a row per layer: the layers at fault are ``error``, those downstream of
     them ``not inferred``, and the rest have their shapes (what an editor shows while a spec is drawn).
     """
     with targeting_opset(opset or spec.opset or DEFAULT_OPSET):
-        return _plan_spec(spec)
+        return _plan_spec(spec, memo)
 
 
-def _plan_spec(spec: Spec) -> tuple[Plan, ShapeReport, list[str]]:
-    ctx = _Context(spec)
+def _plan_spec(spec: Spec, memo: PlanMemo | None) -> tuple[Plan, ShapeReport, list[str]]:
+    ctx = _Context(spec, memo)
     total = expanded_layer_count(spec)
     if total > ctx.max_layers:
         raise exceeded("max_layers", f"the spec expands to {total:,} layers once its blocks are expanded, more "
@@ -220,15 +227,26 @@ def expanded_layer_count(spec: Spec) -> int:
 
 def _note_tensor(ctx: _Context, where: str, info: TensorInfo) -> None:
     """Remember the largest tensor (its size at batch 1: every symbolic dim taken as 1)."""
+    size = _tensor_bytes(info)
+    if size > ctx.largest_tensor[0]:
+        ctx.largest_tensor = (size, f"{where} {format_shape(info.shape)} {info.dtype}")
+
+
+def _tensor_bytes(info: TensorInfo) -> int:
+    """A tensor's size in bytes at batch 1 (every symbolic dim taken as 1)."""
+    size = _itemsize(info.dtype)
+    for d in info.shape:
+        size *= d if isinstance(d, int) else 1
+    return size
+
+
+@functools.cache
+def _itemsize(dtype: str) -> int:
     import numpy as np
 
     from onnxbridge.spec.types import NUMPY_DTYPES
 
-    size = np.dtype(NUMPY_DTYPES.get(info.dtype, np.float32)).itemsize
-    for d in info.shape:
-        size *= d if isinstance(d, int) else 1
-    if size > ctx.largest_tensor[0]:
-        ctx.largest_tensor = (size, f"{where} {format_shape(info.shape)} {info.dtype}")
+    return int(np.dtype(NUMPY_DTYPES.get(dtype, np.float32)).itemsize)
 
 
 def _check_planned_memory(ctx: _Context) -> None:
@@ -285,6 +303,7 @@ def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: 
             ctx.structural(f"layer {where_prefix}{layer.id}", "the id is also an input name; rename one of them")
         ids[layer.id] = layer
     known = list(input_names) + list(ids)
+    known_set = set(known)  # membership for every reference; the list keeps the order for suggestions
 
     # 2. references (default: the previous layer, or the first input)
     nodes: list[PlanNode] = []
@@ -301,7 +320,7 @@ def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: 
             resolved = []
             for text in refs:
                 producer, index = _parse_ref(text)
-                if producer not in known:
+                if producer not in known_set:
                     ctx.structural(where, f"input {text!r} does not name a layer or input{_did_you_mean(producer, known)}")
                 elif producer == layer.id:
                     ctx.structural(where, "takes its own output as input (a cycle)")
@@ -317,7 +336,7 @@ def _plan_scope(ctx: _Context, name: str, layers: list[LayerSpec], input_names: 
     outputs: list[Ref] = []
     for text in refs_out:
         producer, index = _parse_ref(text)
-        if producer not in known:
+        if producer not in known_set:
             ctx.structural(f"output {text}", f"does not name a layer or input{_did_you_mean(producer, known)}")
         outputs.append((producer, index))
 
@@ -386,9 +405,14 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
         return
 
     # parameters are checked even when the inputs are broken, so every bad parameter is reported
+    key = None
     if layer_def is not None:
         node.layer = layer_def
-        node.params = _validate_params(ctx, where, layer_def.Params, node.spec.params)
+        raw = node.spec.params
+        if ctx.memo is not None:
+            pkey = params_key(raw)
+            key = None if pkey is None else (node.type_name, pkey)
+        node.params = _validate_layer_params(ctx, where, layer_def, raw, key)
         if node.params is None:
             row.status = "error"
             return
@@ -415,20 +439,20 @@ def _plan_node(ctx: _Context, node: PlanNode, infos: dict[str, TensorInfo], by_i
             ctx.structural(where, f"takes {want} input(s), got {count}; set 'input' to a list of {want} references")
             row.status = "error"
             return
-        try:
-            outs = layer_def.infer(node.params, list(in_infos))
-            node.weights = layer_def.weights(node.params, list(in_infos))
-        except LayerShapeError as exc:
-            _shape_error(ctx, row, where, in_infos, exc)
+        outcome = _infer_layer(ctx, layer_def, node.params, in_infos, key)
+        if isinstance(outcome, LayerShapeError):
+            _shape_error(ctx, row, where, in_infos, outcome)
             return
-        node.out_infos = list(outs)
+        node.weights = dict(outcome.weights)
+        node.out_infos = list(outcome.outputs)
         row.outputs = node.out_infos
-        row.params = sum(w.size for w in node.weights.values() if w.trainable)
-        for w in node.weights.values():
-            ctx.weight_values += w.size
-            ctx.largest_weight = max(ctx.largest_weight, w.size)
-        for i, info in enumerate(node.out_infos):
-            _note_tensor(ctx, f"the output of layer {node.path}" + (f" (#{i})" if i else ""), info)
+        row.params = outcome.params
+        ctx.weight_values += outcome.weight_values
+        ctx.largest_weight = max(ctx.largest_weight, outcome.largest_weight)
+        for i, (info, size) in enumerate(zip(node.out_infos, outcome.output_bytes)):
+            if size > ctx.largest_tensor[0]:
+                where_out = f"the output of layer {node.path}" + (f" (#{i})" if i else "")
+                ctx.largest_tensor = (size, f"{where_out} {format_shape(info.shape)} {info.dtype}")
         return
 
     # a block instance: expand, then plan its body as a nested scope
@@ -493,12 +517,74 @@ def _builtin_names() -> list[str]:
 
 
 def _validate_params(ctx: _Context, where: str, model: type[BaseModel], raw: dict[str, Any]) -> Any:
+    params, problems = _params_outcome(model, raw)
+    for problem in problems:
+        ctx.structural(where, problem)
+    return params
+
+
+def _params_outcome(model: type[BaseModel], raw: dict[str, Any]) -> tuple[Any, list[str]]:
+    """The validated parameters (None when invalid) and every problem with them (pure: memoisable)."""
     try:
-        return model(**raw)
+        return model(**raw), []
     except ValidationError as exc:
-        for err in exc.errors():
-            ctx.structural(where, _describe_param_error(err, model, raw))
-        return None
+        return None, [_describe_param_error(err, model, raw) for err in exc.errors()]
+
+
+def _validate_layer_params(ctx: _Context, where: str, layer_def: type[LayerDef], raw: dict[str, Any],
+                           key: tuple | None) -> Any:
+    """A layer's parameters validated, or looked up in the memo under ``key`` (its type and raw values).
+    Parameter models are frozen, so one validated object can serve every plan."""
+    memo, full = ctx.memo, None
+    outcome = MISSING
+    if memo is not None and key is not None:
+        full = ("params", *key)
+        outcome = memo.get(full)
+    if outcome is MISSING:
+        outcome = _params_outcome(layer_def.Params, raw)
+        if memo is not None and full is not None:
+            memo.put(full, outcome)
+    params, problems = outcome
+    for problem in problems:
+        ctx.structural(where, problem)
+    return params
+
+
+class _LayerOutcome(NamedTuple):
+    """What planning one layer with known inputs gives (pure, so memoisable), with the sums the planner
+    keeps of it."""
+
+    outputs: list[TensorInfo]
+    weights: dict[str, Weight]
+    params: int  # trainable weight values
+    weight_values: int  # every weight value, buffers included
+    largest_weight: int
+    output_bytes: list[int]  # each output's size at batch 1
+
+
+def _infer_layer(ctx: _Context, layer_def: type[LayerDef], params: Any, in_infos: list[TensorInfo],
+                 key: tuple | None) -> _LayerOutcome | LayerShapeError:
+    """A layer's output types and weights, or the shape error it raises; looked up in the memo under
+    ``key`` plus the input types and the opset (what they depend on) when planned before."""
+    memo, full = ctx.memo, None
+    if memo is not None and key is not None:
+        full = ("infer", *key, tuple(in_infos), current_opset())
+        found = memo.get(full)
+        if found is not MISSING:
+            return found
+    outcome: _LayerOutcome | LayerShapeError
+    try:
+        outs = list(layer_def.infer(params, list(in_infos)))
+        weights = layer_def.weights(params, list(in_infos))
+    except LayerShapeError as exc:
+        outcome = exc.with_traceback(None)  # kept in the memo: without the frames a traceback would hold
+    else:
+        sizes = [w.size for w in weights.values()]
+        outcome = _LayerOutcome(outs, weights, sum(w.size for w in weights.values() if w.trainable), sum(sizes),
+                                max(sizes, default=0), [_tensor_bytes(o) for o in outs])
+    if memo is not None and full is not None:
+        memo.put(full, outcome)
+    return outcome
 
 
 def _describe_param_error(err: Mapping[str, Any], model: type[BaseModel], raw: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onnxbridge.errors import OnnxBridgeError
+from onnxbridge.spec.plan_memo import PlanMemo
 from onnxbridge.studio.security import StudioHTTPError
 from onnxbridge.studio.viewers import Viewers
 from onnxbridge.studio.workspace import Workspace, file_kind
@@ -32,12 +33,14 @@ log = logging.getLogger("onnxbridge.studio")
 
 @dataclass
 class StudioState:
-    """What the routes share: the workspace, the file the studio was started on, the netron viewers."""
+    """What the routes share: the workspace, the file the studio was started on, the netron viewers, and
+    the planner's memo of the live analysis (one per server: each edit re-plans only what it changed)."""
 
     workspace: Workspace
     initial: str | None = None
     static_dir: Path | None = None
     viewers: Viewers = field(default_factory=Viewers)
+    plan_memo: PlanMemo = field(default_factory=PlanMemo)
 
 
 class Json(JSONResponse):
@@ -143,13 +146,13 @@ def create_app(state: StudioState) -> FastAPI:
     def analyze(body: SpecBody) -> Response:
         from onnxbridge.spec.analysis import analyse_spec
 
-        return Json(analyse_spec(body.spec).to_dict())
+        return Json(analyse_spec(body.spec, memo=state.plan_memo).to_dict())
 
     @app.post("/api/fix")
     def fix(body: FixBody) -> Response:
         from onnxbridge.spec.analysis import apply_fix
 
-        return Json(apply_fix(body.spec, body.code, body.layers).to_dict())
+        return Json(apply_fix(body.spec, body.code, body.layers, memo=state.plan_memo).to_dict())
 
     @app.post("/api/blocks/extract")
     def extract(body: ExtractBody) -> Response:

@@ -98,6 +98,8 @@ export function emptySpec(): Spec {
 }
 
 const SESSION_SCHEMA = "onnxbridge.studio/1";
+/** How long a live check runs before the toolbar says "checking…". */
+const SLOW_CHECK_MS = 150;
 
 /** Width over height of the canvas on screen (what a layout should fill), and its height. */
 function canvasShape(): [number, number] {
@@ -500,7 +502,9 @@ export class Studio {
     }
     const seq = ++this.analyzeSeq;
     this.inFlight = spec;
-    this.set({ analyzing: true });
+    // "checking…" only for a check that takes a while: shown at once, it would flicker on every edit, and its
+    // re-render would compete with the server for the CPU while the answer is being made
+    const slow = setTimeout(() => { if (seq === this.analyzeSeq) this.set({ analyzing: true }); }, SLOW_CHECK_MS);
     const t0 = performance.now();
     try {
       const analysis = await api.analyze(prepared.spec);
@@ -516,6 +520,8 @@ export class Studio {
       if (this.inFlight === spec) this.inFlight = null;
       if (seq !== this.analyzeSeq) return;
       this.set({ analyzing: false, analysisError: err instanceof Error ? err.message : String(err), analysisFor: spec });
+    } finally {
+      clearTimeout(slow);
     }
     if (this.inFlight === spec) this.inFlight = null;
     if (this.stack.doc.spec !== spec) this.scheduleAnalysis(0);

@@ -57,6 +57,22 @@ def test_analyze_a_valid_spec(studio):
     assert body["elapsed_ms"] >= 0
 
 
+def test_each_edit_is_planned_with_the_servers_memo_and_answers_as_a_full_analysis(studio):
+    memo = studio.server.state.plan_memo
+    spec = digits_spec()
+    studio.post("/api/analyze", json={"spec": spec})
+    planned = memo.misses
+    for edit in ({"kernel_size": 5}, {"kernel_size": 40}, {"out_channels": 7}, {"kernel_size": 3, "out_channels": 16}):
+        spec["layers"][3].update(edit)  # conv2: the layers before it are looked up, not planned again
+        body = studio.post("/api/analyze", json={"spec": spec}).json()
+        expected = analyse_spec(copy.deepcopy(spec)).to_dict()
+        body.pop("elapsed_ms")
+        expected.pop("elapsed_ms")
+        assert body == expected
+    assert memo.hits > 0 and memo.misses > planned
+    assert memo.misses - planned < 4 * len(spec["layers"])  # nothing like a full plan per edit
+
+
 def test_analyze_linear_after_conv_reports_the_fix(studio):
     body = studio.post("/api/analyze", json={"spec": conv_then_linear()}).json()
     assert body["ok"] is False
@@ -150,3 +166,22 @@ def test_connectivity_follows_whole_chains():
     assert check_connectivity(spec).unconnected == ["dropout", "fc2"]
     # a document that does not validate has its problems reported by the analysis, not here
     assert check_connectivity({"inputs": [], "layers": [{"id": "x"}]}).unconnected == []
+
+
+def test_answers_on_a_kept_alive_connection_are_not_held_back_by_nagles_algorithm(studio):
+    import socket
+
+    # asyncio turns TCP_NODELAY on for accepted sockets only when their protocol says TCP; without it each
+    # answer's last piece waited for the client's delayed ACK on a reused connection
+    listening = studio.server._socket
+    assert listening.proto == socket.IPPROTO_TCP
+    assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    with socket.create_connection(("127.0.0.1", studio.server.port)) as conn:
+        request = (f"GET /api/initial HTTP/1.1\r\nHost: 127.0.0.1:{studio.server.port}\r\n"
+                   f"Authorization: Bearer {studio.server.token}\r\n\r\n").encode()
+        for _ in range(3):  # the same connection, kept alive
+            conn.sendall(request)
+            answer = b""
+            while not answer.endswith(b"}"):
+                answer += conn.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200") and b'"path":null' in answer

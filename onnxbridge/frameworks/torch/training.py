@@ -1,10 +1,9 @@
 """Training in PyTorch: the module our converter generates, a plain loop, DDP when torchrun started us.
 
 The module is the converter's own output (``model.py`` executed), switched to train mode; BatchNorm and
-Dropout behave as in any ``nn.Module``. Data comes from :class:`EpochView`, a ``Dataset`` over the
-arrays of :mod:`onnxbridge.training.data` in the epoch's order, read through a ``DistributedSampler`` (one
-share of every global batch per process) and a ``BatchSampler``. The loop itself is what one writes by
-hand::
+Dropout behave as in any ``nn.Module``. Data comes from :class:`EpochBatches`: batches sliced from the
+arrays of :mod:`onnxbridge.training.data` in the epoch's order, one share of every global batch per process
+as a ``DistributedSampler`` deals them. The loop itself is what one writes by hand::
 
     for inputs, target in batches:
         optimizer.zero_grad(set_to_none=True)
