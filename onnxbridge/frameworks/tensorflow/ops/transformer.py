@@ -247,7 +247,8 @@ def _region(view: GraphView, y: str, sources: set[str]) -> dict[int, onnx.NodePr
 
 
 def _match(view: GraphView, softmax: onnx.NodeProto):
-    """``(region, candidates, sources, output)`` for the attention around ``softmax``, or None."""
+    """``(region, candidate layers, the tensor the layer computes)`` for the attention around ``softmax``,
+    or None when the structure is not that of a multi-head attention."""
     rank = view.type(softmax.input[0]).rank
     axis = int(node_attrs(softmax).get("axis", -1))
     if rank is None or axis not in (-1, rank - 1) or view.opset < 13:
