@@ -53,6 +53,7 @@ class GraphView:
     calls: dict[int, FunctionKey] = field(default_factory=dict)
     #: shapes worked out here where ONNX shape inference had none (e.g. after a Reshape to x.shape[0])
     sym_shapes: dict[str, tuple[Elem | None, ...]] = field(default_factory=dict)
+    _from_inputs: set[str] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for node in self.nodes:
@@ -106,6 +107,17 @@ class GraphView:
         if isinstance(k, SymShape) and all(isinstance(e, int) for e in k.elems):
             return np.asarray(k.elems if not k.scalar else k.elems[0], dtype=NP_DTYPES.get(k.elem, np.int64))
         return None
+
+    def from_inputs(self, value: str) -> bool:
+        """Whether ``value`` is computed from the run-time inputs; the others (weights and what is computed
+        from them alone) are the same on every run."""
+        if self._from_inputs is None:
+            reached = set(self.inputs)
+            for node in self.nodes:
+                if any(i in reached for i in node_inputs(node)):
+                    reached.update(o for o in node.output if o)
+            self._from_inputs = reached
+        return value in self._from_inputs
 
     def users(self, value: str) -> list[onnx.NodeProto]:
         """Every node that reads ``value`` (its subgraphs included)."""

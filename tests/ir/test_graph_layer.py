@@ -107,3 +107,15 @@ def test_value_and_class_hints():
     assert value_hint("/layer1/Relu_output_0", relu) == "layer1_relu"
     assert value_hint("dense/BiasAdd:0", None) == "dense_BiasAdd"
     assert class_hint("torch_jit") == "Model" and class_hint("ResNet") == "ResNet"
+
+
+def test_a_view_knows_which_values_are_computed_from_its_inputs():
+    from onnxbridge.ir.types import TensorType
+    from onnxbridge.ir.view import GraphView
+
+    loop = _loop()  # reads "outer" from its subgraph
+    nodes = [helper.make_node("Expand", ["zeros", "shape"], ["types"]), helper.make_node("Add", ["x", "types"], ["y"]),
+             helper.make_node("Neg", ["x"], ["outer"]), loop]
+    view = GraphView("g", nodes, ["x"], ["y", "vn"], {"x": TensorType(TensorProto.FLOAT, (2,))}, {"": 18})
+    assert view.from_inputs("x") and view.from_inputs("y") and view.from_inputs("vn")
+    assert not view.from_inputs("types") and not view.from_inputs("zeros")

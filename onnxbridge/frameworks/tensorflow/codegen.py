@@ -81,6 +81,12 @@ LAYER_RESERVED = frozenset({
 
 
 # -- scopes ------------------------------------------------------------------------------------------
+def _class_names(sources: list[list[str]]) -> list[str]:
+    """The classes that module sources define at top level, in order."""
+    return [line[len("class "):].split("(")[0].split(":")[0] for source in sources for line in source
+            if line.startswith("class ")]
+
+
 class Scope:
     """The body being written: ``build_model`` (functional) or one block class's ``call``."""
 
@@ -664,10 +670,15 @@ class Converter:
         class_name = self.class_names.name(("wrapper",), graph_name, style="camel", fallback="Model")
         if str(class_name) in {c.name for c in self.class_order} or str(class_name) in HELPERS:
             class_name = self.class_names.name(("wrapper2",), f"{graph_name}_model", style="camel")
+        helpers = [HELPERS[name]() for name in sorted(self.helpers)]
+        classes, merges = self._merged_classes()
+        layer_classes = _class_names(helpers + classes)
         w = SourceWriter()
         w.docstring(f"{graph_name}: Keras 3 model converted from ONNX by onnxbridge. "
                     f"Inputs and outputs follow the ONNX graph ({'channels-last images' if self.channels_last else 'same layout as ONNX'}). "
-                    "Use load() to get the ready model with its weights from model.weights.npz beside this file.")
+                    "Use load() to get the ready model with its weights from model.weights.npz beside this file."
+                    + (" A .keras file saved from it loads with keras.saving.load_model(path, "
+                       "custom_objects=CUSTOM_OBJECTS)." if layer_classes else ""))
         w.blank()
         w.line("from pathlib import Path")
         w.blank()
@@ -677,14 +688,13 @@ class Converter:
         w.line("from keras import layers, ops")
         w.blank()
         w.line("WEIGHTS_FILE = Path(__file__).with_name({})", lit(WEIGHTS_FILE))
-        for name in sorted(self.helpers):
-            w.blank(2)
-            for line in HELPERS[name]():
-                w._lines.append(line)
-        classes, merges = self._merged_classes()
-        for source in classes:
+        for source in helpers + classes:
             w.blank(2)
             w._lines.extend(source)
+        if layer_classes:
+            # Keras finds a model's own layer classes by name when it loads a .keras file of the model
+            w.blank(2)
+            w.line("CUSTOM_OBJECTS = {}", Code("{" + ", ".join(f"{lit(n)}: {ident(n)}" for n in layer_classes) + "}"))
         after_classes = len(w._lines)  # instances below still name the classes before merging
         w.blank(2)
         constants: dict[str, np.ndarray] = {}

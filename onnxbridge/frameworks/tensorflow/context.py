@@ -385,9 +385,18 @@ class TensorFlowContext(ConverterContext):
         return tuple(full[p] for p in perm)
 
     # -- emitting --
+    def from_inputs(self, i: int) -> bool:
+        """Whether input ``i`` is computed from the model's inputs. In ``build_model`` a Keras layer called on
+        anything else runs once, while the model is built, and is left out of the model with its weights."""
+        return not self.scope.functional or self.view.from_inputs(self.node.input[i])
+
     def layer(self, cls: str, *, hint: str | None = None, weights: Sequence[np.ndarray] = (), module: str = "layers",
               **kwargs: Any) -> Code:
         """A Keras layer for this node (``layers.<cls>(..., name=<node name>)``); returns the callable."""
+        if weights and not any(self.from_inputs(k) for k, name in enumerate(self.node.input) if name):
+            self.fail(f"a Keras {cls} layer here would read no model input: it would run once while the model "
+                      "is built and be left out of it, with its weights; export the model with constant folding "
+                      "on (torch.onnx.export's default) so that this node becomes a constant")
         args = {k: _py(v) for k, v in kwargs.items() if v is not None}
         fn = dotted(module, cls) if module else ident(cls)
         if hint is None:

@@ -122,3 +122,49 @@ def _zoo_cases():
 @pytest.mark.parametrize("name, exporter", _zoo_cases())
 def test_torch_zoo_to_tensorflow(name, exporter, torch_zoo, tmp_path):
     check_everything(torch_zoo(name, exporter), tmp_path / f"{name}-{exporter}")
+
+
+def _on_constants_model(op: str):
+    """``x + op(Expand(c))``: the Expand's result (300 x 256 rows) is too large to fold at conversion time, so
+    ``op`` runs on a value computed from constants alone."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    batch, seq, width = 300, 256, 40
+    inits = {"shape": np.array([batch, seq] if op == "Gather" else [batch, seq, width], np.int64)}
+    if op == "Gather":  # token types from a zero buffer, looked up in their table
+        inits.update(c=np.zeros((1, seq), np.int64), w=rng.normal(size=(2, width)).astype(np.float32))
+        nodes = [helper.make_node("Gather", ["w", "big"], ["y"], name="/token_type_embeddings/Gather")]
+    elif op == "MatMul":
+        inits.update(c=rng.normal(size=(1, 1, width)).astype(np.float32),
+                     w=rng.normal(size=(width, width)).astype(np.float32))
+        nodes = [helper.make_node("MatMul", ["big", "w"], ["y"], name="/proj/MatMul")]
+    else:
+        inits.update(c=rng.normal(size=(1, 1, width)).astype(np.float32),
+                     w=rng.normal(size=(width,)).astype(np.float32), b=np.zeros(width, np.float32))
+        nodes = [helper.make_node("LayerNormalization", ["big", "w", "b"], ["y"], name="/norm/LayerNormalization")]
+    nodes = [helper.make_node("Expand", ["c", "shape"], ["big"], name="/Expand"), *nodes,
+             helper.make_node("Add", ["x", "y"], ["out"], name="/Add")]
+    graph = helper.make_graph(nodes, "on_constants", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                     [batch, seq, width])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [batch, seq, width])],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("op", ["Gather", "MatMul"])
+def test_weights_applied_to_constants_alone_are_computed_not_layers(op):
+    """An Embedding or Dense layer called on a value that reads no model input would run once while
+    ``build_model`` runs and be left out of the Keras model (``No such layer`` when its weights were set):
+    the lookup or product is written with the weights as constants instead."""
+    result = export_from_onnx(_on_constants_model(op))
+    for hop, report in result.checks:
+        assert report.ok, f"{hop}: {report.summary()}"
+    assert not [layer for layer in result.value.keras_model.layers if layer.weights]
+
+
+def test_other_layers_on_constants_alone_are_a_clean_error():
+    from onnxbridge.errors import OnnxBridgeError
+
+    with pytest.raises(OnnxBridgeError, match=r"/norm/LayerNormalization.*would read no model input"):
+        export_from_onnx(_on_constants_model("LayerNormalization"))

@@ -111,14 +111,15 @@ def slice_1(ctx: TensorFlowContext) -> None:
 
 @TF_OPS.register("Gather")
 def gather(ctx: TensorFlowContext) -> None:
-    """ONNX ``Gather``: a Keras ``Embedding`` for a large float table looked up by ids, ``ops.take``
-    otherwise."""
+    """ONNX ``Gather``: a Keras ``Embedding`` for a large float table looked up by ids that come from the
+    model's inputs, ``ops.take`` otherwise (ids computed from constants alone, such as BERT's token types
+    from a zero buffer, are looked up once while the model is built)."""
     rank = ctx.rank(0)
     axis = ctx.axis(ctx.attr("axis", 0), rank)
     table = ctx.const(0)
     idx = ctx.const(1)
     if table is not None and idx is None and axis == 0 and table.ndim == 2 and table.dtype.kind == "f" \
-            and table.size > 64:
+            and table.size > 64 and ctx.from_inputs(1):
         layer = ctx.layer("Embedding", weights=[table], input_dim=int(table.shape[0]), output_dim=int(table.shape[1]))
         ctx.emit(call(layer, ctx.x(1)))
         return

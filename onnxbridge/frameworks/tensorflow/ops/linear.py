@@ -47,13 +47,13 @@ def _bias_of(ctx: TensorFlowContext, units: int) -> tuple[np.ndarray | None, onn
 
 @TF_OPS.register("Gemm")
 def gemm(ctx: TensorFlowContext) -> None:
-    """ONNX ``Gemm``: a Keras ``Dense`` for a constant weight (alpha and the bias folded in), matrix products
-    otherwise."""
+    """ONNX ``Gemm``: a Keras ``Dense`` for a constant weight (alpha and the bias folded in) applied to
+    values computed from the model's inputs, matrix products otherwise."""
     alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
     trans_a, trans_b = int(ctx.attr("transA", 0)), int(ctx.attr("transB", 0))
     b = ctx.const(1)
     c = ctx.const(2) if ctx.has(2) else None
-    if b is not None and not trans_a:
+    if b is not None and not trans_a and ctx.from_inputs(0):
         kernel = (b.T if trans_b else b) * np.float32(alpha) if alpha != 1.0 else (b.T if trans_b else b)
         units = kernel.shape[1]
         bias = None
@@ -125,11 +125,11 @@ def _sequence_dense(ctx: TensorFlowContext, units: int) -> tuple[str, onnx.NodeP
 @TF_OPS.register("MatMul")
 def matmul(ctx: TensorFlowContext) -> None:
     """ONNX ``MatMul``: a Keras ``Dense`` for a constant 2-D float weight (absorbing a following bias
-    ``Add``; applied to the sequence itself when the product is a flattened Dense on a sequence),
-    ``ops.matmul`` otherwise."""
+    ``Add``) applied to values computed from the model's inputs (to the sequence itself when the product is
+    a flattened Dense on a sequence), ``ops.matmul`` otherwise."""
     node = ctx.node
     w = ctx.const(1)
-    if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f":
+    if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f" and ctx.from_inputs(0):
         units = w.shape[1]
         seq = _sequence_dense(ctx, units)
         if seq is not None:

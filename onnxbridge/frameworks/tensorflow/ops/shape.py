@@ -50,10 +50,42 @@ def _target_shape(ctx: TensorFlowContext) -> tuple:
         known = int(np.prod([d for d in resolved if d is not None]))
         if known:
             resolved[resolved.index(None)] = int(np.prod(in_shape)) // known
+    elif [d for d in dims if isinstance(d, int) and d < 0] == [-1]:
+        inferred = _inferred_size(ctx, dims, resolved, in_shape)
+        if inferred is not None:
+            resolved[dims.index(-1)] = inferred
     if out is None or len(out) != len(resolved):
         return tuple(resolved)
     return tuple(r if r is not None and (isinstance(r, int) or not isinstance(o, int)) else o
                  for o, r in zip(out, resolved))
+
+
+def _inferred_size(ctx: TensorFlowContext, dims: list, resolved: list, in_shape: tuple) -> int | None:
+    """The size a ``-1`` stands for when the input has run-time dims that the target keeps: each run-time
+    dim of the input cancels against the same dim of the target (``x.view(x.shape[0], x.shape[1], -1)``
+    of a (batch, seq, heads, size) tensor is (batch, seq, heads * size)); None when one does not cancel."""
+    left = dict(enumerate(in_shape))  # input axes not matched by a target dim yet
+    kept = 1
+    for k, (d, r) in enumerate(zip(dims, resolved)):
+        if isinstance(d, int) and d == -1:
+            continue
+        axis = None
+        if isinstance(d, Dim) and d.value == ctx.node.input[0]:
+            axis = d.axis
+        elif isinstance(d, int) and d == 0 and not ctx.attr("allowzero", 0):
+            axis = k
+        elif isinstance(r, str):
+            axis = next((a for a, s in left.items() if s == r), None)
+        if axis is not None and axis in left:
+            del left[axis]
+        elif isinstance(r, int):
+            kept *= r
+        else:
+            return None
+    if kept <= 0 or not all(isinstance(s, int) for s in left.values()):
+        return None
+    total = int(np.prod(list(left.values()), dtype=np.int64))
+    return total // kept if total % kept == 0 else None
 
 
 def emit_reshape(ctx: TensorFlowContext, x: Code, stored_in: tuple, stored_out: tuple, perm) -> bool:
@@ -78,8 +110,9 @@ def emit_reshape(ctx: TensorFlowContext, x: Code, stored_in: tuple, stored_out: 
     return False
 
 
-def _dynamic_reshape(ctx: TensorFlowContext) -> None:
-    """Reshape to a target only known at run time (a ``DynamicReshape`` helper on the ONNX layout)."""
+def _dynamic_reshape(ctx: TensorFlowContext, out_shape: tuple) -> None:
+    """Reshape to a target only known at run time (a ``DynamicReshape`` helper on the ONNX layout), told the
+    sizes known now (``out_shape``): the layers after it build their weights from them."""
     node = ctx.node
     x = ctx.x(0)
     in_shape = ctx.shape(0)
@@ -99,8 +132,9 @@ def _dynamic_reshape(ctx: TensorFlowContext) -> None:
         else:
             shape = ctx.x(1)
             copy_zeros = not ctx.attr("allowzero", 0)
+    static = tuple(int(d) if isinstance(d, int) else None for d in out_shape)
     layer = ctx.layer(str(ctx.helper("DynamicReshape")), module="", copy_zeros=copy_zeros or None,
-                      static_shape=ctx.known_out_shape())
+                      static_shape=static if any(d is not None for d in static) else None)
     ctx.emit(call(layer, x, shape))
 
 
@@ -145,7 +179,7 @@ def _reshape(ctx: TensorFlowContext) -> None:
             ctx.emit(call(_ops("reshape"), x, lit((-1, int(np.prod(rest))))), feature_perm=order)
             return
     if not emit_reshape(ctx, ctx.x(0), in_shape, out_shape, None):
-        _dynamic_reshape(ctx)
+        _dynamic_reshape(ctx, out_shape)
 
 
 TF_OPS.register("Reshape", since=5)(_reshape)
