@@ -23,10 +23,11 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import onnx
 
@@ -146,3 +147,34 @@ class OpRegistry:
 
 # the checks' target rules read this name; onnxbridge.ir.nodes.walk_nodes is the one to use
 _all_nodes = walk_nodes
+
+
+@dataclass
+class PatternMatch:
+    """A matched subgraph: ``node`` (inputs and output of the whole group) stands for the nodes in ``ids``
+    (by ``id``) at the position of the last of them, and ``emit(ctx)`` writes its code (a converter)."""
+
+    node: Any  # onnx.NodeProto
+    ids: set[int]
+    emit: Callable[[Any], None]
+
+
+class PatternRegistry:
+    """Subgraph patterns of one framework, tried in registration order: ``pattern(view, live nodes) ->
+    [PatternMatch]``. A code generator replaces each match's nodes by its ``node`` and calls ``emit`` with
+    its converter context there."""
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self._patterns: dict[str, Callable] = {}
+
+    def register(self, pattern: Callable) -> Callable:
+        """Decorator: register a pattern; registering the same name twice is an error."""
+        key = f"{pattern.__module__}.{pattern.__qualname__}"
+        if key in self._patterns:
+            raise ValueError(f"{self.framework}: pattern {key} is already registered")
+        self._patterns[key] = pattern
+        return pattern
+
+    def __iter__(self) -> Iterator[Callable]:
+        return iter(list(self._patterns.values()))

@@ -19,7 +19,7 @@ through :mod:`onnxbridge.codegen.writer`, never by pasting model strings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -47,7 +47,7 @@ from onnxbridge.frameworks.tensorflow.context import (
     np_literal,
 )
 from onnxbridge.frameworks.tensorflow.helpers import HELPERS
-from onnxbridge.frameworks.tensorflow.registry import load_ops
+from onnxbridge.frameworks.tensorflow.registry import load_ops, load_patterns
 from onnxbridge.frameworks.widening import widening_for
 from onnxbridge.ir.folding import fold_node
 from onnxbridge.ir.liveness import live_nodes
@@ -381,6 +381,7 @@ class Converter:
         scope.live = {id(n) for n in live_nodes(view)}
         scope.consumers = {k: [n for n in v if id(n) in scope.live] for k, v in view.consumers.items()}
         scope.outputs = set(view.outputs)
+        nodes, writers = self._match_patterns(scope)
 
         def step(node: onnx.NodeProto) -> None:
             scope.current = node
@@ -396,6 +397,9 @@ class Converter:
             if any(v is not None and v.code is None and v.const is None and v.sym is None and v.fill is None
                    for v in inputs):
                 self._mark_broken(scope, node)  # downstream of a failed node: reported once, upstream
+                return
+            if id(node) in writers:
+                writers[id(node)](TensorFlowContext(scope, node))
                 return
             if id(node) in view.calls:
                 self.call_function(scope, node)
@@ -416,8 +420,26 @@ class Converter:
                 if o and v is not None and v.const is not None:
                     view.known[o] = Const(v.const)
 
-        convert_nodes(view.nodes, step, lambda node: self._mark_broken(scope, node), self.errors)
+        convert_nodes(nodes, step, lambda node: self._mark_broken(scope, node), self.errors)
         scope.current = None
+
+    @staticmethod
+    def _match_patterns(scope: Scope) -> tuple[list[onnx.NodeProto], dict[int, Callable]]:
+        """Replace each subgraph a pattern matches (see ``TF_PATTERNS``) by one node at the place of its
+        last node; returns the node list and the writers of those nodes (by ``id``)."""
+        nodes = list(scope.view.nodes)
+        writers: dict[int, Callable] = {}
+        for pattern in load_patterns():
+            for match in pattern(scope.view, [n for n in nodes if id(n) in scope.live]):
+                last = max(i for i, n in enumerate(nodes) if id(n) in match.ids)
+                nodes = [match.node if i == last else n for i, n in enumerate(nodes)
+                         if i == last or id(n) not in match.ids]
+                writers[id(match.node)] = match.emit
+                scope.live = (scope.live - match.ids) | {id(match.node)}
+                for name in match.node.input:  # converters that fuse with their reader see the new node
+                    readers = [n for n in scope.consumers.get(name, []) if id(n) not in match.ids]
+                    scope.consumers[name] = [*readers, match.node]
+        return nodes, writers
 
     @staticmethod
     def _known_outputs(scope: Scope, node: onnx.NodeProto) -> None:

@@ -47,6 +47,7 @@ def restore_zero_biases(model: onnx.ModelProto, biases: dict[str, int]) -> list[
     weights = {i.name: i for i in graph.initializer}
     taken = {n for node in graph.node for n in node.output} | {i.name for i in graph.input} | set(weights)
     made: dict[str, str] = {}  # layer -> bias initializer (a layer called twice shares its bias)
+    node_names = {n.name for n in graph.node}  # with the Adds made here: ONNX wants node names unique
     nodes: list[onnx.NodeProto] = []
     for node in graph.node:
         nodes.append(node)
@@ -65,7 +66,7 @@ def restore_zero_biases(model: onnx.ModelProto, biases: dict[str, int]) -> list[
         if node.op_type == "MatMul":
             before = _fresh(f"{node.output[0]}_before_bias", taken)
             add = helper.make_node("Add", [before, bias], [node.output[0]],
-                                   name=_fresh(f"{layer}/BiasAdd", {n.name for n in graph.node}))
+                                   name=_fresh(f"{layer}/BiasAdd", node_names))
             node.output[0] = before
             nodes.append(add)
         else:

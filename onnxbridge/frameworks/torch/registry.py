@@ -8,44 +8,12 @@ layer -> ``nn.TransformerEncoderLayer``) and write that module in their place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from onnxbridge.frameworks.registry import OpRegistry, PatternMatch, PatternRegistry
 
-from onnxbridge.frameworks.registry import OpRegistry
+__all__ = ["TORCH_OPS", "TORCH_PATTERNS", "PatternMatch", "load_ops", "load_patterns"]
 
 TORCH_OPS = OpRegistry("torch")
-
-
-@dataclass
-class PatternMatch:
-    """A matched subgraph: ``node`` (inputs and output of the whole group) stands for the nodes in ``ids``
-    (by ``id``) at the position of the last of them, and ``emit(ctx)`` writes its code (a converter)."""
-
-    node: Any  # onnx.NodeProto
-    ids: set[int]
-    emit: Callable[[Any], None]
-
-
-class PatternRegistry:
-    """Subgraph patterns, tried in registration order: ``pattern(view, live nodes) -> [PatternMatch]``."""
-
-    def __init__(self) -> None:
-        self._patterns: dict[str, Callable] = {}
-
-    def register(self, pattern: Callable) -> Callable:
-        """Decorator: register a pattern; registering the same name twice is an error."""
-        key = f"{pattern.__module__}.{pattern.__qualname__}"
-        if key in self._patterns:
-            raise ValueError(f"torch: pattern {key} is already registered")
-        self._patterns[key] = pattern
-        return pattern
-
-    def __iter__(self) -> Iterator[Callable]:
-        return iter(list(self._patterns.values()))
-
-
-TORCH_PATTERNS = PatternRegistry()
+TORCH_PATTERNS = PatternRegistry("torch")
 
 
 def load_ops() -> OpRegistry:

@@ -23,4 +23,5 @@ from onnxbridge.frameworks.tensorflow.ops import (  # noqa: F401
     shape,
     signal,
     text,
+    transformer,
 )

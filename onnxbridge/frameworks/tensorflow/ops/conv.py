@@ -6,12 +6,14 @@ import math
 from typing import Any
 
 import numpy as np
+import onnx
 
 from onnxbridge.codegen.writer import call, dotted, lit
 from onnxbridge.frameworks.tensorflow import layout as L
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, slice_code, subscript
 from onnxbridge.frameworks.tensorflow.helpers import define
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
+from onnxbridge.ir.conventions import is_onnx_domain
 from onnxbridge.ir.semantics import pool_out_size, same_total, split_total
 
 DILATED_POOL = define("DilatedPool", '''
@@ -80,6 +82,45 @@ def pad_layer(ctx: TensorFlowContext, x, pads: list[tuple[int, int]], hint: str)
     return call(ctx.layer(f"ZeroPadding{n}D", hint=hint, padding=value), x)
 
 
+def _channel_vector(ctx: TensorFlowContext, node: onnx.NodeProto, value: str, channels: int, rank: int,
+                    dtype: np.dtype) -> np.ndarray | None:
+    """The other operand of ``node`` (a Mul or Add reading ``value``) when it is a constant with one
+    number per channel (shape ``(1, C, 1, ...)`` or fewer leading ones), as a vector."""
+    if len(node.input) != 2 or not is_onnx_domain(node.domain) or list(node.input).count(value) != 1:
+        return None
+    other = node.input[1] if node.input[0] == value else node.input[0]
+    v = ctx.scope.values.get(other)
+    c = v.const if v is not None and not v.instance else None
+    if c is None or c.dtype != dtype or c.ndim > rank or c.size != channels:
+        return None
+    if c.reshape((1,) * (rank - c.ndim) + c.shape).shape != (1, channels) + (1,) * (rank - 2):
+        return None
+    return c.reshape(channels)
+
+
+def _folded_affine(ctx: TensorFlowContext, w: np.ndarray, bias: np.ndarray | None,
+                   rank: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """A per-channel ``Mul`` and then ``Add`` right after the convolution (an inference BatchNormalization
+    that tf2onnx leaves unfolded, e.g. after a convolution with a bias) folded into its kernel and bias;
+    returns them and the tensor the folded convolution computes."""
+    channels, name = int(w.shape[0]), ctx.node.output[0]
+    for op in ("Mul", "Add"):
+        readers = ctx.readers(name)
+        if len(readers) != 1 or readers[0].op_type != op or ctx.is_output(name):
+            continue
+        vector = _channel_vector(ctx, readers[0], name, channels, rank, w.dtype)
+        if vector is None:
+            continue
+        if op == "Mul":
+            w = w * vector.reshape(channels, *([1] * (w.ndim - 1)))
+            bias = None if bias is None else bias * vector
+        else:
+            bias = vector if bias is None else bias + vector
+        ctx.absorb(readers[0])
+        name = readers[0].output[0]
+    return w, bias, name
+
+
 @TF_OPS.register("Conv")
 def conv(ctx: TensorFlowContext) -> None:
     """ONNX ``Conv`` (1-D to 3-D), channels-last: a Keras convolution layer holding constant weights, the
@@ -93,6 +134,7 @@ def conv(ctx: TensorFlowContext) -> None:
     if w is None or (ctx.has(2) and bias is None):
         _conv_runtime(ctx, rank)
         return
+    w, bias, result = _folded_affine(ctx, w, bias, rank)
     kernel = list(ctx.attr("kernel_shape", w.shape[2:]))
     strides = list(ctx.attr("strides", [1] * n))
     dilations = list(ctx.attr("dilations", [1] * n))
@@ -133,7 +175,7 @@ def conv(ctx: TensorFlowContext) -> None:
     if subsample is not None:
         y = subscript(y, [slice_code(None, None)] + [slice_code(None, None, s) for s in subsample] +
                       [slice_code(None, None)])
-    ctx.emit(y, perm=L.channels_last(rank))
+    ctx.define(result, y, perm=L.channels_last(rank))
 
 
 def _conv_runtime(ctx: TensorFlowContext, rank: int) -> None:

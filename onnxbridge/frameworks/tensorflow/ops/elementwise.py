@@ -65,10 +65,25 @@ _BINARY = {"Add": "add", "Sub": "subtract", "Mul": "multiply", "Equal": "equal",
 _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor"}
 
 
+def _float_scalar(ctx: TensorFlowContext, i: int, other: int, rank: int) -> Code | None:
+    """Input ``i`` as a Python float when it is a one-element float constant that broadcasting only
+    spreads over the other input (``x + 3.0``, not ``x + np.array([[[[3.0]]]])``: Keras and TensorFlow's graph
+    optimiser treat such an array as a bias, and a constant 1x1x1x1 bias after a convolution has been seen
+    to break TensorFlow's graph rewriting)."""
+    c = ctx.const(i)
+    if c is None or c.size != 1 or c.dtype.kind != "f" or ctx.const(other) is not None or ctx.rank(other) != rank:
+        return None
+    value = c.reshape(-1)[0]
+    return lit(float(str(value)) if c.dtype == np.float32 else float(value))
+
+
 def _binary(fn: str):
     def convert(ctx: TensorFlowContext) -> None:
         rank = ctx.out_rank()
         (a, b), perm = ctx.aligned([0, 1], rank)
+        if fn in ("add", "subtract", "multiply"):
+            a = _float_scalar(ctx, 0, 1, rank) or a
+            b = _float_scalar(ctx, 1, 0, rank) or b
         if fn == "add":
             ctx.emit(add_code(a, b, ctx.stored_shape(0, rank, perm), ctx.stored_shape(1, rank, perm)), perm=perm)
             return

@@ -9,6 +9,7 @@ from onnxbridge.codegen.writer import Code, call, dotted, lit
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext, add_code
 from onnxbridge.frameworks.tensorflow.registry import TF_OPS
 from onnxbridge.ir.conventions import is_onnx_domain
+from onnxbridge.ir.symbolic import Const, SymShape
 
 
 def _ops(name: str) -> Code:
@@ -89,14 +90,62 @@ def _sizes(shape: tuple) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) else None for d in shape)
 
 
+def _sequence_dense(ctx: TensorFlowContext, units: int) -> tuple[str, onnx.NodeProto, onnx.NodeProto | None] | None:
+    """A Keras ``Dense`` on a sequence as TensorFlow exports it (``Tensordot``): ``Reshape(x, [-1, features])
+    -> MatMul -> Reshape(x's leading sizes + [units])``, maybe a bias ``Add`` after. Returns ``x``, the
+    Reshape back and the Add (None without one), or None when the products are not exactly that."""
+    flat = ctx.view.producer.get(ctx.node.input[0])
+    back = ctx.sole_reader(0)
+    if flat is None or flat.op_type != "Reshape" or back is None or back.op_type != "Reshape" or \
+            back.input[0] != ctx.node.output[0] or ctx.rank(0) != 2:
+        return None
+    x = flat.input[0]
+    dims = ctx.view.dims(x)
+    v = ctx.scope.values.get(x)
+    if dims is None or len(dims) < 3 or dims[-1] != ctx.shape(0)[-1] or v is None or v.code is None or \
+            v.feature_perm is not None or v.layout[-1] != len(dims) - 1:
+        return None
+    k = ctx.view.known.get(back.input[1])
+    target = list(k.elems) if isinstance(k, SymShape) else (
+        [int(d) for d in k.array.reshape(-1)] if isinstance(k, Const) else None)
+    if target is None or len(target) != len(dims) or target[-1] != units or \
+            any(t != d for t, d in zip(target[:-1], dims[:-1])):
+        return None
+    add = None
+    readers = ctx.readers(back.output[0])
+    if len(readers) == 1 and readers[0].op_type == "Add" and is_onnx_domain(readers[0].domain) and \
+            not ctx.is_output(back.output[0]):
+        other = readers[0].input[1] if readers[0].input[0] == back.output[0] else readers[0].input[0]
+        c = ctx.scope.values.get(other)
+        if c is not None and c.const is not None and c.const.shape == (units,):
+            add = readers[0]
+    return x, back, add
+
+
 @TF_OPS.register("MatMul")
 def matmul(ctx: TensorFlowContext) -> None:
     """ONNX ``MatMul``: a Keras ``Dense`` for a constant 2-D float weight (absorbing a following bias
-    ``Add``) applied to values computed from the model's inputs, ``ops.matmul`` otherwise."""
+    ``Add``) applied to values computed from the model's inputs (to the sequence itself when the product is
+    a flattened Dense on a sequence), ``ops.matmul`` otherwise."""
     node = ctx.node
     w = ctx.const(1)
     if w is not None and w.ndim == 2 and ctx.rank(0) >= 2 and w.dtype.kind == "f" and ctx.from_inputs(0):
         units = w.shape[1]
+        seq = _sequence_dense(ctx, units)
+        if seq is not None:
+            x, back, add = seq
+            v = ctx.scope.values[x]
+            weights = [np.asarray(w)] + ([ctx.scope.values[a].const.astype(w.dtype) for a in add.input
+                                          if a != back.output[0]] if add is not None else [])
+            scope = node.name.split("/Tensordot/")[0] if "/Tensordot/" in node.name else None
+            layer = ctx.layer("Dense", hint=scope, weights=weights, units=int(units),
+                              use_bias=False if add is None else None)
+            ctx.absorb(back)
+            if add is not None:
+                ctx.absorb(add)
+            code = ctx.scope.view_code(v, v.layout, ctx.uses)
+            ctx.define((add or back).output[0], call(layer, code), v.perm)
+            return
         bias, add = _bias_of(ctx, units)
         x, kernel, perm = dense_input(ctx, np.asarray(w))
         weights = [kernel] + ([bias.astype(w.dtype)] if bias is not None else [])

@@ -138,11 +138,27 @@ def _dynamic_reshape(ctx: TensorFlowContext, out_shape: tuple) -> None:
     ctx.emit(call(layer, x, shape))
 
 
+def _same_shape(a: tuple, b: tuple) -> bool:
+    """Whether two shapes are surely equal: the same static sizes, and at most one size known only at run
+    time, at the same place in both (the element count then fixes it)."""
+    if len(a) != len(b):
+        return False
+    unknown = [k for k, (x, y) in enumerate(zip(a, b)) if not (isinstance(x, int) and isinstance(y, int))]
+    if len(unknown) > 1 or any(a[k] != b[k] for k in range(len(a)) if k not in unknown):
+        return False
+    return not unknown or not (isinstance(a[unknown[0]], int) or isinstance(b[unknown[0]], int))
+
+
 def _reshape(ctx: TensorFlowContext) -> None:
     node = ctx.node
     in_shape = tuple(ctx.shape(0))
     out_shape = tuple(_target_shape(ctx))
     v = ctx.value(0)
+    if _same_shape(in_shape, out_shape):
+        # a reshape to the shape the tensor has (a squeeze-excite's [-1, C, 1, 1] after pooling): no code,
+        # and the tensor keeps its layout (a reshape of a channels-last tensor would need two transposes)
+        ctx.alias(0, keep_perm=True)
+        return
     if v.const is None and v.feature_perm is None and not L.is_identity(v.layout):
         out_perm = L.reshape_in_layout(in_shape, out_shape, v.layout)
         if out_perm is not None:
