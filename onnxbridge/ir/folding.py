@@ -257,10 +257,28 @@ def _rule_where(node: onnx.NodeProto, view: GraphView) -> SymShape | None:
                     elem=view.type(node.input[1]).elem or TensorProto.INT64)
 
 
+def _rule_reduce_prod(node: onnx.NodeProto, view: GraphView) -> SymShape | None:
+    """The product of a 1-D shape-like value's elements (tf2onnx's einsums multiply gathered sizes)."""
+    data = _elems(view, node.input[0])
+    if data is None or data[1]:
+        return None
+    axes = _attr(node, "axes") if view.opset < 18 else (_ints(view, node.input[1]) if len(node.input) > 1 and
+                                                          node.input[1] else None)
+    if (axes is None and view.opset >= 18 and len(node.input) > 1 and node.input[1]) or \
+            (axes is not None and [int(a) for a in axes] not in ([0], [-1], [])) or \
+            (axes == [] and _attr(node, "noop_with_empty_axes", 0)):
+        return None
+    total: Elem = 1
+    for e in data[0]:
+        total = sym_binop("*", total, e)
+    return SymShape((total,), scalar=not _attr(node, "keepdims", 1),
+                    elem=view.type(node.input[0]).elem or TensorProto.INT64)
+
+
 _SYM_RULES = {
     "Shape": _rule_shape, "Size": _rule_size, "Gather": _rule_gather, "Unsqueeze": _rule_unsqueeze,
     "Squeeze": _rule_squeeze, "Concat": _rule_concat, "Slice": _rule_slice, "Identity": _rule_identity,
-    "Cast": _rule_cast, "Reshape": _rule_reshape, "Where": _rule_where,
+    "Cast": _rule_cast, "Reshape": _rule_reshape, "Where": _rule_where, "ReduceProd": _rule_reduce_prod,
     **{op: _rule_binary for op in _BIN},
 }
 

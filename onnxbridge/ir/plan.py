@@ -197,6 +197,7 @@ def _shape_in(view: GraphView):
 
 
 def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], onnx.FunctionProto]) -> None:
+    sharpened: set[str] = set()  # values whose shape now has static sizes ONNX inference left symbolic
     for node in view.nodes:
         fn = functions.get((node.domain, node.op_type))
         if fn is not None:
@@ -210,7 +211,10 @@ def _analyze(view: GraphView, plan: ModelPlan, functions: dict[tuple[str, str], 
                 view.types.pop(o, None)
             continue
         _type_node(view, node)
+        if sharpened.intersection(node.input):
+            _sharpen_from_inputs(view, node, sharpened)
         fold_node(node, view)
+        _sharpen_from_target(view, node, sharpened)
     _drop_zero_initial_states(view)
 
 
@@ -221,6 +225,51 @@ def _type_node(view: GraphView, node: onnx.NodeProto) -> None:
         _infer_scan_types(view, node)
     else:
         _infer_node_types(view, node)
+
+
+def _merged(old: TensorType, new: TensorType) -> TensorType | None:
+    """``old`` with each size it does not know taken from ``new`` where ``new`` knows it (same rank), or
+    None when that adds nothing."""
+    if old.shape is None or new.shape is None or len(old.shape) != len(new.shape):
+        return None
+    shape = tuple(n if not isinstance(o, int) and isinstance(n, int) else o for o, n in zip(old.shape, new.shape))
+    return TensorType(old.elem, shape) if shape != old.shape else None
+
+
+def _sharpen_from_target(view: GraphView, node: onnx.NodeProto, sharpened: set[str]) -> None:
+    """A Reshape to a shape computed at run time from other tensors' sizes (``Concat(Shape(x)[0:2], [2, 8])``,
+    as tf2onnx writes an einsum): the static sizes folding found in the target (``view.sym_shapes``) go into
+    the output's type, where ONNX inference, which does not follow ``Max`` or ``ReduceProd`` of sizes, left
+    them symbolic; the nodes after it are then typed again (:func:`_sharpen_from_inputs`)."""
+    if node.op_type != "Reshape" or not is_onnx_domain(node.domain) or not node.output:
+        return
+    out = node.output[0]
+    sym = view.sym_shapes.get(out)
+    if sym is None:
+        return
+    merged = _merged(view.type(out), TensorType(None, tuple(d if isinstance(d, int) else None for d in sym)))
+    if merged is not None:
+        view.types[out] = merged
+        sharpened.add(out)
+
+
+def _sharpen_from_inputs(view: GraphView, node: onnx.NodeProto, sharpened: set[str]) -> None:
+    """``node`` typed again, alone, now that an input has static sizes ONNX inference did not know: each
+    output size it finds replaces a symbolic one (a Squeeze or Softmax after a sharpened Reshape keeps the
+    head count), and those outputs sharpen the nodes after them in turn."""
+    outs = [o for o in node.output if o]
+    if not outs or not is_onnx_domain(node.domain) or all(view.type(o).static_shape is not None for o in outs) \
+            or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return
+    model = one_node_model(node, view.type, view.const, view.opsets, need_shapes=True)
+    if model is None:
+        return
+    inferred = graph_types(infer_shapes(model).graph)
+    for o in outs:
+        merged = _merged(view.type(o), inferred.get(o, UNKNOWN))
+        if merged is not None:
+            view.types[o] = merged
+            sharpened.add(o)
 
 
 def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
