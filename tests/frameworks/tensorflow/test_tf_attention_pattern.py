@@ -125,15 +125,36 @@ def test_hand_written_attention_is_checked_against_its_subgraph(scale, recognise
 
 def test_a_sequence_of_run_time_length():
     """tf2onnx writes the einsums of a run-time length as Gemm/MatMul of Reshapes to computed shapes
-    (``Concat(-1, ReduceProd(Shape(x)[3:5]))``); the static sizes in those shapes give the Dense layers their
-    input width, and the model is exact at two sequence lengths."""
+    (``Concat(-1, ReduceProd(Shape(x)[3:5]))``); the static sizes in those shapes give the projections their
+    input width, the attention becomes one layer, and the model is exact at two sequence lengths."""
     keras.utils.set_random_seed(0)
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = layers.Embedding(50, 16)(tokens)
     x = layers.LayerNormalization()(x + layers.MultiHeadAttention(2, 8, name="attn")(x, x))
     model = _randomised(keras.Model(tokens, layers.Dense(3)(x)))
     rng = np.random.default_rng(0)
-    onnx_model, _ = _round_trip(model, inputs={"tokens": rng.integers(0, 50, (2, 11)).astype("int32")})
+    onnx_model, source = _round_trip(model, inputs={"tokens": rng.integers(0, 50, (2, 11)).astype("int32")})
     converted = export_from_onnx(onnx_model).value
     report = check_parity(onnx_model, converted, inputs={"tokens": rng.integers(0, 50, (3, 5)).astype("int32")})
     assert report.ok, report.summary()
+    # the projections are Gemm here; the layer is still recognised (checked at two batch sizes and lengths)
+    assert "layers.MultiHeadAttention(num_heads=2, key_dim=8" in source
+    assert "ops.softmax" not in source and "ops.matmul" not in source
+
+
+@pytest.mark.parametrize(("scale", "recognised"), [(2.0, True), (4.0, False)])
+def test_hand_written_attention_of_run_time_length_is_checked_too(scale, recognised):
+    """As above with a run-time sequence length (Gemm projections): the check against the subgraph, on
+    two batch sizes and two lengths, still tells the exact layer from the near miss."""
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((None, 8), name="x")
+    q, k, v = (layers.Reshape((-1, 2, 4))(layers.Dense(8)(x_in)) for _ in range(3))
+    probs = keras.ops.softmax(keras.ops.einsum("bqhd,bkhd->bhqk", q, k) / scale, axis=-1)
+    o = layers.Reshape((-1, 8))(keras.ops.einsum("bhqk,bkhd->bqhd", probs, v))
+    model = _randomised(keras.Model(x_in, layers.Dense(8)(o)))
+    rng = np.random.default_rng(0)
+    onnx_model, source = _round_trip(model, inputs={"x": rng.standard_normal((2, 6, 8)).astype("float32")})
+    report = check_parity(onnx_model, export_from_onnx(onnx_model).value,
+                          inputs={"x": rng.standard_normal((3, 4, 8)).astype("float32")})
+    assert report.ok, report.summary()
+    assert ("layers.MultiHeadAttention(num_heads=2, key_dim=4" in source) is recognised

@@ -9,13 +9,15 @@ Keras's own attention (``ops.dot_product_attention``).
 
 How a layer is found, from each Softmax over the last axis: back from its input through layout ops and
 scalar scalings to the product of two run-time tensors (the scores), back from each of those to a
-projection (a MatMul with a constant 2-D weight, maybe a constant bias Add); forward from the Softmax to
-the product with the third run-time tensor, back from that to the value projection, forward to the output
-projection. The whole subgraph from the three projections' inputs to the output projection must depend on
-nothing else (no mask, no other input), have one Softmax and no op other than projections, layout and
-shape arithmetic. That gives the candidate layer (heads read from the head reshape, else tried) and its
-weights; the candidate is then computed (numpy) against the subgraph itself (onnxruntime, random inputs of
-two batch sizes) and used only when they agree. Anything else stays op by op.
+projection (a MatMul with a constant 2-D weight, maybe a constant bias Add; a Gemm where tf2onnx writes
+the einsums of a run-time sequence length); forward from the Softmax to the product with the third
+run-time tensor, back from that to the value projection, forward to the output projection. The whole
+subgraph from the three projections' inputs to the output projection must depend on nothing else (no
+mask, no other input), have one Softmax and no op other than projections, layout and shape arithmetic.
+That gives the candidate layer (heads read from the head reshape, else tried) and its weights; the
+candidate is then computed (numpy) against the subgraph itself (onnxruntime, random inputs of two sizes:
+every run-time dim, batch and sequence alike, differs between them) and used only when they agree.
+Anything else stays op by op.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ _TOLERANCE = (1e-5, 1e-4)  # atol, rtol: tighter than parity, so near misses sta
 _LAYOUT = frozenset({"Reshape", "Transpose", "Unsqueeze", "Squeeze", "Identity", "Flatten"})
 _SHAPE = frozenset({"Shape", "Gather", "Concat", "ReduceProd", "Max", "Min", "Cast", "Slice", "Squeeze",
                     "Unsqueeze", "Mul", "Div", "Add", "Sub", "Identity", "ConstantOfShape", "Range", "Size"})
-_ALLOWED = _LAYOUT | _SHAPE | {"MatMul", "Einsum", "Softmax"}
+_PRODUCTS = frozenset({"MatMul", "Gemm", "Einsum"})
+_ALLOWED = _LAYOUT | _SHAPE | _PRODUCTS | {"Softmax"}
 
 
 @dataclass
@@ -135,9 +138,33 @@ def _through_layout(view: GraphView, value: str) -> tuple[str, list[onnx.NodePro
         path.append(node)
 
 
+def _dense(view: GraphView, node: onnx.NodeProto | None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A MatMul by a constant 2-D float weight, or a Gemm by one (tf2onnx's einsum of a run-time length;
+    its scale and constant ``C`` folded in): the (in, out) weight and the bias, None for anything else."""
+    if node is None or node.op_type not in ("MatMul", "Gemm") or _const(view, node.input[0]) is not None:
+        return None
+    weight = _const(view, node.input[1])
+    if weight is None or weight.ndim != 2 or weight.dtype != np.float32:
+        return None
+    if node.op_type == "MatMul":
+        return weight, None
+    attrs = node_attrs(node)
+    if int(attrs.get("transA", 0)):
+        return None
+    weight = weight.T if int(attrs.get("transB", 0)) else weight
+    alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        c = _const(view, node.input[2])
+        if c is None or c.size != weight.shape[1] or c.shape[-1:] != (weight.shape[1],):
+            return None
+        bias = (c.reshape(-1) * np.float32(beta)).astype(np.float32)
+    return (weight * np.float32(alpha)).astype(np.float32) if alpha != 1.0 else weight, bias
+
+
 def _projection(view: GraphView, value: str) -> _Projection | None:
-    """The projection ``value`` is a reshaped/scaled view of: a MatMul by a constant 2-D weight, and at
-    most one constant bias Add after it."""
+    """The projection ``value`` is a reshaped/scaled view of: a MatMul or Gemm by a constant 2-D weight, and
+    at most one constant bias Add after it."""
     bias = None
     value, _ = _through_layout(view, value)
     node = view.producer.get(value)
@@ -151,25 +178,30 @@ def _projection(view: GraphView, value: str) -> _Projection | None:
             return None
         value, _ = _through_layout(view, value)
         node = view.producer.get(value)
-    if node is None or node.op_type != "MatMul":
+    dense = _dense(view, node)
+    if dense is None or node is None:
         return None
-    weight = _const(view, node.input[1])
-    if weight is None or weight.ndim != 2 or weight.dtype != np.float32 or _const(view, node.input[0]) is not None:
+    weight, own_bias = dense
+    if bias is not None and (bias.shape != (weight.shape[1],) or own_bias is not None):
         return None
-    if bias is not None and bias.shape != (weight.shape[1],):
-        return None
-    return _Projection(node, _unflattened(view, node.input[0], weight.shape[0]), weight, bias)
+    return _Projection(node, _unflattened(view, node.input[0], weight.shape[0]), weight,
+                       bias if own_bias is None else own_bias)
 
 
 def _unflattened(view: GraphView, value: str, width: int) -> str:
     """The 3-D tensor a Dense input ``value`` flattens to ``(-1, width)`` (Keras's ``Dense`` on a sequence
-    exports as Reshape -> MatMul -> Reshape), else ``value``."""
+    exports as Reshape -> MatMul -> Reshape; tf2onnx's einsum of a run-time length unsqueezes it first),
+    else ``value``."""
     node = view.producer.get(value)
-    if node is None or node.op_type != "Reshape":
+    if node is None or node.op_type != "Reshape" or view.type(value).rank != 2:
         return value
-    source = view.type(node.input[0])
-    if source.rank == 3 and view.type(value).rank == 2 and source.shape[-1] == width:  # type: ignore[index]
-        return node.input[0]
+    source = node.input[0]
+    while (p := view.producer.get(source)) is not None and p.op_type == "Unsqueeze" and \
+            view.type(source).shape and view.type(source).shape[-1] == width:  # type: ignore[index]
+        source = p.input[0]  # only size-1 axes before the features
+    t = view.type(source)
+    if t.rank == 3 and t.shape[-1] == width:  # type: ignore[index]
+        return source
     return value
 
 
@@ -202,14 +234,13 @@ def _output_projection(view: GraphView, weighted: onnx.NodeProto) -> tuple[_Proj
     if found is None:
         return None
     node, _ = found
-    if node.op_type != "MatMul":
+    dense = _dense(view, node)
+    if dense is None:
         return None
-    weight = _const(view, node.input[1])
-    if weight is None or weight.ndim != 2 or weight.dtype != np.float32:
-        return None
-    out, bias = node.output[0], None
+    weight, bias = dense
+    out = node.output[0]
     users = view.users(out)
-    if len(users) == 1 and users[0].op_type == "Add" and not view.is_output(out):
+    if bias is None and len(users) == 1 and users[0].op_type == "Add" and not view.is_output(out):
         add = users[0]
         other = add.input[1] if add.input[0] == out else add.input[0]
         c = _const(view, other)
@@ -217,10 +248,16 @@ def _output_projection(view: GraphView, weighted: onnx.NodeProto) -> tuple[_Proj
             bias, out = c.reshape(-1), add.output[0]
     users = view.users(out)
     if len(users) == 1 and users[0].op_type == "Reshape" and users[0].input[0] == out and not view.is_output(out):
-        # a Dense on a sequence: the flat (batch * seq, features) result back to (batch, seq, features)
-        back = view.type(users[0].output[0])
-        if back.rank == 3 and view.type(out).rank == 2 and back.shape[-1] == weight.shape[1]:  # type: ignore[index]
-            out = users[0].output[0]
+        # a Dense on a sequence: the flat (batch * seq, features) result back to (batch, seq, features), maybe
+        # through size-1 axes squeezed after (tf2onnx's einsum of a run-time length)
+        back = users[0].output[0]
+        after = [u for u in view.users(back) if u.op_type != "Shape"]
+        if view.type(back).rank != 3 and len(after) == 1 and after[0].op_type == "Squeeze" and \
+                after[0].input[0] == back and not view.is_output(back):
+            back = after[0].output[0]
+        t = view.type(back)
+        if t.rank == 3 and view.type(out).rank == 2 and t.shape[-1] == weight.shape[1]:  # type: ignore[index]
+            out = back
     return _Projection(node, _unflattened(view, node.input[0], weight.shape[0]), weight, bias), out
 
 
@@ -278,7 +315,7 @@ def _match(view: GraphView, softmax: onnx.NodeProto):
     region = _region(view, y, sources)
     if region is None or sum(n.op_type == "Softmax" for n in region.values()) != 1:
         return None
-    if sum(n.op_type in ("MatMul", "Einsum") for n in region.values()) != 6:
+    if sum(n.op_type in _PRODUCTS for n in region.values()) != 6:
         return None
     width, v_width = first.weight.shape[1], value.weight.shape[1]
     if second.weight.shape[1] != width or output.weight.shape[0] != v_width:
