@@ -12,7 +12,7 @@ The first epoch (start-up, tracing) is left out; runs alternate in rounds (ours,
 of each side is reported and the ratio is the median of the rounds' ratios. The target is ours / baseline
 >= 0.90. Usage::
 
-    python scripts/bench_train.py [--epochs 8] [--repeat 7] [--batch 32,128] [--threads 1] [--markdown]
+    python scripts/bench_train.py [--epochs 15] [--repeat 7] [--batch 32,128] [--threads 1] [--markdown]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def measure(framework: str, batch: int, epochs: int, repeat: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=7,
                         help="rounds of (ours, baseline); the ratio is the median of the rounds' ratios")
     parser.add_argument("--batch", default="32,128")
