@@ -258,13 +258,11 @@ def _sharpen_from_inputs(view: GraphView, node: onnx.NodeProto, sharpened: set[s
     output size it finds replaces a symbolic one (a Squeeze or Softmax after a sharpened Reshape keeps the
     head count), and those outputs sharpen the nodes after them in turn."""
     outs = [o for o in node.output if o]
-    if not outs or not is_onnx_domain(node.domain) or all(view.type(o).static_shape is not None for o in outs) \
-            or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+    if not outs or all(view.type(o).static_shape is not None for o in outs):
         return
-    model = one_node_model(node, view.type, view.const, view.opsets, need_shapes=True)
-    if model is None:
+    inferred = _types_alone(view, node)
+    if inferred is None:
         return
-    inferred = graph_types(infer_shapes(model).graph)
     for o in outs:
         merged = _merged(view.type(o), inferred.get(o, UNKNOWN))
         if merged is not None:
@@ -277,17 +275,25 @@ def _infer_node_types(view: GraphView, node: onnx.NodeProto) -> None:
     values folded so far (axes from ``Range(0, Size(Shape(x)))``, split sizes from shape arithmetic ...);
     later nodes then see them too."""
     outs = [o for o in node.output if o]
-    if not outs or all(view.type(o).rank is not None for o in outs) or not is_onnx_domain(node.domain) \
-            or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+    if not outs or all(view.type(o).rank is not None for o in outs):
         return
-    model = one_node_model(node, view.type, view.const, view.opsets, need_shapes=True)
-    if model is None:
+    inferred = _types_alone(view, node)
+    if inferred is None:
         return
-    inferred = graph_types(infer_shapes(model).graph)
     for o in outs:
         t = inferred.get(o, UNKNOWN)
         if t.rank is not None and view.type(o).rank is None:
             view.types[o] = t
+
+
+def _types_alone(view: GraphView, node: onnx.NodeProto) -> dict[str, TensorType] | None:
+    """The output types ONNX inference gives ``node`` typed on its own, with the types and values known so
+    far; None for a node it cannot type that way (not an ONNX op, or one with a subgraph)."""
+    if not is_onnx_domain(node.domain) \
+            or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return None
+    model = one_node_model(node, view.type, view.const, view.opsets, need_shapes=True)
+    return None if model is None else graph_types(infer_shapes(model).graph)
 
 
 def _scan_axes(node: onnx.NodeProto, name: str, count: int) -> list[int]:
