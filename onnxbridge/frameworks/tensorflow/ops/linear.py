@@ -90,10 +90,11 @@ def _sizes(shape: tuple) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) else None for d in shape)
 
 
-def _sequence_dense(ctx: TensorFlowContext, units: int) -> tuple[str, onnx.NodeProto, onnx.NodeProto | None] | None:
+def _sequence_dense(ctx: TensorFlowContext, units: int
+                    ) -> tuple[str, onnx.NodeProto, onnx.NodeProto | None, np.ndarray | None] | None:
     """A Keras ``Dense`` on a sequence as TensorFlow exports it (``Tensordot``): ``Reshape(x, [-1, features])
     -> MatMul -> Reshape(x's leading sizes + [units])``, maybe a bias ``Add`` after. Returns ``x``, the
-    Reshape back and the Add (None without one), or None when the products are not exactly that."""
+    Reshape back, the Add and its bias (None without one), or None when the products are not exactly that."""
     flat = ctx.view.producer.get(ctx.node.input[0])
     back = ctx.sole_reader(0)
     if flat is None or flat.op_type != "Reshape" or back is None or back.op_type != "Reshape" or \
@@ -111,15 +112,14 @@ def _sequence_dense(ctx: TensorFlowContext, units: int) -> tuple[str, onnx.NodeP
     if target is None or len(target) != len(dims) or target[-1] != units or \
             any(t != d for t, d in zip(target[:-1], dims[:-1])):
         return None
-    add = None
     readers = ctx.readers(back.output[0])
     if len(readers) == 1 and readers[0].op_type == "Add" and is_onnx_domain(readers[0].domain) and \
             not ctx.is_output(back.output[0]):
         other = readers[0].input[1] if readers[0].input[0] == back.output[0] else readers[0].input[0]
         c = ctx.scope.values.get(other)
         if c is not None and c.const is not None and c.const.shape == (units,):
-            add = readers[0]
-    return x, back, add
+            return x, back, readers[0], c.const
+    return x, back, None, None
 
 
 @TF_OPS.register("MatMul")
@@ -133,10 +133,9 @@ def matmul(ctx: TensorFlowContext) -> None:
         units = w.shape[1]
         seq = _sequence_dense(ctx, units)
         if seq is not None:
-            x, back, add = seq
+            x, back, add, bias = seq
             v = ctx.scope.values[x]
-            weights = [np.asarray(w)] + ([ctx.scope.values[a].const.astype(w.dtype) for a in add.input
-                                          if a != back.output[0]] if add is not None else [])
+            weights = [np.asarray(w)] + ([bias.astype(w.dtype)] if bias is not None else [])
             scope = node.name.split("/Tensordot/")[0] if "/Tensordot/" in node.name else None
             layer = ctx.layer("Dense", hint=scope, weights=weights, units=int(units),
                               use_bias=False if add is None else None)
