@@ -24,13 +24,15 @@ from onnxbridge.frameworks.context import (
 from onnxbridge.frameworks.registry import OpRegistry, schema_versions
 from onnxbridge.frameworks.tensorflow.context import TensorFlowContext
 from onnxbridge.frameworks.tensorflow.registry import load_ops as load_tf_ops
+from onnxbridge.frameworks.tensorflow.registry import load_patterns as load_tf_patterns
 from onnxbridge.frameworks.torch.context import TorchContext
 from onnxbridge.frameworks.torch.registry import load_ops as load_torch_ops
-from onnxbridge.frameworks.torch.registry import load_patterns
+from onnxbridge.frameworks.torch.registry import load_patterns as load_torch_patterns
 from onnxbridge.ir.types import TensorType
 from onnxbridge.ir.view import GraphView
 
 BRIDGES = {"torch": load_torch_ops, "tensorflow": load_tf_ops}
+PATTERNS = {"torch": load_torch_patterns, "tensorflow": load_tf_patterns}
 
 
 def _families(bridge: str) -> list[str]:
@@ -45,9 +47,7 @@ def _registered_modules(registry: OpRegistry) -> set[str]:
 @pytest.mark.parametrize("bridge", sorted(BRIDGES))
 def test_every_family_file_registers_something(bridge):
     registry = BRIDGES[bridge]()
-    modules = _registered_modules(registry)
-    if bridge == "torch":
-        modules |= {p.__module__ for p in load_patterns()}
+    modules = _registered_modules(registry) | {p.__module__ for p in PATTERNS[bridge]()}
     families = _families(bridge)
     assert len(families) >= 10
     empty = [f for f in families if f"onnxbridge.frameworks.{bridge}.ops.{f}" not in modules]
